@@ -1,0 +1,83 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chive_admin import __version__
+from chive_admin._generated.registry import ROUTES
+from chive_admin.auth.policy import Authenticator, CredentialsNotVerifiable
+from chive_admin.handlers import HANDLERS
+from chive_admin.services import Services
+from chive_admin.settings import Settings
+from chive_admin.store.db import Database, OwnerLock
+from chive_admin.xrpc.call import Handler
+from chive_admin.xrpc.errors import XRPCError
+from chive_admin.xrpc.responses import error_response, json_response
+from chive_admin.xrpc.router import XRPCRouter
+
+log = logging.getLogger(__name__)
+
+_HTTP_ERROR_NAMES = {404: "NotFound", 405: "InvalidRequest", 413: "PayloadTooLarge"}
+
+
+async def health(request: Request) -> Response:
+    return json_response({"version": __version__})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status >= 500:
+        return error_response(XRPCError.internal())
+    name = _HTTP_ERROR_NAMES.get(status, "InvalidRequest")
+    return error_response(XRPCError(status, name, "Not found" if status == 404 else "Invalid request"))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error outside the XRPC router", exc_info=exc)
+    return error_response(XRPCError.internal())
+
+
+def create_app(
+    settings: Settings,
+    *,
+    handlers: Mapping[str, Handler] = HANDLERS,
+    authenticator: Authenticator | None = None,
+    owner_lock: OwnerLock | None = None,
+) -> Starlette:
+    """The app; the database opens (and the owner lock is taken) in its lifespan, not here."""
+    router = XRPCRouter(ROUTES, handlers, max_body_bytes=settings.max_body_bytes)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = await Database.open(settings.db, lock=owner_lock)
+        app.state.services = Services(
+            settings=settings,
+            db=db,
+            authenticator=authenticator or CredentialsNotVerifiable(),
+        )
+        try:
+            yield
+        finally:
+            await db.close()
+
+    return Starlette(
+        routes=[
+            Route("/xrpc/_health", health, methods=["GET", "HEAD"]),
+            Route(
+                "/xrpc/{method:path}",
+                router.endpoint,
+                methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"],
+            ),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )

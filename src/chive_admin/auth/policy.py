@@ -1,0 +1,40 @@
+"""What each auth policy name (declared per route in codegen/policy.py) requires of the caller."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from starlette.requests import Request
+
+from chive_admin.auth.principal import Principal
+from chive_admin.lex import Route
+from chive_admin.xrpc.errors import XRPCError
+
+POLICIES = frozenset({"admin"})
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, request: Request, route: Route) -> Principal:
+        """The caller, or ``XRPCError`` 401 when the request carries no valid credentials."""
+        ...
+
+
+def authorize(principal: Principal, route: Route) -> None:
+    """Raise 403 unless ``principal`` satisfies ``route.auth``."""
+    if route.auth not in POLICIES:  # a policy name without a rule here must never mean "allowed"
+        raise XRPCError.internal()
+    if route.auth == "admin" and not principal.is_admin:
+        raise XRPCError.named("AdminRequired", "This method requires the admin role")
+
+
+class CredentialsNotVerifiable:
+    """The authenticator until token verification is built: it never lets a request through.
+
+    No credentials → 401, as the lexicons declare. Credentials present → 501, because answering anything else
+    would claim a verification that did not happen.
+    """
+
+    async def authenticate(self, request: Request, route: Route) -> Principal:
+        if not request.headers.get("authorization"):
+            raise XRPCError.authentication_required()
+        raise XRPCError.not_implemented("Credential verification is not implemented yet")

@@ -1,0 +1,119 @@
+"""The ``chive-admin`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from chive_admin import __version__
+from chive_admin.settings import (
+    DEFAULT_DB,
+    DEFAULT_HOST,
+    DEFAULT_PLC_URL,
+    DEFAULT_PORT,
+    DEFAULT_WORKERS,
+    SettingsError,
+    build,
+)
+from chive_admin.store.db import DatabaseLockedByOtherProcess, OwnerLock
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="chive-admin",
+        description="ATProto XRPC admin and backfill server for the pub.chive.admin lexicons.",
+        epilog="Every serve flag can also be set with an env var CHIVE_ADMIN_<FLAG> (e.g. CHIVE_ADMIN_PORT=8590, "
+        "CHIVE_ADMIN_ADMIN_DIDS=did:plc:a,did:plc:b). Flags win over env vars.",
+    )
+    parser.add_argument("--version", action="version", version=f"chive-admin {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the XRPC server",
+        description="Run the XRPC server. With no flags it listens on 127.0.0.1:8590 and keeps its state in "
+        "./chive-admin.db (SQLite, created on first start).",
+    )
+    serve.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
+    serve.add_argument("--port", help=f"port to listen on (default {DEFAULT_PORT})")
+    serve.add_argument("--db", help=f"SQLite database file (default ./{DEFAULT_DB})")
+    serve.add_argument(
+        "--service-did",
+        help="this service's DID: the `aud` that service-auth tokens must carry (default did:web:<host>%%3A<port>)",
+    )
+    serve.add_argument(
+        "--admin-did",
+        dest="admin_dids",
+        action="append",
+        metavar="DID",
+        help="a DID that is always admin (repeatable; env CHIVE_ADMIN_ADMIN_DIDS, comma-separated)",
+    )
+    serve.add_argument("--plc-url", help=f"PLC directory for did:plc resolution (default {DEFAULT_PLC_URL})")
+    serve.add_argument("--governance-did", help="repo DID whose pub.chive.graph.* records governance-sync mirrors")
+    serve.add_argument("--workers", help=f"backfill operations run at once (default {DEFAULT_WORKERS})")
+    serve.add_argument(
+        "--allow-private-network",
+        action="store_const",
+        const=True,
+        default=None,
+        help="let upstream calls reach loopback/private addresses (local development and tests only)",
+    )
+    serve.add_argument("--log-level", help="critical, error, warning, info (default) or debug")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = build(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        service_did=args.service_did,
+        admin_dids=args.admin_dids,
+        plc_url=args.plc_url,
+        governance_did=args.governance_did,
+        workers=args.workers,
+        allow_private_network=args.allow_private_network,
+        log_level=args.log_level,
+    )
+    lock = OwnerLock(settings.db)
+    lock.acquire()
+    try:
+        import uvicorn
+
+        from chive_admin.app import create_app
+
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        app = create_app(settings, owner_lock=lock)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="on")
+    finally:
+        lock.release()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "serve":
+            return _serve(args)
+    except (SettingsError, DatabaseLockedByOtherProcess) as exc:
+        print(f"chive-admin: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    parser.error(f"unknown command {args.command!r}")
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Lexicon string formats, always validated.
+
+The checks are the atproto SDK's (``atproto_client.models.string_formats``); the SDK only runs them when a caller
+opts in through the validation context, and a server must never skip them, so we call the undecorated functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, cast
+
+from atproto_client.models import string_formats as _sf
+from pydantic import AfterValidator
+
+
+def _always(fn: Callable[..., str]) -> Callable[[str], str]:
+    check = cast("Callable[[str, Any], str]", getattr(fn, "__wrapped__", fn))
+
+    def validate(value: str) -> str:
+        return check(value, None)
+
+    validate.__name__ = fn.__name__
+    return validate
+
+
+validate_did = _always(_sf.validate_did)
+validate_handle = _always(_sf.validate_handle)
+validate_nsid = _always(_sf.validate_nsid)
+validate_at_uri = _always(_sf.validate_at_uri)
+validate_datetime = _always(_sf.validate_datetime)
+validate_cid = _always(_sf.validate_cid)
+validate_tid = _always(_sf.validate_tid)
+validate_record_key = _always(_sf.validate_record_key)
+validate_uri = _always(_sf.validate_uri)
+validate_language = _always(_sf.validate_language)
+
+
+def validate_at_identifier(value: str) -> str:
+    if value.startswith("did:"):
+        return validate_did(value)
+    return validate_handle(value)
+
+
+Did = Annotated[str, AfterValidator(validate_did)]
+Handle = Annotated[str, AfterValidator(validate_handle)]
+AtIdentifier = Annotated[str, AfterValidator(validate_at_identifier)]
+Nsid = Annotated[str, AfterValidator(validate_nsid)]
+AtUri = Annotated[str, AfterValidator(validate_at_uri)]
+Datetime = Annotated[str, AfterValidator(validate_datetime)]
+Cid = Annotated[str, AfterValidator(validate_cid)]
+Tid = Annotated[str, AfterValidator(validate_tid)]
+RecordKey = Annotated[str, AfterValidator(validate_record_key)]
+Uri = Annotated[str, AfterValidator(validate_uri)]
+Language = Annotated[str, AfterValidator(validate_language)]
+
+#: Lexicon format name → the name of its type in this module (what codegen writes).
+BY_FORMAT: dict[str, str] = {
+    "did": "Did",
+    "handle": "Handle",
+    "at-identifier": "AtIdentifier",
+    "nsid": "Nsid",
+    "at-uri": "AtUri",
+    "datetime": "Datetime",
+    "cid": "Cid",
+    "tid": "Tid",
+    "record-key": "RecordKey",
+    "uri": "Uri",
+    "language": "Language",
+}

@@ -1,0 +1,16 @@
+"""The long-lived objects of one server process, created and closed by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chive_admin.auth.policy import Authenticator
+from chive_admin.settings import Settings
+from chive_admin.store.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    authenticator: Authenticator

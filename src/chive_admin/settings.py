@@ -1,0 +1,173 @@
+"""Server settings: command-line flags, each also readable from ``CHIVE_ADMIN_<FLAG>``; flags win over env.
+
+Every value is checked here, before anything starts, so a bad value is one clear line instead of a traceback
+from deep inside the server.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from chive_admin.lex.formats import validate_did
+
+ENV_PREFIX = "CHIVE_ADMIN_"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8590
+DEFAULT_DB = Path("chive-admin.db")
+DEFAULT_PLC_URL = "https://plc.directory"
+DEFAULT_WORKERS = 2
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot run with; the message names the flag."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    db: Path = DEFAULT_DB
+    service_did: str = ""
+    admin_dids: tuple[str, ...] = ()
+    plc_url: str = DEFAULT_PLC_URL
+    governance_did: str | None = None
+    workers: int = DEFAULT_WORKERS
+    allow_private_network: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not self.service_did:
+            object.__setattr__(self, "service_did", default_service_did(self.host, self.port))
+
+    @property
+    def public_url(self) -> str:
+        host = "localhost" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104 - a name for the DID, not a bind
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+
+def default_service_did(host: str, port: int) -> str:
+    """``did:web:<host>%3A<port>``: what the server is on a machine with no configuration at all."""
+    name = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a name for the DID, not a bind
+    return f"did:web:{name}%3A{port}"
+
+
+def check_did(flag: str, value: str) -> str:
+    try:
+        return validate_did(value)
+    except ValueError as exc:
+        raise SettingsError(f"{flag}: {value!r} is not a valid DID ({exc})") from None
+
+
+def check_url(flag: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{flag}: {value!r} is not an http(s) URL")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{flag}: {value!r} must not have a query or fragment")
+    return value.rstrip("/")
+
+
+def check_host(value: str) -> str:
+    if not value:
+        raise SettingsError("--host: must not be empty")
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(value):
+            raise SettingsError(f"--host: {value!r} is neither an IP address nor a host name") from None
+    return value
+
+
+def check_int(flag: str, value: str | int, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{flag}: {value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{flag}: {number} is out of range ({low}…{high})")
+    return number
+
+
+def check_bool(flag: str, value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{flag}: {value!r} is not a boolean (true/false)")
+
+
+def check_db_path(value: str | Path) -> Path:
+    path = Path(value)
+    if path.exists() and path.is_dir():
+        raise SettingsError(f"--db: {path} is a directory, not a database file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise SettingsError(f"--db: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SettingsError(f"--db: directory {parent} is not writable")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise SettingsError(f"--db: {path} is not readable and writable")
+    return path
+
+
+def env_value(environ: Mapping[str, str], flag: str) -> str | None:
+    return environ.get(ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper())
+
+
+def build(
+    *,
+    host: str | None,
+    port: str | int | None,
+    db: str | Path | None,
+    service_did: str | None,
+    admin_dids: Sequence[str] | None,
+    plc_url: str | None,
+    governance_did: str | None,
+    workers: str | int | None,
+    allow_private_network: bool | None,
+    log_level: str | None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from flag values (``None`` where a flag was not given), falling back to env, then defaults."""
+    env = os.environ if environ is None else environ
+
+    def pick(flag: str, given: object) -> str | None:
+        return str(given) if given is not None else env_value(env, flag)
+
+    host_v = check_host(str(pick("--host", host) or DEFAULT_HOST))
+    port_v = check_int("--port", pick("--port", port) or DEFAULT_PORT, 1, 65535)
+    raw_admins: Sequence[str] = admin_dids or [
+        d for d in (env.get(ENV_PREFIX + "ADMIN_DIDS") or "").split(",") if d.strip()
+    ]
+    service = pick("--service-did", service_did)
+    governance = pick("--governance-did", governance_did)
+    private = pick("--allow-private-network", allow_private_network)
+    level = str(pick("--log-level", log_level) or "info").lower()
+    if level not in ("critical", "error", "warning", "info", "debug"):
+        raise SettingsError(f"--log-level: {level!r} is not one of critical, error, warning, info, debug")
+    return Settings(
+        host=host_v,
+        port=port_v,
+        db=check_db_path(str(pick("--db", db) or DEFAULT_DB)),
+        service_did=check_did("--service-did", service) if service else "",
+        admin_dids=tuple(dict.fromkeys(check_did("--admin-did", d.strip()) for d in raw_admins)),
+        plc_url=check_url("--plc-url", str(pick("--plc-url", plc_url) or DEFAULT_PLC_URL)),
+        governance_did=check_did("--governance-did", governance) if governance else None,
+        workers=check_int("--workers", pick("--workers", workers) or DEFAULT_WORKERS, 1, 64),
+        allow_private_network=check_bool("--allow-private-network", private) if private is not None else False,
+        log_level=level,
+    )

@@ -1,0 +1,1 @@
+"""All SQL of chive-admin lives in this package."""

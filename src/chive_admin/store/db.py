@@ -1,0 +1,217 @@
+"""The SQLite database: connections, pragmas, the single writer, migrations, and the owner lock.
+
+- One writer connection; write transactions are ``BEGIN IMMEDIATE`` under an asyncio lock, because a deferred
+  transaction that reads and then writes can fail with SQLITE_BUSY despite ``busy_timeout``.
+- Readers come from a small pool of ``query_only`` connections in autocommit mode: no reader holds a transaction
+  open across an ``await`` on anything else, so WAL checkpoints are never starved.
+- Pragmas are per connection in SQLite, so every connection gets all of them when it is opened.
+- ``synchronous=FULL``: with WAL, NORMAL may lose the last commits on power loss, and a lost "cancelled" or
+  checkpoint is worse than a slower commit.
+- One process owns a database file (an exclusive ``flock`` on ``<db>.lock``), so two servers never run the same
+  operations at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+_MIGRATION_NAME = re.compile(r"(\d{3})_([a-z0-9_]+)\.sql")
+
+
+class DatabaseLockedByOtherProcess(RuntimeError):
+    pass
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def bundled_migrations() -> list[Migration]:
+    found = []
+    for entry in resources.files("chive_admin.store.migrations").iterdir():
+        match = _MIGRATION_NAME.fullmatch(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise MigrationError(f"migrations must be numbered 001, 002, … without gaps; found {versions}")
+    return found
+
+
+def split_statements(script: str) -> list[str]:
+    """The statements of a SQL script, so each runs inside our own transaction (``executescript`` would commit)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()):
+        raise MigrationError(f"incomplete SQL statement at the end of a migration: {buffer.strip()[:80]!r}")
+    return statements
+
+
+async def _configure(conn: aiosqlite.Connection, *, reader: bool) -> None:
+    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    await conn.execute("PRAGMA synchronous = FULL")
+    if reader:
+        await conn.execute("PRAGMA query_only = ON")
+    conn.row_factory = aiosqlite.Row
+
+
+class OwnerLock:
+    """An exclusive advisory lock on ``<db>.lock``, held for as long as the database is open."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path.resolve()
+        self.path = self.db_path.with_name(self.db_path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = self.path.read_text(encoding="utf-8", errors="replace").strip() or "unknown"
+            raise DatabaseLockedByOtherProcess(
+                f"database {self.db_path} is in use by another chive-admin process (pid {holder})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class Database:
+    def __init__(self, path: Path, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection], lock: OwnerLock):
+        self.path = path
+        self._writer = writer
+        self._write_lock = asyncio.Lock()
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all_readers = readers
+        for reader in readers:
+            self._readers.put_nowait(reader)
+        self._lock = lock
+
+    @classmethod
+    async def open(cls, path: Path, *, readers: int = 4, lock: OwnerLock | None = None) -> Database:
+        """Open (creating and migrating) the database; ``lock`` is an owner lock the caller already holds."""
+        if lock is None:
+            lock = OwnerLock(path)
+            lock.acquire()
+        path = lock.db_path
+        opened: list[aiosqlite.Connection] = []
+        try:
+            writer = await aiosqlite.connect(path, isolation_level=None)
+            opened.append(writer)
+            await writer.execute("PRAGMA journal_mode = WAL")
+            await _configure(writer, reader=False)
+            db = cls(path, writer, [], lock)
+            await db.migrate(bundled_migrations())
+            for _ in range(readers):
+                conn = await aiosqlite.connect(path, isolation_level=None)
+                opened.append(conn)
+                await _configure(conn, reader=True)
+                db._all_readers.append(conn)
+                db._readers.put_nowait(conn)
+            return db
+        except BaseException:
+            for conn in opened:
+                await conn.close()
+            lock.release()
+            raise
+
+    async def close(self) -> None:
+        async with self._write_lock:
+            for conn in [self._writer, *self._all_readers]:
+                await conn.close()
+        self._lock.release()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction on the writer: committed on exit, rolled back on any exception."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            else:
+                await self._writer.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A pooled read-only connection in autocommit mode (each statement sees the latest commit)."""
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def schema_version(self) -> int:
+        async with self.read() as conn, conn.execute("SELECT max(version) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def migrate(self, migrations: list[Migration]) -> None:
+        conn = self._writer
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        async with conn.execute("SELECT version FROM schema_migrations") as cur:
+            applied = {int(row[0]) async for row in cur}
+        known = {m.version for m in migrations}
+        if applied - known:
+            raise MigrationError(
+                f"database {self.path} has migrations {sorted(applied - known)} that this version does not know; "
+                "it was written by a newer chive-admin"
+            )
+        for migration in migrations:
+            if migration.version in applied:
+                continue
+            async with self.write() as conn:
+                try:
+                    for statement in split_statements(migration.sql):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at)"
+                        " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                        (migration.version, migration.name),
+                    )
+                except sqlite3.Error as exc:
+                    raise MigrationError(f"migration {migration.version:03d}_{migration.name} failed: {exc}") from exc
+            log.info("applied migration %03d_%s", migration.version, migration.name)

@@ -1,0 +1,1 @@
+"""The XRPC layer: one error type, one request pipeline, one router."""

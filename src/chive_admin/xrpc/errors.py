@@ -1,0 +1,76 @@
+"""The one error type of the XRPC layer and the one table from error name to HTTP status.
+
+Names and statuses follow the atproto reference ``xrpc-server``. Errors a lexicon declares for a method
+(``InvalidBackfillType``, ``NotFound``…) are 400 with their own name, as the spec says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+STATUS_BY_NAME: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        "InvalidRequest": 400,
+        "ExpiredToken": 400,
+        "InvalidToken": 400,
+        "AuthenticationRequired": 401,
+        "AdminRequired": 403,
+        "Forbidden": 403,
+        "NotFound": 404,
+        "PayloadTooLarge": 413,
+        "UnsupportedMediaType": 415,
+        "RateLimitExceeded": 429,
+        "InternalServerError": 500,
+        "MethodNotImplemented": 501,
+        "UpstreamFailure": 502,
+        "NotEnoughResources": 503,
+        "UpstreamTimeout": 504,
+    }
+)
+
+
+class XRPCError(Exception):
+    """An error answered to the client as ``{"error": name, "message": message}``.
+
+    ``message`` is shown to the client, so it must never carry internals (SQL, paths, tokens, stack traces).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{status} {error}: {message}")
+        self.status = status
+        self.error = error
+        self.message = message
+        self.headers: dict[str, str] = dict(headers or {})
+
+    @classmethod
+    def named(cls, error: str, message: str, *, headers: Mapping[str, str] | None = None) -> XRPCError:
+        """An error by name; a name outside the table is a lexicon-declared error, answered 400."""
+        return cls(STATUS_BY_NAME.get(error, 400), error, message, headers=headers)
+
+    @classmethod
+    def invalid_request(cls, message: str) -> XRPCError:
+        return cls.named("InvalidRequest", message)
+
+    @classmethod
+    def authentication_required(cls, message: str = "Authentication required") -> XRPCError:
+        return cls.named("AuthenticationRequired", message, headers={"WWW-Authenticate": 'Bearer realm="chive-admin"'})
+
+    @classmethod
+    def not_implemented(cls, message: str = "Method not implemented") -> XRPCError:
+        return cls.named("MethodNotImplemented", message)
+
+    @classmethod
+    def internal(cls) -> XRPCError:
+        return cls.named("InternalServerError", "Internal Server Error")
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "message": self.message}

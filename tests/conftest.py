@@ -1,0 +1,57 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from chive_admin.app import create_app
+from chive_admin.auth.policy import Authenticator
+from chive_admin.settings import Settings
+from chive_admin.xrpc.call import Handler
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(db=tmp_path / "chive-admin.db", allow_private_network=True)
+
+
+AppFactory = Callable[..., Starlette]
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> AppFactory:
+    def factory(
+        *,
+        handlers: Mapping[str, Handler] | None = None,
+        authenticator: Authenticator | None = None,
+        **overrides: Any,
+    ) -> Starlette:
+        effective = Settings(**{**settings.__dict__, **overrides}) if overrides else settings
+        kwargs: dict[str, Any] = {"authenticator": authenticator}
+        if handlers is not None:
+            kwargs["handlers"] = handlers
+        return create_app(effective, **kwargs)
+
+    return factory
+
+
+async def running_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on the app in-process, with the app's lifespan (database, services) running."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://chive-admin.test") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in running_client(make_app()):
+        yield c
