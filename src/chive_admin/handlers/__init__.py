@@ -10,4 +10,10 @@ from types import MappingProxyType
 
 from chive_admin.xrpc.call import Handler
 
-HANDLERS: Mapping[str, Handler] = MappingProxyType({})
+# access control: roles, audit log
+_ACCESS: dict[str, Handler] = {}
+
+# backfill operations
+_BACKFILL: dict[str, Handler] = {}
+
+HANDLERS: Mapping[str, Handler] = MappingProxyType({**_ACCESS, **_BACKFILL})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from starlette.requests import Request
@@ -18,6 +18,16 @@ P = TypeVar("P")
 B = TypeVar("B")
 
 
+@dataclass
+class AuditNote:
+    """What a handler tells the audit log about its call beyond the method and outcome."""
+
+    #: what the call acted on: an operation id, a DID, a PDS URL…
+    target: str | None = None
+    #: a short qualifier of the outcome, e.g. "reused" when a trigger returned an already active operation
+    detail: str | None = None
+
+
 @dataclass(frozen=True)
 class Call(Generic[P, B]):
     params: P
@@ -25,6 +35,7 @@ class Call(Generic[P, B]):
     principal: Principal
     services: Services
     request: Request
+    note: AuditNote = field(default_factory=AuditNote)
 
 
 Handler = Callable[[Call[Any, Any]], Awaitable[LexModel | None]]
