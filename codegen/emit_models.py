@@ -36,6 +36,12 @@ def module_import(nsid: str) -> str:
     return f"{GENERATED_PACKAGE}.models." + ".".join(naming.module_parts(nsid))
 
 
+def import_sort_key(line: str) -> tuple[str, str]:
+    """Sort ``from X import Y`` lines by (X, Y), as ruff's isort does, whether or not a line is wrapped."""
+    words = line.replace("(", " ").split()
+    return words[1], words[3]
+
+
 def import_module_as(nsid: str, alias: str) -> str:
     """``from <package> import <module> as <alias>``, wrapped the way ruff's isort wants past 110 columns."""
     package, _, module = module_import(nsid).rpartition(".")
@@ -286,7 +292,7 @@ class _Module:
         first_party = set(self.imports) | {"from chive_admin import lex"}
         if self.uses_formats:
             first_party.add("from chive_admin.lex import formats")
-        head.extend(sorted(first_party, key=lambda line: line.split()[1]))
+        head.extend(sorted(first_party, key=import_sort_key))
         head.append("")
         head.append(f"__all__ = [{', '.join(repr(n) for n in sorted(self.class_names))}]")
         parts = ["\n".join(head)]

@@ -7,7 +7,7 @@ from typing import Any
 from atproto_lexicon import models as lex
 
 from codegen import naming
-from codegen.emit_models import BANNER, import_module_as
+from codegen.emit_models import BANNER, import_module_as, import_sort_key
 from codegen.policy import policy_for
 from codegen.schema import LexiconSet
 
@@ -98,7 +98,7 @@ def emit_registry(lexset: LexiconSet) -> str:
     lines.append("")
     lines.append("from chive_admin import lex")
     lines.append("from chive_admin._generated import ids")
-    lines.extend(sorted(imports))
+    lines.extend(sorted(imports, key=import_sort_key))
     lines.append("")
     lines.append("ROUTES: Final[Mapping[str, lex.Route]] = MappingProxyType({")
     lines.extend(routes)

@@ -20,12 +20,25 @@ class LexiconLoadError(Exception):
         self.problems = problems
 
 
-def _json_path(loc: tuple[int | str, ...]) -> str:
-    # pydantic inserts the tag of a discriminated union into loc (e.g. "string"); it reads as the member type,
-    # which helps more than it hurts, so it stays.
+def _json_path(loc: tuple[int | str, ...], data: Any) -> str:
+    """The JSON path of a pydantic error location in ``data``.
+
+    pydantic puts the tag of each discriminated union into ``loc`` (``defs.main.query.parameters``); those are
+    not keys of the document, so they are skipped by walking the document alongside.
+    """
     out = ""
+    node = data
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            out += f"[{part}]"
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            out += f".{part}" if out else str(part)
+            node = node[part]
+        elif not isinstance(node, dict | list):
+            out += f".{part}" if out else str(part)
+        elif isinstance(node, dict) and not (isinstance(node.get("type"), str) and node["type"] == part):
+            out += f".{part}" if out else str(part)  # a key the document lacks (missing/extra): name it
     return out or "<root>"
 
 
@@ -63,7 +76,7 @@ def parse_document(data: Any, path: Path, notes: list[str] | None = None) -> tup
     try:
         doc: LexiconDoc = lexicon_parse(data)
     except ValidationError as exc:
-        return None, [f"{path}: {_json_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        return None, [f"{path}: {_json_path(err['loc'], data)}: {err['msg']}" for err in exc.errors()]
     expected = ".".join(path.with_suffix("").parts)
     if doc.id != expected:
         return None, [f"{path}: id: {doc.id!r} does not match its file path (expected {expected!r})"]
