@@ -17,7 +17,7 @@ from chive_admin.settings import (
     SettingsError,
     build,
 )
-from chive_admin.store.db import DatabaseLockedByOtherProcess, OwnerLock
+from chive_admin.store.db import DatabaseLockedByOtherProcess, DatabaseUnavailable, OwnerLock, preflight
 
 EXIT_USAGE = 2
 
@@ -87,6 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     lock = OwnerLock(settings.db)
     lock.acquire()
     try:
+        preflight(lock.db_path)
         import uvicorn
 
         from chive_admin.app import create_app
@@ -108,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
-    except (SettingsError, DatabaseLockedByOtherProcess) as exc:
+    except (SettingsError, DatabaseLockedByOtherProcess, DatabaseUnavailable) as exc:
         print(f"chive-admin: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     parser.error(f"unknown command {args.command!r}")

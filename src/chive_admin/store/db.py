@@ -41,6 +41,10 @@ class MigrationError(RuntimeError):
     pass
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The database file cannot be created or opened for writing."""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -94,7 +98,10 @@ class OwnerLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise DatabaseUnavailable(f"--db: cannot create {self.path}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -112,6 +119,19 @@ class OwnerLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def preflight(path: Path) -> None:
+    """Open the file as SQLite and switch it to WAL, synchronously, so a start-up failure is one clear line."""
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchall()
+            conn.execute("PRAGMA schema_version").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise DatabaseUnavailable(f"--db: cannot open database {path}: {exc}") from None
 
 
 class Database:

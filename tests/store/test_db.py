@@ -1,0 +1,120 @@
+"""The database skeleton: pragmas on every connection, migrations, the owner lock, transactions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chive_admin.store.db import (
+    Database,
+    DatabaseLockedByOtherProcess,
+    Migration,
+    MigrationError,
+    bundled_migrations,
+    split_statements,
+)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "t.db", readers=2)
+    yield database
+    await database.close()
+
+
+async def test_pragmas_on_writer_and_every_reader(db: Database) -> None:
+    async with db.write() as conn:
+        assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA journal_mode")] == [("wal",)]
+        assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA foreign_keys")] == [(1,)]
+        assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA synchronous")] == [(2,)]  # FULL
+        assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA busy_timeout")] == [(5000,)]
+    for _ in range(3):  # cycle through the pool
+        async with db.read() as conn:
+            assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA foreign_keys")] == [(1,)]
+            assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA query_only")] == [(1,)]
+            assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA busy_timeout")] == [(5000,)]
+
+
+async def test_bundled_migrations_applied_once(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    first = await Database.open(path)
+    version = await first.schema_version()
+    await first.close()
+    assert version == max(m.version for m in bundled_migrations())
+    again = await Database.open(path)  # reopening applies nothing twice
+    async with again.read() as conn:
+        rows = await conn.execute_fetchall("SELECT version FROM schema_migrations ORDER BY version")
+    await again.close()
+    assert [r[0] for r in rows] == [m.version for m in bundled_migrations()]
+
+
+async def test_failed_migration_leaves_nothing_behind(db: Database) -> None:
+    bad = Migration(999, "broken", "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);")
+    with pytest.raises(MigrationError, match="999_broken"):
+        await db.migrate([*bundled_migrations(), bad])
+    async with db.read() as conn:
+        tables = [r[0] for r in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type='table'")]
+        versions = [r[0] for r in await conn.execute_fetchall("SELECT version FROM schema_migrations")]
+    assert "half_done" not in tables
+    assert 999 not in versions
+
+
+async def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    db = await Database.open(path)
+    async with db.write() as conn:
+        await conn.execute("INSERT INTO schema_migrations VALUES (998, 'future', 'now')")
+    await db.close()
+    with pytest.raises(MigrationError, match="newer chive-admin"):
+        await Database.open(path)
+
+
+async def test_write_rolls_back_on_error(db: Database) -> None:
+    async with db.write() as conn:
+        await conn.execute("CREATE TABLE t (x INTEGER NOT NULL)")
+
+    async def insert_then_fail() -> None:
+        async with db.write() as conn:
+            await conn.execute("INSERT INTO t VALUES (1)")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await insert_then_fail()
+    async with db.read() as conn:
+        assert (await conn.execute_fetchall("SELECT count(*) FROM t"))[0][0] == 0
+
+
+async def test_readers_cannot_write(db: Database) -> None:
+    import sqlite3
+
+    with pytest.raises(sqlite3.OperationalError):
+        async with db.read() as conn:
+            await conn.execute("CREATE TABLE nope (x)")
+
+
+async def test_second_owner_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    path = tmp_path / "owned.db"
+    first = await Database.open(path)
+    with pytest.raises(DatabaseLockedByOtherProcess, match="in use by another chive-admin process"):
+        await Database.open(path)
+    await first.close()
+    second = await Database.open(path)
+    await second.close()
+
+
+def test_split_statements_keeps_triggers_whole() -> None:
+    script = """
+    -- a comment
+    CREATE TABLE a (x INTEGER);
+    CREATE TRIGGER t AFTER INSERT ON a BEGIN
+        UPDATE a SET x = x + 1;
+    END;
+    """
+    statements = split_statements(script)
+    assert len(statements) == 2
+    assert statements[1].startswith("CREATE TRIGGER")
+    assert statements[1].endswith("END;")
+    with pytest.raises(MigrationError, match="incomplete"):
+        split_statements("CREATE TABLE b (x INTEGER)")

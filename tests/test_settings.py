@@ -1,0 +1,71 @@
+"""Settings: flags over env over defaults, each value checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chive_admin.settings import Settings, SettingsError, build, default_service_did
+
+NONE: dict[str, None] = {
+    "host": None,
+    "port": None,
+    "db": None,
+    "service_did": None,
+    "admin_dids": None,
+    "plc_url": None,
+    "governance_did": None,
+    "workers": None,
+    "allow_private_network": None,
+    "log_level": None,
+}
+
+
+def test_defaults_need_no_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = build(**NONE, environ={})
+    assert (s.host, s.port, s.db, s.workers) == ("127.0.0.1", 8590, Path("chive-admin.db"), 2)
+    assert s.service_did == "did:web:127.0.0.1%3A8590"
+    assert s.plc_url == "https://plc.directory"
+    assert s.admin_dids == ()
+    assert s.allow_private_network is False
+
+
+def test_env_is_read_and_flags_win(tmp_path: Path) -> None:
+    env = {
+        "CHIVE_ADMIN_PORT": "9000",
+        "CHIVE_ADMIN_ADMIN_DIDS": "did:plc:aaa, did:plc:bbb,did:plc:aaa",
+        "CHIVE_ADMIN_ALLOW_PRIVATE_NETWORK": "true",
+        "CHIVE_ADMIN_DB": str(tmp_path / "env.db"),
+        "CHIVE_ADMIN_PLC_URL": "http://127.0.0.1:2582/",
+    }
+    s = build(**NONE, environ=env)
+    assert s.port == 9000
+    assert s.admin_dids == ("did:plc:aaa", "did:plc:bbb")
+    assert s.allow_private_network is True
+    assert s.db == tmp_path / "env.db"
+    assert s.plc_url == "http://127.0.0.1:2582"
+    s = build(**{**NONE, "port": "9001", "admin_dids": ["did:plc:ccc"]}, environ=env)
+    assert s.port == 9001
+    assert s.admin_dids == ("did:plc:ccc",)
+
+
+def test_default_service_did_names_a_host_not_a_wildcard() -> None:
+    assert default_service_did("0.0.0.0", 8590) == "did:web:localhost%3A8590"
+    assert Settings(host="0.0.0.0").public_url == "http://localhost:8590"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"host": "bad host!"}, "--host"),
+        ({"log_level": "loud"}, "--log-level"),
+        ({"governance_did": "did:bad"}, "--governance-did"),
+        ({"allow_private_network": "maybe"}, "--allow-private-network"),
+        ({"plc_url": "https://plc.example/?q=1"}, "query"),
+    ],
+)
+def test_bad_values(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        build(**{**NONE, **overrides}, environ={})
