@@ -105,9 +105,9 @@ def expected_additions() -> dict[tuple[str, str, str], tuple[str, ...]]:
             "knownValues",
         )
     ] = EXTRA_STATUSES
-    expected[
-        ("pub.chive.admin.triggerBackfill", f"{BACKFILL_OP_PROPERTIES}.type.knownValues", "knownValues")
-    ] = BACKFILL_TYPES
+    expected[("pub.chive.admin.triggerBackfill", f"{BACKFILL_OP_PROPERTIES}.type.knownValues", "knownValues")] = (
+        BACKFILL_TYPES
+    )
     return expected
 
 
@@ -161,9 +161,7 @@ def _compare(ours: Any, ref: Any, path: str, result: Comparison) -> None:
         for i, (o, r) in enumerate(zip(ours, ref, strict=False)):
             _compare(o, r, f"{path}[{i}]", result)
         for i in range(len(ref), len(ours)):
-            result.differences.append(
-                f"{path}[{i}]: unexpected item {_brief(ours[i])} (not in the reference)"
-            )
+            result.differences.append(f"{path}[{i}]: unexpected item {_brief(ours[i])} (not in the reference)")
         for i in range(len(ours), len(ref)):
             result.differences.append(f"{path}[{i}]: missing item (reference has {_brief(ref[i])})")
     elif type(ours) is not type(ref) or ours != ref:
@@ -172,9 +170,7 @@ def _compare(ours: Any, ref: Any, path: str, result: Comparison) -> None:
 
 def _compare_schema_node(ours: dict[str, Any], ref: dict[str, Any], path: str, result: Comparison) -> None:
     if "description" in ours and not isinstance(ours["description"], str):
-        result.differences.append(
-            f"{_join(path, 'description')}: must be a string, got {_brief(ours['description'])}"
-        )
+        result.differences.append(f"{_join(path, 'description')}: must be a string, got {_brief(ours['description'])}")
     ref_keys = [k for k in ref if k != "description"]
     our_keys = [k for k in ours if k != "description"]
     for key in ref_keys:
@@ -197,9 +193,7 @@ def _compare_schema_node(ours: dict[str, Any], ref: dict[str, Any], path: str, r
         if key == "knownValues":  # a reference without knownValues is an empty open set: values may be added
             _compare_known_values(ours[key], [], sub, result)
         else:
-            result.differences.append(
-                f"{sub}: unexpected key, value {_brief(ours[key])} (not in the reference)"
-            )
+            result.differences.append(f"{sub}: unexpected key, value {_brief(ours[key])} (not in the reference)")
     common_ours = [k for k in our_keys if k in ref]
     common_ref = [k for k in ref_keys if k in ours]
     if common_ours != common_ref:
@@ -275,11 +269,7 @@ def iter_descriptions(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 def strip_descriptions(node: Any) -> Any:
     if isinstance(node, dict):
-        return {
-            k: strip_descriptions(v)
-            for k, v in node.items()
-            if not (k == "description" and isinstance(v, str))
-        }
+        return {k: strip_descriptions(v) for k, v in node.items() if not (k == "description" and isinstance(v, str))}
     if isinstance(node, list):
         return [strip_descriptions(v) for v in node]
     return node
@@ -342,9 +332,7 @@ def _shared_ids(ours: dict[str, LexiconFile], reference: dict[str, LexiconFile])
 # --- tests against the reference ----------------------------------------------------------------------------
 
 
-def test_every_reference_admin_lexicon_is_ours(
-    ours: dict[str, LexiconFile], reference: dict[str, LexiconFile]
-) -> None:
+def test_every_reference_admin_lexicon_is_ours(ours: dict[str, LexiconFile], reference: dict[str, LexiconFile]) -> None:
     admin_ids = [lex_id for lex_id in reference if lex_id.startswith(ADMIN_PREFIX)]
     assert admin_ids, f"no {ADMIN_PREFIX}* lexicons found under {REFERENCE_DIR}"
     missing = sorted(lex_id for lex_id in admin_ids if lex_id not in ours)
@@ -365,9 +353,7 @@ def test_structure_matches_reference(ours: dict[str, LexiconFile], reference: di
     for lex_id in _shared_ids(ours, reference):
         comparison = compare_lexicon(ours[lex_id].doc, reference[lex_id].doc)
         differences += [f"{ours[lex_id].relpath}: {d}" for d in comparison.differences]
-    assert not differences, f"{len(differences)} structural differences (ours != reference):\n" + "\n".join(
-        differences
-    )
+    assert not differences, f"{len(differences)} structural differences (ours != reference):\n" + "\n".join(differences)
 
 
 def test_additions_are_exactly_the_reviewed_ones(
@@ -442,9 +428,7 @@ def test_backfill_operation_copies_agree(ours: dict[str, LexiconFile]) -> None:
     for other in others:
         want, got = shape(first), shape(other)
         if list(got["properties"]) != list(want["properties"]):
-            problems.append(
-                f"{other}: properties {list(got['properties'])} != {first}: {list(want['properties'])}"
-            )
+            problems.append(f"{other}: properties {list(got['properties'])} != {first}: {list(want['properties'])}")
         problems += [
             f"{other}: {key} {_brief(got.get(key))} != {first}: {_brief(want.get(key))}"
             for key in sorted(set(want) | set(got))
@@ -484,12 +468,8 @@ def test_refs_resolve_within_our_tree(ours: dict[str, LexiconFile]) -> None:
 
 def test_files_are_canonically_formatted(ours: dict[str, LexiconFile]) -> None:
     """2-space indent, UTF-8 (no escapes), no BOM, one trailing newline; key order is checked structurally."""
-    wrong = [
-        f.relpath for f in ours.values() if f.text != json.dumps(f.doc, indent=2, ensure_ascii=False) + "\n"
-    ]
-    assert not wrong, (
-        f"reformat with json.dumps(doc, indent=2, ensure_ascii=False) + newline: {sorted(wrong)}"
-    )
+    wrong = [f.relpath for f in ours.values() if f.text != json.dumps(f.doc, indent=2, ensure_ascii=False) + "\n"]
+    assert not wrong, f"reformat with json.dumps(doc, indent=2, ensure_ascii=False) + newline: {sorted(wrong)}"
 
 
 def test_our_lexicons_parse_with_atproto_lexicon(ours: dict[str, LexiconFile]) -> None:
