@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from chive_admin._generated import ids
+from chive_admin.handlers.admin import list_pdses
 from chive_admin.xrpc.call import Handler
 
 # access control: roles, audit log
@@ -16,4 +18,9 @@ _ACCESS: dict[str, Handler] = {}
 # backfill operations
 _BACKFILL: dict[str, Handler] = {}
 
-HANDLERS: Mapping[str, Handler] = MappingProxyType({**_ACCESS, **_BACKFILL})
+# the record index
+_INDEX: dict[str, Handler] = {
+    ids.PUB_CHIVE_ADMIN_LIST_PDSES: list_pdses.handle,
+}
+
+HANDLERS: Mapping[str, Handler] = MappingProxyType({**_ACCESS, **_BACKFILL, **_INDEX})

@@ -1,0 +1,31 @@
+"""pub.chive.admin.listPDSes: the PDS registry with its health and record counts."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import list_pdses as lex
+from chive_admin.store import index
+from chive_admin.xrpc.call import Call
+
+
+async def handle(call: Call[lex.Params, None]) -> lex.Output:
+    async with call.services.db.read() as conn:
+        stats = await index.pds_stats(conn, call.params.limit)
+    return lex.Output(
+        stats=lex.PdsStats(
+            total=stats.total,
+            healthy=stats.healthy,
+            unhealthy=stats.unhealthy,
+            with_records=stats.with_records,
+            items=[
+                lex.PdsInfo(
+                    url=row.url,
+                    status=row.status,
+                    last_scan=row.last_scan_at,
+                    record_count=row.record_count,
+                    error_count=row.error_count,
+                    consecutive_errors=row.consecutive_errors,
+                )
+                for row in stats.items
+            ],
+        )
+    )

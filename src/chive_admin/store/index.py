@@ -1,0 +1,202 @@
+"""The record index: records, repos and PDS hosts pulled from the network.
+
+Functions take the connection they run on, so a job writes a batch of records and its checkpoint in one
+transaction (``Database.write()``); reads use a pooled reader.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+PDS_STATUSES = ("healthy", "unhealthy", "unknown")
+#: consecutive scan failures after which a PDS is reported unhealthy
+UNHEALTHY_AFTER = 3
+
+
+@dataclass(frozen=True)
+class IndexedRecord:
+    uri: str
+    did: str
+    collection: str
+    rkey: str
+    cid: str
+    value: dict[str, Any]
+
+    @classmethod
+    def from_parts(cls, did: str, collection: str, rkey: str, cid: str, value: dict[str, Any]) -> IndexedRecord:
+        return cls(f"at://{did}/{collection}/{rkey}", did, collection, rkey, cid, value)
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+
+@dataclass(frozen=True)
+class PdsRow:
+    url: str
+    status: str
+    last_scan_at: str | None
+    repo_count: int
+    record_count: int
+    error_count: int
+    consecutive_errors: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class PdsStats:
+    total: int
+    healthy: int
+    unhealthy: int
+    with_records: int
+    items: list[PdsRow]
+
+
+def _json(value: dict[str, Any]) -> str:
+    # sorted keys: the same record always serialises the same, so equality of stored values is meaningful
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+async def upsert_records(conn: aiosqlite.Connection, records: Sequence[IndexedRecord], now: str) -> UpsertResult:
+    """Insert new records, rewrite those whose CID changed, and only re-verify those that are the same."""
+    if not records:
+        return UpsertResult()
+    known: dict[str, str] = {}
+    uris = [r.uri for r in records]
+    for start in range(0, len(uris), 500):  # SQLite's bound-parameter limit
+        chunk = uris[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        async with conn.execute(f"SELECT uri, cid FROM records WHERE uri IN ({marks})", chunk) as cur:  # noqa: S608
+            known.update({row[0]: row[1] async for row in cur})
+    fresh = [r for r in records if r.uri not in known]
+    changed = [r for r in records if r.uri in known and known[r.uri] != r.cid]
+    same = [r for r in records if known.get(r.uri) == r.cid]
+    if fresh:
+        await conn.executemany(
+            "INSERT INTO records (uri, did, collection, rkey, cid, value, indexed_at, verified_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r.uri, r.did, r.collection, r.rkey, r.cid, _json(r.value), now, now) for r in fresh],
+        )
+    if changed:
+        await conn.executemany(
+            "UPDATE records SET cid = ?, value = ?, indexed_at = ?, verified_at = ?, hidden = 0,"
+            " writes = writes + 1 WHERE uri = ?",
+            [(r.cid, _json(r.value), now, now, r.uri) for r in changed],
+        )
+    if same:
+        await conn.executemany("UPDATE records SET verified_at = ? WHERE uri = ?", [(now, r.uri) for r in same])
+    return UpsertResult(len(fresh), len(changed), len(same))
+
+
+async def record_cids(conn: aiosqlite.Connection, did: str, collections: Iterable[str] | None = None) -> dict[str, str]:
+    """``{uri: cid}`` of what the index holds for a repo (optionally only some collections)."""
+    sql = "SELECT uri, cid, collection FROM records WHERE did = ?"
+    wanted = set(collections) if collections is not None else None
+    async with conn.execute(sql, (did,)) as cur:
+        return {row[0]: row[1] async for row in cur if wanted is None or row[2] in wanted}
+
+
+async def delete_records(conn: aiosqlite.Connection, uris: Iterable[str]) -> int:
+    rows = [(uri,) for uri in uris]
+    if not rows:
+        return 0
+    before = conn.total_changes
+    await conn.executemany("DELETE FROM records WHERE uri = ?", rows)
+    return conn.total_changes - before
+
+
+async def set_repo_hidden(conn: aiosqlite.Connection, did: str, hidden: bool) -> None:
+    await conn.execute("UPDATE records SET hidden = ? WHERE did = ?", (int(hidden), did))
+
+
+async def upsert_repo(
+    conn: aiosqlite.Connection,
+    did: str,
+    now: str,
+    *,
+    handle: str | None = None,
+    pds_url: str | None = None,
+    status: str = "active",
+    rev: str | None = None,
+    synced: bool = False,
+) -> None:
+    await conn.execute(
+        "INSERT INTO repos (did, handle, pds_url, status, rev, last_synced_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (did) DO UPDATE SET"
+        "   handle = coalesce(excluded.handle, repos.handle),"
+        "   pds_url = coalesce(excluded.pds_url, repos.pds_url),"
+        "   status = excluded.status,"
+        "   rev = coalesce(excluded.rev, repos.rev),"
+        "   last_synced_at = coalesce(excluded.last_synced_at, repos.last_synced_at),"
+        "   updated_at = excluded.updated_at",
+        (did, handle, pds_url, status, rev, now if synced else None, now),
+    )
+
+
+async def ensure_pds(conn: aiosqlite.Connection, url: str, now: str) -> None:
+    await conn.execute(
+        "INSERT INTO pdses (url, first_seen_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (url) DO NOTHING",
+        (url, now, now),
+    )
+
+
+async def record_pds_scan(
+    conn: aiosqlite.Connection, url: str, now: str, *, repo_count: int | None = None, error: str | None = None
+) -> None:
+    """Note a scan of ``url``: a success resets the failure streak, a failure extends it."""
+    await ensure_pds(conn, url, now)
+    if error is None:
+        await conn.execute(
+            "UPDATE pdses SET status = 'healthy', last_scan_at = ?, repo_count = coalesce(?, repo_count),"
+            " consecutive_errors = 0, last_error = NULL, updated_at = ? WHERE url = ?",
+            (now, repo_count, now, url),
+        )
+    else:
+        await conn.execute(
+            "UPDATE pdses SET error_count = error_count + 1, consecutive_errors = consecutive_errors + 1,"
+            " last_error = ?, updated_at = ?,"
+            " status = CASE WHEN consecutive_errors + 1 >= ? THEN 'unhealthy' ELSE status END"
+            " WHERE url = ?",
+            (error[:500], now, UNHEALTHY_AFTER, url),
+        )
+
+
+async def pds_stats(conn: aiosqlite.Connection, limit: int) -> PdsStats:
+    """The registry for listPDSes: totals over all hosts, rows for the ``limit`` most recently scanned."""
+    async with conn.execute("SELECT count(*), sum(status = 'healthy'), sum(status = 'unhealthy') FROM pdses") as cur:
+        total_row = await cur.fetchone()
+    total, healthy, unhealthy = (int(v or 0) for v in (total_row or (0, 0, 0)))
+    async with conn.execute(
+        "SELECT count(DISTINCT repos.pds_url) FROM repos JOIN records ON records.did = repos.did"
+        " WHERE repos.pds_url IN (SELECT url FROM pdses)"
+    ) as cur:
+        row = await cur.fetchone()
+    with_records = int(row[0]) if row else 0
+    items: list[PdsRow] = []
+    async with conn.execute(
+        "SELECT p.url, p.status, p.last_scan_at, p.repo_count, p.error_count, p.consecutive_errors, p.last_error,"
+        " (SELECT count(*) FROM records r JOIN repos o ON o.did = r.did WHERE o.pds_url = p.url)"
+        " FROM pdses p ORDER BY p.last_scan_at IS NULL, p.last_scan_at DESC, p.url LIMIT ?",
+        (limit,),
+    ) as cur:
+        async for r in cur:
+            items.append(PdsRow(r[0], r[1], r[2], int(r[3]), int(r[7]), int(r[4]), int(r[5]), r[6]))
+    return PdsStats(total, healthy, unhealthy, with_records, items)

@@ -1,0 +1,106 @@
+"""The record index: idempotent upserts by (uri, cid), deletions, repos and PDS health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chive_admin.store import index
+from chive_admin.store.db import Database
+from chive_admin.store.index import IndexedRecord, UpsertResult
+
+DID = "did:plc:alice0000000000000000000"
+COLL = "pub.chive.review.comment"
+
+
+def rec(rkey: str, cid: str, text: str = "x", did: str = DID) -> IndexedRecord:
+    return IndexedRecord.from_parts(did, COLL, rkey, cid, {"$type": COLL, "text": text})
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "i.db", readers=1)
+    yield database
+    await database.close()
+
+
+async def rows(db: Database) -> list[tuple[object, ...]]:
+    async with db.read() as conn:
+        return [tuple(r) for r in await conn.execute_fetchall("SELECT uri, cid, writes FROM records ORDER BY uri")]
+
+
+async def test_upsert_is_idempotent_by_uri_and_cid(db: Database) -> None:
+    async with db.write() as conn:
+        first = await index.upsert_records(conn, [rec("a", "c1"), rec("b", "c1")], "2026-01-01T00:00:00Z")
+    assert first == UpsertResult(inserted=2)
+    async with db.write() as conn:
+        again = await index.upsert_records(conn, [rec("a", "c1"), rec("b", "c2", "new")], "2026-01-02T00:00:00Z")
+    assert again == UpsertResult(updated=1, unchanged=1)
+    assert await rows(db) == [(f"at://{DID}/{COLL}/a", "c1", 1), (f"at://{DID}/{COLL}/b", "c2", 2)]
+    async with db.read() as conn:
+        verified = await conn.execute_fetchall("SELECT verified_at, indexed_at FROM records ORDER BY uri")
+    # an unchanged record is re-verified, never rewritten
+    assert [tuple(v) for v in verified] == [
+        ("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"),
+        ("2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z"),
+    ]
+
+
+async def test_large_batches_cross_the_parameter_limit(db: Database) -> None:
+    batch = [rec(f"k{i:05d}", "c") for i in range(1200)]
+    async with db.write() as conn:
+        assert (await index.upsert_records(conn, batch, "t")).inserted == 1200
+    async with db.write() as conn:
+        assert (await index.upsert_records(conn, batch, "t")).unchanged == 1200
+
+
+async def test_record_cids_and_delete(db: Database) -> None:
+    async with db.write() as conn:
+        await index.upsert_records(conn, [rec("a", "1"), rec("b", "2"), rec("c", "3", did="did:plc:other")], "t")
+        held = await index.record_cids(conn, DID)
+        assert held == {f"at://{DID}/{COLL}/a": "1", f"at://{DID}/{COLL}/b": "2"}
+        assert await index.record_cids(conn, DID, ["pub.chive.other"]) == {}
+        assert await index.delete_records(conn, [f"at://{DID}/{COLL}/a", "at://nothing/x.y.z/q"]) == 1
+    assert [r[0] for r in await rows(db)] == [f"at://{DID}/{COLL}/b", "at://did:plc:other/pub.chive.review.comment/c"]
+
+
+async def test_repo_upsert_keeps_known_fields(db: Database) -> None:
+    async with db.write() as conn:
+        await index.upsert_repo(conn, DID, "t1", handle="alice.test", pds_url="http://pds", rev="r1", synced=True)
+        await index.upsert_repo(conn, DID, "t2", status="deactivated")
+        await index.set_repo_hidden(conn, DID, True)
+    async with db.read() as conn:
+        row = (await conn.execute_fetchall("SELECT handle, pds_url, status, rev, last_synced_at FROM repos"))[0]
+    assert tuple(row) == ("alice.test", "http://pds", "deactivated", "r1", "t1")
+
+
+async def test_pds_health_and_stats(db: Database) -> None:
+    async with db.write() as conn:
+        await index.record_pds_scan(conn, "http://a", "2026-01-01T00:00:00Z", repo_count=2)
+        await index.upsert_repo(conn, DID, "t", pds_url="http://a")
+        await index.upsert_records(conn, [rec("a", "1"), rec("b", "1")], "t")
+        for _ in range(index.UNHEALTHY_AFTER):
+            await index.record_pds_scan(conn, "http://b", "2026-01-02T00:00:00Z", error="connection refused")
+        await index.ensure_pds(conn, "http://c", "t")
+    async with db.read() as conn:
+        stats = await index.pds_stats(conn, limit=10)
+        limited = await index.pds_stats(conn, limit=1)
+    assert (stats.total, stats.healthy, stats.unhealthy, stats.with_records) == (3, 1, 1, 1)
+    by_url = {row.url: row for row in stats.items}
+    assert by_url["http://a"].record_count == 2
+    assert by_url["http://a"].status == "healthy"
+    assert by_url["http://b"].consecutive_errors == index.UNHEALTHY_AFTER
+    assert by_url["http://b"].last_error == "connection refused"
+    assert by_url["http://c"].status == "unknown"
+    # last successful scan first; never successfully scanned last
+    assert [row.url for row in stats.items] == ["http://a", "http://b", "http://c"]
+    assert by_url["http://b"].last_scan_at is None
+    assert len(limited.items) == 1
+    assert limited.total == 3
+    async with db.write() as conn:  # one success ends the streak
+        await index.record_pds_scan(conn, "http://b", "2026-01-03T00:00:00Z")
+    async with db.read() as conn:
+        stats = await index.pds_stats(conn, limit=10)
+    assert {row.url: row.consecutive_errors for row in stats.items}["http://b"] == 0
