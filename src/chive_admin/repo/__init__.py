@@ -1,0 +1,1 @@
+"""Reading ATProto repositories (CAR exports): commit verification and record extraction."""
