@@ -5,6 +5,7 @@
 #
 #   scripts/install-testnet.sh            install if needed; print the install dir
 #   scripts/install-testnet.sh --prune    same, then delete other (stale) installs in the cache
+#   CHIVE_TESTNET_CHECK_ONLY=1 scripts/install-testnet.sh   print the dir if ready, else exit 3
 #
 # What it installs, all pinned by tests/interop/testnet/package-lock.json (`npm ci`, integrity-checked):
 #   * @atproto/dev-env 0.6.7 and its tree (install scripts are NOT run by npm; see below);
@@ -29,7 +30,7 @@ prune=0
 for arg in "$@"; do
   case "$arg" in
     --prune) prune=1 ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+    -h|--help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2; exit 0 ;;
     *) die "unknown argument: $arg" ;;
   esac
 done
@@ -66,6 +67,10 @@ finish() {
 
 # Fast path: nothing to do.
 [[ -f "$install_dir/.ready" ]] && finish
+if [[ "${CHIVE_TESTNET_CHECK_ONLY:-0}" == 1 ]]; then
+  log "not installed: $install_dir (run scripts/install-testnet.sh)"
+  exit 3
+fi
 
 command -v npm >/dev/null || die "npm not found: install Node.js + npm (e.g. apt-get install nodejs npm)"
 command -v node >/dev/null || die "node not found: npm needs a system node to run"
