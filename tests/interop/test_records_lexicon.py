@@ -8,9 +8,26 @@ from pathlib import Path
 import pytest
 
 from . import records
-from .testnet_harness import REFERENCE_LEXICONS, validate_records
+from .testnet_harness import in_ci, lexicon_sources, validate_records
 
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
+
+# Validate against every lexicon tree that has Chive's record lexicons: the reference (when present)
+# and the project's own lexicons/ (once it carries them).
+SOURCES = lexicon_sources()
+lexicon_source = pytest.mark.parametrize(
+    "lexicon_dir",
+    [pytest.param(path, id=name) for name, path in SOURCES.items()] or [pytest.param(None, id="none")],
+)
+
+
+def _need(lexicon_dir: Path | None) -> Path:
+    if lexicon_dir is None:
+        reason = "no lexicon tree with pub.chive record lexicons (reference or project lexicons/)"
+        if in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return lexicon_dir
 
 
 def _samples() -> list[tuple[str, dict]]:
@@ -48,19 +65,19 @@ def _samples() -> list[tuple[str, dict]]:
 
 
 @pytest.mark.interop
-def test_builders_validate_against_chive_lexicons(testnet_install_dir: Path) -> None:
-    if not REFERENCE_LEXICONS.is_dir():
-        pytest.skip(f"reference lexicons not found at {REFERENCE_LEXICONS}")
+@lexicon_source
+def test_builders_validate_against_chive_lexicons(testnet_install_dir: Path, lexicon_dir: Path | None) -> None:
+    root = _need(lexicon_dir)
     samples = _samples()
-    errors = validate_records(testnet_install_dir, samples)
+    errors = validate_records(testnet_install_dir, samples, lexicon_dir=root)
     assert errors == [None] * len(samples), list(zip([c for c, _ in samples], errors, strict=True))
 
 
 @pytest.mark.interop
-def test_validator_rejects_bad_records(testnet_install_dir: Path) -> None:
+@lexicon_source
+def test_validator_rejects_bad_records(testnet_install_dir: Path, lexicon_dir: Path | None) -> None:
     """Negative control: the validator really checks (so the test above means something)."""
-    if not REFERENCE_LEXICONS.is_dir():
-        pytest.skip(f"reference lexicons not found at {REFERENCE_LEXICONS}")
+    root = _need(lexicon_dir)
     good = records.review_endorsement(eprint_uri=records.at_uri(DID, records.SUBMISSION, records.make_tid()))
     bad = [
         (records.ENDORSEMENT, {**good, "eprintUri": "not-an-at-uri"}),
@@ -78,7 +95,7 @@ def test_validator_rejects_bad_records(testnet_install_dir: Path) -> None:
             },
         ),
     ]
-    errors = validate_records(testnet_install_dir, bad)
+    errors = validate_records(testnet_install_dir, bad, lexicon_dir=root)
     assert all(errors), errors
 
 

@@ -134,17 +134,21 @@ def test_network_stops_when_the_python_parent_dies(testnet_install_dir: Path) ->
         from pathlib import Path
         from interop.testnet_harness import Testnet
         net = Testnet(Path({str(testnet_install_dir)!r})).start()
-        print(net.pid, net.info.pds_url, net.info.data_dir, flush=True)
+        print(net.pid, net.info.pds_url, net.info.data_dir, net.log_path, flush=True)
         os._exit(0)  # no close(), no atexit: as if killed
         """
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     ).stdout.split()
-    pid, pds_url, data_dir = int(out[0]), out[1], out[2]
-    assert _wait_gone(pid, 30), f"node {pid} still running after its parent died"
-    assert not _port_open(pds_url)
-    assert not Path(data_dir).exists()
+    pid, pds_url, data_dir, log_path = int(out[0]), out[1], out[2], Path(out[3])
+    try:
+        assert _wait_gone(pid, 30), f"node {pid} still running after its parent died"
+        assert not _port_open(pds_url)
+        assert not Path(data_dir).exists()
+        assert "shutting down (stdin closed)" in log_path.read_text()
+    finally:
+        log_path.unlink(missing_ok=True)
 
 
 def test_start_failure_reports_stderr_tail(testnet_install_dir: Path) -> None:

@@ -42,6 +42,7 @@ INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-testnet.sh"
 REFERENCE_LEXICONS = Path(
     os.environ.get("CHIVE_REFERENCE_LEXICONS", REPO_ROOT.parent / "shared" / "reference" / "chive-lexicons")
 )
+PROJECT_LEXICONS = REPO_ROOT / "lexicons"
 
 INSTALL_TIMEOUT_S = 1800.0
 START_TIMEOUT_S = 90.0
@@ -282,16 +283,20 @@ class Testnet:
         fd, log_name = tempfile.mkstemp(prefix="chive-testnet-", suffix=".log")
         self.log_path = Path(log_name)
         started = time.monotonic()
-        with os.fdopen(fd, "wb") as log_file:
-            self.proc = subprocess.Popen(
-                [str(node), str(TESTNET_SCRIPT)],
-                cwd=self.install_dir,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                env=self._env(),
-                start_new_session=True,  # own session + process group: close() kills the group
-            )
+        try:
+            with os.fdopen(fd, "wb") as log_file:
+                self.proc = subprocess.Popen(
+                    [str(node), str(TESTNET_SCRIPT)],
+                    cwd=self.install_dir,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log_file,
+                    env=self._env(),
+                    start_new_session=True,  # own session + process group: close() kills the group
+                )
+        except OSError as exc:
+            self.log_path.unlink(missing_ok=True)
+            raise TestnetError(f"cannot run {node}: {exc}") from exc
         self.pgid = self.proc.pid
         atexit.register(self.close)
         try:
@@ -409,6 +414,16 @@ class Testnet:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def lexicon_sources(required: str = "pub/chive/eprint/submission.json") -> dict[str, Path]:
+    """Lexicon trees that hold Chive's record lexicons: ``reference`` (Chive's own, when present) and
+    ``project`` (this repo's ``lexicons/``, once it carries the record lexicons)."""
+    found = {}
+    for name, root in (("reference", REFERENCE_LEXICONS), ("project", PROJECT_LEXICONS)):
+        if (root / required).is_file():
+            found[name] = root
+    return found
 
 
 def validate_records(
