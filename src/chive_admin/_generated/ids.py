@@ -3,6 +3,9 @@
 
 from typing import Final
 
+COM_ATPROTO_REPO_STRONG_REF: Final = 'com.atproto.repo.strongRef'
+PUB_CHIVE_ACTOR_MUTE: Final = 'pub.chive.actor.mute'
+PUB_CHIVE_ACTOR_PROFILE: Final = 'pub.chive.actor.profile'
 PUB_CHIVE_ADMIN_ASSIGN_ROLE: Final = 'pub.chive.admin.assignRole'
 PUB_CHIVE_ADMIN_CANCEL_BACKFILL: Final = 'pub.chive.admin.cancelBackfill'
 PUB_CHIVE_ADMIN_DELETE_CONTENT: Final = 'pub.chive.admin.deleteContent'
@@ -44,8 +47,35 @@ PUB_CHIVE_ADMIN_TRIGGER_FRESHNESS_SCAN: Final = 'pub.chive.admin.triggerFreshnes
 PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX: Final = 'pub.chive.admin.triggerFullReindex'
 PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC: Final = 'pub.chive.admin.triggerGovernanceSync'
 PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN: Final = 'pub.chive.admin.triggerPDSScan'
+PUB_CHIVE_ANNOTATION_COMMENT: Final = 'pub.chive.annotation.comment'
+PUB_CHIVE_ANNOTATION_ENTITY_LINK: Final = 'pub.chive.annotation.entityLink'
+PUB_CHIVE_COLLABORATION_INVITE: Final = 'pub.chive.collaboration.invite'
+PUB_CHIVE_COLLABORATION_INVITE_ACCEPTANCE: Final = 'pub.chive.collaboration.inviteAcceptance'
+PUB_CHIVE_DEFS: Final = 'pub.chive.defs'
+PUB_CHIVE_DISCOVERY_SETTINGS: Final = 'pub.chive.discovery.settings'
+PUB_CHIVE_EPRINT_AUTHOR_CONTRIBUTION: Final = 'pub.chive.eprint.authorContribution'
+PUB_CHIVE_EPRINT_CHANGELOG: Final = 'pub.chive.eprint.changelog'
+PUB_CHIVE_EPRINT_CITATION: Final = 'pub.chive.eprint.citation'
+PUB_CHIVE_EPRINT_RELATED_WORK: Final = 'pub.chive.eprint.relatedWork'
+PUB_CHIVE_EPRINT_SUBMISSION: Final = 'pub.chive.eprint.submission'
+PUB_CHIVE_EPRINT_USER_TAG: Final = 'pub.chive.eprint.userTag'
+PUB_CHIVE_EPRINT_VERSION: Final = 'pub.chive.eprint.version'
+PUB_CHIVE_GRAPH_EDGE: Final = 'pub.chive.graph.edge'
+PUB_CHIVE_GRAPH_EDGE_PROPOSAL: Final = 'pub.chive.graph.edgeProposal'
+PUB_CHIVE_GRAPH_NODE: Final = 'pub.chive.graph.node'
+PUB_CHIVE_GRAPH_NODE_PROPOSAL: Final = 'pub.chive.graph.nodeProposal'
+PUB_CHIVE_GRAPH_RECONCILIATION: Final = 'pub.chive.graph.reconciliation'
+PUB_CHIVE_GRAPH_VOTE: Final = 'pub.chive.graph.vote'
+PUB_CHIVE_REVIEW_COMMENT: Final = 'pub.chive.review.comment'
+PUB_CHIVE_REVIEW_ENDORSEMENT: Final = 'pub.chive.review.endorsement'
+PUB_CHIVE_REVIEW_ENTITY_LINK: Final = 'pub.chive.review.entityLink'
+PUB_CHIVE_RICHTEXT_DEFS: Final = 'pub.chive.richtext.defs'
+PUB_CHIVE_RICHTEXT_FACETS: Final = 'pub.chive.richtext.facets'
 
 ALL: Final[frozenset[str]] = frozenset({
+    COM_ATPROTO_REPO_STRONG_REF,
+    PUB_CHIVE_ACTOR_MUTE,
+    PUB_CHIVE_ACTOR_PROFILE,
     PUB_CHIVE_ADMIN_ASSIGN_ROLE,
     PUB_CHIVE_ADMIN_CANCEL_BACKFILL,
     PUB_CHIVE_ADMIN_DELETE_CONTENT,
@@ -87,4 +117,28 @@ ALL: Final[frozenset[str]] = frozenset({
     PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX,
     PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC,
     PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN,
+    PUB_CHIVE_ANNOTATION_COMMENT,
+    PUB_CHIVE_ANNOTATION_ENTITY_LINK,
+    PUB_CHIVE_COLLABORATION_INVITE,
+    PUB_CHIVE_COLLABORATION_INVITE_ACCEPTANCE,
+    PUB_CHIVE_DEFS,
+    PUB_CHIVE_DISCOVERY_SETTINGS,
+    PUB_CHIVE_EPRINT_AUTHOR_CONTRIBUTION,
+    PUB_CHIVE_EPRINT_CHANGELOG,
+    PUB_CHIVE_EPRINT_CITATION,
+    PUB_CHIVE_EPRINT_RELATED_WORK,
+    PUB_CHIVE_EPRINT_SUBMISSION,
+    PUB_CHIVE_EPRINT_USER_TAG,
+    PUB_CHIVE_EPRINT_VERSION,
+    PUB_CHIVE_GRAPH_EDGE,
+    PUB_CHIVE_GRAPH_EDGE_PROPOSAL,
+    PUB_CHIVE_GRAPH_NODE,
+    PUB_CHIVE_GRAPH_NODE_PROPOSAL,
+    PUB_CHIVE_GRAPH_RECONCILIATION,
+    PUB_CHIVE_GRAPH_VOTE,
+    PUB_CHIVE_REVIEW_COMMENT,
+    PUB_CHIVE_REVIEW_ENDORSEMENT,
+    PUB_CHIVE_REVIEW_ENTITY_LINK,
+    PUB_CHIVE_RICHTEXT_DEFS,
+    PUB_CHIVE_RICHTEXT_FACETS,
 })

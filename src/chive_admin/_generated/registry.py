@@ -7,6 +7,8 @@ from typing import Final
 
 from chive_admin import lex
 from chive_admin._generated import ids
+from chive_admin._generated.models.pub.chive.actor import mute as _actor_mute
+from chive_admin._generated.models.pub.chive.actor import profile as _actor_profile
 from chive_admin._generated.models.pub.chive.admin import assign_role as _admin_assign_role
 from chive_admin._generated.models.pub.chive.admin import cancel_backfill as _admin_cancel_backfill
 from chive_admin._generated.models.pub.chive.admin import delete_content as _admin_delete_content
@@ -62,6 +64,28 @@ from chive_admin._generated.models.pub.chive.admin import (
     trigger_governance_sync as _admin_trigger_governance_sync,
 )
 from chive_admin._generated.models.pub.chive.admin import trigger_pds_scan as _admin_trigger_pds_scan
+from chive_admin._generated.models.pub.chive.annotation import comment as _annotation_comment
+from chive_admin._generated.models.pub.chive.annotation import entity_link as _annotation_entity_link
+from chive_admin._generated.models.pub.chive.collaboration import invite as _collaboration_invite
+from chive_admin._generated.models.pub.chive.collaboration import (
+    invite_acceptance as _collaboration_invite_acceptance,
+)
+from chive_admin._generated.models.pub.chive.discovery import settings as _discovery_settings
+from chive_admin._generated.models.pub.chive.eprint import changelog as _eprint_changelog
+from chive_admin._generated.models.pub.chive.eprint import citation as _eprint_citation
+from chive_admin._generated.models.pub.chive.eprint import related_work as _eprint_related_work
+from chive_admin._generated.models.pub.chive.eprint import submission as _eprint_submission
+from chive_admin._generated.models.pub.chive.eprint import user_tag as _eprint_user_tag
+from chive_admin._generated.models.pub.chive.eprint import version as _eprint_version
+from chive_admin._generated.models.pub.chive.graph import edge as _graph_edge
+from chive_admin._generated.models.pub.chive.graph import edge_proposal as _graph_edge_proposal
+from chive_admin._generated.models.pub.chive.graph import node as _graph_node
+from chive_admin._generated.models.pub.chive.graph import node_proposal as _graph_node_proposal
+from chive_admin._generated.models.pub.chive.graph import reconciliation as _graph_reconciliation
+from chive_admin._generated.models.pub.chive.graph import vote as _graph_vote
+from chive_admin._generated.models.pub.chive.review import comment as _review_comment
+from chive_admin._generated.models.pub.chive.review import endorsement as _review_endorsement
+from chive_admin._generated.models.pub.chive.review import entity_link as _review_entity_link
 
 ROUTES: Final[Mapping[str, lex.Route]] = MappingProxyType({
     ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE: lex.Route(
@@ -600,4 +624,26 @@ ROUTES: Final[Mapping[str, lex.Route]] = MappingProxyType({
 })
 
 RECORDS: Final[Mapping[str, type[lex.LexModel]]] = MappingProxyType({
+    ids.PUB_CHIVE_ACTOR_MUTE: _actor_mute.Record,
+    ids.PUB_CHIVE_ACTOR_PROFILE: _actor_profile.Record,
+    ids.PUB_CHIVE_ANNOTATION_COMMENT: _annotation_comment.Record,
+    ids.PUB_CHIVE_ANNOTATION_ENTITY_LINK: _annotation_entity_link.Record,
+    ids.PUB_CHIVE_COLLABORATION_INVITE: _collaboration_invite.Record,
+    ids.PUB_CHIVE_COLLABORATION_INVITE_ACCEPTANCE: _collaboration_invite_acceptance.Record,
+    ids.PUB_CHIVE_DISCOVERY_SETTINGS: _discovery_settings.Record,
+    ids.PUB_CHIVE_EPRINT_CHANGELOG: _eprint_changelog.Record,
+    ids.PUB_CHIVE_EPRINT_CITATION: _eprint_citation.Record,
+    ids.PUB_CHIVE_EPRINT_RELATED_WORK: _eprint_related_work.Record,
+    ids.PUB_CHIVE_EPRINT_SUBMISSION: _eprint_submission.Record,
+    ids.PUB_CHIVE_EPRINT_USER_TAG: _eprint_user_tag.Record,
+    ids.PUB_CHIVE_EPRINT_VERSION: _eprint_version.Record,
+    ids.PUB_CHIVE_GRAPH_EDGE: _graph_edge.Record,
+    ids.PUB_CHIVE_GRAPH_EDGE_PROPOSAL: _graph_edge_proposal.Record,
+    ids.PUB_CHIVE_GRAPH_NODE: _graph_node.Record,
+    ids.PUB_CHIVE_GRAPH_NODE_PROPOSAL: _graph_node_proposal.Record,
+    ids.PUB_CHIVE_GRAPH_RECONCILIATION: _graph_reconciliation.Record,
+    ids.PUB_CHIVE_GRAPH_VOTE: _graph_vote.Record,
+    ids.PUB_CHIVE_REVIEW_COMMENT: _review_comment.Record,
+    ids.PUB_CHIVE_REVIEW_ENDORSEMENT: _review_endorsement.Record,
+    ids.PUB_CHIVE_REVIEW_ENTITY_LINK: _review_entity_link.Record,
 })
