@@ -1,0 +1,172 @@
+"""Full-text search over indexed eprints, with an atomically swapped rebuild (see migration 005)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from chive_admin._generated import ids
+
+TABLES = ("search_a", "search_b")
+EPRINT_COLLECTION = ids.PUB_CHIVE_EPRINT_SUBMISSION
+
+
+@dataclass(frozen=True)
+class SearchDoc:
+    uri: str
+    title: str
+    abstract: str
+    keywords: str
+    authors: str
+
+
+@dataclass(frozen=True)
+class SearchState:
+    live: str
+    building: str | None
+
+
+def _texts(items: Any) -> str:
+    """The plain text of a rich-text array: the ``content`` of its text-bearing items."""
+    if not isinstance(items, list):
+        return ""
+    parts = [item.get("content") or item.get("text") or "" for item in items if isinstance(item, dict)]
+    return " ".join(p for p in parts if isinstance(p, str))
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def document_for(uri: str, value: dict[str, Any]) -> SearchDoc:
+    """What of a ``pub.chive.eprint.submission`` record is searchable."""
+    abstract = value.get("abstractPlainText")
+    if not isinstance(abstract, str):
+        abstract = _texts(value.get("abstract"))
+    names = [a["name"] for a in _list(value.get("authors")) if isinstance(a, dict) and isinstance(a.get("name"), str)]
+    title = value.get("title")
+    return SearchDoc(
+        uri=uri,
+        title=title if isinstance(title, str) else "",
+        abstract=abstract,
+        keywords=" ".join(k for k in _list(value.get("keywords")) if isinstance(k, str)),
+        authors=" ".join(names),
+    )
+
+
+async def state(conn: aiosqlite.Connection) -> SearchState:
+    async with conn.execute("SELECT live, building FROM search_state WHERE id = 1") as cur:
+        row = await cur.fetchone()
+    assert row is not None, "migration 005 inserts the state row"
+    return SearchState(row[0], row[1])
+
+
+def _checked(table: str) -> str:
+    # table names cannot be bound parameters; only these two ever reach SQL
+    if table not in TABLES:
+        raise ValueError(f"not a search table: {table!r}")
+    return table
+
+
+async def _write_docs(conn: aiosqlite.Connection, table: str, docs: list[SearchDoc]) -> None:
+    table = _checked(table)
+    await conn.executemany(f"DELETE FROM {table} WHERE uri = ?", [(d.uri,) for d in docs])  # noqa: S608
+    await conn.executemany(
+        f"INSERT INTO {table} (uri, title, abstract, keywords, authors) VALUES (?, ?, ?, ?, ?)",  # noqa: S608
+        [(d.uri, d.title, d.abstract, d.keywords, d.authors) for d in docs],
+    )
+
+
+async def upsert(conn: aiosqlite.Connection, docs: list[SearchDoc]) -> None:
+    """Keep the live index (and one being rebuilt) in step with newly ingested eprints."""
+    if not docs:
+        return
+    current = await state(conn)
+    for table in {current.live, current.building} - {None}:
+        assert table is not None
+        await _write_docs(conn, table, docs)
+
+
+async def remove(conn: aiosqlite.Connection, uris: list[str]) -> None:
+    if not uris:
+        return
+    current = await state(conn)
+    for table in {current.live, current.building} - {None}:
+        assert table is not None
+        await conn.executemany(f"DELETE FROM {_checked(table)} WHERE uri = ?", [(u,) for u in uris])  # noqa: S608
+
+
+async def begin_rebuild(conn: aiosqlite.Connection) -> str:
+    """Empty the table that is not live and mark it as being built; returns its name. Resumable: a rebuild
+    already under way keeps its table and contents."""
+    current = await state(conn)
+    if current.building is not None:
+        return current.building
+    shadow = TABLES[1] if current.live == TABLES[0] else TABLES[0]
+    await conn.execute(f"DELETE FROM {_checked(shadow)}")  # noqa: S608
+    await conn.execute("UPDATE search_state SET building = ? WHERE id = 1", (shadow,))
+    return shadow
+
+
+async def eprints_after(conn: aiosqlite.Connection, after_uri: str, limit: int) -> list[SearchDoc]:
+    """The next batch of visible eprints in URI order, for a rebuild that checkpoints on the last URI."""
+    async with conn.execute(
+        "SELECT uri, value FROM records WHERE collection = ? AND hidden = 0 AND uri > ? ORDER BY uri LIMIT ?",
+        (EPRINT_COLLECTION, after_uri, limit),
+    ) as cur:
+        return [document_for(row[0], json.loads(row[1])) async for row in cur]
+
+
+async def fill(conn: aiosqlite.Connection, table: str, docs: list[SearchDoc]) -> None:
+    await _write_docs(conn, table, docs)
+
+
+async def finish_rebuild(conn: aiosqlite.Connection, now: str) -> None:
+    """Make the rebuilt table live, in the caller's transaction: readers see the old or the new, never a mix."""
+    current = await state(conn)
+    if current.building is None:
+        return
+    await conn.execute("UPDATE search_state SET live = building, building = NULL, swapped_at = ? WHERE id = 1", (now,))
+    # the old table is left as it was until the next rebuild empties it: no large delete inside the swap
+
+
+async def abandon_rebuild(conn: aiosqlite.Connection) -> None:
+    """A cancelled rebuild: stop double-writing; the live index was never touched."""
+    await conn.execute("UPDATE search_state SET building = NULL WHERE id = 1")
+
+
+async def count(conn: aiosqlite.Connection, table: str | None = None) -> int:
+    table = table or (await state(conn)).live
+    async with conn.execute(f"SELECT count(*) FROM {_checked(table)}") as cur:  # noqa: S608
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str | None:
+    """A safe FTS5 query from user text: every word quoted (no operators), all required, last one a prefix."""
+    words = _TOKEN.findall(text)[:16]
+    if not words:
+        return None
+    quoted = [f'"{w}"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+async def search(conn: aiosqlite.Connection, text: str, limit: int = 20) -> list[str]:
+    """URIs of the best-matching eprints in the live index."""
+    query = fts_query(text)
+    if query is None:
+        return []
+    table = _checked((await state(conn)).live)
+    async with conn.execute(
+        f"SELECT uri FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?",  # noqa: S608
+        (query, limit),
+    ) as cur:
+        return [row[0] async for row in cur]

@@ -1,0 +1,109 @@
+"""Search index: documents from eprint records, incremental upkeep, and a rebuild that swaps atomically."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chive_admin.store import index, search
+from chive_admin.store.db import Database
+from chive_admin.store.index import IndexedRecord
+
+DID = "did:plc:author000000000000000000"
+
+
+def eprint(rkey: str, title: str, *, abstract: str = "An abstract", author: str = "Ada Lovelace") -> IndexedRecord:
+    return IndexedRecord.from_parts(
+        DID,
+        search.EPRINT_COLLECTION,
+        rkey,
+        f"cid-{rkey}-{title}",
+        {
+            "title": title,
+            "abstract": [{"$type": "pub.chive.richtext.defs#textItem", "type": "text", "content": abstract}],
+            "keywords": ["graphs", "proofs"],
+            "authors": [{"name": author, "order": 1}],
+        },
+    )
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "s.db", readers=1)
+    yield database
+    await database.close()
+
+
+def test_document_from_a_submission_record() -> None:
+    record = eprint("a", "Graph colouring", abstract="We colour graphs.")
+    doc = search.document_for(record.uri, record.value)
+    assert doc == search.SearchDoc(record.uri, "Graph colouring", "We colour graphs.", "graphs proofs", "Ada Lovelace")
+    plain = search.document_for("u", {"title": "T", "abstractPlainText": "Plain", "abstract": []})
+    assert plain.abstract == "Plain"
+    assert search.document_for("u", {"title": 5, "keywords": "no", "authors": [1]}).title == ""
+
+
+def test_user_text_never_becomes_fts_syntax() -> None:
+    assert search.fts_query('graph" OR title:* NEAR(') == '"graph" "OR" "title" "NEAR"*'
+    assert search.fts_query("  ...  ") is None
+
+
+async def test_incremental_upkeep_and_search(db: Database) -> None:
+    records = [eprint("a", "Graph colouring"), eprint("b", "Protein folding", author="Rosalind Franklin")]
+    async with db.write() as conn:
+        await search.upsert(conn, [search.document_for(r.uri, r.value) for r in records])
+    async with db.read() as conn:
+        assert await search.search(conn, "colouring") == [records[0].uri]
+        assert await search.search(conn, "franklin") == [records[1].uri]
+        assert len(await search.search(conn, "graph")) == 2  # keyword "graphs" of both, by prefix
+        assert await search.search(conn, "fold") == [records[1].uri]  # prefix on the last word
+    async with db.write() as conn:
+        await search.remove(conn, [records[0].uri])
+    async with db.read() as conn:
+        assert await search.search(conn, "colouring") == []
+
+
+async def test_rebuild_swaps_atomically_and_sees_concurrent_ingest(db: Database) -> None:
+    old = eprint("a", "Old title")
+    async with db.write() as conn:
+        await search.upsert(conn, [search.document_for(old.uri, old.value)])
+        await index.upsert_records(conn, [eprint(f"r{i:03d}", f"Topology {i}") for i in range(10)], "t")
+    async with db.write() as conn:
+        shadow = await search.begin_rebuild(conn)
+        assert await search.begin_rebuild(conn) == shadow  # resumable, not restarted
+        batch = await search.eprints_after(conn, "", 4)
+        await search.fill(conn, shadow, batch)
+    assert [d.title for d in batch] == [f"Topology {i}" for i in range(4)]
+    # ingest during the rebuild reaches both the live index and the one being built
+    late = eprint("z", "Late arrival")
+    async with db.write() as conn:
+        await search.upsert(conn, [search.document_for(late.uri, late.value)])
+    async with db.read() as conn:  # search still answers from the old index
+        assert await search.search(conn, "old") == [old.uri]
+        assert await search.search(conn, "topology") == []
+    async with db.write() as conn:
+        after = batch[-1].uri
+        while docs := await search.eprints_after(conn, after, 4):
+            await search.fill(conn, shadow, docs)
+            after = docs[-1].uri
+        await search.finish_rebuild(conn, "now")
+    async with db.read() as conn:
+        assert len(await search.search(conn, "topology", limit=50)) == 10
+        assert await search.search(conn, "late") == [late.uri]
+        assert await search.search(conn, "old") == []  # not in the records table, so not in the rebuilt index
+        assert (await search.state(conn)).live == shadow
+
+
+async def test_abandoned_rebuild_leaves_live_index_alone(db: Database) -> None:
+    doc = search.document_for("at://x/y.z/1", {"title": "Kept"})
+    async with db.write() as conn:
+        await search.upsert(conn, [doc])
+        shadow = await search.begin_rebuild(conn)
+        await search.abandon_rebuild(conn)
+    async with db.read() as conn:
+        current = await search.state(conn)
+        assert current.building is None
+        assert current.live != shadow
+        assert await search.search(conn, "kept") == ["at://x/y.z/1"]
