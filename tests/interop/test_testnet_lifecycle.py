@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,9 +13,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
-from .testnet_harness import REPO_ROOT, Testnet
+from .testnet_harness import REPO_ROOT, TESTNET_SCRIPT, Testnet, node_binary
 
 pytestmark = pytest.mark.interop
 
@@ -160,3 +162,37 @@ def test_start_failure_reports_stderr_tail(testnet_install_dir: Path) -> None:
     assert not _pid_alive(net.pid)
     if net.log_path is not None:  # kept after a failure, for debugging
         net.log_path.unlink(missing_ok=True)
+
+
+def test_stdout_is_one_json_line_even_with_logging_on(testnet_install_dir: Path, tmp_path: Path) -> None:
+    """dev-env logging (LOG_ENABLED) goes to stderr; stdout carries the JSON line and nothing else."""
+    env = dict(os.environ, LOG_ENABLED="true", TESTNET_NODE_MODULES=str(testnet_install_dir))
+    env.pop("LOG_DESTINATION", None)
+    with (tmp_path / "stderr.log").open("ab") as err:
+        proc = subprocess.Popen(
+            [str(node_binary(testnet_install_dir)), str(TESTNET_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        info = json.loads(proc.stdout.readline())
+        # Make the PDS and PLC log something.
+        with httpx.Client(timeout=10) as http:
+            http.get(f"{info['pds']}/xrpc/com.atproto.server.describeServer").raise_for_status()
+            http.get(f"{info['plc']}/did:plc:doesnotexist000000000000")
+        proc.stdin.close()
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert rest == b""
+    stderr = (tmp_path / "stderr.log").read_text()
+    assert '"level"' in stderr  # pino JSON logs arrived on stderr
+    assert "[testnet] closed" in stderr

@@ -283,8 +283,11 @@ class Testnet:
         fd, log_name = tempfile.mkstemp(prefix="chive-testnet-", suffix=".log")
         self.log_path = Path(log_name)
         started = time.monotonic()
+        os.close(fd)
         try:
-            with os.fdopen(fd, "wb") as log_file:
+            # Append mode: with LOG_ENABLED, pino reopens /dev/stderr as a second file description;
+            # O_APPEND on both keeps their writes from overwriting each other.
+            with open(log_name, "ab") as log_file:
                 self.proc = subprocess.Popen(
                     [str(node), str(TESTNET_SCRIPT)],
                     cwd=self.install_dir,

@@ -21,7 +21,8 @@
 //   TESTNET_PLC_PORT, TESTNET_PDS_PORT, TESTNET_PDS2_PORT  fixed ports (default: free ports).
 //   TESTNET_HOST          address every server binds to (default 127.0.0.1; loopback only, please).
 //   TESTNET_CLOSE_TIMEOUT_MS  give up closing after this long and exit 1 (default 20000).
-//   LOG_ENABLED, LOG_LEVEL, LOG_SYSTEMS  dev-env/PDS logging (pino), sent to stderr.
+//   LOG_ENABLED, LOG_LEVEL, LOG_SYSTEMS  dev-env/PDS logging (pino), sent to stderr. pino reopens
+//                         /dev/stderr, so if stderr is a file, open it in append mode (`2>>log`).
 //
 // Every server listens on loopback only: dev-env's servers call listen(port), which would bind all
 // interfaces, so listen() is wrapped below to add TESTNET_HOST. Their URLs are http://localhost:<port>.
