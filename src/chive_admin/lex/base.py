@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import PydanticCustomError, core_schema
 
 
 class LexModel(BaseModel):
@@ -58,6 +60,34 @@ class BlobRef(LexModel):
     ref: CidLink
     mime_type: str = Field(alias="mimeType")
     size: int = Field(ge=0)
+
+
+@dataclass(frozen=True)
+class BlobLimits:
+    """A blob field's ``accept`` (MIME patterns such as ``image/*``) and ``maxSize`` (bytes)."""
+
+    accept: tuple[str, ...] | None = None
+    max_size: int | float | None = None
+
+    def check(self, blob: BlobRef) -> BlobRef:
+        if self.max_size is not None and blob.size > self.max_size:
+            raise PydanticCustomError(
+                "blob_too_large", "blob is {size} bytes, more than {max}", {"size": blob.size, "max": self.max_size}
+            )
+        if self.accept is not None and not any(_mime_matches(p, blob.mime_type) for p in self.accept):
+            raise PydanticCustomError("blob_type", "blob type {mime} is not accepted here", {"mime": blob.mime_type})
+        return blob
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+
+def _mime_matches(pattern: str, mime: str) -> bool:
+    if pattern in ("*/*", "*"):
+        return True
+    if pattern.endswith("/*"):
+        return mime.split("/", 1)[0] == pattern[:-2]
+    return mime.split(";", 1)[0].strip().lower() == pattern.lower()
 
 
 class UnknownUnionMember(LexModel):

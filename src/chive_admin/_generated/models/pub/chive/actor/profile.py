@@ -20,7 +20,7 @@ class Record(lex.LexModel):
     lex_type: Literal['pub.chive.actor.profile'] = Field(default='pub.chive.actor.profile', alias="$type")
     display_name: Annotated[str, lex.Utf8Length(max=200)] | None = Field(default=None, alias='displayName')
     bio: Annotated[str, lex.Utf8Length(max=2000)] | None = Field(default=None)
-    avatar: lex.BlobRef | None = Field(default=None)
+    avatar: Annotated[lex.BlobRef, lex.BlobLimits(accept=('image/png', 'image/jpeg'), max_size=1048576)] | None = Field(default=None)
     orcid: str | None = Field(default=None, description="The researcher's ORCID iD.")
     affiliations: Annotated[list[_defs.Affiliation], Field(max_length=10)] | None = Field(default=None, description='Institutions the researcher belongs to now, optionally with ROR ids.')
     field_uris: Annotated[list[formats.AtUri], Field(max_length=20)] | None = Field(default=None, alias='fieldUris', description="at:// URIs of the field nodes the researcher works in (subkind 'field').")

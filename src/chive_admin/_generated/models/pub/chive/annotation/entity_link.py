@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, Tag
 
@@ -19,7 +19,7 @@ class Record(lex.LexModel):
     lex_type: Literal['pub.chive.annotation.entityLink'] = Field(default='pub.chive.annotation.entityLink', alias="$type")
     eprint_uri: formats.AtUri = Field(alias='eprintUri', description='at:// URI of the eprint whose text is linked.')
     target: TextSpanTarget = Field(description='The passage that the link is attached to.')
-    linked_entity: Annotated[Union[Annotated[GraphNodeLink, Tag('pub.chive.annotation.entityLink#graphNodeLink')], Annotated[ExternalIdLink, Tag('pub.chive.annotation.entityLink#externalIdLink')], Annotated[AuthorLink, Tag('pub.chive.annotation.entityLink#authorLink')], Annotated[EprintLink, Tag('pub.chive.annotation.entityLink#eprintLink')], Annotated[lex.UnknownUnionMember, Tag("__unknown__")]], lex.union_discriminator(frozenset({'pub.chive.annotation.entityLink#authorLink', 'pub.chive.annotation.entityLink#eprintLink', 'pub.chive.annotation.entityLink#externalIdLink', 'pub.chive.annotation.entityLink#graphNodeLink'}), closed=False)] = Field(alias='linkedEntity', description='What the passage is linked to: a graph node, an external identifier, an author or another eprint.')
+    linked_entity: Annotated[Annotated[GraphNodeLink, Tag('pub.chive.annotation.entityLink#graphNodeLink')] | Annotated[ExternalIdLink, Tag('pub.chive.annotation.entityLink#externalIdLink')] | Annotated[AuthorLink, Tag('pub.chive.annotation.entityLink#authorLink')] | Annotated[EprintLink, Tag('pub.chive.annotation.entityLink#eprintLink')] | Annotated[lex.UnknownUnionMember, Tag("__unknown__")], lex.union_discriminator(frozenset({'pub.chive.annotation.entityLink#authorLink', 'pub.chive.annotation.entityLink#eprintLink', 'pub.chive.annotation.entityLink#externalIdLink', 'pub.chive.annotation.entityLink#graphNodeLink'}), closed=False)] = Field(alias='linkedEntity', description='What the passage is linked to: a graph node, an external identifier, an author or another eprint.')
     confidence: Annotated[int, Field(ge=0, le=1000)] | None = Field(default=None, description='How sure the linker is that the link is right, in thousandths: 0 to 1000 stands for 0.0 to 1.0.')
     created_at: formats.Datetime = Field(alias='createdAt')
     schema_revision: Annotated[int, Field(ge=1)] | None = Field(default=None, alias='schemaRevision', description='Revision of this lexicon the writer followed when it created the record; absent means revision 1.')

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, Tag
 
@@ -69,7 +69,7 @@ class Facet(lex.LexModel):
     """Formatting applied to a byte range of a text item, shaped like an atproto facet."""
     LEX_TYPE: ClassVar[str] = 'pub.chive.richtext.defs#facet'
     index: ByteSlice
-    features: list[Annotated[Union[Annotated[_richtext_facets.Bold, Tag('pub.chive.richtext.facets#bold')], Annotated[_richtext_facets.Italic, Tag('pub.chive.richtext.facets#italic')], Annotated[_richtext_facets.Strikethrough, Tag('pub.chive.richtext.facets#strikethrough')], Annotated[_richtext_facets.Code, Tag('pub.chive.richtext.facets#code')], Annotated[_richtext_facets.Latex, Tag('pub.chive.richtext.facets#latex')], Annotated[LinkFacet, Tag('pub.chive.richtext.defs#linkFacet')], Annotated[lex.UnknownUnionMember, Tag("__unknown__")]], lex.union_discriminator(frozenset({'pub.chive.richtext.defs#linkFacet', 'pub.chive.richtext.facets#bold', 'pub.chive.richtext.facets#code', 'pub.chive.richtext.facets#italic', 'pub.chive.richtext.facets#latex', 'pub.chive.richtext.facets#strikethrough'}), closed=False)]]
+    features: list[Annotated[Annotated[_richtext_facets.Bold, Tag('pub.chive.richtext.facets#bold')] | Annotated[_richtext_facets.Italic, Tag('pub.chive.richtext.facets#italic')] | Annotated[_richtext_facets.Strikethrough, Tag('pub.chive.richtext.facets#strikethrough')] | Annotated[_richtext_facets.Code, Tag('pub.chive.richtext.facets#code')] | Annotated[_richtext_facets.Latex, Tag('pub.chive.richtext.facets#latex')] | Annotated[LinkFacet, Tag('pub.chive.richtext.defs#linkFacet')] | Annotated[lex.UnknownUnionMember, Tag("__unknown__")], lex.union_discriminator(frozenset({'pub.chive.richtext.defs#linkFacet', 'pub.chive.richtext.facets#bold', 'pub.chive.richtext.facets#code', 'pub.chive.richtext.facets#italic', 'pub.chive.richtext.facets#latex', 'pub.chive.richtext.facets#strikethrough'}), closed=False)]]
 
 
 class FacetRefItem(lex.LexModel):
@@ -112,7 +112,6 @@ class LinkFacet(lex.LexModel):
     """Makes the range a hyperlink."""
     LEX_TYPE: ClassVar[str] = 'pub.chive.richtext.defs#linkFacet'
     lex_type: Literal['pub.chive.richtext.defs#linkFacet'] = Field(default='pub.chive.richtext.defs#linkFacet', alias="$type")
-    type: Literal['app.bsky.richtext.facet#link'] = Field(alias='$type')
     uri: formats.Uri = Field(description='Where the link goes.')
 
 

@@ -22,14 +22,12 @@ class Bold(lex.LexModel):
     """Renders the range in bold."""
     LEX_TYPE: ClassVar[str] = 'pub.chive.richtext.facets#bold'
     lex_type: Literal['pub.chive.richtext.facets#bold'] = Field(default='pub.chive.richtext.facets#bold', alias="$type")
-    type: Literal['pub.chive.richtext.facets#bold'] = Field(alias='$type')
 
 
 class Code(lex.LexModel):
     """Renders the range as inline code."""
     LEX_TYPE: ClassVar[str] = 'pub.chive.richtext.facets#code'
     lex_type: Literal['pub.chive.richtext.facets#code'] = Field(default='pub.chive.richtext.facets#code', alias="$type")
-    type: Literal['pub.chive.richtext.facets#code'] = Field(alias='$type')
 
 
 class CodeBlock(lex.LexModel):
@@ -50,14 +48,12 @@ class Italic(lex.LexModel):
     """Renders the range in italics."""
     LEX_TYPE: ClassVar[str] = 'pub.chive.richtext.facets#italic'
     lex_type: Literal['pub.chive.richtext.facets#italic'] = Field(default='pub.chive.richtext.facets#italic', alias="$type")
-    type: Literal['pub.chive.richtext.facets#italic'] = Field(alias='$type')
 
 
 class Latex(lex.LexModel):
     """Typesets the range as a LaTeX formula."""
     LEX_TYPE: ClassVar[str] = 'pub.chive.richtext.facets#latex'
     lex_type: Literal['pub.chive.richtext.facets#latex'] = Field(default='pub.chive.richtext.facets#latex', alias="$type")
-    type: Literal['pub.chive.richtext.facets#latex'] = Field(alias='$type')
     display_mode: bool = Field(alias='displayMode', description='True to typeset as a display (block) formula, false to keep it inline.')
 
 
@@ -74,7 +70,6 @@ class Strikethrough(lex.LexModel):
     """Renders the range struck through."""
     LEX_TYPE: ClassVar[str] = 'pub.chive.richtext.facets#strikethrough'
     lex_type: Literal['pub.chive.richtext.facets#strikethrough'] = Field(default='pub.chive.richtext.facets#strikethrough', alias="$type")
-    type: Literal['pub.chive.richtext.facets#strikethrough'] = Field(alias='$type')
 
 
 Blockquote.model_rebuild()
