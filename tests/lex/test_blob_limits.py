@@ -17,7 +17,6 @@ def blob(mime: str, size: int) -> dict[str, object]:
     }
 
 
-
 def test_limits() -> None:
     from typing import Annotated
 
