@@ -80,6 +80,22 @@ BACKFILL_OP_EXTENSIONS: dict[str, dict[str, Any]] = {
 # triggerBackfill's copy of backfillOperation lacks these fields of getBackfillStatus's copy; we add them.
 TRIGGER_OP_FILL_IN = ("completedAt", "totalRecords", "error", "startedBy")
 EXTRA_STATUSES = ("queued", "cancelling", "partial")
+# Other optional properties we add, each for a reason: (lexicon id, path of the properties map) -> names in order.
+OTHER_ADDITIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    # real SQLite health: file and WAL size, migration level, the last integrity quick-check
+    ("pub.chive.admin.getSystemHealth", "defs.databaseHealth.properties"): (
+        "sizeBytes",
+        "walBytes",
+        "schemaVersion",
+        "integrity",
+        "integrityCheckedAt",
+        "integrityCheckMs",
+    ),
+    # the reference takes a cursor but never returns one, so a client could not page past the first page
+    ("pub.chive.admin.getAuditLog", "defs.main.output.schema.properties"): ("cursor",),
+    # why a PDS is unhealthy, not just that it is
+    ("pub.chive.admin.listPDSes", "defs.pdsInfo.properties"): ("lastError",),
+}
 BACKFILL_TYPES = (
     "pds-scan",
     "freshness-scan",
@@ -120,6 +136,8 @@ def expected_additions() -> dict[tuple[str, str, str], tuple[str, ...]]:
     expected[("pub.chive.admin.triggerBackfill", f"{BACKFILL_OP_PROPERTIES}.type.knownValues", "knownValues")] = (
         BACKFILL_TYPES
     )
+    for (lex_id, path), names in OTHER_ADDITIONS.items():
+        expected[(lex_id, path, "property")] = names
     return expected
 
 

@@ -24,6 +24,7 @@ async def handle(call: Call[lex.Params, None]) -> lex.Output:
                     record_count=row.record_count,
                     error_count=row.error_count,
                     consecutive_errors=row.consecutive_errors,
+                    last_error=row.last_error,
                 )
                 for row in stats.items
             ],

@@ -23,6 +23,7 @@ class Params(lex.LexStrictModel):
 class Output(lex.LexModel):
     entries: list[AuditEntry] = Field(description='Audit entries on this page; empty when nothing matches.')
     total: int = Field(description='Number of entries matching the filter across all pages.')
+    cursor: str | None = Field(default=None, description='Pass as cursor to get the next, older page; absent on the last page.')
 
 
 class AuditEntry(lex.LexModel):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
@@ -31,6 +31,12 @@ class DatabaseHealth(lex.LexModel):
     healthy: bool = Field(description='True when the probe query succeeded.')
     latency_ms: int | None = Field(default=None, alias='latencyMs', description='Round-trip time of the probe, in milliseconds.')
     error: str | None = Field(default=None, description='Why the probe failed; absent when healthy.')
+    size_bytes: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='sizeBytes', description='Size of the main database file, in bytes.')
+    wal_bytes: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='walBytes', description='Size of the write-ahead log waiting to be checkpointed, in bytes.')
+    schema_version: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='schemaVersion', description='Highest migration applied to this database.')
+    integrity: str | None = Field(default=None, description='Result of the last integrity quick-check: ok, failed, or pending before the first one has finished.')
+    integrity_checked_at: formats.Datetime | None = Field(default=None, alias='integrityCheckedAt', description='When the last integrity quick-check finished (RFC 3339, UTC).')
+    integrity_check_ms: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='integrityCheckMs', description='How long the last integrity quick-check took, in milliseconds.')
 
 
 Params.model_rebuild()

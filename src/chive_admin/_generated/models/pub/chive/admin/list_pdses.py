@@ -31,6 +31,7 @@ class PdsInfo(lex.LexModel):
     record_count: int | None = Field(default=None, alias='recordCount', description='Indexed records hosted on this PDS.')
     error_count: int | None = Field(default=None, alias='errorCount', description='Failed requests to this PDS since it was registered.')
     consecutive_errors: int | None = Field(default=None, alias='consecutiveErrors', description='Failures since the last success; reset to 0 by any success.')
+    last_error: str | None = Field(default=None, alias='lastError', description='Short, safe description of the most recent failure; absent after a success.')
 
 
 class PdsStats(lex.LexModel):
