@@ -16,6 +16,7 @@ from chive_admin import __version__
 from chive_admin._generated.registry import ROUTES
 from chive_admin.auth.policy import Authenticator, CredentialsNotVerifiable
 from chive_admin.handlers import HANDLERS
+from chive_admin.health import IntegrityMonitor
 from chive_admin.services import Services
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database, OwnerLock
@@ -63,6 +64,7 @@ def create_app(
             settings=settings,
             db=db,
             authenticator=authenticator or CredentialsNotVerifiable(),
+            integrity=IntegrityMonitor(db),
         )
         try:
             yield

@@ -1,0 +1,46 @@
+"""pub.chive.admin.getSystemHealth: a live probe of the database plus its last integrity check."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import get_system_health as lex
+from chive_admin.health import process_facts, utc_now
+from chive_admin.store import health
+from chive_admin.xrpc.call import Call
+
+#: a probe slower than this marks the database degraded: it answers, but requests will queue behind it
+SLOW_PROBE_MS = 250
+
+
+async def handle(call: Call[lex.Params, None]) -> lex.Output:
+    db = call.services.db
+    async with db.read() as conn:
+        probe = await health.probe(conn)
+    integrity = await call.services.integrity.current()
+    sizes = health.file_sizes(db.path)
+    schema = await db.schema_version()
+    if not probe.ok or not integrity.ok:
+        status = "unhealthy"
+    elif probe.latency_ms > SLOW_PROBE_MS:
+        status = "degraded"
+    else:
+        status = "healthy"
+    error = probe.error if not probe.ok else (None if integrity.ok else "integrity check failed")
+    return lex.Output(
+        status=status,
+        databases=[
+            lex.DatabaseHealth(
+                name="sqlite",
+                healthy=probe.ok and integrity.ok,
+                latency_ms=round(probe.latency_ms),
+                error=error,
+                size_bytes=sizes.db_bytes,
+                wal_bytes=sizes.wal_bytes,
+                schema_version=schema,
+                integrity="ok" if integrity.ok else "failed",
+                integrity_checked_at=integrity.checked_at,
+                integrity_check_ms=round(integrity.duration_ms),
+            )
+        ],
+        uptime=process_facts().uptime_s,
+        timestamp=utc_now(),
+    )
