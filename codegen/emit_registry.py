@@ -8,7 +8,7 @@ from atproto_lexicon import models as lex
 
 from codegen import naming
 from codegen.emit_models import BANNER, import_module_as, import_sort_key
-from codegen.policy import policy_for
+from codegen.policy import UPSTREAM, policy_for
 from codegen.schema import LexiconSet
 
 _PARAM_KIND = {"string": "STRING", "integer": "INTEGER", "boolean": "BOOLEAN", "unknown": "UNKNOWN"}
@@ -53,6 +53,7 @@ def _body_model(alias: str, body: lex.LexXrpcBody | None, name: str) -> tuple[st
 def emit_registry(lexset: LexiconSet) -> str:
     imports: list[str] = []
     routes: list[str] = []
+    upstream: list[str] = []
     records: list[str] = []
     for loaded in lexset:
         doc = loaded.doc
@@ -72,7 +73,8 @@ def emit_registry(lexset: LexiconSet) -> str:
         )
         output_model, output_encoding = _body_model(alias, main.output, "Output")
         errors = tuple(e.name for e in main.errors or [])
-        routes.append(
+        policy = policy_for(doc.id)
+        (upstream if policy == UPSTREAM else routes).append(
             "\n".join(
                 [
                     f"    {const}: lex.Route(",
@@ -85,7 +87,7 @@ def emit_registry(lexset: LexiconSet) -> str:
                     f"        output={output_model},",
                     f"        output_encoding={output_encoding},",
                     f"        errors={errors!r},",
-                    f"        auth={policy_for(doc.id)!r},",
+                    f"        auth={policy!r},",
                     f"        description={' '.join((main.description or '').split())!r},",
                     "    ),",
                 ]
@@ -102,6 +104,11 @@ def emit_registry(lexset: LexiconSet) -> str:
     lines.append("")
     lines.append("ROUTES: Final[Mapping[str, lex.Route]] = MappingProxyType({")
     lines.extend(routes)
+    lines.append("})")
+    lines.append("")
+    lines.append("# methods this server calls on other servers, for their typed models; never served")
+    lines.append("UPSTREAM: Final[Mapping[str, lex.Route]] = MappingProxyType({")
+    lines.extend(upstream)
     lines.append("})")
     lines.append("")
     lines.append("RECORDS: Final[Mapping[str, type[lex.LexModel]]] = MappingProxyType({")

@@ -6,7 +6,15 @@ requires. A method that matches no prefix here stops codegen: a new namespace mu
 
 from __future__ import annotations
 
-AUTH_BY_PREFIX: tuple[tuple[str, str], ...] = (("pub.chive.admin.", "admin"),)
+#: the policy of methods this server only *calls* on other servers (PDS sync and repo reads); they are emitted
+#: into ``registry.UPSTREAM`` for their typed models, and never served
+UPSTREAM = "upstream"
+
+AUTH_BY_PREFIX: tuple[tuple[str, str], ...] = (
+    ("pub.chive.admin.", "admin"),
+    ("com.atproto.sync.", UPSTREAM),
+    ("com.atproto.repo.", UPSTREAM),
+)
 
 
 class NoPolicyError(LookupError):

@@ -227,3 +227,12 @@ async def test_handler_principal_is_the_caller(make_app: AppFactory) -> None:
     async for client in running_client(app):
         assert (await client.get(LIST_PDSES, headers=ADMIN)).status_code == 200
     assert got == [ADMIN_DID]
+
+
+async def test_upstream_methods_are_modelled_but_never_served(api: httpx.AsyncClient) -> None:
+    from chive_admin._generated.registry import ROUTES, UPSTREAM
+
+    assert ids.COM_ATPROTO_SYNC_LIST_REPOS in UPSTREAM
+    assert not set(UPSTREAM) & set(ROUTES)
+    response = await api.get(f"/xrpc/{ids.COM_ATPROTO_SYNC_LIST_REPOS}", headers=ADMIN)
+    assert_xrpc_error(response, 501, "MethodNotImplemented")

@@ -3,7 +3,13 @@
 
 from typing import Final
 
+COM_ATPROTO_REPO_DESCRIBE_REPO: Final = 'com.atproto.repo.describeRepo'
+COM_ATPROTO_REPO_GET_RECORD: Final = 'com.atproto.repo.getRecord'
+COM_ATPROTO_REPO_LIST_RECORDS: Final = 'com.atproto.repo.listRecords'
 COM_ATPROTO_REPO_STRONG_REF: Final = 'com.atproto.repo.strongRef'
+COM_ATPROTO_SYNC_GET_BLOB: Final = 'com.atproto.sync.getBlob'
+COM_ATPROTO_SYNC_GET_REPO: Final = 'com.atproto.sync.getRepo'
+COM_ATPROTO_SYNC_LIST_REPOS: Final = 'com.atproto.sync.listRepos'
 PUB_CHIVE_ACTOR_MUTE: Final = 'pub.chive.actor.mute'
 PUB_CHIVE_ACTOR_PROFILE: Final = 'pub.chive.actor.profile'
 PUB_CHIVE_ADMIN_ASSIGN_ROLE: Final = 'pub.chive.admin.assignRole'
@@ -73,7 +79,13 @@ PUB_CHIVE_RICHTEXT_DEFS: Final = 'pub.chive.richtext.defs'
 PUB_CHIVE_RICHTEXT_FACETS: Final = 'pub.chive.richtext.facets'
 
 ALL: Final[frozenset[str]] = frozenset({
+    COM_ATPROTO_REPO_DESCRIBE_REPO,
+    COM_ATPROTO_REPO_GET_RECORD,
+    COM_ATPROTO_REPO_LIST_RECORDS,
     COM_ATPROTO_REPO_STRONG_REF,
+    COM_ATPROTO_SYNC_GET_BLOB,
+    COM_ATPROTO_SYNC_GET_REPO,
+    COM_ATPROTO_SYNC_LIST_REPOS,
     PUB_CHIVE_ACTOR_MUTE,
     PUB_CHIVE_ACTOR_PROFILE,
     PUB_CHIVE_ADMIN_ASSIGN_ROLE,

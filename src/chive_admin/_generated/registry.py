@@ -7,6 +7,12 @@ from typing import Final
 
 from chive_admin import lex
 from chive_admin._generated import ids
+from chive_admin._generated.models.com.atproto.repo import describe_repo as _repo_describe_repo
+from chive_admin._generated.models.com.atproto.repo import get_record as _repo_get_record
+from chive_admin._generated.models.com.atproto.repo import list_records as _repo_list_records
+from chive_admin._generated.models.com.atproto.sync import get_blob as _sync_get_blob
+from chive_admin._generated.models.com.atproto.sync import get_repo as _sync_get_repo
+from chive_admin._generated.models.com.atproto.sync import list_repos as _sync_list_repos
 from chive_admin._generated.models.pub.chive.actor import mute as _actor_mute
 from chive_admin._generated.models.pub.chive.actor import profile as _actor_profile
 from chive_admin._generated.models.pub.chive.admin import assign_role as _admin_assign_role
@@ -620,6 +626,88 @@ ROUTES: Final[Mapping[str, lex.Route]] = MappingProxyType({
         errors=('AuthenticationRequired', 'AdminRequired'),
         auth='admin',
         description='Start an operation that crawls PDSes: list their repositories and index the pub.chive.* records found.',
+    ),
+})
+
+# methods this server calls on other servers, for their typed models; never served
+UPSTREAM: Final[Mapping[str, lex.Route]] = MappingProxyType({
+    ids.COM_ATPROTO_REPO_DESCRIBE_REPO: lex.Route(
+        nsid=ids.COM_ATPROTO_REPO_DESCRIBE_REPO,
+        kind='query',
+        params=_repo_describe_repo.Params,
+        param_specs={'repo': lex.ParamSpec(lex.ParamKind.STRING)},
+        input=None,
+        input_encoding=None,
+        output=_repo_describe_repo.Output,
+        output_encoding='application/json',
+        errors=(),
+        auth='upstream',
+        description="Called by chive-admin on a PDS: the account's handle, DID document and the collections its repository holds.",
+    ),
+    ids.COM_ATPROTO_REPO_GET_RECORD: lex.Route(
+        nsid=ids.COM_ATPROTO_REPO_GET_RECORD,
+        kind='query',
+        params=_repo_get_record.Params,
+        param_specs={'repo': lex.ParamSpec(lex.ParamKind.STRING), 'collection': lex.ParamSpec(lex.ParamKind.STRING), 'rkey': lex.ParamSpec(lex.ParamKind.STRING), 'cid': lex.ParamSpec(lex.ParamKind.STRING)},
+        input=None,
+        input_encoding=None,
+        output=_repo_get_record.Output,
+        output_encoding='application/json',
+        errors=('RecordNotFound',),
+        auth='upstream',
+        description='Called by chive-admin on a PDS: one record by collection and key, with its current CID.',
+    ),
+    ids.COM_ATPROTO_REPO_LIST_RECORDS: lex.Route(
+        nsid=ids.COM_ATPROTO_REPO_LIST_RECORDS,
+        kind='query',
+        params=_repo_list_records.Params,
+        param_specs={'repo': lex.ParamSpec(lex.ParamKind.STRING), 'collection': lex.ParamSpec(lex.ParamKind.STRING), 'limit': lex.ParamSpec(lex.ParamKind.INTEGER), 'cursor': lex.ParamSpec(lex.ParamKind.STRING), 'reverse': lex.ParamSpec(lex.ParamKind.BOOLEAN)},
+        input=None,
+        input_encoding=None,
+        output=_repo_list_records.Output,
+        output_encoding='application/json',
+        errors=(),
+        auth='upstream',
+        description='Called by chive-admin on a PDS: one page of the records of a collection, in key order.',
+    ),
+    ids.COM_ATPROTO_SYNC_GET_BLOB: lex.Route(
+        nsid=ids.COM_ATPROTO_SYNC_GET_BLOB,
+        kind='query',
+        params=_sync_get_blob.Params,
+        param_specs={'did': lex.ParamSpec(lex.ParamKind.STRING), 'cid': lex.ParamSpec(lex.ParamKind.STRING)},
+        input=None,
+        input_encoding=None,
+        output=None,
+        output_encoding='*/*',
+        errors=('BlobNotFound', 'RepoNotFound', 'RepoTakendown', 'RepoSuspended', 'RepoDeactivated'),
+        auth='upstream',
+        description='Called by chive-admin on a PDS: the bytes of one blob of a repository.',
+    ),
+    ids.COM_ATPROTO_SYNC_GET_REPO: lex.Route(
+        nsid=ids.COM_ATPROTO_SYNC_GET_REPO,
+        kind='query',
+        params=_sync_get_repo.Params,
+        param_specs={'did': lex.ParamSpec(lex.ParamKind.STRING), 'since': lex.ParamSpec(lex.ParamKind.STRING)},
+        input=None,
+        input_encoding=None,
+        output=None,
+        output_encoding='application/vnd.ipld.car',
+        errors=('RepoNotFound', 'RepoTakendown', 'RepoSuspended', 'RepoDeactivated'),
+        auth='upstream',
+        description='Called by chive-admin on a PDS: the whole repository as a CAR file, signed commit included.',
+    ),
+    ids.COM_ATPROTO_SYNC_LIST_REPOS: lex.Route(
+        nsid=ids.COM_ATPROTO_SYNC_LIST_REPOS,
+        kind='query',
+        params=_sync_list_repos.Params,
+        param_specs={'limit': lex.ParamSpec(lex.ParamKind.INTEGER), 'cursor': lex.ParamSpec(lex.ParamKind.STRING)},
+        input=None,
+        input_encoding=None,
+        output=_sync_list_repos.Output,
+        output_encoding='application/json',
+        errors=(),
+        auth='upstream',
+        description='Called by chive-admin on a PDS: one page of the repositories it hosts, with their state.',
     ),
 })
 
