@@ -1,0 +1,102 @@
+"""Typed ATProto calls to a PDS, answers checked against the generated models of their lexicons."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import IO, Any, TypeVar
+
+from pydantic import ValidationError
+
+from chive_admin._generated import ids
+from chive_admin._generated.models.com.atproto.repo import describe_repo as lex_describe_repo
+from chive_admin._generated.models.com.atproto.repo import get_record as lex_get_record
+from chive_admin._generated.models.com.atproto.repo import list_records as lex_list_records
+from chive_admin._generated.models.com.atproto.sync import list_repos as lex_list_repos
+from chive_admin.lex import LexModel
+from chive_admin.upstream.errors import BadResponse
+from chive_admin.upstream.hosts import host_key
+from chive_admin.upstream.xrpc import XrpcCaller
+from chive_admin.xrpc.validation import describe
+
+M = TypeVar("M", bound=LexModel)
+
+#: a repository export bigger than this is refused (the largest real repos are a few hundred MB)
+MAX_REPO_BYTES = 2 * 1024 * 1024 * 1024
+#: pages a listing may take before we stop trusting its cursor (a server that never ends its cursor)
+MAX_PAGES = 100_000
+
+
+class InvalidAnswer(BadResponse):
+    """A well-formed JSON answer that does not match the method's lexicon: retrying will not fix it."""
+
+    code = "upstream_invalid_answer"
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
+def _checked(model: type[M], data: Any, service: str, nsid: str) -> M:
+    try:
+        return model.model_validate(data, strict=True, by_alias=True, by_name=False)
+    except ValidationError as exc:
+        raise InvalidAnswer(host_key(service), f"{nsid}: {describe(exc, what='answer')}") from None
+
+
+class AtprotoClient:
+    def __init__(self, caller: XrpcCaller) -> None:
+        self.caller = caller
+
+    async def list_repos(self, pds: str, *, cursor: str | None = None, limit: int = 1000) -> lex_list_repos.Output:
+        nsid = ids.COM_ATPROTO_SYNC_LIST_REPOS
+        data = await self.caller.query_json(pds, nsid, {"limit": limit, "cursor": cursor})
+        return _checked(lex_list_repos.Output, data, pds, nsid)
+
+    async def iter_repo_pages(self, pds: str, *, cursor: str | None = None) -> AsyncIterator[lex_list_repos.Output]:
+        """Every page, following the cursor until it is absent; a short page is not taken to mean the end."""
+        for _ in range(MAX_PAGES):
+            page = await self.list_repos(pds, cursor=cursor)
+            yield page
+            if not page.cursor or page.cursor == cursor:
+                return
+            cursor = page.cursor
+        raise InvalidAnswer(host_key(pds), f"listRepos cursor did not end after {MAX_PAGES} pages")
+
+    async def describe_repo(self, pds: str, did: str) -> lex_describe_repo.Output:
+        nsid = ids.COM_ATPROTO_REPO_DESCRIBE_REPO
+        return _checked(lex_describe_repo.Output, await self.caller.query_json(pds, nsid, {"repo": did}), pds, nsid)
+
+    async def list_records(
+        self, pds: str, did: str, collection: str, *, cursor: str | None = None, limit: int = 100
+    ) -> lex_list_records.Output:
+        nsid = ids.COM_ATPROTO_REPO_LIST_RECORDS
+        data = await self.caller.query_json(
+            pds, nsid, {"repo": did, "collection": collection, "limit": limit, "cursor": cursor}
+        )
+        return _checked(lex_list_records.Output, data, pds, nsid)
+
+    async def iter_record_pages(
+        self, pds: str, did: str, collection: str, *, cursor: str | None = None
+    ) -> AsyncIterator[lex_list_records.Output]:
+        for _ in range(MAX_PAGES):
+            page = await self.list_records(pds, did, collection, cursor=cursor)
+            yield page
+            if not page.cursor or page.cursor == cursor or not page.records:
+                return
+            cursor = page.cursor
+        raise InvalidAnswer(host_key(pds), f"listRecords cursor did not end after {MAX_PAGES} pages")
+
+    async def get_record(self, pds: str, did: str, collection: str, rkey: str) -> lex_get_record.Output:
+        nsid = ids.COM_ATPROTO_REPO_GET_RECORD
+        data = await self.caller.query_json(pds, nsid, {"repo": did, "collection": collection, "rkey": rkey})
+        return _checked(lex_get_record.Output, data, pds, nsid)
+
+    async def get_repo(self, pds: str, did: str, *, max_bytes: int = MAX_REPO_BYTES) -> IO[bytes]:
+        """The repository export (CAR) in a temporary file; the caller closes it."""
+        spool, _ = await self.caller.query_file(pds, ids.COM_ATPROTO_SYNC_GET_REPO, {"did": did}, max_bytes=max_bytes)
+        return spool
+
+    async def get_blob(self, pds: str, did: str, cid: str, *, max_bytes: int) -> tuple[IO[bytes], str | None]:
+        return await self.caller.query_file(
+            pds, ids.COM_ATPROTO_SYNC_GET_BLOB, {"did": did, "cid": cid}, max_bytes=max_bytes
+        )

@@ -1,0 +1,210 @@
+"""XRPC calls to other servers: retries, rate limits, size caps and typed errors, in one place.
+
+Retried: connect errors, resets and timeouts, 5xx except 501, malformed 2xx bodies (a proxy hiccup), and 429
+after the wait the server asked for (``RateLimit-Reset`` epoch seconds, else ``Retry-After``, default 5 s, at
+most 120 s). Never retried: other 4xx. Every attempt takes a per-host slot; a host failing repeatedly trips its
+breaker and later calls fail fast with ``HostUnhealthy``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import IO, Any, TypeVar
+
+import httpx
+
+from chive_admin.upstream.errors import (
+    BadResponse,
+    RateLimited,
+    TooLarge,
+    Unreachable,
+    UpstreamError,
+    from_xrpc,
+)
+from chive_admin.upstream.hosts import HostPolicy, host_key
+
+T = TypeVar("T")
+ParamValue = str | int | bool
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 8.0
+    default_429_wait: float = 5.0
+    max_429_wait: float = 120.0
+    #: JSON answers larger than this are refused (a listRecords page is well under 1 MB)
+    max_json_bytes: int = 16 * 1024 * 1024
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: spreads retries of many workers instead of synchronising them."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311 - not crypto
+
+
+def rate_limit_wait(headers: httpx.Headers, policy: RetryPolicy, now: float | None = None) -> float:
+    """Seconds to wait after a 429, from ``RateLimit-Reset`` (epoch) or ``Retry-After`` (seconds or a date)."""
+    now = time.time() if now is None else now
+    wait: float | None = None
+    reset = headers.get("ratelimit-reset")
+    if reset is not None:
+        try:
+            wait = float(reset) - now
+        except ValueError:
+            wait = None
+    retry_after = headers.get("retry-after")
+    if wait is None and retry_after is not None:
+        try:
+            wait = float(retry_after)
+        except ValueError:
+            try:
+                wait = parsedate_to_datetime(retry_after).timestamp() - now
+            except (TypeError, ValueError):
+                wait = None
+    if wait is None:
+        wait = policy.default_429_wait
+    return min(max(wait, 0.0), policy.max_429_wait)
+
+
+def _params(params: Mapping[str, ParamValue | None]) -> dict[str, str]:
+    out = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+class XrpcCaller:
+    def __init__(self, http: httpx.AsyncClient, hosts: HostPolicy, retry: RetryPolicy | None = None) -> None:
+        self.http = http
+        self.hosts = hosts
+        self.retry = retry or RetryPolicy()
+
+    async def _attempts(self, service: str, fn: Callable[[], Awaitable[T]]) -> T:
+        host = host_key(service)
+        last: UpstreamError | None = None
+        for attempt in range(self.retry.attempts):
+            self.hosts.check_open(host)
+            try:
+                async with self.hosts.slot(host):
+                    result = await fn()
+            except RateLimited as exc:
+                self.hosts.cooldown(host, exc.wait_s)
+                last = exc
+                continue
+            except UpstreamError as exc:
+                if not exc.retryable:
+                    if exc.status is not None and exc.status < 500:
+                        self.hosts.succeeded(host)  # a clear 4xx answer: the host itself is fine
+                    raise
+                last = exc
+                self.hosts.failed(host, exc.code)
+                await asyncio.sleep(self.retry.backoff(attempt))
+                continue
+            self.hosts.succeeded(host)
+            return result
+        assert last is not None
+        raise last
+
+    @asynccontextmanager
+    async def _stream(
+        self, service: str, nsid: str, params: Mapping[str, ParamValue | None]
+    ) -> AsyncIterator[httpx.Response]:
+        host = host_key(service)
+        url = f"{service.rstrip('/')}/xrpc/{nsid}"
+        try:
+            async with self.http.stream("GET", url, params=_params(params)) as response:
+                if response.status_code == 429:
+                    raise RateLimited(host, "rate limited", wait_s=rate_limit_wait(response.headers, self.retry))
+                if response.status_code >= 400:
+                    body = await self._read(response, host, 64 * 1024)
+                    error, message = _error_fields(body)
+                    raise from_xrpc(host, response.status_code, error, message)
+                yield response
+        except httpx.TimeoutException:
+            raise Unreachable(host, f"timed out calling {nsid}") from None
+        except httpx.TransportError as exc:
+            raise Unreachable(host, f"{type(exc).__name__} calling {nsid}") from None
+
+    @staticmethod
+    async def _read(response: httpx.Response, host: str, limit: int) -> bytes:
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise TooLarge(host, f"answer of {declared} bytes is over the {limit}-byte cap")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(host, f"answer is over the {limit}-byte cap")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def query_json(self, service: str, nsid: str, params: Mapping[str, ParamValue | None]) -> Any:
+        """A query whose answer is JSON; returns the decoded object."""
+        host = host_key(service)
+
+        async def once() -> Any:
+            async with self._stream(service, nsid, params) as response:
+                media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                body = await self._read(response, host, self.retry.max_json_bytes)
+            if media != "application/json":
+                raise BadResponse(host, f"{nsid} answered {media or 'no content type'}, not JSON")
+            try:
+                return json.loads(body)
+            except (UnicodeDecodeError, ValueError):
+                raise BadResponse(host, f"{nsid} answered invalid JSON") from None
+
+        return await self._attempts(service, once)
+
+    async def query_file(
+        self, service: str, nsid: str, params: Mapping[str, ParamValue | None], *, max_bytes: int
+    ) -> tuple[IO[bytes], str | None]:
+        """A query whose answer is bytes (a CAR, a blob), spooled to a temporary file so a large answer never
+        sits in memory whole; returns the file (positioned at 0; the caller closes it) and the content type."""
+        host = host_key(service)
+
+        async def once() -> tuple[IO[bytes], str | None]:
+            spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115
+            try:
+                async with self._stream(service, nsid, params) as response:
+                    declared = response.headers.get("content-length")
+                    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                        raise TooLarge(host, f"answer of {declared} bytes is over the {max_bytes}-byte cap")
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise TooLarge(host, f"answer is over the {max_bytes}-byte cap")
+                        spool.write(chunk)
+                    if declared is not None and declared.isdigit() and int(declared) != size:
+                        raise BadResponse(host, f"{nsid} answer truncated ({size} of {declared} bytes)")
+                    media = response.headers.get("content-type")
+            except BaseException:
+                spool.close()
+                raise
+            spool.seek(0)
+            return spool, media
+
+        return await self._attempts(service, once)
+
+
+def _error_fields(body: bytes) -> tuple[str | None, str | None]:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    error = data.get("error")
+    message = data.get("message")
+    return (error if isinstance(error, str) else None, message if isinstance(message, str) else None)

@@ -1,0 +1,80 @@
+"""A real HTTP server on loopback that answers from a script: for tests of how clients handle faults."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from support.server import free_port
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: bytes = b"{}"
+    headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
+    delay: float = 0.0
+    #: stream the body slowly, or cut it short after this many bytes
+    truncate_at: int | None = None
+
+
+@dataclass
+class Script:
+    answers: deque[Answer | Callable[[Request], Answer]] = field(default_factory=deque)
+    default: Answer | Callable[[Request], Answer] = field(default_factory=lambda: Answer(404, b'{"error":"NotFound"}'))
+    seen: list[str] = field(default_factory=list)
+
+    def push(self, *answers: Answer | Callable[[Request], Answer]) -> None:
+        self.answers.extend(answers)
+
+
+def _app(script: Script) -> Starlette:
+    async def endpoint(request: Request) -> Response:
+        script.seen.append(f"{request.url.path}?{request.url.query}")
+        planned = script.answers.popleft() if script.answers else script.default
+        answer = planned(request) if callable(planned) else planned
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
+        if answer.truncate_at is not None:
+            cut = answer.body[: answer.truncate_at]
+
+            async def partial() -> Iterator[bytes]:  # type: ignore[misc]
+                yield cut
+                raise ConnectionResetError("truncated on purpose")
+
+            headers = {**answer.headers, "content-length": str(len(answer.body))}
+            return StreamingResponse(partial(), status_code=answer.status, headers=headers)
+        return Response(answer.body, status_code=answer.status, headers=answer.headers)
+
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
+
+
+@contextmanager
+def scripted_server() -> Iterator[tuple[str, Script]]:
+    """``(base_url, script)`` of a server running in a thread until the block ends."""
+    script = Script()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(_app(script), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("scripted server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}", script
+    finally:
+        server.should_exit = True
+        thread.join(10)

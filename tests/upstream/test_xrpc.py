@@ -1,0 +1,152 @@
+"""Retries, rate limits, caps and typed errors of upstream XRPC calls, against a real loopback server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from support.scripted import Answer, Script, scripted_server
+
+from chive_admin._generated import ids
+from chive_admin.upstream import errors
+from chive_admin.upstream.atproto import AtprotoClient, InvalidAnswer
+from chive_admin.upstream.hosts import HostLimits, HostPolicy, host_key
+from chive_admin.upstream.xrpc import RetryPolicy, XrpcCaller, rate_limit_wait
+
+FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, default_429_wait=0.05, max_429_wait=0.2)
+DID = "did:plc:upstream00000000000000000"
+
+
+def j(data: object, status: int = 200, **headers: str) -> Answer:
+    return Answer(status, json.dumps(data).encode(), {"content-type": "application/json", **headers})
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    with scripted_server() as running:
+        yield running
+
+
+@pytest.fixture
+async def caller() -> AsyncIterator[XrpcCaller]:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(2.0)) as http:
+        yield XrpcCaller(http, HostPolicy(HostLimits(failures_to_trip=20)), FAST)
+
+
+async def test_retries_5xx_resets_and_bad_json_then_succeeds(server: tuple[str, Script], caller: XrpcCaller) -> None:
+    url, script = server
+    script.push(
+        j({"error": "InternalServerError"}, 500),
+        Answer(502, b"bad gateway", {"content-type": "text/plain"}),
+        Answer(200, b"{not json", {"content-type": "application/json"}),
+        j({"repos": []}),
+    )
+    assert await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {"limit": 10}) == {"repos": []}
+    assert len(script.seen) == 4
+    assert script.seen[0].endswith("limit=10")
+
+
+async def test_truncated_body_is_retried(server: tuple[str, Script], caller: XrpcCaller) -> None:
+    url, script = server
+    body = json.dumps({"repos": [], "cursor": "x" * 5000}).encode()
+    script.push(Answer(200, body, truncate_at=100), j({"repos": []}))
+    assert await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {}) == {"repos": []}
+
+
+async def test_4xx_is_typed_and_not_retried(server: tuple[str, Script], caller: XrpcCaller) -> None:
+    url, script = server
+    script.push(j({"error": "RecordNotFound", "message": "Could not locate record"}, 400))
+    with pytest.raises(errors.RecordNotFound) as info:
+        await caller.query_json(url, ids.COM_ATPROTO_REPO_GET_RECORD, {})
+    assert info.value.code == "record_not_found"
+    assert len(script.seen) == 1
+    script.push(j({"error": "InvalidRequest", "message": "Could not find repo: did:plc:x"}, 400))
+    with pytest.raises(errors.RepoNotFound):
+        await caller.query_json(url, ids.COM_ATPROTO_REPO_LIST_RECORDS, {})
+    script.push(j({"error": "RepoDeactivated", "message": "deactivated"}, 400))
+    with pytest.raises(errors.RepoDeactivated):
+        await caller.query_json(url, ids.COM_ATPROTO_SYNC_GET_REPO, {})
+    script.push(j({"error": "MethodNotImplemented"}, 501))
+    with pytest.raises(errors.MethodNotImplemented):
+        await caller.query_json(url, ids.COM_ATPROTO_SYNC_GET_REPO, {})
+    assert len(script.seen) == 4
+
+
+async def test_429_waits_as_asked_then_succeeds(server: tuple[str, Script], caller: XrpcCaller) -> None:
+    url, script = server
+    script.push(j({"error": "RateLimitExceeded"}, 429, **{"retry-after": "0.15"}), j({"repos": []}))
+    start = time.monotonic()
+    await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+    assert time.monotonic() - start >= 0.15  # the wait itself is the behaviour under test, not a speed claim
+
+
+def test_rate_limit_wait_headers() -> None:
+    policy = RetryPolicy()
+    assert rate_limit_wait(httpx.Headers({"ratelimit-reset": "1010"}), policy, now=1000) == 10
+    assert rate_limit_wait(httpx.Headers({"retry-after": "7"}), policy, now=1000) == 7
+    assert rate_limit_wait(httpx.Headers({"retry-after": "Thu, 01 Jan 1970 00:16:50 GMT"}), policy, now=1000) == 10
+    assert rate_limit_wait(httpx.Headers({}), policy) == 5
+    assert rate_limit_wait(httpx.Headers({"retry-after": "99999"}), policy) == 120
+    assert rate_limit_wait(httpx.Headers({"ratelimit-reset": "5"}), policy, now=1000) == 0
+    assert rate_limit_wait(httpx.Headers({"retry-after": "soon"}), policy) == 5
+
+
+async def test_stall_past_the_read_timeout_is_unreachable(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.default = Answer(200, b"{}", delay=1.0)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(0.2)) as http:
+        caller = XrpcCaller(http, HostPolicy(), RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.001))
+        with pytest.raises(errors.Unreachable):
+            await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+    assert len(script.seen) == 2
+
+
+async def test_size_caps(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.default = Answer(200, b"x" * 200_000, {"content-type": "application/octet-stream"})
+    async with httpx.AsyncClient() as http:
+        caller = XrpcCaller(http, HostPolicy(), RetryPolicy(max_json_bytes=1000, base_delay=0.001, max_delay=0.001))
+        with pytest.raises(errors.TooLarge):
+            await caller.query_file(url, ids.COM_ATPROTO_SYNC_GET_BLOB, {}, max_bytes=100_000)
+        with pytest.raises(errors.TooLarge):
+            await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+        spool, media = await caller.query_file(url, ids.COM_ATPROTO_SYNC_GET_BLOB, {}, max_bytes=300_000)
+        with spool:
+            assert len(spool.read()) == 200_000
+        assert media == "application/octet-stream"
+
+
+async def test_wrong_content_type_is_bad_response(server: tuple[str, Script], caller: XrpcCaller) -> None:
+    url, script = server
+    script.default = Answer(200, b"<html>", {"content-type": "text/html"})
+    with pytest.raises(errors.BadResponse, match="text/html"):
+        await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+
+
+async def test_breaker_opens_after_repeated_failures_and_fails_fast(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.default = j({"error": "InternalServerError"}, 503)
+    hosts = HostPolicy(HostLimits(failures_to_trip=3, open_seconds=60))
+    async with httpx.AsyncClient() as http:
+        caller = XrpcCaller(http, hosts, RetryPolicy(attempts=5, base_delay=0.001, max_delay=0.001))
+        with pytest.raises(errors.HostUnhealthy):
+            await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+        assert len(script.seen) == 3
+        with pytest.raises(errors.HostUnhealthy):
+            await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+        assert len(script.seen) == 3  # refused without a request
+    assert not hosts.is_healthy(host_key(url))
+
+
+async def test_answers_are_checked_against_the_lexicon(server: tuple[str, Script], caller: XrpcCaller) -> None:
+    url, script = server
+    client = AtprotoClient(caller)
+    script.push(j({"repos": [{"did": "not a did", "head": "bafyrei", "rev": "x"}]}))
+    with pytest.raises(InvalidAnswer, match="repos"):
+        await client.list_repos(url)
+    script.push(j({"cursor": "c1", "records": []}))
+    pages = [page async for page in client.iter_record_pages(url, DID, ids.PUB_CHIVE_REVIEW_COMMENT)]
+    assert len(pages) == 1  # an empty page ends the listing even if a cursor comes back
