@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from atmst.blockstore.car_file import ReadOnlyCARBlockStore
 from atmst.mst.node_store import NodeStore
@@ -71,10 +71,10 @@ class VerifiedRepo:
             yield RepoRecord(collection, rkey, cid.encode("base32"), to_json(value))
 
 
-def open_verified(file: BinaryIO, *, did: str, signing_key: str) -> VerifiedRepo:
+def open_verified(file: IO[bytes], *, did: str, signing_key: str) -> VerifiedRepo:
     """Open a CAR export and check its commit: for ``did``, signed by ``signing_key`` (a ``did:key``)."""
     try:
-        store = ReadOnlyCARBlockStore(file)
+        store = ReadOnlyCARBlockStore(cast(BinaryIO, file))
         root = store.car_root
         commit = decode_dag_cbor(store.get_block(bytes(root)))
     except (ValueError, EOFError, KeyError) as exc:

@@ -1,0 +1,1 @@
+"""Pulling ``pub.chive.*`` records from repositories: shared by the sync jobs."""

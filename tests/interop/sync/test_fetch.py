@@ -1,0 +1,64 @@
+"""Fetching a repository's pub.chive.* records from a real PDS, by listing and by verified CAR export."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from atproto_crypto.did import get_did_key
+
+from chive_admin.sync.fetch import fetch_by_export, fetch_by_listing
+from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.upstream.hosts import HostPolicy
+from chive_admin.upstream.xrpc import XrpcCaller
+from interop import records
+from interop.pds_client import Account, PdsClient
+from interop.testnet_harness import Testnet
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[AtprotoClient]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield AtprotoClient(XrpcCaller(http, HostPolicy()))
+
+
+def signing_key(testnet: Testnet, did: str) -> str:
+    doc = httpx.get(f"{testnet.plc_url}/{did}", timeout=10).json()
+    method = next(vm for vm in doc["verificationMethod"] if vm["id"].endswith("#atproto"))
+    key = get_did_key(method["type"], method["publicKeyMultibase"])
+    assert key is not None
+    return key
+
+
+async def test_listing_and_export_agree_and_sort_invalid_records(
+    testnet: Testnet, pds: PdsClient, account: Account, client: AtprotoClient
+) -> None:
+    eprint = pds.create_record(
+        account,
+        records.SUBMISSION,
+        records.eprint_submission(
+            submitted_by=account.did, document=pds.upload_blob(account, records.minimal_pdf(), "application/pdf")
+        ),
+    )
+    pds.bulk_create(account, records.COMMENT, 230, factory=lambda i: records.review_comment(eprint_uri=eprint.uri))
+    # the PDS does not know Chive's lexicons, so it stores an invalid record as it is given
+    bad = pds.create_record(account, records.COMMENT, {"$type": records.COMMENT, "body": "not a list"}, validate=False)
+    pds.create_record(account, "pub.chive.future.thing", {"$type": "pub.chive.future.thing"}, validate=False)
+    pds.create_record(
+        account, "app.bsky.feed.post", {"$type": "app.bsky.feed.post", "text": "x", "createdAt": records.now_iso()}
+    )
+
+    listed = await fetch_by_listing(client, testnet.pds_url, account.did)
+    exported = await fetch_by_export(client, testnet.pds_url, account.did, signing_key(testnet, account.did))
+
+    for contents in (listed, exported):
+        assert len(contents.records) == 231
+        assert [i.uri for i in contents.invalid] == [bad.uri]
+        assert "body" in contents.invalid[0].problem
+        assert contents.unknown_collections == ["pub.chive.future.thing"]
+    assert {(r.uri, r.cid) for r in listed.records} == {(r.uri, r.cid) for r in exported.records}
+    assert listed.handle == account.handle
+    assert exported.rev
