@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from atproto_crypto.did import get_did_key
+from interop import records
+from interop.pds_client import Account, PdsClient
+from interop.testnet_harness import Testnet
 
 from chive_admin.sync.fetch import fetch_by_export, fetch_by_listing
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.hosts import HostPolicy
 from chive_admin.upstream.xrpc import XrpcCaller
-from interop import records
-from interop.pds_client import Account, PdsClient
-from interop.testnet_harness import Testnet
 
 pytestmark = pytest.mark.interop
 
