@@ -12,6 +12,8 @@ from starlette.applications import Starlette
 
 from chive_admin.app import create_app
 from chive_admin.auth.policy import Authenticator
+from chive_admin.backfill.engine import EngineConfig
+from chive_admin.backfill.registry import JobRegistry
 from chive_admin.settings import Settings
 from chive_admin.xrpc.call import Handler
 
@@ -32,10 +34,12 @@ def make_app(settings: Settings) -> AppFactory:
         *,
         handlers: Mapping[str, Handler] | None = None,
         authenticator: Authenticator | None = None,
+        jobs: JobRegistry | None = None,
+        engine_config: EngineConfig | None = None,
         **overrides: Any,
     ) -> Starlette:
         effective = Settings(**{**settings.__dict__, **overrides}) if overrides else settings
-        kwargs: dict[str, Any] = {"authenticator": authenticator}
+        kwargs: dict[str, Any] = {"authenticator": authenticator, "jobs": jobs, "engine_config": engine_config}
         if handlers is not None:
             kwargs["handlers"] = handlers
         return create_app(effective, **kwargs)

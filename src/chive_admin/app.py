@@ -15,6 +15,9 @@ from starlette.routing import Route
 from chive_admin import __version__
 from chive_admin._generated.registry import ROUTES
 from chive_admin.auth.policy import Authenticator, CredentialsNotVerifiable
+from chive_admin.backfill.engine import Engine, EngineConfig
+from chive_admin.backfill.jobs import BUILTIN_JOBS
+from chive_admin.backfill.registry import JobRegistry, build_registry
 from chive_admin.handlers import HANDLERS
 from chive_admin.health import IntegrityMonitor
 from chive_admin.services import Services
@@ -53,22 +56,31 @@ def create_app(
     handlers: Mapping[str, Handler] = HANDLERS,
     authenticator: Authenticator | None = None,
     owner_lock: OwnerLock | None = None,
+    jobs: JobRegistry | None = None,
+    engine_config: EngineConfig | None = None,
 ) -> Starlette:
     """The app; the database opens (and the owner lock is taken) in its lifespan, not here."""
     router = XRPCRouter(ROUTES, handlers, max_body_bytes=settings.max_body_bytes)
+    registry = jobs if jobs is not None else build_registry(BUILTIN_JOBS, settings.job_plugins)
+    config = engine_config or EngineConfig(workers=settings.workers, retention_days=settings.retention_days)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = await Database.open(settings.db, lock=owner_lock)
-        app.state.services = Services(
+        engine = Engine(db, registry, config)
+        services = Services(
             settings=settings,
             db=db,
             authenticator=authenticator or CredentialsNotVerifiable(),
             integrity=IntegrityMonitor(db),
+            engine=engine,
         )
+        app.state.services = services
         try:
+            await engine.start(services)
             yield
         finally:
+            await engine.stop()
             await db.close()
 
     return Starlette(

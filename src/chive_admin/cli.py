@@ -8,11 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from chive_admin import __version__
+from chive_admin.backfill.registry import PluginError
 from chive_admin.settings import (
     DEFAULT_DB,
     DEFAULT_HOST,
     DEFAULT_PLC_URL,
     DEFAULT_PORT,
+    DEFAULT_RETENTION_DAYS,
     DEFAULT_WORKERS,
     SettingsError,
     build,
@@ -68,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
         help="let upstream calls reach loopback/private addresses (local development and tests only)",
     )
     serve.add_argument("--log-level", help="critical, error, warning, info (default) or debug")
+    serve.add_argument(
+        "--retention-days", help=f"days ended operations are kept before pruning (default {DEFAULT_RETENTION_DAYS})"
+    )
+    serve.add_argument(
+        "--job-plugin",
+        dest="job_plugins",
+        action="append",
+        metavar="MODULE:CLASS",
+        help="load an extra job type (repeatable; env CHIVE_ADMIN_JOB_PLUGINS, comma-separated)",
+    )
     return parser
 
 
@@ -83,6 +95,8 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         allow_private_network=args.allow_private_network,
         log_level=args.log_level,
+        retention_days=args.retention_days,
+        job_plugins=args.job_plugins,
     )
     lock = OwnerLock(settings.db)
     lock.acquire()
@@ -91,9 +105,11 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from chive_admin.app import create_app
+        from chive_admin.backfill.jobs import BUILTIN_JOBS
+        from chive_admin.backfill.registry import build_registry
 
         logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        app = create_app(settings, owner_lock=lock)
+        app = create_app(settings, owner_lock=lock, jobs=build_registry(BUILTIN_JOBS, settings.job_plugins))
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="on")
     finally:
         lock.release()
@@ -109,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
-    except (SettingsError, DatabaseLockedByOtherProcess, DatabaseUnavailable) as exc:
+    except (SettingsError, PluginError, DatabaseLockedByOtherProcess, DatabaseUnavailable) as exc:
         print(f"chive-admin: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     parser.error(f"unknown command {args.command!r}")

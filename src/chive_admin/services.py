@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chive_admin.auth.policy import Authenticator
+from chive_admin.backfill.engine import Engine
 from chive_admin.health import IntegrityMonitor
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database
@@ -16,3 +17,4 @@ class Services:
     db: Database
     authenticator: Authenticator
     integrity: IntegrityMonitor
+    engine: Engine

@@ -23,6 +23,7 @@ DEFAULT_DB = Path("chive-admin.db")
 DEFAULT_PLC_URL = "https://plc.directory"
 DEFAULT_WORKERS = 2
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_RETENTION_DAYS = 90
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
 
@@ -43,6 +44,10 @@ class Settings:
     allow_private_network: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     log_level: str = "info"
+    #: ended operations older than this are pruned by the engine
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    #: extra job classes, ``module:Class`` (an extension point; the engine's own tests use it)
+    job_plugins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.service_did:
@@ -140,6 +145,8 @@ def build(
     workers: str | int | None,
     allow_private_network: bool | None,
     log_level: str | None,
+    retention_days: str | int | None = None,
+    job_plugins: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Settings from flag values (``None`` where a flag was not given), falling back to env, then defaults."""
@@ -157,6 +164,9 @@ def build(
     governance = pick("--governance-did", governance_did)
     private = pick("--allow-private-network", allow_private_network)
     level = str(pick("--log-level", log_level) or "info").lower()
+    plugins: Sequence[str] = job_plugins or [
+        p.strip() for p in (env.get(ENV_PREFIX + "JOB_PLUGINS") or "").split(",") if p.strip()
+    ]
     if level not in ("critical", "error", "warning", "info", "debug"):
         raise SettingsError(f"--log-level: {level!r} is not one of critical, error, warning, info, debug")
     return Settings(
@@ -170,4 +180,8 @@ def build(
         workers=check_int("--workers", pick("--workers", workers) or DEFAULT_WORKERS, 1, 64),
         allow_private_network=check_bool("--allow-private-network", private) if private is not None else False,
         log_level=level,
+        retention_days=check_int(
+            "--retention-days", pick("--retention-days", retention_days) or DEFAULT_RETENTION_DAYS, 1, 36500
+        ),
+        job_plugins=tuple(plugins),
     )

@@ -1,0 +1,156 @@
+"""What a running job sees: its checkpoint, counters, the batch transaction, the dead-letter queue, the cancel check."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from chive_admin.clock import now_stamp
+from chive_admin.store import dead_letters
+from chive_admin.store import operations as ops
+from chive_admin.store.db import Database
+
+if TYPE_CHECKING:
+    from chive_admin.services import Services
+
+
+class Stop(Exception):
+    """Raised out of ``ctx.batch()`` after its commit: the job must return now, its work so far is safe."""
+
+
+class CancelRequested(Stop):
+    pass
+
+
+class ShuttingDown(Stop):
+    pass
+
+
+class LeaseLost(Stop):
+    """Another owner took the op (or it was ended under us); the batch was rolled back."""
+
+
+class JobContext:
+    def __init__(
+        self,
+        op: ops.Operation,
+        *,
+        owner: str,
+        db: Database,
+        services: Services,
+        stages: tuple[str, ...],
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.op_id = op.id
+        self.op_type = op.type
+        self.owner = owner
+        self.db = db
+        self.services = services
+        #: the job's own position, JSON-serialisable; committed with each batch
+        self.checkpoint: Any = op.checkpoint
+        self.attempt = op.attempts
+        self.stage_name = op.stage
+        self.records_processed = op.records_processed
+        self.records_failed = op.records_failed
+        self.total_records = op.total_records
+        self.total_repos = op.total_repos
+        self.processed_repos = op.processed_repos
+        self._stages = stages
+        self._stopping = stopping
+        self._committed = self._snapshot()
+
+    @property
+    def resumed(self) -> bool:
+        return self.checkpoint is not None
+
+    def stage(self, name: str) -> None:
+        if name not in self._stages:
+            raise ValueError(f"stage {name!r} is not declared by {self.op_type}")
+        self.stage_name = name
+
+    def _progress(self) -> ops.Progress:
+        return ops.Progress(
+            stage=self.stage_name,
+            records_processed=self.records_processed,
+            total_records=self.total_records,
+            total_repos=self.total_repos,
+            processed_repos=self.processed_repos,
+            records_failed=self.records_failed,
+        )
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction holding the batch's data, counters and checkpoint: all of it commits, or none.
+
+        After the commit, a cancel request or a shutdown raises ``Stop`` so the job returns at this checkpoint.
+        """
+        try:
+            async with self.db.write() as conn:
+                yield conn
+                status = await ops.save_progress(
+                    conn, self.op_id, self.owner, self._progress(), now_stamp(), self.checkpoint
+                )
+                if status is None:
+                    raise LeaseLost(f"operation {self.op_id} is no longer held by this worker")
+        except BaseException:
+            self._restore(self._committed)  # after a failed batch, state must describe what is committed
+            raise
+        self._committed = self._snapshot()
+        if status == "cancelling":
+            raise CancelRequested(self.op_id)
+        if self._stopping():
+            raise ShuttingDown(self.op_id)
+
+    async def save(self) -> None:
+        """Commit the current stage, counters and checkpoint on their own (e.g. when a stage starts)."""
+        async with self.batch():
+            pass
+
+    async def dead_letter(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        error_type: str,
+        message: str,
+        context: dict[str, Any],
+        item: Any,
+    ) -> None:
+        """Park one failed item (inside the current batch); the op will end ``partial``."""
+        await dead_letters.add(
+            conn,
+            operation_id=self.op_id,
+            job_type=self.op_type,
+            error_type=error_type,
+            message=message,
+            context=context,
+            item=item,
+            now=now_stamp(),
+        )
+        self.records_failed += 1
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        return (
+            copy.deepcopy(self.checkpoint),
+            self.stage_name,
+            self.records_processed,
+            self.records_failed,
+            self.total_records,
+            self.total_repos,
+            self.processed_repos,
+        )
+
+    def _restore(self, saved: tuple[Any, ...]) -> None:
+        (
+            checkpoint,
+            self.stage_name,
+            self.records_processed,
+            self.records_failed,
+            self.total_records,
+            self.total_repos,
+            self.processed_repos,
+        ) = saved
+        self.checkpoint = copy.deepcopy(checkpoint)

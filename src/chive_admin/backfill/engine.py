@@ -1,0 +1,279 @@
+"""The in-process engine: bounded workers claim queued ops under a lease, run their job, and record the outcome.
+
+The database is the only source of truth: a worker's memory holds nothing that a crash could lose. Whatever a job
+committed (data, counters, checkpoint) stays; whatever it had not committed is redone from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from ulid import ULID
+
+from chive_admin.backfill.context import CancelRequested, JobContext, LeaseLost, ShuttingDown
+from chive_admin.backfill.job import JobFailed, JobParams
+from chive_admin.backfill.registry import JobRegistry
+from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
+from chive_admin.store import operations as ops
+from chive_admin.store.db import Database
+
+if TYPE_CHECKING:
+    from chive_admin.services import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    workers: int = 2
+    lease_seconds: float = 30.0
+    #: an op started this many times without finishing (crashes, lost leases) ends failed instead of looping
+    max_attempts: int = 25
+    retention_days: int = 90
+    poll_seconds: float = 1.0
+    prune_every_seconds: float = 3600.0
+    #: how long a graceful stop waits for jobs to reach their next checkpoint before interrupting them
+    stop_grace_seconds: float = 10.0
+
+
+class NotRunnable(Exception):
+    def __init__(self, op_type: str) -> None:
+        super().__init__(f"{op_type} operations are not implemented yet")
+        self.op_type = op_type
+
+
+class Engine:
+    def __init__(self, db: Database, registry: JobRegistry, config: EngineConfig | None = None) -> None:
+        self.db = db
+        self.registry = registry
+        self.config = config or EngineConfig()
+        self.services: Services | None = None
+        self._instance = str(ULID())
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    async def start(self, services: Services) -> None:
+        """Resume what a previous process left (at once, not after a lease timeout), then start the workers."""
+        self.services = services
+        async with self.db.write() as conn:
+            requeued, cancelled = await ops.requeue_orphans(conn, now_stamp())
+        if requeued or cancelled:
+            log.info("resuming %d interrupted operation(s); %d cancel request(s) completed", requeued, cancelled)
+        await self.prune()
+        for index in range(self.config.workers):
+            self._tasks.append(asyncio.create_task(self._worker(index), name=f"backfill-worker-{index}"))
+        self._tasks.append(asyncio.create_task(self._maintenance(), name="backfill-maintenance"))
+
+    async def stop(self) -> None:
+        """Graceful stop: running jobs return at their next checkpoint and go back to the queue for the next start."""
+        self._stopping = True
+        self._wake.set()
+        workers = [t for t in self._tasks if not t.get_name().endswith("maintenance")]
+        for task in self._tasks:
+            if task not in workers:
+                task.cancel()
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=self.config.stop_grace_seconds)
+            for task in pending:  # a job stuck between checkpoints: interrupt it; its lease is released below
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    # -- requests -------------------------------------------------------------------------------------------------
+
+    async def trigger(self, op_type: str, params: JobParams, started_by: str | None) -> tuple[ops.Operation, bool]:
+        """A new queued op, or the queued/running op with the same type and params (``True`` when reused)."""
+        if self.registry.job(op_type) is None:
+            raise NotRunnable(op_type)
+        async with self.db.write() as conn:
+            op, reused = await ops.insert_or_reuse(
+                conn,
+                op_id=str(ULID()),
+                op_type=op_type,
+                params=params.normalised(),
+                started_by=started_by,
+                now=now_stamp(),
+            )
+        if not reused:
+            log.info("operation %s (%s) queued by %s", op.id, op_type, started_by)
+            self._wake.set()
+        return op, reused
+
+    async def cancel(self, op_id: str) -> tuple[ops.CancelResult, ops.Operation | None]:
+        async with self.db.write() as conn:
+            result, op = await ops.request_cancel(conn, op_id, now_stamp())
+        if result in (ops.CancelResult.CANCELLED, ops.CancelResult.REQUESTED):
+            log.info("operation %s: cancel %s", op_id, result.value)
+        return result, op
+
+    async def prune(self) -> int:
+        cutoff = stamp(utc_now() - timedelta(days=self.config.retention_days))
+        async with self.db.write() as conn:
+            pruned = await ops.prune_ended(conn, cutoff)
+        if pruned:
+            log.info("pruned %d operation(s) that ended before %s", pruned, cutoff)
+        return pruned
+
+    # -- workers --------------------------------------------------------------------------------------------------
+
+    async def _maintenance(self) -> None:
+        elapsed = 0.0
+        while True:
+            await asyncio.sleep(self.config.lease_seconds)
+            elapsed += self.config.lease_seconds
+            async with self.db.write() as conn:
+                stale = await ops.requeue_expired(conn, now_stamp())
+            if stale:
+                log.warning("requeued %d operation(s) whose lease expired", stale)
+                self._wake.set()
+            if elapsed >= self.config.prune_every_seconds:
+                elapsed = 0.0
+                await self.prune()
+
+    async def _claim(self, owner: str) -> ops.Operation | None:
+        async with self.db.write() as conn:
+            now = now_stamp()
+            for op_id in await ops.fail_exhausted(conn, self.config.max_attempts, now):
+                log.error("operation %s failed: too many attempts", op_id)
+            return await ops.claim_next(
+                conn,
+                types=self.registry.runnable,
+                owner=owner,
+                lease_until=stamp_in(self.config.lease_seconds),
+                now=now,
+            )
+
+    async def _worker(self, index: int) -> None:
+        while not self._stopping:
+            owner = f"{self._instance}/{index}/{ULID()}"  # unique per claim: a stale worker can never write
+            op = await self._claim(owner)
+            if op is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+                continue
+            try:
+                await self._run(op, owner)
+            except asyncio.CancelledError:
+                await asyncio.shield(self._release(op.id, owner))
+                raise
+            except Exception:  # the worker must outlive any one op
+                log.exception("worker %d: unexpected error around operation %s", index, op.id)
+
+    async def _run(self, op: ops.Operation, owner: str) -> None:
+        job_class = self.registry.job(op.type)
+        assert job_class is not None, "only runnable types are claimed"
+        assert self.services is not None, "started by start()"
+        log.info("operation %s (%s) started, attempt %d", op.id, op.type, op.attempts)
+        try:
+            params = job_class.params_model.model_validate(op.params)
+        except ValidationError as exc:
+            await self._finish(op.id, owner, ops.Outcome.FAILED, code="invalid_params", error=str(exc))
+            return
+        ctx = JobContext(
+            op,
+            owner=owner,
+            db=self.db,
+            services=self.services,
+            stages=job_class.stages,
+            stopping=lambda: self._stopping,
+        )
+        job_task = asyncio.create_task(job_class().run(ctx, params), name=f"job-{op.id}")
+        heart = asyncio.create_task(self._heartbeat(op.id, owner, job_task))
+        try:
+            await job_task
+        except CancelRequested:
+            await self._finish(op.id, owner, ops.Outcome.CANCELLED)
+        except ShuttingDown:
+            await self._release(op.id, owner)
+        except LeaseLost:
+            log.warning("operation %s: lease lost, leaving it to its new owner", op.id)
+        except JobFailed as exc:
+            await self._finish(op.id, owner, ops.Outcome.FAILED, code=exc.code, error=exc.message, context=exc.context)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the worker itself is being stopped; it releases the op
+            log.warning("operation %s: lease lost, its job was stopped", op.id)
+        except Exception as exc:
+            log.exception("operation %s (%s) crashed", op.id, op.type)
+            await self._finish(
+                op.id,
+                owner,
+                ops.Outcome.FAILED,
+                code="internal_error",
+                error=f"unexpected {type(exc).__name__} in the {op.type} job; see the server log",
+            )
+        else:
+            outcome = ops.Outcome.PARTIAL if ctx.records_failed else ops.Outcome.COMPLETED
+            await self._finish(op.id, owner, outcome, ctx=ctx)
+        finally:
+            heart.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heart
+
+    async def _heartbeat(self, op_id: str, owner: str, job_task: asyncio.Task[None]) -> None:
+        while True:
+            await asyncio.sleep(self.config.lease_seconds / 3)
+            async with self.db.write() as conn:
+                held = await ops.heartbeat(conn, op_id, owner, stamp_in(self.config.lease_seconds))
+            if not held:
+                log.warning("operation %s: lease lost, stopping its job", op_id)
+                job_task.cancel()
+                return
+
+    async def _finish(
+        self,
+        op_id: str,
+        owner: str,
+        outcome: ops.Outcome,
+        *,
+        ctx: JobContext | None = None,
+        code: str | None = None,
+        error: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        async with self.db.write() as conn:
+            now = now_stamp()
+            if ctx is not None:  # a job that ran to its end: its last counters, even those set after its last batch
+                await ops.save_progress(conn, op_id, owner, _final_progress(ctx), now)
+            ended = await ops.finish(
+                conn, op_id, owner, outcome, now, error=error, error_code=code, error_context=context
+            )
+        if ended:
+            log.info("operation %s ended %s%s", op_id, outcome.value, f" ({code})" if code else "")
+        else:
+            log.warning("operation %s: could not record its end (%s); it is no longer held here", op_id, outcome.value)
+
+    async def _release(self, op_id: str, owner: str) -> None:
+        async with self.db.write() as conn:
+            if await ops.release(conn, op_id, owner, now_stamp()):
+                log.info("operation %s released for the next start", op_id)
+
+
+def _final_progress(ctx: JobContext) -> ops.Progress:
+    return ops.Progress(
+        stage=ctx.stage_name,
+        records_processed=ctx.records_processed,
+        total_records=ctx.total_records,
+        total_repos=ctx.total_repos,
+        processed_repos=ctx.processed_repos,
+        records_failed=ctx.records_failed,
+    )

@@ -1,0 +1,48 @@
+"""What a job type is: typed params, declared stages, and ``run(ctx, params)`` that works in batches."""
+
+from __future__ import annotations
+
+import builtins
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from chive_admin.backfill.context import JobContext
+
+
+class JobParams(BaseModel):
+    """Trigger parameters of one job type, named as the trigger lexicons name them (pdsUrl, did, …)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def normalised(self) -> dict[str, Any]:
+        """The params as stored and compared: what makes two triggers "the same operation"."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+P = TypeVar("P", bound=JobParams)
+
+
+class JobFailed(Exception):
+    """The operation cannot go on: it ends ``failed`` with this stable code and safe context."""
+
+    def __init__(self, code: str, message: str, context: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.context = context or {}
+
+
+class Job(ABC, Generic[P]):
+    #: the type operations report (kebab-case, e.g. "pds-scan")
+    type: ClassVar[str]
+    #: the name triggerBackfill takes (camelCase, e.g. "pdsScan")
+    trigger_name: ClassVar[str]
+    params_model: ClassVar[builtins.type[JobParams]]
+    stages: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    async def run(self, ctx: JobContext, params: P) -> None:
+        """Do the work from ``ctx.checkpoint`` on, committing data and checkpoint together in ``ctx.batch()``."""

@@ -1,0 +1,10 @@
+"""The job types this server runs, one module each. A lexicon type missing here is not runnable: its triggers
+answer 501 MethodNotImplemented."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chive_admin.backfill.job import Job
+
+BUILTIN_JOBS: tuple[type[Job[Any]], ...] = ()

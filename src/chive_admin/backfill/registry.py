@@ -1,0 +1,73 @@
+"""Which job types exist, under which names, and which of them this server can run."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from chive_admin.backfill.job import Job
+
+#: every type the lexicons name: triggerBackfill's camelCase name → the kebab-case type operations report
+LEXICON_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "pdsScan": "pds-scan",
+        "freshnessScan": "freshness-scan",
+        "citationExtraction": "citation-extraction",
+        "fullReindex": "full-reindex",
+        "governanceSync": "governance-sync",
+        "didSync": "did-sync",
+    }
+)
+
+
+class PluginError(ValueError):
+    """A ``--job-plugin`` value that does not name a job class."""
+
+
+class JobRegistry:
+    def __init__(self, jobs: Iterable[type[Job[Any]]]) -> None:
+        self._by_type: dict[str, type[Job[Any]]] = {}
+        self._names: dict[str, str] = dict(LEXICON_TYPES)
+        for job in jobs:
+            if job.type in self._by_type:
+                raise ValueError(f"job type {job.type!r} registered twice")
+            known = self._names.get(job.trigger_name)
+            if known is not None and known != job.type:
+                raise ValueError(f"trigger name {job.trigger_name!r} already means {known!r}")
+            self._by_type[job.type] = job
+            self._names[job.trigger_name] = job.type
+
+    def type_for(self, trigger_name: str) -> str | None:
+        """The kebab-case type of a triggerBackfill name, runnable or not; ``None`` for a name nobody knows."""
+        return self._names.get(trigger_name)
+
+    def job(self, op_type: str) -> type[Job[Any]] | None:
+        return self._by_type.get(op_type)
+
+    @property
+    def runnable(self) -> frozenset[str]:
+        return frozenset(self._by_type)
+
+    @property
+    def trigger_names(self) -> list[str]:
+        return sorted(self._names)
+
+
+def load_plugin(spec: str) -> type[Job[Any]]:
+    """``package.module:ClassName`` → the job class it names (an extension point; the tests use it)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise PluginError(f"--job-plugin: {spec!r} is not module:Class")
+    try:
+        value = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(f"--job-plugin: cannot load {spec!r} ({exc})") from None
+    if not (isinstance(value, type) and issubclass(value, Job)):
+        raise PluginError(f"--job-plugin: {spec!r} is not a job class")
+    return value
+
+
+def build_registry(builtin: Iterable[type[Job[Any]]], plugins: Iterable[str] = ()) -> JobRegistry:
+    return JobRegistry([*builtin, *(load_plugin(spec) for spec in plugins)])

@@ -1,0 +1,25 @@
+"""Timestamps as the store keeps them: RFC 3339 UTC strings of fixed width, so text order is time order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def now_stamp() -> str:
+    return stamp(utc_now())
+
+
+def stamp_in(seconds: float) -> str:
+    return stamp(utc_now() + timedelta(seconds=seconds))
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

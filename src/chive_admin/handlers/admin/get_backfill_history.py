@@ -1,0 +1,17 @@
+"""pub.chive.admin.getBackfillHistory: ended operations, the most recently ended first."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import get_backfill_history as lex
+from chive_admin.handlers.admin.operation_view import as_lex
+from chive_admin.store import operations as ops
+from chive_admin.xrpc.call import Call
+
+#: the lexicon takes no limit; the answer stays bounded anyway
+HISTORY_LIMIT = 100
+
+
+async def handle(call: Call[lex.Params, None]) -> lex.Output:
+    async with call.services.db.read() as conn:
+        ended = await ops.history(conn, HISTORY_LIMIT)
+    return lex.Output(operations=[as_lex(lex.BackfillOperation, op) for op in ended])

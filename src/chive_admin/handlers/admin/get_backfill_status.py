@@ -1,0 +1,27 @@
+"""pub.chive.admin.getBackfillStatus: one op by id, the ops in one state, or every active op."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import get_backfill_status as lex
+from chive_admin.handlers.admin.operation_view import as_lex
+from chive_admin.store import operations as ops
+from chive_admin.xrpc.call import Call
+from chive_admin.xrpc.errors import XRPCError
+
+#: bound on one answer; active ops are few, ended ones are paged by getBackfillHistory
+MAX_LISTED = 1000
+
+
+async def handle(call: Call[lex.Params, None]) -> lex.Output:
+    op_id, status = call.params.id, call.params.status
+    if status is not None and status not in ops.STATUSES:
+        raise XRPCError.invalid_request(f"Unknown status {status!r}; expected one of {', '.join(ops.STATUSES)}")
+    async with call.services.db.read() as conn:
+        if op_id is not None:
+            op = await ops.get(conn, op_id)
+            if op is None or (status is not None and op.status != status):
+                suffix = f" and status {status}" if op else ""
+                raise XRPCError.invalid_request(f"No operation has id {op_id!r}{suffix}")
+            return lex.Output(operation=as_lex(lex.BackfillOperation, op))
+        found = await (ops.list_by_status(conn, status, MAX_LISTED) if status else ops.list_active(conn, MAX_LISTED))
+    return lex.Output(operations=[as_lex(lex.BackfillOperation, op) for op in found])

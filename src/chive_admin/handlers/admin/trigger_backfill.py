@@ -1,0 +1,21 @@
+"""pub.chive.admin.triggerBackfill: start any operation type by its camelCase name."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import trigger_backfill as lex
+from chive_admin.handlers.admin import triggering
+from chive_admin.handlers.admin.operation_view import as_lex
+from chive_admin.xrpc.call import Call
+from chive_admin.xrpc.errors import XRPCError
+
+
+async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
+    registry = call.services.engine.registry
+    op_type = registry.type_for(call.input.type)
+    if op_type is None:
+        known = ", ".join(registry.trigger_names)
+        message = f"Unknown backfill type {call.input.type!r}; expected one of {known}"
+        raise XRPCError.named("InvalidBackfillType", message)
+    fields = triggering.present_fields(call.input, exclude={"type"})
+    op = await triggering.start(call, op_type, fields)
+    return lex.Output(operation=as_lex(lex.BackfillOperation, op))

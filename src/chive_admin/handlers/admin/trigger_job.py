@@ -1,0 +1,18 @@
+"""The per-type trigger methods (triggerPDSScan, triggerDIDSync, …): same path as triggerBackfill, one fixed type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chive_admin.handlers.admin import triggering
+from chive_admin.lex import LexModel
+from chive_admin.xrpc.call import Call, Handler
+
+
+def handler_for(op_type: str, output: type[LexModel]) -> Handler:
+    async def handle(call: Call[Any, Any]) -> LexModel:
+        op = await triggering.start(call, op_type, triggering.present_fields(call.input))
+        return output.model_validate({"operationId": op.id})
+
+    handle.__name__ = f"trigger_{op_type.replace('-', '_')}"
+    return handle

@@ -1,0 +1,38 @@
+"""Starting an operation from any trigger method: type lookup, typed params, idempotent enqueue, audit note."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from chive_admin.backfill.engine import NotRunnable
+from chive_admin.store.operations import Operation
+from chive_admin.xrpc.call import Call
+from chive_admin.xrpc.errors import XRPCError
+from chive_admin.xrpc.validation import describe
+
+
+async def start(call: Call[Any, Any], op_type: str, fields: dict[str, Any]) -> Operation:
+    """Validate ``fields`` (lexicon names) as ``op_type``'s params and queue the op, or return the active twin."""
+    engine = call.services.engine
+    job = engine.registry.job(op_type)
+    if job is None:
+        raise XRPCError.not_implemented(f"{op_type} operations are not implemented yet")
+    try:
+        params = job.params_model.model_validate(fields)
+    except ValidationError as exc:
+        raise XRPCError.invalid_request(describe(exc, what=f"{op_type} parameters")) from None
+    try:
+        op, reused = await engine.trigger(op_type, params, call.principal.did)
+    except NotRunnable:
+        raise XRPCError.not_implemented(f"{op_type} operations are not implemented yet") from None
+    call.note.target = op.id
+    call.note.detail = "reused" if reused else "created"
+    return op
+
+
+def present_fields(model: Any, *, exclude: set[str] | None = None) -> dict[str, Any]:
+    """An input model's given fields under their lexicon names."""
+    data: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=exclude)
+    return data

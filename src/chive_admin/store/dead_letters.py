@@ -1,0 +1,111 @@
+"""The dead-letter queue: items a job could not process, kept to be retried or dismissed one by one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from chive_admin.store.operations import canonical_json
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    operation_id: str | None
+    job_type: str
+    error_type: str
+    message: str
+    context: dict[str, Any]
+    item: Any
+    created_at: str
+    retry_count: int
+    last_retry_at: str | None
+
+
+_COLUMNS = "id, operation_id, job_type, error_type, message, context, item, created_at, retry_count, last_retry_at"
+
+
+def _row(row: Sequence[Any]) -> DeadLetter:
+    values = list(row)
+    values[5] = json.loads(values[5])
+    values[6] = json.loads(values[6])
+    return DeadLetter(*values)
+
+
+async def add(
+    conn: aiosqlite.Connection,
+    *,
+    operation_id: str | None,
+    job_type: str,
+    error_type: str,
+    message: str,
+    context: dict[str, Any],
+    item: Any,
+    now: str,
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO dead_letters (operation_id, job_type, error_type, message, context, item, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (operation_id, job_type, error_type, message, canonical_json(context), canonical_json(item), now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def page(conn: aiosqlite.Connection, limit: int, offset: int) -> tuple[list[DeadLetter], int]:
+    sql = f"SELECT {_COLUMNS} FROM dead_letters ORDER BY id LIMIT ? OFFSET ?"
+    async with conn.execute(sql, (limit, offset)) as cur:
+        entries = [_row(row) async for row in cur]
+    return entries, await count(conn)
+
+
+async def count(conn: aiosqlite.Connection, error_type: str | None = None) -> int:
+    sql, args = "SELECT count(*) FROM dead_letters", tuple[str, ...]()
+    if error_type is not None:
+        sql, args = sql + " WHERE error_type = ?", (error_type,)
+    async with conn.execute(sql, args) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def at_index(conn: aiosqlite.Connection, index: int) -> DeadLetter | None:
+    """The entry at zero-based position ``index`` in queue order (the order ``page`` lists)."""
+    if index < 0:
+        return None
+    async with conn.execute(f"SELECT {_COLUMNS} FROM dead_letters ORDER BY id LIMIT 1 OFFSET ?", (index,)) as cur:
+        row = await cur.fetchone()
+    return _row(row) if row else None
+
+
+async def get(conn: aiosqlite.Connection, entry_id: int) -> DeadLetter | None:
+    async with conn.execute(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (entry_id,)) as cur:
+        row = await cur.fetchone()
+    return _row(row) if row else None
+
+
+async def ids(conn: aiosqlite.Connection, error_type: str | None = None) -> list[int]:
+    sql, args = "SELECT id FROM dead_letters", tuple[str, ...]()
+    if error_type is not None:
+        sql, args = sql + " WHERE error_type = ?", (error_type,)
+    async with conn.execute(sql + " ORDER BY id", args) as cur:
+        return [int(row[0]) async for row in cur]
+
+
+async def remove(conn: aiosqlite.Connection, entry_id: int) -> bool:
+    cur = await conn.execute("DELETE FROM dead_letters WHERE id = ?", (entry_id,))
+    return cur.rowcount == 1
+
+
+async def retried_and_failed(conn: aiosqlite.Connection, entry_id: int, message: str, now: str) -> None:
+    await conn.execute(
+        "UPDATE dead_letters SET retry_count = retry_count + 1, last_retry_at = ?, message = ? WHERE id = ?",
+        (now, message, entry_id),
+    )
+
+
+async def purge_older(conn: aiosqlite.Connection, before: str) -> int:
+    cur = await conn.execute("DELETE FROM dead_letters WHERE created_at < ?", (before,))
+    return cur.rowcount

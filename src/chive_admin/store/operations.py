@@ -1,0 +1,361 @@
+"""Backfill operations: rows, lifecycle transitions and queries.
+
+Every transition is one conditional UPDATE (``… WHERE status = …``, and ``lease_owner = …`` for a worker's writes),
+so a lost race shows up as "no row changed" and is reported, never silently overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import aiosqlite
+
+ACTIVE = ("queued", "running", "cancelling")
+#: statuses whose (type, params) a new trigger reuses instead of starting a second op
+REUSABLE = ("queued", "running")
+ENDED = ("completed", "partial", "failed", "cancelled")
+STATUSES = (*ACTIVE, *ENDED)
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    type: str
+    status: str
+    stage: str | None
+    params: dict[str, Any]
+    started_by: str | None
+    requested_at: str
+    started_at: str | None
+    updated_at: str
+    completed_at: str | None
+    records_processed: int
+    total_records: int | None
+    total_repos: int | None
+    processed_repos: int | None
+    records_failed: int
+    checkpoint: Any
+    error: str | None
+    error_code: str | None
+    error_context: dict[str, Any] | None
+    attempts: int
+    lease_owner: str | None
+    lease_expires_at: str | None
+    attempt_started_at: str | None
+    attempt_base: int
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+
+_COLUMNS = (
+    "id, type, status, stage, params, started_by, requested_at, started_at, updated_at, completed_at,"
+    " records_processed, total_records, total_repos, processed_repos, records_failed, checkpoint, error,"
+    " error_code, error_context, attempts, lease_owner, lease_expires_at, attempt_started_at, attempt_base"
+)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _row(row: Sequence[Any]) -> Operation:
+    values = list(row)
+    values[4] = json.loads(values[4])
+    values[15] = _loads(values[15])
+    values[18] = _loads(values[18])
+    return Operation(*values)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def params_hash(op_type: str, params: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{op_type}\n{canonical_json(params)}".encode()).hexdigest()
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) -> Operation | None:
+    async with conn.execute(sql, args) as cur:
+        row = await cur.fetchone()
+    return _row(row) if row else None
+
+
+async def _many(conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) -> list[Operation]:
+    async with conn.execute(sql, args) as cur:
+        return [_row(row) async for row in cur]
+
+
+async def get(conn: aiosqlite.Connection, op_id: str) -> Operation | None:
+    return await _one(conn, f"SELECT {_COLUMNS} FROM operations WHERE id = ?", (op_id,))
+
+
+async def insert_or_reuse(
+    conn: aiosqlite.Connection,
+    *,
+    op_id: str,
+    op_type: str,
+    params: dict[str, Any],
+    started_by: str | None,
+    now: str,
+) -> tuple[Operation, bool]:
+    """The active op of this type and params, or a new queued one; ``True`` when an existing op was reused.
+
+    Run inside ``db.write()``: BEGIN IMMEDIATE serialises concurrent triggers, so the lookup and the insert see the
+    same state; the partial unique index ``operations_one_active`` backs that up.
+    """
+    digest = params_hash(op_type, params)
+    existing = await _one(
+        conn,
+        f"SELECT {_COLUMNS} FROM operations WHERE type = ? AND params_hash = ? AND status IN ('queued', 'running')",
+        (op_type, digest),
+    )
+    if existing is not None:
+        return existing, True
+    await conn.execute(
+        "INSERT INTO operations (id, type, status, params, params_hash, started_by, requested_at, updated_at)"
+        " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+        (op_id, op_type, canonical_json(params), digest, started_by, now, now),
+    )
+    created = await get(conn, op_id)
+    assert created is not None
+    return created, False
+
+
+async def list_active(conn: aiosqlite.Connection, limit: int) -> list[Operation]:
+    return await _many(
+        conn,
+        f"SELECT {_COLUMNS} FROM operations WHERE status IN ('queued', 'running', 'cancelling')"
+        " ORDER BY requested_at, id LIMIT ?",
+        (limit,),
+    )
+
+
+async def list_by_status(conn: aiosqlite.Connection, status: str, limit: int) -> list[Operation]:
+    order = "DESC" if status in ENDED else "ASC"
+    return await _many(
+        conn,
+        f"SELECT {_COLUMNS} FROM operations WHERE status = ? ORDER BY requested_at {order}, id {order} LIMIT ?",
+        (status, limit),
+    )
+
+
+async def history(conn: aiosqlite.Connection, limit: int) -> list[Operation]:
+    """Ended ops, newest end first."""
+    return await _many(
+        conn,
+        f"SELECT {_COLUMNS} FROM operations WHERE completed_at IS NOT NULL ORDER BY completed_at DESC, id DESC LIMIT ?",
+        (limit,),
+    )
+
+
+async def claim_next(
+    conn: aiosqlite.Connection, *, types: Iterable[str], owner: str, lease_until: str, now: str
+) -> Operation | None:
+    """Move the oldest queued op of a runnable type to ``running`` under ``owner``'s lease, or ``None``."""
+    kinds = list(types)
+    if not kinds:
+        return None
+    marks = ", ".join("?" for _ in kinds)
+    return await _one(
+        conn,
+        "UPDATE operations SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?,"
+        " started_at = coalesce(started_at, ?), updated_at = ?, attempt_started_at = ?,"
+        " attempt_base = records_processed"
+        " WHERE id = (SELECT id FROM operations WHERE status = 'queued' AND type IN (" + marks + ")"
+        "             ORDER BY requested_at, id LIMIT 1)"
+        " AND status = 'queued'"
+        f" RETURNING {_COLUMNS}",
+        (owner, lease_until, now, now, now, *kinds),
+    )
+
+
+async def heartbeat(conn: aiosqlite.Connection, op_id: str, owner: str, lease_until: str) -> bool:
+    cur = await conn.execute(
+        "UPDATE operations SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?"
+        " AND status IN ('running', 'cancelling')",
+        (lease_until, op_id, owner),
+    )
+    return cur.rowcount == 1
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The counters and position a job reports; ``None`` leaves a value as it is."""
+
+    stage: str | None = None
+    records_processed: int | None = None
+    total_records: int | None = None
+    total_repos: int | None = None
+    processed_repos: int | None = None
+    records_failed: int | None = None
+
+
+_UNCHANGED = object()
+
+
+async def save_progress(
+    conn: aiosqlite.Connection,
+    op_id: str,
+    owner: str,
+    progress: Progress,
+    now: str,
+    checkpoint: Any = _UNCHANGED,
+) -> str | None:
+    """Write counters (and the checkpoint) if ``owner`` still holds the lease; the op's status, or ``None`` if lost.
+
+    The returned status is read in the same statement, so a cancel request is seen by the batch that commits
+    right after it.
+    """
+    sets = ["updated_at = ?"]
+    args: list[Any] = [now]
+    for column in ("stage", "records_processed", "total_records", "total_repos", "processed_repos", "records_failed"):
+        value = getattr(progress, column)
+        if value is not None:
+            sets.append(f"{column} = ?")
+            args.append(value)
+    if checkpoint is not _UNCHANGED:
+        sets.append("checkpoint = ?")
+        args.append(None if checkpoint is None else canonical_json(checkpoint))
+    async with conn.execute(
+        f"UPDATE operations SET {', '.join(sets)} WHERE id = ? AND lease_owner = ?"
+        " AND status IN ('running', 'cancelling') RETURNING status",
+        (*args, op_id, owner),
+    ) as cur:
+        row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
+class Outcome(Enum):
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+async def finish(
+    conn: aiosqlite.Connection,
+    op_id: str,
+    owner: str,
+    outcome: Outcome,
+    now: str,
+    *,
+    error: str | None = None,
+    error_code: str | None = None,
+    error_context: dict[str, Any] | None = None,
+) -> bool:
+    """End an op the worker holds; a job that ran to its end after a cancel request still ends ``cancelled``."""
+    cur = await conn.execute(
+        "UPDATE operations SET"
+        " status = CASE WHEN status = 'cancelling' AND ? != 'failed' THEN 'cancelled' ELSE ? END,"
+        " completed_at = ?, updated_at = ?, error = ?, error_code = ?, error_context = ?,"
+        " lease_owner = NULL, lease_expires_at = NULL"
+        " WHERE id = ? AND lease_owner = ? AND status IN ('running', 'cancelling')",
+        (
+            outcome.value,
+            outcome.value,
+            now,
+            now,
+            error,
+            error_code,
+            None if error_context is None else canonical_json(error_context),
+            op_id,
+            owner,
+        ),
+    )
+    return cur.rowcount == 1
+
+
+async def release(conn: aiosqlite.Connection, op_id: str, owner: str, now: str) -> bool:
+    """Give a running op back to the queue (graceful shutdown); a cancelling one ends ``cancelled`` instead."""
+    cur = await conn.execute(
+        "UPDATE operations SET"
+        " status = CASE status WHEN 'cancelling' THEN 'cancelled' ELSE 'queued' END,"
+        " completed_at = CASE status WHEN 'cancelling' THEN ? ELSE NULL END,"
+        " updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+        " WHERE id = ? AND lease_owner = ? AND status IN ('running', 'cancelling')",
+        (now, now, op_id, owner),
+    )
+    return cur.rowcount == 1
+
+
+class CancelResult(Enum):
+    CANCELLED = "cancelled"  # it was queued: nothing ran, it ended at once
+    REQUESTED = "requested"  # it is running: it stops at its next checkpoint
+    ALREADY_REQUESTED = "already_requested"
+    ENDED = "ended"
+    NOT_FOUND = "not_found"
+
+
+async def request_cancel(conn: aiosqlite.Connection, op_id: str, now: str) -> tuple[CancelResult, Operation | None]:
+    cur = await conn.execute(
+        "UPDATE operations SET status = 'cancelled', completed_at = ?, updated_at = ?"
+        " WHERE id = ? AND status = 'queued'",
+        (now, now, op_id),
+    )
+    if cur.rowcount == 1:
+        return CancelResult.CANCELLED, await get(conn, op_id)
+    cur = await conn.execute(
+        "UPDATE operations SET status = 'cancelling', updated_at = ? WHERE id = ? AND status = 'running'",
+        (now, op_id),
+    )
+    if cur.rowcount == 1:
+        return CancelResult.REQUESTED, await get(conn, op_id)
+    op = await get(conn, op_id)
+    if op is None:
+        return CancelResult.NOT_FOUND, None
+    if op.status == "cancelling":
+        return CancelResult.ALREADY_REQUESTED, op
+    return CancelResult.ENDED, op
+
+
+async def requeue_orphans(conn: aiosqlite.Connection, now: str) -> tuple[int, int]:
+    """At start-up, in the process that owns the database: every op left running by a previous process goes back
+    to the queue at once (its checkpoint intact) and every op left cancelling ends ``cancelled``.
+
+    Returns (requeued, cancelled).
+    """
+    cur = await conn.execute(
+        "UPDATE operations SET status = 'cancelled', completed_at = ?, updated_at = ?, lease_owner = NULL,"
+        " lease_expires_at = NULL WHERE status = 'cancelling'",
+        (now, now),
+    )
+    cancelled = cur.rowcount
+    cur = await conn.execute(
+        "UPDATE operations SET status = 'queued', updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+        " WHERE status = 'running'",
+        (now,),
+    )
+    return cur.rowcount, cancelled
+
+
+async def requeue_expired(conn: aiosqlite.Connection, now: str) -> int:
+    """Ops whose lease ran out while the process lives (a stuck worker) go back to the queue."""
+    cur = await conn.execute(
+        "UPDATE operations SET status = 'queued', updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+        " WHERE status = 'running' AND lease_expires_at < ?",
+        (now, now),
+    )
+    return cur.rowcount
+
+
+async def fail_exhausted(conn: aiosqlite.Connection, max_attempts: int, now: str) -> list[str]:
+    """Queued ops that already used every attempt end ``failed`` instead of being started again."""
+    async with conn.execute(
+        "UPDATE operations SET status = 'failed', completed_at = ?, updated_at = ?, error_code = 'too_many_attempts',"
+        " error = 'the operation was interrupted ' || attempts || ' times without finishing'"
+        " WHERE status = 'queued' AND attempts >= ? RETURNING id",
+        (now, now, max_attempts),
+    ) as cur:
+        return [str(row[0]) async for row in cur]
+
+
+async def prune_ended(conn: aiosqlite.Connection, before: str) -> int:
+    cur = await conn.execute("DELETE FROM operations WHERE completed_at IS NOT NULL AND completed_at < ?", (before,))
+    return cur.rowcount

@@ -1,0 +1,348 @@
+"""The engine through the XRPC family: lifecycle, two-phase cancel, idempotent trigger, graceful stop and resume."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from conftest import AppFactory, running_client
+from starlette.applications import Starlette
+from support.auth import ADMIN_DID, FixedTokens
+from support.jobs import CountItems
+
+from chive_admin._generated import ids
+from chive_admin._generated.models.pub.chive.admin import get_backfill_status
+from chive_admin.backfill.engine import EngineConfig
+from chive_admin.backfill.jobs import BUILTIN_JOBS
+from chive_admin.backfill.registry import JobRegistry
+
+ADMIN = {"Authorization": "Bearer admin"}
+FAST = EngineConfig(workers=2, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
+
+
+def xrpc(nsid: str) -> str:
+    return f"/xrpc/{nsid}"
+
+
+@dataclass
+class Server:
+    app: Starlette
+    client: httpx.AsyncClient
+
+    async def trigger(self, **body: Any) -> dict[str, Any]:
+        response = await self.client.post(xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL), json=body, headers=ADMIN)
+        assert response.status_code == 200, response.text
+        op: dict[str, Any] = response.json()["operation"]
+        return op
+
+    async def status(self, op_id: str) -> dict[str, Any]:
+        response = await self.client.get(
+            xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), params={"id": op_id}, headers=ADMIN
+        )
+        assert response.status_code == 200, response.text
+        get_backfill_status.Output.model_validate(response.json(), strict=True, by_alias=True, by_name=False)
+        op: dict[str, Any] = response.json()["operation"]
+        return op
+
+    async def cancel(self, op_id: str) -> httpx.Response:
+        return await self.client.post(xrpc(ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL), json={"id": op_id}, headers=ADMIN)
+
+    async def wait(self, op_id: str, *statuses: str, limit: float = 30) -> dict[str, Any]:
+        wanted = statuses or ("completed", "partial", "failed", "cancelled")
+        deadline = asyncio.get_running_loop().time() + limit
+        while True:
+            op = await self.status(op_id)
+            if op["status"] in wanted:
+                return op
+            if asyncio.get_running_loop().time() > deadline:
+                pytest.fail(f"operation stuck: {op}")
+            await asyncio.sleep(0.02)
+
+    async def items(self, op_id: str) -> list[int]:
+        async with self.app.state.services.db.read() as conn:
+            try:
+                rows = await conn.execute_fetchall(
+                    "SELECT item FROM test_items WHERE op_id = ? ORDER BY item", (op_id,)
+                )
+            except Exception:  # the job has not created its table yet
+                return []
+        return [int(r[0]) for r in rows]
+
+
+def registry() -> JobRegistry:
+    return JobRegistry([*BUILTIN_JOBS, CountItems])
+
+
+@pytest.fixture
+async def server(make_app: AppFactory) -> AsyncIterator[Server]:
+    app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=FAST)
+    async for client in running_client(app):
+        yield Server(app, client)
+
+
+async def test_an_operation_runs_to_completed_with_every_item_once(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "95")
+    op = await server.trigger(type="testCount", batchSize=10)
+    assert (op["type"], op["startedBy"], op["params"]) == ("test-count", ADMIN_DID, {"batchSize": 10})
+    done = await server.wait(op["id"])
+    assert done["status"] == "completed"
+    assert (done["recordsProcessed"], done["totalRecords"], done["attempts"], done["stage"]) == (95, 95, 1, "counting")
+    assert "completedAt" in done
+    assert "error" not in done
+    assert await server.items(op["id"]) == list(range(95))
+    history = await server.client.get(xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_HISTORY), headers=ADMIN)
+    assert [o["id"] for o in history.json()["operations"]] == [op["id"]]
+    active = await server.client.get(xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), headers=ADMIN)
+    assert active.json() == {"operations": []}
+
+
+async def test_dead_lettered_items_make_it_partial(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "30")
+    monkeypatch.setenv("TEST_JOB_DLQ_EVERY", "7")
+    op = await server.wait((await server.trigger(type="testCount"))["id"])
+    assert (op["status"], op["recordsFailed"], op["recordsProcessed"]) == ("partial", 5, 25)
+    entries = await server.client.get(xrpc(ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES), headers=ADMIN)
+    assert entries.status_code in (200, 501)  # the DLQ methods land with their own issue
+
+
+async def test_a_job_failure_ends_failed_with_its_code_and_keeps_committed_work(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_JOB_FAIL_AT", "25")
+    op = await server.wait((await server.trigger(type="testCount"))["id"])
+    assert (op["status"], op["errorCode"], op["errorContext"]) == ("failed", "test_failure", {"item": 25})
+    assert op["recordsProcessed"] == 20  # the batch holding item 25 was rolled back, the two before it stay
+    assert await server.items(op["id"]) == list(range(20))
+
+
+async def test_a_crashing_job_fails_without_leaking_its_exception(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_JOB_CRASH_AT", "3")
+    op = await server.wait((await server.trigger(type="testCount"))["id"])
+    assert (op["status"], op["errorCode"]) == ("failed", "internal_error")
+    assert "secret-detail" not in str(op)
+    # the worker survived: the next op runs
+    monkeypatch.delenv("TEST_JOB_CRASH_AT")
+    assert (await server.wait((await server.trigger(type="testCount", batchSize=5))["id"]))["status"] == "completed"
+
+
+async def test_cancel_a_running_op_stops_it_within_one_batch(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "100000")
+    monkeypatch.setenv("TEST_JOB_DELAY", "0.01")
+    op = await server.trigger(type="testCount", batchSize=10)
+    running = await server.wait(op["id"], "running")
+    while (await server.status(op["id"]))["recordsProcessed"] < 30:
+        await asyncio.sleep(0.01)
+    response = await server.cancel(running["id"])
+    assert response.status_code == 200
+    assert response.json() == {"success": True}
+    at_request = len(await server.items(op["id"]))
+    ended = await server.wait(op["id"])
+    assert ended["status"] == "cancelled"
+    kept = await server.items(op["id"])
+    assert kept == list(range(len(kept)))  # what it committed stays, in order, once
+    assert at_request <= len(kept) <= at_request + 10
+    assert ended["recordsProcessed"] == len(kept)
+    again = await server.cancel(op["id"])
+    assert again.status_code == 400
+    assert again.json() == {"error": "InvalidRequest", "message": f"Operation {op['id']} is already cancelled"}
+
+
+async def test_cancel_a_queued_op_ends_it_before_it_starts(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "100000")
+    monkeypatch.setenv("TEST_JOB_DELAY", "0.01")
+    one_worker = EngineConfig(workers=1, lease_seconds=3, poll_seconds=0.05)
+    app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=one_worker)
+    async for client in running_client(app):
+        server = Server(app, client)
+        busy = await server.trigger(type="testCount", batchSize=1)
+        await server.wait(busy["id"], "running")
+        waiting = await server.trigger(type="testCount", batchSize=2)
+        assert (await server.cancel(waiting["id"])).json() == {"success": True}
+        ended = await server.status(waiting["id"])
+        assert (ended["status"], ended["attempts"], ended["recordsProcessed"]) == ("cancelled", 0, 0)
+        assert "completedAt" in ended
+        await server.cancel(busy["id"])
+        await server.wait(busy["id"])
+        assert await server.items(waiting["id"]) == []
+
+
+async def test_cancel_unknown_id_names_it(server: Server) -> None:
+    response = await server.cancel("01NOSUCHOPERATION")
+    assert response.status_code == 400
+    assert response.json() == {"error": "InvalidRequest", "message": "No operation has id '01NOSUCHOPERATION'"}
+
+
+async def test_fifty_concurrent_identical_triggers_make_one_operation(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "100000")
+    monkeypatch.setenv("TEST_JOB_DELAY", "0.01")
+    answers = await asyncio.gather(*(server.trigger(type="testCount", batchSize=3) for _ in range(50)))
+    assert len({a["id"] for a in answers}) == 1
+    async with server.app.state.services.db.read() as conn:
+        rows = await conn.execute_fetchall("SELECT count(*) FROM operations")
+    assert rows[0][0] == 1
+    other = await server.trigger(type="testCount", batchSize=4)
+    assert other["id"] != answers[0]["id"]
+    for op_id in (answers[0]["id"], other["id"]):
+        await server.cancel(op_id)
+        await server.wait(op_id)
+
+
+TRIGGERS = {
+    ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN: ("pds-scan", "pdsScan", {"pdsUrl": "https://pds.example"}),
+    ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC: ("did-sync", "didSync", {"did": "did:plc:abc"}),
+    ids.PUB_CHIVE_ADMIN_TRIGGER_FRESHNESS_SCAN: ("freshness-scan", "freshnessScan", {}),
+    ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION: ("citation-extraction", "citationExtraction", {}),
+    ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX: ("full-reindex", "fullReindex", {"batchSize": 10}),
+    ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC: ("governance-sync", "governanceSync", {}),
+}
+
+
+@pytest.mark.parametrize("nsid", sorted(TRIGGERS))
+async def test_types_without_a_job_answer_501_and_store_nothing(make_app: AppFactory, nsid: str) -> None:
+    op_type, name, body = TRIGGERS[nsid]
+    # a registry without that type: the state of a server where its job has not landed
+    app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=FAST)
+    async for client in running_client(app):
+        direct = await client.post(xrpc(nsid), json=body, headers=ADMIN)
+        generic = await client.post(
+            xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL), json={"type": name, **body}, headers=ADMIN
+        )
+        async with app.state.services.db.read() as conn:
+            count = (await conn.execute_fetchall("SELECT count(*) FROM operations"))[0][0]
+    for response in (direct, generic):
+        assert response.status_code == 501
+        assert response.json() == {
+            "error": "MethodNotImplemented",
+            "message": f"{op_type} operations are not implemented yet",
+        }
+    assert count == 0
+
+
+async def test_trigger_backfill_refuses_unknown_types_and_foreign_params(server: Server) -> None:
+    unknown = await server.client.post(
+        xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL), json={"type": "everything"}, headers=ADMIN
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["error"] == "InvalidBackfillType"
+    assert "pdsScan" in unknown.json()["message"]
+    kebab = await server.client.post(
+        xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL), json={"type": "pds-scan"}, headers=ADMIN
+    )
+    assert kebab.json()["error"] == "InvalidBackfillType"
+    foreign = await server.client.post(
+        xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL), json={"type": "testCount", "did": "did:plc:abc"}, headers=ADMIN
+    )
+    assert foreign.status_code == 400
+    assert foreign.json() == {"error": "InvalidRequest", "message": "Invalid test-count parameters: did: unknown field"}
+    bad = await server.client.post(
+        xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL), json={"type": "testCount", "batchSize": 0}, headers=ADMIN
+    )
+    assert bad.status_code == 400
+    assert "batchSize" in bad.json()["message"]
+    async with server.app.state.services.db.read() as conn:
+        assert (await conn.execute_fetchall("SELECT count(*) FROM operations"))[0][0] == 0
+
+
+async def test_status_queries(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "10")
+    done = await server.wait((await server.trigger(type="testCount"))["id"])
+    by_status = await server.client.get(
+        xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), params={"status": "completed"}, headers=ADMIN
+    )
+    assert [o["id"] for o in by_status.json()["operations"]] == [done["id"]]
+    unknown = await server.client.get(
+        xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), params={"id": "nope"}, headers=ADMIN
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["message"] == "No operation has id 'nope'"
+    wrong_status = await server.client.get(
+        xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), params={"status": "sleeping"}, headers=ADMIN
+    )
+    assert wrong_status.status_code == 400
+    assert "queued" in wrong_status.json()["message"]
+    anonymous = await server.client.get(xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS))
+    user = await server.client.get(
+        xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), headers={"Authorization": "Bearer user"}
+    )
+    assert (anonymous.status_code, user.status_code) == (401, 403)
+
+
+async def test_graceful_stop_releases_and_the_next_start_resumes_from_the_checkpoint(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "400")
+    monkeypatch.setenv("TEST_JOB_DELAY", "0.005")
+    app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=FAST)
+    async for client in running_client(app):
+        server = Server(app, client)
+        op = await server.trigger(type="testCount", batchSize=5)
+        while (await server.status(op["id"]))["recordsProcessed"] < 50:
+            await asyncio.sleep(0.01)
+    # the lifespan ended (as on SIGTERM): the op went back to the queue with its checkpoint
+    app2 = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=FAST)
+    async for client in running_client(app2):
+        server = Server(app2, client)
+        done = await server.wait(op["id"])
+        items = await server.items(op["id"])
+    assert done["status"] == "completed"
+    assert done["attempts"] == 2
+    assert items == list(range(400))  # each exactly once across both runs
+
+
+async def test_a_lost_lease_stops_the_job_without_overwriting_the_new_owner(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "100000")
+    monkeypatch.setenv("TEST_JOB_DELAY", "0.01")
+    op = await server.trigger(type="testCount", batchSize=5)
+    await server.wait(op["id"], "running")
+    async with server.app.state.services.db.write() as conn:  # another owner takes it over and ends it
+        await conn.execute(
+            "UPDATE operations SET lease_owner = 'someone-else', status = 'failed', error_code = 'taken' WHERE id = ?",
+            (op["id"],),
+        )
+    await asyncio.sleep(0.2)
+    after = await server.status(op["id"])
+    assert (after["status"], after["errorCode"]) == ("failed", "taken")
+    count = len(await server.items(op["id"]))
+    await asyncio.sleep(0.1)
+    assert len(await server.items(op["id"])) == count  # nothing more was written by the old worker
+
+
+async def test_many_status_reads_while_jobs_write(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "2000")
+    first = await server.trigger(type="testCount", batchSize=2)
+    second = await server.trigger(type="testCount", batchSize=3)
+    responses = await asyncio.gather(
+        *(server.client.get(xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), headers=ADMIN) for _ in range(200))
+    )
+    assert [r.status_code for r in responses] == [200] * 200
+    assert not any("locked" in r.text for r in responses)
+    for op in (first, second):
+        assert (await server.wait(op["id"], limit=60))["status"] == "completed"
+
+
+async def test_retention_prunes_old_ended_operations(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "5")
+    op = await server.wait((await server.trigger(type="testCount"))["id"])
+    async with server.app.state.services.db.write() as conn:
+        await conn.execute(
+            "UPDATE operations SET completed_at = '2000-01-01T00:00:00.000000Z' WHERE id = ?", (op["id"],)
+        )
+    assert await server.app.state.services.engine.prune() == 1
+    gone = await server.client.get(
+        xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), params={"id": op["id"]}, headers=ADMIN
+    )
+    assert gone.status_code == 400

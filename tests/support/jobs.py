@@ -1,0 +1,71 @@
+"""A test-only job type for the engine's own tests: it processes numbered items in batches and records each one.
+
+Loaded in-process by the tests, and into a real ``chive-admin serve`` with ``--job-plugin support.jobs:CountItems``.
+Its behaviour comes from env vars so a subprocess server can be steered too:
+``TEST_JOB_ITEMS`` (default 100), ``TEST_JOB_DELAY`` seconds per batch (default 0), ``TEST_JOB_DLQ_EVERY`` (every
+n-th item dead-lettered), ``TEST_JOB_FAIL_AT`` / ``TEST_JOB_CRASH_AT`` (item at which it fails cleanly / raises).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from pydantic import Field
+
+from chive_admin.backfill.context import JobContext
+from chive_admin.backfill.job import Job, JobFailed, JobParams
+
+ITEMS_TABLE = "CREATE TABLE IF NOT EXISTS test_items (op_id TEXT NOT NULL, item INTEGER NOT NULL, attempt INTEGER)"
+
+
+class CountParams(JobParams):
+    batch_size: int = Field(default=10, alias="batchSize", ge=1, le=10_000)
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+class CountItems(Job[CountParams]):
+    type = "test-count"
+    trigger_name = "testCount"
+    params_model = CountParams
+    stages = ("counting",)
+
+    async def run(self, ctx: JobContext, params: CountParams) -> None:
+        total = _env_int("TEST_JOB_ITEMS") or 100
+        delay = float(os.environ.get("TEST_JOB_DELAY") or 0)
+        dlq_every, fail_at, crash_at = (
+            _env_int(n) for n in ("TEST_JOB_DLQ_EVERY", "TEST_JOB_FAIL_AT", "TEST_JOB_CRASH_AT")
+        )
+        ctx.stage("counting")
+        ctx.total_records = total
+        await ctx.save()
+        start = int(ctx.checkpoint or 0)
+        for first in range(start, total, params.batch_size):
+            items = range(first, min(first + params.batch_size, total))
+            if delay:
+                await asyncio.sleep(delay)
+            async with ctx.batch() as conn:
+                await conn.execute(ITEMS_TABLE)
+                for item in items:
+                    if fail_at is not None and item == fail_at:
+                        raise JobFailed("test_failure", f"item {item} cannot be processed", {"item": item})
+                    if crash_at is not None and item == crash_at:
+                        raise RuntimeError("secret-detail-that-must-not-leak")
+                    if dlq_every and item % dlq_every == 0:
+                        await ctx.dead_letter(
+                            conn,
+                            error_type="test_item",
+                            message=f"item {item} refused",
+                            context={"item": item},
+                            item={"item": item},
+                        )
+                        continue
+                    await conn.execute(
+                        "INSERT INTO test_items (op_id, item, attempt) VALUES (?, ?, ?)", (ctx.op_id, item, ctx.attempt)
+                    )
+                    ctx.records_processed += 1
+                ctx.checkpoint = items.stop
