@@ -83,7 +83,7 @@ async def upsert_records(conn: aiosqlite.Connection, records: Sequence[IndexedRe
     for start in range(0, len(uris), 500):  # SQLite's bound-parameter limit
         chunk = uris[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        async with conn.execute(f"SELECT uri, cid FROM records WHERE uri IN ({marks})", chunk) as cur:  # noqa: S608
+        async with conn.execute(f"SELECT uri, cid FROM records WHERE uri IN ({marks})", chunk) as cur:
             known.update({row[0]: row[1] async for row in cur})
     fresh = [r for r in records if r.uri not in known]
     changed = [r for r in records if r.uri in known and known[r.uri] != r.cid]

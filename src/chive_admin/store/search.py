@@ -74,9 +74,9 @@ def _checked(table: str) -> str:
 
 async def _write_docs(conn: aiosqlite.Connection, table: str, docs: list[SearchDoc]) -> None:
     table = _checked(table)
-    await conn.executemany(f"DELETE FROM {table} WHERE uri = ?", [(d.uri,) for d in docs])  # noqa: S608
+    await conn.executemany(f"DELETE FROM {table} WHERE uri = ?", [(d.uri,) for d in docs])
     await conn.executemany(
-        f"INSERT INTO {table} (uri, title, abstract, keywords, authors) VALUES (?, ?, ?, ?, ?)",  # noqa: S608
+        f"INSERT INTO {table} (uri, title, abstract, keywords, authors) VALUES (?, ?, ?, ?, ?)",
         [(d.uri, d.title, d.abstract, d.keywords, d.authors) for d in docs],
     )
 
@@ -97,7 +97,7 @@ async def remove(conn: aiosqlite.Connection, uris: list[str]) -> None:
     current = await state(conn)
     for table in {current.live, current.building} - {None}:
         assert table is not None
-        await conn.executemany(f"DELETE FROM {_checked(table)} WHERE uri = ?", [(u,) for u in uris])  # noqa: S608
+        await conn.executemany(f"DELETE FROM {_checked(table)} WHERE uri = ?", [(u,) for u in uris])
 
 
 async def begin_rebuild(conn: aiosqlite.Connection) -> str:
@@ -107,7 +107,7 @@ async def begin_rebuild(conn: aiosqlite.Connection) -> str:
     if current.building is not None:
         return current.building
     shadow = TABLES[1] if current.live == TABLES[0] else TABLES[0]
-    await conn.execute(f"DELETE FROM {_checked(shadow)}")  # noqa: S608
+    await conn.execute(f"DELETE FROM {_checked(shadow)}")
     await conn.execute("UPDATE search_state SET building = ? WHERE id = 1", (shadow,))
     return shadow
 
@@ -141,7 +141,7 @@ async def abandon_rebuild(conn: aiosqlite.Connection) -> None:
 
 async def count(conn: aiosqlite.Connection, table: str | None = None) -> int:
     table = table or (await state(conn)).live
-    async with conn.execute(f"SELECT count(*) FROM {_checked(table)}") as cur:  # noqa: S608
+    async with conn.execute(f"SELECT count(*) FROM {_checked(table)}") as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
 
@@ -166,7 +166,7 @@ async def search(conn: aiosqlite.Connection, text: str, limit: int = 20) -> list
         return []
     table = _checked((await state(conn)).live)
     async with conn.execute(
-        f"SELECT uri FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?",  # noqa: S608
+        f"SELECT uri FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?",
         (query, limit),
     ) as cur:
         return [row[0] async for row in cur]
