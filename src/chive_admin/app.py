@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -23,12 +24,17 @@ from chive_admin.health import IntegrityMonitor
 from chive_admin.services import Services
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database, OwnerLock
+from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.upstream.hosts import HostPolicy
+from chive_admin.upstream.xrpc import XrpcCaller
 from chive_admin.xrpc.call import Handler
 from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.responses import error_response, json_response
 from chive_admin.xrpc.router import XRPCRouter
 
 log = logging.getLogger(__name__)
+
+UPSTREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 _HTTP_ERROR_NAMES = {404: "NotFound", 405: "InvalidRequest", 413: "PayloadTooLarge"}
 
@@ -67,6 +73,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = await Database.open(settings.db, lock=owner_lock)
+        http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, follow_redirects=False)
         engine = Engine(db, registry, config)
         services = Services(
             settings=settings,
@@ -74,6 +81,7 @@ def create_app(
             authenticator=authenticator or CredentialsNotVerifiable(),
             integrity=IntegrityMonitor(db),
             engine=engine,
+            upstream=AtprotoClient(XrpcCaller(http, HostPolicy())),
         )
         app.state.services = services
         try:
@@ -81,6 +89,7 @@ def create_app(
             yield
         finally:
             await engine.stop()
+            await http.aclose()
             await db.close()
 
     return Starlette(

@@ -9,6 +9,7 @@ from chive_admin.backfill.engine import Engine
 from chive_admin.health import IntegrityMonitor
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database
+from chive_admin.upstream.atproto import AtprotoClient
 
 
 @dataclass
@@ -18,3 +19,5 @@ class Services:
     authenticator: Authenticator
     integrity: IntegrityMonitor
     engine: Engine
+    #: the one client for every upstream ATProto call
+    upstream: AtprotoClient

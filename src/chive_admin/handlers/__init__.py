@@ -24,6 +24,7 @@ from chive_admin.handlers.admin import (
     get_node_metrics,
     get_system_health,
     list_pdses,
+    rescan_pds,
     trigger_backfill,
 )
 from chive_admin.handlers.admin.trigger_job import handler_for
@@ -51,6 +52,7 @@ _BACKFILL: dict[str, Handler] = {
 # the record index
 _INDEX: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_LIST_PDSES: list_pdses.handle,
+    ids.PUB_CHIVE_ADMIN_RESCAN_PDS: rescan_pds.handle,
 }
 
 # health of the server itself

@@ -113,6 +113,22 @@ async def record_cids(conn: aiosqlite.Connection, did: str, collections: Iterabl
         return {row[0]: row[1] async for row in cur if wanted is None or row[2] in wanted}
 
 
+async def unverified_since(conn: aiosqlite.Connection, did: str, since: str) -> list[str]:
+    """URIs of ``did``'s records not seen upstream since ``since``: what a full listing that began then did not find."""
+    async with conn.execute("SELECT uri FROM records WHERE did = ? AND verified_at < ?", (did, since)) as cur:
+        return [str(row[0]) async for row in cur]
+
+
+async def known_pds_urls(conn: aiosqlite.Connection) -> list[str]:
+    async with conn.execute("SELECT url FROM pdses ORDER BY url") as cur:
+        return [str(row[0]) async for row in cur]
+
+
+async def pds_known(conn: aiosqlite.Connection, url: str) -> bool:
+    async with conn.execute("SELECT 1 FROM pdses WHERE url = ?", (url,)) as cur:
+        return await cur.fetchone() is not None
+
+
 async def delete_records(conn: aiosqlite.Connection, uris: Iterable[str]) -> int:
     rows = [(uri,) for uri in uris]
     if not rows:

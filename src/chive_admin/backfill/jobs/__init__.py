@@ -6,5 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from chive_admin.backfill.job import Job
+from chive_admin.backfill.jobs.pds_scan import PdsScan
 
-BUILTIN_JOBS: tuple[type[Job[Any]], ...] = ()
+BUILTIN_JOBS: tuple[type[Job[Any]], ...] = (PdsScan,)

@@ -1,0 +1,181 @@
+"""pds-scan: list a PDS's repositories, then index every repository's ``pub.chive.*`` records by listing.
+
+Checkpoints are fine-grained: the listRepos cursor while discovering, then per repository its state and its
+listRecords position, committed with each page of records. A resumed scan re-reads at most one page per repository.
+Deletions upstream are mirrored by mark-and-sweep: every record seen is re-verified, and what a complete listing of a
+repository did not verify since the listing began is gone upstream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from chive_admin.backfill.bounded import run_bounded
+from chive_admin.backfill.context import JobContext
+from chive_admin.backfill.job import Job, JobFailed, JobParams
+from chive_admin.clock import now_stamp
+from chive_admin.store import index, work_items
+from chive_admin.sync.fetch import RepoContents, chive_collections
+from chive_admin.sync.ingest import apply_records, remove_records
+from chive_admin.upstream.errors import (
+    RepoDeactivated,
+    RepoNotFound,
+    RepoSuspended,
+    RepoTakendown,
+    UpstreamError,
+)
+from chive_admin.upstream.urls import normalise_service_url
+
+#: repositories fetched at once within one scan (the upstream client's per-host limit applies on top)
+REPO_CONCURRENCY = 4
+_GONE: dict[type[UpstreamError], str] = {
+    RepoDeactivated: "deactivated",
+    RepoTakendown: "takendown",
+    RepoSuspended: "suspended",
+    RepoNotFound: "deleted",
+}
+
+
+class PdsScanParams(JobParams):
+    pds_url: str | None = Field(default=None, alias="pdsUrl")
+
+    @field_validator("pds_url")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_service_url(value)
+
+
+def _error_text(exc: UpstreamError) -> str:
+    return str(exc)[:500]
+
+
+class PdsScan(Job[PdsScanParams]):
+    type = "pds-scan"
+    trigger_name = "pdsScan"
+    params_model = PdsScanParams
+    stages = ("discovering_repos", "fetching_records")
+
+    async def run(self, ctx: JobContext, params: PdsScanParams) -> None:
+        if params.pds_url is not None:
+            hosts = [params.pds_url]
+        else:
+            async with ctx.db.read() as conn:
+                hosts = await index.known_pds_urls(conn)
+        if ctx.checkpoint is None:
+            ctx.checkpoint = {"phase": "discovering", "host": 0, "cursor": None, "listed": 0}
+        if ctx.checkpoint["phase"] == "discovering":
+            ctx.stage("discovering_repos")
+            await ctx.save()
+            await self._discover(ctx, hosts)
+        ctx.stage("fetching_records")
+        await ctx.save()
+        async with ctx.db.read() as conn:
+            pending = await work_items.with_state(conn, ctx.op_id, "pending")
+        await run_bounded(pending, lambda item: self._repo(ctx, item[0], item[1]), REPO_CONCURRENCY)
+
+    async def _discover(self, ctx: JobContext, hosts: list[str]) -> None:
+        client = ctx.services.upstream
+        while ctx.checkpoint["host"] < len(hosts):
+            host = hosts[ctx.checkpoint["host"]]
+            try:
+                async for page in client.iter_repo_pages(host, cursor=ctx.checkpoint["cursor"]):
+                    async with ctx.batch() as conn:
+                        now = now_stamp()
+                        await index.ensure_pds(conn, host, now)
+                        active = [(r.did, {"pds": host}) for r in page.repos if r.active is not False]
+                        added = await work_items.add(conn, ctx.op_id, active)
+                        for repo in page.repos:
+                            if repo.active is False:  # counted, its records hidden, nothing fetched
+                                await index.upsert_repo(
+                                    conn, repo.did, now, pds_url=host, status=repo.status or "inactive"
+                                )
+                                await index.set_repo_hidden(conn, repo.did, True)
+                        ctx.total_repos = (ctx.total_repos or 0) + added
+                        ctx.checkpoint = {
+                            **ctx.checkpoint,
+                            "cursor": page.cursor,
+                            "listed": ctx.checkpoint["listed"] + len(page.repos),
+                        }
+            except UpstreamError as exc:
+                await self._host_failed(ctx, host, exc, alone=len(hosts) == 1)
+            else:
+                async with ctx.batch() as conn:
+                    await index.record_pds_scan(conn, host, now_stamp(), repo_count=ctx.checkpoint["listed"])
+                    ctx.checkpoint = {**ctx.checkpoint, "host": ctx.checkpoint["host"] + 1, "cursor": None, "listed": 0}
+        async with ctx.batch():
+            ctx.checkpoint = {"phase": "fetching"}
+
+    async def _host_failed(self, ctx: JobContext, host: str, exc: UpstreamError, *, alone: bool) -> None:
+        """A host that cannot be listed: the op fails when it was the only one, else the host is dead-lettered."""
+        context: dict[str, Any] = {"host": host, "status": exc.status, "upstreamError": exc.error}
+        async with ctx.batch() as conn:
+            await index.record_pds_scan(conn, host, now_stamp(), error=_error_text(exc))
+            if not alone:
+                await ctx.dead_letter(
+                    conn,
+                    error_type="pds_unreachable",
+                    message=_error_text(exc),
+                    context=context,
+                    item={"kind": "pds", "pdsUrl": host},
+                )
+                ctx.checkpoint = {**ctx.checkpoint, "host": ctx.checkpoint["host"] + 1, "cursor": None, "listed": 0}
+        if alone:
+            raise JobFailed("pds_unreachable", f"cannot list the repositories of {host}: {_error_text(exc)}", context)
+
+    async def _repo(self, ctx: JobContext, did: str, info: dict[str, Any]) -> None:
+        client = ctx.services.upstream
+        pds = str(info["pds"])
+        try:
+            if "collections" not in info:
+                description = await client.describe_repo(pds, did)
+                indexed, _ = chive_collections(description.collections)
+                info = {**info, "handle": description.handle, "collections": indexed, "next": 0, "cursor": None}
+                info["since"] = now_stamp()  # records not re-verified after this were not listed: gone upstream
+            while info["next"] < len(info["collections"]):
+                collection = info["collections"][info["next"]]
+                async for page in client.iter_record_pages(pds, did, collection, cursor=info["cursor"]):
+                    contents = RepoContents(did=did)
+                    for record in page.records:
+                        contents.add(collection, record.uri.rpartition("/")[2], record.cid, record.value)
+                    info = {**info, "cursor": page.cursor}
+                    async with ctx.batch() as conn:
+                        await apply_records(conn, contents.records, now_stamp())
+                        for bad in contents.invalid:
+                            await ctx.dead_letter(
+                                conn,
+                                error_type="invalid_record",
+                                message=bad.problem,
+                                context={"uri": bad.uri, "did": did, "pds": pds},
+                                item={"kind": "record", "uri": bad.uri, "pds": pds},
+                            )
+                        ctx.records_processed += len(page.records)
+                        await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
+                info = {**info, "next": info["next"] + 1, "cursor": None}
+            async with ctx.batch() as conn:
+                now = now_stamp()
+                await remove_records(conn, await index.unverified_since(conn, did, info["since"]))
+                await index.upsert_repo(
+                    conn, did, now, handle=info["handle"], pds_url=pds, status="active", synced=True
+                )
+                await index.set_repo_hidden(conn, did, False)
+                await work_items.update(conn, ctx.op_id, did, state="done", info=info)
+                ctx.processed_repos = (ctx.processed_repos or 0) + 1
+        except tuple(_GONE) as exc:
+            async with ctx.batch() as conn:  # gone between listing and fetching: mirror that, it is no failure
+                await index.upsert_repo(conn, did, now_stamp(), pds_url=pds, status=_GONE[type(exc)])
+                await index.set_repo_hidden(conn, did, True)
+                await work_items.update(conn, ctx.op_id, did, state="skipped", info=info)
+                ctx.processed_repos = (ctx.processed_repos or 0) + 1
+        except UpstreamError as exc:
+            async with ctx.batch() as conn:
+                await ctx.dead_letter(
+                    conn,
+                    error_type="repo_fetch_failed",
+                    message=_error_text(exc),
+                    context={"did": did, "pds": pds, "status": exc.status, "upstreamError": exc.error},
+                    item={"kind": "repo", "did": did, "pds": pds},
+                )
+                await work_items.update(conn, ctx.op_id, did, state="failed", info=info)
+                ctx.processed_repos = (ctx.processed_repos or 0) + 1

@@ -1,0 +1,12 @@
+"""pub.chive.admin.rescanPDS: schedule a pds-scan of one host (or return the one already scheduled)."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import rescan_pds as lex
+from chive_admin.handlers.admin import triggering
+from chive_admin.xrpc.call import Call
+
+
+async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
+    await triggering.start(call, "pds-scan", {"pdsUrl": call.input.pds_url})
+    return lex.Output(success=True)
