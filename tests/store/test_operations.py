@@ -55,7 +55,9 @@ async def test_same_type_and_params_reuse_the_active_op(db: Database) -> None:
     assert (first.id, reused_first) == ("01A", False)
     assert (again.id, reused_again) == ("01A", True)
     assert (other.id, reused_other) == ("01C", False)
-    assert first.status == "queued" and first.attempts == 0 and first.started_by == "did:x:y"
+    assert first.status == "queued"
+    assert first.attempts == 0
+    assert first.started_by == "did:x:y"
 
 
 async def test_params_hash_ignores_key_order() -> None:
@@ -87,7 +89,8 @@ async def test_claim_takes_the_oldest_queued_once(db: Database) -> None:
     await queue(db, "01B", {"pdsUrl": "https://b"})
     first = await claim(db, "w1")
     second = await claim(db, "w2")
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert (first.id, first.status, first.attempts, first.lease_owner) == ("01A", "running", 1, "w1")
     assert second.id == "01B"
     assert await claim(db, "w3") is None
@@ -126,9 +129,13 @@ async def test_cancel_in_every_state(db: Database) -> None:
         queued = await ops.request_cancel(conn, "01R", T1)
         ended = await ops.request_cancel(conn, "01R", T1)
         missing = await ops.request_cancel(conn, "nope", T1)
-    assert running[0] is ops.CancelResult.REQUESTED and running[1] is not None and running[1].status == "cancelling"
+    assert running[0] is ops.CancelResult.REQUESTED
+    assert running[1] is not None
+    assert running[1].status == "cancelling"
     assert again[0] is ops.CancelResult.ALREADY_REQUESTED
-    assert queued[0] is ops.CancelResult.CANCELLED and queued[1] is not None and queued[1].completed_at == T1
+    assert queued[0] is ops.CancelResult.CANCELLED
+    assert queued[1] is not None
+    assert queued[1].completed_at == T1
     assert ended[0] is ops.CancelResult.ENDED
     assert missing == (ops.CancelResult.NOT_FOUND, None)
     # the job reaches its checkpoint: the batch sees the request, and even a finished run ends cancelled
@@ -161,7 +168,9 @@ async def test_restart_requeues_running_and_completes_cancelling(db: Database) -
     assert (a.status, a.checkpoint, a.records_processed, a.lease_owner) == ("queued", {"next": 3}, 3, None)
     assert b.status == "cancelled"
     again = await claim(db, "w3")
-    assert again is not None and again.attempts == 2 and again.checkpoint == {"next": 3}
+    assert again is not None
+    assert again.attempts == 2
+    assert again.checkpoint == {"next": 3}
 
 
 async def test_release_gives_back_a_running_op_and_ends_a_cancelling_one(db: Database) -> None:
@@ -228,4 +237,6 @@ async def test_dead_letters_survive_their_operation_being_pruned(db: Database) -
         await ops.prune_ended(conn, "2027-01-01T00:00:00.000000Z")
     async with db.read() as conn:
         kept = await dead_letters.get(conn, entry)
-    assert kept is not None and kept.operation_id is None and kept.context == {"uri": "at://x"}
+    assert kept is not None
+    assert kept.operation_id is None
+    assert kept.context == {"uri": "at://x"}
