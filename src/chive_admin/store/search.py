@@ -74,10 +74,14 @@ def _checked(table: str) -> str:
 
 async def _write_docs(conn: aiosqlite.Connection, table: str, docs: list[SearchDoc]) -> None:
     table = _checked(table)
-    await conn.executemany(f"DELETE FROM {table} WHERE uri = ?", [(d.uri,) for d in docs])
+    await conn.executemany("INSERT OR IGNORE INTO search_docids (uri) VALUES (?)", [(d.uri,) for d in docs])
     await conn.executemany(
-        f"INSERT INTO {table} (uri, title, abstract, keywords, authors) VALUES (?, ?, ?, ?, ?)",
-        [(d.uri, d.title, d.abstract, d.keywords, d.authors) for d in docs],
+        f"DELETE FROM {table} WHERE rowid = (SELECT docid FROM search_docids WHERE uri = ?)", [(d.uri,) for d in docs]
+    )
+    await conn.executemany(
+        f"INSERT INTO {table} (rowid, uri, title, abstract, keywords, authors)"
+        " VALUES ((SELECT docid FROM search_docids WHERE uri = ?), ?, ?, ?, ?, ?)",
+        [(d.uri, d.uri, d.title, d.abstract, d.keywords, d.authors) for d in docs],
     )
 
 
@@ -97,7 +101,10 @@ async def remove(conn: aiosqlite.Connection, uris: list[str]) -> None:
     current = await state(conn)
     for table in {current.live, current.building} - {None}:
         assert table is not None
-        await conn.executemany(f"DELETE FROM {_checked(table)} WHERE uri = ?", [(u,) for u in uris])
+        await conn.executemany(
+            f"DELETE FROM {_checked(table)} WHERE rowid = (SELECT docid FROM search_docids WHERE uri = ?)",
+            [(u,) for u in uris],
+        )
 
 
 async def begin_rebuild(conn: aiosqlite.Connection) -> str:
@@ -119,6 +126,15 @@ async def eprints_after(conn: aiosqlite.Connection, after_uri: str, limit: int) 
         (EPRINT_COLLECTION, after_uri, limit),
     ) as cur:
         return [document_for(row[0], json.loads(row[1])) async for row in cur]
+
+
+async def visible_eprints(conn: aiosqlite.Connection) -> int:
+    """How many eprints a rebuild will index (its expected total)."""
+    async with conn.execute(
+        "SELECT count(*) FROM records WHERE collection = ? AND hidden = 0", (EPRINT_COLLECTION,)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def fill(conn: aiosqlite.Connection, table: str, docs: list[SearchDoc]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chive_admin.backfill.job import Job
+from chive_admin.backfill.jobs.full_reindex import FullReindex
 from chive_admin.backfill.jobs.pds_scan import PdsScan
 
-BUILTIN_JOBS: tuple[type[Job[Any]], ...] = (PdsScan,)
+BUILTIN_JOBS: tuple[type[Job[Any]], ...] = (PdsScan, FullReindex)
