@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 from pydantic import Field
 
 from chive_admin.backfill.context import JobContext
-from chive_admin.backfill.job import Job, JobFailed, JobParams
+from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
 
 ITEMS_TABLE = "CREATE TABLE IF NOT EXISTS test_items (op_id TEXT NOT NULL, item INTEGER NOT NULL, attempt INTEGER)"
 
@@ -69,3 +70,13 @@ class CountItems(Job[CountParams]):
                     )
                     ctx.records_processed += 1
                 ctx.checkpoint = items.stop
+
+    async def retry_item(self, ctx: JobContext, item: Any) -> None:
+        if os.environ.get("TEST_JOB_RETRY_FAIL"):
+            raise RetryFailed(f"item {item['item']} refused again")
+        async with ctx.batch() as conn:
+            await conn.execute(ITEMS_TABLE)
+            await conn.execute(
+                "INSERT INTO test_items (op_id, item, attempt) VALUES (?, ?, ?)", (ctx.op_id, item["item"], ctx.attempt)
+            )
+            ctx.records_processed += 1

@@ -35,14 +35,25 @@ class JobFailed(Exception):
         self.context = context or {}
 
 
+class RetryFailed(Exception):
+    """One dead-lettered item failed again; its entry stays in the queue with this message."""
+
+
 class Job(ABC, Generic[P]):
     #: the type operations report (kebab-case, e.g. "pds-scan")
     type: ClassVar[str]
-    #: the name triggerBackfill takes (camelCase, e.g. "pdsScan")
-    trigger_name: ClassVar[str]
+    #: the name triggerBackfill takes (camelCase, e.g. "pdsScan"); None for internal types it cannot start
+    trigger_name: ClassVar[str | None]
     params_model: ClassVar[builtins.type[JobParams]]
     stages: ClassVar[tuple[str, ...]]
 
     @abstractmethod
     async def run(self, ctx: JobContext, params: P) -> None:
         """Do the work from ``ctx.checkpoint`` on, committing data and checkpoint together in ``ctx.batch()``."""
+
+    async def retry_item(self, ctx: JobContext, item: Any) -> None:
+        """Process one dead-lettered item of this type again, committing through ``ctx.batch()``.
+
+        Raise ``RetryFailed`` (or an upstream error) to leave it in the queue.
+        """
+        raise RetryFailed(f"{self.type} items cannot be retried one by one")

@@ -33,10 +33,12 @@ class JobRegistry:
         for job in jobs:
             if job.type in self._by_type:
                 raise ValueError(f"job type {job.type!r} registered twice")
+            self._by_type[job.type] = job
+            if job.trigger_name is None:
+                continue
             known = self._names.get(job.trigger_name)
             if known is not None and known != job.type:
                 raise ValueError(f"trigger name {job.trigger_name!r} already means {known!r}")
-            self._by_type[job.type] = job
             self._names[job.trigger_name] = job.type
 
     def type_for(self, trigger_name: str) -> str | None:

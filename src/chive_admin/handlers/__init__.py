@@ -19,12 +19,17 @@ from chive_admin._generated.models.pub.chive.admin import (
 )
 from chive_admin.handlers.admin import (
     cancel_backfill,
+    dismiss_dlq_entry,
     get_backfill_history,
     get_backfill_status,
     get_node_metrics,
     get_system_health,
+    list_dlq_entries,
     list_pdses,
+    purge_old_dlq,
     rescan_pds,
+    retry_all_dlq,
+    retry_dlq_entry,
     trigger_backfill,
 )
 from chive_admin.handlers.admin.trigger_job import handler_for
@@ -49,6 +54,15 @@ _BACKFILL: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC: handler_for("governance-sync", trigger_governance_sync.Output),
 }
 
+# the dead-letter queue
+_DLQ: dict[str, Handler] = {
+    ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES: list_dlq_entries.handle,
+    ids.PUB_CHIVE_ADMIN_DISMISS_DLQ_ENTRY: dismiss_dlq_entry.handle,
+    ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY: retry_dlq_entry.handle,
+    ids.PUB_CHIVE_ADMIN_RETRY_ALL_DLQ: retry_all_dlq.handle,
+    ids.PUB_CHIVE_ADMIN_PURGE_OLD_DLQ: purge_old_dlq.handle,
+}
+
 # the record index
 _INDEX: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_LIST_PDSES: list_pdses.handle,
@@ -61,4 +75,4 @@ _HEALTH: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_GET_NODE_METRICS: get_node_metrics.handle,
 }
 
-HANDLERS: Mapping[str, Handler] = MappingProxyType({**_ACCESS, **_BACKFILL, **_INDEX, **_HEALTH})
+HANDLERS: Mapping[str, Handler] = MappingProxyType({**_ACCESS, **_BACKFILL, **_DLQ, **_INDEX, **_HEALTH})

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from chive_admin.backfill.job import Job
+from chive_admin.backfill.jobs.dlq_retry import DlqRetry
 from chive_admin.backfill.jobs.full_reindex import FullReindex
 from chive_admin.backfill.jobs.pds_scan import PdsScan
 
-BUILTIN_JOBS: tuple[type[Job[Any]], ...] = (PdsScan, FullReindex)
+BUILTIN_JOBS: tuple[type[Job[Any]], ...] = (PdsScan, FullReindex, DlqRetry)

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiosqlite
+from atproto_core.uri import AtUri
 from pydantic import Field, field_validator
 
 from chive_admin.backfill.bounded import run_bounded
 from chive_admin.backfill.context import JobContext
-from chive_admin.backfill.job import Job, JobFailed, JobParams
+from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
 from chive_admin.clock import now_stamp
 from chive_admin.store import index, work_items
 from chive_admin.sync.fetch import RepoContents, chive_collections
 from chive_admin.sync.ingest import apply_records, remove_records
 from chive_admin.upstream.errors import (
+    RecordNotFound,
     RepoDeactivated,
     RepoNotFound,
     RepoSuspended,
@@ -125,47 +128,13 @@ class PdsScan(Job[PdsScanParams]):
             raise JobFailed("pds_unreachable", f"cannot list the repositories of {host}: {_error_text(exc)}", context)
 
     async def _repo(self, ctx: JobContext, did: str, info: dict[str, Any]) -> None:
-        client = ctx.services.upstream
+        """One discovered repository, its position kept in the work list; failures are dead-lettered."""
         pds = str(info["pds"])
         try:
-            if "collections" not in info:
-                description = await client.describe_repo(pds, did)
-                indexed, _ = chive_collections(description.collections)
-                info = {**info, "handle": description.handle, "collections": indexed, "next": 0, "cursor": None}
-                info["since"] = now_stamp()  # records not re-verified after this were not listed: gone upstream
-            while info["next"] < len(info["collections"]):
-                collection = info["collections"][info["next"]]
-                async for page in client.iter_record_pages(pds, did, collection, cursor=info["cursor"]):
-                    contents = RepoContents(did=did)
-                    for record in page.records:
-                        contents.add(collection, record.uri.rpartition("/")[2], record.cid, record.value)
-                    info = {**info, "cursor": page.cursor}
-                    async with ctx.batch() as conn:
-                        await apply_records(conn, contents.records, now_stamp())
-                        for bad in contents.invalid:
-                            await ctx.dead_letter(
-                                conn,
-                                error_type="invalid_record",
-                                message=bad.problem,
-                                context={"uri": bad.uri, "did": did, "pds": pds},
-                                item={"kind": "record", "uri": bad.uri, "pds": pds},
-                            )
-                        ctx.records_processed += len(page.records)
-                        await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
-                info = {**info, "next": info["next"] + 1, "cursor": None}
-            async with ctx.batch() as conn:
-                now = now_stamp()
-                await remove_records(conn, await index.unverified_since(conn, did, info["since"]))
-                await index.upsert_repo(
-                    conn, did, now, handle=info["handle"], pds_url=pds, status="active", synced=True
-                )
-                await index.set_repo_hidden(conn, did, False)
-                await work_items.update(conn, ctx.op_id, did, state="done", info=info)
-                ctx.processed_repos = (ctx.processed_repos or 0) + 1
+            info = await self._sync_repo(ctx, did, info, track=True)
         except tuple(_GONE) as exc:
             async with ctx.batch() as conn:  # gone between listing and fetching: mirror that, it is no failure
-                await index.upsert_repo(conn, did, now_stamp(), pds_url=pds, status=_GONE[type(exc)])
-                await index.set_repo_hidden(conn, did, True)
+                await _mark_gone(conn, did, pds, _GONE[type(exc)])
                 await work_items.update(conn, ctx.op_id, did, state="skipped", info=info)
                 ctx.processed_repos = (ctx.processed_repos or 0) + 1
         except UpstreamError as exc:
@@ -179,3 +148,83 @@ class PdsScan(Job[PdsScanParams]):
                 )
                 await work_items.update(conn, ctx.op_id, did, state="failed", info=info)
                 ctx.processed_repos = (ctx.processed_repos or 0) + 1
+
+    async def _sync_repo(self, ctx: JobContext, did: str, info: dict[str, Any], *, track: bool) -> dict[str, Any]:
+        """List every indexed collection of ``did`` from ``info["pds"]`` and mirror it; with ``track``, the position
+        is committed with each page so a resumed scan continues where it stopped."""
+        client = ctx.services.upstream
+        pds = str(info["pds"])
+        if "collections" not in info:
+            description = await client.describe_repo(pds, did)
+            indexed, _ = chive_collections(description.collections)
+            info = {**info, "handle": description.handle, "collections": indexed, "next": 0, "cursor": None}
+            info["since"] = now_stamp()  # records not re-verified after this were not listed: gone upstream
+        while info["next"] < len(info["collections"]):
+            collection = info["collections"][info["next"]]
+            async for page in client.iter_record_pages(pds, did, collection, cursor=info["cursor"]):
+                contents = RepoContents(did=did)
+                for record in page.records:
+                    contents.add(collection, record.uri.rpartition("/")[2], record.cid, record.value)
+                info = {**info, "cursor": page.cursor}
+                async with ctx.batch() as conn:
+                    await apply_records(conn, contents.records, now_stamp())
+                    for bad in contents.invalid:
+                        await ctx.dead_letter(
+                            conn,
+                            error_type="invalid_record",
+                            message=bad.problem,
+                            context={"uri": bad.uri, "did": did, "pds": pds},
+                            item={"kind": "record", "uri": bad.uri, "pds": pds},
+                        )
+                    ctx.records_processed += len(page.records)
+                    if track:
+                        await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
+            info = {**info, "next": info["next"] + 1, "cursor": None}
+        async with ctx.batch() as conn:
+            now = now_stamp()
+            await remove_records(conn, await index.unverified_since(conn, did, info["since"]))
+            handle = info["handle"]
+            await index.upsert_repo(conn, did, now, handle=handle, pds_url=pds, status="active", synced=True)
+            await index.set_repo_hidden(conn, did, False)
+            if track:
+                await work_items.update(conn, ctx.op_id, did, state="done", info=info)
+                ctx.processed_repos = (ctx.processed_repos or 0) + 1
+        return info
+
+    async def retry_item(self, ctx: JobContext, item: Any) -> None:
+        kind = item.get("kind") if isinstance(item, dict) else None
+        if kind == "record":
+            await self._retry_record(ctx, str(item["uri"]), str(item["pds"]))
+        elif kind == "repo":
+            try:
+                await self._sync_repo(ctx, str(item["did"]), {"pds": item["pds"]}, track=False)
+            except tuple(_GONE) as exc:
+                async with ctx.batch() as conn:
+                    await _mark_gone(conn, str(item["did"]), str(item["pds"]), _GONE[type(exc)])
+        elif kind == "pds":
+            # a host that could not be listed is retried as a new scan of that host (or the one already queued)
+            await ctx.services.engine.trigger(self.type, PdsScanParams(pds_url=item["pdsUrl"]), None)
+        else:
+            raise RetryFailed(f"not a pds-scan item: {item!r}"[:200])
+
+    async def _retry_record(self, ctx: JobContext, uri: str, pds: str) -> None:
+        parsed = AtUri.from_str(uri)
+        did, collection, rkey = parsed.host, parsed.collection, parsed.rkey
+        try:
+            answer = await ctx.services.upstream.get_record(pds, did, collection, rkey)
+        except RecordNotFound:
+            async with ctx.batch() as conn:  # deleted upstream since: nothing left to index
+                await remove_records(conn, [uri])
+            return
+        contents = RepoContents(did=did)
+        contents.add(collection, rkey, answer.cid or "", answer.value)
+        if contents.invalid:
+            raise RetryFailed(contents.invalid[0].problem)
+        async with ctx.batch() as conn:
+            await apply_records(conn, contents.records, now_stamp())
+            ctx.records_processed += 1
+
+
+async def _mark_gone(conn: aiosqlite.Connection, did: str, pds: str, status: str) -> None:
+    await index.upsert_repo(conn, did, now_stamp(), pds_url=pds, status=status)
+    await index.set_repo_hidden(conn, did, True)

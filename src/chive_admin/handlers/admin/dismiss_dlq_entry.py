@@ -1,0 +1,18 @@
+"""pub.chive.admin.dismissDLQEntry: drop one entry from the dead-letter queue."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import dismiss_dlq_entry as lex
+from chive_admin.handlers.admin.dlq_entry import at_index
+from chive_admin.store import dead_letters
+from chive_admin.xrpc.call import Call
+
+
+async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
+    entry = await at_index(call.services.db, call.input.index)
+    call.note.target = str(entry.id)
+    async with call.services.db.write() as conn:
+        removed = await dead_letters.remove(conn, entry.id)
+    if not removed:  # dismissed or retried by someone else between the lookup and now
+        return lex.Output(success=False, message=f"Entry {entry.id} had already left the queue")
+    return lex.Output(success=True, message=f"Entry {entry.id} ({entry.error_type}) dismissed")

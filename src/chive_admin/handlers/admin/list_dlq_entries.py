@@ -1,0 +1,29 @@
+"""pub.chive.admin.listDLQEntries: the dead-letter queue in queue order (positions are the ``index`` of the
+retry and dismiss methods)."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import list_dlq_entries as lex
+from chive_admin.store import dead_letters
+from chive_admin.xrpc.call import Call
+
+
+def entry_view(entry: dead_letters.DeadLetter) -> lex.DlqEntry:
+    context = entry.context
+    fields = {
+        "id": str(entry.id),
+        "uri": context.get("uri"),
+        "did": context.get("did"),
+        "errorType": entry.error_type,
+        "errorMessage": entry.message,
+        "retryCount": entry.retry_count,
+        "createdAt": entry.created_at,
+        "lastRetryAt": entry.last_retry_at,
+    }
+    return lex.DlqEntry.model_validate({k: v for k, v in fields.items() if v is not None})
+
+
+async def handle(call: Call[lex.Params, None]) -> lex.Output:
+    async with call.services.db.read() as conn:
+        entries, total = await dead_letters.page(conn, call.params.limit, call.params.offset)
+    return lex.Output(entries=[entry_view(e) for e in entries], total=total)

@@ -1,0 +1,22 @@
+"""pub.chive.admin.retryAllDLQ: retry every entry (or every entry of one errorType) as one dlq-retry operation."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import retry_all_dlq as lex
+from chive_admin.backfill.jobs.dlq_retry import DlqRetryParams
+from chive_admin.store import dead_letters
+from chive_admin.xrpc.call import Call
+
+
+async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
+    async with call.services.db.read() as conn:
+        chosen = await dead_letters.ids(conn, call.input.error_type)
+    if not chosen:
+        return lex.Output(retried_count=0)
+    # the ids are fixed now: entries arriving later are not part of this retry
+    op, reused = await call.services.engine.trigger(
+        "dlq-retry", DlqRetryParams(entry_ids=tuple(chosen)), call.principal.did
+    )
+    call.note.target = op.id
+    call.note.detail = "reused" if reused else "created"
+    return lex.Output(retried_count=len(chosen))
