@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -118,3 +119,35 @@ def test_split_statements_keeps_triggers_whole() -> None:
     assert statements[1].endswith("END;")
     with pytest.raises(MigrationError, match="incomplete"):
         split_statements("CREATE TABLE b (x INTEGER)")
+
+
+async def test_cancelled_writers_never_leave_a_transaction_open(tmp_path: Path) -> None:
+    """Tasks cancelled at any await of a write (BEGIN, body, COMMIT) leave the writer clean for the next one."""
+    db = await Database.open(tmp_path / "c.db", readers=1)
+    try:
+        async with db.write() as conn:
+            await conn.execute("CREATE TABLE t (n INTEGER)")
+
+        async def writer(n: int) -> None:
+            async with db.write() as conn:
+                await conn.execute("INSERT INTO t VALUES (?)", (n,))
+                await asyncio.sleep(0)
+                await conn.execute("INSERT INTO t VALUES (?)", (-n,))
+
+        for round_ in range(30):
+            tasks = [asyncio.create_task(writer(n)) for n in range(1, 6)]
+            for _ in range(round_ % 7):
+                await asyncio.sleep(0)
+            for task in tasks[::2]:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        async with db.write() as conn:  # no "cannot start a transaction within a transaction"
+            await conn.execute("INSERT INTO t VALUES (0)")
+        async with db.read() as conn:
+            rows = await conn.execute_fetchall("SELECT n FROM t")
+        values = [r[0] for r in rows]
+        # every write is whole or absent: each n appears exactly as often as -n
+        assert all(values.count(n) == values.count(-n) for n in range(1, 6))
+        assert 0 in values
+    finally:
+        await db.close()

@@ -181,16 +181,31 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction on the writer: committed on exit, rolled back on any exception."""
+        """A ``BEGIN IMMEDIATE`` transaction on the writer: committed on exit, rolled back on any exception.
+
+        Cancellation-safe: aiosqlite runs statements in its own thread in queue order, so a cancelled await does not
+        stop a BEGIN or COMMIT already queued. Each is shielded, and every failure queues a ROLLBACK behind it, so
+        the connection never leaks an open transaction into the next writer.
+        """
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
             try:
+                await asyncio.shield(self._writer.execute("BEGIN IMMEDIATE"))
                 yield self._writer
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await asyncio.shield(self._rollback())
                 raise
-            else:
-                await self._writer.execute("COMMIT")
+            try:
+                await asyncio.shield(self._writer.execute("COMMIT"))
+            except BaseException:
+                await asyncio.shield(self._rollback())
+                raise
+
+    async def _rollback(self) -> None:
+        try:
+            await self._writer.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):  # the BEGIN itself failed: nothing to undo
+                raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
