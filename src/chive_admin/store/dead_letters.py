@@ -47,12 +47,18 @@ async def add(
     item: Any,
     now: str,
 ) -> int:
-    cur = await conn.execute(
+    """Queue a failed item; the same item failing the same way again refreshes its entry (message, context, op)."""
+    async with conn.execute(
         "INSERT INTO dead_letters (operation_id, job_type, error_type, message, context, item, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (job_type, error_type, item) DO UPDATE SET"
+        "   operation_id = excluded.operation_id, message = excluded.message, context = excluded.context"
+        " RETURNING id",
         (operation_id, job_type, error_type, message, canonical_json(context), canonical_json(item), now),
-    )
-    return int(cur.lastrowid or 0)
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 async def page(conn: aiosqlite.Connection, limit: int, offset: int) -> tuple[list[DeadLetter], int]:

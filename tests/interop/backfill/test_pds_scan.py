@@ -38,6 +38,7 @@ class Population:
     big: Account
     inactive: Account
     invalid_uri: str
+    document: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def population(testnet: Testnet, pds: PdsClient) -> Iterator[Population]:
     inactive = pds.create_account(prefix="inactive")
     pds.bulk_create(inactive, records.COMMENT, 3, factory=lambda i: records.review_comment(eprint_uri=eprint.uri))
     pds.deactivate_account(inactive)
-    yield Population(empty, one, paged, big, inactive, invalid.uri)
+    yield Population(empty, one, paged, big, inactive, invalid.uri, doc)
     pds.activate_account(pds.login(inactive))
 
 
@@ -176,6 +177,24 @@ async def test_pds_scan_indexes_exactly_what_the_pds_holds(
     assert indexed == upstream_index(pds)
     assert (updated.uri, updated.cid) in indexed
     assert comment[0]["uri"] not in {uri for uri, _ in indexed}
+
+    # three scans met the same invalid record: one queue entry. Fixed upstream, a retry indexes it.
+    entries = (await server.call(ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES)).json()
+    assert entries["total"] == 1
+    assert entries["entries"][0]["uri"] == population.invalid_uri
+    fixed = pds.put_record(
+        population.one,
+        records.SUBMISSION,
+        population.invalid_uri.rpartition("/")[2],
+        records.eprint_submission(submitted_by=population.one.did, document=population.document),
+    )
+    retry = await server.call(ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY, {"index": 0})
+    assert retry.json()["success"] is True
+    [(retry_id,)] = await server.rows("SELECT id FROM operations WHERE type = 'dlq-retry'")
+    retry_op = await server.wait(retry_id)
+    assert retry_op["status"] == "completed"
+    assert (fixed.uri, fixed.cid) in set(await server.rows("SELECT uri, cid FROM records"))
+    assert (await server.call(ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES)).json()["total"] == 0
 
 
 async def test_bad_pds_urls_are_refused_at_trigger_time(server: Server) -> None:

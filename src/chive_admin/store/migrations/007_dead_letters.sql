@@ -12,4 +12,6 @@ CREATE TABLE dead_letters (
     last_retry_at TEXT
 ) STRICT;
 CREATE INDEX dead_letters_error_type ON dead_letters (error_type, id);
+-- one entry per failing thing: a re-run that meets the same failure refreshes the entry instead of adding one
+CREATE UNIQUE INDEX dead_letters_item ON dead_letters (job_type, error_type, item);
 CREATE INDEX dead_letters_created_at ON dead_letters (created_at);
