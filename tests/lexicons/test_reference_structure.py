@@ -76,6 +76,7 @@ BACKFILL_OP_EXTENSIONS: dict[str, dict[str, Any]] = {
     "updatedAt": {"type": "string", "format": "datetime"},
     "etaSeconds": {"type": "integer", "minimum": 0},
     "attempts": {"type": "integer", "minimum": 0},
+    "counts": {"type": "unknown"},
 }
 # triggerBackfill's copy of backfillOperation lacks these fields of getBackfillStatus's copy; we add them.
 TRIGGER_OP_FILL_IN = ("completedAt", "totalRecords", "error", "startedBy")

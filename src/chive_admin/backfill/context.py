@@ -59,6 +59,8 @@ class JobContext:
         self.total_records = op.total_records
         self.total_repos = op.total_repos
         self.processed_repos = op.processed_repos
+        #: the job type's own counters (e.g. updated/deleted), reported as the op's ``counts``
+        self.counts: dict[str, int] = dict(op.counts or {})
         self._stages = stages
         self._stopping = stopping
         self._committed = self._snapshot()
@@ -66,6 +68,10 @@ class JobContext:
     @property
     def resumed(self) -> bool:
         return self.checkpoint is not None
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add to one of the job's own counters (inside a batch, like every change of progress)."""
+        self.counts[name] = self.counts.get(name, 0) + n
 
     def stage(self, name: str) -> None:
         if name not in self._stages:
@@ -80,6 +86,7 @@ class JobContext:
             total_repos=self.total_repos,
             processed_repos=self.processed_repos,
             records_failed=self.records_failed,
+            counts=dict(self.counts) if self.counts else None,
         )
 
     @asynccontextmanager
@@ -141,6 +148,7 @@ class JobContext:
             self.total_records,
             self.total_repos,
             self.processed_repos,
+            dict(self.counts),
         )
 
     def _restore(self, saved: tuple[Any, ...]) -> None:
@@ -152,5 +160,7 @@ class JobContext:
             self.total_records,
             self.total_repos,
             self.processed_repos,
+            counts,
         ) = saved
+        self.counts = dict(counts)
         self.checkpoint = copy.deepcopy(checkpoint)

@@ -276,4 +276,5 @@ def _final_progress(ctx: JobContext) -> ops.Progress:
         total_repos=ctx.total_repos,
         processed_repos=ctx.processed_repos,
         records_failed=ctx.records_failed,
+        counts=dict(ctx.counts) if ctx.counts else None,
     )

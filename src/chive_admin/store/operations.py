@@ -39,6 +39,7 @@ class Operation:
     total_repos: int | None
     processed_repos: int | None
     records_failed: int
+    counts: dict[str, int] | None
     checkpoint: Any
     error: str | None
     error_code: str | None
@@ -56,7 +57,7 @@ class Operation:
 
 _COLUMNS = (
     "id, type, status, stage, params, started_by, requested_at, started_at, updated_at, completed_at,"
-    " records_processed, total_records, total_repos, processed_repos, records_failed, checkpoint, error,"
+    " records_processed, total_records, total_repos, processed_repos, records_failed, counts, checkpoint, error,"
     " error_code, error_context, attempts, lease_owner, lease_expires_at, attempt_started_at, attempt_base"
 )
 
@@ -69,7 +70,8 @@ def _row(row: Sequence[Any]) -> Operation:
     values = list(row)
     values[4] = json.loads(values[4])
     values[15] = _loads(values[15])
-    values[18] = _loads(values[18])
+    values[16] = _loads(values[16])
+    values[19] = _loads(values[19])
     return Operation(*values)
 
 
@@ -195,6 +197,7 @@ class Progress:
     total_repos: int | None = None
     processed_repos: int | None = None
     records_failed: int | None = None
+    counts: dict[str, int] | None = None
 
 
 _UNCHANGED = object()
@@ -220,6 +223,9 @@ async def save_progress(
         if value is not None:
             sets.append(f"{column} = ?")
             args.append(value)
+    if progress.counts is not None:
+        sets.append("counts = ?")
+        args.append(canonical_json(progress.counts))
     if checkpoint is not _UNCHANGED:
         sets.append("checkpoint = ?")
         args.append(None if checkpoint is None else canonical_json(checkpoint))

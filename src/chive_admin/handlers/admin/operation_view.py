@@ -43,6 +43,7 @@ def operation_fields(op: Operation) -> dict[str, Any]:
         "updatedAt": op.updated_at,
         "etaSeconds": eta_seconds(op),
         "attempts": op.attempts,
+        "counts": op.counts or None,
     }
     return {key: value for key, value in fields.items() if value is not None}
 

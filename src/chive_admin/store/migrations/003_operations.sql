@@ -17,6 +17,7 @@ CREATE TABLE operations (
     total_repos       INTEGER,
     processed_repos   INTEGER,
     records_failed    INTEGER NOT NULL DEFAULT 0,
+    counts            TEXT,                    -- JSON object of the job type's own counters
     checkpoint        TEXT,                    -- JSON, owned by the job type
     error             TEXT,
     error_code        TEXT,

@@ -46,6 +46,7 @@ class BackfillOperation(lex.LexModel):
     updated_at: formats.Datetime | None = Field(default=None, alias='updatedAt', description='When the state or counters last changed (RFC 3339, UTC).')
     eta_seconds: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='etaSeconds', description='Estimated seconds until the operation finishes, from the rate observed so far; absent when no estimate is possible.')
     attempts: Annotated[int, Field(ge=0)] | None = Field(default=None, description='How many times a worker has started or resumed the operation; 0 while queued, above 1 after it was resumed from a checkpoint.')
+    counts: dict[str, Any] | None = Field(default=None, description='Counters this operation type keeps beyond the records processed, as a JSON object of non-negative integers (e.g. checked, updated, deleted, unchanged for a freshness-scan); absent when it keeps none.')
 
 
 Params.model_rebuild()
