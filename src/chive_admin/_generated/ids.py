@@ -9,6 +9,7 @@ COM_ATPROTO_REPO_LIST_RECORDS: Final = 'com.atproto.repo.listRecords'
 COM_ATPROTO_REPO_STRONG_REF: Final = 'com.atproto.repo.strongRef'
 COM_ATPROTO_SYNC_GET_BLOB: Final = 'com.atproto.sync.getBlob'
 COM_ATPROTO_SYNC_GET_REPO: Final = 'com.atproto.sync.getRepo'
+COM_ATPROTO_SYNC_GET_REPO_STATUS: Final = 'com.atproto.sync.getRepoStatus'
 COM_ATPROTO_SYNC_LIST_REPOS: Final = 'com.atproto.sync.listRepos'
 PUB_CHIVE_ACTOR_MUTE: Final = 'pub.chive.actor.mute'
 PUB_CHIVE_ACTOR_PROFILE: Final = 'pub.chive.actor.profile'
@@ -85,6 +86,7 @@ ALL: Final[frozenset[str]] = frozenset({
     COM_ATPROTO_REPO_STRONG_REF,
     COM_ATPROTO_SYNC_GET_BLOB,
     COM_ATPROTO_SYNC_GET_REPO,
+    COM_ATPROTO_SYNC_GET_REPO_STATUS,
     COM_ATPROTO_SYNC_LIST_REPOS,
     PUB_CHIVE_ACTOR_MUTE,
     PUB_CHIVE_ACTOR_PROFILE,

@@ -12,6 +12,7 @@ from chive_admin._generated.models.com.atproto.repo import get_record as _repo_g
 from chive_admin._generated.models.com.atproto.repo import list_records as _repo_list_records
 from chive_admin._generated.models.com.atproto.sync import get_blob as _sync_get_blob
 from chive_admin._generated.models.com.atproto.sync import get_repo as _sync_get_repo
+from chive_admin._generated.models.com.atproto.sync import get_repo_status as _sync_get_repo_status
 from chive_admin._generated.models.com.atproto.sync import list_repos as _sync_list_repos
 from chive_admin._generated.models.pub.chive.actor import mute as _actor_mute
 from chive_admin._generated.models.pub.chive.actor import profile as _actor_profile
@@ -695,6 +696,19 @@ UPSTREAM: Final[Mapping[str, lex.Route]] = MappingProxyType({
         errors=('RepoNotFound', 'RepoTakendown', 'RepoSuspended', 'RepoDeactivated'),
         auth='upstream',
         description='Called by chive-admin on a PDS: the whole repository as a CAR file, signed commit included.',
+    ),
+    ids.COM_ATPROTO_SYNC_GET_REPO_STATUS: lex.Route(
+        nsid=ids.COM_ATPROTO_SYNC_GET_REPO_STATUS,
+        kind='query',
+        params=_sync_get_repo_status.Params,
+        param_specs={'did': lex.ParamSpec(lex.ParamKind.STRING)},
+        input=None,
+        input_encoding=None,
+        output=_sync_get_repo_status.Output,
+        output_encoding='application/json',
+        errors=('RepoNotFound',),
+        auth='upstream',
+        description='Called by chive-admin on a PDS: whether a repository is hosted and active there, and if not, why (a deactivated account answers listRecords with RepoNotFound; this tells it from a deleted one).',
     ),
     ids.COM_ATPROTO_SYNC_LIST_REPOS: lex.Route(
         nsid=ids.COM_ATPROTO_SYNC_LIST_REPOS,

@@ -119,6 +119,47 @@ async def unverified_since(conn: aiosqlite.Connection, did: str, since: str) -> 
         return [str(row[0]) async for row in cur]
 
 
+@dataclass(frozen=True)
+class StoredRecord:
+    uri: str
+    collection: str
+    rkey: str
+    cid: str
+
+
+async def dids_to_verify(conn: aiosqlite.Connection, before: str, after_did: str, limit: int) -> list[str]:
+    """Repos holding records last verified before ``before``, in DID order after ``after_did``."""
+    async with conn.execute(
+        "SELECT DISTINCT did FROM records WHERE verified_at < ? AND did > ? ORDER BY did LIMIT ?",
+        (before, after_did, limit),
+    ) as cur:
+        return [str(row[0]) async for row in cur]
+
+
+async def count_unverified(conn: aiosqlite.Connection, before: str) -> int:
+    async with conn.execute("SELECT count(*) FROM records WHERE verified_at < ?", (before,)) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def records_to_verify(conn: aiosqlite.Connection, did: str, before: str) -> list[StoredRecord]:
+    async with conn.execute(
+        "SELECT uri, collection, rkey, cid FROM records WHERE did = ? AND verified_at < ? ORDER BY uri", (did, before)
+    ) as cur:
+        return [StoredRecord(row[0], row[1], row[2], row[3]) async for row in cur]
+
+
+async def mark_verified(conn: aiosqlite.Connection, uris: Iterable[str], now: str) -> None:
+    await conn.executemany("UPDATE records SET verified_at = ? WHERE uri = ?", [(now, uri) for uri in uris])
+
+
+async def repo_host(conn: aiosqlite.Connection, did: str) -> tuple[str | None, str] | None:
+    """(pds url, status) of a known repo, or ``None``."""
+    async with conn.execute("SELECT pds_url, status FROM repos WHERE did = ?", (did,)) as cur:
+        row = await cur.fetchone()
+    return (row[0], str(row[1])) if row else None
+
+
 async def known_pds_urls(conn: aiosqlite.Connection) -> list[str]:
     async with conn.execute("SELECT url FROM pdses ORDER BY url") as cur:
         return [str(row[0]) async for row in cur]

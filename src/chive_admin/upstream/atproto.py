@@ -11,6 +11,7 @@ from chive_admin._generated import ids
 from chive_admin._generated.models.com.atproto.repo import describe_repo as lex_describe_repo
 from chive_admin._generated.models.com.atproto.repo import get_record as lex_get_record
 from chive_admin._generated.models.com.atproto.repo import list_records as lex_list_records
+from chive_admin._generated.models.com.atproto.sync import get_repo_status as lex_get_repo_status
 from chive_admin._generated.models.com.atproto.sync import list_repos as lex_list_repos
 from chive_admin.lex import LexModel
 from chive_admin.upstream.errors import BadResponse
@@ -90,6 +91,10 @@ class AtprotoClient:
         nsid = ids.COM_ATPROTO_REPO_GET_RECORD
         data = await self.caller.query_json(pds, nsid, {"repo": did, "collection": collection, "rkey": rkey})
         return _checked(lex_get_record.Output, data, pds, nsid)
+
+    async def get_repo_status(self, pds: str, did: str) -> lex_get_repo_status.Output:
+        nsid = ids.COM_ATPROTO_SYNC_GET_REPO_STATUS
+        return _checked(lex_get_repo_status.Output, await self.caller.query_json(pds, nsid, {"did": did}), pds, nsid)
 
     async def get_repo(self, pds: str, did: str, *, max_bytes: int = MAX_REPO_BYTES) -> IO[bytes]:
         """The repository export (CAR) in a temporary file; the caller closes it."""

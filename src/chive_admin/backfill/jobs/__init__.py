@@ -7,7 +7,8 @@ from typing import Any
 
 from chive_admin.backfill.job import Job
 from chive_admin.backfill.jobs.dlq_retry import DlqRetry
+from chive_admin.backfill.jobs.freshness_scan import FreshnessScan
 from chive_admin.backfill.jobs.full_reindex import FullReindex
 from chive_admin.backfill.jobs.pds_scan import PdsScan
 
-BUILTIN_JOBS: tuple[type[Job[Any]], ...] = (PdsScan, FullReindex, DlqRetry)
+BUILTIN_JOBS: tuple[type[Job[Any]], ...] = (PdsScan, FreshnessScan, FullReindex, DlqRetry)

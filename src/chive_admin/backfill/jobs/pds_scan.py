@@ -11,34 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 import aiosqlite
-from atproto_core.uri import AtUri
 from pydantic import Field, field_validator
 
 from chive_admin.backfill.bounded import run_bounded
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
+from chive_admin.backfill.retries import retry_record
 from chive_admin.clock import now_stamp
 from chive_admin.store import index, work_items
 from chive_admin.sync.fetch import RepoContents, chive_collections
+from chive_admin.sync.hosting import hosting_status, is_hosted
 from chive_admin.sync.ingest import apply_records, remove_records
-from chive_admin.upstream.errors import (
-    RecordNotFound,
-    RepoDeactivated,
-    RepoNotFound,
-    RepoSuspended,
-    RepoTakendown,
-    UpstreamError,
-)
+from chive_admin.upstream.errors import UpstreamError
 from chive_admin.upstream.urls import normalise_service_url
 
 #: repositories fetched at once within one scan (the upstream client's per-host limit applies on top)
 REPO_CONCURRENCY = 4
-_GONE: dict[type[UpstreamError], str] = {
-    RepoDeactivated: "deactivated",
-    RepoTakendown: "takendown",
-    RepoSuspended: "suspended",
-    RepoNotFound: "deleted",
-}
 
 
 class PdsScanParams(JobParams):
@@ -132,12 +120,14 @@ class PdsScan(Job[PdsScanParams]):
         pds = str(info["pds"])
         try:
             info = await self._sync_repo(ctx, did, info, track=True)
-        except tuple(_GONE) as exc:
-            async with ctx.batch() as conn:  # gone between listing and fetching: mirror that, it is no failure
-                await _mark_gone(conn, did, pds, _GONE[type(exc)])
-                await work_items.update(conn, ctx.op_id, did, state="skipped", info=info)
-                ctx.processed_repos = (ctx.processed_repos or 0) + 1
         except UpstreamError as exc:
+            status = await hosting_status(ctx.services.upstream, pds, did, exc)
+            if status is not None and not is_hosted(status):
+                async with ctx.batch() as conn:  # gone between listing and fetching: mirror that, it is no failure
+                    await _mark_gone(conn, did, pds, status)
+                    await work_items.update(conn, ctx.op_id, did, state="skipped", info=info)
+                    ctx.processed_repos = (ctx.processed_repos or 0) + 1
+                return
             async with ctx.batch() as conn:
                 await ctx.dead_letter(
                     conn,
@@ -194,35 +184,21 @@ class PdsScan(Job[PdsScanParams]):
     async def retry_item(self, ctx: JobContext, item: Any) -> None:
         kind = item.get("kind") if isinstance(item, dict) else None
         if kind == "record":
-            await self._retry_record(ctx, str(item["uri"]), str(item["pds"]))
+            await retry_record(ctx, str(item["uri"]), str(item["pds"]))
         elif kind == "repo":
             try:
                 await self._sync_repo(ctx, str(item["did"]), {"pds": item["pds"]}, track=False)
-            except tuple(_GONE) as exc:
+            except UpstreamError as exc:
+                status = await hosting_status(ctx.services.upstream, str(item["pds"]), str(item["did"]), exc)
+                if status is None or is_hosted(status):
+                    raise
                 async with ctx.batch() as conn:
-                    await _mark_gone(conn, str(item["did"]), str(item["pds"]), _GONE[type(exc)])
+                    await _mark_gone(conn, str(item["did"]), str(item["pds"]), status)
         elif kind == "pds":
             # a host that could not be listed is retried as a new scan of that host (or the one already queued)
             await ctx.services.engine.trigger(self.type, PdsScanParams(pds_url=item["pdsUrl"]), None)
         else:
             raise RetryFailed(f"not a pds-scan item: {item!r}"[:200])
-
-    async def _retry_record(self, ctx: JobContext, uri: str, pds: str) -> None:
-        parsed = AtUri.from_str(uri)
-        did, collection, rkey = parsed.host, parsed.collection, parsed.rkey
-        try:
-            answer = await ctx.services.upstream.get_record(pds, did, collection, rkey)
-        except RecordNotFound:
-            async with ctx.batch() as conn:  # deleted upstream since: nothing left to index
-                await remove_records(conn, [uri])
-            return
-        contents = RepoContents(did=did)
-        contents.add(collection, rkey, answer.cid or "", answer.value)
-        if contents.invalid:
-            raise RetryFailed(contents.invalid[0].problem)
-        async with ctx.batch() as conn:
-            await apply_records(conn, contents.records, now_stamp())
-            ctx.records_processed += 1
 
 
 async def _mark_gone(conn: aiosqlite.Connection, did: str, pds: str, status: str) -> None:
