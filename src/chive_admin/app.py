@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,6 +24,7 @@ from chive_admin.services import Services
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database, OwnerLock
 from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostPolicy
 from chive_admin.upstream.xrpc import XrpcCaller
 from chive_admin.xrpc.call import Handler
@@ -33,8 +33,6 @@ from chive_admin.xrpc.responses import error_response, json_response
 from chive_admin.xrpc.router import XRPCRouter
 
 log = logging.getLogger(__name__)
-
-UPSTREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 _HTTP_ERROR_NAMES = {404: "NotFound", 405: "InvalidRequest", 413: "PayloadTooLarge"}
 
@@ -73,7 +71,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = await Database.open(settings.db, lock=owner_lock)
-        http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, follow_redirects=False)
+        http = upstream_http(allow_private=settings.allow_private_network)
         engine = Engine(db, registry, config)
         services = Services(
             settings=settings,

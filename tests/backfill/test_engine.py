@@ -347,3 +347,18 @@ async def test_retention_prunes_old_ended_operations(server: Server, monkeypatch
         xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), params={"id": op["id"]}, headers=ADMIN
     )
     assert gone.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:2583", "http://localhost:2583", "http://169.254.169.254", "http://[::1]"]
+)
+async def test_a_private_pds_url_is_refused_at_trigger_time_without_the_flag(make_app: AppFactory, url: str) -> None:
+    app = make_app(authenticator=FixedTokens(), engine_config=FAST, allow_private_network=False)
+    async for client in running_client(app):
+        response = await client.post(xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN), json={"pdsUrl": url}, headers=ADMIN)
+        async with app.state.services.db.read() as conn:
+            count = (await conn.execute_fetchall("SELECT count(*) FROM operations"))[0][0]
+    assert response.status_code == 400
+    assert response.json()["error"] == "InvalidRequest"
+    assert "non-public" in response.json()["message"]
+    assert count == 0

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from chive_admin.backfill.context import JobContext
+    from chive_admin.services import Services
 
 
 class JobParams(BaseModel):
@@ -35,6 +36,10 @@ class JobFailed(Exception):
         self.context = context or {}
 
 
+class Refused(Exception):
+    """Trigger-time refusal of params that are well-formed but cannot run here (e.g. a private PDS address)."""
+
+
 class RetryFailed(Exception):
     """One dead-lettered item failed again; its entry stays in the queue with this message."""
 
@@ -46,6 +51,10 @@ class Job(ABC, Generic[P]):
     trigger_name: ClassVar[str | None]
     params_model: ClassVar[builtins.type[JobParams]]
     stages: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    async def admit(cls, params: P, services: Services) -> None:
+        """Refuse, with ``Refused``, params that validate but can never run (checked before anything is queued)."""
 
     @abstractmethod
     async def run(self, ctx: JobContext, params: P) -> None:

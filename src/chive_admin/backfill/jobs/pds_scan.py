@@ -8,14 +8,14 @@ repository did not verify since the listing began is gone upstream.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 from pydantic import Field, field_validator
 
 from chive_admin.backfill.bounded import run_bounded
 from chive_admin.backfill.context import JobContext
-from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
+from chive_admin.backfill.job import Job, JobFailed, JobParams, Refused, RetryFailed
 from chive_admin.backfill.retries import retry_record
 from chive_admin.clock import now_stamp
 from chive_admin.store import index, work_items
@@ -23,7 +23,11 @@ from chive_admin.sync.fetch import RepoContents, chive_collections
 from chive_admin.sync.hosting import hosting_status, is_hosted
 from chive_admin.sync.ingest import apply_records, remove_records
 from chive_admin.upstream.errors import UpstreamError
+from chive_admin.upstream.guard import UnsafeUpstream, check_service_url
 from chive_admin.upstream.urls import normalise_service_url
+
+if TYPE_CHECKING:
+    from chive_admin.services import Services
 
 #: repositories fetched at once within one scan (the upstream client's per-host limit applies on top)
 REPO_CONCURRENCY = 4
@@ -47,6 +51,15 @@ class PdsScan(Job[PdsScanParams]):
     trigger_name = "pdsScan"
     params_model = PdsScanParams
     stages = ("discovering_repos", "fetching_records")
+
+    @classmethod
+    async def admit(cls, params: PdsScanParams, services: Services) -> None:
+        if params.pds_url is None:
+            return
+        try:
+            await check_service_url(params.pds_url, allow_private=services.settings.allow_private_network)
+        except UnsafeUpstream as exc:
+            raise Refused(f"pdsUrl: {exc}") from None
 
     async def run(self, ctx: JobContext, params: PdsScanParams) -> None:
         if params.pds_url is not None:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chive_admin.backfill.engine import NotRunnable
+from chive_admin.backfill.job import Refused
 from chive_admin.store.operations import Operation
 from chive_admin.xrpc.call import Call
 from chive_admin.xrpc.errors import XRPCError
@@ -23,6 +24,10 @@ async def start(call: Call[Any, Any], op_type: str, fields: dict[str, Any]) -> O
         params = job.params_model.model_validate(fields)
     except ValidationError as exc:
         raise XRPCError.invalid_request(describe(exc, what=f"{op_type} parameters")) from None
+    try:
+        await job.admit(params, call.services)
+    except Refused as exc:
+        raise XRPCError.invalid_request(str(exc)) from None
     try:
         op, reused = await engine.trigger(op_type, params, call.principal.did)
     except NotRunnable:
