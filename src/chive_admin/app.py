@@ -14,7 +14,13 @@ from starlette.routing import Route
 
 from chive_admin import __version__
 from chive_admin._generated.registry import ROUTES
-from chive_admin.auth.policy import Authenticator, CredentialsNotVerifiable
+from chive_admin.audit import AuditLog
+from chive_admin.auth.api_keys import ApiKeyStore
+from chive_admin.auth.authenticator import AdminAuthenticator
+from chive_admin.auth.identity import IdentityResolver
+from chive_admin.auth.policy import Authenticator
+from chive_admin.auth.roles import RoleBook
+from chive_admin.auth.service_jwt import ServiceJwtVerifier
 from chive_admin.backfill.engine import Engine, EngineConfig
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.backfill.registry import JobRegistry, build_registry
@@ -24,9 +30,11 @@ from chive_admin.services import Services
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database, OwnerLock
 from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.upstream.did_docs import DidDocFetcher
 from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostPolicy
 from chive_admin.upstream.xrpc import XrpcCaller
+from chive_admin.well_known import did_document
 from chive_admin.xrpc.call import Handler
 from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.responses import error_response, json_response
@@ -73,26 +81,39 @@ def create_app(
         db = await Database.open(settings.db, lock=owner_lock)
         http = upstream_http(allow_private=settings.allow_private_network)
         engine = Engine(db, registry, config)
+        identities = IdentityResolver(
+            DidDocFetcher(http, settings.plc_url, allow_private=settings.allow_private_network)
+        )
+        keys = ApiKeyStore(db)
+        roles = RoleBook(db, settings.admin_dids)
+        verifier = ServiceJwtVerifier(settings.service_did, identities)
         services = Services(
             settings=settings,
             db=db,
-            authenticator=authenticator or CredentialsNotVerifiable(),
+            authenticator=authenticator or AdminAuthenticator(verifier, keys, roles),
             integrity=IntegrityMonitor(db),
             engine=engine,
             upstream=AtprotoClient(XrpcCaller(http, HostPolicy())),
+            identities=identities,
+            audit=AuditLog(db, keys),
+            keys=keys,
+            roles=roles,
         )
         app.state.services = services
         try:
+            services.audit.start()
             await engine.start(services)
             yield
         finally:
             await engine.stop()
+            await services.audit.stop()
             await http.aclose()
             await db.close()
 
     return Starlette(
         routes=[
             Route("/xrpc/_health", health, methods=["GET", "HEAD"]),
+            Route("/.well-known/did.json", did_document, methods=["GET", "HEAD"]),
             Route(
                 "/xrpc/{method:path}",
                 router.endpoint,

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chive_admin.audit import AuditLog
+from chive_admin.auth.api_keys import ApiKeyStore
+from chive_admin.auth.identity import IdentityResolver
 from chive_admin.auth.policy import Authenticator
+from chive_admin.auth.roles import RoleBook
 from chive_admin.backfill.engine import Engine
 from chive_admin.health import IntegrityMonitor
 from chive_admin.settings import Settings
@@ -21,3 +25,7 @@ class Services:
     engine: Engine
     #: the one client for every upstream ATProto call
     upstream: AtprotoClient
+    identities: IdentityResolver
+    audit: AuditLog
+    keys: ApiKeyStore
+    roles: RoleBook

@@ -25,16 +25,3 @@ def authorize(principal: Principal, route: Route) -> None:
         raise XRPCError.internal()
     if route.auth == "admin" and not principal.is_admin:
         raise XRPCError.named("AdminRequired", "This method requires the admin role")
-
-
-class CredentialsNotVerifiable:
-    """The authenticator until token verification is built: it never lets a request through.
-
-    No credentials → 401, as the lexicons declare. Credentials present → 501, because answering anything else
-    would claim a verification that did not happen.
-    """
-
-    async def authenticate(self, request: Request, route: Route) -> Principal:
-        if not request.headers.get("authorization"):
-            raise XRPCError.authentication_required()
-        raise XRPCError.not_implemented("Credential verification is not implemented yet")

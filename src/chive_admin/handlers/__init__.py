@@ -18,8 +18,10 @@ from chive_admin._generated.models.pub.chive.admin import (
     trigger_pds_scan,
 )
 from chive_admin.handlers.admin import (
+    assign_role,
     cancel_backfill,
     dismiss_dlq_entry,
+    get_audit_log,
     get_backfill_history,
     get_backfill_status,
     get_node_metrics,
@@ -30,13 +32,18 @@ from chive_admin.handlers.admin import (
     rescan_pds,
     retry_all_dlq,
     retry_dlq_entry,
+    revoke_role,
     trigger_backfill,
 )
 from chive_admin.handlers.admin.trigger_job import handler_for
 from chive_admin.xrpc.call import Handler
 
 # access control: roles, audit log
-_ACCESS: dict[str, Handler] = {}
+_ACCESS: dict[str, Handler] = {
+    ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE: assign_role.handle,
+    ids.PUB_CHIVE_ADMIN_REVOKE_ROLE: revoke_role.handle,
+    ids.PUB_CHIVE_ADMIN_GET_AUDIT_LOG: get_audit_log.handle,
+}
 
 # backfill operations
 _BACKFILL: dict[str, Handler] = {

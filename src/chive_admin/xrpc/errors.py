@@ -44,12 +44,15 @@ class XRPCError(Exception):
         message: str,
         *,
         headers: Mapping[str, str] | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(f"{status} {error}: {message}")
         self.status = status
         self.error = error
         self.message = message
         self.headers: dict[str, str] = dict(headers or {})
+        #: why, for the log and the audit trail only (e.g. "expired", "wrong_lxm"); never sent to the client
+        self.reason = reason
 
     @classmethod
     def named(cls, error: str, message: str, *, headers: Mapping[str, str] | None = None) -> XRPCError:
@@ -61,8 +64,12 @@ class XRPCError(Exception):
         return cls.named("InvalidRequest", message)
 
     @classmethod
-    def authentication_required(cls, message: str = "Authentication required") -> XRPCError:
-        return cls.named("AuthenticationRequired", message, headers={"WWW-Authenticate": 'Bearer realm="chive-admin"'})
+    def authentication_required(
+        cls, message: str = "Authentication required", *, reason: str | None = None
+    ) -> XRPCError:
+        error = cls.named("AuthenticationRequired", message, headers={"WWW-Authenticate": 'Bearer realm="chive-admin"'})
+        error.reason = reason
+        return error
 
     @classmethod
     def not_implemented(cls, message: str = "Method not implemented") -> XRPCError:

@@ -7,18 +7,25 @@ the steps its method has.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from chive_admin.auth.policy import authorize
+from chive_admin.auth.principal import Principal
+from chive_admin.clock import now_stamp
 from chive_admin.lex import Route
+from chive_admin.store.access import AuditEntry
 from chive_admin.xrpc.body import parse_input, read_capped
-from chive_admin.xrpc.call import Call, Handler
+from chive_admin.xrpc.call import AuditNote, Call, Handler
 from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.params import parse_params
 from chive_admin.xrpc.responses import model_response
+
+if TYPE_CHECKING:
+    from chive_admin.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +41,29 @@ class Pipeline:
         return "GET" if self.route.kind == "query" else "POST"
 
     async def __call__(self, request: Request) -> Response:
+        """Answer the call, and record it in the audit trail whatever the outcome."""
+        services = request.app.state.services
+        state = _CallState()
+        try:
+            response = await self._answer(request, services, state)
+        except XRPCError as exc:
+            outcome = "refused" if exc.status in (401, 403) else "failed"
+            services.audit.record(state.entry(self.route.nsid, request, outcome, exc.status, exc.reason or exc.error))
+            raise
+        except Exception:
+            services.audit.record(state.entry(self.route.nsid, request, "failed", 500, "InternalServerError"))
+            raise
+        services.audit.record(state.entry(self.route.nsid, request, "allowed", response.status_code, None))
+        return response
+
+    async def _answer(self, request: Request, services: Services, state: _CallState) -> Response:
         route = self.route
         method = "GET" if request.method == "HEAD" else request.method
         if method != self.http_method:
             raise XRPCError.invalid_request(f"Incorrect HTTP method ({request.method}); expected {self.http_method}")
         params = parse_params(request.query_params.multi_items(), route.param_specs, route.params)
-        services = request.app.state.services
         principal = await services.authenticator.authenticate(request, route)
+        state.principal = principal
         authorize(principal, route)
         if route.kind == "procedure":
             body = await parse_input(request, route.input, route.input_encoding, self.max_body_bytes)
@@ -50,10 +73,35 @@ class Pipeline:
             body = None
         if self.handler is None:
             raise XRPCError.not_implemented(f"{route.nsid} is not implemented yet")
-        result = await self.handler(Call(params, body, principal, services, request))
+        call = Call(params, body, principal, services, request, note=state.note)
+        result = await self.handler(call)
         if route.output is None:
             return Response(status_code=200)
         if not isinstance(result, route.output):
             log.error("handler of %s returned %s, not %s", route.nsid, type(result).__name__, route.output.__name__)
             raise XRPCError.internal()
         return model_response(result)
+
+
+@dataclass
+class _CallState:
+    """What the audit entry of a call needs, gathered as the call goes."""
+
+    principal: Principal | None = None
+    note: AuditNote = field(default_factory=AuditNote)
+
+    def entry(self, method: str, request: Request, outcome: str, status: int, reason: str | None) -> AuditEntry:
+        principal = self.principal
+        return AuditEntry(
+            at=now_stamp(),
+            method=method,
+            outcome=outcome,
+            status=status,
+            actor_did=principal.did if principal else None,
+            via=principal.via if principal else None,
+            key_id=principal.key_id if principal else None,
+            target=self.note.target,
+            reason=reason,
+            detail=self.note.detail,
+            client_ip=request.client.host if request.client else None,
+        )

@@ -31,7 +31,7 @@ class AuditEntry(lex.LexModel):
     LEX_TYPE: ClassVar[str] = 'pub.chive.admin.getAuditLog#auditEntry'
     id: str = Field(description='Identifier of the audit entry.')
     action: str = Field(description='What was done, e.g. the NSID of the admin method called.')
-    actor_did: formats.Did = Field(alias='actorDid', description='Account that made the call.')
+    actor_did: formats.Did | None = Field(default=None, alias='actorDid', description='Account that made the call; absent when the call was refused before any identity was established (no or unverifiable credentials).')
     actor_handle: str | None = Field(default=None, alias='actorHandle', description='Handle of that account at the time, if it could be resolved.')
     target_uri: str | None = Field(default=None, alias='targetUri', description='Resource the call acted on, if any (at:// URI, DID or URL).')
     collection: str | None = Field(default=None, description='Collection NSID involved, when the call targeted a record.')

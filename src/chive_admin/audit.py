@@ -1,0 +1,68 @@
+"""The audit trail, written off the request path: calls append to a buffer that a background task flushes in
+batches (with the API keys' last-use times), so an admin call never waits on an audit write."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from chive_admin.auth.api_keys import ApiKeyStore
+from chive_admin.store import access
+from chive_admin.store.access import AuditEntry
+from chive_admin.store.db import Database
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.5
+FLUSH_AT = 500
+
+
+class AuditLog:
+    def __init__(self, db: Database, keys: ApiKeyStore, *, flush_seconds: float = FLUSH_SECONDS) -> None:
+        self._db = db
+        self._keys = keys
+        self._flush_seconds = flush_seconds
+        self._buffer: list[AuditEntry] = []
+        self._due = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def record(self, entry: AuditEntry) -> None:
+        self._buffer.append(entry)
+        if len(self._buffer) >= FLUSH_AT:
+            self._due.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-flusher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            entries, self._buffer = self._buffer, []
+            used = self._keys.take_used()
+            if not entries and not used:
+                return
+            try:
+                async with self._db.write() as conn:
+                    await access.append_audit(conn, entries)
+                    await access.touch_keys(conn, used)
+            except Exception:
+                self._buffer[:0] = entries  # kept for the next flush rather than lost
+                raise
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._due.wait(), self._flush_seconds)
+            self._due.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("audit flush failed; entries kept for the next attempt")

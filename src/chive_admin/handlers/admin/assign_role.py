@@ -1,0 +1,19 @@
+"""pub.chive.admin.assignRole: grant a role (idempotent)."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import assign_role as lex
+from chive_admin.clock import now_stamp
+from chive_admin.handlers.admin.role_names import checked_role
+from chive_admin.store import access
+from chive_admin.xrpc.call import Call
+
+
+async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
+    role = checked_role(call.input.role)
+    call.note.target = call.input.did
+    async with call.services.db.write() as conn:
+        new = await access.grant(conn, call.input.did, role, call.principal.did, now_stamp())
+    call.services.roles.changed(call.input.did)
+    call.note.detail = f"{role} granted" if new else f"{role} already held"
+    return lex.Output(success=True)

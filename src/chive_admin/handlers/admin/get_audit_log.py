@@ -1,0 +1,49 @@
+"""pub.chive.admin.getAuditLog: the audit trail, newest first, with a stable cursor (entry ids only grow)."""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import get_audit_log as lex
+from chive_admin.store import access
+from chive_admin.store.access import AuditEntry
+from chive_admin.xrpc.call import Call
+from chive_admin.xrpc.errors import XRPCError
+
+
+def _details(entry: AuditEntry) -> str:
+    parts = [f"{entry.outcome} {entry.status}"]
+    if entry.reason:
+        parts.append(f"reason={entry.reason}")
+    if entry.via:
+        parts.append(f"via={entry.via}" + (f":{entry.key_id}" if entry.key_id else ""))
+    if entry.detail:
+        parts.append(entry.detail)
+    if entry.client_ip:
+        parts.append(f"ip={entry.client_ip}")
+    return "; ".join(parts)
+
+
+def _view(entry: AuditEntry) -> lex.AuditEntry:
+    fields = {
+        "id": str(entry.id),
+        "action": entry.method,
+        "actorDid": entry.actor_did,
+        "targetUri": entry.target,
+        "details": _details(entry),
+        "timestamp": entry.at,
+    }
+    return lex.AuditEntry.model_validate({k: v for k, v in fields.items() if v is not None})
+
+
+async def handle(call: Call[lex.Params, None]) -> lex.Output:
+    cursor = call.params.cursor
+    if cursor is not None and not (cursor.isdigit() and len(cursor) < 19):
+        raise XRPCError.invalid_request("Invalid cursor")
+    await call.services.audit.flush()  # the calls before this one are in the answer
+    async with call.services.db.read() as conn:
+        entries, total = await access.audit_page(
+            conn, limit=call.params.limit, before_id=int(cursor) if cursor else None, actor_did=call.params.actor_did
+        )
+    more = len(entries) == call.params.limit and entries[-1].id is not None and entries[-1].id > 1
+    return lex.Output(
+        entries=[_view(e) for e in entries], total=total, cursor=str(entries[-1].id) if more and entries else None
+    )

@@ -1,0 +1,97 @@
+"""Fetching DID documents: did:plc from the PLC directory, did:web from the host's ``/.well-known/did.json``.
+
+Both go through the guarded upstream client. did:web is https by the spec; with ``--allow-private-network`` a
+loopback host is fetched over http, so tests can serve their own documents.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+
+from chive_admin.upstream.errors import BadResponse, ServerError, Unreachable, UpstreamError
+
+MAX_DOCUMENT_BYTES = 64 * 1024
+
+
+class DidNotFound(UpstreamError):
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
+class DidTombstoned(DidNotFound):
+    pass
+
+
+class UnsupportedDid(DidNotFound):
+    pass
+
+
+def _loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if name in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def did_web_url(did: str, *, allow_private: bool) -> str:
+    ident = did.removeprefix("did:web:")
+    if ":" in ident:  # did:web with a path: not used by atproto, which allows host-level did:web only
+        raise UnsupportedDid(ident, f"{did} has a path; atproto allows did:web for hostnames only")
+    host = unquote(ident)
+    scheme = "http" if allow_private and _loopback(host) else "https"
+    return f"{scheme}://{host}/.well-known/did.json"
+
+
+class DidDocFetcher:
+    def __init__(self, http: httpx.AsyncClient, plc_url: str, *, allow_private: bool) -> None:
+        self.http = http
+        self.plc_url = plc_url.rstrip("/")
+        self.allow_private = allow_private
+
+    async def fetch(self, did: str) -> dict[str, Any]:
+        if did.startswith("did:plc:"):
+            url = f"{self.plc_url}/{did}"
+        elif did.startswith("did:web:"):
+            url = did_web_url(did, allow_private=self.allow_private)
+        else:
+            raise UnsupportedDid(did, f"{did.split(':')[1] if ':' in did else did}: unsupported DID method")
+        host = httpx.URL(url).host
+        try:
+            async with self.http.stream("GET", url, headers={"Accept": "application/json"}) as response:
+                if response.status_code == 404:
+                    raise DidNotFound(host, f"{did} is not registered", status=404)
+                if response.status_code == 410:
+                    raise DidTombstoned(host, f"{did} is tombstoned", status=410)
+                if response.status_code >= 500:
+                    raise ServerError(
+                        host, f"DID resolution answered {response.status_code}", status=response.status_code
+                    )
+                if response.status_code != 200:
+                    raise BadResponse(
+                        host, f"DID resolution answered {response.status_code}", status=response.status_code
+                    )
+                body = b""
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_DOCUMENT_BYTES:
+                        raise BadResponse(host, "DID document is over the size cap")
+        except httpx.TimeoutException:
+            raise Unreachable(host, "timed out resolving a DID") from None
+        except httpx.TransportError as exc:
+            raise Unreachable(host, f"{type(exc).__name__} resolving a DID") from None
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise BadResponse(host, "DID document is not JSON") from None
+        if not isinstance(document, dict) or document.get("id") != did:
+            raise BadResponse(host, f"DID document is not the document of {did}")
+        return document
