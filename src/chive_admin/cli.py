@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from chive_admin import __version__
+from chive_admin import __version__, keys_cli
 from chive_admin.backfill.registry import PluginError
 from chive_admin.settings import (
     DEFAULT_DB,
@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODULE:CLASS",
         help="load an extra job type (repeatable; env CHIVE_ADMIN_JOB_PLUGINS, comma-separated)",
     )
+    keys_cli.add_commands(commands, DEFAULT_DB)
     return parser
 
 
@@ -125,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "keys":
+            return keys_cli.run(args, DEFAULT_DB)
     except (SettingsError, PluginError, DatabaseLockedByOtherProcess, DatabaseUnavailable) as exc:
         print(f"chive-admin: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -121,6 +121,17 @@ class OwnerLock:
             self._fd = None
 
 
+class SharedAccess(OwnerLock):
+    """For short administrative commands (``chive-admin keys``) beside a running server: no ownership is taken.
+    WAL and the busy timeout make their few writes safe next to the server's writer."""
+
+    def acquire(self) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
+
 def preflight(path: Path) -> None:
     """Open the file as SQLite and switch it to WAL, synchronously, so a start-up failure is one clear line."""
     try:
