@@ -1,0 +1,180 @@
+"""Service-auth tokens through the whole server, issued by a did:web identity served from loopback (real HTTP
+resolution, real signatures): every claim is checked, and every refusal is a 401 that says little."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from conftest import AppFactory, running_client
+from starlette.applications import Starlette
+from support.didweb import DidWebHost, did_web_host
+from support.jwts import SigningKey, b64url, service_token
+
+from chive_admin._generated import ids
+
+METHOD = ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS
+PATH = f"/xrpc/{METHOD}"
+
+
+@dataclass
+class World:
+    app: Starlette
+    client: httpx.AsyncClient
+    host: DidWebHost
+    key: SigningKey
+    service_did: str
+
+    def token(self, **overrides: Any) -> str:
+        claims: dict[str, Any] = {"iss": self.host.did, "aud": self.service_did, "lxm": METHOD}
+        claims.update(overrides)
+        key = claims.pop("key", self.key)
+        return service_token(key, **claims)
+
+    async def call(self, token: str, path: str = PATH) -> httpx.Response:
+        return await self.client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+    async def audit_reasons(self) -> list[str]:
+        await self.app.state.services.audit.flush()
+        async with self.app.state.services.db.read() as conn:
+            return [r[0] for r in await conn.execute_fetchall("SELECT reason FROM audit_log ORDER BY id")]
+
+
+@pytest.fixture(params=["ES256K", "ES256"])
+async def world(request: pytest.FixtureRequest, make_app: AppFactory) -> AsyncIterator[World]:
+    key = SigningKey(request.param)
+    async with did_web_host(key) as host:
+        app = make_app(admin_dids=(host.did,), allow_private_network=True)
+        async for client in running_client(app):
+            yield World(app, client, host, key, app.state.services.settings.service_did)
+
+
+def assert_refused(response: httpx.Response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "AuthenticationRequired"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_a_valid_token_of_an_admin_is_accepted(world: World) -> None:
+    response = await world.call(world.token())
+    assert response.status_code == 200, response.text
+    # with a fragment, as some issuers send it
+    assert (await world.call(world.token(iss=world.host.did + "#atproto"))).status_code == 200
+
+
+REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
+    "expired": ({"exp": int(time.time()) - 120}, "expired"),
+    "exp missing": ({"exp": None}, "missing_exp"),
+    "exp not a number": ({"exp": "tomorrow"}, "missing_exp"),
+    "exp far away": ({"exp": int(time.time()) + 86400}, "lifetime_too_long"),
+    "iat in the future": ({"iat": int(time.time()) + 600}, "iat_future"),
+    "wrong aud": ({"aud": "did:web:other.example"}, "wrong_aud"),
+    "aud list": ({"aud": ["did:web:other.example"]}, "aud_list"),
+    "aud missing": ({"aud": None}, "wrong_aud"),
+    "lxm of another method": ({"lxm": ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL}, "wrong_lxm"),
+    "lxm wildcard": ({"lxm": "*"}, "wrong_lxm"),
+    "lxm missing": ({"lxm": None}, "missing_lxm"),
+    "iss not a DID": ({"iss": "admin.example.test"}, "bad_iss"),
+    "iss missing": ({"iss": None}, "missing_iss"),
+    "access token": ({"header": {"typ": "at+jwt"}}, "session_token"),
+    "refresh token": ({"header": {"typ": "refresh+jwt"}}, "session_token"),
+    "dpop token": ({"header": {"typ": "dpop+jwt"}}, "session_token"),
+    "alg none": ({"header": {"alg": "none"}, "signature": b""}, "bad_alg"),
+    "alg HS256": ({"header": {"alg": "HS256"}}, "bad_alg"),
+    "alg RS256": ({"header": {"alg": "RS256"}}, "bad_alg"),
+    "unknown issuer": ({"iss": "did:web:localhost%3A1"}, "issuer_unreachable"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+async def test_refusals(world: World, case: str) -> None:
+    overrides, reason = REFUSALS[case]
+    response = await world.call(world.token(**overrides))
+    assert_refused(response)
+    assert await world.audit_reasons() == [reason]
+
+
+async def test_alg_must_match_the_key(world: World) -> None:
+    other = "ES256" if world.key.alg == "ES256K" else "ES256K"
+    forged = world.token(header={"alg": other})
+    assert_refused(await world.call(forged))
+    assert await world.audit_reasons() == ["alg_key_mismatch"]
+
+
+async def test_a_token_signed_by_another_key_is_refused(world: World) -> None:
+    assert_refused(await world.call(world.token(key=SigningKey(world.key.alg))))
+    assert_refused(await world.call(world.token(signature=b"\x01" * 64)))
+    assert await world.audit_reasons() == ["bad_signature", "bad_signature"]
+
+
+async def test_a_replayed_token_is_refused(world: World) -> None:
+    token = world.token()
+    assert (await world.call(token)).status_code == 200
+    assert_refused(await world.call(token))
+    assert await world.audit_reasons() == [None, "replayed"]
+
+
+async def test_garbage_tokens(world: World) -> None:
+    for token in ("x", "a.b", "a.b.c", "....", b64url(b"{}") + "." + b64url(b"[]") + ".", "é" * 10, "x" * 5000):
+        raw = f"Bearer {token}".encode()  # bytes: httpx would refuse to send the non-ASCII one as str
+        assert_refused(await world.client.get(PATH, headers={"Authorization": raw}))
+    assert set(await world.audit_reasons()) <= {"malformed", "bad_alg"}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "Bearer", "Bearer ", "Basic YWRtaW46YWRtaW4=", "bearer", "Token abc", "Bearer a b"],
+)
+async def test_bad_authorization_headers(world: World, header: str | None) -> None:
+    headers = {} if header is None else {"Authorization": header}
+    assert_refused(await world.client.get(PATH, headers=headers))
+
+
+async def test_two_authorization_headers_are_refused(world: World) -> None:
+    token = world.token()
+    response = await world.client.get(
+        PATH, headers=[("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]
+    )
+    assert_refused(response)
+
+
+async def test_key_rotation_is_followed_once_then_cached(world: World) -> None:
+    assert (await world.call(world.token())).status_code == 200
+    fetched = world.host.requests
+    await asyncio.sleep(5.1)  # the resolver honours a forced refresh at most every 5 s per DID
+    world.key = world.host.key = SigningKey(world.key.alg)  # the identity rotates its key
+    assert (await world.call(world.token())).status_code == 200
+    assert world.host.requests == fetched + 1  # one re-resolution
+    assert (await world.call(world.token())).status_code == 200
+    assert world.host.requests == fetched + 1  # and then the cache again
+
+
+async def test_identities_are_cached_and_resolved_once_under_concurrency(world: World) -> None:
+    responses = await asyncio.gather(*(world.call(world.token()) for _ in range(30)))
+    assert [r.status_code for r in responses] == [200] * 30
+    assert world.host.requests == 1
+
+
+async def test_a_valid_identity_without_the_admin_role_gets_403(make_app: AppFactory) -> None:
+    key = SigningKey()
+    async with did_web_host(key) as host:
+        app = make_app(allow_private_network=True)  # host.did is no bootstrap admin
+        async for client in running_client(app):
+            service_did = app.state.services.settings.service_did
+            token = service_token(key, iss=host.did, aud=service_did, lxm=METHOD)
+            response = await client.get(PATH, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 403
+            assert response.json()["error"] == "AdminRequired"
+
+
+async def test_the_server_publishes_its_did_document(world: World) -> None:
+    response = await world.client.get("/.well-known/did.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["id"] == world.service_did
+    assert document["service"][0]["serviceEndpoint"].startswith("http://")
