@@ -1,0 +1,78 @@
+"""Service-auth tokens minted by a real PDS (com.atproto.server.getServiceAuth) for real did:plc accounts, verified
+by the server against the PLC-resolved key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import running_client
+from interop.pds_client import Account, PdsClient
+from interop.testnet_harness import Testnet
+
+from chive_admin._generated import ids
+from chive_admin.app import create_app
+from chive_admin.settings import Settings
+
+pytestmark = pytest.mark.interop
+
+SERVICE_DID = "did:web:chive-admin.test"
+STATUS = ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS
+
+
+@pytest.fixture
+async def admin_and_client(
+    tmp_path: Path, testnet: Testnet, pds: PdsClient
+) -> AsyncIterator[tuple[Account, httpx.AsyncClient]]:
+    admin = pds.create_account(prefix="admin")
+    settings = Settings(
+        db=tmp_path / "auth.db",
+        service_did=SERVICE_DID,
+        admin_dids=(admin.did,),
+        plc_url=testnet.plc_url,
+        allow_private_network=True,
+    )
+    async for client in running_client(create_app(settings)):
+        yield admin, client
+
+
+async def call(client: httpx.AsyncClient, nsid: str, token: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    if nsid == ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL:
+        return await client.post(f"/xrpc/{nsid}", json={"id": "01X"}, headers=headers)
+    return await client.get(f"/xrpc/{nsid}", headers=headers)
+
+
+async def test_tokens_from_a_real_pds(
+    pds: PdsClient, pds2: PdsClient, admin_and_client: tuple[Account, httpx.AsyncClient]
+) -> None:
+    admin, client = admin_and_client
+    token = pds.get_service_auth(admin, aud=SERVICE_DID, lxm=STATUS)
+    assert (await call(client, STATUS, token)).status_code == 200
+    # replayed
+    assert (await call(client, STATUS, token)).status_code == 401
+    # for another method
+    wrong_method = pds.get_service_auth(admin, aud=SERVICE_DID, lxm=STATUS)
+    assert (await call(client, ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL, wrong_method)).status_code == 401
+    # for another service
+    other_service = pds.get_service_auth(admin, aud="did:web:elsewhere.test", lxm=STATUS)
+    assert (await call(client, STATUS, other_service)).status_code == 401
+    # without lxm (the PDS allows it for short-lived tokens)
+    no_lxm = pds.get_service_auth(admin, aud=SERVICE_DID)
+    assert (await call(client, STATUS, no_lxm)).status_code == 401
+    # a valid identity on another PDS, without the admin role
+    stranger = pds2.create_account(prefix="stranger")
+    denied = await call(client, STATUS, pds2.get_service_auth(stranger, aud=SERVICE_DID, lxm=STATUS))
+    assert denied.status_code == 403
+    assert denied.json()["error"] == "AdminRequired"
+
+    audit_token = pds.get_service_auth(admin, aud=SERVICE_DID, lxm=ids.PUB_CHIVE_ADMIN_GET_AUDIT_LOG)
+    audit = (await call(client, ids.PUB_CHIVE_ADMIN_GET_AUDIT_LOG, audit_token)).json()
+    reasons = [e["details"] for e in audit["entries"]]
+    assert any("reason=replayed" in d for d in reasons)
+    assert any("reason=wrong_lxm" in d for d in reasons)
+    assert any("reason=wrong_aud" in d for d in reasons)
+    assert any("reason=AdminRequired" in d for d in reasons)
+    assert token not in str(audit)
