@@ -1,0 +1,64 @@
+"""``chive-admin keys`` against a database a real server is using: create, use, list, revoke."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+from support.server import ServerProcess, cli_command
+
+from chive_admin._generated import ids
+
+ADMIN = "did:plc:keysadmin0000000000000000"
+
+
+def keys(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cli_command("keys", *args, "--db", str(db)), capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_keys_beside_a_running_server(tmp_path: Path) -> None:
+    db = tmp_path / "keys.db"
+    server = ServerProcess(args=["--db", str(db), "--admin-did", ADMIN], cwd=tmp_path).start()
+    try:
+        created = keys("create", "--did", ADMIN, "--name", "ci-nightly", db=db)
+        assert created.returncode == 0, created.stderr
+        key = created.stdout.strip()
+        assert key.startswith("ca_")
+        assert "shown once" in created.stderr
+        url = f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
+        assert httpx.get(url, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+        listed = keys("list", db=db)
+        assert listed.returncode == 0
+        assert "ci-nightly" in listed.stdout
+        assert ADMIN in listed.stdout
+        assert key not in listed.stdout
+        key_id = listed.stdout.split("\t")[0]
+
+        revoked = keys("revoke", key_id, db=db)
+        assert revoked.returncode == 0, revoked.stderr
+        deadline = time.monotonic() + 15
+        status = 200
+        while time.monotonic() < deadline and status == 200:  # cached lookups expire within 5 s
+            status = httpx.get(url, headers={"Authorization": f"Bearer {key}"}).status_code
+            time.sleep(0.2)
+        assert status == 401
+        assert keys("revoke", key_id, db=db).returncode == 1
+    finally:
+        server.stop()
+    assert key not in server.output()
+    listed = keys("list", db=db).stdout
+    assert "last used 20" in listed  # the batched last-use write landed before shutdown
+
+
+def test_bad_arguments_are_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    bad_did = keys("create", "--did", "nope", "--name", "x", db=db)
+    assert bad_did.returncode == 2
+    assert bad_did.stderr.count("\n") == 1
+    bad_name = keys("create", "--did", ADMIN, "--name", " ", db=db)
+    assert bad_name.returncode == 2
