@@ -1,0 +1,125 @@
+"""did-sync: resolve one DID to its PDS and key, fetch the whole repository (CAR, commit signature verified),
+and make the index hold exactly its ``pub.chive.*`` records: upsert what is there, delete what is not.
+
+Falls back to listing (describeRepo + listRecords) when the PDS does not serve getRepo. A repository export is one
+download, so a resumed sync fetches it again; applying it is idempotent by (uri, cid), so nothing is written twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import field_validator
+
+from chive_admin.auth.identity import IdentityError
+from chive_admin.backfill.context import JobContext
+from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
+from chive_admin.backfill.retries import retry_record
+from chive_admin.clock import now_stamp
+from chive_admin.lex.formats import validate_did
+from chive_admin.repo.car import RepoVerificationError
+from chive_admin.store import index
+from chive_admin.sync.fetch import RepoContents, fetch_by_export, fetch_by_listing
+from chive_admin.sync.hosting import hosting_status, is_hosted
+from chive_admin.sync.ingest import apply_records, remove_records
+from chive_admin.upstream.errors import MethodNotImplemented, UpstreamError
+
+BATCH = 500
+_IDENTITY_FAILURES = {"not_found": "did_not_found", "tombstoned": "did_tombstoned"}
+
+
+class DidSyncParams(JobParams):
+    did: str
+
+    @field_validator("did")
+    @classmethod
+    def _did(cls, value: str) -> str:
+        return validate_did(value)
+
+
+class DidSync(Job[DidSyncParams]):
+    type = "did-sync"
+    trigger_name = "didSync"
+    params_model = DidSyncParams
+    stages = ("resolving_identity", "fetching_repo", "writing_records")
+
+    async def run(self, ctx: JobContext, params: DidSyncParams) -> None:
+        did = params.did
+        ctx.stage("resolving_identity")
+        await ctx.save()
+        try:
+            identity = await ctx.services.identities.resolve(did, fresh=True)
+        except IdentityError as exc:
+            code = _IDENTITY_FAILURES.get(exc.code, "did_unresolvable")
+            raise JobFailed(code, str(exc), {"did": did, "reason": exc.code}) from None
+        if not identity.pds:
+            raise JobFailed("no_pds_endpoint", f"{did} names no #atproto_pds service", {"did": did})
+        if not identity.signing_key:
+            raise JobFailed("no_signing_key", f"{did} has no #atproto verification key", {"did": did})
+        pds = identity.pds.rstrip("/")
+
+        ctx.stage("fetching_repo")
+        await ctx.save()
+        client = ctx.services.upstream
+        try:
+            try:
+                contents = await fetch_by_export(client, pds, did, identity.signing_key)
+            except MethodNotImplemented:
+                contents = await fetch_by_listing(client, pds, did)
+        except RepoVerificationError as exc:
+            raise JobFailed("repo_verification_failed", str(exc), {"did": did, "pds": pds, "check": exc.code}) from None
+        except UpstreamError as exc:
+            status = await hosting_status(client, pds, did, exc)
+            context = {"did": did, "pds": pds, "status": exc.status, "upstreamError": exc.error}
+            if status == "deleted":  # conservative: an index is not emptied on one PDS's word alone
+                raise JobFailed("repo_not_found", f"{pds} does not host {did}", context) from None
+            if not is_hosted(status):
+                await self._not_hosted(ctx, did, pds, str(status))
+                return
+            raise JobFailed(exc.code, f"cannot fetch the repository of {did}: {str(exc)[:300]}", context) from None
+
+        ctx.stage("writing_records")
+        await self._write(ctx, did, pds, identity.handle or contents.handle, contents)
+
+    async def _write(self, ctx: JobContext, did: str, pds: str, handle: str | None, contents: RepoContents) -> None:
+        ctx.total_records = len(contents.records) + len(contents.invalid)
+        ctx.records_processed = 0  # absolute: a resumed sync re-applies the whole export
+        ctx.counts = {}
+        for start in range(0, len(contents.records), BATCH):
+            chunk = contents.records[start : start + BATCH]
+            async with ctx.batch() as conn:
+                result = await apply_records(conn, chunk, now_stamp())
+                ctx.records_processed += len(chunk)
+                ctx.count("inserted", result.inserted)
+                ctx.count("updated", result.updated)
+                ctx.count("unchanged", result.unchanged)
+        async with ctx.batch() as conn:
+            now = now_stamp()
+            for bad in contents.invalid:
+                await ctx.dead_letter(
+                    conn,
+                    error_type="invalid_record",
+                    message=bad.problem,
+                    context={"uri": bad.uri, "did": did, "pds": pds},
+                    item={"kind": "record", "uri": bad.uri, "pds": pds},
+                )
+            ctx.records_processed += len(contents.invalid)
+            # what is not upstream, or is there but no longer valid, must not be served from the index
+            upstream = {r.uri for r in contents.records}
+            gone = [uri for uri in await index.record_cids(conn, did) if uri not in upstream]
+            ctx.count("deleted", await remove_records(conn, gone))
+            await index.upsert_repo(
+                conn, did, now, handle=handle, pds_url=pds, status="active", rev=contents.rev, synced=True
+            )
+            await index.set_repo_hidden(conn, did, False)
+
+    async def retry_item(self, ctx: JobContext, item: Any) -> None:
+        if not (isinstance(item, dict) and item.get("kind") == "record"):
+            raise RetryFailed(f"not a did-sync item: {item!r}"[:200])
+        await retry_record(ctx, str(item["uri"]), str(item["pds"]))
+
+    async def _not_hosted(self, ctx: JobContext, did: str, pds: str, status: str) -> None:
+        async with ctx.batch() as conn:
+            await index.upsert_repo(conn, did, now_stamp(), pds_url=pds, status=status)
+            await index.set_repo_hidden(conn, did, True)
+            ctx.count("hidden", len(await index.record_cids(conn, did)))
