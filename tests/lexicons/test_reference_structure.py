@@ -97,6 +97,8 @@ OTHER_ADDITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("pub.chive.admin.getAuditLog", "defs.main.output.schema.properties"): ("cursor",),
     # why a PDS is unhealthy, not just that it is
     ("pub.chive.admin.listPDSes", "defs.pdsInfo.properties"): ("lastError",),
+    # the graph's shape, not just its size
+    ("pub.chive.admin.getGraphStats", "defs.main.output.schema.properties"): ("nodesByKind", "edgesByRelation"),
 }
 # Properties the reference requires that we make optional, each for a reason: (lexicon id, path) -> ours.
 RELAXED_REQUIRED: dict[tuple[str, str], list[str]] = {

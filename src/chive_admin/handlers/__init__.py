@@ -24,6 +24,7 @@ from chive_admin.handlers.admin import (
     get_audit_log,
     get_backfill_history,
     get_backfill_status,
+    get_graph_stats,
     get_node_metrics,
     get_system_health,
     list_dlq_entries,
@@ -74,6 +75,7 @@ _DLQ: dict[str, Handler] = {
 _INDEX: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_LIST_PDSES: list_pdses.handle,
     ids.PUB_CHIVE_ADMIN_RESCAN_PDS: rescan_pds.handle,
+    ids.PUB_CHIVE_ADMIN_GET_GRAPH_STATS: get_graph_stats.handle,
 }
 
 # health of the server itself

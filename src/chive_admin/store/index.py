@@ -257,3 +257,13 @@ async def pds_stats(conn: aiosqlite.Connection, limit: int) -> PdsStats:
         async for r in cur:
             items.append(PdsRow(r[0], r[1], r[2], int(r[3]), int(r[7]), int(r[4]), int(r[5]), r[6]))
     return PdsStats(total, healthy, unhealthy, with_records, items)
+
+
+async def counts_by(conn: aiosqlite.Connection, collection: str, field: str) -> dict[str, int]:
+    """Visible records of ``collection`` counted by one top-level field of their value (e.g. a node's kind)."""
+    async with conn.execute(
+        "SELECT coalesce(json_extract(value, '$.' || ?), ''), count(*) FROM records"
+        " WHERE collection = ? AND hidden = 0 GROUP BY 1 ORDER BY 1",
+        (field, collection),
+    ) as cur:
+        return {str(row[0]): int(row[1]) async for row in cur}

@@ -10,6 +10,7 @@ from chive_admin.backfill.jobs.did_sync import DidSync
 from chive_admin.backfill.jobs.dlq_retry import DlqRetry
 from chive_admin.backfill.jobs.freshness_scan import FreshnessScan
 from chive_admin.backfill.jobs.full_reindex import FullReindex
+from chive_admin.backfill.jobs.governance_sync import GovernanceSync
 from chive_admin.backfill.jobs.pds_scan import PdsScan
 
-BUILTIN_JOBS: tuple[type[Job[Any]], ...] = (PdsScan, DidSync, FreshnessScan, FullReindex, DlqRetry)
+BUILTIN_JOBS: tuple[type[Job[Any]], ...] = (PdsScan, DidSync, FreshnessScan, FullReindex, GovernanceSync, DlqRetry)

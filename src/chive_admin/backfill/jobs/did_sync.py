@@ -18,6 +18,7 @@ from chive_admin.backfill.retries import retry_record
 from chive_admin.clock import now_stamp
 from chive_admin.lex.formats import validate_did
 from chive_admin.repo.car import RepoVerificationError
+from chive_admin.repo.validate import CHIVE_PREFIX
 from chive_admin.store import index
 from chive_admin.sync.fetch import RepoContents, fetch_by_export, fetch_by_listing
 from chive_admin.sync.hosting import hosting_status, is_hosted
@@ -43,8 +44,14 @@ class DidSync(Job[DidSyncParams]):
     params_model = DidSyncParams
     stages = ("resolving_identity", "fetching_repo", "writing_records")
 
+    #: which collections this job mirrors (every pub.chive.* one for did-sync)
+    scope = CHIVE_PREFIX
+
     async def run(self, ctx: JobContext, params: DidSyncParams) -> None:
-        did = params.did
+        await self.mirror(ctx, params.did)
+
+    async def mirror(self, ctx: JobContext, did: str) -> None:
+        """Resolve ``did``, fetch its repository and make the index hold exactly its records within ``scope``."""
         ctx.stage("resolving_identity")
         await ctx.save()
         try:
@@ -79,6 +86,8 @@ class DidSync(Job[DidSyncParams]):
             raise JobFailed(exc.code, f"cannot fetch the repository of {did}: {str(exc)[:300]}", context) from None
 
         ctx.stage("writing_records")
+        contents.records = [r for r in contents.records if r.collection.startswith(self.scope)]
+        contents.invalid = [bad for bad in contents.invalid if bad.uri.split("/")[3].startswith(self.scope)]
         await self._write(ctx, did, pds, identity.handle or contents.handle, contents)
 
     async def _write(self, ctx: JobContext, did: str, pds: str, handle: str | None, contents: RepoContents) -> None:
@@ -106,7 +115,8 @@ class DidSync(Job[DidSyncParams]):
             ctx.records_processed += len(contents.invalid)
             # what is not upstream, or is there but no longer valid, must not be served from the index
             upstream = {r.uri for r in contents.records}
-            gone = [uri for uri in await index.record_cids(conn, did) if uri not in upstream]
+            held = await index.record_cids(conn, did)
+            gone = [uri for uri in held if uri not in upstream and uri.split("/")[3].startswith(self.scope)]
             ctx.count("deleted", await remove_records(conn, gone))
             await index.upsert_repo(
                 conn, did, now, handle=handle, pds_url=pds, status="active", rev=contents.rev, synced=True

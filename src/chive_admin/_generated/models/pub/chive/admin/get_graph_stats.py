@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from chive_admin import lex
@@ -17,6 +19,8 @@ class Params(lex.LexStrictModel):
 class Output(lex.LexModel):
     node_count: int = Field(alias='nodeCount', description='Knowledge-graph nodes in the index.')
     edge_count: int = Field(alias='edgeCount', description='Knowledge-graph edges in the index.')
+    nodes_by_kind: dict[str, Any] | None = Field(default=None, alias='nodesByKind', description='Node counts by kind (e.g. type, object), as a JSON object of kind to count.')
+    edges_by_relation: dict[str, Any] | None = Field(default=None, alias='edgesByRelation', description='Edge counts by relationSlug, as a JSON object of relation to count.')
 
 
 Params.model_rebuild()

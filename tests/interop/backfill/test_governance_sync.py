@@ -1,0 +1,107 @@
+"""governance-sync against a real governance repository: graph records appear, deleted ones go, other collections
+of that repository are not touched; getGraphStats counts what is indexed; no governance DID → refused at once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import running_client
+from interop import records
+from interop.pds_client import Account, PdsClient
+from interop.testnet_harness import Testnet
+from support.auth import FixedTokens
+
+from chive_admin._generated import ids
+from chive_admin.app import create_app
+from chive_admin.backfill.engine import EngineConfig
+from chive_admin.settings import Settings
+
+pytestmark = pytest.mark.interop
+
+ADMIN = {"Authorization": "Bearer admin"}
+
+
+@pytest.fixture
+def governance(pds: PdsClient) -> Account:
+    return pds.create_account(prefix="gov")
+
+
+def app_client(tmp_path: Path, testnet: Testnet, governance_did: str | None) -> Any:
+    settings = Settings(
+        db=tmp_path / "gov.db", plc_url=testnet.plc_url, governance_did=governance_did, allow_private_network=True
+    )
+    return running_client(
+        create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.05))
+    )
+
+
+async def run_sync(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC}", json={}, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    op_id = response.json()["operationId"]
+    for _ in range(3000):
+        answer = await client.get(
+            f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", params={"id": op_id}, headers=ADMIN
+        )
+        op: dict[str, Any] = answer.json()["operation"]
+        if op["status"] not in ("queued", "running"):
+            return op
+        await asyncio.sleep(0.02)
+    pytest.fail("governance-sync did not end")
+
+
+async def stats(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_GRAPH_STATS}", headers=ADMIN)
+    assert response.status_code == 200
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def test_graph_records_are_mirrored(
+    tmp_path: Path, testnet: Testnet, pds: PdsClient, governance: Account
+) -> None:
+    nodes = [
+        records.graph_node(label=f"Field {i}", kind="type" if i % 2 else "object", created_by=governance.did)
+        for i in range(6)
+    ]
+    refs = [pds.create_record(governance, records.GRAPH_NODE, n, rkey=n["id"]) for n in nodes]
+    edge = records.graph_edge(source_uri=refs[0].uri, target_uri=refs[1].uri, created_by=governance.did)
+    pds.create_record(governance, records.GRAPH_EDGE, edge, rkey=edge["id"])
+    # not an authority record: governance-sync leaves it alone
+    pds.create_record(governance, records.COMMENT, records.review_comment(eprint_uri=refs[0].uri))
+
+    async for client in app_client(tmp_path, testnet, governance.did):
+        assert (await stats(client))["nodeCount"] == 0
+        first = await run_sync(client)
+        assert first["status"] == "completed", first
+        assert await stats(client) == {
+            "nodeCount": 6,
+            "edgeCount": 1,
+            "nodesByKind": {"object": 3, "type": 3},
+            "edgesByRelation": {"broader": 1},
+        }
+        async with client._transport.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
+            comments = await conn.execute_fetchall(
+                "SELECT count(*) FROM records WHERE collection = ?", (records.COMMENT,)
+            )
+        assert comments[0][0] == 0
+
+        pds.delete_record(governance, records.GRAPH_NODE, refs[2].rkey)
+        second = await run_sync(client)
+        assert second["counts"]["deleted"] == 1
+        assert (await stats(client))["nodeCount"] == 5
+
+
+async def test_without_a_governance_did_the_trigger_is_refused(tmp_path: Path, testnet: Testnet) -> None:
+    async for client in app_client(tmp_path, testnet, None):
+        response = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC}", json={}, headers=ADMIN)
+        assert response.status_code == 400
+        assert "--governance-did" in response.json()["message"]
+        generic = await client.post(
+            f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL}", json={"type": "governanceSync"}, headers=ADMIN
+        )
+        assert generic.status_code == 400
