@@ -1,0 +1,117 @@
+"""Citations extracted from eprint documents, and which eprint versions have been extracted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from chive_admin.citations.extract import Citation
+from chive_admin.store.search import EPRINT_COLLECTION
+
+
+@dataclass(frozen=True)
+class PendingEprint:
+    uri: str
+    did: str
+    cid: str
+    value: str
+
+
+async def pending(conn: aiosqlite.Connection, after_uri: str, limit: int) -> list[PendingEprint]:
+    """Visible eprints whose current version has not been extracted (new, or changed since), in URI order."""
+    async with conn.execute(
+        "SELECT r.uri, r.did, r.cid, r.value FROM records r"
+        " LEFT JOIN citation_extractions x ON x.eprint_uri = r.uri AND x.cid = r.cid"
+        " WHERE r.collection = ? AND r.hidden = 0 AND x.eprint_uri IS NULL AND r.uri > ?"
+        " ORDER BY r.uri LIMIT ?",
+        (EPRINT_COLLECTION, after_uri, limit),
+    ) as cur:
+        return [PendingEprint(row[0], row[1], row[2], row[3]) async for row in cur]
+
+
+async def count_pending(conn: aiosqlite.Connection) -> int:
+    async with conn.execute(
+        "SELECT count(*) FROM records r LEFT JOIN citation_extractions x ON x.eprint_uri = r.uri AND x.cid = r.cid"
+        " WHERE r.collection = ? AND r.hidden = 0 AND x.eprint_uri IS NULL",
+        (EPRINT_COLLECTION,),
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def eprint(conn: aiosqlite.Connection, uri: str) -> PendingEprint | None:
+    async with conn.execute(
+        "SELECT uri, did, cid, value FROM records WHERE uri = ? AND collection = ? AND hidden = 0",
+        (uri, EPRINT_COLLECTION),
+    ) as cur:
+        row = await cur.fetchone()
+    return PendingEprint(row[0], row[1], row[2], row[3]) if row else None
+
+
+# spelled exactly as the expression indexes of migration 006, so the lookups use them
+# (the collection is a literal: a partial index is only used when the query's WHERE visibly implies its own)
+_BY_IDENTIFIER = {
+    "doi": f"SELECT uri FROM records WHERE collection = '{EPRINT_COLLECTION}'"
+    " AND lower(json_extract(value, '$.publishedVersion.doi')) = ? LIMIT 1",
+    "arxiv": f"SELECT uri FROM records WHERE collection = '{EPRINT_COLLECTION}'"
+    " AND lower(json_extract(value, '$.externalIds.arxivId')) = ? LIMIT 1",
+}
+
+
+async def _cited_eprints(conn: aiosqlite.Connection, citations: Sequence[Citation]) -> dict[tuple[str, str], str]:
+    """Indexed eprints named by DOI (their published version) or arXiv id, keyed by (kind, value)."""
+    found: dict[tuple[str, str], str] = {}
+    for citation in citations:
+        sql = _BY_IDENTIFIER.get(citation.kind)
+        if sql is None:
+            continue
+        async with conn.execute(sql, (citation.value,)) as cur:
+            row = await cur.fetchone()
+        if row:
+            found[(citation.kind, citation.value)] = str(row[0])
+    return found
+
+
+async def replace(
+    conn: aiosqlite.Connection, eprint_uri: str, cid: str, citations: Sequence[Citation], now: str
+) -> int:
+    """Make ``citations`` the eprint's citations (in the caller's transaction) and mark this version extracted."""
+    cited = await _cited_eprints(conn, citations)
+    await conn.execute("DELETE FROM citations WHERE eprint_uri = ?", (eprint_uri,))
+    await conn.executemany(
+        "INSERT INTO citations (eprint_uri, kind, value, raw, entry, cited_uri) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        [
+            (eprint_uri, c.kind, c.value, c.raw, c.entry, cited.get((c.kind, c.value)))
+            for c in citations
+            if cited.get((c.kind, c.value)) != eprint_uri  # a paper naming its own DOI does not cite itself
+        ],
+    )
+    await _mark(conn, eprint_uri, cid, "done", len(citations), None, now)
+    return len(citations)
+
+
+async def mark_failed(conn: aiosqlite.Connection, eprint_uri: str, cid: str, error: str, now: str) -> None:
+    await _mark(conn, eprint_uri, cid, "failed", 0, error, now)
+
+
+async def _mark(
+    conn: aiosqlite.Connection, uri: str, cid: str, status: str, count: int, error: str | None, now: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO citation_extractions (eprint_uri, cid, status, citations, error, extracted_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (eprint_uri) DO UPDATE SET cid = excluded.cid,"
+        " status = excluded.status, citations = excluded.citations, error = excluded.error,"
+        " extracted_at = excluded.extracted_at",
+        (uri, cid, status, count, error, now),
+    )
+
+
+async def of_eprint(conn: aiosqlite.Connection, uri: str) -> list[tuple[str, str, str | None]]:
+    """(kind, value, cited eprint uri) of one eprint's citations."""
+    async with conn.execute(
+        "SELECT kind, value, cited_uri FROM citations WHERE eprint_uri = ? ORDER BY kind, value", (uri,)
+    ) as cur:
+        return [(str(r[0]), str(r[1]), r[2]) async for r in cur]
