@@ -1,0 +1,150 @@
+"""Shared bench machinery: serve an ASGI app with uvicorn in a child process, drive it with concurrent clients."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import socket
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
+from chive_admin.clock import now_stamp
+from chive_admin.store import access
+from chive_admin.store.db import Database
+
+
+async def api_key(path: Path, did: str) -> str:
+    """A fresh API key for ``did`` in the database at ``path`` (created and migrated if new)."""
+    db = await Database.open(path, readers=1)
+    key = new_key()
+    try:
+        async with db.write() as conn:
+            await access.create_key(
+                conn, key_id=new_key_id(), did=did, name="bench", key_hash=key_hash(key), now=now_stamp()
+            )
+    finally:
+        await db.close()
+    return key
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(factory: Callable[[], Any], port: int) -> None:
+    uvicorn.run(factory(), host="127.0.0.1", port=port, log_level="error", lifespan="on", access_log=False)
+
+
+class Served:
+    """``factory()`` (a module-level function returning an ASGI app) served in a child process."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.port = free_port()
+        self.process = multiprocessing.get_context("spawn").Process(target=_serve, args=(factory, self.port))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Served:
+        self.process.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.url + "/", timeout=0.5)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("bench server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
+
+    @property
+    def p99(self) -> float:
+        return self.percentile(99)
+
+
+async def _drive(
+    url: str, headers_for: Callable[[int], Mapping[str, str]], concurrency: int, seconds: float, warmup: float
+) -> Load:
+    latencies: list[float] = []
+    errors = 0
+    counter = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        stop_warm = time.perf_counter() + warmup
+        while time.perf_counter() < stop_warm:
+            await client.get(url, headers=headers_for(counter))
+            counter += 1
+        end = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors, counter
+            while time.perf_counter() < end:
+                counter += 1
+                started = time.perf_counter()
+                response = await client.get(url, headers=headers_for(counter))
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    errors += 1
+                    if errors <= 3:
+                        print(f"  non-200 answer {response.status_code}: {response.text[:200]}")
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return Load(len(latencies), errors, elapsed, latencies)
+
+
+def drive(
+    url: str,
+    headers_for: Callable[[int], Mapping[str, str]] = lambda _: {},
+    *,
+    concurrency: int = 16,
+    seconds: float = 5.0,
+    warmup: float = 0.5,
+) -> Load:
+    return asyncio.run(_drive(url, headers_for, concurrency, seconds, warmup))
+
+
+def table(rows: list[tuple[str, str, str, str, str]]) -> str:
+    header = ("figure", "ours", "baseline", "ratio", "goal")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
