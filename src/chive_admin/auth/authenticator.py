@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from starlette.requests import Request
 
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 
 #: a service-auth JWT is a few hundred bytes; anything this long is not a credential of ours
 MAX_TOKEN_CHARS = 4096
+#: visible ASCII only: what both JWTs (base64url and dots) and API keys are made of
+_TOKEN = re.compile(r"[!-~]+")
 
 
 def _refuse(reason: str, message: str = "Authentication required") -> XRPCError:
@@ -42,7 +45,7 @@ class AdminAuthenticator:
             raise _refuse("not_bearer", "Use the Bearer scheme")
         if not token:
             raise _refuse("empty_token")
-        if len(token) > MAX_TOKEN_CHARS or not token.isascii() or any(c.isspace() for c in token):
+        if len(token) > MAX_TOKEN_CHARS or not _TOKEN.fullmatch(token):
             raise _refuse("malformed")
         if token.startswith(PREFIX):
             owner = await self.keys.owner(token)

@@ -84,14 +84,12 @@ def params_hash(op_type: str, params: dict[str, Any]) -> str:
 
 
 async def _one(conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) -> Operation | None:
-    async with conn.execute(sql, args) as cur:
-        row = await cur.fetchone()
-    return _row(row) if row else None
+    rows = await conn.execute_fetchall(sql, args)  # one trip to the connection's thread, not three
+    return _row(next(iter(rows))) if rows else None
 
 
 async def _many(conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) -> list[Operation]:
-    async with conn.execute(sql, args) as cur:
-        return [_row(row) async for row in cur]
+    return [_row(row) for row in await conn.execute_fetchall(sql, args)]
 
 
 async def get(conn: aiosqlite.Connection, op_id: str) -> Operation | None:

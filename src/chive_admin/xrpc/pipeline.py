@@ -68,7 +68,9 @@ class Pipeline:
         if route.kind == "procedure":
             body = await parse_input(request, route.input, route.input_encoding, self.max_body_bytes)
         else:
-            if await read_capped(request, self.max_body_bytes):
+            # a GET with neither header has no body to drain (HTTP/1.1 framing), so skip the read
+            framed = "content-length" in request.headers or "transfer-encoding" in request.headers
+            if framed and await read_capped(request, self.max_body_bytes):
                 raise XRPCError.invalid_request("A query takes no request body")
             body = None
         if self.handler is None:
