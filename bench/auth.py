@@ -57,10 +57,11 @@ def open_app() -> Any:
 
 
 def _did_host(document: dict[str, Any]) -> tuple[http.server.ThreadingHTTPServer, int]:
-    body = json.dumps(document).encode()
+    """Serve ``document`` (completed by the caller once the port is known) as /.well-known/did.json."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            body = json.dumps(document).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
