@@ -63,6 +63,10 @@ async def test_api_keys_are_stored_hashed_and_revocable(server: Server) -> None:
     assert refused.status_code == 401
     unknown = await server.get(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS, "ca_" + "x" * 43)
     assert unknown.status_code == 401
+    fresh = await server.key_for(BOOTSTRAP)
+    tampered = fresh[:-1] + ("A" if fresh[-1] != "A" else "B")
+    assert (await server.get(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS, tampered)).status_code == 401
+    assert (await server.get(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS, fresh)).status_code == 200
 
 
 async def _keys(server: Server) -> list[access.ApiKey]:

@@ -68,6 +68,10 @@ class DidDocFetcher:
         try:
             async with self.http.stream("GET", url, headers={"Accept": "application/json"}) as response:
                 if response.status_code == 404:
+                    # the reference PLC server answers a tombstoned DID 404 "DID not available" (plc.directory: 410)
+                    detail = (await response.aread())[:512]
+                    if b"not available" in detail:
+                        raise DidTombstoned(host, f"{did} is tombstoned", status=404)
                     raise DidNotFound(host, f"{did} is not registered", status=404)
                 if response.status_code == 410:
                     raise DidTombstoned(host, f"{did} is tombstoned", status=410)
