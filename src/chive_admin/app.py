@@ -26,6 +26,7 @@ from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.backfill.registry import JobRegistry, build_registry
 from chive_admin.handlers import HANDLERS
 from chive_admin.health import IntegrityMonitor
+from chive_admin.metrics_route import prometheus
 from chive_admin.services import Services
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database, OwnerLock
@@ -114,6 +115,7 @@ def create_app(
         routes=[
             Route("/xrpc/_health", health, methods=["GET", "HEAD"]),
             Route("/.well-known/did.json", did_document, methods=["GET", "HEAD"]),
+            Route("/metrics", prometheus, methods=["GET"]),
             Route(
                 "/xrpc/{method:path}",
                 router.endpoint,

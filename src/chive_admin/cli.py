@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
 from chive_admin import __version__, keys_cli
 from chive_admin.backfill.registry import PluginError
+from chive_admin.logs import configure_logging
 from chive_admin.settings import (
     DEFAULT_DB,
     DEFAULT_HOST,
@@ -70,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
         help="let upstream calls reach loopback/private addresses (local development and tests only)",
     )
     serve.add_argument("--log-level", help="critical, error, warning, info (default) or debug")
+    serve.add_argument("--log-format", help="text (default) or json: one JSON object per line")
+    serve.add_argument(
+        "--metrics-token",
+        help="a bearer token that may read /metrics without admin credentials (env CHIVE_ADMIN_METRICS_TOKEN)",
+    )
     serve.add_argument(
         "--retention-days", help=f"days ended operations are kept before pruning (default {DEFAULT_RETENTION_DAYS})"
     )
@@ -98,6 +103,8 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         retention_days=args.retention_days,
         job_plugins=args.job_plugins,
+        metrics_token=args.metrics_token,
+        log_format=args.log_format,
     )
     lock = OwnerLock(settings.db)
     lock.acquire()
@@ -109,9 +116,17 @@ def _serve(args: argparse.Namespace) -> int:
         from chive_admin.backfill.jobs import BUILTIN_JOBS
         from chive_admin.backfill.registry import build_registry
 
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging(settings.log_level, settings.log_format)
         app = create_app(settings, owner_lock=lock, jobs=build_registry(BUILTIN_JOBS, settings.job_plugins))
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="on")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            lifespan="on",
+            log_config=None,  # uvicorn logs through our handlers (and format) too
+            access_log=False,  # each call is logged once, by the pipeline, with its NSID, status and actor
+        )
     finally:
         lock.release()
     return 0

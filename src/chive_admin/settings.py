@@ -48,6 +48,9 @@ class Settings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     #: extra job classes, ``module:Class`` (an extension point; the engine's own tests use it)
     job_plugins: tuple[str, ...] = ()
+    #: a bearer token that may read /metrics without admin credentials (for a Prometheus scraper)
+    metrics_token: str | None = None
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not self.service_did:
@@ -104,6 +107,20 @@ def check_int(flag: str, value: str | int, low: int, high: int) -> int:
     return number
 
 
+def check_token(flag: str, value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if len(value) < 16 or not value.isascii() or not value.isprintable() or " " in value:
+        raise SettingsError(f"{flag}: must be at least 16 printable ASCII characters without spaces")
+    return value
+
+
+def check_choice(flag: str, value: str, choices: tuple[str, ...]) -> str:
+    if value.lower() not in choices:
+        raise SettingsError(f"{flag}: {value!r} is not one of {', '.join(choices)}")
+    return value.lower()
+
+
 def check_bool(flag: str, value: str | bool) -> bool:
     if isinstance(value, bool):
         return value
@@ -147,6 +164,8 @@ def build(
     log_level: str | None,
     retention_days: str | int | None = None,
     job_plugins: Sequence[str] | None = None,
+    metrics_token: str | None = None,
+    log_format: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Settings from flag values (``None`` where a flag was not given), falling back to env, then defaults."""
@@ -184,4 +203,6 @@ def build(
             "--retention-days", pick("--retention-days", retention_days) or DEFAULT_RETENTION_DAYS, 1, 36500
         ),
         job_plugins=tuple(plugins),
+        metrics_token=check_token("--metrics-token", pick("--metrics-token", metrics_token)),
+        log_format=check_choice("--log-format", str(pick("--log-format", log_format) or "text"), ("text", "json")),
     )

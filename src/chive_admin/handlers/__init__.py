@@ -24,8 +24,10 @@ from chive_admin.handlers.admin import (
     get_audit_log,
     get_backfill_history,
     get_backfill_status,
+    get_endpoint_metrics,
     get_graph_stats,
     get_node_metrics,
+    get_prometheus_metrics,
     get_system_health,
     list_dlq_entries,
     list_pdses,
@@ -82,6 +84,8 @@ _INDEX: dict[str, Handler] = {
 _HEALTH: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH: get_system_health.handle,
     ids.PUB_CHIVE_ADMIN_GET_NODE_METRICS: get_node_metrics.handle,
+    ids.PUB_CHIVE_ADMIN_GET_PROMETHEUS_METRICS: get_prometheus_metrics.handle,
+    ids.PUB_CHIVE_ADMIN_GET_ENDPOINT_METRICS: get_endpoint_metrics.handle,
 }
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType({**_ACCESS, **_BACKFILL, **_DLQ, **_INDEX, **_HEALTH})

@@ -74,8 +74,14 @@ def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-async def upsert_records(conn: aiosqlite.Connection, records: Sequence[IndexedRecord], now: str) -> UpsertResult:
-    """Insert new records, rewrite those whose CID changed, and only re-verify those that are the same."""
+async def upsert_records(
+    conn: aiosqlite.Connection,
+    records: Sequence[IndexedRecord],
+    now: str,
+    written: list[IndexedRecord] | None = None,
+) -> UpsertResult:
+    """Insert new records, rewrite those whose CID changed, and only re-verify those that are the same; the
+    inserted and rewritten ones are appended to ``written`` when given."""
     if not records:
         return UpsertResult()
     known: dict[str, str] = {}
@@ -88,6 +94,8 @@ async def upsert_records(conn: aiosqlite.Connection, records: Sequence[IndexedRe
     fresh = [r for r in records if r.uri not in known]
     changed = [r for r in records if r.uri in known and known[r.uri] != r.cid]
     same = [r for r in records if known.get(r.uri) == r.cid]
+    if written is not None:
+        written += fresh + changed
     if fresh:
         await conn.executemany(
             "INSERT INTO records (uri, did, collection, rkey, cid, value, indexed_at, verified_at)"

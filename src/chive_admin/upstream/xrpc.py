@@ -21,6 +21,7 @@ from typing import IO, Any, TypeVar
 
 import httpx
 
+from chive_admin.metrics import UPSTREAM_CALLS
 from chive_admin.upstream.errors import (
     BadResponse,
     RateLimited,
@@ -98,10 +99,12 @@ class XrpcCaller:
                 async with self.hosts.slot(host):
                     result = await fn()
             except RateLimited as exc:
+                UPSTREAM_CALLS.labels(host, exc.code).inc()
                 self.hosts.cooldown(host, exc.wait_s)
                 last = exc
                 continue
             except UpstreamError as exc:
+                UPSTREAM_CALLS.labels(host, exc.code).inc()
                 if not exc.retryable:
                     if exc.status is not None and exc.status < 500:
                         self.hosts.succeeded(host)  # a clear 4xx answer: the host itself is fine
@@ -110,6 +113,7 @@ class XrpcCaller:
                 self.hosts.failed(host, exc.code)
                 await asyncio.sleep(self.retry.backoff(attempt))
                 continue
+            UPSTREAM_CALLS.labels(host, "ok").inc()
             self.hosts.succeeded(host)
             return result
         assert last is not None

@@ -7,6 +7,7 @@ the steps its method has.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from chive_admin.auth.policy import authorize
 from chive_admin.auth.principal import Principal
 from chive_admin.clock import now_stamp
 from chive_admin.lex import Route
+from chive_admin.metrics import AUTH_REFUSALS, observe_request
 from chive_admin.store.access import AuditEntry
 from chive_admin.xrpc.body import parse_input, read_capped
 from chive_admin.xrpc.call import AuditNote, Call, Handler
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from chive_admin.services import Services
 
 log = logging.getLogger(__name__)
+#: one line per XRPC call (method, NSID, status, duration, actor; never credentials)
+request_log = logging.getLogger("chive_admin.requests")
 
 
 @dataclass(frozen=True)
@@ -42,19 +46,45 @@ class Pipeline:
 
     async def __call__(self, request: Request) -> Response:
         """Answer the call, and record it in the audit trail whatever the outcome."""
-        services = request.app.state.services
         state = _CallState()
+        started = time.perf_counter()
         try:
-            response = await self._answer(request, services, state)
+            response = await self._answer(request, request.app.state.services, state)
         except XRPCError as exc:
             outcome = "refused" if exc.status in (401, 403) else "failed"
-            services.audit.record(state.entry(self.route.nsid, request, outcome, exc.status, exc.reason or exc.error))
+            self._done(request, state, outcome, exc.status, exc.reason or exc.error, started)
+            if exc.status == 401:
+                AUTH_REFUSALS.labels(exc.reason or "unknown").inc()
             raise
         except Exception:
-            services.audit.record(state.entry(self.route.nsid, request, "failed", 500, "InternalServerError"))
+            self._done(request, state, "failed", 500, "InternalServerError", started)
             raise
-        services.audit.record(state.entry(self.route.nsid, request, "allowed", response.status_code, None))
+        self._done(request, state, "allowed", response.status_code, None, started)
         return response
+
+    def _done(
+        self, request: Request, state: _CallState, outcome: str, status: int, reason: str | None, started: float
+    ) -> None:
+        """The call's traces: audit entry, metrics, one log line."""
+        nsid = self.route.nsid
+        request.app.state.services.audit.record(state.entry(nsid, request, outcome, status, reason))
+        observe_request(nsid, request.method, status, started)
+        actor = state.principal.did if state.principal else None
+        request_log.info(
+            "%s %s %d %s",
+            request.method,
+            nsid,
+            status,
+            actor or "-",
+            extra={
+                "nsid": nsid,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "actor": actor,
+                "outcome": outcome,
+                "reason": reason,
+            },
+        )
 
     async def _answer(self, request: Request, services: Services, state: _CallState) -> Response:
         route = self.route

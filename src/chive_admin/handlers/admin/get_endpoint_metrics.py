@@ -1,0 +1,25 @@
+"""pub.chive.admin.getEndpointMetrics: per-endpoint traffic, errors and recent latency percentiles."""
+
+from __future__ import annotations
+
+from chive_admin import metrics
+from chive_admin._generated.models.pub.chive.admin import get_endpoint_metrics as lex
+from chive_admin.xrpc.call import Call
+
+
+async def handle(call: Call[lex.Params, None]) -> lex.Output:
+    return lex.Output(
+        metrics=[
+            lex.EndpointMetric(
+                method=f.method,
+                path=f.path,
+                request_count=f.requests,
+                error_count=f.errors,
+                error_rate=round(f.errors * 10_000 / f.requests) if f.requests else 0,
+                p50=f.p50_us,
+                p95=f.p95_us,
+                p99=f.p99_us,
+            )
+            for f in metrics.ENDPOINTS.figures()
+        ]
+    )

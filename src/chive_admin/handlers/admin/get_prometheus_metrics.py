@@ -1,0 +1,41 @@
+"""pub.chive.admin.getPrometheusMetrics: the process's Prometheus metrics as JSON."""
+
+from __future__ import annotations
+
+import math
+
+from chive_admin import metrics
+from chive_admin._generated.models.pub.chive.admin import get_prometheus_metrics as lex
+from chive_admin.clock import now_stamp
+from chive_admin.xrpc.call import Call
+
+_TYPES = {"counter", "gauge", "histogram", "summary"}
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(int(value)) if value == int(value) else repr(value)
+
+
+async def handle(call: Call[lex.Params, None]) -> lex.Output:
+    await metrics.refresh(call.services.db)
+    families = []
+    for family in metrics.families():
+        families.append(
+            lex.PrometheusMetric(
+                name=family.name,
+                help=family.documentation,
+                type=family.type if family.type in _TYPES else "gauge",
+                values=[
+                    lex.MetricValue(
+                        labels=lex.LabelSet.model_validate({"__name__": s.name, **s.labels}),
+                        value=_number(s.value),
+                    )
+                    for s in family.samples
+                ],
+            )
+        )
+    return lex.Output(metrics=families, timestamp=now_stamp())

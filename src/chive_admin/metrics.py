@@ -1,0 +1,134 @@
+"""Prometheus metrics of this process, and per-endpoint latency figures for getEndpointMetrics.
+
+One registry per process (one server per process). Gauges that mirror the database (operations by type and status,
+dead-letter queue size) are refreshed when metrics are read, not kept in step on every write.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.process_collector import ProcessCollector
+
+from chive_admin.store import dead_letters
+from chive_admin.store.db import Database
+from chive_admin.store.operations import STATUSES
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+
+REQUESTS = Counter(
+    "chive_admin_requests",
+    "XRPC requests answered, by method NSID and HTTP status",
+    ["nsid", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "chive_admin_request_seconds",
+    "Time to answer an XRPC request, by method NSID",
+    ["nsid"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+AUTH_REFUSALS = Counter(
+    "chive_admin_auth_refusals", "Admin calls refused by authentication, by reason code", ["reason"], registry=REGISTRY
+)
+UPSTREAM_CALLS = Counter(
+    "chive_admin_upstream_calls",
+    "Upstream call attempts (PDS, PLC), by host and outcome",
+    ["host", "outcome"],
+    registry=REGISTRY,
+)
+RECORDS_INGESTED = Counter(
+    "chive_admin_records_ingested",
+    "Records written to the index (new or changed), by collection",
+    ["collection"],
+    registry=REGISTRY,
+)
+OPERATIONS = Gauge(
+    "chive_admin_operations",
+    "Backfill operations in the database, by type and status",
+    ["type", "status"],
+    registry=REGISTRY,
+)
+DLQ_SIZE = Gauge("chive_admin_dlq_entries", "Entries in the dead-letter queue", registry=REGISTRY)
+
+RESERVOIR = 2048
+
+
+@dataclass
+class _Endpoint:
+    requests: int = 0
+    errors: int = 0
+    #: the most recent latencies, in microseconds: percentiles of recent traffic, in bounded memory
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=RESERVOIR))
+
+
+@dataclass(frozen=True)
+class EndpointFigures:
+    method: str
+    path: str
+    requests: int
+    errors: int
+    p50_us: int | None
+    p95_us: int | None
+    p99_us: int | None
+
+
+class Endpoints:
+    def __init__(self) -> None:
+        self._stats: dict[tuple[str, str], _Endpoint] = {}
+
+    def observe(self, method: str, path: str, status: int, seconds: float) -> None:
+        stats = self._stats.setdefault((method, path), _Endpoint())
+        stats.requests += 1
+        stats.errors += status >= 400
+        stats.recent.append(int(seconds * 1_000_000))
+
+    def figures(self) -> list[EndpointFigures]:
+        out = []
+        for (method, path), stats in sorted(self._stats.items()):
+            ordered = sorted(stats.recent)
+
+            def pick(q: float, ordered: list[int] = ordered) -> int | None:
+                return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+            out.append(EndpointFigures(method, path, stats.requests, stats.errors, pick(0.5), pick(0.95), pick(0.99)))
+        return out
+
+
+ENDPOINTS = Endpoints()
+
+
+def observe_request(nsid: str, method: str, status: int, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    REQUESTS.labels(nsid, str(status)).inc()
+    LATENCY.labels(nsid).observe(elapsed)
+    ENDPOINTS.observe(method, f"/xrpc/{nsid}", status, elapsed)
+
+
+async def refresh(db: Database) -> None:
+    """Bring the database-backed gauges up to date before metrics are read."""
+    async with db.read() as conn:
+        rows = await conn.execute_fetchall("SELECT type, status, count(*) FROM operations GROUP BY type, status")
+        size = await dead_letters.count(conn)
+    OPERATIONS.clear()
+    seen = {(str(r[0]), str(r[1])) for r in rows}
+    for op_type in {t for t, _ in seen}:
+        for status in STATUSES:  # every status of a known type, zeros included, so rates and alerts work
+            OPERATIONS.labels(op_type, status).set(0)
+    for op_type, status, count in rows:
+        OPERATIONS.labels(str(op_type), str(status)).set(int(count))
+    DLQ_SIZE.set(size)
+
+
+def exposition() -> bytes:
+    return generate_latest(REGISTRY)
+
+
+def families() -> list[Metric]:
+    return list(REGISTRY.collect())
