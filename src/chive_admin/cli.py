@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from chive_admin import __version__, keys_cli
 from chive_admin.backfill.registry import PluginError
+from chive_admin.client import commands as client_commands
 from chive_admin.logs import configure_logging
 from chive_admin.settings import (
     DEFAULT_DB,
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         help="load an extra job type (repeatable; env CHIVE_ADMIN_JOB_PLUGINS, comma-separated)",
     )
     keys_cli.add_commands(commands, DEFAULT_DB)
+    client_commands.add_commands(commands)
     return parser
 
 
@@ -143,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "keys":
             return keys_cli.run(args, DEFAULT_DB)
+        if args.command in ("ops", "dlq"):
+            return client_commands.run(args)
     except (SettingsError, PluginError, DatabaseLockedByOtherProcess, DatabaseUnavailable) as exc:
         print(f"chive-admin: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
