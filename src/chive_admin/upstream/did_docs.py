@@ -47,6 +47,9 @@ def did_web_url(did: str, *, allow_private: bool) -> str:
     if ":" in ident:  # did:web with a path: not used by atproto, which allows host-level did:web only
         raise UnsupportedDid(ident, f"{did} has a path; atproto allows did:web for hostnames only")
     host = unquote(ident)
+    name, _, port = host.partition(":")
+    if host.count(":") > 1 or (port and not port.isdigit()) or not name or "[" in host or "/" in host or "@" in host:
+        raise UnsupportedDid(ident, f"{did}: a did:web names a host (and port), not {host!r}")
     scheme = "http" if allow_private and _loopback(host) else "https"
     return f"{scheme}://{host}/.well-known/did.json"
 
@@ -64,7 +67,10 @@ class DidDocFetcher:
             url = did_web_url(did, allow_private=self.allow_private)
         else:
             raise UnsupportedDid(did, f"{did.split(':')[1] if ':' in did else did}: unsupported DID method")
-        host = httpx.URL(url).host
+        try:
+            host = httpx.URL(url).host
+        except (ValueError, httpx.InvalidURL):  # httpx's own URL checks (e.g. "0177.0.0.1" is no IPv4 it accepts)
+            raise UnsupportedDid(did, f"{did} does not name a usable host") from None
         try:
             async with self.http.stream("GET", url, headers={"Accept": "application/json"}) as response:
                 if response.status_code == 404:

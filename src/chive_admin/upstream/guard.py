@@ -61,10 +61,12 @@ async def check_service_url(url: str, *, allow_private: bool) -> str:
         origin = normalise_service_url(url)
     except ValueError as exc:
         raise UnsafeUpstream(url, str(exc)) from None
-    parts = httpx.URL(origin)
-    await resolve_checked(
-        parts.host, parts.port or (443 if parts.scheme == "https" else 80), allow_private=allow_private
-    )
+    try:
+        parts = httpx.URL(origin)
+    except (ValueError, httpx.InvalidURL):  # httpx refuses some spellings itself (e.g. an IPv4 with an octal part)
+        raise UnsafeUpstream(url, f"{url!r} is not a URL this server calls") from None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    await resolve_checked(parts.host, port, allow_private=allow_private)
     return origin
 
 

@@ -30,6 +30,7 @@ from chive_admin.upstream.errors import (
     UpstreamError,
     from_xrpc,
 )
+from chive_admin.upstream.guard import UnsafeUpstream
 from chive_admin.upstream.hosts import HostPolicy, host_key
 
 T = TypeVar("T")
@@ -134,6 +135,8 @@ class XrpcCaller:
                     error, message = _error_fields(body)
                     raise from_xrpc(host, response.status_code, error, message)
                 yield response
+        except httpx.InvalidURL:
+            raise UnsafeUpstream(host, f"{service!r} is not a URL this server calls") from None
         except httpx.TimeoutException:
             raise Unreachable(host, f"timed out calling {nsid}") from None
         except httpx.TransportError as exc:
