@@ -107,6 +107,9 @@ class FaultConfig:
     exclude_paths: tuple[str, ...] = ()
     #: faults (``None``: pass) for the first eligible requests, before the seeded schedule takes over
     plan: tuple[Fault | None, ...] = ()
+    #: after this many faulted eligible requests in a row (in arrival order), the next one passes: a flaky upstream
+    #: that a retry budget of ``max_consecutive + 1`` attempts always gets through (None: no such promise)
+    max_consecutive: int | None = None
     retry_after_s: float = 1.0
     #: the RateLimit-Reset epoch announced is ``ceil(now + reset_in_s)``
     reset_in_s: float = 1.0
@@ -118,6 +121,8 @@ class FaultConfig:
             raise ValueError(f"rate must be within 0..1, got {self.rate}")
         if not self.kinds and (self.never_recover or self.rate > 0):
             raise ValueError("kinds must not be empty when faults are wanted")
+        if self.max_consecutive is not None and (self.max_consecutive < 1 or self.never_recover):
+            raise ValueError("max_consecutive must be >= 1, and cannot be combined with never_recover")
         if self.huge_bytes < 16:
             raise ValueError("huge_bytes must be at least 16")
 
@@ -164,6 +169,8 @@ class ProxyStats:
     calls: int = 0
     #: requests the path filters made eligible for faults
     eligible: int = 0
+    #: scheduled faults skipped because of ``max_consecutive``
+    spared: int = 0
     #: requests sent upstream (untouched or to be mangled)
     forwarded: int = 0
     faults: Counter[Fault] = field(default_factory=Counter)
@@ -224,6 +231,7 @@ class FaultProxy:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._port: int | None = None
+        self._streak = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -346,8 +354,10 @@ class FaultProxy:
             return copy.deepcopy(self._stats)
 
     def reset_stats(self) -> None:
+        """Zero the counters (the schedule position and the fault streak start over too)."""
         with self._lock:
             self._stats = ProxyStats()
+            self._streak = 0
 
     def _decide(self, request: _Request, arrived: float) -> Seen:
         with self._lock:
@@ -360,6 +370,10 @@ class FaultProxy:
             if config.eligible(path):
                 fault = scheduled_fault(config, stats.eligible)
                 stats.eligible += 1
+                if fault is not None and config.max_consecutive is not None and self._streak >= config.max_consecutive:
+                    fault = None
+                    stats.spared += 1
+                self._streak = self._streak + 1 if fault is not None else 0
             retry_at: float | None = None
             if fault is Fault.RETRY_AFTER:
                 retry_at = time.time() + config.retry_after_s

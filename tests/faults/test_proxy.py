@@ -395,6 +395,16 @@ async def test_path_filters_choose_what_may_be_faulted(upstream: Upstream) -> No
     ]
 
 
+async def test_max_consecutive_bounds_fault_streaks(upstream: Upstream) -> None:
+    async with proxied(upstream, rate=1.0, kinds=(Fault.HTTP_500,), max_consecutive=2) as (proxy, http):
+        statuses = [(await http.get("/xrpc/x")).status_code for _ in range(7)]
+        stats = proxy.stats()
+    assert statuses == [500, 500, 200, 500, 500, 200, 500]
+    assert stats.spared == 2
+    with pytest.raises(ValueError, match="max_consecutive"):
+        FaultConfig(never_recover=True, max_consecutive=3)
+
+
 async def test_configure_switches_modes_at_run_time(upstream: Upstream) -> None:
     async with proxied(upstream, rate=0.0) as (proxy, http):
         assert (await http.get("/xrpc/x")).status_code == 200

@@ -44,6 +44,29 @@ def _checked(model: type[M], data: Any, service: str, nsid: str) -> M:
         raise InvalidAnswer(host_key(service), f"{nsid}: {describe(exc, what='answer')}") from None
 
 
+def car_header_problem(head: bytes) -> str | None:
+    """What stops ``head`` from starting a CAR v1 (a varint length, then a CBOR map), or ``None``.
+
+    The content type is not trusted either way: some servers send a CAR as octet-stream, and a proxy error page
+    can come with any type.
+    """
+    length, shift, index = 0, 0, 0
+    while index < len(head) and index < 9:
+        byte = head[index]
+        length |= (byte & 0x7F) << shift
+        index += 1
+        if not byte & 0x80:
+            break
+        shift += 7
+    else:
+        return "no CAR header length"
+    if length == 0 or index >= len(head):
+        return "empty CAR header"
+    if head[index] >> 5 != 5:  # CBOR major type 5: a map ({"version": 1, "roots": [...]})
+        return "the CAR header is not a CBOR map"
+    return None
+
+
 class AtprotoClient:
     def __init__(self, caller: XrpcCaller) -> None:
         self.caller = caller
@@ -98,7 +121,9 @@ class AtprotoClient:
 
     async def get_repo(self, pds: str, did: str, *, max_bytes: int = MAX_REPO_BYTES) -> IO[bytes]:
         """The repository export (CAR) in a temporary file; the caller closes it."""
-        spool, _ = await self.caller.query_file(pds, ids.COM_ATPROTO_SYNC_GET_REPO, {"did": did}, max_bytes=max_bytes)
+        spool, _ = await self.caller.query_file(
+            pds, ids.COM_ATPROTO_SYNC_GET_REPO, {"did": did}, max_bytes=max_bytes, check=car_header_problem
+        )
         return spool
 
     async def get_blob(self, pds: str, did: str, cid: str, *, max_bytes: int) -> tuple[IO[bytes], str | None]:

@@ -174,10 +174,19 @@ class XrpcCaller:
         return await self._attempts(service, once)
 
     async def query_file(
-        self, service: str, nsid: str, params: Mapping[str, ParamValue | None], *, max_bytes: int
+        self,
+        service: str,
+        nsid: str,
+        params: Mapping[str, ParamValue | None],
+        *,
+        max_bytes: int,
+        check: Callable[[bytes], str | None] | None = None,
     ) -> tuple[IO[bytes], str | None]:
         """A query whose answer is bytes (a CAR, a blob), spooled to a temporary file so a large answer never
-        sits in memory whole; returns the file (positioned at 0; the caller closes it) and the content type."""
+        sits in memory whole; returns the file (positioned at 0; the caller closes it) and the content type.
+
+        ``check`` looks at the first bytes and names what is wrong with them, if anything: such an answer is a
+        BadResponse, retried like any other (a proxy's HTML page under a 200 is not the export)."""
         host = host_key(service)
 
         async def once() -> tuple[IO[bytes], str | None]:
@@ -196,6 +205,11 @@ class XrpcCaller:
                     if declared is not None and declared.isdigit() and int(declared) != size:
                         raise BadResponse(host, f"{nsid} answer truncated ({size} of {declared} bytes)")
                     media = response.headers.get("content-type")
+                if check is not None:
+                    spool.seek(0)
+                    problem = check(spool.read(64))
+                    if problem is not None:
+                        raise BadResponse(host, f"{nsid} answer is not what it should be: {problem}")
             except BaseException:
                 spool.close()
                 raise
