@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -34,7 +35,7 @@ from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.did_docs import DidDocFetcher
 from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostPolicy
-from chive_admin.upstream.xrpc import XrpcCaller
+from chive_admin.upstream.xrpc import RetryPolicy, XrpcCaller
 from chive_admin.well_known import did_document
 from chive_admin.xrpc.call import Handler
 from chive_admin.xrpc.errors import XRPCError
@@ -80,7 +81,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = await Database.open(settings.db, lock=owner_lock)
-        http = upstream_http(allow_private=settings.allow_private_network)
+        timeout = httpx.Timeout(settings.upstream_timeout, connect=min(10.0, settings.upstream_timeout))
+        http = upstream_http(allow_private=settings.allow_private_network, timeout=timeout)
         engine = Engine(db, registry, config)
         identities = IdentityResolver(
             DidDocFetcher(http, settings.plc_url, allow_private=settings.allow_private_network)
@@ -94,7 +96,7 @@ def create_app(
             authenticator=authenticator or AdminAuthenticator(verifier, keys, roles),
             integrity=IntegrityMonitor(db),
             engine=engine,
-            upstream=AtprotoClient(XrpcCaller(http, HostPolicy())),
+            upstream=AtprotoClient(XrpcCaller(http, HostPolicy(), RetryPolicy(attempts=settings.upstream_attempts))),
             identities=identities,
             audit=AuditLog(db, keys),
             keys=keys,

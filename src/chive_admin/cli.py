@@ -76,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
         "--metrics-token",
         help="a bearer token that may read /metrics without admin credentials (env CHIVE_ADMIN_METRICS_TOKEN)",
     )
+    serve.add_argument("--upstream-timeout", help="seconds an upstream read may take (default 30)")
+    serve.add_argument("--upstream-attempts", help="attempts per upstream call, retries included (default 6)")
     serve.add_argument(
         "--retention-days", help=f"days ended operations are kept before pruning (default {DEFAULT_RETENTION_DAYS})"
     )
@@ -107,6 +109,8 @@ def _serve(args: argparse.Namespace) -> int:
         job_plugins=args.job_plugins,
         metrics_token=args.metrics_token,
         log_format=args.log_format,
+        upstream_timeout=args.upstream_timeout,
+        upstream_attempts=args.upstream_attempts,
     )
     lock = OwnerLock(settings.db)
     lock.acquire()

@@ -51,6 +51,10 @@ class Settings:
     #: a bearer token that may read /metrics without admin credentials (for a Prometheus scraper)
     metrics_token: str | None = None
     log_format: str = "text"
+    #: seconds an upstream (PDS, PLC) read may take before the attempt counts as failed
+    upstream_timeout: float = 30.0
+    #: attempts per upstream call (retries with backoff and jitter on timeouts, resets, 5xx and 429)
+    upstream_attempts: int = 6
 
     def __post_init__(self) -> None:
         if not self.service_did:
@@ -166,6 +170,8 @@ def build(
     job_plugins: Sequence[str] | None = None,
     metrics_token: str | None = None,
     log_format: str | None = None,
+    upstream_timeout: str | float | None = None,
+    upstream_attempts: str | int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Settings from flag values (``None`` where a flag was not given), falling back to env, then defaults."""
@@ -205,4 +211,8 @@ def build(
         job_plugins=tuple(plugins),
         metrics_token=check_token("--metrics-token", pick("--metrics-token", metrics_token)),
         log_format=check_choice("--log-format", str(pick("--log-format", log_format) or "text"), ("text", "json")),
+        upstream_timeout=float(
+            check_int("--upstream-timeout", pick("--upstream-timeout", upstream_timeout) or 30, 1, 600)
+        ),
+        upstream_attempts=check_int("--upstream-attempts", pick("--upstream-attempts", upstream_attempts) or 6, 1, 20),
     )
