@@ -76,7 +76,8 @@ def _did_host(document: dict[str, Any]) -> tuple[http.server.ThreadingHTTPServer
     return server, server.server_address[1]
 
 
-def main() -> None:
+def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, str, str, str]]]:
+    """Run the bench; (title, table rows)."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -85,7 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     signing = SigningKey("ES256K")
     with tempfile.TemporaryDirectory() as tmp:
         # the identity: a did:web document served from loopback, completed once its port is known
@@ -118,17 +119,21 @@ def main() -> None:
     def row(name: str, load: Load) -> tuple[str, str, str, str, str]:
         return (name, f"{load.rate:,.0f} req/s", f"{base.rate:,.0f} req/s", f"{load.rate / base.rate:.0%}", ">= 50%")
 
-    print(f"getAuditLog, {args.concurrency} concurrent clients, {args.seconds:.0f} s each")
-    print(
-        table(
-            [
-                row("API key", with_key),
-                row("service JWT (cached identity)", with_jwt),
-                ("p99 key / JWT / none", f"{with_key.p99:.1f} / {with_jwt.p99:.1f} ms", f"{base.p99:.1f} ms", "", ""),
-                ("errors", str(with_key.errors + with_jwt.errors), str(base.errors), "", "0"),
-            ]
-        )
+    return (
+        f"getAuditLog, {args.concurrency} concurrent clients, {args.seconds:.0f} s each",
+        [
+            row("API key", with_key),
+            row("service JWT (cached identity)", with_jwt),
+            ("p99 key / JWT / none", f"{with_key.p99:.1f} / {with_jwt.p99:.1f} ms", f"{base.p99:.1f} ms", "", ""),
+            ("errors", str(with_key.errors + with_jwt.errors), str(base.errors), "", "0"),
+        ],
     )
+
+
+def main() -> None:
+    title, rows = measure()
+    print(title)
+    print(table(rows))
 
 
 if __name__ == "__main__":

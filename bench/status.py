@@ -62,12 +62,13 @@ def row(name: str, ours: Load, base: Load, goal: str) -> tuple[str, str, str, st
     return (name, f"{ours.rate:,.0f} req/s", f"{base.rate:,.0f} req/s", f"{ours.rate / base.rate:.0%}", goal)
 
 
-def main() -> None:
+def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, str, str, str]]]:
+    """Run the bench; (title, table rows)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
         key = asyncio.run(_prepare(path, args.ops))
@@ -86,20 +87,24 @@ def main() -> None:
                 concurrency=args.concurrency,
                 seconds=args.seconds,
             )
-    print(f"getBackfillStatus with {args.ops:,} stored operations, {args.concurrency} concurrent clients")
-    print(
-        table(
-            [
-                row("status (active ops)", active, base, ">= 50%"),
-                row("status (one op by id)", one, base, ">= 50%"),
-                ("p50 active / bare", f"{active.p50:.2f} ms", f"{base.p50:.2f} ms", "", ""),
-                ("p99 active / bare", f"{active.p99:.2f} ms", f"{base.p99:.2f} ms", "", "< 10 ms"),
-                ("p99 by id", f"{one.p99:.2f} ms", "", "", "< 10 ms"),
-                ("p99 active, 4 clients", f"{light.p99:.2f} ms", f"{base_light.p99:.2f} ms", "", "< 10 ms"),
-                ("errors", str(active.errors + one.errors), str(base.errors), "", "0"),
-            ]
-        )
+    return (
+        f"getBackfillStatus with {args.ops:,} stored operations, {args.concurrency} concurrent clients",
+        [
+            row("status (active ops)", active, base, ">= 50%"),
+            row("status (one op by id)", one, base, ">= 50%"),
+            ("p50 active / bare", f"{active.p50:.2f} ms", f"{base.p50:.2f} ms", "", ""),
+            ("p99 active / bare", f"{active.p99:.2f} ms", f"{base.p99:.2f} ms", "", "< 10 ms"),
+            ("p99 by id", f"{one.p99:.2f} ms", "", "", "< 10 ms"),
+            ("p99 active, 4 clients", f"{light.p99:.2f} ms", f"{base_light.p99:.2f} ms", "", "< 10 ms"),
+            ("errors", str(active.errors + one.errors), str(base.errors), "", "0"),
+        ],
     )
+
+
+def main() -> None:
+    title, rows = measure()
+    print(title)
+    print(table(rows))
 
 
 if __name__ == "__main__":
