@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from chive_admin.clock import now_stamp
 from chive_admin.store import dead_letters
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
+from chive_admin.sync.fetch import InvalidRecord
 
 if TYPE_CHECKING:
     from chive_admin.services import Services
@@ -138,6 +139,19 @@ class JobContext:
             now=now_stamp(),
         )
         self.records_failed += 1
+
+    async def dead_letter_records(
+        self, conn: aiosqlite.Connection, invalid: Iterable[InvalidRecord], *, did: str, pds: str
+    ) -> None:
+        """Park records that fail their lexicon, retryable by refetching each from ``pds``."""
+        for bad in invalid:
+            await self.dead_letter(
+                conn,
+                error_type="invalid_record",
+                message=bad.problem,
+                context={"uri": bad.uri, "did": did, "pds": pds},
+                item={"kind": "record", "uri": bad.uri, "pds": pds},
+            )
 
     def _snapshot(self) -> tuple[Any, ...]:
         return (

@@ -111,13 +111,14 @@ class XrpcCaller:
                         self.hosts.succeeded(host)  # a clear 4xx answer: the host itself is fine
                     raise
                 last = exc
-                self.hosts.failed(host, exc.code)
                 await asyncio.sleep(self.retry.backoff(attempt))
                 continue
             UPSTREAM_CALLS.labels(host, "ok").inc()
             self.hosts.succeeded(host)
             return result
         assert last is not None
+        # the breaker counts calls that failed after their retries, not attempts: one bad call must not open it
+        self.hosts.failed(host, last.code)
         raise last
 
     @asynccontextmanager

@@ -3,7 +3,6 @@ linked to the indexed eprints they name; unreadable documents dead-lettered."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from conftest import running_client
 from interop import records
+from interop.ops import run_op
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet
 from pypdf import PdfReader, PdfWriter
@@ -55,21 +55,6 @@ async def client(tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncC
         yield c
 
 
-async def run(client: httpx.AsyncClient, nsid: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(f"/xrpc/{nsid}", json=body, headers=ADMIN)
-    assert response.status_code == 200, response.text
-    op_id = response.json()["operationId"]
-    for _ in range(3000):
-        answer = await client.get(
-            f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", params={"id": op_id}, headers=ADMIN
-        )
-        op: dict[str, Any] = answer.json()["operation"]
-        if op["status"] not in ("queued", "running"):
-            return op
-        await asyncio.sleep(0.02)
-    pytest.fail("operation did not end")
-
-
 async def test_citations_from_real_documents(pds2: PdsClient, client: httpx.AsyncClient) -> None:
     author = pds2.create_account(prefix="cite")
 
@@ -82,9 +67,9 @@ async def test_citations_from_real_documents(pds2: PdsClient, client: httpx.Asyn
     citing = submit(records.minimal_pdf(CITING), arxiv_id=None)
     locked = submit(encrypted(records.minimal_pdf(["Secret"])), arxiv_id=None)
     broken = submit(records.minimal_pdf(CITING)[:250], arxiv_id=None)
-    assert (await run(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}))["status"] == "completed"
+    assert (await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}))["status"] == "completed"
 
-    op = await run(client, ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION, {})
+    op = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION, {})
     assert op["status"] == "partial", op
     assert (op["recordsProcessed"], op["recordsFailed"], op["totalRecords"]) == (4, 2, 4)
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
@@ -101,9 +86,9 @@ async def test_citations_from_real_documents(pds2: PdsClient, client: httpx.Asyn
     assert by_uri[broken] in ("corrupt_document", "empty_document")
 
     # nothing pending now: a second run does nothing; one eprint on demand is extracted again
-    again = await run(client, ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION, {})
+    again = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION, {})
     assert (again["status"], again["recordsProcessed"]) == ("completed", 0)
-    one = await run(client, ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION, {"uri": citing})
+    one = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION, {"uri": citing})
     assert (one["status"], one["recordsProcessed"]) == ("completed", 1)
 
 

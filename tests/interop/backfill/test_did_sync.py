@@ -3,7 +3,6 @@ against its key, and the index then mirrors the repository exactly (updates and 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import httpx
 import pytest
 from conftest import running_client
 from interop import records
+from interop.ops import run_op
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet
 from support.auth import FixedTokens
@@ -35,25 +35,14 @@ async def client(tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncC
         yield c
 
 
-async def sync(client: httpx.AsyncClient, did: str) -> dict[str, Any]:
-    response = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC}", json={"did": did}, headers=ADMIN)
-    assert response.status_code == 200, response.text
-    op_id = response.json()["operationId"]
-    for _ in range(3000):
-        answer = await client.get(
-            f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", params={"id": op_id}, headers=ADMIN
-        )
-        op: dict[str, Any] = answer.json()["operation"]
-        if op["status"] not in ("queued", "running"):
-            return op
-        await asyncio.sleep(0.02)
-    pytest.fail("did-sync did not end")
-
-
 async def indexed(client: httpx.AsyncClient, did: str) -> set[tuple[str, str]]:
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
         rows = await conn.execute_fetchall("SELECT uri, cid FROM records WHERE did = ? AND hidden = 0", (did,))
     return {(r[0], r[1]) for r in rows}
+
+
+async def sync_did(client: httpx.AsyncClient, did: str) -> dict[str, Any]:
+    return await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": did})
 
 
 def upstream(pds: PdsClient, did: str) -> set[tuple[str, str]]:
@@ -79,7 +68,7 @@ async def test_did_sync_finds_the_second_pds_and_mirrors_changes(
         author, "app.bsky.feed.post", {"$type": "app.bsky.feed.post", "text": "x", "createdAt": records.now_iso()}
     )
 
-    first = await sync(client, author.did)
+    first = await sync_did(client, author.did)
     assert first["status"] == "completed", first
     assert first["counts"] == {"inserted": 121, "updated": 0, "unchanged": 0, "deleted": 0}
     assert await indexed(client, author.did) == upstream(pds2, author.did)
@@ -93,18 +82,18 @@ async def test_did_sync_finds_the_second_pds_and_mirrors_changes(
     updated = pds2.put_record(
         author, records.COMMENT, comments[1].rkey, records.review_comment(eprint_uri=eprint.uri, text="Amended")
     )
-    second = await sync(client, author.did)
+    second = await sync_did(client, author.did)
     assert second["counts"] == {"inserted": 0, "updated": 1, "unchanged": 119, "deleted": 1}
     now = await indexed(client, author.did)
     assert now == upstream(pds2, author.did)
     assert (updated.uri, updated.cid) in now
 
-    again = await sync(client, author.did)
+    again = await sync_did(client, author.did)
     assert again["counts"] == {"inserted": 0, "updated": 0, "unchanged": 120, "deleted": 0}
 
 
 async def test_unknown_did_fails_with_a_code(client: httpx.AsyncClient) -> None:
-    op = await sync(client, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
+    op = await sync_did(client, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
     assert (op["status"], op["errorCode"]) == ("failed", "did_not_found")
 
 
@@ -116,9 +105,9 @@ async def test_a_deactivated_account_is_hidden_not_deleted(pds2: PdsClient, clie
         3,
         factory=lambda i: records.review_comment(eprint_uri="at://did:plc:x/pub.chive.eprint.submission/y"),
     )
-    assert (await sync(client, author.did))["status"] == "completed"
+    assert (await sync_did(client, author.did))["status"] == "completed"
     pds2.deactivate_account(author)
-    op = await sync(client, author.did)
+    op = await sync_did(client, author.did)
     assert op["status"] == "completed"
     assert op["counts"] == {"hidden": 3}
     assert await indexed(client, author.did) == set()

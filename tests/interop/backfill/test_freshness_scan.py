@@ -3,7 +3,6 @@ tiers select records by when they were last verified."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from conftest import running_client
 from interop import records
+from interop.ops import run_op
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet
 from support.auth import FixedTokens
@@ -36,21 +36,6 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     async for c in running_client(app):
         c.app = app  # type: ignore[attr-defined]
         yield c
-
-
-async def run_op(client: httpx.AsyncClient, nsid: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(f"/xrpc/{nsid}", json=body, headers=ADMIN)
-    assert response.status_code == 200, response.text
-    answer = response.json()
-    op_id = answer["operationId"] if "operationId" in answer else answer["operation"]["id"]
-    for _ in range(6000):
-        op: dict[str, Any] = (
-            await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", params={"id": op_id}, headers=ADMIN)
-        ).json()["operation"]
-        if op["status"] not in ("queued", "running", "cancelling"):
-            return op
-        await asyncio.sleep(0.02)
-    pytest.fail(f"operation stuck: {op_id}")
 
 
 async def rows(client: httpx.AsyncClient, sql: str, *args: object) -> list[tuple[Any, ...]]:

@@ -3,7 +3,6 @@ of that repository are not touched; getGraphStats counts what is indexed; no gov
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import httpx
 import pytest
 from conftest import running_client
 from interop import records
+from interop.ops import run_op
 from interop.pds_client import Account, PdsClient
 from interop.testnet_harness import Testnet
 from support.auth import FixedTokens
@@ -39,21 +39,6 @@ def app_client(tmp_path: Path, testnet: Testnet, governance_did: str | None) -> 
     )
 
 
-async def run_sync(client: httpx.AsyncClient) -> dict[str, Any]:
-    response = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC}", json={}, headers=ADMIN)
-    assert response.status_code == 200, response.text
-    op_id = response.json()["operationId"]
-    for _ in range(3000):
-        answer = await client.get(
-            f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", params={"id": op_id}, headers=ADMIN
-        )
-        op: dict[str, Any] = answer.json()["operation"]
-        if op["status"] not in ("queued", "running"):
-            return op
-        await asyncio.sleep(0.02)
-    pytest.fail("governance-sync did not end")
-
-
 async def stats(client: httpx.AsyncClient) -> dict[str, Any]:
     response = await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_GRAPH_STATS}", headers=ADMIN)
     assert response.status_code == 200
@@ -76,7 +61,7 @@ async def test_graph_records_are_mirrored(
 
     async for client in app_client(tmp_path, testnet, governance.did):
         assert (await stats(client))["nodeCount"] == 0
-        first = await run_sync(client)
+        first = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC, {})
         assert first["status"] == "completed", first
         assert await stats(client) == {
             "nodeCount": 6,
@@ -91,7 +76,7 @@ async def test_graph_records_are_mirrored(
         assert comments[0][0] == 0
 
         pds.delete_record(governance, records.GRAPH_NODE, refs[2].rkey)
-        second = await run_sync(client)
+        second = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC, {})
         assert second["counts"]["deleted"] == 1
         assert (await stats(client))["nodeCount"] == 5
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from conftest import running_client
 from interop import records
+from interop.ops import expected_index
 from interop.pds_client import Account, PdsClient
 from interop.testnet_harness import Testnet
 from starlette.applications import Starlette
@@ -21,7 +22,6 @@ from support.auth import FixedTokens
 from chive_admin._generated import ids
 from chive_admin.app import create_app
 from chive_admin.backfill.engine import EngineConfig
-from chive_admin.repo.validate import is_indexed, record_problem
 from chive_admin.settings import Settings
 
 pytestmark = pytest.mark.interop
@@ -63,21 +63,6 @@ def population(testnet: Testnet, pds: PdsClient) -> Iterator[Population]:
     pds.deactivate_account(inactive)
     yield Population(empty, one, paged, big, inactive, invalid.uri, doc)
     pds.activate_account(pds.login(inactive))
-
-
-def upstream_index(pds: PdsClient) -> set[tuple[str, str]]:
-    """(uri, cid) of every valid pub.chive.* record of every active repo on the PDS, read with plain XRPC."""
-    expected: set[tuple[str, str]] = set()
-    for repo in pds.list_repos():
-        if repo.get("active") is False:
-            continue
-        for collection in pds.describe_repo(repo["did"]).get("collections", []):
-            if not is_indexed(collection):
-                continue
-            for rec in pds.list_all_records(repo["did"], collection):
-                if record_problem(collection, rec["value"]) is None:
-                    expected.add((rec["uri"], rec["cid"]))
-    return expected
 
 
 @dataclass
@@ -125,7 +110,7 @@ async def test_pds_scan_indexes_exactly_what_the_pds_holds(
     response = await server.call(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": testnet.pds_url + "/"})
     assert response.status_code == 200, response.text
     op = await server.wait(response.json()["operationId"])
-    expected = upstream_index(pds)
+    expected = expected_index(pds)
 
     indexed = set(await server.rows("SELECT uri, cid FROM records WHERE hidden = 0"))
     assert indexed == expected
@@ -174,7 +159,7 @@ async def test_pds_scan_indexes_exactly_what_the_pds_holds(
     )
     assert third["status"] == "partial"
     indexed = set(await server.rows("SELECT uri, cid FROM records WHERE hidden = 0"))
-    assert indexed == upstream_index(pds)
+    assert indexed == expected_index(pds)
     assert (updated.uri, updated.cid) in indexed
     assert comment[0]["uri"] not in {uri for uri, _ in indexed}
 

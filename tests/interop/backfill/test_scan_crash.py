@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from interop import records
+from interop.ops import expected_index
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet
 from support.server import ServerProcess, cli_command
 
 from chive_admin._generated import ids
-from chive_admin.repo.validate import is_indexed, record_problem
 
 pytestmark = pytest.mark.interop
 
@@ -28,21 +28,6 @@ ADMIN = "did:plc:crashadmin000000000000000"
 def read(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
         return list(conn.execute(sql, args).fetchall())
-
-
-def expected_index(pds: PdsClient) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-    for repo in pds.list_repos():
-        if repo.get("active") is False:
-            continue
-        for collection in pds.describe_repo(repo["did"]).get("collections", []):
-            if is_indexed(collection):
-                out |= {
-                    (r["uri"], r["cid"])
-                    for r in pds.list_all_records(repo["did"], collection)
-                    if record_problem(collection, r["value"]) is None
-                }
-    return out
 
 
 def test_sigkill_mid_scan_then_restart(tmp_path: Path, testnet: Testnet, pds2: PdsClient) -> None:

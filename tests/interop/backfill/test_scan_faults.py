@@ -14,6 +14,7 @@ import pytest
 from conftest import running_client
 from faults.proxy import Fault, FaultConfig, FaultProxy
 from interop import records
+from interop.ops import expected_index
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet
 from support.auth import FixedTokens
@@ -21,7 +22,6 @@ from support.auth import FixedTokens
 from chive_admin._generated import ids
 from chive_admin.app import create_app
 from chive_admin.backfill.engine import EngineConfig
-from chive_admin.repo.validate import is_indexed, record_problem
 from chive_admin.settings import Settings
 
 pytestmark = pytest.mark.interop
@@ -73,21 +73,6 @@ async def scan(client: httpx.AsyncClient, url: str, limit: float) -> tuple[dict[
     pytest.fail(f"the scan did not end within {limit} s")
 
 
-def upstream(pds: PdsClient) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-    for repo in pds.list_repos():
-        if repo.get("active") is False:
-            continue
-        for collection in pds.describe_repo(repo["did"]).get("collections", []):
-            if is_indexed(collection):
-                out |= {
-                    (r["uri"], r["cid"])
-                    for r in pds.list_all_records(repo["did"], collection)
-                    if record_problem(collection, r["value"]) is None
-                }
-    return out
-
-
 async def test_scan_completes_through_30_percent_faults(
     testnet: Testnet, pds2: PdsClient, client: httpx.AsyncClient
 ) -> None:
@@ -112,7 +97,7 @@ async def test_scan_completes_through_30_percent_faults(
     assert stats.faulted / stats.calls >= 0.15  # the seeded schedule really did fault a good share of calls
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
         indexed = {(r[0], r[1]) for r in await conn.execute_fetchall("SELECT uri, cid FROM records WHERE hidden = 0")}
-    assert indexed == upstream(pds2)
+    assert indexed == expected_index(pds2)
     assert set(statuses) == {200}
 
 

@@ -104,14 +104,7 @@ class DidSync(Job[DidSyncParams]):
                 ctx.count("unchanged", result.unchanged)
         async with ctx.batch() as conn:
             now = now_stamp()
-            for bad in contents.invalid:
-                await ctx.dead_letter(
-                    conn,
-                    error_type="invalid_record",
-                    message=bad.problem,
-                    context={"uri": bad.uri, "did": did, "pds": pds},
-                    item={"kind": "record", "uri": bad.uri, "pds": pds},
-                )
+            await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
             ctx.records_processed += len(contents.invalid)
             # what is not upstream, or is there but no longer valid, must not be served from the index
             upstream = {r.uri for r in contents.records}

@@ -146,14 +146,7 @@ class FreshnessScan(Job[FreshnessParams]):
             await apply_records(conn, contents.records, now)
             # a record that changed into something invalid must not keep being served in its old form
             await remove_records(conn, [*gone, *(bad.uri for bad in contents.invalid)])
-            for bad in contents.invalid:
-                await ctx.dead_letter(
-                    conn,
-                    error_type="invalid_record",
-                    message=bad.problem,
-                    context={"uri": bad.uri, "did": did, "pds": pds},
-                    item={"kind": "record", "uri": bad.uri, "pds": pds},
-                )
+            await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
             if not was_active:  # served again after being hidden
                 await index.upsert_repo(conn, did, now, pds_url=pds, status="active")
                 await index.set_repo_hidden(conn, did, False)

@@ -171,14 +171,7 @@ class PdsScan(Job[PdsScanParams]):
                 info = {**info, "cursor": page.cursor}
                 async with ctx.batch() as conn:
                     await apply_records(conn, contents.records, now_stamp())
-                    for bad in contents.invalid:
-                        await ctx.dead_letter(
-                            conn,
-                            error_type="invalid_record",
-                            message=bad.problem,
-                            context={"uri": bad.uri, "did": did, "pds": pds},
-                            item={"kind": "record", "uri": bad.uri, "pds": pds},
-                        )
+                    await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
                     ctx.records_processed += len(page.records)
                     if track:
                         await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
