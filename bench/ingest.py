@@ -1,0 +1,176 @@
+"""Ingest speed against the real testnet, each beside a raw baseline measured in the same run:
+
+* pds-scan of one 5,000-record repo vs a raw listRecords fetch of it (plain httpx, no processing) — goal ≥ 90 %;
+* pds-scan of 50 repos × 100 records vs a sequential raw fetch of them — goal ≥ 3×;
+* did-sync (verified CAR) of the 5,000-record repo vs a raw getRepo download — goal ≥ 50 %;
+* with ``--full``: peak RSS of the server process during a pds-scan of 100,000 records (goal < 150 MB).
+
+    python -m bench.ingest [--full]
+
+Needs the Node testnet (``scripts/install-testnet.sh``). It prints; it never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.harness import table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from interop import records
+from interop.pds_client import PdsClient
+from interop.testnet_harness import Testnet, locate_install
+from support.auth import FixedTokens
+
+from chive_admin._generated import ids
+from chive_admin.app import create_app
+from chive_admin.backfill.engine import EngineConfig
+from chive_admin.settings import Settings
+
+ADMIN = {"Authorization": "Bearer admin"}
+
+
+def comment(i: int) -> dict[str, Any]:
+    return records.review_comment(eprint_uri="at://did:plc:bench/pub.chive.eprint.submission/x")
+
+
+def raw_listing(pds: str, dids: list[str]) -> float:
+    started = time.perf_counter()
+    with httpx.Client(base_url=pds, timeout=30) as http:
+        for did in dids:
+            cursor = None
+            while True:
+                params = {"repo": did, "collection": records.COMMENT, "limit": 100, "cursor": cursor}
+                page = http.get("/xrpc/com.atproto.repo.listRecords", params=params).json()
+                cursor = page.get("cursor")
+                if not cursor or not page.get("records"):
+                    break
+    return time.perf_counter() - started
+
+
+def raw_export(pds: str, did: str) -> float:
+    started = time.perf_counter()
+    httpx.get(f"{pds}/xrpc/com.atproto.sync.getRepo", params={"did": did}, timeout=60).raise_for_status()
+    return time.perf_counter() - started
+
+
+async def timed_op(settings: Settings, nsid: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    app = create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.01))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            started = time.perf_counter()
+            answer = (await client.post(f"/xrpc/{nsid}", json=body, headers=ADMIN)).json()
+            op_id = answer["operationId"]
+            while True:
+                op: dict[str, Any] = (
+                    await client.get(
+                        f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", params={"id": op_id}, headers=ADMIN
+                    )
+                ).json()["operation"]
+                if op["status"] not in ("queued", "running"):
+                    return time.perf_counter() - started, op
+                await asyncio.sleep(0.01)
+
+
+def settings_for(tmp: Path, net: Testnet, name: str) -> Settings:
+    return Settings(db=tmp / f"{name}.db", plc_url=net.plc_url, allow_private_network=True)
+
+
+def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, str, str, str]]]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--full", action="store_true")
+    args = parser.parse_args(argv)
+    rows: list[tuple[str, str, str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp_name, Testnet(locate_install()) as net:
+        tmp = Path(tmp_name)
+        pds = PdsClient(net.pds_url, admin_password=net.info.admin_password, handle_domain=net.info.handle_domain)
+        big = pds.create_account(prefix="benchbig")
+        pds.bulk_create(big, records.COMMENT, 5000, factory=comment)
+        raw = raw_listing(net.pds_url, [big.did])
+        seconds, op = asyncio.run(
+            timed_op(settings_for(tmp, net, "one"), ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": net.pds_url})
+        )
+        scanned = op["recordsProcessed"]
+        rate, raw_rate = scanned / seconds, 5000 / raw
+        rows.append(
+            (
+                "pds-scan, one 5k repo",
+                f"{rate:,.0f} rec/s",
+                f"{raw_rate:,.0f} rec/s (raw listing)",
+                f"{rate / raw_rate:.0%}",
+                ">= 90%",
+            )
+        )
+
+        pds2 = PdsClient(net.pds2_url, admin_password=net.info.admin_password, handle_domain=net.info.handle_domain)
+        many = [pds2.create_account(prefix=f"bench{i}") for i in range(50)]
+        for account in many:
+            pds2.bulk_create(account, records.COMMENT, 100, factory=comment)
+        raw_many = raw_listing(net.pds2_url, [a.did for a in many])
+        seconds_many, _ = asyncio.run(
+            timed_op(settings_for(tmp, net, "many"), ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": net.pds2_url})
+        )
+        rows.append(
+            (
+                "pds-scan, 50 repos x 100",
+                f"{seconds_many:.2f} s",
+                f"{raw_many:.2f} s (sequential raw)",
+                f"{raw_many / seconds_many:.1f}x",
+                ">= 3x",
+            )
+        )
+
+        raw_car = raw_export(net.pds_url, big.did)
+        seconds_sync, op_sync = asyncio.run(
+            timed_op(settings_for(tmp, net, "sync"), ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": big.did})
+        )
+        rows.append(
+            (
+                "did-sync, 5k repo (verified CAR)",
+                f"{seconds_sync:.2f} s",
+                f"{raw_car:.2f} s (raw getRepo)",
+                f"{raw_car / seconds_sync:.0%}",
+                ">= 50%",
+            )
+        )
+        if args.full:
+            huge = pds.create_account(prefix="benchhuge")
+            pds.bulk_create(huge, records.COMMENT, 100_000, factory=comment)
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            asyncio.run(
+                timed_op(settings_for(tmp, net, "huge"), ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": huge.did})
+            )
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            rows.append(
+                (
+                    "peak RSS, 100k-record sync",
+                    f"{peak / 1024:.0f} MB",
+                    f"{before / 1024:.0f} MB before",
+                    "",
+                    "< 150 MB",
+                )
+            )
+        pds.close()
+        pds2.close()
+    return "ingest against the testnet", rows
+
+
+def main() -> None:
+    title, rows = measure()
+    print(title)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
