@@ -132,7 +132,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
         )
 
         raw_car = raw_export(net.pds_url, big.did)
-        seconds_sync, op_sync = asyncio.run(
+        seconds_sync, _ = asyncio.run(
             timed_op(settings_for(tmp, net, "sync"), ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": big.did})
         )
         rows.append(
