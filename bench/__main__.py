@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import auth, status
+from bench import auth, jobs, status
 from bench.harness import table
 
 
@@ -23,6 +23,7 @@ def main() -> None:
     for title, (name, measured) in (
         ("status", status.measure(["--ops", ops, "--seconds", seconds])),
         ("auth", auth.measure(["--seconds", seconds])),
+        ("jobs", jobs.measure(["--eprints", "20000" if full else "5000", "--pdfs", "200" if full else "50"])),
     ):
         print(f"[{title}] {name}", flush=True)
         rows += [(f"{title}: {r[0]}", *r[1:]) for r in measured]
