@@ -129,7 +129,7 @@ def test_dlq_commands(served: tuple[ServerProcess, str]) -> None:
 
 def test_watch_shows_live_progress_on_a_terminal(served: tuple[ServerProcess, str]) -> None:
     server, key = served
-    op_id = trigger_count(served, 5)
+    op_id = trigger_count(served, 1)  # 300 batches of 0.02 s: several polls see it running
     primary, secondary = pty.openpty()
     env = {**os.environ, "CHIVE_ADMIN_URL": server.url, "CHIVE_ADMIN_KEY": key, "COLUMNS": "120", "TERM": "xterm"}
     proc = subprocess.Popen(

@@ -183,6 +183,9 @@ def _watch(client: AdminClient, op_id: str, interval: float, as_json: bool, cons
                 rate=f"{done / elapsed:,.0f} rec/s",
                 eta=f"{op['etaSeconds']}s" if "etaSeconds" in op else "-",
             )
+            # Draw every polled state at once: the auto-refresh thread can starve on a busy machine and skip a
+            # short-lived status entirely.
+            progress.refresh()
             if op["status"] in ENDED:
                 break
             time.sleep(interval)
