@@ -25,6 +25,7 @@ from chive_admin.auth.service_jwt import ServiceJwtVerifier
 from chive_admin.backfill.engine import Engine, EngineConfig
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.backfill.registry import JobRegistry, build_registry
+from chive_admin.dashboard.routes import dashboard_routes
 from chive_admin.handlers import HANDLERS
 from chive_admin.health import IntegrityMonitor
 from chive_admin.metrics_route import prometheus
@@ -118,6 +119,7 @@ def create_app(
             Route("/xrpc/_health", health, methods=["GET", "HEAD"]),
             Route("/.well-known/did.json", did_document, methods=["GET", "HEAD"]),
             Route("/metrics", prometheus, methods=["GET"]),
+            *dashboard_routes(),
             Route(
                 "/xrpc/{method:path}",
                 router.endpoint,

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from chive_admin import metrics
 from chive_admin._generated import ids
 from chive_admin._generated.registry import ROUTES
-from chive_admin.auth.policy import authorize
+from chive_admin.auth.policy import authenticate_and_authorize
 from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.responses import error_response
 
@@ -29,7 +29,7 @@ async def prometheus(request: Request) -> Response:
     if not scraper:
         try:
             route = ROUTES[ids.PUB_CHIVE_ADMIN_GET_PROMETHEUS_METRICS]
-            authorize(await services.authenticator.authenticate(request, route), route)
+            await authenticate_and_authorize(services.authenticator, request, route)
         except XRPCError as exc:
             return error_response(exc)
     await metrics.refresh(services.db)

@@ -25,3 +25,10 @@ def authorize(principal: Principal, route: Route) -> None:
         raise XRPCError.internal()
     if route.auth == "admin" and not principal.is_admin:
         raise XRPCError.named("AdminRequired", "This method requires the admin role")
+
+
+async def authenticate_and_authorize(authenticator: Authenticator, request: Request, route: Route) -> Principal:
+    """For the few plain-HTTP endpoints that borrow an admin method's policy (``/metrics``, the dashboard config)."""
+    principal = await authenticator.authenticate(request, route)
+    authorize(principal, route)
+    return principal

@@ -18,18 +18,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Table
 
 from chive_admin._generated import ids
+from chive_admin.backfill.triggers import TRIGGER_METHODS
 from chive_admin.client.xrpc import AdminClient, ServerError
 
 DEFAULT_URL = "http://127.0.0.1:8590"
 ENDED = {"completed": 0, "partial": 3, "failed": 4, "cancelled": 5}
 #: the trigger method of each operation type, and which options it takes
 TRIGGERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "pds-scan": (ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, ("pdsUrl",)),
-    "did-sync": (ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, ("did",)),
-    "freshness-scan": (ids.PUB_CHIVE_ADMIN_TRIGGER_FRESHNESS_SCAN, ("tier",)),
-    "citation-extraction": (ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION, ("uri",)),
-    "full-reindex": (ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX, ("batchSize",)),
-    "governance-sync": (ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC, ()),
+    op_type: (TRIGGER_METHODS[op_type], options)
+    for op_type, options in {
+        "pds-scan": ("pdsUrl",),
+        "did-sync": ("did",),
+        "freshness-scan": ("tier",),
+        "citation-extraction": ("uri",),
+        "full-reindex": ("batchSize",),
+        "governance-sync": (),
+    }.items()
 }
 _OPTIONS = {"pdsUrl": "pds_url", "did": "did", "tier": "tier", "uri": "uri", "batchSize": "batch_size"}
 

@@ -1,0 +1,412 @@
+// The chive-admin dashboard: plain DOM, no framework, no build step. Every value from the server is written with
+// textContent, never parsed as markup: error messages and URLs come from PDSes we do not control.
+
+const KEY_SLOT = "chive-admin.key";
+const ACTIVE_EVERY_MS = 1000;
+const OTHERS_EVERY_MS = 3000;
+
+const $ = (id) => document.getElementById(id);
+
+class XrpcError extends Error {
+  constructor(status, error, message) {
+    super(message);
+    this.status = status;
+    this.error = error;
+  }
+
+  toString() {
+    return `${this.error}: ${this.message}`;
+  }
+}
+
+let config = null;
+
+function storedKey() {
+  return sessionStorage.getItem(KEY_SLOT);
+}
+
+async function call(path, { params, body } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
+  }
+  const init = { method: body === undefined ? "GET" : "POST", headers: { Authorization: `Bearer ${storedKey()}` } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch {
+    throw new XrpcError(0, "Unreachable", "the server did not answer");
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    throw new XrpcError(response.status, data?.error ?? `HTTP ${response.status}`, data?.message ?? "request failed");
+  }
+  return data;
+}
+
+const xrpc = (method, options) => call(`/xrpc/${method}`, options);
+
+// --- small DOM helpers -------------------------------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "text") node.textContent = value;
+    else if (name === "className") node.className = value;
+    else if (name.startsWith("data-")) node.setAttribute(name, value);
+    else node[name] = value;
+  }
+  node.append(...children);
+  return node;
+}
+
+const cell = (text, className = "") => el("td", { text: text ?? "", className });
+
+function when(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+function confirmAction(text) {
+  const dialog = $("confirm-dialog");
+  $("confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    const finish = (answer) => {
+      $("confirm-yes").onclick = null;
+      $("confirm-no").onclick = null;
+      dialog.onclose = null;
+      if (dialog.open) dialog.close();
+      resolve(answer);
+    };
+    $("confirm-yes").onclick = () => finish(true);
+    $("confirm-no").onclick = () => finish(false);
+    dialog.onclose = () => finish(false);
+    dialog.showModal();
+  });
+}
+
+function say(id, text, isError = false) {
+  const node = $(id);
+  node.textContent = text;
+  node.className = isError ? "error" : "ok";
+}
+
+// A refused key ends the session wherever it is noticed, so a revoked key cannot keep a stale console open.
+function handleFailure(err, where) {
+  if (err instanceof XrpcError && (err.status === 401 || err.status === 403)) {
+    signOut(refusal(err));
+    return;
+  }
+  say(where, String(err), true);
+}
+
+function refusal(err) {
+  if (err.status === 403) return `This key works, but its DID is not an admin (${err.error}).`;
+  return `The server refused this key (${err.error}): ${err.message}`;
+}
+
+// --- operations --------------------------------------------------------------------------------------------------
+
+function progressCell(op) {
+  const done = op.recordsProcessed ?? 0;
+  const total = op.totalRecords;
+  const bar = el("progress", { max: total || 1, value: total ? Math.min(done, total) : 0 });
+  if (!total) bar.removeAttribute("value"); // indeterminate until the total is known
+  const label = el("span", { className: "count", text: total ? `${done} / ${total}` : `${done}` });
+  return el("td", { className: "progress" }, bar, label);
+}
+
+function rate(op) {
+  const started = Date.parse(op.startedAt);
+  const seconds = (Date.now() - started) / 1000;
+  if (!op.recordsProcessed || !(seconds > 0)) return "";
+  return `${Math.round(op.recordsProcessed / seconds).toLocaleString()} rec/s`;
+}
+
+async function cancelOp(op) {
+  const ok = await confirmAction(
+    `Cancel ${op.type} operation ${op.id}? It stops at its next checkpoint and keeps what it has committed.`,
+  );
+  if (!ok) return;
+  try {
+    await xrpc(config.methods.cancel, { body: { id: op.id } });
+    say("banner", "");
+    await refreshActive();
+  } catch (err) {
+    handleFailure(err, "banner");
+  }
+}
+
+function activeRow(op) {
+  const cancel = el("button", {
+    type: "button",
+    text: op.status === "cancelling" ? "Cancelling…" : "Cancel",
+    className: "danger",
+    disabled: op.status === "cancelling",
+  });
+  cancel.addEventListener("click", () => cancelOp(op));
+  return el(
+    "tr",
+    { "data-op-id": op.id },
+    cell(op.id, "mono"),
+    cell(op.type),
+    cell(op.status, `op-status status-${op.status}`),
+    cell(op.stage ?? ""),
+    progressCell(op),
+    cell(rate(op)),
+    cell(op.etaSeconds !== undefined ? `${op.etaSeconds}s` : ""),
+    el("td", {}, cancel),
+  );
+}
+
+async function refreshActive() {
+  const answer = await xrpc(config.methods.status);
+  const ops = answer.operations ?? [];
+  $("active-ops").tBodies[0].replaceChildren(...ops.map(activeRow));
+  $("active-empty").hidden = ops.length > 0;
+}
+
+function historyRow(op) {
+  const error = op.error ? `${op.errorCode ?? "error"}: ${op.error}` : "";
+  return el(
+    "tr",
+    { "data-op-id": op.id },
+    cell(op.id, "mono"),
+    cell(op.type),
+    cell(op.status, `op-status status-${op.status}`),
+    cell(String(op.recordsProcessed ?? 0)),
+    cell(String(op.recordsFailed ?? 0)),
+    cell(when(op.startedAt)),
+    cell(when(op.completedAt)),
+    cell(error, "error-text"),
+  );
+}
+
+async function refreshHistory() {
+  const answer = await xrpc(config.methods.history);
+  $("history-ops").tBodies[0].replaceChildren(...answer.operations.map(historyRow));
+}
+
+// --- trigger forms -----------------------------------------------------------------------------------------------
+
+function fieldInput(field) {
+  const id = `field-${field.name}`;
+  let input;
+  if (field.options) {
+    input = el("select", { id });
+    if (!field.required) input.append(el("option", { value: "", text: `(default${field.default ? `: ${field.default}` : ""})` }));
+    for (const option of field.options) input.append(el("option", { value: option, text: option }));
+  } else if (field.kind === "integer") {
+    input = el("input", { id, type: "number", step: 1, inputMode: "numeric" });
+    if (field.minimum !== undefined) input.min = field.minimum;
+    if (field.maximum !== undefined) input.max = field.maximum;
+    if (field.default !== undefined) input.placeholder = `default ${field.default}`;
+  } else {
+    input = el("input", { id, type: "text", spellcheck: false });
+  }
+  input.required = field.required;
+  input.dataset.field = field.name;
+  input.dataset.kind = field.kind;
+  const label = el("label", { htmlFor: id, text: field.required ? `${field.name} (required)` : field.name });
+  const hint = el("small", { className: "muted", text: field.description });
+  const problem = el("span", { className: "field-error", id: `${id}-error`, role: "alert" });
+  return el("div", { className: "field" }, label, input, hint, problem);
+}
+
+function showFields() {
+  const form = config.triggers.find((t) => t.type === $("trigger-type").value);
+  $("trigger-fields").replaceChildren(...(form?.fields ?? []).map(fieldInput));
+  say("trigger-message", "");
+}
+
+// The browser's own constraint checks (required, min, max, integer step) give the first message; the server's
+// lexicon validation gives the rest, shown under the form as it was answered.
+function collect(form) {
+  const body = form.typeField ? { type: form.name } : {};
+  let valid = true;
+  for (const input of $("trigger-fields").querySelectorAll("[data-field]")) {
+    const problem = $(`${input.id}-error`);
+    problem.textContent = input.checkValidity() ? "" : input.validationMessage;
+    valid = valid && input.checkValidity();
+    const raw = input.value.trim();
+    if (raw === "") continue;
+    body[input.dataset.field] = input.dataset.kind === "integer" ? Number(raw) : raw;
+  }
+  return valid ? body : null;
+}
+
+async function startOp(event) {
+  event.preventDefault();
+  const form = config.triggers.find((t) => t.type === $("trigger-type").value);
+  if (!form) return;
+  const body = collect(form);
+  if (body === null) {
+    say("trigger-message", "Fix the highlighted fields first.", true);
+    return;
+  }
+  try {
+    const answer = await xrpc(form.method, { body });
+    const id = answer.operationId ?? answer.operation?.id;
+    say("trigger-message", `Started ${form.type} operation ${id}.`);
+    await refreshActive();
+  } catch (err) {
+    handleFailure(err, "trigger-message");
+  }
+}
+
+// --- dead-letter queue and PDS registry --------------------------------------------------------------------------
+
+async function dlqAction(method, index, verb) {
+  try {
+    const answer = await xrpc(method, { body: { index } });
+    say("dlq-message", answer.message ?? `${verb} entry ${index}.`, !answer.success);
+    await refreshDlq();
+  } catch (err) {
+    handleFailure(err, "dlq-message");
+  }
+}
+
+function dlqRow(entry, index) {
+  const retry = el("button", { type: "button", text: "Retry" });
+  retry.addEventListener("click", () => dlqAction(config.methods.retryDlq, index, "Retried"));
+  const dismiss = el("button", { type: "button", text: "Dismiss", className: "danger" });
+  dismiss.addEventListener("click", async () => {
+    if (await confirmAction(`Dismiss dead-letter entry ${index} (${entry.errorType})? It will not be retried.`)) {
+      await dlqAction(config.methods.dismissDlq, index, "Dismissed");
+    }
+  });
+  return el(
+    "tr",
+    { "data-dlq-id": entry.id },
+    cell(String(index)),
+    cell(entry.errorType),
+    cell(entry.errorMessage ?? "", "error-text"),
+    cell(entry.uri ?? entry.did ?? "", "mono"),
+    cell(String(entry.retryCount)),
+    cell(when(entry.createdAt)),
+    el("td", {}, retry, dismiss),
+  );
+}
+
+async function refreshDlq() {
+  const answer = await xrpc(config.methods.listDlq, { params: { limit: 100 } });
+  $("dlq").tBodies[0].replaceChildren(...answer.entries.map(dlqRow));
+  $("dlq-total").textContent = `(${answer.total})`;
+}
+
+function pdsRow(pds) {
+  const rescan = el("button", { type: "button", text: "Rescan" });
+  rescan.addEventListener("click", async () => {
+    try {
+      await xrpc(config.methods.rescanPds, { body: { pdsUrl: pds.url } });
+      await refreshActive();
+    } catch (err) {
+      handleFailure(err, "banner");
+    }
+  });
+  return el(
+    "tr",
+    { "data-pds": pds.url },
+    cell(pds.url, "mono"),
+    cell(pds.status ?? ""),
+    cell(String(pds.recordCount ?? 0)),
+    cell(String(pds.errorCount ?? 0)),
+    cell(when(pds.lastScan)),
+    cell(pds.lastError ?? "", "error-text"),
+    el("td", {}, rescan),
+  );
+}
+
+async function refreshPdses() {
+  const answer = await xrpc(config.methods.listPdses, { params: { limit: 100 } });
+  const stats = answer.stats ?? { total: 0, items: [] };
+  $("pdses").tBodies[0].replaceChildren(...stats.items.map(pdsRow));
+  $("pds-total").textContent = `(${stats.total})`;
+}
+
+// --- session -----------------------------------------------------------------------------------------------------
+
+function every(ms, refresh) {
+  let stopped = false;
+  let timer = null;
+  const loop = async () => {
+    try {
+      await refresh();
+    } catch (err) {
+      handleFailure(err, "banner");
+    }
+    if (!stopped) timer = setTimeout(loop, ms);
+  };
+  loop();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+let stoppers = [];
+
+function startConsole() {
+  $("signin").hidden = true;
+  $("console").hidden = false;
+  $("sign-out").hidden = false;
+  $("server-info").textContent = `${config.serviceDid} · version ${config.version}`;
+  $("trigger-type").replaceChildren(...config.triggers.map((t) => el("option", { value: t.type, text: t.type })));
+  showFields();
+  stoppers = [
+    every(ACTIVE_EVERY_MS, refreshActive),
+    every(OTHERS_EVERY_MS, async () => {
+      await Promise.all([refreshHistory(), refreshDlq(), refreshPdses()]);
+    }),
+  ];
+}
+
+function signOut(message = "") {
+  sessionStorage.removeItem(KEY_SLOT);
+  for (const stop of stoppers) stop();
+  stoppers = [];
+  config = null;
+  $("console").hidden = true;
+  $("sign-out").hidden = true;
+  $("signin").hidden = false;
+  $("server-info").textContent = "";
+  $("signin-error").textContent = message;
+}
+
+async function signIn() {
+  try {
+    config = await call("/admin/config.json");
+  } catch (err) {
+    signOut(err instanceof XrpcError && (err.status === 401 || err.status === 403) ? refusal(err) : String(err));
+    return;
+  }
+  $("signin-error").textContent = "";
+  startConsole();
+}
+
+function main() {
+  $("signin-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = $("api-key").value.trim();
+    $("api-key").value = "";
+    if (!key) return;
+    sessionStorage.setItem(KEY_SLOT, key);
+    signIn();
+  });
+  $("sign-out").addEventListener("click", () => signOut());
+  $("trigger-type").addEventListener("change", showFields);
+  $("trigger-form").addEventListener("submit", startOp);
+  if (storedKey()) signIn();
+}
+
+main();

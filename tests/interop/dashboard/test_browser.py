@@ -1,0 +1,187 @@
+"""The dashboard end to end in headless Chromium (Debian's ``chromium``, driven by Playwright): a wrong key is
+refused on screen, a pds-scan of a real testnet PDS started from its form runs to completed, another operation is
+cancelled through the confirmation dialog, form validation speaks, the DLQ and PDS registry views act — and the key
+never reaches a URL or the server's log. A full-page screenshot is kept under ``artifacts/`` (or
+``$CHIVE_ADMIN_ARTIFACTS``) for CI.
+
+The scanned PDS is the testnet's second one, which the suite fills with valid records only; a test that writes an
+invalid record there would (rightly) turn this scan ``partial``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from interop import records
+from interop.pds_client import PdsClient
+from interop.testnet_harness import Testnet, in_ci
+from support.server import ServerProcess, cli_command
+
+pytestmark = pytest.mark.interop
+
+ADMIN = "did:plc:dashboardadmin00000000000"
+TESTS = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("CHIVE_ADMIN_ARTIFACTS") or TESTS.parent / "artifacts")
+# Chromium's own background traffic is refused by this machine's closed network; keep it from trying.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def chromium_path() -> str:
+    found = os.environ.get("CHIVE_ADMIN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        message = "Debian's chromium is not installed (.ci/run installs it with apt-get)"
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, testnet: Testnet) -> Iterator[tuple[ServerProcess, str]]:
+    tmp = tmp_path_factory.mktemp("dashboard")
+    db = tmp / "dashboard.db"
+    key = subprocess.run(
+        cli_command("keys", "create", "--did", ADMIN, "--name", "browser", "--db", str(db)),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    server = ServerProcess(
+        args=[
+            "--db",
+            str(db),
+            "--admin-did",
+            ADMIN,
+            "--allow-private-network",
+            "--plc-url",
+            testnet.plc_url,
+            "--job-plugin",
+            "support.jobs:CountItems",
+        ],
+        cwd=tmp,
+        # a slow test-count op to cancel; every 50th item dead-lettered so the DLQ view has entries
+        env={"PYTHONPATH": str(TESTS), "TEST_JOB_ITEMS": "2000", "TEST_JOB_DELAY": "0.05", "TEST_JOB_DLQ_EVERY": "50"},
+    ).start()
+    try:
+        yield server, key
+    finally:
+        server.stop()
+
+
+def test_operator_session_in_headless_chromium(
+    served: tuple[ServerProcess, str], testnet: Testnet, pds2: PdsClient
+) -> None:
+    server, key = served
+    author = pds2.create_account(prefix="dash")
+    comment = records.review_comment(eprint_uri="at://did:plc:x/a.b.c/d")
+    pds2.bulk_create(author, records.COMMENT, 400, factory=lambda i: comment)
+    expect = playwright_api.expect
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            csp_violations: list[str] = []
+            page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
+            urls: list[str] = []
+            page.on("request", lambda r: urls.append(r.url))
+            page.goto(f"{server.url}/admin/")
+
+            # a wrong key: refused on screen, nothing kept
+            page.fill("#api-key", "ca_this-key-does-not-exist-0000000000000000000")
+            page.click("#signin-form button[type=submit]")
+            expect(page.locator("#signin-error")).to_contain_text("refused")
+            expect(page.locator("#console")).to_be_hidden()
+            assert page.evaluate("sessionStorage.getItem('chive-admin.key')") is None
+
+            page.fill("#api-key", key)
+            page.click("#signin-form button[type=submit]")
+            expect(page.locator("#console")).to_be_visible()
+            expect(page.locator("#server-info")).to_contain_text("version")
+            assert page.evaluate("sessionStorage.getItem('chive-admin.key')") == key
+
+            # validation: the browser's constraint message for a missing required field, the server's for a bad URL
+            page.select_option("#trigger-type", "did-sync")
+            page.click("#trigger-form button[type=submit]")
+            expect(page.locator("#field-did-error")).not_to_be_empty()
+            expect(page.locator("#trigger-message")).to_contain_text("Fix the highlighted fields")
+            page.select_option("#trigger-type", "full-reindex")
+            page.fill("#field-batchSize", "20000")
+            page.click("#trigger-form button[type=submit]")
+            expect(page.locator("#field-batchSize-error")).not_to_be_empty()
+            page.select_option("#trigger-type", "pds-scan")
+            page.fill("#field-pdsUrl", "ftp://pds.example.com")
+            page.click("#trigger-form button[type=submit]")
+            expect(page.locator("#trigger-message")).to_contain_text("InvalidRequest")
+
+            # a real pds-scan of the testnet's second PDS, started from the form, followed to completed
+            page.fill("#field-pdsUrl", testnet.pds2_url)
+            page.click("#trigger-form button[type=submit]")
+            expect(page.locator("#trigger-message")).to_contain_text("Started pds-scan operation")
+            scan_id = re.search(r"operation (\S+)\.", page.inner_text("#trigger-message"))
+            assert scan_id is not None
+            scan_row = page.locator(f"#history-ops tr[data-op-id='{scan_id[1]}']")
+            expect(scan_row.locator(".op-status")).to_have_text("completed", timeout=120_000)
+            processed = int(scan_row.locator("td").nth(3).inner_text())
+            assert processed >= 400
+            expect(page.locator(f"#pdses tr[data-pds='{testnet.pds2_url}']")).to_be_visible(timeout=10_000)
+
+            # a long op from its (plugin) form; cancel asks first, "Keep it" keeps it, "Confirm" cancels it
+            page.select_option("#trigger-type", "test-count")
+            page.fill("#field-batchSize", "1")
+            page.click("#trigger-form button[type=submit]")
+            expect(page.locator("#trigger-message")).to_contain_text("Started test-count operation")
+            count_id = re.search(r"operation (\S+)\.", page.inner_text("#trigger-message"))
+            assert count_id is not None
+            active = page.locator(f"#active-ops tr[data-op-id='{count_id[1]}']")
+            expect(active.locator(".op-status")).to_have_text("running", timeout=30_000)
+            expect(active.locator("td.progress .count")).to_contain_text("/ 2000")
+            expect(page.locator("#dlq tbody tr").first).to_be_visible(timeout=10_000)
+            # the CI artifact: every view populated, one op live
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / "dashboard.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+            active.locator("button").click()
+            expect(page.locator("#confirm-dialog")).to_be_visible()
+            expect(page.locator("#confirm-text")).to_contain_text(count_id[1])
+            page.click("#confirm-no")
+            expect(page.locator("#confirm-dialog")).to_be_hidden()
+            expect(active.locator(".op-status")).to_have_text("running")
+            active.locator("button").click()
+            page.click("#confirm-yes")
+            cancelled = page.locator(f"#history-ops tr[data-op-id='{count_id[1]}'] .op-status")
+            expect(cancelled).to_have_text("cancelled", timeout=30_000)
+
+            # the dead-letter queue: entries from the cancelled op; dismissing one asks, then removes it
+            expect(page.locator("#dlq tbody tr").first).to_be_visible(timeout=10_000)
+            before = int(page.inner_text("#dlq-total").strip("()"))
+            assert before >= 1
+            page.locator("#dlq tbody tr").first.get_by_role("button", name="Dismiss").click()
+            page.click("#confirm-yes")
+            expect(page.locator("#dlq-message")).not_to_be_empty()
+            expect(page.locator("#dlq-total")).to_have_text(f"({before - 1})")
+
+            page.click("#sign-out")
+            expect(page.locator("#signin")).to_be_visible()
+            assert page.evaluate("sessionStorage.getItem('chive-admin.key')") is None
+            assert csp_violations == []
+            assert not any(key in url for url in urls)
+        finally:
+            browser.close()
+    assert key not in server.output()
