@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 from ulid import ULID
@@ -21,12 +22,16 @@ from chive_admin.backfill.job import JobFailed, JobParams
 from chive_admin.backfill.registry import JobRegistry
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
 from chive_admin.store import operations as ops
-from chive_admin.store.db import Database
+from chive_admin.store.db import Database, is_storage_full
 
 if TYPE_CHECKING:
     from chive_admin.services import Services
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: the reason a requeued op shows while the disk is full
+STORAGE_FULL = "storage_full"
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class EngineConfig:
     prune_every_seconds: float = 3600.0
     #: how long a graceful stop waits for jobs to reach their next checkpoint before interrupting them
     stop_grace_seconds: float = 10.0
+    #: after the disk filled up, how long workers wait before claiming again (each try costs one failed batch)
+    storage_pause_seconds: float = 5.0
 
 
 class NotRunnable(Exception):
@@ -59,6 +66,7 @@ class Engine:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._paused_until = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -160,14 +168,33 @@ class Engine:
                 now=now,
             )
 
+    async def _idle(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def _pause_for_storage(self) -> None:
+        self._paused_until = asyncio.get_running_loop().time() + self.config.storage_pause_seconds
+
     async def _worker(self, index: int) -> None:
         while not self._stopping:
+            paused = self._paused_until - asyncio.get_running_loop().time()
+            if paused > 0:
+                await asyncio.sleep(min(paused, self.config.poll_seconds))
+                continue
             owner = f"{self._instance}/{index}/{ULID()}"  # unique per claim: a stale worker can never write
-            op = await self._claim(owner)
+            try:
+                op = await self._claim(owner)
+            except Exception as exc:  # a worker outlives a database hiccup; the next poll tries again
+                if is_storage_full(exc):
+                    log.warning("worker %d: storage is full; claiming paused", index)
+                    self._pause_for_storage()
+                else:
+                    log.exception("worker %d: could not claim an operation", index)
+                    await self._idle(self.config.poll_seconds)
+                continue
             if op is None:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+                await self._idle(self.config.poll_seconds)
                 continue
             try:
                 await self._run(op, owner)
@@ -213,6 +240,9 @@ class Engine:
                 raise  # the worker itself is being stopped; it releases the op
             log.warning("operation %s: lease lost, its job was stopped", op.id)
         except Exception as exc:
+            if is_storage_full(exc):
+                await self._requeue_for_storage(op.id, owner)
+                return
             log.exception("operation %s (%s) crashed", op.id, op.type)
             await self._finish(
                 op.id,
@@ -232,8 +262,13 @@ class Engine:
     async def _heartbeat(self, op_id: str, owner: str, job_task: asyncio.Task[None]) -> None:
         while True:
             await asyncio.sleep(self.config.lease_seconds / 3)
-            async with self.db.write() as conn:
-                held = await ops.heartbeat(conn, op_id, owner, stamp_in(self.config.lease_seconds))
+            try:
+                async with self.db.write() as conn:
+                    held = await ops.heartbeat(conn, op_id, owner, stamp_in(self.config.lease_seconds))
+            except Exception as exc:
+                if not is_storage_full(exc):
+                    raise
+                continue  # the lease is ours until it expires; the job's own writes meet the full disk first
             if not held:
                 log.warning("operation %s: lease lost, stopping its job", op_id)
                 job_task.cancel()
@@ -250,17 +285,52 @@ class Engine:
         error: str | None = None,
         context: dict[str, Any] | None = None,
     ) -> None:
-        async with self.db.write() as conn:
-            now = now_stamp()
-            if ctx is not None:  # a job that ran to its end: its last counters, even those set after its last batch
-                await ops.save_progress(conn, op_id, owner, _final_progress(ctx), now)
-            ended = await ops.finish(
-                conn, op_id, owner, outcome, now, error=error, error_code=code, error_context=context
-            )
+        async def write() -> bool:
+            async with self.db.write() as conn:
+                now = now_stamp()
+                if ctx is not None:  # a job that ran to its end: its last counters, even those after its last batch
+                    await ops.save_progress(conn, op_id, owner, _final_progress(ctx), now)
+                return await ops.finish(
+                    conn, op_id, owner, outcome, now, error=error, error_code=code, error_context=context
+                )
+
+        ended = await self._persist(f"operation {op_id}: recording its end", write)
         if ended:
             log.info("operation %s ended %s%s", op_id, outcome.value, f" ({code})" if code else "")
         else:
             log.warning("operation %s: could not record its end (%s); it is no longer held here", op_id, outcome.value)
+
+    async def _persist(self, what: str, write: Callable[[], Awaitable[T]]) -> T:
+        """Run a state write; while the disk is full, wait and try again, so an op's outcome is never dropped."""
+        delay = 0.5
+        while True:
+            try:
+                return await write()
+            except Exception as exc:
+                if not is_storage_full(exc) or self._stopping:
+                    raise
+                log.warning("%s: storage is full; trying again in %.1f s", what, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _requeue_for_storage(self, op_id: str, owner: str) -> None:
+        """The disk filled up under a job: its batch rolled back, so requeue it with the reason showing; it resumes
+        from its checkpoint once a claim gets through again."""
+        log.warning("operation %s: storage is full; requeued, it resumes when space is freed", op_id)
+        self._pause_for_storage()
+
+        async def write() -> bool:
+            async with self.db.write() as conn:
+                return await ops.release(
+                    conn,
+                    op_id,
+                    owner,
+                    now_stamp(),
+                    error="waiting for storage: the database's disk is full",
+                    error_code=STORAGE_FULL,
+                )
+
+        await self._persist(f"operation {op_id}: requeueing it", write)
 
     async def _release(self, op_id: str, owner: str) -> None:
         async with self.db.write() as conn:

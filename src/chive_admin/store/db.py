@@ -41,6 +41,13 @@ class MigrationError(RuntimeError):
     pass
 
 
+def is_storage_full(exc: BaseException) -> bool:
+    """SQLITE_FULL: the disk (or the database's page limit) is full. Transient: it passes once space is freed."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
+    )
+
+
 class DatabaseUnavailable(RuntimeError):
     """The database file cannot be created or opened for writing."""
 

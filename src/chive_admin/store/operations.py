@@ -167,7 +167,7 @@ async def claim_next(
         conn,
         "UPDATE operations SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?,"
         " started_at = coalesce(started_at, ?), updated_at = ?, attempt_started_at = ?,"
-        " attempt_base = records_processed"
+        " attempt_base = records_processed, error = NULL, error_code = NULL, error_context = NULL"
         " WHERE id = (SELECT id FROM operations WHERE status = 'queued' AND type IN (" + marks + ")"
         "             ORDER BY requested_at, id LIMIT 1)"
         " AND status = 'queued'"
@@ -276,15 +276,25 @@ async def finish(
     return cur.rowcount == 1
 
 
-async def release(conn: aiosqlite.Connection, op_id: str, owner: str, now: str) -> bool:
-    """Give a running op back to the queue (graceful shutdown); a cancelling one ends ``cancelled`` instead."""
+async def release(
+    conn: aiosqlite.Connection,
+    op_id: str,
+    owner: str,
+    now: str,
+    *,
+    error: str | None = None,
+    error_code: str | None = None,
+) -> bool:
+    """Give a running op back to the queue (graceful shutdown, or a transient stop whose reason ``error`` shows until
+    the op is claimed again); a cancelling one ends ``cancelled`` instead."""
     cur = await conn.execute(
         "UPDATE operations SET"
         " status = CASE status WHEN 'cancelling' THEN 'cancelled' ELSE 'queued' END,"
         " completed_at = CASE status WHEN 'cancelling' THEN ? ELSE NULL END,"
+        " error = ?, error_code = ?,"
         " updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
         " WHERE id = ? AND lease_owner = ? AND status IN ('running', 'cancelling')",
-        (now, now, op_id, owner),
+        (now, error, error_code, now, op_id, owner),
     )
     return cur.rowcount == 1
 

@@ -20,6 +20,7 @@ from chive_admin.clock import now_stamp
 from chive_admin.lex import Route
 from chive_admin.metrics import AUTH_REFUSALS, observe_request
 from chive_admin.store.access import AuditEntry
+from chive_admin.store.db import is_storage_full
 from chive_admin.xrpc.body import parse_input, read_capped
 from chive_admin.xrpc.call import AuditNote, Call, Handler
 from chive_admin.xrpc.errors import XRPCError
@@ -56,7 +57,12 @@ class Pipeline:
             if exc.status == 401:
                 AUTH_REFUSALS.labels(exc.reason or "unknown").inc()
             raise
-        except Exception:
+        except Exception as exc:
+            if is_storage_full(exc):  # the write rolled back whole; the caller may try again once space is freed
+                log.error("%s: storage is full; the call's write was rolled back", self.route.nsid)
+                full = XRPCError.named("NotEnoughResources", "The server's storage is full; try again later")
+                self._done(request, state, "failed", full.status, full.error, started)
+                raise full from None
             self._done(request, state, "failed", 500, "InternalServerError", started)
             raise
         self._done(request, state, "allowed", response.status_code, None, started)

@@ -1,0 +1,147 @@
+"""The disk fills up under a real ``chive-admin serve`` in the middle of a pds-scan of a real PDS: the scan's batch
+rolls back and the op waits in the queue with ``errorCode: storage_full``, the server keeps answering (writes get
+503 NotEnoughResources, never a 500), the database stays intact (``PRAGMA integrity_check``), and once space returns
+the same op resumes on its own and completes with an index equal to upstream, no record written twice.
+
+The disk is a real tmpfs of 16 MB (mounting needs root, as in CI) filled with a ballast file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from interop import records
+from interop.ops import expected_index
+from interop.pds_client import PdsClient
+from interop.testnet_harness import Testnet, in_ci
+from support.server import ServerProcess, cli_command
+
+from chive_admin._generated import ids
+
+pytestmark = pytest.mark.interop
+
+ADMIN = "did:plc:diskfulladmin0000000000000"
+LEFT_FREE = 160 * 1024
+
+
+def read(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        return list(conn.execute(sql, args).fetchall())
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        reason = f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}"
+        if in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill_disk(path: Path, leave: int) -> None:
+    """Write ``path`` until the disk is full (ENOSPC), then give back ``leave`` bytes."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for chunk in (1 << 20, 1 << 12):
+            block = b"\0" * chunk
+            while True:
+                try:
+                    os.write(fd, block)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    break
+        size = os.lseek(fd, 0, os.SEEK_CUR)
+    finally:
+        os.close(fd)
+    os.truncate(path, max(0, size - leave))
+    probe = os.statvfs(path.parent)
+    assert probe.f_bavail * probe.f_frsize <= leave + (1 << 16)
+
+
+def test_disk_full_mid_scan_then_space_returns(
+    tmp_path: Path, small_disk: Path, testnet: Testnet, pds2: PdsClient
+) -> None:
+    account = pds2.create_account(prefix="diskfull")
+    comment = records.review_comment(eprint_uri="at://did:plc:x/a.b.c/d")
+    pds2.bulk_create(account, records.COMMENT, 3000, factory=lambda i: comment)
+    expected = expected_index(pds2)
+    db = small_disk / "full.db"
+    key = subprocess.run(
+        cli_command("keys", "create", "--did", ADMIN, "--name", "disk", "--db", str(db)),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    auth = {"Authorization": f"Bearer {key}"}
+    args = ["--db", str(db), "--admin-did", ADMIN, "--allow-private-network", "--plc-url", testnet.plc_url]
+    server = ServerProcess(args=args, cwd=tmp_path).start()
+    ballast = small_disk / "ballast"
+    try:
+        fill_disk(ballast, LEFT_FREE)
+        answer = httpx.post(
+            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN}", json={"pdsUrl": testnet.pds2_url}, headers=auth
+        )
+        assert answer.status_code == 200, answer.text
+        op_id = answer.json()["operationId"]
+
+        def status() -> dict[str, Any]:
+            got = httpx.get(
+                f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", params={"id": op_id}, headers=auth
+            )
+            assert got.status_code == 200, got.text  # reads keep working on a full disk
+            op: dict[str, Any] = got.json()["operation"]
+            return op
+
+        deadline = time.monotonic() + 60
+        while (op := status()).get("errorCode") != "storage_full":
+            assert op["status"] in ("queued", "running"), op  # never failed for a transient full disk
+            assert time.monotonic() < deadline, "the scan never met the full disk"
+            time.sleep(0.1)
+        assert op["status"] in ("queued", "running")
+        stuck_at = op["recordsProcessed"]
+        assert stuck_at < len(expected)
+
+        # a write while the disk is full: either it fits, or a clear 503 — never a 500
+        other = httpx.post(
+            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX}", json={"batchSize": 100}, headers=auth
+        )
+        assert other.status_code in (200, 503), other.text
+        if other.status_code == 503:
+            assert other.json()["error"] == "NotEnoughResources"
+        assert read(db, "PRAGMA integrity_check") == [("ok",)]
+
+        ballast.unlink()  # space returns: the same op resumes by itself
+        deadline = time.monotonic() + 120
+        while (op := status())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, "the scan did not resume after space returned"
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            ballast.unlink()
+        server.stop()
+    assert op["status"] == "completed", op
+    assert "errorCode" not in op
+    assert op["attempts"] >= 2
+    assert read(db, "PRAGMA integrity_check") == [("ok",)]
+    assert set(read(db, "SELECT uri, cid FROM records WHERE hidden = 0")) == expected
+    assert read(db, "SELECT max(writes) FROM records")[0][0] == 1
