@@ -1,8 +1,10 @@
 """did-sync against the real network: the DID's PLC document leads to the right PDS, the CAR export is verified
-against its key, and the index then mirrors the repository exactly (updates and deletions included)."""
+against its key, and the index then mirrors the repository exactly (updates and deletions included) — also through
+a fault-injecting proxy that breaks the export in every way it knows, and against a PDS that never recovers."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from conftest import running_client
+from faults.proxy import Fault, FaultConfig, FaultProxy
 from interop import records
 from interop.ops import run_op
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet
 from support.auth import FixedTokens
+from support.plc_view import plc_view
 
 from chive_admin._generated import ids
 from chive_admin.app import create_app
@@ -122,3 +126,64 @@ async def test_a_bad_did_is_refused_at_trigger_time(client: httpx.AsyncClient) -
     for did in ("alice", "did:plc", "did:example:x y"):
         response = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC}", json={"did": did}, headers=ADMIN)
         assert response.status_code == 400
+
+
+async def faulty_client(tmp_path: Path, plc_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(
+        db=tmp_path / "faulty-sync.db",
+        plc_url=plc_url,
+        allow_private_network=True,
+        upstream_timeout=2.0,
+        upstream_attempts=6,
+    )
+    app = create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.05))
+    async for c in running_client(app):
+        c.app = app  # type: ignore[attr-defined]
+        yield c
+
+
+async def test_did_sync_of_2000_records_through_every_fault(tmp_path: Path, testnet: Testnet, pds2: PdsClient) -> None:
+    author = pds2.create_account(prefix="faultsync")
+    comment = records.review_comment(eprint_uri="at://did:plc:x/a.b.c/d")
+    pds2.bulk_create(author, records.COMMENT, 2000, factory=lambda i: comment)
+    transient = [f for f in Fault if f not in (Fault.HUGE_BODY, Fault.HUGE_BODY_DECLARED)]
+    # each sync meets a run of faults before the export gets through, then the seeded 30 % schedule takes over
+    config = FaultConfig(
+        rate=0.3, seed=5, stall_s=5.0, retry_after_s=0.2, reset_in_s=0.5, max_consecutive=3, plan=tuple(transient)
+    )
+    async with (
+        FaultProxy(testnet.pds2_url, config) as proxy,
+        plc_view(testnet.plc_url, testnet.pds2_url, proxy.url) as plc,
+    ):
+        async for client in faulty_client(tmp_path, plc.url):
+            ops = [await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 300)]
+            while proxy.stats().faulted < len(transient):  # every planned fault met by some sync
+                ops.append(await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 300))
+            got = await indexed(client, author.did)
+    stats = proxy.stats()
+    print(f"\n[did-sync faults] {len(ops)} syncs, {stats.calls} upstream calls, {stats.faulted} faulted")
+    assert [op["status"] for op in ops] == ["completed"] * len(ops), ops
+    assert ops[0]["counts"]["inserted"] == 2000
+    assert got == upstream(pds2, author.did)
+    assert stats.faulted >= len(transient)
+    assert plc.served >= 1  # the PDS was found through the (real) PLC document
+
+
+async def test_did_sync_against_a_pds_that_never_recovers(tmp_path: Path, testnet: Testnet, pds2: PdsClient) -> None:
+    author = pds2.create_account(prefix="deadsync")
+    pds2.create_record(author, records.COMMENT, records.review_comment(eprint_uri="at://did:plc:x/a.b.c/d"))
+    never = FaultConfig(never_recover=True, kinds=(Fault.HTTP_503, Fault.RESET_BEFORE), seed=4)
+    async with (
+        FaultProxy(testnet.pds2_url, never) as proxy,
+        plc_view(testnet.plc_url, testnet.pds2_url, proxy.url) as plc,
+    ):
+        async for client in faulty_client(tmp_path, plc.url):
+            started = asyncio.get_running_loop().time()
+            op = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 120)
+            elapsed = asyncio.get_running_loop().time() - started
+            answer = await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", headers=ADMIN)
+    print(f"\n[did-sync never recovers] {op['status']} {op.get('errorCode')} after {elapsed:.1f} s")
+    assert op["status"] == "failed"
+    assert op["errorCode"]
+    assert answer.status_code == 200
+    assert elapsed < 120
