@@ -36,6 +36,9 @@ async def test_system_health_reads_the_real_database(make_app: AppFactory, tmp_p
     assert db.schema_version == max(m.version for m in bundled_migrations())
     assert db.size_bytes == on_disk
     assert db.wal_bytes == wal_on_disk
+    disk = os.statvfs(tmp_path)
+    assert db.disk_free_bytes is not None
+    assert abs(db.disk_free_bytes - disk.f_bavail * disk.f_frsize) < 64 * 1024 * 1024  # the same file system
     assert db.latency_ms is not None
     assert db.error is None
 

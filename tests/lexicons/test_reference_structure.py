@@ -84,10 +84,11 @@ TRIGGER_OP_FILL_IN = ("completedAt", "totalRecords", "error", "startedBy")
 EXTRA_STATUSES = ("queued", "cancelling", "partial")
 # Other optional properties we add, each for a reason: (lexicon id, path of the properties map) -> names in order.
 OTHER_ADDITIONS: dict[tuple[str, str], tuple[str, ...]] = {
-    # real SQLite health: file and WAL size, migration level, the last integrity quick-check
+    # real SQLite health: file and WAL size, free disk, migration level, the last integrity quick-check
     ("pub.chive.admin.getSystemHealth", "defs.databaseHealth.properties"): (
         "sizeBytes",
         "walBytes",
+        "diskFreeBytes",
         "schemaVersion",
         "integrity",
         "integrityCheckedAt",

@@ -28,6 +28,8 @@ class IntegrityResult:
 class FileSizes:
     db_bytes: int
     wal_bytes: int
+    #: what a non-root writer may still use on the database's file system
+    free_bytes: int
 
 
 async def probe(conn: aiosqlite.Connection) -> Probe:
@@ -57,4 +59,5 @@ def file_sizes(db_path: Path) -> FileSizes:
         except FileNotFoundError:
             return 0
 
-    return FileSizes(size(db_path), size(db_path.with_name(db_path.name + "-wal")))
+    disk = os.statvfs(db_path.parent)
+    return FileSizes(size(db_path), size(db_path.with_name(db_path.name + "-wal")), disk.f_bavail * disk.f_frsize)

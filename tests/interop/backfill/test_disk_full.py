@@ -1,7 +1,8 @@
 """The disk fills up under a real ``chive-admin serve`` in the middle of a pds-scan of a real PDS: the scan's batch
-rolls back and the op waits in the queue with ``errorCode: storage_full``, the server keeps answering (writes get
-503 NotEnoughResources, never a 500), the database stays intact (``PRAGMA integrity_check``), and once space returns
-the same op resumes on its own and completes with an index equal to upstream, no record written twice.
+rolls back and the op waits in the queue with ``errorCode: storage_full``; the server keeps answering (writes get
+503 NotEnoughResources, never a 500; getSystemHealth says degraded, with the free bytes); the database stays intact
+(``PRAGMA integrity_check``); and once space returns the same op resumes on its own and completes with an index
+equal to upstream, no record written twice.
 
 The disk is a real tmpfs of 16 MB (mounting needs root, as in CI) filled with a ballast file.
 """
@@ -129,6 +130,9 @@ def test_disk_full_mid_scan_then_space_returns(
         if other.status_code == 503:
             assert other.json()["error"] == "NotEnoughResources"
         assert read(db, "PRAGMA integrity_check") == [("ok",)]
+        health = httpx.get(f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH}", headers=auth).json()
+        assert health["status"] == "degraded"
+        assert health["databases"][0]["diskFreeBytes"] < 1 << 20
 
         ballast.unlink()  # space returns: the same op resumes by itself
         deadline = time.monotonic() + 120

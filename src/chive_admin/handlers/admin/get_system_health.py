@@ -9,6 +9,8 @@ from chive_admin.xrpc.call import Call
 
 #: a probe slower than this marks the database degraded: it answers, but requests will queue behind it
 SLOW_PROBE_MS = 250
+#: less free disk than this marks the database degraded: writes will soon fail (SQLITE_FULL) and backfills pause
+LOW_DISK_BYTES = 64 * 1024 * 1024
 
 
 async def handle(call: Call[lex.Params, None]) -> lex.Output:
@@ -20,7 +22,7 @@ async def handle(call: Call[lex.Params, None]) -> lex.Output:
     schema = await db.schema_version()
     if not probe.ok or not integrity.ok:
         status = "unhealthy"
-    elif probe.latency_ms > SLOW_PROBE_MS:
+    elif probe.latency_ms > SLOW_PROBE_MS or sizes.free_bytes < LOW_DISK_BYTES:
         status = "degraded"
     else:
         status = "healthy"
@@ -35,6 +37,7 @@ async def handle(call: Call[lex.Params, None]) -> lex.Output:
                 error=error,
                 size_bytes=sizes.db_bytes,
                 wal_bytes=sizes.wal_bytes,
+                disk_free_bytes=sizes.free_bytes,
                 schema_version=schema,
                 integrity="ok" if integrity.ok else "failed",
                 integrity_checked_at=integrity.checked_at,

@@ -33,6 +33,7 @@ class DatabaseHealth(lex.LexModel):
     error: str | None = Field(default=None, description='Why the probe failed; absent when healthy.')
     size_bytes: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='sizeBytes', description='Size of the main database file, in bytes.')
     wal_bytes: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='walBytes', description='Size of the write-ahead log waiting to be checkpointed, in bytes.')
+    disk_free_bytes: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='diskFreeBytes', description='Space left for the database on its file system, in bytes (what an unprivileged writer may use). Below 64 MiB the status is degraded: writes will soon fail and backfills pause.')
     schema_version: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='schemaVersion', description='Highest migration applied to this database.')
     integrity: str | None = Field(default=None, description='Result of the last integrity quick-check: ok, failed, or pending before the first one has finished.')
     integrity_checked_at: formats.Datetime | None = Field(default=None, alias='integrityCheckedAt', description='When the last integrity quick-check finished (RFC 3339, UTC).')
