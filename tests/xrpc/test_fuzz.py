@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +26,8 @@ from chive_admin.lex import Route
 from chive_admin.store import access
 
 ADMIN = "did:plc:fuzzadmin0000000000000000"
-EXAMPLES = 20
+#: CI budget; CHIVE_FUZZ_EXAMPLES raises it for the full-size run
+EXAMPLES = int(os.environ.get("CHIVE_FUZZ_EXAMPLES", "20"))
 
 odd_text = st.one_of(
     st.text(max_size=40),
