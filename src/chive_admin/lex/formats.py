@@ -6,17 +6,30 @@ opts in through the validation context, and a server must never skip them, so we
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
 from atproto_client.models import string_formats as _sf
 from pydantic import AfterValidator
 
+#: Valid values are remembered per format: the same DIDs, URIs and timestamps come back on every listing (status
+#: polls re-validate the same rows each second). Only valid values are kept (a failure raises and is not cached),
+#: and only short ones, so the memory is bounded whatever callers send.
+_CACHE_SIZE = 8192
+_CACHE_MAX_LENGTH = 512
+
 
 def _always(fn: Callable[..., str]) -> Callable[[str], str]:
     check = cast("Callable[[str, Any], str]", getattr(fn, "__wrapped__", fn))
 
+    @functools.lru_cache(maxsize=_CACHE_SIZE)
+    def remembered(value: str) -> str:
+        return check(value, None)
+
     def validate(value: str) -> str:
+        if len(value) <= _CACHE_MAX_LENGTH:
+            return remembered(value)
         return check(value, None)
 
     validate.__name__ = fn.__name__
