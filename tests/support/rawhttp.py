@@ -1,0 +1,62 @@
+"""A minimal keep-alive HTTP/1.1 client connection for load tests.
+
+httpx spends more CPU per request than the server under test does, so 200 httpx clients in one process measure
+httpx. This writes a request and reads a ``Content-Length`` answer on one socket, nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(errors="replace")
+
+
+class RawConnection:
+    """One connection; the server closes it after its keep-alive timeout (uvicorn: 5 s idle), so open one per burst."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self._host, self._port = host, port
+        self._extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> RawConnection:
+        self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    async def request(self, method: str, path: str, body: object = None) -> Answer:
+        assert self._reader is not None, "use it as an async context manager"
+        assert self._writer is not None
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{self._extra}"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        self._writer.write(head.encode() + b"\r\n" + payload)
+        answer_head = await self._reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in answer_head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return Answer(int(answer_head.split(b" ", 2)[1]), await self._reader.readexactly(length))
