@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import aiosqlite
 from pydantic import ValidationError
 from ulid import ULID
 
 from chive_admin.backfill.context import CancelRequested, JobContext, LeaseLost, ShuttingDown
 from chive_admin.backfill.job import JobFailed, JobParams
+from chive_admin.backfill.listing_cache import ListingCache
 from chive_admin.backfill.registry import JobRegistry
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
 from chive_admin.store import operations as ops
@@ -67,13 +70,23 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self._running: dict[str, asyncio.Task[None]] = {}
         self._paused_until = 0.0
+        self.listings = ListingCache()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _state_write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction on the operations table; kept listings are dropped once it has committed (or not)."""
+        try:
+            async with self.db.write() as conn:
+                yield conn
+        finally:
+            self.listings.changed()
 
     async def start(self, services: Services) -> None:
         """Resume what a previous process left (at once, not after a lease timeout), then start the workers."""
         self.services = services
-        async with self.db.write() as conn:
+        async with self._state_write() as conn:
             requeued, cancelled = await ops.requeue_orphans(conn, now_stamp())
         if requeued or cancelled:
             log.info("resuming %d interrupted operation(s); %d cancel request(s) completed", requeued, cancelled)
@@ -110,7 +123,7 @@ class Engine:
         """A new queued op, or the queued/running op with the same type and params (``True`` when reused)."""
         if self.registry.job(op_type) is None:
             raise NotRunnable(op_type)
-        async with self.db.write() as conn:
+        async with self._state_write() as conn:
             op, reused = await ops.insert_or_reuse(
                 conn,
                 op_id=str(ULID()),
@@ -125,7 +138,7 @@ class Engine:
         return op, reused
 
     async def cancel(self, op_id: str) -> tuple[ops.CancelResult, ops.Operation | None]:
-        async with self.db.write() as conn:
+        async with self._state_write() as conn:
             result, op = await ops.request_cancel(conn, op_id, now_stamp())
         if result in (ops.CancelResult.CANCELLED, ops.CancelResult.REQUESTED):
             log.info("operation %s: cancel %s", op_id, result.value)
@@ -133,7 +146,7 @@ class Engine:
 
     async def prune(self) -> int:
         cutoff = stamp(utc_now() - timedelta(days=self.config.retention_days))
-        async with self.db.write() as conn:
+        async with self._state_write() as conn:
             pruned = await ops.prune_ended(conn, cutoff)
         if pruned:
             log.info("pruned %d operation(s) that ended before %s", pruned, cutoff)
@@ -146,7 +159,7 @@ class Engine:
         while True:
             await asyncio.sleep(self.config.lease_seconds)
             elapsed += self.config.lease_seconds
-            async with self.db.write() as conn:
+            async with self._state_write() as conn:
                 stale = await ops.requeue_expired(conn, now_stamp())
             if stale:
                 log.warning("requeued %d operation(s) whose lease expired", stale)
@@ -156,7 +169,7 @@ class Engine:
                 await self.prune()
 
     async def _claim(self, owner: str) -> ops.Operation | None:
-        async with self.db.write() as conn:
+        async with self._state_write() as conn:
             now = now_stamp()
             for op_id in await ops.fail_exhausted(conn, self.config.max_attempts, now):
                 log.error("operation %s failed: too many attempts", op_id)
@@ -263,7 +276,7 @@ class Engine:
         while True:
             await asyncio.sleep(self.config.lease_seconds / 3)
             try:
-                async with self.db.write() as conn:
+                async with self._state_write() as conn:
                     held = await ops.heartbeat(conn, op_id, owner, stamp_in(self.config.lease_seconds))
             except Exception as exc:
                 if not is_storage_full(exc):
@@ -286,7 +299,7 @@ class Engine:
         context: dict[str, Any] | None = None,
     ) -> None:
         async def write() -> bool:
-            async with self.db.write() as conn:
+            async with self._state_write() as conn:
                 now = now_stamp()
                 if ctx is not None:  # a job that ran to its end: its last counters, even those after its last batch
                     await ops.save_progress(conn, op_id, owner, _final_progress(ctx), now)
@@ -320,7 +333,7 @@ class Engine:
         self._pause_for_storage()
 
         async def write() -> bool:
-            async with self.db.write() as conn:
+            async with self._state_write() as conn:
                 return await ops.release(
                     conn,
                     op_id,
@@ -333,7 +346,7 @@ class Engine:
         await self._persist(f"operation {op_id}: requeueing it", write)
 
     async def _release(self, op_id: str, owner: str) -> None:
-        async with self.db.write() as conn:
+        async with self._state_write() as conn:
             if await ops.release(conn, op_id, owner, now_stamp()):
                 log.info("operation %s released for the next start", op_id)
 

@@ -16,12 +16,17 @@ async def handle(call: Call[lex.Params, None]) -> lex.Output:
     op_id, status = call.params.id, call.params.status
     if status is not None and status not in ops.STATUSES:
         raise XRPCError.invalid_request(f"Unknown status {status!r}; expected one of {', '.join(ops.STATUSES)}")
+    if op_id is None:
+        return await call.services.engine.listings.get(status, lambda: _listing(call, status))
     async with call.services.db.read() as conn:
-        if op_id is not None:
-            op = await ops.get(conn, op_id)
-            if op is None or (status is not None and op.status != status):
-                suffix = f" and status {status}" if op else ""
-                raise XRPCError.invalid_request(f"No operation has id {op_id!r}{suffix}")
-            return lex.Output(operation=as_lex(lex.BackfillOperation, op))
+        op = await ops.get(conn, op_id)
+    if op is None or (status is not None and op.status != status):
+        suffix = f" and status {status}" if op else ""
+        raise XRPCError.invalid_request(f"No operation has id {op_id!r}{suffix}")
+    return lex.Output(operation=as_lex(lex.BackfillOperation, op))
+
+
+async def _listing(call: Call[lex.Params, None], status: str | None) -> lex.Output:
+    async with call.services.db.read() as conn:
         found = await (ops.list_by_status(conn, status, MAX_LISTED) if status else ops.list_active(conn, MAX_LISTED))
     return lex.Output(operations=[as_lex(lex.BackfillOperation, op) for op in found])
