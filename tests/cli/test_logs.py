@@ -4,12 +4,11 @@ operation transition, and never a credential."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
-from support.server import ServerProcess, cli_command
+from support.server import ServerProcess, create_key
 
 from chive_admin._generated import ids
 
@@ -19,12 +18,7 @@ FAKE_JWT = "eyJhbGciOiJFUzI1NksiLCJ0eXAiOiJKV1QifQ.eyJpc3MiOiJkaWQ6cGxjOnh4eCJ9.
 
 def test_json_logs_without_secrets(tmp_path: Path) -> None:
     db = tmp_path / "logs.db"
-    key = subprocess.run(
-        cli_command("keys", "create", "--did", ADMIN, "--name", "logs", "--db", str(db)),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = create_key(db, ADMIN, "logs")
     server = ServerProcess(
         args=["--db", str(db), "--admin-did", ADMIN, "--log-format", "json", "--allow-private-network"], cwd=tmp_path
     ).start()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.server import ServerProcess, cli_command
+from support.server import ServerProcess, cli_command, create_key
 
 from chive_admin._generated import ids
 
@@ -26,12 +26,7 @@ TESTS = Path(__file__).resolve().parent.parent
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
     tmp = tmp_path_factory.mktemp("ops")
     db = tmp / "ops.db"
-    key = subprocess.run(
-        cli_command("keys", "create", "--did", ADMIN, "--name", "ops", "--db", str(db)),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = create_key(db, ADMIN, "ops")
     server = ServerProcess(
         args=[
             "--db",

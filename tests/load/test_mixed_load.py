@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.rawhttp import RawConnection
-from support.server import ServerProcess, cli_command
+from support.server import ServerProcess, create_key
 
 from chive_admin._generated import ids
 
@@ -31,12 +30,7 @@ TESTS = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
     db = tmp_path / "load.db"
-    key = subprocess.run(
-        cli_command("keys", "create", "--did", ADMIN_DID, "--name", "load", "--db", str(db)),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = create_key(db, ADMIN_DID, "load")
     server = ServerProcess(
         args=["--db", str(db), "--admin-did", ADMIN_DID, "--job-plugin", "support.jobs:CountItems"],
         cwd=tmp_path,

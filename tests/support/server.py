@@ -26,6 +26,17 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "chive_admin.cli", *args]
 
 
+def create_key(db: Path, did: str, name: str = "test") -> str:
+    """A new API key for ``did``, made the way an operator makes one: ``chive-admin keys create`` on the db file."""
+    made = subprocess.run(
+        cli_command("keys", "create", "--did", did, "--name", name, "--db", str(db)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.strip()
+
+
 @dataclass
 class ServerProcess:
     args: Sequence[str]

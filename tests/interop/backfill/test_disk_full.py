@@ -25,7 +25,7 @@ from interop import records
 from interop.ops import expected_index
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet, in_ci
-from support.server import ServerProcess, cli_command
+from support.server import ServerProcess, create_key
 
 from chive_admin._generated import ids
 
@@ -87,12 +87,7 @@ def test_disk_full_mid_scan_then_space_returns(
     pds2.bulk_create(account, records.COMMENT, 3000, factory=lambda i: comment)
     expected = expected_index(pds2)
     db = small_disk / "full.db"
-    key = subprocess.run(
-        cli_command("keys", "create", "--did", ADMIN, "--name", "disk", "--db", str(db)),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = create_key(db, ADMIN, "disk")
     auth = {"Authorization": f"Bearer {key}"}
     args = ["--db", str(db), "--admin-did", ADMIN, "--allow-private-network", "--plc-url", testnet.plc_url]
     server = ServerProcess(args=args, cwd=tmp_path).start()

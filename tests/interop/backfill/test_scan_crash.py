@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 import signal
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from interop import records
 from interop.ops import expected_index
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet
-from support.server import ServerProcess, cli_command
+from support.server import ServerProcess, create_key
 
 from chive_admin._generated import ids
 
@@ -33,13 +32,7 @@ def read(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
 
 
 def admin_key(db: Path) -> dict[str, str]:
-    created = subprocess.run(
-        cli_command("keys", "create", "--did", ADMIN, "--name", "crash", "--db", str(db)),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {"Authorization": f"Bearer {created.stdout.strip()}"}
+    return {"Authorization": f"Bearer {create_key(db, ADMIN, 'crash')}"}
 
 
 def fill(pds: PdsClient, count: int) -> None:

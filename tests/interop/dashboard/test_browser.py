@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 from interop import records
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet, in_ci
-from support.server import ServerProcess, cli_command
+from support.server import ServerProcess, create_key
 
 pytestmark = pytest.mark.interop
 
@@ -56,12 +55,7 @@ def chromium_path() -> str:
 def served(tmp_path_factory: pytest.TempPathFactory, testnet: Testnet) -> Iterator[tuple[ServerProcess, str]]:
     tmp = tmp_path_factory.mktemp("dashboard")
     db = tmp / "dashboard.db"
-    key = subprocess.run(
-        cli_command("keys", "create", "--did", ADMIN, "--name", "browser", "--db", str(db)),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = create_key(db, ADMIN, "browser")
     server = ServerProcess(
         args=[
             "--db",
