@@ -35,6 +35,18 @@ def admin_key(db: Path) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_key(db, ADMIN, 'crash')}"}
 
 
+def finish_after_restart(args: list[str], cwd: Path, db: Path, op_id: str) -> None:
+    """Start the server again and let the interrupted scan run to its end."""
+    server = ServerProcess(args=args, cwd=cwd).start()
+    try:
+        deadline = time.monotonic() + 120
+        while read(db, "SELECT status FROM operations WHERE id = ?", op_id)[0][0] in ("queued", "running"):
+            assert time.monotonic() < deadline, "the resumed scan did not finish"
+            time.sleep(0.1)
+    finally:
+        server.stop()
+
+
 def fill(pds: PdsClient, count: int) -> None:
     account = pds.create_account(prefix="crash")
     comment = records.review_comment(eprint_uri="at://did:plc:x/a.b.c/d")
@@ -63,14 +75,7 @@ def test_sigkill_mid_scan_then_restart(tmp_path: Path, testnet: Testnet, pds2: P
     killed_at = read(db, "SELECT status, records_processed FROM operations WHERE id = ?", op_id)[0]
     assert killed_at[0] == "running"
 
-    server = ServerProcess(args=args, cwd=tmp_path).start()
-    try:
-        deadline = time.monotonic() + 120
-        while read(db, "SELECT status FROM operations WHERE id = ?", op_id)[0][0] in ("queued", "running"):
-            assert time.monotonic() < deadline, "the resumed scan did not finish"
-            time.sleep(0.1)
-    finally:
-        server.stop()
+    finish_after_restart(args, tmp_path, db, op_id)
     status, attempts, processed = read(
         db, "SELECT status, attempts, records_processed FROM operations WHERE id = ?", op_id
     )[0]
@@ -117,14 +122,7 @@ def test_ten_random_kills_during_one_scan(tmp_path: Path, testnet: Testnet, pds2
         killed_running += read(db, "SELECT status FROM operations WHERE id = ?", op_id)[0][0] == "running"
         assert read(db, "PRAGMA integrity_check") == [("ok",)]
 
-    server = ServerProcess(args=args, cwd=tmp_path).start()
-    try:
-        deadline = time.monotonic() + 120
-        while read(db, "SELECT status FROM operations WHERE id = ?", op_id)[0][0] in ("queued", "running"):
-            assert time.monotonic() < deadline, "the resumed scan did not finish"
-            time.sleep(0.1)
-    finally:
-        server.stop()
+    finish_after_restart(args, tmp_path, db, op_id)
     status, attempts = read(db, "SELECT status, attempts FROM operations WHERE id = ?", op_id)[0]
     assert status == "completed"
     assert killed_running >= 8  # the kills really landed mid-scan (a fast machine may finish the last stretch)
