@@ -5,7 +5,8 @@ timed a few times beside its raw baseline and then run once under pyinstrument (
 
 Writes ``<out>/<workload>.txt`` (pyinstrument's text tree, async-aware) and prints the timings. With ``--against``
 (another checkout's ``src``), every timed run happens in a child process, alternating between that code and this
-one, so both see the same testnet and the same machine load (a shared CI box is noisy). It never asserts.
+one, so both see the same testnet and the same machine load (a shared CI box is noisy); ``--against-python`` names
+that checkout's interpreter, so dependency changes are compared too. It never asserts.
 """
 
 from __future__ import annotations
@@ -55,12 +56,12 @@ def child(spec: dict[str, Any]) -> None:
     print(json.dumps({"seconds": seconds, "status": op["status"], "records": op.get("recordsProcessed")}))
 
 
-def in_child(src: Path | None, spec: dict[str, Any]) -> tuple[float, str]:
+def in_child(python: str, src: Path | None, spec: dict[str, Any]) -> tuple[float, str]:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src)
     out = subprocess.run(
-        [sys.executable, "-m", "bench.profile_ingest", "--child", json.dumps(spec)],
+        [python, "-m", "bench.profile_ingest", "--child", json.dumps(spec)],
         env=env,
         check=True,
         capture_output=True,
@@ -77,6 +78,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("profile-out"))
     parser.add_argument("--only", choices=("scan", "many", "sync"), action="append")
     parser.add_argument("--against", type=Path, help="another checkout's src directory to time alternately")
+    parser.add_argument(
+        "--against-python", default=sys.executable, help="the interpreter (venv) the --against runs use"
+    )
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -126,7 +130,10 @@ def main() -> None:
                     run += 1
                     spec = {"db": str(tmp / f"{name}{run}.db"), "plc": net.plc_url, "nsid": nsid, "body": body}
                     if args.against:
-                        seconds, status = in_child(args.against if who == "against" else None, spec)
+                        if who == "against":
+                            seconds, status = in_child(args.against_python, args.against, spec)
+                        else:
+                            seconds, status = in_child(sys.executable, None, spec)
                     else:
                         settings = Settings(db=Path(spec["db"]), plc_url=net.plc_url, allow_private_network=True)
                         seconds, op = asyncio.run(timed_op(settings, nsid, body))
