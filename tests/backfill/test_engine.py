@@ -362,3 +362,38 @@ async def test_a_private_pds_url_is_refused_at_trigger_time_without_the_flag(mak
     assert response.json()["error"] == "InvalidRequest"
     assert "non-public" in response.json()["message"]
     assert count == 0
+
+
+@pytest.fixture
+async def slow_poll_server(make_app: AppFactory) -> AsyncIterator[Server]:
+    """One worker that, left alone, looks for work only every 10 minutes: only a wake-up can start an op."""
+    config = EngineConfig(workers=1, lease_seconds=3, poll_seconds=600, stop_grace_seconds=5)
+    app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=config)
+    async for client in running_client(app):
+        yield Server(app, client)
+
+
+async def test_a_trigger_committed_while_a_claim_runs_still_wakes_the_worker(
+    slow_poll_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker must not sleep a whole poll interval past an op queued during its empty claim."""
+    server = slow_poll_server
+    monkeypatch.setenv("TEST_JOB_ITEMS", "3")
+    engine = server.app.state.services.engine
+    claim = engine._claim
+    empty_claim_running, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_empty_claim(owner: str) -> Any:
+        op = await claim(owner)
+        if op is None and not release.is_set():
+            empty_claim_running.set()
+            await release.wait()
+        return op
+
+    monkeypatch.setattr(engine, "_claim", slow_empty_claim)
+    first = await server.trigger(type="testCount", batchSize=10)
+    assert (await server.wait(first["id"]))["status"] == "completed"
+    await empty_claim_running.wait()  # the worker looked for more, found nothing, and is not idle yet
+    second = await server.trigger(type="testCount", batchSize=5)
+    release.set()
+    assert (await server.wait(second["id"], limit=20))["status"] == "completed"

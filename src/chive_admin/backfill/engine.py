@@ -182,7 +182,7 @@ class Engine:
             )
 
     async def _idle(self, seconds: float) -> None:
-        self._wake.clear()
+        # not cleared here but before each claim: a trigger committed while a claim ran must still wake this worker
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
@@ -196,6 +196,7 @@ class Engine:
                 await asyncio.sleep(min(paused, self.config.poll_seconds))
                 continue
             owner = f"{self._instance}/{index}/{ULID()}"  # unique per claim: a stale worker can never write
+            self._wake.clear()
             try:
                 op = await self._claim(owner)
             except Exception as exc:  # a worker outlives a database hiccup; the next poll tries again

@@ -17,6 +17,9 @@ _GRAPHEME = regex.compile(r"\X")
 
 
 def grapheme_count(value: str) -> int:
+    if value.isascii():
+        # in ASCII every character is its own cluster except CR LF (UAX #29 GB3); the regex costs ~0.4 us a character
+        return len(value) - value.count("\r\n")
     return len(_GRAPHEME.findall(value))
 
 
@@ -55,6 +58,8 @@ class Graphemes:
     max: int | None = None
 
     def check(self, value: str) -> str:
+        if self.min is None and self.max is not None and len(value) <= self.max:
+            return value  # a cluster holds at least one code point: the count cannot exceed len()
         count = grapheme_count(value)
         if self.max is not None and count > self.max:
             raise PydanticCustomError(

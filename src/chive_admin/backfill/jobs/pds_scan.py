@@ -8,6 +8,7 @@ repository did not verify since the listing began is gone upstream.
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
@@ -16,6 +17,7 @@ from pydantic import Field, field_validator
 from chive_admin.backfill.bounded import run_bounded
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobFailed, JobParams, Refused, RetryFailed
+from chive_admin.backfill.prefetch import prefetched
 from chive_admin.backfill.retries import retry_record
 from chive_admin.clock import now_stamp
 from chive_admin.store import index, work_items
@@ -164,17 +166,19 @@ class PdsScan(Job[PdsScanParams]):
             info["since"] = now_stamp()  # records not re-verified after this were not listed: gone upstream
         while info["next"] < len(info["collections"]):
             collection = info["collections"][info["next"]]
-            async for page in client.iter_record_pages(pds, did, collection, cursor=info["cursor"]):
-                contents = RepoContents(did=did)
-                for record in page.records:
-                    contents.add(collection, record.uri.rpartition("/")[2], record.cid, record.value)
-                info = {**info, "cursor": page.cursor}
-                async with ctx.batch() as conn:
-                    await apply_records(conn, contents.records, now_stamp())
-                    await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
-                    ctx.records_processed += len(page.records)
-                    if track:
-                        await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
+            pages = prefetched(client.iter_record_pages(pds, did, collection, cursor=info["cursor"]))
+            async with aclosing(pages):
+                async for page in pages:
+                    contents = RepoContents(did=did)
+                    for record in page.records:
+                        contents.add(collection, record.uri.rpartition("/")[2], record.cid, record.value)
+                    info = {**info, "cursor": page.cursor}
+                    async with ctx.batch() as conn:
+                        await apply_records(conn, contents.records, now_stamp())
+                        await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
+                        ctx.records_processed += len(page.records)
+                        if track:
+                            await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
             info = {**info, "next": info["next"] + 1, "cursor": None}
         async with ctx.batch() as conn:
             now = now_stamp()

@@ -1,0 +1,160 @@
+"""Profile the ingesting jobs against the real testnet: the same workloads as ``bench.ingest``, set up once, each
+timed a few times beside its raw baseline and then run once under pyinstrument (``pip install pyinstrument``).
+
+    python -m bench.profile_ingest [--repeat N] [--out DIR] [--only scan|many|sync] [--against SRC]
+
+Writes ``<out>/<workload>.txt`` (pyinstrument's text tree, async-aware) and prints the timings. With ``--against``
+(another checkout's ``src``), every timed run happens in a child process, alternating between that code and this
+one, so both see the same testnet and the same machine load (a shared CI box is noisy); ``--against-python`` names
+that checkout's interpreter, so dependency changes are compared too. It never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from interop import records
+from interop.pds_client import PdsClient
+from interop.testnet_harness import Testnet, locate_install
+
+from bench.ingest import comment, raw_export, raw_listing, timed_op
+from chive_admin._generated import ids
+from chive_admin.settings import Settings
+
+Op = Callable[[Settings], Coroutine[Any, Any, tuple[float, dict[str, Any]]]]
+
+
+def run_profiled(out: Path, name: str, coro: Coroutine[Any, Any, tuple[float, dict[str, Any]]]) -> float:
+    from pyinstrument import Profiler  # optional: only this tool needs it
+
+    profiler = Profiler(interval=0.0005, async_mode="enabled")
+    profiler.start()
+    try:
+        seconds, _ = asyncio.run(coro)
+    finally:
+        profiler.stop()
+    (out / f"{name}.txt").write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    return seconds
+
+
+def child(spec: dict[str, Any]) -> None:
+    """One timed op in this process (``--child``): prints its seconds and status as JSON."""
+    settings = Settings(db=Path(spec["db"]), plc_url=spec["plc"], allow_private_network=True)
+    seconds, op = asyncio.run(timed_op(settings, spec["nsid"], spec["body"]))
+    print(json.dumps({"seconds": seconds, "status": op["status"], "records": op.get("recordsProcessed")}))
+
+
+def in_child(python: str, src: Path | None, spec: dict[str, Any]) -> tuple[float, str]:
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    out = subprocess.run(
+        [python, "-m", "bench.profile_ingest", "--child", json.dumps(spec)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(answer["seconds"]), str(answer["status"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("profile-out"))
+    parser.add_argument("--only", choices=("scan", "many", "sync"), action="append")
+    parser.add_argument("--against", type=Path, help="another checkout's src directory to time alternately")
+    parser.add_argument(
+        "--against-python", default=sys.executable, help="the interpreter (venv) the --against runs use"
+    )
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(json.loads(args.child))
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    wanted = set(args.only or ("scan", "many", "sync"))
+    with tempfile.TemporaryDirectory() as tmp_name, Testnet(locate_install()) as net:
+        tmp = Path(tmp_name)
+        pds = PdsClient(net.pds_url, admin_password=net.info.admin_password, handle_domain=net.info.handle_domain)
+        pds2 = PdsClient(net.pds2_url, admin_password=net.info.admin_password, handle_domain=net.info.handle_domain)
+        big = pds.create_account(prefix="benchbig")
+        pds.bulk_create(big, records.COMMENT, 5000, factory=comment)
+        many = []
+        if "many" in wanted:
+            many = [pds2.create_account(prefix=f"bench{i}") for i in range(50)]
+            for account in many:
+                pds2.bulk_create(account, records.COMMENT, 100, factory=comment)
+        workloads: dict[str, tuple[Callable[[], float], str, dict[str, Any]]] = {
+            "scan": (
+                lambda: raw_listing(net.pds_url, [big.did]),
+                ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN,
+                {"pdsUrl": net.pds_url},
+            ),
+            "many": (
+                lambda: raw_listing(net.pds2_url, [a.did for a in many]),
+                ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN,
+                {"pdsUrl": net.pds2_url},
+            ),
+            "sync": (
+                lambda: raw_export(net.pds_url, big.did),
+                ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC,
+                {"did": big.did},
+            ),
+        }
+        run = 0
+        for name, (raw, nsid, body) in workloads.items():
+            if name not in wanted:
+                continue
+            raws: list[float] = []
+            timings: dict[str, list[float]] = {"ours": [], "against": []}
+            statuses: set[str] = set()
+            for _ in range(args.repeat):
+                raws.append(raw())
+                for who in ("against", "ours") if args.against else ("ours",):
+                    run += 1
+                    spec = {"db": str(tmp / f"{name}{run}.db"), "plc": net.plc_url, "nsid": nsid, "body": body}
+                    if args.against:
+                        if who == "against":
+                            seconds, status = in_child(args.against_python, args.against, spec)
+                        else:
+                            seconds, status = in_child(sys.executable, None, spec)
+                    else:
+                        settings = Settings(db=Path(spec["db"]), plc_url=net.plc_url, allow_private_network=True)
+                        seconds, op = asyncio.run(timed_op(settings, nsid, body))
+                        status = op["status"]
+                    timings[who].append(seconds)
+                    statuses.add(status)
+            raw_median = statistics.median(raws)
+            line = [f"{name}: raw median {raw_median:.3f} s"]
+            for who, values in timings.items():
+                if values:
+                    median = statistics.median(values)
+                    shown = [round(v, 3) for v in values]
+                    line.append(f"{who} median {median:.3f} s {shown} ({raw_median / median:.0%} of raw)")
+            if not args.no_profile:
+                run += 1
+                settings = Settings(db=tmp / f"{name}{run}.db", plc_url=net.plc_url, allow_private_network=True)
+                line.append(f"profiled {run_profiled(args.out, name, timed_op(settings, nsid, body)):.3f} s")
+            print("; ".join(line) + f"; status {sorted(statuses)}", flush=True)
+        pds.close()
+        pds2.close()
+
+
+if __name__ == "__main__":
+    main()
