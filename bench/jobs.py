@@ -55,7 +55,8 @@ def eprint(n: int) -> IndexedRecord:
 
 
 async def reindex(path: Path, count: int) -> float:
-    app = create_app(Settings(db=path), authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.01))
+    # the default poll: a trigger wakes a worker at once, and no idle worker claims 100×/s beside the job
+    app = create_app(Settings(db=path), authenticator=FixedTokens(), engine_config=EngineConfig())
     async with app.router.lifespan_context(app):
         async with app.state.services.db.write() as conn:
             await apply_records(conn, [eprint(n) for n in range(count)], "2026-01-01T00:00:00.000000Z")
