@@ -158,12 +158,12 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
             pds.bulk_create(huge, records.COMMENT, 100_000, factory=comment)
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             asyncio.run(
-                timed_op(settings_for(tmp, net, "huge"), ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": huge.did})
+                timed_op(settings_for(tmp, net, "huge"), ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": net.pds_url})
             )
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             rows.append(
                 (
-                    "peak RSS, 100k-record sync",
+                    "peak RSS, pds-scan of 105k records",
                     f"{peak / 1024:.0f} MB",
                     f"{before / 1024:.0f} MB before",
                     "",
