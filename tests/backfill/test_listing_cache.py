@@ -66,3 +66,10 @@ async def test_a_new_or_cancelled_op_shows_at_once(make_app: AppFactory) -> None
         assert (await client.get(status, headers=ADMIN)).json()["operations"] == []
         cancelled = (await client.get(status, params={"status": "cancelled"}, headers=ADMIN)).json()["operations"]
         assert [op["id"] for op in cancelled] == [op_id]
+
+
+async def test_kept_answers_are_bounded() -> None:
+    cache = ListingCache(max_age=60)
+    for n in range(ListingCache.MAX_ENTRIES * 3):
+        await cache.get(("op", n), Loader())
+    assert len(cache._entries) <= ListingCache.MAX_ENTRIES

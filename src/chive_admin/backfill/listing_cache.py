@@ -1,4 +1,4 @@
-"""Recent answers of the operation listings (getBackfillStatus without an id), shared by concurrent pollers.
+"""Recent answers of getBackfillStatus (the listings, and one op by id), shared by concurrent pollers.
 
 Dashboards and CLIs poll the active list every second, and rendering it costs per listed op; under load the same
 list is rendered hundreds of times a second. An answer is reused while no operation changed state in this process
@@ -18,6 +18,9 @@ MAX_AGE_SECONDS = 0.25
 
 
 class ListingCache:
+    #: ids polled by clients are few; past this many kept answers, the oldest half is let go
+    MAX_ENTRIES = 1024
+
     def __init__(self, max_age: float = MAX_AGE_SECONDS) -> None:
         self.max_age = max_age
         self._generation = 0
@@ -37,5 +40,8 @@ class ListingCache:
         generation = self._generation
         loaded = await load()
         if generation == self._generation:  # a change during the load: the answer may predate it, keep nothing
+            if len(self._entries) >= self.MAX_ENTRIES:  # any id can be asked for: the memory stays bounded
+                for old in list(self._entries)[: self.MAX_ENTRIES // 2]:
+                    del self._entries[old]
             self._entries[key] = (generation, now, loaded)
         return loaded

@@ -16,8 +16,13 @@ async def handle(call: Call[lex.Params, None]) -> lex.Output:
     op_id, status = call.params.id, call.params.status
     if status is not None and status not in ops.STATUSES:
         raise XRPCError.invalid_request(f"Unknown status {status!r}; expected one of {', '.join(ops.STATUSES)}")
+    listings = call.services.engine.listings
     if op_id is None:
-        return await call.services.engine.listings.get(status, lambda: _listing(call, status))
+        return await listings.get(status, lambda: _listing(call, status))
+    return await listings.get((op_id, status), lambda: _one(call, op_id, status))
+
+
+async def _one(call: Call[lex.Params, None], op_id: str, status: str | None) -> lex.Output:
     async with call.services.db.read() as conn:
         op = await ops.get(conn, op_id)
     if op is None or (status is not None and op.status != status):
