@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: the reason a requeued op shows while the disk is full
 STORAGE_FULL = "storage_full"
+STORAGE_FULL_MESSAGE = "waiting for storage: the database's disk is full"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Engine:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._paused_until = 0.0
         self.listings = ListingCache()
+        #: ops whose state cannot be written while the disk is full: their views say why they are stuck
+        self._storage_waits: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -308,24 +312,39 @@ class Engine:
                     conn, op_id, owner, outcome, now, error=error, error_code=code, error_context=context
                 )
 
-        ended = await self._persist(f"operation {op_id}: recording its end", write)
+        ended = await self._persist(op_id, "recording its end", write)
         if ended:
             log.info("operation %s ended %s%s", op_id, outcome.value, f" ({code})" if code else "")
         else:
             log.warning("operation %s: could not record its end (%s); it is no longer held here", op_id, outcome.value)
 
-    async def _persist(self, what: str, write: Callable[[], Awaitable[T]]) -> T:
-        """Run a state write; while the disk is full, wait and try again, so an op's outcome is never dropped."""
+    async def _persist(self, op_id: str, what: str, write: Callable[[], Awaitable[T]]) -> T:
+        """Run a state write for ``op_id``; while the disk is full, wait and try again, so an op's outcome is never
+        dropped. Meanwhile :meth:`view` shows the op as waiting for storage, since its row cannot say so."""
         delay = 0.5
-        while True:
-            try:
-                return await write()
-            except Exception as exc:
-                if not is_storage_full(exc) or self._stopping:
-                    raise
-                log.warning("%s: storage is full; trying again in %.1f s", what, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        try:
+            while True:
+                try:
+                    return await write()
+                except Exception as exc:
+                    if not is_storage_full(exc) or self._stopping:
+                        raise
+                    if op_id not in self._storage_waits:
+                        self._storage_waits.add(op_id)
+                        self.listings.changed()
+                    log.warning("operation %s: %s: storage is full; trying again in %.1f s", op_id, what, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+        finally:
+            if op_id in self._storage_waits:
+                self._storage_waits.discard(op_id)
+                self.listings.changed()
+
+    def view(self, op: ops.Operation) -> ops.Operation:
+        """``op`` as clients should see it: its row, unless the engine holds news the full disk keeps out of it."""
+        if op.id in self._storage_waits:
+            return dataclasses.replace(op, error=STORAGE_FULL_MESSAGE, error_code=STORAGE_FULL)
+        return op
 
     async def _requeue_for_storage(self, op_id: str, owner: str) -> None:
         """The disk filled up under a job: its batch rolled back, so requeue it with the reason showing; it resumes
@@ -340,11 +359,11 @@ class Engine:
                     op_id,
                     owner,
                     now_stamp(),
-                    error="waiting for storage: the database's disk is full",
+                    error=STORAGE_FULL_MESSAGE,
                     error_code=STORAGE_FULL,
                 )
 
-        await self._persist(f"operation {op_id}: requeueing it", write)
+        await self._persist(op_id, "requeueing it", write)
 
     async def _release(self, op_id: str, owner: str) -> None:
         async with self._state_write() as conn:

@@ -28,10 +28,11 @@ async def _one(call: Call[lex.Params, None], op_id: str, status: str | None) -> 
     if op is None or (status is not None and op.status != status):
         suffix = f" and status {status}" if op else ""
         raise XRPCError.invalid_request(f"No operation has id {op_id!r}{suffix}")
-    return lex.Output(operation=as_lex(lex.BackfillOperation, op))
+    return lex.Output(operation=as_lex(lex.BackfillOperation, call.services.engine.view(op)))
 
 
 async def _listing(call: Call[lex.Params, None], status: str | None) -> lex.Output:
     async with call.services.db.read() as conn:
         found = await (ops.list_by_status(conn, status, MAX_LISTED) if status else ops.list_active(conn, MAX_LISTED))
-    return lex.Output(operations=[as_lex(lex.BackfillOperation, op) for op in found])
+    engine = call.services.engine
+    return lex.Output(operations=[as_lex(lex.BackfillOperation, engine.view(op)) for op in found])
