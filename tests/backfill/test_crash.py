@@ -10,24 +10,23 @@ import time
 from pathlib import Path
 
 import pytest
-from support.server import ServerProcess
+from support.server import ServerProcess, count_job_server
 
 from chive_admin.backfill.registry import JobRegistry
 from chive_admin.clock import now_stamp
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
 
-TESTS = Path(__file__).resolve().parent.parent
 ITEMS = 1500
 #: uvicorn re-raises SIGTERM after its graceful shutdown, so a supervisor sees the signal as the exit cause
 GRACEFUL = (0, -signal.SIGTERM)
 
 
 def server(tmp_path: Path, db: Path) -> ServerProcess:
-    return ServerProcess(
-        args=["--db", str(db), "--job-plugin", "support.jobs:CountItems", "--log-level", "warning"],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(TESTS), "TEST_JOB_ITEMS": str(ITEMS), "TEST_JOB_DELAY": "0.01"},
+    return count_job_server(
+        tmp_path,
+        ["--db", str(db), "--log-level", "warning"],
+        {"TEST_JOB_ITEMS": str(ITEMS), "TEST_JOB_DELAY": "0.01"},
     )
 
 

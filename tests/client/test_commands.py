@@ -10,16 +10,14 @@ import select
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from support.server import ServerProcess, cli_command, create_key
+from support.server import ServerProcess, cli_command, count_job_server, create_key
 
 from chive_admin._generated import ids
 
 ADMIN = "did:plc:opsadmin00000000000000000"
-TESTS = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -27,18 +25,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPro
     tmp = tmp_path_factory.mktemp("ops")
     db = tmp / "ops.db"
     key = create_key(db, ADMIN, "ops")
-    server = ServerProcess(
-        args=[
-            "--db",
-            str(db),
-            "--admin-did",
-            ADMIN,
-            "--allow-private-network",
-            "--job-plugin",
-            "support.jobs:CountItems",
-        ],
-        cwd=tmp,
-        env={"PYTHONPATH": str(TESTS), "TEST_JOB_ITEMS": "300", "TEST_JOB_DELAY": "0.02", "TEST_JOB_DLQ_EVERY": "100"},
+    server = count_job_server(
+        tmp,
+        ["--db", str(db), "--admin-did", ADMIN, "--allow-private-network"],
+        {"TEST_JOB_ITEMS": "300", "TEST_JOB_DELAY": "0.02", "TEST_JOB_DLQ_EVERY": "100"},
     ).start()
     try:
         yield server, key

@@ -17,24 +17,21 @@ from pathlib import Path
 
 import pytest
 from support.rawhttp import RawConnection
-from support.server import ServerProcess, create_key
+from support.server import ServerProcess, count_job_server, create_key
 
 from chive_admin._generated import ids
 
 ADMIN_DID = "did:plc:loadadmin0000000000000000"
 CLIENTS = 200
 SECONDS = float(os.environ.get("CHIVE_LOAD_SECONDS", "6"))
-TESTS = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
     db = tmp_path / "load.db"
     key = create_key(db, ADMIN_DID, "load")
-    server = ServerProcess(
-        args=["--db", str(db), "--admin-did", ADMIN_DID, "--job-plugin", "support.jobs:CountItems"],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(TESTS), "TEST_JOB_ITEMS": "1000000", "TEST_JOB_DELAY": "0.002"},
+    server = count_job_server(
+        tmp_path, ["--db", str(db), "--admin-did", ADMIN_DID], {"TEST_JOB_ITEMS": "1000000", "TEST_JOB_DELAY": "0.002"}
     ).start()
     try:
         yield server, {"Authorization": f"Bearer {key}"}

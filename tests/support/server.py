@@ -26,6 +26,18 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "chive_admin.cli", *args]
 
 
+TESTS_DIR = Path(__file__).resolve().parent.parent
+
+
+def count_job_server(cwd: Path, args: Sequence[str], job_env: dict[str, str]) -> ServerProcess:
+    """A server that can also run the test job (support.jobs.CountItems), steered by ``TEST_JOB_*`` values."""
+    return ServerProcess(
+        args=[*args, "--job-plugin", "support.jobs:CountItems"],
+        cwd=cwd,
+        env={"PYTHONPATH": str(TESTS_DIR), **job_env},
+    )
+
+
 def create_key(db: Path, did: str, name: str = "test") -> str:
     """A new API key for ``did``, made the way an operator makes one: ``chive-admin keys create`` on the db file."""
     made = subprocess.run(

@@ -21,15 +21,15 @@ import pytest
 from interop import records
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet, in_ci
-from support.server import ServerProcess, create_key
+from support.server import TESTS_DIR, ServerProcess, count_job_server, create_key
 
 from chive_admin._generated import ids
 
 pytestmark = pytest.mark.interop
 
 ADMIN = "did:plc:dashboardadmin00000000000"
-TESTS = Path(__file__).resolve().parents[2]
-ARTIFACTS = Path(os.environ.get("CHIVE_ADMIN_ARTIFACTS") or TESTS.parent / "artifacts")
+
+ARTIFACTS = Path(os.environ.get("CHIVE_ADMIN_ARTIFACTS") or TESTS_DIR.parent / "artifacts")
 # Chromium's own background traffic is refused by this machine's closed network; keep it from trying.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -59,21 +59,11 @@ def served(tmp_path_factory: pytest.TempPathFactory, testnet: Testnet) -> Iterat
     tmp = tmp_path_factory.mktemp("dashboard")
     db = tmp / "dashboard.db"
     key = create_key(db, ADMIN, "browser")
-    server = ServerProcess(
-        args=[
-            "--db",
-            str(db),
-            "--admin-did",
-            ADMIN,
-            "--allow-private-network",
-            "--plc-url",
-            testnet.plc_url,
-            "--job-plugin",
-            "support.jobs:CountItems",
-        ],
-        cwd=tmp,
+    server = count_job_server(
+        tmp,
+        ["--db", str(db), "--admin-did", ADMIN, "--allow-private-network", "--plc-url", testnet.plc_url],
         # a slow test-count op to cancel; every 50th item dead-lettered so the DLQ view has entries
-        env={"PYTHONPATH": str(TESTS), "TEST_JOB_ITEMS": "2000", "TEST_JOB_DELAY": "0.05", "TEST_JOB_DLQ_EVERY": "50"},
+        {"TEST_JOB_ITEMS": "2000", "TEST_JOB_DELAY": "0.05", "TEST_JOB_DLQ_EVERY": "50"},
     ).start()
     try:
         yield server, key
