@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from bench.harness import Load, Served, api_key, drive, table
+from bench.harness import Load, Served, api_key, drive, report
 from chive_admin._generated import ids
 from chive_admin.app import create_app
 from chive_admin.auth.principal import Principal
@@ -131,9 +131,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
 
 
 def main() -> None:
-    title, rows = measure()
-    print(title)
-    print(table(rows))
+    report(measure)
 
 
 if __name__ == "__main__":

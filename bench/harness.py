@@ -175,7 +175,17 @@ def drive(
     return asyncio.run(_drive(url, headers_for, concurrency, seconds, warmup))
 
 
-def table(rows: list[tuple[str, str, str, str, str]]) -> str:
+Row = tuple[str, str, str, str, str]
+
+
+def report(measure: Callable[[], tuple[str, list[Row]]]) -> None:
+    """A bench module run on its own: its title, then its rows as a table."""
+    title, rows = measure()
+    print(title)
+    print(table(rows))
+
+
+def table(rows: list[Row]) -> str:
     header = ("figure", "ours", "baseline", "ratio", "goal")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench.harness import table
+from bench.harness import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -137,9 +137,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
 
 
 def main() -> None:
-    title, rows = measure()
-    print(title)
-    print(table(rows))
+    report(measure)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.baseline import bare_app
-from bench.harness import Load, Served, api_key, drive, table
+from bench.harness import Load, Served, api_key, drive, report
 from chive_admin._generated import ids
 from chive_admin.app import create_app
 from chive_admin.clock import now_stamp
@@ -102,9 +102,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
 
 
 def main() -> None:
-    title, rows = measure()
-    print(title)
-    print(table(rows))
+    report(measure)
 
 
 if __name__ == "__main__":
