@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from conftest import running_client
+from support.auth import FixedTokens
 
 from chive_admin._generated import ids
+from chive_admin.app import create_app
+from chive_admin.backfill.engine import EngineConfig
 from chive_admin.repo.validate import is_indexed, record_problem
+from chive_admin.settings import Settings
 
 from .pds_client import PdsClient
 
 ADMIN = {"Authorization": "Bearer admin"}
+
+
+async def served_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on the app in-process (``ADMIN`` is admin, the engine polls fast); ``client.app`` is the app."""
+    app = create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.05))
+    async for client in running_client(app):
+        client.app = app  # type: ignore[attr-defined]
+        yield client
 
 
 async def run_op(client: httpx.AsyncClient, nsid: str, body: dict[str, Any], limit: float = 120) -> dict[str, Any]:

@@ -11,18 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import running_client
 from faults.proxy import Fault, FaultConfig, FaultProxy
 from interop import records
-from interop.ops import run_op
+from interop.ops import run_op, served_app
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet
-from support.auth import FixedTokens
 from support.plc_view import plc_view
 
 from chive_admin._generated import ids
-from chive_admin.app import create_app
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.settings import Settings
 
 pytestmark = pytest.mark.interop
@@ -33,9 +29,7 @@ ADMIN = {"Authorization": "Bearer admin"}
 @pytest.fixture
 async def client(tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(db=tmp_path / "sync.db", plc_url=testnet.plc_url, allow_private_network=True)
-    app = create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.05))
-    async for c in running_client(app):
-        c.app = app  # type: ignore[attr-defined]
+    async for c in served_app(settings):
         yield c
 
 
@@ -136,9 +130,7 @@ async def faulty_client(tmp_path: Path, plc_url: str) -> AsyncIterator[httpx.Asy
         upstream_timeout=2.0,
         upstream_attempts=6,
     )
-    app = create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.05))
-    async for c in running_client(app):
-        c.app = app  # type: ignore[attr-defined]
+    async for c in served_app(settings):
         yield c
 
 

@@ -10,16 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import running_client
 from interop import records
-from interop.ops import run_op
+from interop.ops import run_op, served_app
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet
-from support.auth import FixedTokens
 
 from chive_admin._generated import ids
-from chive_admin.app import create_app
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.clock import stamp, utc_now
 from chive_admin.settings import Settings
 from chive_admin.store import search
@@ -32,9 +28,7 @@ ADMIN = {"Authorization": "Bearer admin"}
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(db=tmp_path / "fresh.db", allow_private_network=True)
-    app = create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.05))
-    async for c in running_client(app):
-        c.app = app  # type: ignore[attr-defined]
+    async for c in served_app(settings):
         yield c
 
 

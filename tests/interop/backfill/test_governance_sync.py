@@ -8,16 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import running_client
 from interop import records
-from interop.ops import run_op
+from interop.ops import run_op, served_app
 from interop.pds_client import Account, PdsClient
 from interop.testnet_harness import Testnet
-from support.auth import FixedTokens
 
 from chive_admin._generated import ids
-from chive_admin.app import create_app
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.settings import Settings
 
 pytestmark = pytest.mark.interop
@@ -34,9 +30,7 @@ def app_client(tmp_path: Path, testnet: Testnet, governance_did: str | None) -> 
     settings = Settings(
         db=tmp_path / "gov.db", plc_url=testnet.plc_url, governance_did=governance_did, allow_private_network=True
     )
-    return running_client(
-        create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.05))
-    )
+    return served_app(settings)
 
 
 async def stats(client: httpx.AsyncClient) -> dict[str, Any]:

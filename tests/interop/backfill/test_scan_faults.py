@@ -11,17 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import running_client
 from faults.proxy import Fault, FaultConfig, FaultProxy
 from interop import records
-from interop.ops import expected_index
+from interop.ops import expected_index, served_app
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet
-from support.auth import FixedTokens
 
 from chive_admin._generated import ids
-from chive_admin.app import create_app
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.settings import Settings
 
 pytestmark = pytest.mark.interop
@@ -48,9 +44,7 @@ async def client(tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncC
         upstream_timeout=2.0,
         upstream_attempts=10,
     )
-    app = create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.05))
-    async for c in running_client(app):
-        c.app = app  # type: ignore[attr-defined]
+    async for c in served_app(settings):
         yield c
 
 
