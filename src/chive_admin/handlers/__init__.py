@@ -9,14 +9,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from chive_admin._generated import ids
-from chive_admin._generated.models.pub.chive.admin import (
-    trigger_citation_extraction,
-    trigger_did_sync,
-    trigger_freshness_scan,
-    trigger_full_reindex,
-    trigger_governance_sync,
-    trigger_pds_scan,
-)
+from chive_admin._generated.registry import ROUTES
+from chive_admin.backfill.triggers import TRIGGER_METHODS
 from chive_admin.handlers.admin import (
     assign_role,
     cancel_backfill,
@@ -54,14 +48,8 @@ _BACKFILL: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_GET_BACKFILL_HISTORY: get_backfill_history.handle,
     ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL: trigger_backfill.handle,
     ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL: cancel_backfill.handle,
-    ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN: handler_for("pds-scan", trigger_pds_scan.Output),
-    ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC: handler_for("did-sync", trigger_did_sync.Output),
-    ids.PUB_CHIVE_ADMIN_TRIGGER_FRESHNESS_SCAN: handler_for("freshness-scan", trigger_freshness_scan.Output),
-    ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION: handler_for(
-        "citation-extraction", trigger_citation_extraction.Output
-    ),
-    ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX: handler_for("full-reindex", trigger_full_reindex.Output),
-    ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC: handler_for("governance-sync", trigger_governance_sync.Output),
+    # the per-type trigger methods, from the one table of which method starts which type
+    **{nsid: handler_for(op_type, ROUTES[nsid]) for op_type, nsid in TRIGGER_METHODS.items()},
 }
 
 # the dead-letter queue

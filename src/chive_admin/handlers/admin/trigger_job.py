@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from chive_admin.handlers.admin import triggering
-from chive_admin.lex import LexModel
+from chive_admin.lex import LexModel, Route
 from chive_admin.xrpc.call import Call, Handler
 
 
-def handler_for(op_type: str, output: type[LexModel]) -> Handler:
+def handler_for(op_type: str, route: Route) -> Handler:
+    output = route.output
+    if output is None:  # codegen bug, caught at import: every trigger method answers with its operationId
+        raise TypeError(f"{route.nsid} declares no output")
+
     async def handle(call: Call[Any, Any]) -> LexModel:
         op = await triggering.start(call, op_type, triggering.present_fields(call.input))
         return output.model_validate({"operationId": op.id})
