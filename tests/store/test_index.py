@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chive_admin.store import index
 from chive_admin.store.db import Database
@@ -104,3 +107,18 @@ async def test_pds_health_and_stats(db: Database) -> None:
     async with db.read() as conn:
         stats = await index.pds_stats(conn, limit=10)
     assert {row.url: row.consecutive_errors for row in stats.items}["http://b"] == 0
+
+
+# what a record value can hold once parsed: JSON without floats (the atproto data model has none)
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), _json_values, max_size=6))
+def test_stored_json_is_the_sorted_compact_json_of_the_value(value: dict[str, object]) -> None:
+    # the fast serialiser must give exactly what the json module gives (big integers and lone surrogates included)
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert index._json(value) == expected

@@ -126,6 +126,17 @@ async def test_wrong_content_type_is_bad_response(server: tuple[str, Script], ca
         await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
 
 
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+async def test_non_json_number_constants_are_a_bad_response(
+    server: tuple[str, Script], caller: XrpcCaller, constant: bytes
+) -> None:
+    # Python's parser would take them; stored, NaN would be no JSON at all (and the data model has no floats)
+    url, script = server
+    script.default = Answer(200, b'{"repos": [], "x": ' + constant + b"}", {"content-type": "application/json"})
+    with pytest.raises(errors.BadResponse, match="invalid JSON"):
+        await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+
+
 async def test_breaker_opens_after_repeated_failures_and_fails_fast(server: tuple[str, Script]) -> None:
     url, script = server
     script.default = j({"error": "InternalServerError"}, 503)

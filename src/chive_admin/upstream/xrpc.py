@@ -168,7 +168,7 @@ class XrpcCaller:
             if media != "application/json":
                 raise BadResponse(host, f"{nsid} answered {media or 'no content type'}, not JSON")
             try:
-                return json.loads(body)
+                return json.loads(body, parse_constant=_refuse_constant)
             except (UnicodeDecodeError, ValueError):
                 raise BadResponse(host, f"{nsid} answered invalid JSON") from None
 
@@ -218,6 +218,11 @@ class XrpcCaller:
             return spool, media
 
         return await self._attempts(service, once)
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259) nor in the atproto data model; Python's parser accepts them
+    raise ValueError(f"{name} is not JSON")
 
 
 def _error_fields(body: bytes) -> tuple[str | None, str | None]:
