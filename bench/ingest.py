@@ -42,7 +42,11 @@ ADMIN = {"Authorization": "Bearer admin"}
 
 
 def comment(i: int) -> dict[str, Any]:
-    return records.review_comment(eprint_uri="at://did:plc:bench/pub.chive.eprint.submission/x")
+    # every record differs, as real ones do (identical ones would share one block in the export, and one CID)
+    return records.review_comment(
+        eprint_uri="at://did:plc:bench/pub.chive.eprint.submission/x",
+        text=f"Comment {i}: the cancellation semantics in section 3 deserve a worked example.",
+    )
 
 
 def raw_listing(pds: str, dids: list[str]) -> float:

@@ -76,7 +76,9 @@ def _read_export(spool: IO[bytes], did: str, signing_key: str) -> RepoContents:
     for record in repo.records(CHIVE_PREFIX):
         if not is_indexed(record.collection):
             seen_unknown.add(record.collection)
-            continue
-        contents.add(record.collection, record.rkey, record.cid, record.value)
+        elif record.problem is not None:
+            contents.invalid.append(InvalidRecord(f"at://{did}/{record.collection}/{record.rkey}", record.problem))
+        else:
+            contents.add(record.collection, record.rkey, record.cid, record.value)
     contents.unknown_collections = sorted(seen_unknown)
     return contents

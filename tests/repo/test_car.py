@@ -1,0 +1,153 @@
+"""The repository CAR reader on exports built here: the MST range walk against atmst's own walker, malformed
+nodes and records, and the commit checks. (tests/interop/repo/test_car.py reads real PDS exports.)"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Callable
+
+import pytest
+from atmst.blockstore import MemoryBlockStore
+from atmst.blockstore.car_file import encode_varint
+from atmst.mst.node_store import NodeStore
+from atmst.mst.node_walker import NodeWalker
+from atmst.mst.node_wrangler import NodeWrangler
+from cbrrr import CID, decode_dag_cbor, encode_dag_cbor
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.jwts import SigningKey
+
+from chive_admin.repo.car import RepoVerificationError, VerifiedRepo, open_verified
+
+DID = "did:plc:carcarcarcarcarcarcarcarc"
+PREFIX = "pub.chive."
+KEY = SigningKey("ES256K")
+
+
+def block_cid(data: bytes) -> CID:
+    return CID.cidv1_dag_cbor_sha256_32_from(data)
+
+
+def build_car(
+    records: dict[str, object],
+    *,
+    raw_records: dict[str, bytes] | None = None,
+    tamper: Callable[[dict[bytes, bytes]], None] | None = None,
+    root_node: object = None,
+) -> bytes:
+    """A signed repository export holding ``records`` (key → DAG-CBOR value) and ``raw_records`` (key → block);
+    with ``root_node``, that value is the MST root instead of the tree atmst builds."""
+    state: dict[bytes, bytes] = {}
+    blocks = MemoryBlockStore(state)
+    nodes = NodeStore(blocks)
+    wrangler = NodeWrangler(nodes)
+    root = nodes.get_node(None).cid
+    encoded = {key: encode_dag_cbor(value) for key, value in records.items()} | (raw_records or {})
+    for key, data in encoded.items():
+        cid = block_cid(data)
+        blocks.put_block(bytes(cid), data)
+        root = wrangler.put_record(root, key, cid)
+    if root_node is not None:
+        root_block = encode_dag_cbor(root_node)
+        root = block_cid(root_block)
+        state[bytes(root)] = root_block
+    unsigned = {"did": DID, "version": 3, "data": root, "rev": "3kabcdefghi22", "prev": None}
+    commit = encode_dag_cbor({**unsigned, "sig": KEY.sign(encode_dag_cbor(unsigned))})
+    commit_cid = block_cid(commit)
+    state[bytes(commit_cid)] = commit
+    if tamper is not None:
+        tamper(state)
+    out = bytearray()
+    header = encode_dag_cbor({"version": 1, "roots": [commit_cid]})
+    out += encode_varint(len(header)) + header
+    for cid_bytes, data in state.items():
+        out += encode_varint(len(cid_bytes) + len(data)) + cid_bytes + data
+    return bytes(out)
+
+
+def opened(car: bytes) -> VerifiedRepo:
+    return open_verified(io.BytesIO(car), did=DID, signing_key=KEY.did_key)
+
+
+keys = st.sampled_from(["app.bsky.feed.post", "pub.chive.review.comment", "pub.chive.eprint.submission", "pub.chivf.x"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sets(st.tuples(keys, st.integers(0, 10**6)), max_size=300), st.randoms())
+def test_range_walk_equals_atmsts_walker(entries: set[tuple[str, int]], rnd: random.Random) -> None:
+    records = {f"{collection}/{rkey:07d}": {"i": rkey} for collection, rkey in entries}
+    repo = opened(build_car(records))
+    low, high = PREFIX, PREFIX + "\uffff"
+    expected = [(k, bytes(v)) for k, v in NodeWalker(NodeStore(repo._store), repo._data).iter_kv_range(low, high)]
+    assert list(repo.keys_in_range(low, high)) == expected
+    assert [k for k, _ in expected] == sorted(k for k in records if k.startswith(PREFIX))
+    # any other range too: a prefix of one collection, and bounds falling between keys
+    some = sorted(records)
+    if some:
+        a, b = sorted(rnd.choice(some) + suffix for suffix in ("", "0"))
+        walker = NodeWalker(NodeStore(repo._store), repo._data)
+        assert list(repo.keys_in_range(a, b)) == [(k, bytes(v)) for k, v in walker.iter_kv_range(a, b)]
+
+
+def test_records_are_given_in_their_json_form_with_base32_cids() -> None:
+    link = block_cid(b"\xa0")
+    value = {"$type": "pub.chive.review.comment", "doc": {"ref": link, "raw": b"\x00\x01"}, "n": 1}
+    repo = opened(build_car({"pub.chive.review.comment/3kaaaaaaaaa22": value, "app.bsky.feed.post/a": {"x": 1}}))
+    [record] = list(repo.records(PREFIX))
+    assert (record.collection, record.rkey, record.problem) == ("pub.chive.review.comment", "3kaaaaaaaaa22", None)
+    assert record.value == {
+        "$type": "pub.chive.review.comment",
+        "doc": {"ref": {"$link": link.encode("base32")}, "raw": {"$bytes": "AAE"}},
+        "n": 1,
+    }
+    assert record.cid == block_cid(encode_dag_cbor(value)).encode("base32")
+
+
+def test_a_record_that_is_not_a_map_or_not_dag_cbor_is_an_invalid_record_not_a_broken_export() -> None:
+    repo = opened(
+        build_car(
+            {"pub.chive.review.comment/b": {"ok": True}},
+            raw_records={
+                "pub.chive.review.comment/a": encode_dag_cbor([1, 2]),
+                "pub.chive.review.comment/c": encode_dag_cbor({"$link": "reserved"}),
+            },
+        )
+    )
+    got = {r.rkey: (r.value, r.problem) for r in repo.records(PREFIX)}
+    assert got["a"] == (None, "record is not a map")
+    assert got["b"] == ({"ok": True}, None)
+    assert got["c"][0] is None and "not valid DAG-CBOR" in str(got["c"][1])
+
+
+def test_a_missing_mst_node_fails_verification() -> None:
+    records = {f"pub.chive.review.comment/{i:04d}": {"i": i} for i in range(200)}
+
+    def drop_a_subtree(state: dict[bytes, bytes]) -> None:
+        commit = next(decode_dag_cbor(data) for data in state.values() if b"sig" in data)
+        root = decode_dag_cbor(state[bytes(commit["data"])])
+        child = root["l"] or next(e["t"] for e in root["e"] if e["t"] is not None)
+        del state[bytes(child)]
+
+    with pytest.raises(RepoVerificationError) as missing:
+        list(opened(build_car(records, tamper=drop_a_subtree)).records(PREFIX))
+    assert missing.value.code == "missing_block"
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [{"k": b"pub.chive.x/b", "p": 0, "t": None}, {"k": b"a", "p": 12, "t": None}],  # out of order
+        [{"k": b"pub.chive.x/b", "p": 0, "t": None}, {"k": b"c", "p": 40, "t": None}],  # prefix past the key
+        [{"k": b"pub.chive.x/b", "p": 0, "t": None}, {"k": b"pub.chive.x/b", "p": 0, "t": None}],  # duplicate
+        [{"k": "pub.chive.x/b", "p": 0, "t": None}],  # key as text
+        [{"k": b"pub.chive.x/b", "p": 0}],  # no subtree field
+        [{"k": b"\xff", "p": 0, "t": None}],  # not UTF-8
+    ],
+)
+def test_a_malformed_mst_node_fails_verification(entries: list[dict[str, object]]) -> None:
+    value = block_cid(encode_dag_cbor({"ok": True}))
+    node = {"l": None, "e": [{**entry, "v": value} for entry in entries]}
+    with pytest.raises(RepoVerificationError) as bad:
+        list(opened(build_car({}, root_node=node)).records(PREFIX))
+    assert bad.value.code == "bad_mst"
