@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import IO
 
-from chive_admin.repo.car import open_verified
+from chive_admin.repo.car import VerifiedRepo, open_verified
 from chive_admin.repo.validate import CHIVE_PREFIX, is_indexed, record_problem
 from chive_admin.store.index import IndexedRecord
+from chive_admin.sync.threaded import iterate_in_thread
 from chive_admin.upstream.atproto import AtprotoClient
 
 
@@ -59,26 +60,80 @@ async def fetch_by_listing(client: AtprotoClient, pds: str, did: str) -> RepoCon
     return contents
 
 
-async def fetch_by_export(client: AtprotoClient, pds: str, did: str, signing_key: str) -> RepoContents:
-    """getRepo, verify the commit against ``signing_key``, and read the ``pub.chive.*`` key range of the MST."""
+@dataclass
+class RepoStream:
+    """A repository's records under a prefix, in parts of at most a batch each, as they are read."""
+
+    did: str
+    handle: str | None
+    rev: str | None
+    parts: AsyncGenerator[RepoContents, None]
+
+
+async def stream_by_export(
+    client: AtprotoClient, pds: str, did: str, signing_key: str, *, prefix: str = CHIVE_PREFIX, size: int = 500
+) -> RepoStream:
+    """getRepo, verify the commit against ``signing_key``, then read the ``prefix`` key range of the MST on a
+    worker thread, ``size`` records a part, while the consumer writes the parts already read.
+
+    Signature and commit checks happen before this returns; a broken tree or a missing block is found while
+    reading and raised from ``parts`` (every record handed out before it is in a block whose hash and path from
+    the signed root were checked, so it is the owner's record).
+    """
     spool = await client.get_repo(pds, did)
     try:
         # parsing and hashing a large CAR is CPU work: keep it off the event loop
-        return await asyncio.to_thread(_read_export, spool, did, signing_key)
-    finally:
+        repo = await asyncio.to_thread(open_verified, spool, did=did, signing_key=signing_key)
+    except BaseException:
         spool.close()
+        raise
+
+    async def parts() -> AsyncGenerator[RepoContents, None]:
+        try:
+            async with aclosing(iterate_in_thread(lambda: _export_parts(repo, prefix, size))) as read:
+                async for part in read:
+                    yield part
+        finally:
+            spool.close()
+
+    return RepoStream(did, None, repo.rev, parts())
 
 
-def _read_export(spool: IO[bytes], did: str, signing_key: str) -> RepoContents:
-    repo = open_verified(spool, did=did, signing_key=signing_key)
-    contents = RepoContents(did=did, rev=repo.rev)
-    seen_unknown: set[str] = set()
-    for record in repo.records(CHIVE_PREFIX):
+def _export_parts(repo: VerifiedRepo, prefix: str, size: int) -> Iterator[RepoContents]:
+    part = RepoContents(did=repo.did, rev=repo.rev)
+    for record in repo.records(prefix):
         if not is_indexed(record.collection):
-            seen_unknown.add(record.collection)
+            if record.collection not in part.unknown_collections:
+                part.unknown_collections.append(record.collection)
         elif record.problem is not None:
-            contents.invalid.append(InvalidRecord(f"at://{did}/{record.collection}/{record.rkey}", record.problem))
+            uri = f"at://{repo.did}/{record.collection}/{record.rkey}"
+            part.invalid.append(InvalidRecord(uri, record.problem))
         else:
-            contents.add(record.collection, record.rkey, record.cid, record.value)
-    contents.unknown_collections = sorted(seen_unknown)
-    return contents
+            part.add(record.collection, record.rkey, record.cid, record.value)
+        if len(part.records) + len(part.invalid) >= size:
+            yield part
+            part = RepoContents(did=repo.did, rev=repo.rev)
+    yield part
+
+
+async def fetch_by_export(client: AtprotoClient, pds: str, did: str, signing_key: str) -> RepoContents:
+    """The whole of :func:`stream_by_export` at once (what a small repository or a test wants)."""
+    stream = await stream_by_export(client, pds, did, signing_key)
+    whole = RepoContents(did=did, rev=stream.rev)
+    async with aclosing(stream.parts) as parts:
+        async for part in parts:
+            whole.records += part.records
+            whole.invalid += part.invalid
+            whole.unknown_collections += [c for c in part.unknown_collections if c not in whole.unknown_collections]
+    whole.unknown_collections.sort()
+    return whole
+
+
+async def stream_by_listing(client: AtprotoClient, pds: str, did: str) -> RepoStream:
+    """:func:`fetch_by_listing` as a stream of one part (a PDS without getRepo)."""
+    contents = await fetch_by_listing(client, pds, did)
+
+    async def parts() -> AsyncGenerator[RepoContents, None]:
+        yield contents
+
+    return RepoStream(did, contents.handle, None, parts())

@@ -7,6 +7,8 @@ download, so a resumed sync fetches it again; applying it is idempotent by (uri,
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from pydantic import field_validator
@@ -20,12 +22,11 @@ from chive_admin.lex.formats import validate_did
 from chive_admin.repo.car import RepoVerificationError
 from chive_admin.repo.validate import CHIVE_PREFIX
 from chive_admin.store import index
-from chive_admin.sync.fetch import RepoContents, fetch_by_export, fetch_by_listing
+from chive_admin.sync.fetch import RepoContents, stream_by_export, stream_by_listing
 from chive_admin.sync.hosting import hosting_status, is_hosted
 from chive_admin.sync.ingest import apply_records, remove_records
 from chive_admin.upstream.errors import MethodNotImplemented, UpstreamError
 
-BATCH = 500
 _IDENTITY_FAILURES = {"not_found": "did_not_found", "tombstoned": "did_tombstoned"}
 
 
@@ -70,11 +71,16 @@ class DidSync(Job[DidSyncParams]):
         client = ctx.services.upstream
         try:
             try:
-                contents = await fetch_by_export(client, pds, did, identity.signing_key)
-            except MethodNotImplemented:
-                contents = await fetch_by_listing(client, pds, did)
-        except RepoVerificationError as exc:
-            raise JobFailed("repo_verification_failed", str(exc), {"did": did, "pds": pds, "check": exc.code}) from None
+                try:
+                    stream = await stream_by_export(client, pds, did, identity.signing_key, prefix=self.scope)
+                except MethodNotImplemented:
+                    stream = await stream_by_listing(client, pds, did)
+                ctx.stage("writing_records")
+                async with aclosing(stream.parts) as parts:
+                    await self._write(ctx, did, pds, identity.handle or stream.handle, stream.rev, parts)
+            except RepoVerificationError as exc:
+                check = {"did": did, "pds": pds, "check": exc.code}
+                raise JobFailed("repo_verification_failed", str(exc), check) from None
         except UpstreamError as exc:
             status = await hosting_status(client, pds, did, exc)
             context = {"did": did, "pds": pds, "status": exc.status, "upstreamError": exc.error}
@@ -85,34 +91,42 @@ class DidSync(Job[DidSyncParams]):
                 return
             raise JobFailed(exc.code, f"cannot fetch the repository of {did}: {str(exc)[:300]}", context) from None
 
-        ctx.stage("writing_records")
-        contents.records = [r for r in contents.records if r.collection.startswith(self.scope)]
-        contents.invalid = [bad for bad in contents.invalid if bad.uri.split("/")[3].startswith(self.scope)]
-        await self._write(ctx, did, pds, identity.handle or contents.handle, contents)
+    async def _write(
+        self,
+        ctx: JobContext,
+        did: str,
+        pds: str,
+        handle: str | None,
+        rev: str | None,
+        parts: AsyncIterator[RepoContents],
+    ) -> None:
+        """Write the parts as they are read (each its own batch), then delete what the repository no longer holds.
 
-    async def _write(self, ctx: JobContext, did: str, pds: str, handle: str | None, contents: RepoContents) -> None:
-        ctx.total_records = len(contents.records) + len(contents.invalid)
-        ctx.records_processed = 0  # absolute: a resumed sync re-applies the whole export
+        A resumed sync re-applies the whole export: counts start again, and rewriting is idempotent by (uri, cid).
+        """
+        ctx.total_records = None  # known once the export is read
+        ctx.records_processed = 0
         ctx.counts = {}
-        for start in range(0, len(contents.records), BATCH):
-            chunk = contents.records[start : start + BATCH]
+        upstream: set[str] = set()
+        async for part in parts:
+            records = [r for r in part.records if r.collection.startswith(self.scope)]
+            invalid = [bad for bad in part.invalid if bad.uri.split("/")[3].startswith(self.scope)]
+            upstream.update(r.uri for r in records)
             async with ctx.batch() as conn:
-                result = await apply_records(conn, chunk, now_stamp())
-                ctx.records_processed += len(chunk)
+                result = await apply_records(conn, records, now_stamp())
+                await ctx.dead_letter_records(conn, invalid, did=did, pds=pds)
+                ctx.records_processed += len(records) + len(invalid)
                 ctx.count("inserted", result.inserted)
                 ctx.count("updated", result.updated)
                 ctx.count("unchanged", result.unchanged)
         async with ctx.batch() as conn:
-            now = now_stamp()
-            await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
-            ctx.records_processed += len(contents.invalid)
+            ctx.total_records = ctx.records_processed
             # what is not upstream, or is there but no longer valid, must not be served from the index
-            upstream = {r.uri for r in contents.records}
             held = await index.record_cids(conn, did)
             gone = [uri for uri in held if uri not in upstream and uri.split("/")[3].startswith(self.scope)]
             ctx.count("deleted", await remove_records(conn, gone))
             await index.upsert_repo(
-                conn, did, now, handle=handle, pds_url=pds, status="active", rev=contents.rev, synced=True
+                conn, did, now_stamp(), handle=handle, pds_url=pds, status="active", rev=rev, synced=True
             )
             await index.set_repo_hidden(conn, did, False)
 
