@@ -74,7 +74,7 @@ async def stream_by_export(
     client: AtprotoClient, pds: str, did: str, signing_key: str, *, prefix: str = CHIVE_PREFIX, size: int = 500
 ) -> RepoStream:
     """getRepo, verify the commit against ``signing_key``, then read the ``prefix`` key range of the MST on a
-    worker thread, ``size`` records a part, while the consumer writes the parts already read.
+    worker thread, ``size`` records a part, each read when the consumer asks for it (having written the one before).
 
     Signature and commit checks happen before this returns; a broken tree or a missing block is found while
     reading and raised from ``parts`` (every record handed out before it is in a block whose hash and path from

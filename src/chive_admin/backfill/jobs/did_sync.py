@@ -107,11 +107,12 @@ class DidSync(Job[DidSyncParams]):
         ctx.total_records = None  # known once the export is read
         ctx.records_processed = 0
         ctx.counts = {}
-        upstream: set[str] = set()
+        since = now_stamp()  # every record written below is verified at or after this
         async for part in parts:
             records = [r for r in part.records if r.collection.startswith(self.scope)]
             invalid = [bad for bad in part.invalid if bad.uri.split("/")[3].startswith(self.scope)]
-            upstream.update(r.uri for r in records)
+            if not records and not invalid:
+                continue
             async with ctx.batch() as conn:
                 result = await apply_records(conn, records, now_stamp())
                 await ctx.dead_letter_records(conn, invalid, did=did, pds=pds)
@@ -121,9 +122,10 @@ class DidSync(Job[DidSyncParams]):
                 ctx.count("unchanged", result.unchanged)
         async with ctx.batch() as conn:
             ctx.total_records = ctx.records_processed
-            # what is not upstream, or is there but no longer valid, must not be served from the index
-            held = await index.record_cids(conn, did)
-            gone = [uri for uri in held if uri not in upstream and uri.split("/")[3].startswith(self.scope)]
+            # what is not upstream, or is there but no longer valid, was not verified by this sync: it must not be
+            # served from the index
+            stale = await index.unverified_since(conn, did, since)
+            gone = [uri for uri in stale if uri.split("/")[3].startswith(self.scope)]
             ctx.count("deleted", await remove_records(conn, gone))
             await index.upsert_repo(
                 conn, did, now_stamp(), handle=handle, pds_url=pds, status="active", rev=rev, synced=True
