@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from chive_admin.services import Services
 
 #: repositories fetched at once within one scan (the upstream client's per-host limit applies on top)
-REPO_CONCURRENCY = 4
+REPO_CONCURRENCY = 8
 
 
 class PdsScanParams(JobParams):
