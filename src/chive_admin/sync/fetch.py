@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -62,12 +62,23 @@ async def fetch_by_listing(client: AtprotoClient, pds: str, did: str) -> RepoCon
 
 @dataclass
 class RepoStream:
-    """A repository's records under a prefix, in parts of at most a batch each, as they are read."""
+    """A repository's records under a prefix, in parts of at most a batch each, as they are read.
+
+    Use it under ``contextlib.aclosing``: closing stops the reading and frees the export, whether or not any part
+    was read (an async generator that never started would not run its own cleanup).
+    """
 
     did: str
     handle: str | None
     rev: str | None
     parts: AsyncGenerator[RepoContents, None]
+    release: Callable[[], None] = lambda: None
+
+    async def aclose(self) -> None:
+        try:
+            await self.parts.aclose()
+        finally:
+            self.release()
 
 
 async def stream_by_export(
@@ -89,14 +100,11 @@ async def stream_by_export(
         raise
 
     async def parts() -> AsyncGenerator[RepoContents, None]:
-        try:
-            async with aclosing(iterate_in_thread(lambda: _export_parts(repo, prefix, size))) as read:
-                async for part in read:
-                    yield part
-        finally:
-            spool.close()
+        async with aclosing(iterate_in_thread(lambda: _export_parts(repo, prefix, size))) as read:
+            async for part in read:
+                yield part
 
-    return RepoStream(did, None, repo.rev, parts())
+    return RepoStream(did, None, repo.rev, parts(), spool.close)
 
 
 def _export_parts(repo: VerifiedRepo, prefix: str, size: int) -> Iterator[RepoContents]:
@@ -120,8 +128,8 @@ async def fetch_by_export(client: AtprotoClient, pds: str, did: str, signing_key
     """The whole of :func:`stream_by_export` at once (what a small repository or a test wants)."""
     stream = await stream_by_export(client, pds, did, signing_key)
     whole = RepoContents(did=did, rev=stream.rev)
-    async with aclosing(stream.parts) as parts:
-        async for part in parts:
+    async with aclosing(stream):
+        async for part in stream.parts:
             whole.records += part.records
             whole.invalid += part.invalid
             whole.unknown_collections += [c for c in part.unknown_collections if c not in whole.unknown_collections]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -11,12 +13,14 @@ from interop import records
 from interop.pds_client import Account, PdsClient
 from interop.testnet_harness import Testnet
 
-from chive_admin.sync.fetch import fetch_by_export, fetch_by_listing
+from chive_admin.sync.fetch import fetch_by_export, fetch_by_listing, stream_by_export
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.hosts import HostPolicy
 from chive_admin.upstream.xrpc import XrpcCaller
 
 pytestmark = pytest.mark.interop
+
+EPRINT = "at://did:plc:fetchfetchfetchfetchfetchf/pub.chive.eprint.submission/x"
 
 
 @pytest.fixture
@@ -62,3 +66,26 @@ async def test_listing_and_export_agree_and_sort_invalid_records(
     assert {(r.uri, r.cid) for r in listed.records} == {(r.uri, r.cid) for r in exported.records}
     assert listed.handle == account.handle
     assert exported.rev
+
+
+async def test_an_export_stream_is_released_when_closed_read_or_not(
+    testnet: Testnet, pds: PdsClient, account: Account, client: AtprotoClient
+) -> None:
+    pds.bulk_create(account, records.COMMENT, 1200, factory=lambda i: records.review_comment(eprint_uri=EPRINT))
+    spools: list[IO[bytes]] = []
+    fetch = client.get_repo
+
+    async def get_repo(pds_url: str, did: str, **kwargs: Any) -> IO[bytes]:
+        spools.append(await fetch(pds_url, did, **kwargs))
+        return spools[-1]
+
+    client.get_repo = get_repo  # type: ignore[method-assign]
+    key = signing_key(testnet, account.did)
+    never_read = await stream_by_export(client, testnet.pds_url, account.did, key, size=500)
+    async with aclosing(never_read):
+        pass
+    partly_read = await stream_by_export(client, testnet.pds_url, account.did, key, size=500)
+    async with aclosing(partly_read):
+        first = await anext(partly_read.parts)
+    assert len(first.records) == 500
+    assert [spool.closed for spool in spools] == [True, True]

@@ -76,8 +76,8 @@ class DidSync(Job[DidSyncParams]):
                 except MethodNotImplemented:
                     stream = await stream_by_listing(client, pds, did)
                 ctx.stage("writing_records")
-                async with aclosing(stream.parts) as parts:
-                    await self._write(ctx, did, pds, identity.handle or stream.handle, stream.rev, parts)
+                async with aclosing(stream):
+                    await self._write(ctx, did, pds, identity.handle or stream.handle, stream.rev, stream.parts)
             except RepoVerificationError as exc:
                 check = {"did": did, "pds": pds, "check": exc.code}
                 raise JobFailed("repo_verification_failed", str(exc), check) from None
