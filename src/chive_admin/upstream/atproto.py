@@ -91,19 +91,31 @@ class AtprotoClient:
         return _checked(lex_describe_repo.Output, await self.caller.query_json(pds, nsid, {"repo": did}), pds, nsid)
 
     async def list_records(
-        self, pds: str, did: str, collection: str, *, cursor: str | None = None, limit: int = 100
+        self,
+        pds: str,
+        did: str,
+        collection: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        reverse: bool = False,
     ) -> lex_list_records.Output:
         nsid = ids.COM_ATPROTO_REPO_LIST_RECORDS
-        data = await self.caller.query_json(
-            pds, nsid, {"repo": did, "collection": collection, "limit": limit, "cursor": cursor}
-        )
+        params: dict[str, str | int | bool | None] = {
+            "repo": did,
+            "collection": collection,
+            "limit": limit,
+            "cursor": cursor,
+            "reverse": True if reverse else None,
+        }
+        data = await self.caller.query_json(pds, nsid, params)
         return _checked(lex_list_records.Output, data, pds, nsid)
 
     async def iter_record_pages(
-        self, pds: str, did: str, collection: str, *, cursor: str | None = None
+        self, pds: str, did: str, collection: str, *, cursor: str | None = None, reverse: bool = False
     ) -> AsyncIterator[lex_list_records.Output]:
         for _ in range(MAX_PAGES):
-            page = await self.list_records(pds, did, collection, cursor=cursor)
+            page = await self.list_records(pds, did, collection, cursor=cursor, reverse=reverse)
             yield page
             if not page.cursor or page.cursor == cursor or not page.records:
                 return

@@ -1,7 +1,8 @@
 """pds-scan: list a PDS's repositories, then index every repository's ``pub.chive.*`` records by listing.
 
 Checkpoints are fine-grained: the listRepos cursor while discovering, then per repository its state and its
-listRecords position, committed with each page of records. A resumed scan re-reads at most one page per repository.
+listRecords position (a large collection is listed from both ends at once: :mod:`chive_admin.sync.listing`),
+committed with each page of records. A resumed scan re-reads at most one page per listing.
 Deletions upstream are mirrored by mark-and-sweep: every record seen is re-verified, and what a complete listing of a
 repository did not verify since the listing began is gone upstream.
 """
@@ -17,10 +18,10 @@ from pydantic import Field, field_validator
 from chive_admin.backfill.bounded import run_bounded
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobFailed, JobParams, Refused, RetryFailed
-from chive_admin.backfill.prefetch import prefetched
 from chive_admin.backfill.retries import retry_record
 from chive_admin.clock import now_stamp
 from chive_admin.store import index, work_items
+from chive_admin.sync import listing
 from chive_admin.sync.fetch import RepoContents, chive_collections
 from chive_admin.sync.hosting import hosting_status, is_hosted
 from chive_admin.sync.ingest import apply_records, remove_records
@@ -162,24 +163,24 @@ class PdsScan(Job[PdsScanParams]):
         if "collections" not in info:
             description = await client.describe_repo(pds, did)
             indexed, _ = chive_collections(description.collections)
-            info = {**info, "handle": description.handle, "collections": indexed, "next": 0, "cursor": None}
+            info = {**info, "handle": description.handle, "collections": indexed, "next": 0, **listing.START}
             info["since"] = now_stamp()  # records not re-verified after this were not listed: gone upstream
         while info["next"] < len(info["collections"]):
             collection = info["collections"][info["next"]]
-            pages = prefetched(client.iter_record_pages(pds, did, collection, cursor=info["cursor"]))
+            pages = listing.collection_pages(client, pds, did, collection, info)
             async with aclosing(pages):
-                async for page in pages:
+                async for records, position in pages:
                     contents = RepoContents(did=did)
-                    for record in page.records:
-                        contents.add(collection, record.uri.rpartition("/")[2], record.cid, record.value)
-                    info = {**info, "cursor": page.cursor}
+                    for record in records:
+                        contents.add(collection, listing.rkey(record), record.cid, record.value)
+                    info = {**info, **position}
                     async with ctx.batch() as conn:
                         await apply_records(conn, contents.records, now_stamp())
                         await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
-                        ctx.records_processed += len(page.records)
+                        ctx.records_processed += len(records)
                         if track:
                             await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
-            info = {**info, "next": info["next"] + 1, "cursor": None}
+            info = {**info, "next": info["next"] + 1, **listing.START}
         async with ctx.batch() as conn:
             now = now_stamp()
             await remove_records(conn, await index.unverified_since(conn, did, info["since"]))
