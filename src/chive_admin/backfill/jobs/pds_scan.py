@@ -170,10 +170,12 @@ class PdsScan(Job[PdsScanParams]):
             pages = listing.collection_pages(client, pds, did, collection, info)
             async with aclosing(pages):
                 async for records, position in pages:
+                    info = {**info, **position}
+                    if not records:  # the empty last page, or one the other end had listed: nothing to commit
+                        continue
                     contents = RepoContents(did=did)
                     for record in records:
                         contents.add(collection, listing.rkey(record), record.cid, record.value)
-                    info = {**info, **position}
                     async with ctx.batch() as conn:
                         await apply_records(conn, contents.records, now_stamp())
                         await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
