@@ -14,11 +14,19 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-class _End:
-    pass
+class End:
+    """What :func:`next_or_end` gives once the source is exhausted."""
 
 
-_END = _End()
+END = End()
+
+
+async def next_or_end(source: AsyncIterator[T]) -> T | End:
+    """The next item of ``source``, or ``END``: a task must not end in StopAsyncIteration (asyncio would wrap it)."""
+    try:
+        return await anext(source)
+    except StopAsyncIteration:
+        return END
 
 
 async def prefetched(source: AsyncIterator[T]) -> AsyncGenerator[T, None]:
@@ -26,20 +34,13 @@ async def prefetched(source: AsyncIterator[T]) -> AsyncGenerator[T, None]:
 
     Use it under ``contextlib.aclosing`` so a consumer that stops early cancels the fetch in flight at once.
     """
-
-    async def next_item() -> T | _End:
-        try:
-            return await anext(source)
-        except StopAsyncIteration:  # a task must not end in it (asyncio would wrap it), so it becomes a value
-            return _END
-
-    ahead: asyncio.Task[T | _End] = asyncio.ensure_future(next_item())
+    ahead: asyncio.Task[T | End] = asyncio.ensure_future(next_or_end(source))
     try:
         while True:
             item = await ahead
-            if isinstance(item, _End):
+            if isinstance(item, End):
                 return
-            ahead = asyncio.ensure_future(next_item())
+            ahead = asyncio.ensure_future(next_or_end(source))
             yield item
     finally:
         if not ahead.done():

@@ -19,12 +19,12 @@ continues both listings where they were.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from itertools import pairwise
 from typing import Any
 
 from chive_admin._generated.models.com.atproto.repo import list_records as lex_list_records
-from chive_admin.backfill.prefetch import prefetched
+from chive_admin.backfill.prefetch import End, next_or_end, prefetched
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.errors import UpstreamError
 
@@ -52,20 +52,6 @@ def rkey(record: Record) -> str:
     return record.uri.rpartition("/")[2]
 
 
-class _End:
-    pass
-
-
-_END = _End()
-
-
-async def _next(pages: AsyncIterator[Page]) -> Page | _End:
-    try:
-        return await anext(pages)
-    except StopAsyncIteration:  # a task must not end in it (asyncio would wrap it), so it becomes a value
-        return _END
-
-
 async def collection_pages(
     client: AtprotoClient, pds: str, did: str, collection: str, position: Mapping[str, Any] | None = None
 ) -> AsyncGenerator[tuple[list[Record], dict[str, Any]], None]:
@@ -76,7 +62,7 @@ async def collection_pages(
         return
     down = prefetched(client.iter_record_pages(pds, did, collection, cursor=pos["cursor"]))
     up: AsyncGenerator[Page, None] | None = None
-    waiting: dict[str, asyncio.Future[Page | _End]] = {}
+    waiting: dict[str, asyncio.Future[Page | End]] = {}
 
     def open_up() -> AsyncGenerator[Page, None]:
         return prefetched(client.iter_record_pages(pds, did, collection, cursor=pos["upCursor"], reverse=True))
@@ -99,13 +85,13 @@ async def collection_pages(
     try:
         while True:
             if "down" not in waiting:
-                waiting["down"] = asyncio.ensure_future(_next(down))
+                waiting["down"] = asyncio.ensure_future(next_or_end(down))
             if up is not None and "up" not in waiting:
-                waiting["up"] = asyncio.ensure_future(_next(up))
+                waiting["up"] = asyncio.ensure_future(next_or_end(up))
             await asyncio.wait(waiting.values(), return_when=asyncio.FIRST_COMPLETED)
             if waiting["down"].done():
                 page = waiting.pop("down").result()
-                if isinstance(page, _End):
+                if isinstance(page, End):
                     return  # the first listing reached its own end: nothing is left to list
                 kept = await _down_page(page, pos, drop_up)
                 if up is None and pos["up"] is None and pos["full"] >= FULL_PAGES_BEFORE_SECOND:
@@ -121,7 +107,7 @@ async def collection_pages(
                 except UpstreamError:  # the first listing alone still lists everything
                     await drop_up()
                     continue
-                if isinstance(up_page, _End):
+                if isinstance(up_page, End):
                     return  # the second listing went all the way up: everything has been listed
                 taken = _up_page(up_page, pos)
                 if taken is None:

@@ -13,14 +13,9 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import TypeVar
 
+from chive_admin.backfill.prefetch import END, End
+
 T = TypeVar("T")
-
-
-class _End:
-    pass
-
-
-_END = _End()
 
 
 async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncGenerator[T, None]:
@@ -31,17 +26,14 @@ async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncGenerator[T
     """
     loop = asyncio.get_running_loop()
     items: Iterator[T] | None = None
-    step: asyncio.Future[T | _End] | None = None
-
-    def start() -> Iterator[T]:
-        return make()
+    step: asyncio.Future[T | End] | None = None
 
     try:
-        items = await loop.run_in_executor(None, start)
+        items = await loop.run_in_executor(None, make)
         while True:
-            step = loop.run_in_executor(None, next, items, _END)
+            step = loop.run_in_executor(None, next, items, END)
             item = await asyncio.shield(step)
-            if isinstance(item, _End):
+            if isinstance(item, End):
                 return
             yield item
     finally:
