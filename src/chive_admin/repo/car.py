@@ -56,16 +56,17 @@ class VerifiedRepo:
                 block = self._store.get_block(cid)
             except KeyError:
                 raise RepoVerificationError("missing_block", f"record block {key} is not in the CAR") from None
+            text = encode_cid(cid)
             try:
                 # the C decoder writes the XRPC JSON form directly ({"$link": cid}, {"$bytes": base64})
                 value = decode_dag_cbor(block, atjson_mode=True)
             except ValueError as exc:
-                yield RepoRecord(collection, rkey, encode_cid(cid), None, f"not valid DAG-CBOR: {exc}")
+                yield RepoRecord(collection, rkey, text, None, f"not valid DAG-CBOR: {exc}")
                 continue
             if not isinstance(value, dict):
-                yield RepoRecord(collection, rkey, encode_cid(cid), None, "record is not a map")
+                yield RepoRecord(collection, rkey, text, None, "record is not a map")
                 continue
-            yield RepoRecord(collection, rkey, encode_cid(cid), value)
+            yield RepoRecord(collection, rkey, text, value)
 
     def keys_in_range(self, low: str, high: str) -> Iterator[tuple[str, bytes]]:
         """``(key, record CID bytes)`` for every MST key in ``[low, high)``, in order.

@@ -32,9 +32,10 @@ class RepoContents:
     #: ``pub.chive.*`` collections the repository has but no lexicon of ours describes (not indexed)
     unknown_collections: list[str] = field(default_factory=list)
 
-    def add(self, collection: str, rkey: str, cid: str, value: object) -> None:
+    def add(self, collection: str, rkey: str, cid: str, value: object, problem: str | None = None) -> None:
+        """Sort one record into ``records`` or ``invalid``; ``problem``, when the caller already knows one."""
         uri = f"at://{self.did}/{collection}/{rkey}"
-        problem = record_problem(collection, value)
+        problem = problem or record_problem(collection, value)
         if problem is not None:
             self.invalid.append(InvalidRecord(uri, problem))
         elif isinstance(value, dict):
@@ -47,10 +48,10 @@ def chive_collections(collections: Iterable[str]) -> tuple[list[str], list[str]]
     return [c for c in ours if is_indexed(c)], [c for c in ours if not is_indexed(c)]
 
 
-async def fetch_by_listing(client: AtprotoClient, pds: str, did: str) -> RepoContents:
-    """describeRepo, then every page of listRecords of each indexed collection."""
+async def fetch_by_listing(client: AtprotoClient, pds: str, did: str, *, prefix: str = CHIVE_PREFIX) -> RepoContents:
+    """describeRepo, then every page of listRecords of each indexed collection under ``prefix``."""
     description = await client.describe_repo(pds, did)
-    indexed, unknown = chive_collections(description.collections)
+    indexed, unknown = chive_collections(c for c in description.collections if c.startswith(prefix))
     contents = RepoContents(did=did, handle=description.handle, unknown_collections=unknown)
     for collection in indexed:
         async for page in client.iter_record_pages(pds, did, collection):
@@ -113,11 +114,8 @@ def _export_parts(repo: VerifiedRepo, prefix: str, size: int) -> Iterator[RepoCo
         if not is_indexed(record.collection):
             if record.collection not in part.unknown_collections:
                 part.unknown_collections.append(record.collection)
-        elif record.problem is not None:
-            uri = f"at://{repo.did}/{record.collection}/{record.rkey}"
-            part.invalid.append(InvalidRecord(uri, record.problem))
         else:
-            part.add(record.collection, record.rkey, record.cid, record.value)
+            part.add(record.collection, record.rkey, record.cid, record.value, record.problem)
         if len(part.records) + len(part.invalid) >= size:
             yield part
             part = RepoContents(did=repo.did, rev=repo.rev)
@@ -137,9 +135,9 @@ async def fetch_by_export(client: AtprotoClient, pds: str, did: str, signing_key
     return whole
 
 
-async def stream_by_listing(client: AtprotoClient, pds: str, did: str) -> RepoStream:
+async def stream_by_listing(client: AtprotoClient, pds: str, did: str, *, prefix: str = CHIVE_PREFIX) -> RepoStream:
     """:func:`fetch_by_listing` as a stream of one part (a PDS without getRepo)."""
-    contents = await fetch_by_listing(client, pds, did)
+    contents = await fetch_by_listing(client, pds, did, prefix=prefix)
 
     async def parts() -> AsyncGenerator[RepoContents, None]:
         yield contents

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import IO, Any
 
@@ -15,18 +14,10 @@ from interop.testnet_harness import Testnet
 
 from chive_admin.sync.fetch import fetch_by_export, fetch_by_listing, stream_by_export
 from chive_admin.upstream.atproto import AtprotoClient
-from chive_admin.upstream.hosts import HostPolicy
-from chive_admin.upstream.xrpc import XrpcCaller
 
 pytestmark = pytest.mark.interop
 
 EPRINT = "at://did:plc:fetchfetchfetchfetchfetchf/pub.chive.eprint.submission/x"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[AtprotoClient]:
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield AtprotoClient(XrpcCaller(http, HostPolicy()))
 
 
 def signing_key(testnet: Testnet, did: str) -> str:
@@ -89,3 +80,16 @@ async def test_an_export_stream_is_released_when_closed_read_or_not(
         first = await anext(partly_read.parts)
     assert len(first.records) == 500
     assert [spool.closed for spool in spools] == [True, True]
+
+
+async def test_a_listing_takes_only_the_collections_under_its_prefix(
+    testnet: Testnet, pds: PdsClient, account: Account, client: AtprotoClient
+) -> None:
+    # governance-sync's fallback lists the graph collections alone, not every pub.chive.* one
+    nodes = pds.bulk_create(account, records.GRAPH_NODE, 3, factory=lambda i: records.graph_node(label=f"n{i}"))
+    pds.bulk_create(account, records.COMMENT, 5, factory=lambda i: records.review_comment(eprint_uri=EPRINT))
+    graph = await fetch_by_listing(client, testnet.pds_url, account.did, prefix="pub.chive.graph.")
+    assert sorted(r.uri for r in graph.records) == sorted(ref.uri for ref in nodes)
+    assert graph.invalid == []
+    everything = await fetch_by_listing(client, testnet.pds_url, account.did)
+    assert len(everything.records) == 8

@@ -74,7 +74,7 @@ class DidSync(Job[DidSyncParams]):
                 try:
                     stream = await stream_by_export(client, pds, did, identity.signing_key, prefix=self.scope)
                 except MethodNotImplemented:
-                    stream = await stream_by_listing(client, pds, did)
+                    stream = await stream_by_listing(client, pds, did, prefix=self.scope)
                 ctx.stage("writing_records")
                 async with aclosing(stream):
                     await self._write(ctx, did, pds, identity.handle or stream.handle, stream.rev, stream.parts)
@@ -108,15 +108,13 @@ class DidSync(Job[DidSyncParams]):
         ctx.records_processed = 0
         ctx.counts = {}
         since = now_stamp()  # every record written below is verified at or after this
-        async for part in parts:
-            records = [r for r in part.records if r.collection.startswith(self.scope)]
-            invalid = [bad for bad in part.invalid if bad.uri.split("/")[3].startswith(self.scope)]
-            if not records and not invalid:
+        async for part in parts:  # both streams hold only the collections within ``scope``
+            if not part.records and not part.invalid:
                 continue
             async with ctx.batch() as conn:
-                result = await apply_records(conn, records, now_stamp())
-                await ctx.dead_letter_records(conn, invalid, did=did, pds=pds)
-                ctx.records_processed += len(records) + len(invalid)
+                result = await apply_records(conn, part.records, now_stamp())
+                await ctx.dead_letter_records(conn, part.invalid, did=did, pds=pds)
+                ctx.records_processed += len(part.records) + len(part.invalid)
                 ctx.count("inserted", result.inserted)
                 ctx.count("updated", result.updated)
                 ctx.count("unchanged", result.unchanged)
