@@ -77,11 +77,17 @@ def registry() -> JobRegistry:
     return JobRegistry([*BUILTIN_JOBS, CountItems])
 
 
-@pytest.fixture
-async def server(make_app: AppFactory) -> AsyncIterator[Server]:
-    app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=FAST)
+async def serving(make_app: AppFactory, config: EngineConfig) -> AsyncIterator[Server]:
+    """An app running the test jobs with ``config``, and a client on it."""
+    app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=config)
     async for client in running_client(app):
         yield Server(app, client)
+
+
+@pytest.fixture
+async def server(make_app: AppFactory) -> AsyncIterator[Server]:
+    async for running in serving(make_app, FAST):
+        yield running
 
 
 async def test_an_operation_runs_to_completed_with_every_item_once(
@@ -368,9 +374,8 @@ async def test_a_private_pds_url_is_refused_at_trigger_time_without_the_flag(mak
 async def slow_poll_server(make_app: AppFactory) -> AsyncIterator[Server]:
     """One worker that, left alone, looks for work only every 10 minutes: only a wake-up can start an op."""
     config = EngineConfig(workers=1, lease_seconds=3, poll_seconds=600, stop_grace_seconds=5)
-    app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=config)
-    async for client in running_client(app):
-        yield Server(app, client)
+    async for running in serving(make_app, config):
+        yield running
 
 
 async def test_a_trigger_committed_while_a_claim_runs_still_wakes_the_worker(

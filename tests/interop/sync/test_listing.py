@@ -3,11 +3,9 @@ as the two-ended listing checks, so the second listing is used (never dropped) a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-import httpx
 import pytest
 from interop import records
 from interop.pds_client import Account, PdsClient
@@ -15,18 +13,10 @@ from interop.testnet_harness import Testnet
 
 from chive_admin.sync.listing import collection_pages, rkey
 from chive_admin.upstream.atproto import AtprotoClient
-from chive_admin.upstream.hosts import HostPolicy
-from chive_admin.upstream.xrpc import XrpcCaller
 
 pytestmark = pytest.mark.interop
 
 EPRINT = "at://did:plc:listlistlistlistlistlistl/pub.chive.eprint.submission/x"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[AtprotoClient]:
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield AtprotoClient(XrpcCaller(http, HostPolicy()))
 
 
 async def listing(client: AtprotoClient, url: str, did: str) -> tuple[list[str], dict[str, Any] | None]:
