@@ -1,18 +1,21 @@
 """Profile the ingesting jobs against the real testnet: the same workloads as ``bench.ingest``, set up once, each
 timed a few times beside its raw baseline and then run once under pyinstrument (``pip install pyinstrument``).
 
-    python -m bench.profile_ingest [--repeat N] [--out DIR] [--only scan|many|sync] [--against SRC]
+    python -m bench.profile_ingest [--repeat N] [--out DIR] [--only scan|many|sync] [--against SRC] [--rtt-ms MS]
 
 Writes ``<out>/<workload>.txt`` (pyinstrument's text tree, async-aware) and prints the timings. With ``--against``
 (another checkout's ``src``), every timed run happens in a child process, alternating between that code and this
 one, so both see the same testnet and the same machine load (a shared CI box is noisy); ``--against-python`` names
-that checkout's interpreter, so dependency changes are compared too. It never asserts.
+that checkout's interpreter, so dependency changes are compared too. ``--rtt-ms`` puts both scans (and their raw
+baselines) behind :mod:`bench.latency_relay`; a did-sync follows the DID document to the PDS itself. It never
+asserts.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -29,7 +32,7 @@ from interop import records
 from interop.pds_client import PdsClient
 from interop.testnet_harness import Testnet, locate_install
 
-from bench.ingest import comment, raw_export, raw_listing, timed_op
+from bench.ingest import comment, latency_relay, raw_export, raw_listing, timed_op
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
 
@@ -82,6 +85,7 @@ def main() -> None:
         "--against-python", default=sys.executable, help="the interpreter (venv) the --against runs use"
     )
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--rtt-ms", type=float, default=0.0)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -89,8 +93,12 @@ def main() -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
     wanted = set(args.only or ("scan", "many", "sync"))
-    with tempfile.TemporaryDirectory() as tmp_name, Testnet(locate_install()) as net:
+    with tempfile.TemporaryDirectory() as tmp_name, Testnet(locate_install()) as net, contextlib.ExitStack() as stack:
         tmp = Path(tmp_name)
+        one_url, many_url = net.pds_url, net.pds2_url
+        if args.rtt_ms > 0:
+            one_url = stack.enter_context(latency_relay(net.pds_url, args.rtt_ms))
+            many_url = stack.enter_context(latency_relay(net.pds2_url, args.rtt_ms))
         pds = PdsClient(net.pds_url, admin_password=net.info.admin_password, handle_domain=net.info.handle_domain)
         pds2 = PdsClient(net.pds2_url, admin_password=net.info.admin_password, handle_domain=net.info.handle_domain)
         big = pds.create_account(prefix="benchbig")
@@ -102,14 +110,14 @@ def main() -> None:
                 pds2.bulk_create(account, records.COMMENT, 100, factory=comment)
         workloads: dict[str, tuple[Callable[[], float], str, dict[str, Any]]] = {
             "scan": (
-                lambda: raw_listing(net.pds_url, [big.did]),
+                lambda: raw_listing(one_url, [big.did]),
                 ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN,
-                {"pdsUrl": net.pds_url},
+                {"pdsUrl": one_url},
             ),
             "many": (
-                lambda: raw_listing(net.pds2_url, [a.did for a in many]),
+                lambda: raw_listing(many_url, [a.did for a in many]),
                 ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN,
-                {"pdsUrl": net.pds2_url},
+                {"pdsUrl": many_url},
             ),
             "sync": (
                 lambda: raw_export(net.pds_url, big.did),

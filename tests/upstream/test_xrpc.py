@@ -1,4 +1,5 @@
-"""Retries, rate limits, caps and typed errors of upstream XRPC calls, against a real loopback server."""
+"""Retries, rate limits, caps and typed errors of upstream XRPC calls, through the upstream client, against a real
+loopback server."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from support.scripted import Answer, Script, scripted_server
 from chive_admin._generated import ids
 from chive_admin.upstream import errors
 from chive_admin.upstream.atproto import AtprotoClient, InvalidAnswer
+from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostLimits, HostPolicy, host_key
 from chive_admin.upstream.xrpc import RetryPolicy, XrpcCaller, rate_limit_wait
 
@@ -32,7 +34,7 @@ def server() -> Iterator[tuple[str, Script]]:
 
 @pytest.fixture
 async def caller() -> AsyncIterator[XrpcCaller]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(2.0)) as http:
+    async with upstream_http(allow_private=True, timeout=httpx.Timeout(2.0)) as http:
         yield XrpcCaller(http, HostPolicy(HostLimits(failures_to_trip=20)), FAST)
 
 
@@ -97,7 +99,7 @@ def test_rate_limit_wait_headers() -> None:
 async def test_stall_past_the_read_timeout_is_unreachable(server: tuple[str, Script]) -> None:
     url, script = server
     script.default = Answer(200, b"{}", delay=1.0)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(0.2)) as http:
+    async with upstream_http(allow_private=True, timeout=httpx.Timeout(0.2)) as http:
         caller = XrpcCaller(http, HostPolicy(), RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.001))
         with pytest.raises(errors.Unreachable):
             await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
@@ -107,7 +109,7 @@ async def test_stall_past_the_read_timeout_is_unreachable(server: tuple[str, Scr
 async def test_size_caps(server: tuple[str, Script]) -> None:
     url, script = server
     script.default = Answer(200, b"x" * 200_000, {"content-type": "application/octet-stream"})
-    async with httpx.AsyncClient() as http:
+    async with upstream_http(allow_private=True) as http:
         caller = XrpcCaller(http, HostPolicy(), RetryPolicy(max_json_bytes=1000, base_delay=0.001, max_delay=0.001))
         with pytest.raises(errors.TooLarge):
             await caller.query_file(url, ids.COM_ATPROTO_SYNC_GET_BLOB, {}, max_bytes=100_000)
@@ -141,7 +143,7 @@ async def test_breaker_opens_after_repeated_failures_and_fails_fast(server: tupl
     url, script = server
     script.default = j({"error": "InternalServerError"}, 503)
     hosts = HostPolicy(HostLimits(failures_to_trip=3, open_seconds=60))
-    async with httpx.AsyncClient() as http:
+    async with upstream_http(allow_private=True) as http:
         caller = XrpcCaller(http, hosts, RetryPolicy(attempts=5, base_delay=0.001, max_delay=0.001))
         for _ in range(3):  # calls that fail after all their retries count, not single attempts
             with pytest.raises(errors.ServerError):

@@ -2,8 +2,9 @@
 
 A URL's host is resolved here, every address it resolves to must be public (not loopback, private, link-local,
 multicast, unspecified, reserved, shared or documentation space; IPv4-mapped IPv6 included), and the connection is
-opened to the checked address itself, so no second lookup can swap in 127.0.0.1 (DNS rebinding). Decimal, octal and
-hex IPv4 spellings and ``localhost.`` resolve like any name and are refused by what they resolve to.
+opened to the checked address itself, so no second lookup can swap in 127.0.0.1 (DNS rebinding). An IP literal is
+checked as it is written; ``localhost.`` and names alike by what they resolve to; decimal, octal and hex IPv4
+spellings are refused as URLs (and by what they resolve to, where a service URL is admitted).
 ``--allow-private-network`` lifts the address rule for local development and the tests; schemes stay http(s).
 """
 
@@ -12,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
-from typing import Any
 
-import httpcore
+import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from chive_admin.upstream.errors import UpstreamError
+from chive_admin.upstream.transport import AiohttpTransport
 from chive_admin.upstream.urls import normalise_service_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -70,56 +71,65 @@ async def check_service_url(url: str, *, allow_private: bool) -> str:
     return origin
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, with every TCP connection resolved and checked here first."""
+class GuardedResolver(AbstractResolver):
+    """aiohttp's name lookup, answering only addresses the guard allows: the connection goes to what was checked."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, *, allow_private: bool) -> None:
-        self._inner = inner
+    def __init__(self, *, allow_private: bool) -> None:
         self._allow_private = allow_private
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_UNSPEC) -> list[ResolveResult]:
         addresses = await resolve_checked(host, port, allow_private=self._allow_private)
-        last: Exception | None = None
-        for address in addresses:  # TLS still verifies and sends SNI for ``host``: httpcore passes the origin name
-            try:
-                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
+        return [
+            ResolveResult(
+                hostname=host,  # TLS still verifies and sends SNI for the name, not the address
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for address in addresses
+        ]
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not upstreams")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        return None
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, *, allow_private: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        # httpx builds its httpcore pool with the default backend; the pool reads this attribute at every connect
-        pool = self._pool
-        pool._network_backend = GuardedBackend(pool._network_backend, allow_private=allow_private)
+def _check_literal(host: str, *, allow_private: bool) -> None:
+    """An IP literal host: aiohttp connects to it without asking the resolver, so it is checked here."""
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return
+    if not allow_private and not is_public(address):
+        raise UnsafeUpstream(host, f"{host!r} is a non-public address")
+
+
+class GuardedTransport(AiohttpTransport):
+    def __init__(self, *, allow_private: bool, limits: httpx.Limits) -> None:
+        def connector() -> aiohttp.TCPConnector:
+            return aiohttp.TCPConnector(
+                resolver=GuardedResolver(allow_private=allow_private),
+                ssl=httpx.create_ssl_context(),  # the trust store httpx would use (certifi)
+                limit=limits.max_connections or 0,
+                keepalive_timeout=limits.keepalive_expiry,
+            )
+
+        super().__init__(connector)
+        self._allow_private = allow_private
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = str(request.url.host)
         if request.url.scheme not in ("http", "https"):
-            raise UnsafeUpstream(str(request.url.host), f"scheme {request.url.scheme!r} is not allowed upstream")
+            raise UnsafeUpstream(host, f"scheme {request.url.scheme!r} is not allowed upstream")
         if request.url.userinfo:
-            raise UnsafeUpstream(str(request.url.host), "credentials in upstream URLs are not allowed")
-        return await super().handle_async_request(request)
+            raise UnsafeUpstream(host, "credentials in upstream URLs are not allowed")
+        _check_literal(host, allow_private=self._allow_private)
+        try:
+            return await super().handle_async_request(request)
+        except httpx.InvalidURL:
+            # aiohttp refuses legacy spellings of IPv4 (2130706433, 127.1) rather than resolve them
+            raise UnsafeUpstream(host, f"{host!r} is not an address this server calls") from None
 
 
 UPSTREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -132,5 +142,6 @@ def upstream_http(*, allow_private: bool, timeout: httpx.Timeout = UPSTREAM_TIME
         transport=GuardedTransport(allow_private=allow_private, limits=UPSTREAM_LIMITS),
         timeout=timeout,
         follow_redirects=False,
+        trust_env=False,  # a proxy from the environment would be connected to instead of the checked address
         headers={"User-Agent": "chive-admin"},
     )

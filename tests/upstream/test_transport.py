@@ -1,0 +1,96 @@
+"""The aiohttp transport under httpx's client: answers arrive as httpx would give them, failures as the httpx error
+of the same meaning, and every request is sent once (retrying is the caller's policy, not the transport's)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from support.scripted import Answer, Script, scripted_server
+from support.server import free_port
+
+from chive_admin.upstream.guard import upstream_http
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    with scripted_server() as running:
+        yield running
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with upstream_http(allow_private=True, timeout=httpx.Timeout(2.0, read=0.3)) as client:
+        yield client
+
+
+async def test_query_string_headers_and_gzip_body_arrive_as_sent(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    url, script = server
+    body = json.dumps({"cursor": "a b/c", "n": list(range(2000))}).encode()
+    script.push(Answer(200, gzip.compress(body), {"content-type": "application/json", "content-encoding": "gzip"}))
+    response = await http.get(f"{url}/xrpc/x", params={"repo": "did:plc:a", "cursor": "3k/+ %"})
+    assert response.status_code == 200
+    assert response.json() == json.loads(body)  # decoded by httpx, which the size caps count
+    assert response.headers["content-encoding"] == "gzip"
+    assert script.seen == ["/xrpc/x?repo=did%3Aplc%3Aa&cursor=3k%2F%2B+%25"]
+
+
+async def test_a_refused_connection_is_a_connect_error(http: httpx.AsyncClient) -> None:
+    with pytest.raises(httpx.ConnectError):
+        await http.get(f"http://127.0.0.1:{free_port()}/xrpc/x")
+
+
+async def test_a_stalled_answer_is_a_read_timeout(server: tuple[str, Script], http: httpx.AsyncClient) -> None:
+    url, script = server
+    script.push(Answer(200, b"{}", delay=1.0))
+    with pytest.raises(httpx.ReadTimeout):
+        await http.get(f"{url}/xrpc/x")
+
+
+async def test_a_cut_answer_is_a_protocol_error(server: tuple[str, Script], http: httpx.AsyncClient) -> None:
+    url, script = server
+    script.push(Answer(200, b"x" * 100_000, truncate_at=1000))
+    with pytest.raises(httpx.RemoteProtocolError):
+        await http.get(f"{url}/xrpc/x")
+
+
+async def test_an_unread_answer_closed_early_leaves_the_client_usable(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    url, script = server
+    script.push(Answer(200, b"y" * 1_000_000, {"content-type": "application/octet-stream"}))
+    async with http.stream("GET", f"{url}/xrpc/big") as response:
+        async for chunk in response.aiter_bytes():
+            assert chunk
+            break
+    script.push(Answer(200, b'{"ok":true}'))
+    assert (await http.get(f"{url}/xrpc/small")).json() == {"ok": True}
+
+
+async def test_a_dropped_keepalive_connection_is_not_resent() -> None:
+    """aiohttp would resend a request whose reused connection closed under it; here that is one request, failed."""
+    requests = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        await reader.readuntil(b"\r\n\r\n")
+        requests += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}")
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")  # the second request on this connection: dropped unanswered
+        requests += 1
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, upstream_http(allow_private=True) as http:
+        assert (await http.get(f"http://127.0.0.1:{port}/")).status_code == 200
+        with pytest.raises(httpx.TransportError):
+            await http.get(f"http://127.0.0.1:{port}/")
+    assert requests == 2
