@@ -8,7 +8,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from chive_admin.upstream.guard import UnsafeUpstream, check_service_url, is_public, resolve_checked, upstream_http
+from chive_admin.upstream.guard import (
+    UnsafeUpstream,
+    check_service_url,
+    is_private_name,
+    is_public,
+    resolve_checked,
+    upstream_http,
+)
 
 NOT_PUBLIC = [
     "127.0.0.1",
@@ -29,6 +36,10 @@ NOT_PUBLIC = [
     "fc00::1",
     "ff02::1",
     "::",
+    "64:ff9b::7f00:1",
+    "64:ff9b::808:808",  # NAT64: refused whatever it embeds (the gateway is ours to reach, not the target's)
+    "2002:7f00:1::1",  # 6to4 around 127.0.0.1
+    "2002:a00:1::1",
 ]
 
 
@@ -37,9 +48,24 @@ def test_non_public_addresses(address: str) -> None:
     assert not is_public(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"])
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"])
 def test_public_addresses(address: str) -> None:
     assert is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST.", "a.localhost", "pds.local", "pds.internal", "x.invalid", "nas.home.arpa"]
+)
+async def test_special_use_names_are_refused_before_any_lookup(host: str) -> None:
+    with pytest.raises(UnsafeUpstream, match="special-use"):
+        await resolve_checked(host, 80, allow_private=False)
+    with pytest.raises(UnsafeUpstream, match="special-use"):
+        await check_service_url(f"https://{host}", allow_private=False)
+
+
+@pytest.mark.parametrize("host", ["pds.example.com", "localhost.example.com", "internal.example", "mylocal"])
+def test_ordinary_names_are_not_special_use(host: str) -> None:
+    assert not is_private_name(host)
 
 
 LOOPBACK_SPELLINGS = ["127.0.0.1", "2130706433", "0177.0.0.1", "0x7f.0.0.1", "localhost", "::1"]

@@ -33,14 +33,31 @@ class UnsafeUpstream(UpstreamError):
         return False
 
 
+#: NAT64 (RFC 6052): a gateway forwards these to the IPv4 address inside, whichever it is
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+#: special-use names (RFC 6761, 6762, 9476) that name this host or a private network, whatever DNS says of them
+PRIVATE_NAME_SUFFIXES = (".localhost", ".local", ".internal", ".invalid", ".home.arpa")
+
+
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return is_public(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in NAT64:
+            return False
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            return is_public(embedded)
     return address.is_global and not address.is_multicast
+
+
+def is_private_name(host: str) -> bool:
+    name = "." + host.lower().rstrip(".")
+    return name == ".localhost" or name.endswith(PRIVATE_NAME_SUFFIXES)
 
 
 async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
     """Every address ``host`` resolves to, all of them allowed; ``UnsafeUpstream`` otherwise."""
+    if not allow_private and is_private_name(host):
+        raise UnsafeUpstream(host, f"{host!r} is a special-use name for a local or private network")
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
