@@ -124,10 +124,12 @@ def _check_literal(host: str, *, allow_private: bool) -> None:
 
 class GuardedTransport(AiohttpTransport):
     def __init__(self, *, allow_private: bool, limits: httpx.Limits) -> None:
+        tls = httpx.create_ssl_context()  # the trust store httpx would use (certifi); loading it takes ~50 ms
+
         def connector() -> aiohttp.TCPConnector:
             return aiohttp.TCPConnector(
                 resolver=GuardedResolver(allow_private=allow_private),
-                ssl=httpx.create_ssl_context(),  # the trust store httpx would use (certifi)
+                ssl=tls,
                 limit=limits.max_connections or 0,
                 keepalive_timeout=limits.keepalive_expiry,
             )
