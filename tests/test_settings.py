@@ -30,6 +30,7 @@ def test_defaults_need_no_configuration(tmp_path: Path, monkeypatch: pytest.Monk
     assert s.plc_url == "https://plc.directory"
     assert s.admin_dids == ()
     assert s.allow_private_network is False
+    assert (s.upstream_attempts, s.upstream_concurrency) == (6, 16)
 
 
 def test_env_is_read_and_flags_win(tmp_path: Path) -> None:
@@ -39,6 +40,7 @@ def test_env_is_read_and_flags_win(tmp_path: Path) -> None:
         "CHIVE_ADMIN_ALLOW_PRIVATE_NETWORK": "true",
         "CHIVE_ADMIN_DB": str(tmp_path / "env.db"),
         "CHIVE_ADMIN_PLC_URL": "http://127.0.0.1:2582/",
+        "CHIVE_ADMIN_UPSTREAM_CONCURRENCY": "4",
     }
     s = build(**NONE, environ=env)
     assert s.port == 9000
@@ -46,6 +48,7 @@ def test_env_is_read_and_flags_win(tmp_path: Path) -> None:
     assert s.allow_private_network is True
     assert s.db == tmp_path / "env.db"
     assert s.plc_url == "http://127.0.0.1:2582"
+    assert s.upstream_concurrency == 4
     s = build(**{**NONE, "port": "9001", "admin_dids": ["did:plc:ccc"]}, environ=env)
     assert s.port == 9001
     assert s.admin_dids == ("did:plc:ccc",)
@@ -64,6 +67,8 @@ def test_default_service_did_names_a_host_not_a_wildcard() -> None:
         ({"governance_did": "did:bad"}, "--governance-did"),
         ({"allow_private_network": "maybe"}, "--allow-private-network"),
         ({"plc_url": "https://plc.example/?q=1"}, "query"),
+        ({"upstream_concurrency": "0"}, "--upstream-concurrency"),
+        ({"upstream_concurrency": "many"}, "--upstream-concurrency"),
     ],
 )
 def test_bad_values(overrides: dict[str, str], message: str) -> None:

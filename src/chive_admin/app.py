@@ -35,7 +35,7 @@ from chive_admin.store.db import Database, OwnerLock
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.did_docs import DidDocFetcher
 from chive_admin.upstream.guard import upstream_http
-from chive_admin.upstream.hosts import HostPolicy
+from chive_admin.upstream.hosts import HostLimits, HostPolicy
 from chive_admin.upstream.xrpc import RetryPolicy, XrpcCaller
 from chive_admin.well_known import did_document
 from chive_admin.xrpc.call import Handler
@@ -97,7 +97,13 @@ def create_app(
             authenticator=authenticator or AdminAuthenticator(verifier, keys, roles),
             integrity=IntegrityMonitor(db),
             engine=engine,
-            upstream=AtprotoClient(XrpcCaller(http, HostPolicy(), RetryPolicy(attempts=settings.upstream_attempts))),
+            upstream=AtprotoClient(
+                XrpcCaller(
+                    http,
+                    HostPolicy(HostLimits(concurrency=settings.upstream_concurrency)),
+                    RetryPolicy(attempts=settings.upstream_attempts),
+                )
+            ),
             identities=identities,
             audit=AuditLog(db, keys),
             keys=keys,

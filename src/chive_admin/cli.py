@@ -16,6 +16,7 @@ from chive_admin.settings import (
     DEFAULT_PLC_URL,
     DEFAULT_PORT,
     DEFAULT_RETENTION_DAYS,
+    DEFAULT_UPSTREAM_CONCURRENCY,
     DEFAULT_WORKERS,
     SettingsError,
     build,
@@ -79,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream-timeout", help="seconds an upstream read may take (default 30)")
     serve.add_argument("--upstream-attempts", help="attempts per upstream call, retries included (default 6)")
     serve.add_argument(
+        "--upstream-concurrency",
+        help=f"requests in flight to one upstream host at once (default {DEFAULT_UPSTREAM_CONCURRENCY})",
+    )
+    serve.add_argument(
         "--retention-days", help=f"days ended operations are kept before pruning (default {DEFAULT_RETENTION_DAYS})"
     )
     serve.add_argument(
@@ -111,6 +116,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_format=args.log_format,
         upstream_timeout=args.upstream_timeout,
         upstream_attempts=args.upstream_attempts,
+        upstream_concurrency=args.upstream_concurrency,
     )
     lock = OwnerLock(settings.db)
     lock.acquire()

@@ -24,6 +24,7 @@ DEFAULT_PLC_URL = "https://plc.directory"
 DEFAULT_WORKERS = 2
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETENTION_DAYS = 90
+DEFAULT_UPSTREAM_CONCURRENCY = 16
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
 
@@ -55,6 +56,9 @@ class Settings:
     upstream_timeout: float = 30.0
     #: attempts per upstream call (retries with backoff and jitter on timeouts, resets, 5xx and 429)
     upstream_attempts: int = 6
+    #: requests in flight to one upstream host at once, shared by every job (a pds-scan fetches as many
+    #: repositories at once); at network distance a listing is bound by round trips, so this sets its speed
+    upstream_concurrency: int = DEFAULT_UPSTREAM_CONCURRENCY
 
     def __post_init__(self) -> None:
         if not self.service_did:
@@ -172,6 +176,7 @@ def build(
     log_format: str | None = None,
     upstream_timeout: str | float | None = None,
     upstream_attempts: str | int | None = None,
+    upstream_concurrency: str | int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Settings from flag values (``None`` where a flag was not given), falling back to env, then defaults."""
@@ -215,4 +220,10 @@ def build(
             check_int("--upstream-timeout", pick("--upstream-timeout", upstream_timeout) or 30, 1, 600)
         ),
         upstream_attempts=check_int("--upstream-attempts", pick("--upstream-attempts", upstream_attempts) or 6, 1, 20),
+        upstream_concurrency=check_int(
+            "--upstream-concurrency",
+            pick("--upstream-concurrency", upstream_concurrency) or DEFAULT_UPSTREAM_CONCURRENCY,
+            1,
+            256,
+        ),
     )

@@ -173,6 +173,9 @@ class ProxyStats:
     spared: int = 0
     #: requests sent upstream (untouched or to be mangled)
     forwarded: int = 0
+    #: requests being answered now, and the most there ever were at once (what a client's concurrency limit bounds)
+    in_flight: int = 0
+    peak_in_flight: int = 0
     faults: Counter[Fault] = field(default_factory=Counter)
     #: answers that failed on the proxy's own upstream leg (answered 502 UpstreamFailure; not injected)
     upstream_errors: int = 0
@@ -385,6 +388,11 @@ class FaultProxy:
             stats.requests.append(seen)
             return seen
 
+    def _enter(self) -> None:
+        with self._lock:
+            self._stats.in_flight += 1
+            self._stats.peak_in_flight = max(self._stats.peak_in_flight, self._stats.in_flight)
+
     def _count(self, **increments: int) -> None:
         with self._lock:
             for name, value in increments.items():
@@ -409,7 +417,12 @@ class FaultProxy:
                 if request is None:
                     break
                 seen = self._decide(request, time.time())
-                if not await self._answer(request, seen, reader, writer):
+                self._enter()
+                try:
+                    keep = await self._answer(request, seen, reader, writer)
+                finally:
+                    self._count(in_flight=-1)
+                if not keep:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass

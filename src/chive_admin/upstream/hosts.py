@@ -19,7 +19,7 @@ from chive_admin.upstream.errors import HostUnhealthy
 @dataclass(frozen=True)
 class HostLimits:
     #: requests in flight to one host at once
-    concurrency: int = 8
+    concurrency: int = 16
     #: consecutive failures (after retries) that open the breaker
     failures_to_trip: int = 5
     #: how long an open breaker refuses calls before letting one through to probe

@@ -32,9 +32,6 @@ from chive_admin.upstream.urls import normalise_service_url
 if TYPE_CHECKING:
     from chive_admin.services import Services
 
-#: repositories fetched at once within one scan (the upstream client's per-host limit applies on top)
-REPO_CONCURRENCY = 8
-
 
 class PdsScanParams(JobParams):
     pds_url: str | None = Field(default=None, alias="pdsUrl")
@@ -80,7 +77,9 @@ class PdsScan(Job[PdsScanParams]):
         await ctx.save()
         async with ctx.db.read() as conn:
             pending = await work_items.with_state(conn, ctx.op_id, "pending")
-        await run_bounded(pending, lambda item: self._repo(ctx, item[0], item[1]), REPO_CONCURRENCY)
+        # as many repositories at once as a host takes requests: most of a repository's time is one request waiting
+        concurrency = ctx.services.settings.upstream_concurrency
+        await run_bounded(pending, lambda item: self._repo(ctx, item[0], item[1]), concurrency)
 
     async def _discover(self, ctx: JobContext, hosts: list[str]) -> None:
         client = ctx.services.upstream

@@ -1,0 +1,55 @@
+"""pds-scan keeps to ``--upstream-concurrency``: a counting proxy in front of a real PDS sees no more requests at once
+than it allows, and sees that many used (repositories are fetched side by side, not one after another)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from faults.proxy import FaultConfig, FaultProxy
+from interop import records
+from interop.ops import run_op, served_app
+from interop.pds_client import PdsClient
+from interop.testnet_harness import Testnet
+
+from chive_admin._generated import ids
+from chive_admin.settings import Settings
+
+pytestmark = pytest.mark.interop
+
+LIMIT = 2
+
+
+@pytest.fixture
+async def client(tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(
+        db=tmp_path / "concurrency.db",
+        plc_url=testnet.plc_url,
+        allow_private_network=True,
+        upstream_concurrency=LIMIT,
+    )
+    async for c in served_app(settings):
+        yield c
+
+
+async def test_a_scan_uses_the_host_limit_and_never_exceeds_it(
+    testnet: Testnet, pds2: PdsClient, client: httpx.AsyncClient
+) -> None:
+    for i in range(4):
+        account = pds2.create_account(prefix=f"conc{i}")
+        pds2.bulk_create(
+            account,
+            records.COMMENT,
+            800,
+            factory=lambda n: records.review_comment(eprint_uri="at://did:plc:x/a.b.c/d", text=f"c{n}"),
+        )
+    async with FaultProxy(testnet.pds2_url, FaultConfig(rate=0.0)) as proxy:
+        op = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": proxy.url}, limit=300)
+        stats = proxy.stats()
+    assert op["status"] == "completed", op
+    # listed from both ends at once after two pages: without the host limit, 2 repositories could have 4 in flight
+    assert op["recordsProcessed"] >= 4 * 800
+    assert stats.calls >= 4 * 9  # describeRepo and eight listRecords pages each, at least
+    assert stats.peak_in_flight == LIMIT
