@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from atmst.blockstore import MemoryBlockStore
-from atmst.blockstore.car_file import encode_varint
+from atmst.blockstore.car_file import ReadOnlyCARBlockStore, encode_varint
 from atmst.mst.node_store import NodeStore
 from atmst.mst.node_walker import NodeWalker
 from atmst.mst.node_wrangler import NodeWrangler
@@ -77,16 +77,18 @@ keys = st.sampled_from(["app.bsky.feed.post", "pub.chive.review.comment", "pub.c
 @given(st.sets(st.tuples(keys, st.integers(0, 10**6)), max_size=300), st.randoms())
 def test_range_walk_equals_atmsts_walker(entries: set[tuple[str, int]], rnd: random.Random) -> None:
     records = {f"{collection}/{rkey:07d}": {"i": rkey} for collection, rkey in entries}
-    repo = opened(build_car(records))
+    car = build_car(records)
+    repo = opened(car)
+    theirs = NodeStore(ReadOnlyCARBlockStore(io.BytesIO(car)))  # atmst reads the same CAR its own way
     low, high = PREFIX, PREFIX + "\uffff"
-    expected = [(k, bytes(v)) for k, v in NodeWalker(NodeStore(repo._store), repo._data).iter_kv_range(low, high)]
+    expected = [(k, bytes(v)) for k, v in NodeWalker(theirs, repo._data).iter_kv_range(low, high)]
     assert list(repo.keys_in_range(low, high)) == expected
     assert [k for k, _ in expected] == sorted(k for k in records if k.startswith(PREFIX))
     # any other range too: a prefix of one collection, and bounds falling between keys
     some = sorted(records)
     if some:
         a, b = sorted(rnd.choice(some) + suffix for suffix in ("", "0"))
-        walker = NodeWalker(NodeStore(repo._store), repo._data)
+        walker = NodeWalker(theirs, repo._data)
         assert list(repo.keys_in_range(a, b)) == [(k, bytes(v)) for k, v in walker.iter_kv_range(a, b)]
 
 
@@ -152,3 +154,18 @@ def test_a_malformed_mst_node_fails_verification(entries: list[dict[str, object]
     with pytest.raises(RepoVerificationError) as bad:
         list(opened(build_car({}, root_node=node)).records(PREFIX))
     assert bad.value.code == "bad_mst"
+
+
+@pytest.mark.parametrize("target", ["record", "node"])
+def test_a_block_that_does_not_match_its_cid_fails_verification(target: str) -> None:
+    records = {f"pub.chive.review.comment/{i:04d}": {"i": i} for i in range(50)}
+
+    def forge(state: dict[bytes, bytes]) -> None:
+        commit = next(decode_dag_cbor(data) for data in state.values() if b"sig" in data)
+        root = bytes(commit["data"])
+        cid = root if target == "node" else bytes(decode_dag_cbor(state[root])["e"][0]["v"])
+        state[cid] = state[cid][:-1] + bytes([state[cid][-1] ^ 1])
+
+    with pytest.raises(RepoVerificationError) as forged:
+        list(opened(build_car(records, tamper=forge)).records(PREFIX))
+    assert forged.value.code == "bad_block"

@@ -1,9 +1,8 @@
 """A repository CAR export, verified and read without loading it whole.
 
-The block store is ``atmst``'s (hash-checked block reads from a file), DAG-CBOR is ``cbrrr``'s and the signature
-check the atproto SDK's; what is ours is the policy: the commit must be for the
-expected DID and signed by its current ``#atproto`` key, and only the ``pub.chive.*`` key range of the MST is
-walked.
+Blocks are read through :mod:`chive_admin.repo.blocks` (each checked against its CID), DAG-CBOR is ``cbrrr``'s and the
+signature check the atproto SDK's; what is ours is the policy: the commit must be for the expected DID and signed by
+its current ``#atproto`` key, and only the ``pub.chive.*`` key range of the MST is walked.
 """
 
 from __future__ import annotations
@@ -11,12 +10,13 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any
 
 import libipld
-from atmst.blockstore.car_file import ReadOnlyCARBlockStore
 from atproto_crypto.verify import verify_signature
 from cbrrr import CID, decode_dag_cbor, encode_dag_cbor
+
+from chive_admin.repo.blocks import BadBlock, BadCar, CarBlocks
 
 
 class RepoVerificationError(ValueError):
@@ -41,8 +41,11 @@ class VerifiedRepo:
     did: str
     rev: str
     commit_cid: str
-    _store: ReadOnlyCARBlockStore
+    _store: CarBlocks
     _data: CID
+
+    def close(self) -> None:
+        self._store.close()
 
     def records(self, prefix: str) -> Iterator[RepoRecord]:
         """Every record whose ``collection/rkey`` key starts with ``prefix``, in key order.
@@ -52,10 +55,7 @@ class VerifiedRepo:
         """
         for key, cid in self.keys_in_range(prefix, prefix + "\uffff"):
             collection, _, rkey = key.partition("/")
-            try:
-                block = self._store.get_block(cid)
-            except KeyError:
-                raise RepoVerificationError("missing_block", f"record block {key} is not in the CAR") from None
+            block = _block(self._store, cid, f"record block {key}")
             text = encode_cid(cid)
             try:
                 # the C decoder writes the XRPC JSON form directly ({"$link": cid}, {"$bytes": base64})
@@ -89,7 +89,16 @@ class _Node:
     subtrees: list[CID | None]
 
 
-def _in_order(store: ReadOnlyCARBlockStore, root: CID, low: str, high: str) -> Iterator[tuple[str, bytes]]:
+def _block(store: CarBlocks, cid: bytes, what: str) -> bytes:
+    try:
+        return store.get(cid)
+    except KeyError:
+        raise RepoVerificationError("missing_block", f"{what} is not in the CAR") from None
+    except BadBlock as exc:
+        raise RepoVerificationError("bad_block", str(exc)) from None
+
+
+def _in_order(store: CarBlocks, root: CID, low: str, high: str) -> Iterator[tuple[str, bytes]]:
     # iterative: nested generators would pass every key up through each level of the tree
     stack: list[tuple[_Node, int]] = []  # a node and the index of its next key
     pending: CID | None = root
@@ -111,17 +120,16 @@ def _in_order(store: ReadOnlyCARBlockStore, root: CID, low: str, high: str) -> I
         pending = node.subtrees[i + 1]
 
 
-def _node(store: ReadOnlyCARBlockStore, cid: CID) -> _Node:
+def _node(store: CarBlocks, cid: CID) -> _Node:
     """One MST node, its keys expanded from their prefix compression.
 
     atmst's MSTNode does the same and also recomputes every key's height (a SHA-256 each) to check the tree is
     canonical; that was 80 % of a walk, and an export's records are what its owner signed whatever its shape.
     Order is still checked here within a node and by the walk across nodes.
     """
+    block = _block(store, bytes(cid), f"MST node {cid.encode()}")
     try:
-        data = decode_dag_cbor(store.get_block(bytes(cid)))
-    except KeyError:
-        raise RepoVerificationError("missing_block", f"MST node {cid.encode()} is not in the CAR") from None
+        data = decode_dag_cbor(block)
     except ValueError as exc:
         raise RepoVerificationError("bad_mst", f"MST node {cid.encode()} is not DAG-CBOR: {exc}") from None
     if not isinstance(data, dict) or len(data) != 2:
@@ -162,13 +170,26 @@ def encode_cid(cid: bytes) -> str:
 
 
 def open_verified(file: IO[bytes], *, did: str, signing_key: str) -> VerifiedRepo:
-    """Open a CAR export and check its commit: for ``did``, signed by ``signing_key`` (a ``did:key``)."""
+    """Open a CAR export and check its commit: for ``did``, signed by ``signing_key`` (a ``did:key``).
+
+    The repository holds the file's contents (or a mapping of them) until it is closed."""
     try:
-        store = ReadOnlyCARBlockStore(cast(BinaryIO, file))
-        root = store.car_root
-        commit = decode_dag_cbor(store.get_block(bytes(root)))
-    except (ValueError, EOFError, KeyError) as exc:
+        store = CarBlocks(file)
+    except BadCar as exc:
         raise RepoVerificationError("bad_car", f"not a readable repository CAR: {exc}") from None
+    try:
+        try:
+            commit = decode_dag_cbor(store.get(bytes(store.root)))
+        except (KeyError, BadBlock, ValueError) as exc:
+            raise RepoVerificationError("bad_car", f"not a readable repository CAR: {exc}") from None
+        return _checked_commit(store, commit, did=did, signing_key=signing_key)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _checked_commit(store: CarBlocks, commit: Any, *, did: str, signing_key: str) -> VerifiedRepo:
+    root = store.root
     data = commit.get("data") if isinstance(commit, dict) else None
     if not isinstance(commit, dict) or not isinstance(data, CID):
         raise RepoVerificationError("bad_commit", "the CAR root is not a repository commit")

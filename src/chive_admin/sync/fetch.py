@@ -105,7 +105,13 @@ async def stream_by_export(
             async for part in read:
                 yield part
 
-    return RepoStream(did, None, repo.rev, parts(), spool.close)
+    def release() -> None:
+        try:
+            repo.close()
+        finally:
+            spool.close()
+
+    return RepoStream(did, None, repo.rev, parts(), release)
 
 
 def _export_parts(repo: VerifiedRepo, prefix: str, size: int) -> Iterator[RepoContents]:

@@ -1,0 +1,103 @@
+"""The CAR block index: the same blocks atmst's reader finds, every read checked against its CID, and malformed
+files refused as such, whether the file is read into memory or mapped."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+import pytest
+from atmst.blockstore.car_file import ReadOnlyCARBlockStore, encode_varint
+from cbrrr import CID, encode_dag_cbor
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chive_admin.repo import blocks
+from chive_admin.repo.blocks import BadBlock, BadCar, CarBlocks
+
+
+def car(values: list[object], *, header: object = None, raw: list[tuple[bytes, bytes]] = ()) -> tuple[bytes, list[CID]]:
+    """A CAR of ``values`` as DAG-CBOR blocks (and ``raw`` (cid, data) sections as given), rooted at the first."""
+    sections = [(bytes(CID.cidv1_dag_cbor_sha256_32_from(data)), data) for data in map(encode_dag_cbor, values)]
+    sections += list(raw)
+    cids = [CID(cid) for cid, _ in sections]
+    head = encode_dag_cbor(header if header is not None else {"version": 1, "roots": cids[:1]})
+    out = encode_varint(len(head)) + head
+    for cid, data in sections:
+        out += encode_varint(len(cid) + len(data)) + cid + data
+    return out, cids
+
+
+scalars = st.integers(-(2**63), 2**63 - 1) | st.text(max_size=300)
+values = st.lists(st.dictionaries(st.text(max_size=5), scalars), min_size=1, max_size=40)
+
+
+@settings(max_examples=50, deadline=None)
+@given(values)
+def test_same_blocks_as_atmsts_reader(contents: list[object]) -> None:
+    data, cids = car(contents)
+    ours, theirs = CarBlocks(io.BytesIO(data)), ReadOnlyCARBlockStore(io.BytesIO(data))
+    assert ours.root == theirs.car_root
+    for cid in cids:
+        assert ours.get(bytes(cid)) == theirs.get_block(bytes(cid))
+    with pytest.raises(KeyError):
+        ours.get(bytes(CID.cidv1_dag_cbor_sha256_32_from(b"not a block of this CAR")))
+
+
+def test_a_block_that_does_not_hash_to_its_cid_is_refused() -> None:
+    data, [cid] = car([{"text": "hello"}])
+    forged = data.replace(b"hello", b"jello")
+    store = CarBlocks(io.BytesIO(forged))  # the index does not hash: a block is checked when it is read
+    with pytest.raises(BadBlock):
+        store.get(bytes(cid))
+
+
+def test_a_large_export_is_mapped_not_copied(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(blocks, "IN_MEMORY_MAX", 100)
+    data, cids = car([{"n": i, "pad": "x" * 50} for i in range(20)])
+    with tempfile.TemporaryFile(dir=tmp_path) as file:
+        file.write(data)
+        store = CarBlocks(file)
+        assert not isinstance(store._buf, bytes)
+        assert [store.get(bytes(c)) for c in cids] == [encode_dag_cbor({"n": i, "pad": "x" * 50}) for i in range(20)]
+        store.close()
+    # an in-memory file is read as it is, whatever its size
+    assert isinstance(CarBlocks(io.BytesIO(data))._buf, bytes)
+
+
+@pytest.mark.parametrize(
+    ("mangle", "message"),
+    [
+        (lambda data: data[:-5], "past the end"),
+        (lambda data: data + b"\x80", "varint"),
+        (lambda data: b"\x05" + data[1:], "not DAG-CBOR|CAR v1|one root"),
+    ],
+)
+def test_truncated_or_garbled_cars_are_refused(mangle: object, message: str) -> None:
+    data, _ = car([{"a": 1}, {"b": 2}])
+    with pytest.raises(BadCar, match=message):
+        CarBlocks(io.BytesIO(mangle(data)))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"version": 2, "roots": []},
+        {"version": 1, "roots": []},
+        {"version": 1, "roots": [CID.cidv1_dag_cbor_sha256_32_from(b"\xa0")] * 2},
+        {"version": 1, "roots": ["not a cid"]},
+        [1],
+    ],
+)
+def test_headers_other_than_one_root_car_v1_are_refused(header: object) -> None:
+    data, _ = car([{"a": 1}], header=header)
+    with pytest.raises(BadCar):
+        CarBlocks(io.BytesIO(data))
+
+
+def test_a_block_addressed_by_another_kind_of_cid_is_refused() -> None:
+    raw_cid = b"\x01\x55\x12\x20" + bytes(32)  # CIDv1, raw codec, sha2-256
+    data, _ = car([{"a": 1}], raw=[(raw_cid, b"bytes")])
+    with pytest.raises(BadCar, match="CIDv1 DAG-CBOR"):
+        CarBlocks(io.BytesIO(data))
