@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import socket
 import statistics
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ from typing import Any
 
 import httpx
 import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from support.rawhttp import RawConnection
 
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
@@ -112,26 +117,15 @@ async def _connection(
 ) -> None:
     """One keep-alive HTTP/1.1 connection sending GETs back to back: a client light enough that the server, not
     the driver, is what gets measured (httpx tops out near the rates we want to see)."""
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
+    async with RawConnection(host, port, {}) as connection:
         while time.perf_counter() < end:
             counter[0] += 1
-            extra = "".join(f"{k}: {v}\r\n" for k, v in headers_for(counter[0]).items())
-            request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode()
+            headers = headers_for(counter[0])
             started = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            body = await reader.readexactly(length)
+            answer = await connection.request("GET", path, headers=headers)
             latencies.append((time.perf_counter() - started) * 1000)
-            status = int(head.split(b" ", 2)[1])
-            if status != 200:
-                failures.append(f"{status}: {body[:200].decode(errors='replace')}")
-    finally:
-        writer.close()
+            if answer.status != 200:
+                failures.append(f"{answer.status}: {answer.text[:200]}")
 
 
 async def _drive(

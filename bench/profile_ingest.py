@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,13 +54,21 @@ def run_profiled(out: Path, name: str, coro: Coroutine[Any, Any, tuple[float, di
 
 
 def child(spec: dict[str, Any]) -> None:
-    """One timed op in this process (``--child``): prints its seconds and status as JSON."""
+    """One timed op in this process (``--child``): prints its seconds, status and peak RSS (bytes) as JSON."""
     settings = Settings(db=Path(spec["db"]), plc_url=spec["plc"], allow_private_network=True)
     seconds, op = asyncio.run(timed_op(settings, spec["nsid"], spec["body"]))
-    print(json.dumps({"seconds": seconds, "status": op["status"], "records": op.get("recordsProcessed")}))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    answer = {"seconds": seconds, "status": op["status"], "records": op.get("recordsProcessed"), "peak": peak}
+    print(json.dumps(answer))
 
 
 def in_child(python: str, src: Path | None, spec: dict[str, Any]) -> tuple[float, str]:
+    answer = child_answer(python, src, spec)
+    return float(answer["seconds"]), str(answer["status"])
+
+
+def child_answer(python: str, src: Path | None, spec: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`child` printed, run by ``python`` with ``src`` first on its path (this checkout's by default)."""
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src)
@@ -71,8 +80,8 @@ def in_child(python: str, src: Path | None, spec: dict[str, Any]) -> tuple[float
         text=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
-    answer = json.loads(out.stdout.strip().splitlines()[-1])
-    return float(answer["seconds"]), str(answer["status"])
+    answer: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return answer
 
 
 def main() -> None:

@@ -252,6 +252,17 @@ class Testnet:
     def pds2_url(self) -> str:
         return self.info.pds2_url
 
+    def signing_key(self, did: str) -> str:
+        """The ``#atproto`` key of ``did`` as the PLC directory has it now, as a did:key."""
+        import httpx  # imported here: the rest of the harness needs only the standard library
+        from atproto_crypto.did import get_did_key
+
+        doc = httpx.get(f"{self.plc_url}/{did}", timeout=10).json()
+        method = next(vm for vm in doc["verificationMethod"] if vm["id"].endswith("#atproto"))
+        key = get_did_key(method["type"], method["publicKeyMultibase"])
+        assert key is not None
+        return str(key)
+
     @property
     def pid(self) -> int:
         if self.proc is None:

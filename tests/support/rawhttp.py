@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -45,11 +46,15 @@ class RawConnection:
         if self._writer is not None:
             self._writer.close()
 
-    async def request(self, method: str, path: str, body: object = None) -> Answer:
+    async def request(
+        self, method: str, path: str, body: object = None, headers: Mapping[str, str] | None = None
+    ) -> Answer:
+        """One request and its answer; ``headers`` are sent with this request only, after the connection's."""
         assert self._reader is not None, "use it as an async context manager"
         assert self._writer is not None
         payload = b"" if body is None else json.dumps(body).encode()
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{self._extra}"
+        extra = self._extra + "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{extra}"
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
         self._writer.write(head.encode() + b"\r\n" + payload)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 
-import httpx
 import pytest
-from atproto_crypto.did import get_did_key
 from interop import records
 from interop.pds_client import Account, PdsClient
 from interop.testnet_harness import Testnet
@@ -15,14 +13,6 @@ from chive_admin.repo.car import RepoVerificationError, open_verified
 from chive_admin.repo.validate import record_problem
 
 pytestmark = pytest.mark.interop
-
-
-def signing_key(testnet: Testnet, did: str) -> str:
-    doc = httpx.get(f"{testnet.plc_url}/{did}", timeout=10).json()
-    method = next(vm for vm in doc["verificationMethod"] if vm["id"].endswith("#atproto"))
-    key = get_did_key(method["type"], method["publicKeyMultibase"])
-    assert key is not None
-    return key
 
 
 def test_car_records_equal_list_records_and_validate(testnet: Testnet, pds: PdsClient, account: Account) -> None:
@@ -42,7 +32,7 @@ def test_car_records_equal_list_records_and_validate(testnet: Testnet, pds: PdsC
     )
 
     car = pds.get_repo(account.did)
-    repo = open_verified(io.BytesIO(car), did=account.did, signing_key=signing_key(testnet, account.did))
+    repo = open_verified(io.BytesIO(car), did=account.did, signing_key=testnet.signing_key(account.did))
     got = list(repo.records("pub.chive."))
 
     upstream = {
@@ -61,11 +51,11 @@ def test_refuses_another_dids_key_and_another_did(
 ) -> None:
     car = pds.get_repo(account.did)
     with pytest.raises(RepoVerificationError) as bad_sig:
-        open_verified(io.BytesIO(car), did=account.did, signing_key=signing_key(testnet, account2.did))
+        open_verified(io.BytesIO(car), did=account.did, signing_key=testnet.signing_key(account2.did))
     assert bad_sig.value.code == "bad_signature"
     with pytest.raises(RepoVerificationError) as wrong_did:
-        open_verified(io.BytesIO(car), did=account2.did, signing_key=signing_key(testnet, account2.did))
+        open_verified(io.BytesIO(car), did=account2.did, signing_key=testnet.signing_key(account2.did))
     assert wrong_did.value.code == "did_mismatch"
     with pytest.raises(RepoVerificationError) as truncated:
-        open_verified(io.BytesIO(car[: len(car) // 3]), did=account.did, signing_key=signing_key(testnet, account.did))
+        open_verified(io.BytesIO(car[: len(car) // 3]), did=account.did, signing_key=testnet.signing_key(account.did))
     assert truncated.value.code in ("bad_car", "missing_block")

@@ -5,9 +5,7 @@ from __future__ import annotations
 from contextlib import aclosing
 from typing import IO, Any
 
-import httpx
 import pytest
-from atproto_crypto.did import get_did_key
 from interop import records
 from interop.pds_client import Account, PdsClient
 from interop.testnet_harness import Testnet
@@ -18,14 +16,6 @@ from chive_admin.upstream.atproto import AtprotoClient
 pytestmark = pytest.mark.interop
 
 EPRINT = "at://did:plc:fetchfetchfetchfetchfetchf/pub.chive.eprint.submission/x"
-
-
-def signing_key(testnet: Testnet, did: str) -> str:
-    doc = httpx.get(f"{testnet.plc_url}/{did}", timeout=10).json()
-    method = next(vm for vm in doc["verificationMethod"] if vm["id"].endswith("#atproto"))
-    key = get_did_key(method["type"], method["publicKeyMultibase"])
-    assert key is not None
-    return key
 
 
 async def test_listing_and_export_agree_and_sort_invalid_records(
@@ -47,7 +37,7 @@ async def test_listing_and_export_agree_and_sort_invalid_records(
     )
 
     listed = await fetch_by_listing(client, testnet.pds_url, account.did)
-    exported = await fetch_by_export(client, testnet.pds_url, account.did, signing_key(testnet, account.did))
+    exported = await fetch_by_export(client, testnet.pds_url, account.did, testnet.signing_key(account.did))
 
     for contents in (listed, exported):
         assert len(contents.records) == 231
@@ -71,7 +61,7 @@ async def test_an_export_stream_is_released_when_closed_read_or_not(
         return spools[-1]
 
     client.get_repo = get_repo  # type: ignore[method-assign]
-    key = signing_key(testnet, account.did)
+    key = testnet.signing_key(account.did)
     never_read = await stream_by_export(client, testnet.pds_url, account.did, key, size=500)
     async with aclosing(never_read):
         pass
