@@ -34,12 +34,12 @@ import termios
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -418,10 +418,11 @@ class FaultProxy:
                     break
                 seen = self._decide(request, time.time())
                 self._enter()
+                answering = _AnswerStarts(writer, lambda: self._count(in_flight=-1))
                 try:
-                    keep = await self._answer(request, seen, reader, writer)
+                    keep = await self._answer(request, seen, reader, cast(asyncio.StreamWriter, answering))
                 finally:
-                    self._count(in_flight=-1)
+                    answering.started()
                 if not keep:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -550,6 +551,27 @@ class FaultProxy:
             return False
         finally:
             await response.aclose()
+
+
+class _AnswerStarts:
+    """The client's writer, telling when the answer starts to go out: from then on the client may have it and send
+    its next request, so counting this one in flight any longer would overlap the next (and overstate concurrency)."""
+
+    def __init__(self, writer: asyncio.StreamWriter, on_start: Callable[[], None]) -> None:
+        self._writer = writer
+        self._on_start: Callable[[], None] | None = on_start
+
+    def started(self) -> None:
+        if self._on_start is not None:
+            on_start, self._on_start = self._on_start, None
+            on_start()
+
+    def write(self, data: bytes) -> None:
+        self.started()
+        self._writer.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
 
 
 def _settle(future: asyncio.Future[None]) -> None:

@@ -57,7 +57,7 @@ def is_private_name(host: str) -> bool:
 async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
     """Every address ``host`` resolves to, all of them allowed; ``UnsafeUpstream`` otherwise."""
     if not allow_private and is_private_name(host):
-        raise UnsafeUpstream(host, f"{host!r} is a special-use name for a local or private network")
+        raise UnsafeUpstream(host, f"{host!r} is a special-use name for a non-public network")
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
