@@ -180,7 +180,7 @@ def open_verified(file: IO[bytes], *, did: str, signing_key: str) -> VerifiedRep
     try:
         try:
             commit = decode_dag_cbor(store.get(bytes(store.root)))
-        except (KeyError, BadBlock, ValueError) as exc:
+        except (KeyError, ValueError) as exc:  # BadBlock is a ValueError
             raise RepoVerificationError("bad_car", f"not a readable repository CAR: {exc}") from None
         return _checked_commit(store, commit, did=did, signing_key=signing_key)
     except BaseException:

@@ -49,6 +49,11 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
+def is_public_text(address: str) -> bool:
+    """``is_public`` of an address as text, an IPv6 zone (``fe80::1%eth0``) ignored; ValueError if not an address."""
+    return is_public(ipaddress.ip_address(address.split("%")[0]))
+
+
 def is_private_name(host: str) -> bool:
     name = "." + host.lower().rstrip(".")
     return name == ".localhost" or name.endswith(PRIVATE_NAME_SUFFIXES)
@@ -67,7 +72,7 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[
     if not addresses:
         raise UnsafeUpstream(host, f"{host!r} resolves to no address")
     if not allow_private:
-        refused = [a for a in addresses if not is_public(ipaddress.ip_address(a.split("%")[0]))]
+        refused = [a for a in addresses if not is_public_text(a)]
         if refused:
             raise UnsafeUpstream(host, f"{host!r} resolves to a non-public address ({refused[0]})")
     return addresses
@@ -114,11 +119,13 @@ class GuardedResolver(AbstractResolver):
 
 def _check_literal(host: str, *, allow_private: bool) -> None:
     """An IP literal host: aiohttp connects to it without asking the resolver, so it is checked here."""
-    try:
-        address = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
+    if allow_private:
         return
-    if not allow_private and not is_public(address):
+    try:
+        public = is_public_text(host)
+    except ValueError:  # a name: the resolver checks what it resolves to
+        return
+    if not public:
         raise UnsafeUpstream(host, f"{host!r} is a non-public address")
 
 

@@ -13,13 +13,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from chive_admin.settings import DEFAULT_UPSTREAM_CONCURRENCY
 from chive_admin.upstream.errors import HostUnhealthy
 
 
 @dataclass(frozen=True)
 class HostLimits:
     #: requests in flight to one host at once
-    concurrency: int = 16
+    concurrency: int = DEFAULT_UPSTREAM_CONCURRENCY
     #: consecutive failures (after retries) that open the breaker
     failures_to_trip: int = 5
     #: how long an open breaker refuses calls before letting one through to probe
