@@ -85,6 +85,11 @@ def create_app(
         timeout = httpx.Timeout(settings.upstream_timeout, connect=min(10.0, settings.upstream_timeout))
         http = upstream_http(allow_private=settings.allow_private_network, timeout=timeout)
         engine = Engine(db, registry, config)
+        xrpc = XrpcCaller(
+            http,
+            HostPolicy(HostLimits(concurrency=settings.upstream_concurrency)),
+            RetryPolicy(attempts=settings.upstream_attempts),
+        )
         identities = IdentityResolver(
             DidDocFetcher(http, settings.plc_url, allow_private=settings.allow_private_network)
         )
@@ -97,13 +102,7 @@ def create_app(
             authenticator=authenticator or AdminAuthenticator(verifier, keys, roles),
             integrity=IntegrityMonitor(db),
             engine=engine,
-            upstream=AtprotoClient(
-                XrpcCaller(
-                    http,
-                    HostPolicy(HostLimits(concurrency=settings.upstream_concurrency)),
-                    RetryPolicy(attempts=settings.upstream_attempts),
-                )
-            ),
+            upstream=AtprotoClient(xrpc),
             identities=identities,
             audit=AuditLog(db, keys),
             keys=keys,
@@ -117,6 +116,7 @@ def create_app(
         finally:
             await engine.stop()
             await services.audit.stop()
+            await xrpc.aclose()
             await http.aclose()
             await db.close()
 

@@ -34,6 +34,9 @@ class Script:
     answers: deque[Answer | Callable[[Request], Answer]] = field(default_factory=deque)
     default: Answer | Callable[[Request], Answer] = field(default_factory=lambda: Answer(404, b'{"error":"NotFound"}'))
     seen: list[str] = field(default_factory=list)
+    #: requests the server is answering now, and the most it has answered at once
+    in_flight: int = 0
+    peak_in_flight: int = 0
 
     def push(self, *answers: Answer | Callable[[Request], Answer]) -> None:
         self.answers.extend(answers)
@@ -44,8 +47,13 @@ def _app(script: Script) -> Starlette:
         script.seen.append(f"{request.url.path}?{request.url.query}")
         planned = script.answers.popleft() if script.answers else script.default
         answer = planned(request) if callable(planned) else planned
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
+        script.in_flight += 1
+        script.peak_in_flight = max(script.peak_in_flight, script.in_flight)
+        try:
+            if answer.delay:
+                await asyncio.sleep(answer.delay)
+        finally:
+            script.in_flight -= 1
         if answer.truncate_at is not None:
             cut = answer.body[: answer.truncate_at]
 

@@ -3,9 +3,11 @@ loopback server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -164,3 +166,61 @@ async def test_answers_are_checked_against_the_lexicon(server: tuple[str, Script
     script.push(j({"cursor": "c1", "records": []}))
     pages = [page async for page in client.iter_record_pages(url, DID, ids.PUB_CHIVE_REVIEW_COMMENT)]
     assert len(pages) == 1  # an empty page ends the listing even if a cursor comes back
+
+
+async def _started(script: Script, count: int) -> None:
+    while script.in_flight < count:
+        await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+async def one_at_a_time() -> AsyncIterator[XrpcCaller]:
+    async with upstream_http(allow_private=True, timeout=httpx.Timeout(10.0)) as http:
+        caller = XrpcCaller(http, HostPolicy(HostLimits(concurrency=1)), FAST)
+        yield caller
+        await caller.aclose()
+
+
+async def test_an_abandoned_query_keeps_its_slot_until_the_host_answers(
+    server: tuple[str, Script], one_at_a_time: XrpcCaller
+) -> None:
+    url, script = server
+    script.push(replace(j({"repos": [], "cursor": "first"}), delay=0.3), j({"repos": []}))
+    first = asyncio.create_task(one_at_a_time.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {}))
+    await _started(script, 1)
+    first.cancel()
+    await asyncio.wait([first])
+    assert first.cancelled()
+    assert script.in_flight == 1  # the caller let go at once; the host is still working on the request
+    assert await one_at_a_time.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {}) == {"repos": []}
+    assert len(script.seen) == 2
+    assert script.peak_in_flight == 1  # the second request waited for the first's answer: the limit held
+
+
+async def test_an_abandoned_export_is_cut_and_frees_its_slot_at_once(
+    server: tuple[str, Script], one_at_a_time: XrpcCaller
+) -> None:
+    url, script = server
+    script.push(Answer(200, b"x" * 1000, {"content-type": "application/vnd.ipld.car"}, delay=2.0), j({"repos": []}))
+    export = asyncio.create_task(
+        one_at_a_time.query_file(url, ids.COM_ATPROTO_SYNC_GET_REPO, {"did": DID}, max_bytes=10_000)
+    )
+    await _started(script, 1)
+    export.cancel()
+    await asyncio.wait([export])
+    assert await one_at_a_time.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {}) == {"repos": []}
+    assert script.peak_in_flight == 2  # not drained: the next request went out while the export was still pending
+
+
+async def test_closing_cuts_the_requests_still_draining(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.push(replace(j({"repos": []}), delay=30.0))
+    async with upstream_http(allow_private=True, timeout=httpx.Timeout(60.0)) as http:
+        caller = XrpcCaller(http, HostPolicy(HostLimits(concurrency=1)), FAST)
+        abandoned = asyncio.create_task(caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {}))
+        await _started(script, 1)
+        abandoned.cancel()
+        await asyncio.wait([abandoned])
+        await caller.aclose()
+        # the slot the drained request held is free again, without waiting out the host's 30 s
+        await asyncio.wait_for(caller.hosts.acquire(host_key(url)), timeout=5.0)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -58,15 +56,21 @@ class HostPolicy:
         if state.open_until > time.monotonic():
             raise HostUnhealthy(host, f"{host} failed {state.streak} times in a row; not retrying yet")
 
-    @asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        """A concurrency slot for one request, after any 429 cooldown the host asked for."""
+    async def acquire(self, host: str) -> None:
+        """Take a concurrency slot for one request, after any 429 cooldown the host asked for; ``release`` it when
+        the host has answered."""
         state = self._state(host)
-        async with state.semaphore:
+        await state.semaphore.acquire()
+        try:
             wait = state.cooldown_until - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            yield
+        except BaseException:
+            state.semaphore.release()
+            raise
+
+    def release(self, host: str) -> None:
+        self._state(host).semaphore.release()
 
     def cooldown(self, host: str, seconds: float) -> None:
         state = self._state(host)

@@ -90,18 +90,61 @@ class XrpcCaller:
         self.http = http
         self.hosts = hosts
         self.retry = retry or RetryPolicy()
+        #: abandoned requests still holding their slot until the host answers them
+        self._draining: set[asyncio.Future[Any]] = set()
 
-    async def _attempts(self, service: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def _in_slot(self, host: str, fn: Callable[[], Awaitable[T]], *, drain: bool) -> T:
+        """One request under a slot of its host.
+
+        A caller may stop waiting (a listing that met its other end drops its read-ahead; an op is cancelled), but
+        a host that has the request keeps working on it. With ``drain`` the request runs on to its answer in the
+        background and holds its slot until then: the host never has more than the limit of our requests at once,
+        and the connection goes back to the pool instead of being cut (a reconnect, a TLS handshake). Without it
+        (a large export, whose stream stops when the connection closes) the request is cut at once."""
+
+        async def answered() -> T:
+            try:
+                return await fn()
+            except RateLimited as exc:
+                # before the slot is released: whoever takes it next must already see the cooldown
+                self.hosts.cooldown(host, exc.wait_s)
+                raise
+
+        await self.hosts.acquire(host)
+        request = asyncio.ensure_future(answered())
+        request.add_done_callback(lambda _: self.hosts.release(host))
+        try:
+            return await asyncio.shield(request)
+        except asyncio.CancelledError:
+            if drain and not request.done():
+                self._draining.add(request)
+            else:
+                request.cancel()
+            request.add_done_callback(self._abandoned)
+            raise
+
+    def _abandoned(self, request: asyncio.Future[Any]) -> None:
+        self._draining.discard(request)
+        if not request.cancelled():
+            request.exception()  # nobody reads this answer: retrieved, so asyncio does not log its error
+
+    async def aclose(self) -> None:
+        """Cut the requests still draining (before the HTTP client closes under them)."""
+        draining = list(self._draining)
+        for request in draining:
+            request.cancel()
+        if draining:
+            await asyncio.wait(draining)
+
+    async def _attempts(self, service: str, fn: Callable[[], Awaitable[T]], *, drain: bool = True) -> T:
         host = host_key(service)
         last: UpstreamError | None = None
         for attempt in range(self.retry.attempts):
             self.hosts.check_open(host)
             try:
-                async with self.hosts.slot(host):
-                    result = await fn()
+                result = await self._in_slot(host, fn, drain=drain)
             except RateLimited as exc:
                 UPSTREAM_CALLS.labels(host, exc.code).inc()
-                self.hosts.cooldown(host, exc.wait_s)
                 last = exc
                 continue
             except UpstreamError as exc:
@@ -217,7 +260,8 @@ class XrpcCaller:
             spool.seek(0)
             return spool, media
 
-        return await self._attempts(service, once)
+        # an abandoned export is cut, not drained: its answer is a stream of up to ``max_bytes``
+        return await self._attempts(service, once, drain=False)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -1,5 +1,6 @@
 """pds-scan keeps to ``--upstream-concurrency``: a counting proxy in front of a real PDS sees no more requests at once
-than it allows, and sees that many used (repositories are fetched side by side, not one after another)."""
+than it allows, and sees that many used (repositories are fetched side by side, not one after another), over no more
+connections than that."""
 
 from __future__ import annotations
 
@@ -52,4 +53,7 @@ async def test_a_scan_uses_the_host_limit_and_never_exceeds_it(
     # listed from both ends at once after two pages: without the host limit, 2 repositories could have 4 in flight
     assert op["recordsProcessed"] >= 4 * 800
     assert stats.calls >= 4 * 9  # describeRepo and eight listRecords pages each, at least
+    # counted as the PDS sees it: a read-ahead dropped where two listings met keeps its slot until answered
     assert stats.peak_in_flight == LIMIT
+    # ...and its connection, which goes back to the pool instead of being cut and dialled again
+    assert stats.connections <= LIMIT
