@@ -55,7 +55,7 @@ class VerifiedRepo:
         """
         for key, cid in self.keys_in_range(prefix, prefix + "\uffff"):
             collection, _, rkey = key.partition("/")
-            block = _block(self._store, cid, f"record block {key}")
+            block = _block(self._store, cid, f"the block of record {key}")
             text = encode_cid(cid)
             try:
                 # the C decoder writes the XRPC JSON form directly ({"$link": cid}, {"$bytes": base64})
@@ -90,10 +90,11 @@ class _Node:
 
 
 def _block(store: CarBlocks, cid: bytes, what: str) -> bytes:
+    """The block ``cid`` names. Its CID is spelled out only in an error: ``CID.encode`` is 13 µs, per node read."""
     try:
         return store.get(cid)
     except KeyError:
-        raise RepoVerificationError("missing_block", f"{what} is not in the CAR") from None
+        raise RepoVerificationError("missing_block", f"{what} ({encode_cid(cid)}) is not in the CAR") from None
     except BadBlock as exc:
         raise RepoVerificationError("bad_block", str(exc)) from None
 
@@ -127,7 +128,7 @@ def _node(store: CarBlocks, cid: CID) -> _Node:
     canonical; that was 80 % of a walk, and an export's records are what its owner signed whatever its shape.
     Order is still checked here within a node and by the walk across nodes.
     """
-    block = _block(store, bytes(cid), f"MST node {cid.encode()}")
+    block = _block(store, bytes(cid), "MST node")
     try:
         data = decode_dag_cbor(block)
     except ValueError as exc:
