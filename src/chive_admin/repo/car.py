@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import libipld
 from atproto_crypto.verify import verify_signature
@@ -27,8 +27,8 @@ class RepoVerificationError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True)
-class RepoRecord:
+class RepoRecord(NamedTuple):
+    # a NamedTuple for the speed of making one per record (see IndexedRecord)
     collection: str
     rkey: str
     cid: str
@@ -53,9 +53,13 @@ class VerifiedRepo:
         A record block that is not a DAG-CBOR map comes with ``value=None`` and the reason in ``problem``: it was
         signed by the repository's owner, so it is an invalid record (dead-lettered), not a broken export.
         """
+        get = self._store.get
         for key, cid in self.keys_in_range(prefix, prefix + "\uffff"):
             collection, _, rkey = key.partition("/")
-            block = _block(self._store, cid, f"the block of record {key}")
+            try:
+                block = get(cid)
+            except (KeyError, BadBlock) as exc:
+                raise _unreadable(exc, cid, f"the block of record {key}") from None
             text = encode_cid(cid)
             try:
                 # the C decoder writes the XRPC JSON form directly ({"$link": cid}, {"$bytes": base64})
@@ -73,16 +77,10 @@ class VerifiedRepo:
 
         Subtrees wholly outside the range are never loaded; order across nodes is checked as keys come out.
         """
-        previous = ""
-        for key, cid in _in_order(self._store, self._data, low, high):
-            if key <= previous:
-                raise RepoVerificationError("bad_mst", f"MST keys out of order: {key!r} after {previous!r}")
-            previous = key
-            yield key, cid
+        return _in_order(self._store, self._data, low, high)
 
 
-@dataclass(frozen=True)
-class _Node:
+class _Node(NamedTuple):
     keys: list[str]
     vals: list[CID]
     #: subtrees[i] holds the keys between keys[i - 1] and keys[i]
@@ -90,19 +88,24 @@ class _Node:
 
 
 def _block(store: CarBlocks, cid: bytes, what: str) -> bytes:
-    """The block ``cid`` names. Its CID is spelled out only in an error: ``CID.encode`` is 13 µs, per node read."""
     try:
         return store.get(cid)
-    except KeyError:
-        raise RepoVerificationError("missing_block", f"{what} ({encode_cid(cid)}) is not in the CAR") from None
-    except BadBlock as exc:
-        raise RepoVerificationError("bad_block", str(exc)) from None
+    except (KeyError, BadBlock) as exc:
+        raise _unreadable(exc, cid, what) from None
+
+
+def _unreadable(exc: KeyError | BadBlock, cid: bytes, what: str) -> RepoVerificationError:
+    # the CID is spelled out only here, in an error: CID.encode is 13 µs, and a walk reads thousands of blocks
+    if isinstance(exc, BadBlock):
+        return RepoVerificationError("bad_block", str(exc))
+    return RepoVerificationError("missing_block", f"{what} ({encode_cid(cid)}) is not in the CAR")
 
 
 def _in_order(store: CarBlocks, root: CID, low: str, high: str) -> Iterator[tuple[str, bytes]]:
     # iterative: nested generators would pass every key up through each level of the tree
     stack: list[tuple[_Node, int]] = []  # a node and the index of its next key
     pending: CID | None = root
+    previous = ""
     while True:
         while pending is not None:
             node = _node(store, pending)
@@ -114,9 +117,13 @@ def _in_order(store: CarBlocks, root: CID, low: str, high: str) -> Iterator[tupl
         node, i = stack.pop()
         if i == len(node.keys):
             continue
-        if node.keys[i] >= high:
+        key = node.keys[i]
+        if key >= high:
             return
-        yield node.keys[i], bytes(node.vals[i])
+        if key <= previous:
+            raise RepoVerificationError("bad_mst", f"MST keys out of order: {key!r} after {previous!r}")
+        previous = key
+        yield key, bytes(node.vals[i])
         stack.append((node, i + 1))
         pending = node.subtrees[i + 1]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiosqlite
 import orjson
@@ -19,8 +19,9 @@ PDS_STATUSES = ("healthy", "unhealthy", "unknown")
 UNHEALTHY_AFTER = 3
 
 
-@dataclass(frozen=True)
-class IndexedRecord:
+class IndexedRecord(NamedTuple):
+    # a NamedTuple, not a frozen dataclass: a backfill makes one per record, and the frozen dataclass's __init__
+    # (object.__setattr__ per field) was 3.5 µs of it against 0.5 µs here
     uri: str
     did: str
     collection: str
