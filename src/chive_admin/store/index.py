@@ -21,7 +21,7 @@ UNHEALTHY_AFTER = 3
 
 class IndexedRecord(NamedTuple):
     # a NamedTuple, not a frozen dataclass: a backfill makes one per record, and the frozen dataclass's __init__
-    # (object.__setattr__ per field) was 3.5 µs of it against 0.5 µs here
+    # (object.__setattr__ per field) takes 3.5 µs against 1.2 µs here
     uri: str
     did: str
     collection: str
