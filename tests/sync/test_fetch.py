@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from interop import records
 
 from chive_admin.store.db import Database
@@ -12,16 +15,38 @@ from chive_admin.sync.ingest import apply_records
 
 DID = "did:plc:alice0000000000000000000"
 CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
+EPRINT = f"at://{DID}/{records.SUBMISSION}/3kabc"
 
 
-async def test_a_record_outside_the_data_model_is_dead_lettered_and_its_batch_still_writes(tmp_path: Path) -> None:
+def comment(**extra: Any) -> dict[str, Any]:
+    return {**records.review_comment(eprint_uri=EPRINT), **extra}
+
+
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        ({"body": [records.text_item("half a pair: \ud800")]}, "surrogates"),  # a field of the lexicon
+        ({"futureField": {"note": "\udfff"}}, "surrogates"),  # a field it does not know, kept as is
+        ({"futureField": [2**64]}, "64-bit"),
+        ({"futureField": -(2**70)}, "64-bit"),
+    ],
+)
+def test_what_json_carries_but_the_data_model_cannot_is_an_invalid_record(bad: dict[str, Any], said: str) -> None:
+    # a listing is JSON: a PDS can send a lone surrogate or a 70-bit integer, which no repository can hold
     contents = RepoContents(did=DID)
-    eprint = f"at://{DID}/{records.SUBMISSION}/3kabc"
-    contents.add(records.COMMENT, "3kgood", CID, records.review_comment(eprint_uri=eprint))
-    contents.add(records.COMMENT, "3kbad", CID, records.review_comment(eprint_uri=eprint, text="lone \ud800"))
-    assert [r.rkey for r in contents.records] == ["3kgood"]
+    contents.add(records.COMMENT, "3kbad", CID, comment(**bad))
+    assert contents.records == []
     assert [i.uri for i in contents.invalid] == [f"at://{DID}/{records.COMMENT}/3kbad"]
-    assert "surrogates" in contents.invalid[0].problem
+    assert "atproto data model" in contents.invalid[0].problem
+    assert said in contents.invalid[0].problem
+
+
+async def test_a_record_outside_the_data_model_does_not_fail_its_batch(tmp_path: Path) -> None:
+    contents = RepoContents(did=DID)
+    contents.add(records.COMMENT, "3kgood", CID, comment())
+    contents.add(records.COMMENT, "3kbad", CID, comment(body=[records.text_item("lone \ud800")]))
+    assert [r.rkey for r in contents.records] == ["3kgood"]
+    assert len(contents.invalid) == 1
 
     # before, the bad record was kept, and binding it failed the whole batch with a UnicodeEncodeError
     db = await Database.open(tmp_path / "i.db", readers=1)
@@ -29,8 +54,9 @@ async def test_a_record_outside_the_data_model_is_dead_lettered_and_its_batch_st
         async with db.write() as conn:
             result = await apply_records(conn, contents.records, "2026-11-23T00:00:00.000Z")
         async with db.read() as conn:
-            stored = await conn.execute_fetchall("SELECT uri FROM records")
+            stored = await conn.execute_fetchall("SELECT uri, value FROM records")
     finally:
         await db.close()
     assert result.inserted == 1
-    assert [row[0] for row in stored] == [f"at://{DID}/{records.COMMENT}/3kgood"]
+    kept = contents.records[0]
+    assert [(uri, json.loads(value)) for uri, value in stored] == [(kept.uri, kept.value)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Final
 
-import orjson
 from pydantic import ValidationError
 
 from chive_admin._generated.registry import RECORDS
@@ -41,18 +40,4 @@ def record_problem(collection: str, value: Any) -> str | None:
         model.model_validate(value, strict=True, by_alias=True, by_name=False)
     except ValidationError as exc:
         return describe(exc, what="record")
-    return data_model_problem(value)
-
-
-def data_model_problem(value: object) -> str | None:
-    """What JSON can carry but the atproto data model cannot, anywhere in ``value`` (unknown fields included): a
-    string with a lone surrogate (strings are UTF-8) or an integer beyond 64 bits.
-
-    A listing is JSON, so a PDS can send either; the index could not store the first (SQLite takes UTF-8), and one
-    such record used to fail the write of its whole batch. orjson refuses exactly these, at ~1 µs a record.
-    """
-    try:
-        orjson.dumps(value)
-    except TypeError as exc:
-        return f"record is not in the atproto data model: {exc}"
     return None

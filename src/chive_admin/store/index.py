@@ -6,7 +6,6 @@ transaction (``Database.write()``); reads use a pooled reader.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -28,10 +27,12 @@ class IndexedRecord(NamedTuple):
     rkey: str
     cid: str
     value: dict[str, Any]
+    #: ``value`` as stored (:func:`record_json`), made once, where the record is checked
+    json: str
 
     @classmethod
     def from_parts(cls, did: str, collection: str, rkey: str, cid: str, value: dict[str, Any]) -> IndexedRecord:
-        return cls(f"at://{did}/{collection}/{rkey}", did, collection, rkey, cid, value)
+        return cls(f"at://{did}/{collection}/{rkey}", did, collection, rkey, cid, value, record_json(value))
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,19 @@ class PdsStats:
     items: list[PdsRow]
 
 
-def _json(value: dict[str, Any]) -> str:
-    # sorted keys: the same record always serialises the same, so equality of stored values is meaningful.
-    # orjson is ~10x faster than json here (a fifth of a scan's per-record CPU was this call); what it refuses
-    # (integers over 64 bits, lone surrogates) takes the json module's path, so no value is lost or changed.
+class NotInDataModel(ValueError):
+    """A value JSON can carry but the atproto data model cannot: a string with a lone surrogate (strings are UTF-8)
+    or an integer beyond 64 bits. A PDS's listing can send either; no repository can hold them, and SQLite, which
+    takes UTF-8, could not store the first."""
+
+
+def record_json(value: dict[str, Any]) -> str:
+    """``value`` as the index stores it: compact JSON with sorted keys, so the same record always serialises the
+    same and equality of stored values is meaningful. orjson refuses exactly what the data model cannot hold."""
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except TypeError as exc:
+        raise NotInDataModel(f"record is not in the atproto data model: {exc}") from None
 
 
 async def upsert_records(
@@ -107,13 +113,13 @@ async def upsert_records(
         await conn.executemany(
             "INSERT INTO records (uri, did, collection, rkey, cid, value, indexed_at, verified_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(r.uri, r.did, r.collection, r.rkey, r.cid, _json(r.value), now, now) for r in fresh],
+            [(r.uri, r.did, r.collection, r.rkey, r.cid, r.json, now, now) for r in fresh],
         )
     if changed:
         await conn.executemany(
             "UPDATE records SET cid = ?, value = ?, indexed_at = ?, verified_at = ?, hidden = 0,"
             " writes = writes + 1 WHERE uri = ?",
-            [(r.cid, _json(r.value), now, now, r.uri) for r in changed],
+            [(r.cid, r.json, now, now, r.uri) for r in changed],
         )
     if same:
         await conn.executemany("UPDATE records SET verified_at = ? WHERE uri = ?", [(now, r.uri) for r in same])

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from chive_admin.repo.car import VerifiedRepo, open_verified
 from chive_admin.repo.validate import CHIVE_PREFIX, is_indexed, record_problem
-from chive_admin.store.index import IndexedRecord
+from chive_admin.store.index import IndexedRecord, NotInDataModel, record_json
 from chive_admin.sync.threaded import iterate_in_thread
 from chive_admin.upstream.atproto import AtprotoClient
 
@@ -36,10 +36,13 @@ class RepoContents:
         """Sort one record into ``records`` or ``invalid``; ``problem``, when the caller already knows one."""
         uri = f"at://{self.did}/{collection}/{rkey}"
         problem = problem or record_problem(collection, value)
-        if problem is not None:
-            self.invalid.append(InvalidRecord(uri, problem))
-        elif isinstance(value, dict):
-            self.records.append(IndexedRecord(uri, self.did, collection, rkey, cid, value))
+        if problem is None and isinstance(value, dict):
+            try:
+                self.records.append(IndexedRecord(uri, self.did, collection, rkey, cid, value, record_json(value)))
+                return
+            except NotInDataModel as exc:
+                problem = str(exc)
+        self.invalid.append(InvalidRecord(uri, problem or "record is not a JSON object"))
 
 
 def chive_collections(collections: Iterable[str]) -> tuple[list[str], list[str]]:
