@@ -126,6 +126,17 @@ async def test_garbage_tokens(world: World) -> None:
     assert set(await world.audit_reasons()) <= {"malformed", "bad_alg"}
 
 
+async def test_a_token_nesting_deeper_than_the_parser_can_go_is_refused_not_a_500(world: World) -> None:
+    # the payload is only parsed after its shape is checked; 1,200 levels fit in the token's 4,096 characters and
+    # took Python's JSON parser past the recursion limit
+    deep = b"[" * 1200 + b"]" * 1200
+    for header, payload in ((b'{"alg":"ES256K","typ":"JWT"}', deep), (deep, b'{"iss":"did:web:x"}')):
+        token = f"{b64url(header)}.{b64url(payload)}.{b64url(b'signature')}"
+        assert len(token) < 4096
+        assert_refused(await world.call(token))
+    assert set(await world.audit_reasons()) == {"malformed"}
+
+
 @pytest.mark.parametrize(
     "header",
     [None, "", "Bearer", "Bearer ", "Basic YWRtaW46YWRtaW4=", "bearer", "Token abc", "Bearer a b"],

@@ -141,6 +141,21 @@ async def test_non_json_number_constants_are_a_bad_response(
         await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
 
 
+async def test_json_nested_past_the_recursion_limit_is_a_bad_response(
+    server: tuple[str, Script], caller: XrpcCaller
+) -> None:
+    # a few kilobytes from a hostile PDS; Python's parser raises RecursionError for them, which escaped the job
+    url, script = server
+    deep = b"[" * 5000 + b"]" * 5000
+    script.default = Answer(200, b'{"repos": ' + deep + b"}", {"content-type": "application/json"})
+    with pytest.raises(errors.BadResponse, match="invalid JSON"):
+        await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+    script.default = Answer(400, b'{"error": ' + deep + b"}", {"content-type": "application/json"})
+    with pytest.raises(errors.UpstreamError) as failed:  # an error body that says nothing readable
+        await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+    assert failed.value.status == 400
+
+
 async def test_breaker_opens_after_repeated_failures_and_fails_fast(server: tuple[str, Script]) -> None:
     url, script = server
     script.default = j({"error": "InternalServerError"}, 503)

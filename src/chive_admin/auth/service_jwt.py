@@ -9,7 +9,6 @@ that authentication failed.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from atproto_crypto.verify import verify_signature
 from atproto_server.auth.jwt import parse_jwt
 from atproto_server.exceptions import TokenDecodeError
 
+from chive_admin import untrusted_json
 from chive_admin.auth.identity import IdentityError, IdentityResolver
 from chive_admin.lex.formats import validate_did
 
@@ -84,7 +84,7 @@ class ServiceJwtVerifier:
     async def verify(self, token: str, nsid: str) -> VerifiedToken:
         try:
             payload_bytes, signing_input, header, signature = parse_jwt(token)
-            payload = json.loads(payload_bytes)
+            payload = untrusted_json.loads(payload_bytes)
         except (TokenDecodeError, ValueError, UnicodeError):
             raise TokenRefused("malformed", "the token is not a JWT") from None
         if not isinstance(payload, dict):

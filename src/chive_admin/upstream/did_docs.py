@@ -7,12 +7,12 @@ loopback host is fetched over http, so tests can serve their own documents.
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
 
+from chive_admin import untrusted_json
 from chive_admin.upstream.errors import BadResponse, ServerError, Unreachable, UpstreamError
 
 MAX_DOCUMENT_BYTES = 64 * 1024
@@ -99,7 +99,7 @@ class DidDocFetcher:
         except httpx.TransportError as exc:
             raise Unreachable(host, f"{type(exc).__name__} resolving a DID") from None
         try:
-            document = json.loads(body)
+            document = untrusted_json.loads(body)
         except ValueError:
             raise BadResponse(host, "DID document is not JSON") from None
         if not isinstance(document, dict) or document.get("id") != did:

@@ -9,7 +9,6 @@ breaker and later calls fail fast with ``HostUnhealthy``.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import tempfile
 import time
@@ -21,6 +20,7 @@ from typing import IO, Any, TypeVar
 
 import httpx
 
+from chive_admin import untrusted_json
 from chive_admin.metrics import UPSTREAM_CALLS
 from chive_admin.upstream.errors import (
     BadResponse,
@@ -211,8 +211,8 @@ class XrpcCaller:
             if media != "application/json":
                 raise BadResponse(host, f"{nsid} answered {media or 'no content type'}, not JSON")
             try:
-                return json.loads(body, parse_constant=_refuse_constant)
-            except (UnicodeDecodeError, ValueError):
+                return untrusted_json.loads(body)
+            except ValueError:
                 raise BadResponse(host, f"{nsid} answered invalid JSON") from None
 
         return await self._attempts(service, once)
@@ -264,15 +264,10 @@ class XrpcCaller:
         return await self._attempts(service, once, drain=False)
 
 
-def _refuse_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON (RFC 8259) nor in the atproto data model; Python's parser accepts them
-    raise ValueError(f"{name} is not JSON")
-
-
 def _error_fields(body: bytes) -> tuple[str | None, str | None]:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+        data = untrusted_json.loads(body)
+    except ValueError:
         return None, None
     if not isinstance(data, dict):
         return None, None

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.requests import Request
 
+from chive_admin import untrusted_json
 from chive_admin.lex import LexStrictModel
 from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.validation import validate
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
@@ -59,10 +53,10 @@ async def parse_input(
     if model is None:
         return None
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        data = untrusted_json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise XRPCError.invalid_request("Request body is not valid UTF-8") from None
-    except (ValueError, RecursionError):
+    except ValueError:
         raise XRPCError.invalid_request("Request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise XRPCError.invalid_request("Request body must be a JSON object")
