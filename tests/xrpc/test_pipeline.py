@@ -134,6 +134,14 @@ async def test_valid_procedure(api: httpx.AsyncClient) -> None:
             "extra: unknown field",
         ),
         (b'{"type": "didSync", "did": "not-a-did"}', "application/json", 400, "InvalidRequest", "did"),
+        # Python's "$" matches before a final newline: the SDK's DID pattern took this one
+        (
+            b'{"type": "didSync", "did": "did:plc:abcdefghijklmnopqrstuvwx\\n"}',
+            "application/json",
+            400,
+            "InvalidRequest",
+            "ends in a line break",
+        ),
         (b'{"type": "x", "uri": "https://nope"}', "application/json", 400, "InvalidRequest", "uri"),
     ],
 )

@@ -22,12 +22,17 @@ _CACHE_MAX_LENGTH = 512
 
 def _always(fn: Callable[..., str]) -> Callable[[str], str]:
     check = cast("Callable[[str, Any], str]", getattr(fn, "__wrapped__", fn))
+    label = fn.__name__.removeprefix("validate_").replace("_", "-")
 
     @functools.lru_cache(maxsize=_CACHE_SIZE)
     def remembered(value: str) -> str:
         return check(value, None)
 
     def validate(value: str) -> str:
+        # the SDK's patterns end in "$", which in Python also matches before a final newline: "did:plc:…\n" passed
+        # as a DID. JavaScript's "$" (the reference implementation's) does not, and no format allows a line break.
+        if value.endswith("\n"):
+            raise ValueError(f"Invalid {label}: ends in a line break")
         if len(value) <= _CACHE_MAX_LENGTH:
             return remembered(value)
         return check(value, None)

@@ -1,0 +1,41 @@
+"""Lexicon string formats: the SDK's checks, always run, and whole-string."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from chive_admin.lex import formats
+
+VALID: list[tuple[Callable[[str], str], str]] = [
+    (formats.validate_did, "did:plc:abcdefghijklmnopqrstuvwx"),
+    (formats.validate_handle, "alice.test"),
+    (formats.validate_at_identifier, "did:web:example.com"),
+    (formats.validate_nsid, "pub.chive.review.comment"),
+    (formats.validate_at_uri, "at://did:plc:abcdefghijklmnopqrstuvwx/pub.chive.review.comment/3kabcdefghi22"),
+    (formats.validate_datetime, "2026-11-23T18:00:00.000Z"),
+    (formats.validate_cid, "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"),
+    (formats.validate_tid, "3kabcdefghi22"),
+    (formats.validate_record_key, "self"),
+    (formats.validate_uri, "https://chive.example/path"),
+    (formats.validate_language, "en-GB"),
+]
+
+
+@pytest.mark.parametrize(("check", "value"), VALID)
+def test_a_valid_value_passes_and_the_same_with_a_final_newline_does_not(
+    check: Callable[[str], str], value: str
+) -> None:
+    assert check(value) == value
+    # the SDK's patterns end in "$", which in Python matches before a final newline too (in JavaScript it does not)
+    for ending in ("\n", "\r\n"):
+        with pytest.raises(ValueError, match="ends in a line break"):
+            check(value + ending)
+
+
+def test_values_too_long_to_remember_are_still_checked() -> None:
+    long_uri = "https://chive.example/" + "a" * 600
+    assert formats.validate_uri(long_uri) == long_uri
+    with pytest.raises(ValueError, match="ends in a line break"):
+        formats.validate_uri(long_uri + "\n")
