@@ -146,6 +146,10 @@ def test_a_missing_mst_node_fails_verification() -> None:
         [{"k": "pub.chive.x/b", "p": 0, "t": None}],  # key as text
         [{"k": b"pub.chive.x/b", "p": 0}],  # no subtree field
         [{"k": b"\xff", "p": 0, "t": None}],  # not UTF-8
+        [{"k": b"pub.chive.x/" + b"a" * 1013, "p": 0, "t": None}],  # 1,025 bytes: past the spec's 1,024
+        # each key extending the one before: refused at the first too long, before it is built
+        [{"k": b"pub.chive.x/" + b"a" * 600, "p": 0, "t": None}]
+        + [{"k": b"b" * 600, "p": 612 + 600 * i, "t": None} for i in range(2000)],
     ],
 )
 def test_a_malformed_mst_node_fails_verification(entries: list[dict[str, object]]) -> None:

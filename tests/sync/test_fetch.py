@@ -41,6 +41,16 @@ def test_what_json_carries_but_the_data_model_cannot_is_an_invalid_record(bad: d
     assert said in contents.invalid[0].problem
 
 
+@pytest.mark.parametrize("rkey", ["a b", "a\nb", "..", "x" * 513, "é", "a/b", ""])
+def test_a_record_whose_key_is_not_a_record_key_is_an_invalid_record(rkey: str) -> None:
+    # a listing's URIs and an export's MST keys are the PDS's to spell; neither reaches the index unless valid
+    contents = RepoContents(did=DID)
+    contents.add(records.COMMENT, rkey, CID, comment())
+    contents.add(records.COMMENT, "3k~valid:key.-_", CID, comment())
+    assert [r.rkey for r in contents.records] == ["3k~valid:key.-_"]
+    assert [i.problem for i in contents.invalid] == [f"{rkey[:100]!r} is not a valid record key"]
+
+
 async def test_a_record_outside_the_data_model_does_not_fail_its_batch(tmp_path: Path) -> None:
     contents = RepoContents(did=DID)
     contents.add(records.COMMENT, "3kgood", CID, comment())

@@ -7,6 +7,7 @@ opts in through the validation context, and a server must never skip them, so we
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
@@ -51,6 +52,15 @@ validate_tid = _always(_sf.validate_tid)
 validate_record_key = _always(_sf.validate_record_key)
 validate_uri = _always(_sf.validate_uri)
 validate_language = _always(_sf.validate_language)
+
+
+_RECORD_KEY = re.compile(r"[A-Za-z0-9._:~-]{1,512}")
+
+
+def is_record_key(value: str) -> bool:
+    """The record-key syntax, checked without being remembered: a repository's keys are mostly unique, and caching
+    them would only push out the values that do repeat."""
+    return _RECORD_KEY.fullmatch(value) is not None and value not in (".", "..")
 
 
 def validate_at_identifier(value: str) -> str:

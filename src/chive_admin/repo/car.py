@@ -18,6 +18,9 @@ from cbrrr import CID, decode_dag_cbor, encode_dag_cbor
 
 from chive_admin.repo.blocks import BadBlock, BadCar, CarBlocks
 
+#: the longest MST key the repository spec allows (``collection/rkey``)
+MAX_KEY_BYTES = 1024
+
 
 class RepoVerificationError(ValueError):
     """The CAR is not a valid, correctly signed repository of the expected DID; ``code`` says which check failed."""
@@ -159,6 +162,10 @@ def _node(store: CarBlocks, cid: CID) -> _Node:
             or not 0 <= prefix <= len(previous)
         ):
             raise RepoVerificationError("bad_mst", f"MST node {cid.encode()} has a malformed entry")
+        if prefix + len(suffix) > MAX_KEY_BYTES:
+            # checked before the key is built: each key may extend the one before, so a node of n long suffixes
+            # would otherwise build n keys of up to n suffixes each (a 1 MB node, gigabytes of keys)
+            raise RepoVerificationError("bad_mst", f"MST node {cid.encode()} has a key over {MAX_KEY_BYTES} bytes")
         key = previous[:prefix] + suffix
         if key <= previous:  # the first key is compared with b"": an empty key is no key
             raise RepoVerificationError("bad_mst", f"MST node {cid.encode()} keys are out of order")

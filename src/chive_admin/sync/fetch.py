@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
+from chive_admin.lex.formats import is_record_key
 from chive_admin.repo.car import VerifiedRepo, open_verified
 from chive_admin.repo.validate import CHIVE_PREFIX, is_indexed, record_problem
 from chive_admin.store.index import IndexedRecord, NotInDataModel, record_json
@@ -35,6 +36,8 @@ class RepoContents:
     def add(self, collection: str, rkey: str, cid: str, value: object, problem: str | None = None) -> None:
         """Sort one record into ``records`` or ``invalid``; ``problem``, when the caller already knows one."""
         uri = f"at://{self.did}/{collection}/{rkey}"
+        if problem is None and not is_record_key(rkey):
+            problem = f"{rkey[:100]!r} is not a valid record key"
         problem = problem or record_problem(collection, value)
         if problem is None and isinstance(value, dict):
             try:
@@ -121,7 +124,9 @@ def _export_parts(repo: VerifiedRepo, prefix: str, size: int) -> Iterator[RepoCo
     part = RepoContents(did=repo.did, rev=repo.rev)
     for record in repo.records(prefix):
         if not is_indexed(record.collection):
-            if record.collection not in part.unknown_collections:
+            # keys come in order, so a collection's keys are together: comparing with the last one is enough (a
+            # membership test would be quadratic in a repository of many made-up collections)
+            if not part.unknown_collections or part.unknown_collections[-1] != record.collection:
                 part.unknown_collections.append(record.collection)
         else:
             part.add(record.collection, record.rkey, record.cid, record.value, record.problem)
@@ -139,8 +144,9 @@ async def fetch_by_export(client: AtprotoClient, pds: str, did: str, signing_key
         async for part in stream.parts:
             whole.records += part.records
             whole.invalid += part.invalid
-            whole.unknown_collections += [c for c in part.unknown_collections if c not in whole.unknown_collections]
-    whole.unknown_collections.sort()
+            for collection in part.unknown_collections:  # in order, as in a part
+                if not whole.unknown_collections or whole.unknown_collections[-1] != collection:
+                    whole.unknown_collections.append(collection)
     return whole
 
 
