@@ -7,7 +7,6 @@ opts in through the validation context, and a server must never skip them, so we
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
@@ -21,22 +20,31 @@ _CACHE_SIZE = 8192
 _CACHE_MAX_LENGTH = 512
 
 
-def _always(fn: Callable[..., str]) -> Callable[[str], str]:
+def _whole(fn: Callable[..., str]) -> Callable[[str], str]:
+    """The SDK's check ``fn``, run whatever the validation context says, and over the whole string."""
     check = cast("Callable[[str, Any], str]", getattr(fn, "__wrapped__", fn))
     label = fn.__name__.removeprefix("validate_").replace("_", "-")
-
-    @functools.lru_cache(maxsize=_CACHE_SIZE)
-    def remembered(value: str) -> str:
-        return check(value, None)
 
     def validate(value: str) -> str:
         # the SDK's patterns end in "$", which in Python also matches before a final newline: "did:plc:…\n" passed
         # as a DID. JavaScript's "$" (the reference implementation's) does not, and no format allows a line break.
         if value.endswith("\n"):
             raise ValueError(f"Invalid {label}: ends in a line break")
+        return check(value, None)
+
+    validate.__name__ = fn.__name__
+    return validate
+
+
+def _always(fn: Callable[..., str]) -> Callable[[str], str]:
+    """:func:`_whole`, with valid short values remembered."""
+    check = _whole(fn)
+    remembered = functools.lru_cache(maxsize=_CACHE_SIZE)(check)
+
+    def validate(value: str) -> str:
         if len(value) <= _CACHE_MAX_LENGTH:
             return remembered(value)
-        return check(value, None)
+        return check(value)
 
     validate.__name__ = fn.__name__
     return validate
@@ -54,13 +62,17 @@ validate_uri = _always(_sf.validate_uri)
 validate_language = _always(_sf.validate_language)
 
 
-_RECORD_KEY = re.compile(r"[A-Za-z0-9._:~-]{1,512}")
+#: the record-key check, not remembered: a repository's keys are mostly unique, and caching them would only push out
+#: the values that do repeat
+_check_record_key = _whole(_sf.validate_record_key)
 
 
 def is_record_key(value: str) -> bool:
-    """The record-key syntax, checked without being remembered: a repository's keys are mostly unique, and caching
-    them would only push out the values that do repeat."""
-    return _RECORD_KEY.fullmatch(value) is not None and value not in (".", "..")
+    try:
+        _check_record_key(value)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_at_identifier(value: str) -> str:
