@@ -47,6 +47,14 @@ class RepoContents:
                 problem = str(exc)
         self.invalid.append(InvalidRecord(uri, problem or "record is not a JSON object"))
 
+    def add_unknown(self, collection: str) -> None:
+        """Note a collection no lexicon of ours describes, met in key order.
+
+        In key order a collection's keys are together, so comparing with the last one is enough (a membership test
+        would be quadratic in a repository of many made-up collections)."""
+        if not self.unknown_collections or self.unknown_collections[-1] != collection:
+            self.unknown_collections.append(collection)
+
 
 def chive_collections(collections: Iterable[str]) -> tuple[list[str], list[str]]:
     """(indexed, unknown) among the ``pub.chive.*`` collections of a repository; others are ignored."""
@@ -124,10 +132,7 @@ def _export_parts(repo: VerifiedRepo, prefix: str, size: int) -> Iterator[RepoCo
     part = RepoContents(did=repo.did, rev=repo.rev)
     for record in repo.records(prefix):
         if not is_indexed(record.collection):
-            # keys come in order, so a collection's keys are together: comparing with the last one is enough (a
-            # membership test would be quadratic in a repository of many made-up collections)
-            if not part.unknown_collections or part.unknown_collections[-1] != record.collection:
-                part.unknown_collections.append(record.collection)
+            part.add_unknown(record.collection)
         else:
             part.add(record.collection, record.rkey, record.cid, record.value, record.problem)
         if len(part.records) + len(part.invalid) >= size:
@@ -144,9 +149,8 @@ async def fetch_by_export(client: AtprotoClient, pds: str, did: str, signing_key
         async for part in stream.parts:
             whole.records += part.records
             whole.invalid += part.invalid
-            for collection in part.unknown_collections:  # in order, as in a part
-                if not whole.unknown_collections or whole.unknown_collections[-1] != collection:
-                    whole.unknown_collections.append(collection)
+            for collection in part.unknown_collections:
+                whole.add_unknown(collection)
     return whole
 
 
