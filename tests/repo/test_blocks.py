@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chive_admin.repo import blocks
-from chive_admin.repo.blocks import BadBlock, BadCar, CarBlocks
+from chive_admin.repo.blocks import BadBlock, BadCar, CarBlocks, TooManyBlocks
 
 
 def car(values: list[object], *, header: object = None, raw: list[tuple[bytes, bytes]] = ()) -> tuple[bytes, list[CID]]:
@@ -23,10 +24,10 @@ def car(values: list[object], *, header: object = None, raw: list[tuple[bytes, b
     sections += list(raw)
     cids = [CID(cid) for cid, _ in sections]
     head = encode_dag_cbor(header if header is not None else {"version": 1, "roots": cids[:1]})
-    out = encode_varint(len(head)) + head
+    out = [encode_varint(len(head)), head]
     for cid, data in sections:
-        out += encode_varint(len(cid) + len(data)) + cid + data
-    return out, cids
+        out += [encode_varint(len(cid) + len(data)), cid, data]
+    return b"".join(out), cids
 
 
 scalars = st.integers(-(2**63), 2**63 - 1) | st.text(max_size=300)
@@ -100,4 +101,61 @@ def test_a_block_addressed_by_another_kind_of_cid_is_refused() -> None:
     raw_cid = b"\x01\x55\x12\x20" + bytes(32)  # CIDv1, raw codec, sha2-256
     data, _ = car([{"a": 1}], raw=[(raw_cid, b"bytes")])
     with pytest.raises(BadCar, match="CIDv1 DAG-CBOR"):
+        CarBlocks(io.BytesIO(data))
+
+
+def test_the_index_costs_a_few_bytes_a_block_not_a_dict_entry(tmp_path: Path) -> None:
+    # a dict of CID bytes to offsets was about 220 bytes a block: 12 GB for a hostile 2 GB export of tiny blocks
+    data, _ = car([{"n": i} for i in range(20_000)])
+    path = tmp_path / "export.car"
+    path.write_bytes(data)
+    with path.open("rb") as file:
+        tracemalloc.start()
+        try:
+            store = CarBlocks(file)  # reads the file into one new buffer
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert store.count == 20_000
+    assert held > len(data)
+    assert (held - len(data)) / store.count < 40  # the table: 12-24 bytes a block
+
+
+def test_an_index_that_outgrows_its_first_size_still_finds_every_block(tmp_path: Path) -> None:
+    # blocks of a few bytes: the table is sized for 200-byte blocks, so it regrows several times
+    data, cids = car([{"n": i} for i in range(30_000)])
+    for store in (CarBlocks(io.BytesIO(data)), _mapped(data, tmp_path)):
+        assert store.count == 30_000
+        assert [store.get(bytes(c)) for c in cids[::97]] == [encode_dag_cbor({"n": i}) for i in range(0, 30_000, 97)]
+        with pytest.raises(KeyError):
+            store.get(bytes(CID.cidv1_dag_cbor_sha256_32_from(encode_dag_cbor({"n": 30_000}))))
+        store.close()
+
+
+def _mapped(data: bytes, tmp_path: Path) -> CarBlocks:
+    path = tmp_path / "export.car"
+    path.write_bytes(data)
+    with path.open("rb") as file:
+        return CarBlocks(file)
+
+
+def test_a_block_met_again_is_indexed_once_and_read_from_its_first_copy() -> None:
+    block = encode_dag_cbor({"text": "hello"})
+    cid = bytes(CID.cidv1_dag_cbor_sha256_32_from(block))
+    # each copy of a CID is found in the slot of the first (probing past every earlier copy would be quadratic)
+    data, _ = car([{"root": True}], raw=[(cid, block)] * 5_000)
+    store = CarBlocks(io.BytesIO(data))
+    assert store.count == 2
+    assert store.get(cid) == block
+    forged_first, _ = car([{"root": True}], raw=[(cid, b"\xa0"), (cid, block)])
+    with pytest.raises(BadBlock):
+        CarBlocks(io.BytesIO(forged_first)).get(cid)
+
+
+def test_an_export_of_more_blocks_than_the_cap_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blocks, "MAX_BLOCKS", 2_000)
+    data, _ = car([{"n": i} for i in range(2_000)])
+    assert CarBlocks(io.BytesIO(data)).count == 2_000
+    data, _ = car([{"n": i} for i in range(2_001)])
+    with pytest.raises(TooManyBlocks, match="more than 2,000 blocks"):
         CarBlocks(io.BytesIO(data))

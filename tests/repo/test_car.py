@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.jwts import SigningKey
 
+from chive_admin.repo import blocks
 from chive_admin.repo.car import RepoVerificationError, VerifiedRepo, open_verified
 
 DID = "did:plc:carcarcarcarcarcarcarcarc"
@@ -173,3 +174,13 @@ def test_a_block_that_does_not_match_its_cid_fails_verification(target: str) -> 
     with pytest.raises(RepoVerificationError) as forged:
         list(opened(build_car(records, tamper=forge)).records(PREFIX))
     assert forged.value.code == "bad_block"
+
+
+def test_an_export_of_more_blocks_than_the_cap_fails_verification(monkeypatch: pytest.MonkeyPatch) -> None:
+    car = build_car({f"pub.chive.review.comment/{i:04d}": {"i": i} for i in range(50)})
+    assert len(list(opened(car).records(PREFIX))) == 50
+    monkeypatch.setattr(blocks, "MAX_BLOCKS", 50)  # 50 records, their MST nodes and the commit are more
+    with pytest.raises(RepoVerificationError) as refused:
+        opened(car)
+    assert refused.value.code == "too_many_blocks"
+    assert "more than 50 blocks" in str(refused.value)

@@ -16,7 +16,7 @@ import libipld
 from atproto_crypto.verify import verify_signature
 from cbrrr import CID, decode_dag_cbor, encode_dag_cbor
 
-from chive_admin.repo.blocks import BadBlock, BadCar, CarBlocks
+from chive_admin.repo.blocks import BadBlock, BadCar, CarBlocks, TooManyBlocks
 
 #: the longest MST key the repository spec allows (``collection/rkey``)
 MAX_KEY_BYTES = 1024
@@ -185,6 +185,8 @@ def open_verified(file: IO[bytes], *, did: str, signing_key: str) -> VerifiedRep
     The repository holds the file's contents (or a mapping of them) until it is closed."""
     try:
         store = CarBlocks(file)
+    except TooManyBlocks as exc:
+        raise RepoVerificationError("too_many_blocks", f"not indexed: {exc}") from None
     except BadCar as exc:
         raise RepoVerificationError("bad_car", f"not a readable repository CAR: {exc}") from None
     try:
