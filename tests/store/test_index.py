@@ -79,6 +79,27 @@ async def test_repo_upsert_keeps_known_fields(db: Database) -> None:
     assert tuple(row) == ("alice.test", "http://pds", "deactivated", "r1", "t1")
 
 
+async def test_hiding_a_repo_rewrites_only_the_rows_that_change(db: Database) -> None:
+    async with db.write() as conn:
+        await index.upsert_records(conn, [rec("a", "1"), rec("b", "2"), rec("c", "3", did="did:plc:other")], "t")
+
+        async def changed_by(hidden: bool) -> int:
+            before = conn.total_changes
+            await index.set_repo_hidden(conn, DID, hidden)
+            return conn.total_changes - before
+
+        assert await changed_by(False) == 0  # a re-synced repo is already shown: nothing is rewritten
+        assert await changed_by(True) == 2
+        assert await changed_by(True) == 0
+        hidden = {row[0]: row[1] for row in await conn.execute_fetchall("SELECT uri, hidden FROM records")}
+        assert hidden == {
+            "at://did:plc:other/pub.chive.review.comment/c": 0,
+            f"at://{DID}/{COLL}/a": 1,
+            f"at://{DID}/{COLL}/b": 1,
+        }
+        assert await changed_by(False) == 2
+
+
 async def test_pds_health_and_stats(db: Database) -> None:
     async with db.write() as conn:
         await index.record_pds_scan(conn, "http://a", "2026-01-01T00:00:00Z", repo_count=2)

@@ -201,7 +201,9 @@ async def delete_records(conn: aiosqlite.Connection, uris: Iterable[str]) -> int
 
 
 async def set_repo_hidden(conn: aiosqlite.Connection, did: str, hidden: bool) -> None:
-    await conn.execute("UPDATE records SET hidden = ? WHERE did = ?", (int(hidden), did))
+    # only rows that change: SQLite rewrites every row an UPDATE matches, even to the value it holds (a did-sync of
+    # 5,000 records spent ~10 ms rewriting them all to hidden = 0)
+    await conn.execute("UPDATE records SET hidden = ? WHERE did = ? AND hidden != ?", (int(hidden), did, int(hidden)))
 
 
 async def upsert_repo(
