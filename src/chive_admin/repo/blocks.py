@@ -97,7 +97,7 @@ class CarBlocks:
         count = 0
         end = len(buf)
         while at < end:
-            # varints of one and two bytes (sections under 16 KiB) inline: a call per block is 5-10 % of the index
+            # varints of one and two bytes (sections under 16 KiB) inline: a call per block was a quarter of the index
             length = buf[at]
             if length < 0x80:
                 start = at + 1
