@@ -3,6 +3,7 @@ files refused as such, whether the file is read into memory or mapped."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tempfile
 import tracemalloc
@@ -159,3 +160,38 @@ def test_an_export_of_more_blocks_than_the_cap_is_refused(monkeypatch: pytest.Mo
     data, _ = car([{"n": i} for i in range(2_001)])
     with pytest.raises(TooManyBlocks, match="more than 2,000 blocks"):
         CarBlocks(io.BytesIO(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 10_000))
+def test_any_bytes_after_a_header_are_indexed_or_refused_as_a_bad_car(tail: bytes, cut: int) -> None:
+    data, cids = car([{"a": 1}, {"b": "x" * 200}])
+    spliced = data[: min(cut, len(data))] + tail
+    try:
+        store = CarBlocks(io.BytesIO(spliced))
+    except BadCar:
+        return
+    for cid in cids:
+        with contextlib.suppress(KeyError, BadBlock):
+            store.get(bytes(cid))
+
+
+sections = st.lists(
+    st.tuples(st.integers(0, 20_000), st.binary(max_size=33), st.sampled_from([blocks.CID_PREFIX, b"\x01q\x12\x21"])),
+    max_size=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sections)
+def test_sections_of_any_claimed_length_are_indexed_or_refused_as_a_bad_car(
+    parts: list[tuple[int, bytes, bytes]],
+) -> None:
+    data, _ = car([{"a": 1}])
+    for claimed, digest, prefix in parts:  # a length that may disagree with what follows it
+        data += encode_varint(claimed) + prefix + digest.ljust(32, b"\0") + bytes(min(claimed, 300))
+    try:
+        store = CarBlocks(io.BytesIO(data))
+    except BadCar:
+        return
+    assert store.count >= 1
