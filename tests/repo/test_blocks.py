@@ -160,6 +160,9 @@ def test_an_export_of_more_blocks_than_the_cap_is_refused(monkeypatch: pytest.Mo
     data, _ = car([{"n": i} for i in range(2_001)])
     with pytest.raises(TooManyBlocks, match="more than 2,000 blocks"):
         CarBlocks(io.BytesIO(data))
+    # a file of few large blocks is not given a table larger than the cap needs (here 2,048 slots)
+    data, _ = car([{"pad": "x" * 10_000, "n": i} for i in range(100)])
+    assert len(CarBlocks(io.BytesIO(data))._table) == 2_048
 
 
 @settings(max_examples=300, deadline=None)

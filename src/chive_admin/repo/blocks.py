@@ -90,8 +90,9 @@ class CarBlocks:
 
     def _index(self, at: int) -> None:
         buf = self._buf
-        # sized for blocks of 200 bytes (a repository's average is about 350), so an export rarely regrows it
-        table = _table(len(buf) // 200)
+        # sized for blocks of 200 bytes (a repository's average is about 350), so an export rarely regrows it, and
+        # never past what the cap needs (16 M slots, 128 MB)
+        table = _table(min(len(buf) // 200, MAX_BLOCKS))
         mask = len(table) - 1
         room = min(len(table) * 2 // 3, MAX_BLOCKS)
         count = 0
