@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from chive_admin.lex.formats import is_record_key
 from chive_admin.repo.car import VerifiedRepo, open_verified
 from chive_admin.repo.validate import CHIVE_PREFIX, is_indexed, record_problem
-from chive_admin.store.index import IndexedRecord, NotInDataModel, record_json
+from chive_admin.store.index import IndexedRecord, NotInDataModel
 from chive_admin.sync.threaded import iterate_in_thread
 from chive_admin.upstream.atproto import AtprotoClient
 
@@ -35,16 +35,16 @@ class RepoContents:
 
     def add(self, collection: str, rkey: str, cid: str, value: object, problem: str | None = None) -> None:
         """Sort one record into ``records`` or ``invalid``; ``problem``, when the caller already knows one."""
-        uri = f"at://{self.did}/{collection}/{rkey}"
         if problem is None and not is_record_key(rkey):
             problem = f"{rkey[:100]!r} is not a valid record key"
         problem = problem or record_problem(collection, value)
         if problem is None and isinstance(value, dict):
             try:
-                self.records.append(IndexedRecord(uri, self.did, collection, rkey, cid, value, record_json(value)))
+                self.records.append(IndexedRecord.from_parts(self.did, collection, rkey, cid, value))
                 return
             except NotInDataModel as exc:
                 problem = str(exc)
+        uri = f"at://{self.did}/{collection}/{rkey}"
         self.invalid.append(InvalidRecord(uri, problem or "record is not a JSON object"))
 
     def add_unknown(self, collection: str) -> None:
