@@ -22,7 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(db=tmp_path / "chive-admin.db", allow_private_network=True)
+    # exports read on a thread: an app started per test need not start a reader process (the interop tests, which
+    # sync real exports, run the default, reader processes)
+    return Settings(db=tmp_path / "chive-admin.db", allow_private_network=True, export_readers=0)
 
 
 AppFactory = Callable[..., Starlette]

@@ -32,6 +32,7 @@ from chive_admin.metrics_route import prometheus
 from chive_admin.services import Services
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database, OwnerLock
+from chive_admin.sync.readers import ExportReaders
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.did_docs import DidDocFetcher
 from chive_admin.upstream.guard import upstream_http
@@ -110,11 +111,16 @@ def create_app(
         )
         app.state.services = services
         try:
+            if settings.export_readers:
+                services.readers = ExportReaders(settings.export_readers)
+                await services.readers.warm()
             services.audit.start()
             await engine.start(services)
             yield
         finally:
             await engine.stop()
+            if services.readers is not None:
+                await services.readers.close()
             await services.audit.stop()
             await xrpc.aclose()
             await http.aclose()

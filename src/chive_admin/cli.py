@@ -12,6 +12,7 @@ from chive_admin.client import commands as client_commands
 from chive_admin.logs import configure_logging
 from chive_admin.settings import (
     DEFAULT_DB,
+    DEFAULT_EXPORT_READERS,
     DEFAULT_HOST,
     DEFAULT_PLC_URL,
     DEFAULT_PORT,
@@ -84,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"requests in flight to one upstream host at once (default {DEFAULT_UPSTREAM_CONCURRENCY})",
     )
     serve.add_argument(
+        "--export-readers",
+        help="processes that read repository exports; 0 reads them on a thread of the server "
+        f"(default {DEFAULT_EXPORT_READERS}: one per core beyond the first, at most 4)",
+    )
+    serve.add_argument(
         "--retention-days", help=f"days ended operations are kept before pruning (default {DEFAULT_RETENTION_DAYS})"
     )
     serve.add_argument(
@@ -117,6 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
         upstream_timeout=args.upstream_timeout,
         upstream_attempts=args.upstream_attempts,
         upstream_concurrency=args.upstream_concurrency,
+        export_readers=args.export_readers,
     )
     lock = OwnerLock(settings.db)
     lock.acquire()

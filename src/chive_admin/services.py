@@ -13,6 +13,7 @@ from chive_admin.backfill.engine import Engine
 from chive_admin.health import IntegrityMonitor
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database
+from chive_admin.sync.readers import ExportReaders
 from chive_admin.upstream.atproto import AtprotoClient
 
 
@@ -29,3 +30,5 @@ class Services:
     audit: AuditLog
     keys: ApiKeyStore
     roles: RoleBook
+    #: reader processes for repository exports; None reads them on threads (``--export-readers 0``)
+    readers: ExportReaders | None = None

@@ -25,6 +25,8 @@ DEFAULT_WORKERS = 2
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_UPSTREAM_CONCURRENCY = 16
+#: export reader processes: one per core beyond the first (the server's own), at least one, at most four
+DEFAULT_EXPORT_READERS = max(1, min(4, (os.cpu_count() or 1) - 1))
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
 
@@ -59,6 +61,8 @@ class Settings:
     #: requests in flight to one upstream host at once, shared by every job (a pds-scan fetches as many
     #: repositories at once); at network distance a listing is bound by round trips, so this sets its speed
     upstream_concurrency: int = DEFAULT_UPSTREAM_CONCURRENCY
+    #: processes that read repository exports (did-sync); 0 reads them on a thread of the server instead
+    export_readers: int = DEFAULT_EXPORT_READERS
 
     def __post_init__(self) -> None:
         if not self.service_did:
@@ -177,6 +181,7 @@ def build(
     upstream_timeout: str | float | None = None,
     upstream_attempts: str | int | None = None,
     upstream_concurrency: str | int | None = None,
+    export_readers: str | int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Settings from flag values (``None`` where a flag was not given), falling back to env, then defaults."""
@@ -226,4 +231,12 @@ def build(
             1,
             256,
         ),
+        export_readers=check_int(
+            "--export-readers", _given(pick("--export-readers", export_readers), DEFAULT_EXPORT_READERS), 0, 64
+        ),
     )
+
+
+def _given(value: str | None, default: int) -> str | int:
+    """``value`` when one was given, even ``"0"`` (which ``or`` would replace with the default)."""
+    return default if value is None or value == "" else value

@@ -31,8 +31,12 @@ class IndexedRecord(NamedTuple):
     json: str
 
     @classmethod
-    def from_parts(cls, did: str, collection: str, rkey: str, cid: str, value: dict[str, Any]) -> IndexedRecord:
-        return cls(f"at://{did}/{collection}/{rkey}", did, collection, rkey, cid, value, record_json(value))
+    def from_parts(
+        cls, did: str, collection: str, rkey: str, cid: str, value: dict[str, Any], json: str | None = None
+    ) -> IndexedRecord:
+        """The record, with ``json`` as its stored form when the caller has made it already."""
+        uri = f"at://{did}/{collection}/{rkey}"
+        return cls(uri, did, collection, rkey, cid, value, record_json(value) if json is None else json)
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 
+import orjson
+
 from chive_admin.lex.formats import is_record_key
-from chive_admin.repo.car import VerifiedRepo, open_verified
+from chive_admin.repo.car import open_verified
+from chive_admin.repo.rows import RecordRow, record_rows
 from chive_admin.repo.validate import CHIVE_PREFIX, is_indexed, record_problem
 from chive_admin.store.index import IndexedRecord, NotInDataModel
+from chive_admin.sync.readers import ExportReaders
 from chive_admin.sync.threaded import iterate_in_thread
 from chive_admin.upstream.atproto import AtprotoClient
 
@@ -33,14 +37,17 @@ class RepoContents:
     #: ``pub.chive.*`` collections the repository has but no lexicon of ours describes (not indexed)
     unknown_collections: list[str] = field(default_factory=list)
 
-    def add(self, collection: str, rkey: str, cid: str, value: object, problem: str | None = None) -> None:
-        """Sort one record into ``records`` or ``invalid``; ``problem``, when the caller already knows one."""
+    def add(
+        self, collection: str, rkey: str, cid: str, value: object, problem: str | None = None, json: str | None = None
+    ) -> None:
+        """Sort one record into ``records`` or ``invalid``; ``problem``, when the caller already knows one, and
+        ``json``, when it has the value as stored already."""
         if problem is None and not is_record_key(rkey):
             problem = f"{rkey[:100]!r} is not a valid record key"
         problem = problem or record_problem(collection, value)
         if problem is None and isinstance(value, dict):
             try:
-                self.records.append(IndexedRecord.from_parts(self.did, collection, rkey, cid, value))
+                self.records.append(IndexedRecord.from_parts(self.did, collection, rkey, cid, value, json))
                 return
             except NotInDataModel as exc:
                 problem = str(exc)
@@ -87,63 +94,94 @@ class RepoStream:
     handle: str | None
     rev: str | None
     parts: AsyncGenerator[RepoContents, None]
-    release: Callable[[], None] = lambda: None
+    release: Callable[[], Awaitable[None]] | None = None
 
     async def aclose(self) -> None:
         try:
             await self.parts.aclose()
         finally:
-            self.release()
+            if self.release is not None:
+                await self.release()
 
 
 async def stream_by_export(
-    client: AtprotoClient, pds: str, did: str, signing_key: str, *, prefix: str = CHIVE_PREFIX, size: int = 500
+    client: AtprotoClient,
+    pds: str,
+    did: str,
+    signing_key: str,
+    *,
+    prefix: str = CHIVE_PREFIX,
+    size: int = 500,
+    readers: ExportReaders | None = None,
 ) -> RepoStream:
-    """getRepo, verify the commit against ``signing_key``, then read the ``prefix`` key range of the MST on a
-    worker thread, ``size`` records a part, each read when the consumer asks for it (having written the one before).
+    """getRepo, verify the commit against ``signing_key``, then read the ``prefix`` key range of the MST, ``size``
+    records a part: in a reader process when ``readers`` are given (the next part is read while the consumer
+    writes this one), else on a worker thread, each part read when the consumer asks for it.
 
     Signature and commit checks happen before this returns; a broken tree or a missing block is found while
     reading and raised from ``parts`` (every record handed out before it is in a block whose hash and path from
     the signed root were checked, so it is the owner's record).
     """
-    spool = await client.get_repo(pds, did)
-    try:
-        # parsing and hashing a large CAR is CPU work: keep it off the event loop
-        repo = await asyncio.to_thread(open_verified, spool, did=did, signing_key=signing_key)
-    except BaseException:
-        spool.close()
-        raise
+    async with AsyncExitStack() as stack:
+        spool = stack.enter_context(await client.get_repo(pds, did))
+        if readers is not None:
+            session = await stack.enter_async_context(
+                readers.session(spool.name, did=did, signing_key=signing_key, prefix=prefix, size=size)
+            )
+            rev = session.rev
 
-    async def parts() -> AsyncGenerator[RepoContents, None]:
-        async with aclosing(iterate_in_thread(lambda: _export_parts(repo, prefix, size))) as read:
-            async for part in read:
-                yield part
+            async def parts() -> AsyncGenerator[RepoContents, None]:
+                # the next part is checked while the consumer writes this one: the write's commit waits on the
+                # disk without the GIL
+                ahead: asyncio.Future[RepoContents] | None = None
+                try:
+                    async with aclosing(session.parts()) as read:
+                        async for rows in read:
+                            checked = asyncio.ensure_future(asyncio.to_thread(_contents, did, rev, rows))
+                            if ahead is not None:
+                                yield await ahead
+                            ahead = checked
+                    if ahead is not None:
+                        yield await ahead
+                finally:
+                    if ahead is not None and not ahead.done():
+                        await asyncio.wait([ahead])
 
-    def release() -> None:
-        try:
-            repo.close()
-        finally:
-            spool.close()
-
-    return RepoStream(did, None, repo.rev, parts(), release)
-
-
-def _export_parts(repo: VerifiedRepo, prefix: str, size: int) -> Iterator[RepoContents]:
-    part = RepoContents(did=repo.did, rev=repo.rev)
-    for record in repo.records(prefix):
-        if not is_indexed(record.collection):
-            part.add_unknown(record.collection)
         else:
-            part.add(record.collection, record.rkey, record.cid, record.value, record.problem)
-        if len(part.records) + len(part.invalid) >= size:
-            yield part
-            part = RepoContents(did=repo.did, rev=repo.rev)
-    yield part
+            # parsing and hashing a large CAR is CPU work: keep it off the event loop
+            repo = await asyncio.to_thread(open_verified, spool, did=did, signing_key=signing_key)
+            stack.callback(repo.close)
+            rev = repo.rev
+
+            async def parts() -> AsyncGenerator[RepoContents, None]:
+                def read() -> Iterator[RepoContents]:
+                    return (_contents(did, rev, rows) for rows in record_rows(repo, prefix, size))
+
+                async with aclosing(iterate_in_thread(read)) as read_parts:
+                    async for part in read_parts:
+                        yield part
+
+        return RepoStream(did, None, rev, parts(), stack.pop_all().aclose)
+    raise AssertionError("unreachable")  # mypy: the exit stack does not swallow exceptions
 
 
-async def fetch_by_export(client: AtprotoClient, pds: str, did: str, signing_key: str) -> RepoContents:
+def _contents(did: str, rev: str, rows: list[RecordRow]) -> RepoContents:
+    part = RepoContents(did=did, rev=rev)
+    for collection, rkey, cid, text, problem in rows:
+        if not is_indexed(collection):
+            part.add_unknown(collection)
+        elif text is None:
+            part.add(collection, rkey, cid, None, problem)
+        else:
+            part.add(collection, rkey, cid, orjson.loads(text), json=text)
+    return part
+
+
+async def fetch_by_export(
+    client: AtprotoClient, pds: str, did: str, signing_key: str, *, readers: ExportReaders | None = None
+) -> RepoContents:
     """The whole of :func:`stream_by_export` at once (what a small repository or a test wants)."""
-    stream = await stream_by_export(client, pds, did, signing_key)
+    stream = await stream_by_export(client, pds, did, signing_key, readers=readers)
     whole = RepoContents(did=did, rev=stream.rev)
     async with aclosing(stream):
         async for part in stream.parts:

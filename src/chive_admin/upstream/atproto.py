@@ -132,9 +132,11 @@ class AtprotoClient:
         return _checked(lex_get_repo_status.Output, await self.caller.query_json(pds, nsid, {"did": did}), pds, nsid)
 
     async def get_repo(self, pds: str, did: str, *, max_bytes: int = MAX_REPO_BYTES) -> IO[bytes]:
-        """The repository export (CAR) in a temporary file; the caller closes it."""
+        """The repository export (CAR) in a named temporary file (a reader process opens it by name); the caller
+        closes it, which deletes it."""
+        nsid = ids.COM_ATPROTO_SYNC_GET_REPO
         spool, _ = await self.caller.query_file(
-            pds, ids.COM_ATPROTO_SYNC_GET_REPO, {"did": did}, max_bytes=max_bytes, check=car_header_problem
+            pds, nsid, {"did": did}, max_bytes=max_bytes, check=car_header_problem, on_disk=True
         )
         return spool
 

@@ -225,16 +225,22 @@ class XrpcCaller:
         *,
         max_bytes: int,
         check: Callable[[bytes], str | None] | None = None,
+        on_disk: bool = False,
     ) -> tuple[IO[bytes], str | None]:
         """A query whose answer is bytes (a CAR, a blob), spooled to a temporary file so a large answer never
         sits in memory whole; returns the file (positioned at 0; the caller closes it) and the content type.
 
         ``check`` looks at the first bytes and names what is wrong with them, if anything: such an answer is a
-        BadResponse, retried like any other (a proxy's HTML page under a 200 is not the export)."""
+        BadResponse, retried like any other (a proxy's HTML page under a 200 is not the export). ``on_disk``: the
+        file is a named one on disk whatever its size (another process will read it by name)."""
         host = host_key(service)
 
         async def once() -> tuple[IO[bytes], str | None]:
-            spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115
+            spool: IO[bytes] = (
+                tempfile.NamedTemporaryFile(prefix="chive-admin-", suffix=".download")  # noqa: SIM115
+                if on_disk
+                else tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115
+            )
             try:
                 async with self._stream(service, nsid, params) as response:
                     declared = response.headers.get("content-length")

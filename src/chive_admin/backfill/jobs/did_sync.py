@@ -25,6 +25,7 @@ from chive_admin.store import index
 from chive_admin.sync.fetch import RepoContents, stream_by_export, stream_by_listing
 from chive_admin.sync.hosting import hosting_status, is_hosted
 from chive_admin.sync.ingest import apply_records, remove_records
+from chive_admin.sync.readers import ReaderFailed
 from chive_admin.upstream.errors import MethodNotImplemented, UpstreamError
 
 _IDENTITY_FAILURES = {"not_found": "did_not_found", "tombstoned": "did_tombstoned"}
@@ -72,7 +73,9 @@ class DidSync(Job[DidSyncParams]):
         try:
             try:
                 try:
-                    stream = await stream_by_export(client, pds, did, identity.signing_key, prefix=self.scope)
+                    stream = await stream_by_export(
+                        client, pds, did, identity.signing_key, prefix=self.scope, readers=ctx.services.readers
+                    )
                 except MethodNotImplemented:
                     stream = await stream_by_listing(client, pds, did, prefix=self.scope)
                 ctx.stage("writing_records")
@@ -81,6 +84,8 @@ class DidSync(Job[DidSyncParams]):
             except RepoVerificationError as exc:
                 check = {"did": did, "pds": pds, "check": exc.code}
                 raise JobFailed("repo_verification_failed", str(exc), check) from None
+            except ReaderFailed as exc:  # the reader process's failure is logged; the op says which export
+                raise JobFailed("repo_read_failed", str(exc), {"did": did, "pds": pds}) from None
         except UpstreamError as exc:
             status = await hosting_status(client, pds, did, exc)
             context = {"did": did, "pds": pds, "status": exc.status, "upstreamError": exc.error}
