@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,14 @@ def test_defaults_need_no_configuration(tmp_path: Path, monkeypatch: pytest.Monk
     assert s.admin_dids == ()
     assert s.allow_private_network is False
     assert (s.upstream_attempts, s.upstream_concurrency) == (6, 16)
+    assert s.export_readers == max(1, min(4, (os.cpu_count() or 1) - 1))
+
+
+def test_export_readers_may_be_zero_from_a_flag_or_the_env() -> None:
+    # 0 is a value here (read exports on a thread), not "not given"
+    assert build(**NONE, export_readers="0", environ={}).export_readers == 0
+    assert build(**NONE, environ={"CHIVE_ADMIN_EXPORT_READERS": "0"}).export_readers == 0
+    assert build(**NONE, export_readers=3, environ={"CHIVE_ADMIN_EXPORT_READERS": "0"}).export_readers == 3
 
 
 def test_env_is_read_and_flags_win(tmp_path: Path) -> None:
@@ -69,6 +78,8 @@ def test_default_service_did_names_a_host_not_a_wildcard() -> None:
         ({"plc_url": "https://plc.example/?q=1"}, "query"),
         ({"upstream_concurrency": "0"}, "--upstream-concurrency"),
         ({"upstream_concurrency": "many"}, "--upstream-concurrency"),
+        ({"export_readers": "-1"}, "--export-readers"),
+        ({"export_readers": "65"}, "--export-readers"),
     ],
 )
 def test_bad_values(overrides: dict[str, str], message: str) -> None:

@@ -154,7 +154,7 @@ class ExportReaders:
         if self._closed:
             raise ReaderFailed("the export readers are shut down")
         async with self._slots:
-            reader = self._idle.pop() if self._idle else await _Reader.start()
+            reader = await self._checkout()
             self._busy.add(reader)
             clean = False
             try:
@@ -172,6 +172,15 @@ class ExportReaders:
                 else:
                     reader.kill()
                     await reader.process.wait()
+
+    async def _checkout(self) -> _Reader:
+        """An idle reader that is still running (one may have been killed meanwhile: the OOM killer), or a new one."""
+        while self._idle:
+            reader = self._idle.pop()
+            if reader.process.returncode is None:
+                return reader
+            log.warning("export reader (pid %s) exited while idle (%s)", reader.process.pid, reader.process.returncode)
+        return await _Reader.start()
 
     async def _settle(self, reader: _Reader) -> bool:
         """Close the session; whether the reader is back between sessions."""

@@ -5,6 +5,8 @@ a fault-injecting proxy that breaks the export in every way it knows, and agains
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,13 @@ from interop.testnet_harness import Testnet
 from support.plc_view import plc_view
 
 from chive_admin._generated import ids
+from chive_admin.backfill.jobs import did_sync
 from chive_admin.settings import Settings
 
 pytestmark = pytest.mark.interop
 
 ADMIN = {"Authorization": "Bearer admin"}
+EPRINT = "at://did:plc:bench/pub.chive.eprint.submission/x"
 
 
 @pytest.fixture
@@ -179,3 +183,34 @@ async def test_did_sync_against_a_pds_that_never_recovers(tmp_path: Path, testne
     assert op["errorCode"]
     assert answer.status_code == 200
     assert elapsed < 120
+
+
+async def test_a_reader_killed_mid_sync_fails_the_op_and_the_next_sync_completes(
+    pds2: PdsClient, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    author = pds2.create_account(prefix="reader")
+    pds2.bulk_create(author, records.COMMENT, 1200, factory=lambda i: records.review_comment(eprint_uri=EPRINT))
+    readers = client.app.state.services.readers  # type: ignore[attr-defined]
+    assert readers is not None  # the default: exports are read in reader processes
+    write = did_sync.apply_records
+    killed: list[int] = []
+
+    async def write_then_kill(*args: Any) -> Any:
+        result = await write(*args)
+        if not killed:  # after the first part is written, the reader dies (as the OOM killer would do it)
+            (reader,) = readers._busy
+            killed.append(reader.process.pid)
+            os.kill(reader.process.pid, signal.SIGKILL)
+        return result
+
+    monkeypatch.setattr(did_sync, "apply_records", write_then_kill)
+    failed = await sync_did(client, author.did)
+    assert (failed["status"], failed["errorCode"]) == ("failed", "repo_read_failed")
+    assert f"pid {killed[0]}" in failed["error"]
+    assert 0 < len(await indexed(client, author.did)) < 1200  # the parts written before it stay, until the next sync
+
+    monkeypatch.setattr(did_sync, "apply_records", write)
+    done = await sync_did(client, author.did)
+    assert done["status"] == "completed", done
+    assert await indexed(client, author.did) == upstream(pds2, author.did)
+    assert killed[0] not in {reader.process.pid for reader in readers._idle}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import aclosing
 from typing import IO, Any
 
@@ -11,6 +12,7 @@ from interop.pds_client import Account, PdsClient
 from interop.testnet_harness import Testnet
 
 from chive_admin.sync.fetch import fetch_by_export, fetch_by_listing, stream_by_export
+from chive_admin.sync.readers import ExportReaders
 from chive_admin.upstream.atproto import AtprotoClient
 
 pytestmark = pytest.mark.interop
@@ -37,7 +39,14 @@ async def test_listing_and_export_agree_and_sort_invalid_records(
     )
 
     listed = await fetch_by_listing(client, testnet.pds_url, account.did)
-    exported = await fetch_by_export(client, testnet.pds_url, account.did, testnet.signing_key(account.did))
+    key = testnet.signing_key(account.did)
+    exported = await fetch_by_export(client, testnet.pds_url, account.did, key)
+    readers = ExportReaders(1)
+    try:
+        in_a_reader = await fetch_by_export(client, testnet.pds_url, account.did, key, readers=readers)
+    finally:
+        await readers.close()
+    assert in_a_reader == exported  # read in a reader process or on a thread, the same contents
 
     for contents in (listed, exported):
         assert len(contents.records) == 231
@@ -49,8 +58,9 @@ async def test_listing_and_export_agree_and_sort_invalid_records(
     assert exported.rev
 
 
+@pytest.mark.parametrize("in_readers", [False, True], ids=["thread", "reader"])
 async def test_an_export_stream_is_released_when_closed_read_or_not(
-    testnet: Testnet, pds: PdsClient, account: Account, client: AtprotoClient
+    testnet: Testnet, pds: PdsClient, account: Account, client: AtprotoClient, in_readers: bool
 ) -> None:
     pds.bulk_create(account, records.COMMENT, 1200, factory=lambda i: records.review_comment(eprint_uri=EPRINT))
     spools: list[IO[bytes]] = []
@@ -62,14 +72,22 @@ async def test_an_export_stream_is_released_when_closed_read_or_not(
 
     client.get_repo = get_repo  # type: ignore[method-assign]
     key = testnet.signing_key(account.did)
-    never_read = await stream_by_export(client, testnet.pds_url, account.did, key, size=500)
-    async with aclosing(never_read):
-        pass
-    partly_read = await stream_by_export(client, testnet.pds_url, account.did, key, size=500)
-    async with aclosing(partly_read):
-        first = await anext(partly_read.parts)
-    assert len(first.records) == 500
-    assert [spool.closed for spool in spools] == [True, True]
+    readers = ExportReaders(1) if in_readers else None
+    try:
+        never_read = await stream_by_export(client, testnet.pds_url, account.did, key, size=500, readers=readers)
+        async with aclosing(never_read):
+            pass
+        partly_read = await stream_by_export(client, testnet.pds_url, account.did, key, size=500, readers=readers)
+        async with aclosing(partly_read):
+            first = await anext(partly_read.parts)
+        assert len(first.records) == 500
+        assert [spool.closed for spool in spools] == [True, True]
+        assert not any(os.path.exists(spool.name) for spool in spools)  # the named exports are deleted
+        if readers is not None:
+            assert len(readers._idle) == 1  # both sessions ended cleanly: the reader is kept
+    finally:
+        if readers is not None:
+            await readers.close()
 
 
 async def test_a_listing_takes_only_the_collections_under_its_prefix(
