@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -194,3 +195,27 @@ def test_readers_exit_when_the_server_process_is_killed(tmp_path: Path) -> None:
     finally:
         server.kill()
         server.wait(timeout=10)
+
+
+async def test_a_consumers_own_error_keeps_the_reader(readers: ExportReaders, path: Path) -> None:
+    # a cancel request raised at a checkpoint, say: the reader is sound and is kept, its pending part drained
+    async def fail_at_the_first_part() -> None:
+        async with readers.session(str(path), did=DID, signing_key=KEY.did_key, prefix="pub.chive.", size=10) as s:
+            async for _ in s.parts():
+                raise LookupError("the consumer's own")
+
+    with pytest.raises(LookupError):
+        await fail_at_the_first_part()
+    (pid,) = pids(readers)
+    assert [len(rows) for rows in await read_all(readers, path)] == [10, 10, 5]
+    assert pids(readers) == {pid}
+
+
+async def test_an_idle_reader_outlives_sigint_and_sigterm(readers: ExportReaders) -> None:
+    # a terminal's Ctrl-C and a service manager's SIGTERM go to the whole group: the server winds down, and its
+    # readers go when it closes their input
+    await readers.warm()
+    (reader,) = readers._idle
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        os.kill(reader.process.pid, sig)
+    assert await reader.ask(("ping",)) == ("pong",)

@@ -16,12 +16,13 @@ over a pipe it made):
 - ``("ping",)`` → ``("pong",)``: the reader has imported what it needs and is waiting.
 
 Anything else that goes wrong answers ``("failed", description)`` and ends the session. End of input ends the
-process: the parent closed the pipe or died.
+process: the parent closed the pipe or died. SIGINT and SIGTERM are ignored (see :func:`main`).
 """
 
 from __future__ import annotations
 
 import pickle
+import signal
 import struct
 import sys
 import traceback
@@ -94,6 +95,11 @@ class Session:
 
 
 def main() -> None:
+    # the reader's life is its input: it ends when the server closes it or dies. Ctrl-C in a terminal and a
+    # service manager's SIGTERM reach every process of the group; a reader that died of them would fail the sync
+    # the server is winding down to resume
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout is the reply channel: a stray print must not corrupt it
     session = Session()

@@ -158,13 +158,17 @@ class ExportReaders:
             self._busy.add(reader)
             clean = False
             try:
-                opened = _reply(await reader.ask(("open", path, did, signing_key, prefix, size)))
-                yield ExportSession(reader, opened[1], opened[2])
-                # the session may have ended early, with a part requested: its answer comes before the close's
+                try:
+                    opened = _reply(await reader.ask(("open", path, did, signing_key, prefix, size)))
+                    yield ExportSession(reader, opened[1], opened[2])
+                except ReaderFailed:
+                    raise
+                except Exception:
+                    # a refused export, or the caller's own error (a cancel request at a checkpoint): the reader
+                    # is sound, so it is kept. A cancelled task (BaseException) kills it: its reply is unknown.
+                    clean = await self._settle(reader)
+                    raise
                 clean = await self._settle(reader)
-            except RepoVerificationError:
-                clean = True  # the reader refused the export and closed it: it is between sessions
-                raise
             finally:
                 self._busy.discard(reader)
                 if clean and not self._closed:
@@ -183,7 +187,8 @@ class ExportReaders:
         return await _Reader.start()
 
     async def _settle(self, reader: _Reader) -> bool:
-        """Close the session; whether the reader is back between sessions."""
+        """Close the session; whether the reader is back between sessions. A session that ended early has a part
+        requested: its answer comes before the close's."""
         reader.send(("close",))
         while (reply := await reader.receive())[0] != "closed":
             if reply[0] not in ("rows", "end", "refused"):
