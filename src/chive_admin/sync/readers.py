@@ -2,7 +2,8 @@
 
 Python runs one thread at a time, so reading an export on a thread of the server (hashing, DAG-CBOR, the MST walk)
 took turns with validating and writing what it read. In a process of its own the next part is read while this
-process validates and writes the last one; measured on a 5,000-record export, see the README's operations section.
+process validates and writes the last one. A did-sync of 5,000 records on 2 cores: 0.53-0.58 s against 0.63-0.73 s
+on a thread, same run (the download alone, 0.22-0.29 s).
 
 A reader is checked out for one export. One that fails, dies or is abandoned mid-request is killed, not reused, so
 a reader in the pool is always between sessions. Readers exit when their input closes, so they never outlive the
