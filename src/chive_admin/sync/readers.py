@@ -37,11 +37,6 @@ class ReaderFailed(RuntimeError):
     """The reader process failed on an export (its description is logged, not shown) or died."""
 
 
-def default_reader_count() -> int:
-    """One reader per core beyond the first, at least one and at most four."""
-    return max(1, min(4, (os.cpu_count() or 1) - 1))
-
-
 class _Reader:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
