@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +42,29 @@ def test_values_too_long_to_remember_are_still_checked() -> None:
     assert formats.validate_uri(long_uri) == long_uri
     with pytest.raises(ValueError, match="ends in a line break"):
         formats.validate_uri(long_uri + "\n")
+
+
+def test_the_checks_are_the_sdks_own_loaded_without_its_client() -> None:
+    # importing atproto_client runs its whole client: 1.1 s of every process start (server, command, reader)
+    program = (
+        "import sys; import chive_admin.app, chive_admin.repo.worker;"
+        "from chive_admin.lex import formats;"
+        "print(sorted(m for m in sys.modules if m.startswith('atproto_client')));"
+        "print(formats.validate_did.__name__, formats._sf.__file__)"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60)
+    loaded, checks = done.stdout.splitlines()
+    assert loaded == "[]"
+    name, source = checks.split(" ", 1)
+    assert name == "validate_did"
+    assert Path(source).parts[-3:] == ("atproto_client", "models", "string_formats.py")
+
+
+def test_the_sdks_module_is_reused_when_the_sdk_is_loaded() -> None:
+    program = (
+        "import atproto_client.models.string_formats as sdk;"
+        "from chive_admin.lex import formats;"
+        "print(formats._sf is sdk)"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "True"

@@ -7,11 +7,40 @@ opts in through the validation context, and a server must never skip them, so we
 from __future__ import annotations
 
 import functools
+import importlib.util
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any, cast
 
-from atproto_client.models import string_formats as _sf
 from pydantic import AfterValidator
+
+
+def _sdk_string_formats() -> ModuleType:
+    """The SDK's ``atproto_client.models.string_formats``, loaded on its own.
+
+    Importing it by name first runs ``atproto_client/__init__``, which imports the SDK's whole client: 1.1 s of
+    every process start (the server, each command, each export reader) for a module that needs only ``re``,
+    pydantic and ``atproto_core``. Its file is loaded as is, under a private name, unless the SDK is loaded already.
+    """
+    loaded = sys.modules.get("atproto_client.models.string_formats")
+    if loaded is not None:
+        return loaded
+    package = importlib.util.find_spec("atproto_client")  # finds the package without running it
+    if package is None or package.origin is None:
+        raise ImportError("the atproto SDK (atproto_client) is not installed")
+    name = f"{__name__}._sdk_string_formats"
+    spec = importlib.util.spec_from_file_location(name, Path(package.origin).parent / "models" / "string_formats.py")
+    if spec is None or spec.loader is None:
+        raise ImportError("atproto_client.models.string_formats is missing")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # pydantic resolves the module's annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+_sf = _sdk_string_formats()
 
 #: Valid values are remembered per format: the same DIDs, URIs and timestamps come back on every listing (status
 #: polls re-validate the same rows each second). Only valid values are kept (a failure raises and is not cached),

@@ -2,8 +2,8 @@
 :mod:`chive_admin.sync.readers`.
 
 Reading a repository export (hashing, DAG-CBOR, the MST walk) is CPU work that holds the GIL; in its own process it
-runs beside the server's validation and writes instead of taking turns with them, and a hostile export that crashes
-a C decoder takes down this process, not the server. It imports only the reader, not the app.
+runs beside the server's writes instead of taking turns with them, and a hostile export that crashes a C decoder
+takes down this process, not the server. It imports the reader and the record lexicons' models, not the app.
 
 Messages are length-prefixed pickles, one reply per request, in order (the parent is this module's only caller,
 over a pipe it made):

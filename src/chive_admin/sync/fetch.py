@@ -115,8 +115,9 @@ async def stream_by_export(
     readers: ExportReaders | None = None,
 ) -> RepoStream:
     """getRepo, verify the commit against ``signing_key``, then read the ``prefix`` key range of the MST, ``size``
-    records a part: in a reader process when ``readers`` are given (the next part is read while the consumer
-    writes this one), else on a worker thread, each part read when the consumer asks for it.
+    records a part, each checked against the lexicons: in a reader process when ``readers`` are given (the next
+    part is read while the consumer writes this one), else on a worker thread, each part read when the consumer asks
+    for it.
 
     Signature and commit checks happen before this returns; a broken tree or a missing block is found while
     reading and raised from ``parts`` (every record handed out before it is in a block whose hash and path from
@@ -131,8 +132,8 @@ async def stream_by_export(
             rev = session.rev
 
             async def parts() -> AsyncGenerator[RepoContents, None]:
-                # the next part is checked while the consumer writes this one: the write's commit waits on the
-                # disk without the GIL
+                # the next part is sorted (and its JSON parsed) while the consumer writes this one: the write's
+                # commit waits on the disk without the GIL
                 ahead: asyncio.Future[RepoContents] | None = None
                 try:
                     async with aclosing(session.parts()) as read:
@@ -166,14 +167,17 @@ async def stream_by_export(
 
 
 def _contents(did: str, rev: str, rows: list[RecordRow]) -> RepoContents:
+    """Sort checked rows (:mod:`chive_admin.repo.rows`) into a part: they were validated where they were read."""
     part = RepoContents(did=did, rev=rev)
+    records, invalid = part.records, part.invalid
     for collection, rkey, cid, text, problem in rows:
-        if not is_indexed(collection):
-            part.add_unknown(collection)
-        elif text is None:
-            part.add(collection, rkey, cid, None, problem)
+        if text is not None:
+            value = orjson.loads(text)  # kept beside the JSON for what is derived from a record (search documents)
+            records.append(IndexedRecord(f"at://{did}/{collection}/{rkey}", did, collection, rkey, cid, value, text))
+        elif problem is not None:
+            invalid.append(InvalidRecord(f"at://{did}/{collection}/{rkey}", problem))
         else:
-            part.add(collection, rkey, cid, orjson.loads(text), json=text)
+            part.add_unknown(collection)
     return part
 
 

@@ -1,8 +1,8 @@
 """Export reader processes (:mod:`chive_admin.repo.worker`): a small pool, one process per export being read.
 
-Python runs one thread at a time, so reading an export on a thread of the server (hashing, DAG-CBOR, the MST walk)
-took turns with validating and writing what it read. In a process of its own the next part is read while this
-process validates and writes the last one. A did-sync of 5,000 records on 2 cores: 0.53-0.58 s against 0.63-0.73 s
+Python runs one thread at a time, so reading an export on a thread of the server (hashing, DAG-CBOR, the MST walk,
+the lexicon checks) took turns with writing what it read. In a process of its own the next part is read and checked
+while this process writes the last one. A did-sync of 5,000 records on 2 cores: 0.53-0.58 s against 0.63-0.73 s
 on a thread, same run (the download alone, 0.22-0.29 s).
 
 A reader is checked out for one export. One that fails, dies or is abandoned mid-request is killed, not reused, so
