@@ -134,22 +134,26 @@ async def test_the_audit_trail_records_allowed_and_refused_calls_never_the_token
     response = await server.get(ids.PUB_CHIVE_ADMIN_GET_AUDIT_LOG, admin)
     assert response.status_code == 200
     output = get_audit_log.Output.model_validate(response.json(), strict=True, by_alias=True, by_name=False)
-    assert output.total == 6  # the getAuditLog call itself is recorded after it answers
+    # the getAuditLog call itself is recorded after it answers; the two calls refused before any identity was
+    # established (unknown key, no credentials) are in the table but not in the answer: Chive's lexicon requires
+    # actorDid
+    assert output.total == 4
     entries = response.json()["entries"]
     assert [e["action"] for e in entries] == [
         ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE,
         ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL,
-        *[ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS] * 4,
+        *[ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS] * 2,
     ]
     assert entries[0]["targetUri"] == OTHER
     assert entries[0]["actorDid"] == BOOTSTRAP
     assert "allowed 200" in entries[0]["details"]
     assert "failed 400" in entries[1]["details"]
-    assert "reason=no_credentials" in entries[2]["details"]
-    assert "actorDid" not in entries[2]
-    assert "reason=unknown_key" in entries[3]["details"]
-    assert entries[4]["actorDid"] == OTHER
-    assert "reason=AdminRequired" in entries[4]["details"]
+    assert entries[2]["actorDid"] == OTHER
+    assert "reason=AdminRequired" in entries[2]["details"]
+    assert entries[3]["actorDid"] == BOOTSTRAP
+    async with server.app.state.services.db.read() as conn:
+        anonymous = await conn.execute_fetchall("SELECT reason FROM audit_log WHERE actor_did IS NULL ORDER BY id")
+    assert [row[0] for row in anonymous] == ["unknown_key", "no_credentials"]
     text = response.text
     for secret in (admin, other, "ca_wrongwrongwrong"):
         assert secret not in text

@@ -171,7 +171,7 @@ ROUTES: Final[Mapping[str, lex.Route]] = MappingProxyType({
         output_encoding='application/json',
         errors=('AuthenticationRequired', 'AdminRequired'),
         auth='admin',
-        description='Read the admin audit trail: one entry per pub.chive.admin call, allowed or refused.',
+        description='Read the admin audit trail: one entry per pub.chive.admin call made by an identified account, allowed or refused.',
     ),
     ids.PUB_CHIVE_ADMIN_GET_BACKFILL_HISTORY: lex.Route(
         nsid=ids.PUB_CHIVE_ADMIN_GET_BACKFILL_HISTORY,

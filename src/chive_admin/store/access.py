@@ -112,11 +112,26 @@ async def append_audit(conn: aiosqlite.Connection, entries: Iterable[AuditEntry]
     )
 
 
+@dataclass(frozen=True)
+class AuditPage:
+    entries: Sequence[AuditEntry]
+    #: entries that match the filter on every page
+    total: int
+    #: whether older matching entries follow the last one of ``entries``
+    more: bool
+
+
+# Calls refused before any identity was established (no or unverifiable credentials) are recorded without an actor.
+# They are kept out of getAuditLog: Chive's lexicon requires actorDid on every entry, and a client holding it rejects
+# a whole answer that has one entry without it. Operators see them in the table, the logs and the refusal metric.
+_IDENTIFIED = "actor_did IS NOT NULL"
+
+
 async def audit_page(
     conn: aiosqlite.Connection, *, limit: int, before_id: int | None, actor_did: str | None
-) -> tuple[Sequence[AuditEntry], int]:
-    """Newest first, entries with id < ``before_id``; and how many match the filter in all."""
-    where: list[str] = ["1 = 1"]
+) -> AuditPage:
+    """Entries made by an identified caller, newest first, with id < ``before_id``; and how many match in all."""
+    where: list[str] = [_IDENTIFIED]
     args: list[str | int] = []
     if actor_did is not None:
         where.append("actor_did = ?")
@@ -127,9 +142,9 @@ async def audit_page(
     if before_id is not None:
         where.append("id < ?")
         args.append(before_id)
-    async with conn.execute(
+    async with conn.execute(  # one more than asked: whether another page follows, without a second query
         f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-        (*args, limit),
+        (*args, limit + 1),
     ) as cur:
         entries = [AuditEntry(*row) async for row in cur]
-    return entries, total
+    return AuditPage(entries[:limit], total, len(entries) > limit)

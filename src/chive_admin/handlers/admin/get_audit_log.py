@@ -1,4 +1,6 @@
-"""pub.chive.admin.getAuditLog: the audit trail, newest first, with a stable cursor (entry ids only grow)."""
+"""pub.chive.admin.getAuditLog: the audit trail, newest first, with a stable cursor (entry ids only grow).
+
+Only calls made by an identified caller are listed (see :func:`chive_admin.store.access.audit_page`)."""
 
 from __future__ import annotations
 
@@ -40,10 +42,12 @@ async def handle(call: Call[lex.Params, None]) -> lex.Output:
         raise XRPCError.invalid_request("Invalid cursor")
     await call.services.audit.flush()  # the calls before this one are in the answer
     async with call.services.db.read() as conn:
-        entries, total = await access.audit_page(
+        page = await access.audit_page(
             conn, limit=call.params.limit, before_id=int(cursor) if cursor else None, actor_did=call.params.actor_did
         )
-    more = len(entries) == call.params.limit and entries[-1].id is not None and entries[-1].id > 1
+    last = page.entries[-1].id if page.entries else None
     return lex.Output(
-        entries=[_view(e) for e in entries], total=total, cursor=str(entries[-1].id) if more and entries else None
+        entries=[_view(e) for e in page.entries],
+        total=page.total,
+        cursor=str(last) if page.more and last is not None else None,
     )
