@@ -79,4 +79,3 @@ async def test_actor_filter_and_only_anonymous_rows(db: Database) -> None:
     assert [e.id for e in nobody.entries] == [4, 3]
     assert [(e.id, e.actor_did) for e in other.entries] == [(3, OTHER)]
     assert other.total == 1
-
