@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chive_admin.store import index
-from chive_admin.store.db import Database
+from chive_admin.store.db import Database, bundled_migrations
 from chive_admin.store.index import IndexedRecord, UpsertResult
 
 DID = "did:plc:alice0000000000000000000"
@@ -128,6 +128,39 @@ async def test_pds_health_and_stats(db: Database) -> None:
     async with db.read() as conn:
         stats = await index.pds_stats(conn, limit=10)
     assert {row.url: row.consecutive_errors for row in stats.items}["http://b"] == 0
+
+
+async def test_the_host_of_every_repo_is_in_the_registry(db: Database) -> None:
+    """A repo indexed by any job (did-sync, governance-sync, freshness-scan), not only by a pds-scan, names a host
+    that listPDSes lists, with that repo's records counted; registering it leaves a scanned host's health alone."""
+    async with db.write() as conn:
+        await index.record_pds_scan(conn, "http://scanned", "2026-01-01T00:00:00Z", repo_count=1)
+        await index.upsert_records(conn, [rec("a", "1"), rec("b", "1"), rec("c", "1", did="did:plc:bob")], "t")
+        await index.upsert_repo(conn, DID, "t", handle="alice.test", pds_url="http://synced", synced=True)
+        await index.upsert_repo(conn, "did:plc:bob", "t", pds_url="http://scanned", synced=True)
+        await index.upsert_repo(conn, "did:plc:nohost", "t")  # no host known: nothing to register
+    async with db.read() as conn:
+        stats = await index.pds_stats(conn, limit=10)
+    assert (stats.total, stats.healthy, stats.unhealthy, stats.with_records) == (2, 1, 0, 2)
+    by_url = {row.url: row for row in stats.items}
+    assert (by_url["http://synced"].status, by_url["http://synced"].record_count) == ("unknown", 2)
+    assert (by_url["http://scanned"].status, by_url["http://scanned"].record_count) == ("healthy", 1)
+    assert by_url["http://scanned"].repo_count == 1
+
+
+async def test_a_database_from_before_gets_the_hosts_of_its_repos(db: Database) -> None:
+    """The migration registers the hosts of repos indexed before every job registered them."""
+    [migration] = [m for m in bundled_migrations() if m.name == "repo_hosts"]
+    async with db.write() as conn:  # a repo row as a did-sync wrote it before: its host unregistered
+        await conn.execute(
+            "INSERT INTO repos (did, pds_url, status, updated_at) VALUES (?, 'http://old', 'active', 't')", (DID,)
+        )
+        await index.upsert_records(conn, [rec("a", "1")], "t")
+        await conn.execute("DELETE FROM schema_migrations WHERE version = ?", (migration.version,))
+    await db.migrate(bundled_migrations())
+    async with db.read() as conn:
+        stats = await index.pds_stats(conn, limit=10)
+    assert [(row.url, row.status, row.record_count) for row in stats.items] == [("http://old", "unknown", 1)]
 
 
 # what a parsed JSON value can hold: no floats (the atproto data model has none), but integers past 64 bits and lone

@@ -221,6 +221,10 @@ async def upsert_repo(
     rev: str | None = None,
     synced: bool = False,
 ) -> None:
+    """Create or update a repo row. Its PDS joins the registry: every host the index holds records from is one
+    ``listPDSes`` lists, with the records of its repos counted, whichever job indexed them."""
+    if pds_url is not None:
+        await ensure_pds(conn, pds_url, now)
     await conn.execute(
         "INSERT INTO repos (did, handle, pds_url, status, rev, last_synced_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -236,6 +240,7 @@ async def upsert_repo(
 
 
 async def ensure_pds(conn: aiosqlite.Connection, url: str, now: str) -> None:
+    """Register a host (status ``unknown`` until a pds-scan lists it); a known host is left as it is."""
     await conn.execute(
         "INSERT INTO pdses (url, first_seen_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (url) DO NOTHING",
         (url, now, now),

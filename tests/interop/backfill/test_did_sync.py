@@ -94,6 +94,35 @@ async def test_did_sync_finds_the_second_pds_and_mirrors_changes(
     assert again["counts"] == {"inserted": 0, "updated": 0, "unchanged": 120, "deleted": 0}
 
 
+async def test_a_did_sync_alone_puts_the_pds_in_the_registry_with_its_counts(
+    testnet: Testnet, pds2: PdsClient, client: httpx.AsyncClient
+) -> None:
+    """listPDSes lists every host the index holds records from, not only the hosts a pds-scan listed."""
+    eprint = "at://did:plc:x/pub.chive.eprint.submission/y"
+    authors = [pds2.create_account(prefix="reg"), pds2.create_account(prefix="reg")]
+    for author, count in zip(authors, (4, 2), strict=True):
+        pds2.bulk_create(author, records.COMMENT, count, factory=lambda i: records.review_comment(eprint_uri=eprint))
+
+    async def registry() -> dict[str, Any]:
+        response = await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_PDSES}", headers=ADMIN)
+        assert response.status_code == 200, response.text
+        stats: dict[str, Any] = response.json()["stats"]
+        return stats
+
+    assert (await registry())["total"] == 0
+    assert (await sync_did(client, authors[0].did))["status"] == "completed"
+    host = {"url": testnet.pds2_url, "status": "unknown", "errorCount": 0, "consecutiveErrors": 0}
+    assert await registry() == {
+        "total": 1,
+        "healthy": 0,
+        "unhealthy": 0,
+        "withRecords": 1,
+        "items": [{**host, "recordCount": 4}],
+    }
+    assert (await sync_did(client, authors[1].did))["status"] == "completed"
+    assert (await registry())["items"] == [{**host, "recordCount": 6}]  # one host, both repositories counted
+
+
 async def test_unknown_did_fails_with_a_code(client: httpx.AsyncClient) -> None:
     op = await sync_did(client, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
     assert (op["status"], op["errorCode"]) == ("failed", "did_not_found")

@@ -27,8 +27,18 @@ from chive_admin.sync.hosting import hosting_status, is_hosted
 from chive_admin.sync.ingest import apply_records, remove_records
 from chive_admin.sync.readers import ReaderFailed
 from chive_admin.upstream.errors import MethodNotImplemented, UpstreamError
+from chive_admin.upstream.urls import normalise_service_url
 
 _IDENTITY_FAILURES = {"not_found": "did_not_found", "tombstoned": "did_tombstoned"}
+
+
+def _registry_key(endpoint: str) -> str:
+    """The PDS named by a DID document, as the registry keys hosts (pds-scan's form, so that ``https://PDS.example/``
+    and ``https://pds.example`` are one row); an endpoint that is more than an origin is kept as given."""
+    try:
+        return normalise_service_url(endpoint)
+    except ValueError:
+        return endpoint.rstrip("/")
 
 
 class DidSyncParams(JobParams):
@@ -65,7 +75,7 @@ class DidSync(Job[DidSyncParams]):
             raise JobFailed("no_pds_endpoint", f"{did} names no #atproto_pds service", {"did": did})
         if not identity.signing_key:
             raise JobFailed("no_signing_key", f"{did} has no #atproto verification key", {"did": did})
-        pds = identity.pds.rstrip("/")
+        pds = _registry_key(identity.pds)
 
         ctx.stage("fetching_repo")
         await ctx.save()
@@ -113,10 +123,14 @@ class DidSync(Job[DidSyncParams]):
         ctx.records_processed = 0
         ctx.counts = {}
         since = now_stamp()  # every record written below is verified at or after this
+        registered = False
         async for part in parts:  # both streams hold only the collections within ``scope``
             if not part.records and not part.invalid:
                 continue
             async with ctx.batch() as conn:
+                if not registered:  # with the first records: a sync that stops midway leaves none of an unknown host
+                    await index.upsert_repo(conn, did, now_stamp(), handle=handle, pds_url=pds, status="active")
+                    registered = True
                 result = await apply_records(conn, part.records, now_stamp())
                 await ctx.dead_letter_records(conn, part.invalid, did=did, pds=pds)
                 ctx.records_processed += len(part.records) + len(part.invalid)
