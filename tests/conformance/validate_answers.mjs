@@ -14,33 +14,14 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { addLexicons } from '../interop/testnet/lexicon_files.mjs';
+
 const require = createRequire(path.join(path.resolve(process.env.TESTNET_NODE_MODULES || '.'), 'package.json'));
 const { Lexicons, jsonToLex } = await import(pathToFileURL(require.resolve('@atproto/lexicon')).href);
 
-const lexiconFiles = async (dir) => {
-  const out = [];
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await lexiconFiles(p)));
-    else if (entry.name.endsWith('.json')) out.push(p);
-  }
-  return out.sort();
-};
-
 const input = JSON.parse(await fs.readFile(process.argv[2], 'utf8'));
 const lexicons = new Lexicons();
-const unloadable = [];
-let loaded = 0;
-for (const file of await lexiconFiles(input.lexiconDir)) {
-  const doc = JSON.parse(await fs.readFile(file, 'utf8'));
-  if (doc?.lexicon !== 1 || typeof doc.id !== 'string') continue; // manifest.json and the like
-  try {
-    lexicons.add(doc);
-    loaded += 1;
-  } catch (err) {
-    unloadable.push({ file: path.relative(input.lexiconDir, file), error: String(err?.message ?? err) });
-  }
-}
+const { loaded, unloadable } = await addLexicons(lexicons, input.lexiconDir);
 
 const assert = { output: 'assertValidXrpcOutput', input: 'assertValidXrpcInput' };
 const failures = [];

@@ -9,10 +9,11 @@
 //
 // TESTNET_NODE_MODULES: directory holding node_modules (the install dir), default: this directory.
 
-import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { addLexicons } from './lexicon_files.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const modulesRoot = path.resolve(process.env.TESTNET_NODE_MODULES || here);
@@ -25,27 +26,10 @@ const readStdin = async () => {
   return Buffer.concat(chunks).toString('utf8');
 };
 
-const lexiconFiles = async (dir) => {
-  const out = [];
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await lexiconFiles(p)));
-    else if (entry.name.endsWith('.json')) out.push(p);
-  }
-  return out.sort();
-};
-
 const input = JSON.parse(await readStdin());
 const lexicons = new Lexicons();
-for (const file of await lexiconFiles(input.lexiconDir)) {
-  const doc = JSON.parse(await fs.readFile(file, 'utf8'));
-  if (doc?.lexicon !== 1 || typeof doc.id !== 'string') continue; // not a lexicon document
-  try {
-    lexicons.add(doc);
-  } catch (err) {
-    process.stderr.write(`skipping lexicon ${file}: ${err.message}\n`);
-  }
-}
+const { unloadable } = await addLexicons(lexicons, input.lexiconDir);
+for (const { file, error } of unloadable) process.stderr.write(`skipping lexicon ${file}: ${error}\n`);
 
 const results = input.records.map(({ collection, record }) => {
   try {
