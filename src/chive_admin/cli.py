@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from chive_admin import __version__, keys_cli
+from chive_admin import __version__, keys_cli, roles_cli
 from chive_admin.backfill.registry import PluginError
 from chive_admin.client import commands as client_commands
 from chive_admin.logs import configure_logging
@@ -99,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODULE:CLASS",
         help="load an extra job type (repeatable; env CHIVE_ADMIN_JOB_PLUGINS, comma-separated)",
     )
-    keys_cli.add_commands(commands, DEFAULT_DB)
+    keys_cli.add_commands(commands)
+    roles_cli.add_commands(commands)
     client_commands.add_commands(commands)
     return parser
 
@@ -161,7 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         if args.command == "keys":
-            return keys_cli.run(args, DEFAULT_DB)
+            return keys_cli.run(args)
+        if args.command == "roles":
+            return roles_cli.run(args)
         if args.command in ("ops", "dlq"):
             return client_commands.run(args)
     except (SettingsError, PluginError, DatabaseLockedByOtherProcess, DatabaseUnavailable) as exc:

@@ -11,61 +11,48 @@ from typing import Any
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
 from chive_admin.lex.formats import validate_did
-from chive_admin.settings import SettingsError, check_db_path
+from chive_admin.local_db import add_db_option, chosen_db, opened
+from chive_admin.roles_cli import bootstrap_admins
+from chive_admin.settings import SettingsError
 from chive_admin.store import access
-from chive_admin.store.db import Database, SharedAccess
 
 MAX_NAME = 100
 
 
-def add_commands(commands: argparse._SubParsersAction[Any], default_db: Path) -> None:
+def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     keys = commands.add_parser("keys", help="manage API keys", description="Create, list and revoke API keys.")
     actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a key; it is printed once and never stored")
-    create.add_argument("--did", required=True, help="the DID the key acts as")
+    create.add_argument("--did", required=True, help="the DID the key acts as (it needs the admin role)")
     create.add_argument("--name", required=True, help="what the key is for (e.g. ci-nightly)")
     listing = actions.add_parser("list", help="list keys (never the keys themselves)")
     revoke = actions.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id", metavar="ID")
     for action in (create, listing, revoke):
-        action.add_argument("--db", default=None, help=f"SQLite database file (default ./{default_db})")
+        add_db_option(action)
 
 
-async def _open(path: Path) -> Database:
-    return await Database.open(path, readers=1, lock=SharedAccess(path))
-
-
-async def _create(path: Path, did: str, name: str) -> tuple[str, str]:
-    db = await _open(path)
-    try:
+async def _create(path: Path, did: str, name: str) -> tuple[str, str, frozenset[str]]:
+    """The new key's id, the key, and the roles its DID holds in this database."""
+    async with opened(path) as db:
         key, key_id = new_key(), new_key_id()
         async with db.write() as conn:
             await access.create_key(conn, key_id=key_id, did=did, name=name, key_hash=key_hash(key), now=now_stamp())
-        return key_id, key
-    finally:
-        await db.close()
+            roles = await access.roles_of(conn, did)
+        return key_id, key, roles
 
 
 async def _list(path: Path) -> list[access.ApiKey]:
-    db = await _open(path)
-    try:
-        async with db.read() as conn:
-            return await access.list_keys(conn)
-    finally:
-        await db.close()
+    async with opened(path) as db, db.read() as conn:
+        return await access.list_keys(conn)
 
 
 async def _revoke(path: Path, key_id: str) -> bool:
-    db = await _open(path)
-    try:
-        async with db.write() as conn:
-            return await access.revoke_key(conn, key_id, now_stamp())
-    finally:
-        await db.close()
+    async with opened(path) as db, db.write() as conn:
+        return await access.revoke_key(conn, key_id, now_stamp())
 
 
-def run(args: argparse.Namespace, db_default: Path) -> int:
-    path = check_db_path(args.db or db_default)
+def run(args: argparse.Namespace) -> int:
     if args.keys_command == "create":
         try:
             did = validate_did(args.did)
@@ -74,10 +61,18 @@ def run(args: argparse.Namespace, db_default: Path) -> int:
         name = args.name.strip()
         if not name or len(name) > MAX_NAME or not name.isprintable():
             raise SettingsError(f"--name: must be 1 to {MAX_NAME} printable characters")
-        key_id, key = asyncio.run(_create(path, did, name))
+        key_id, key, roles = asyncio.run(_create(chosen_db(args), did, name))
         print(key)
         print(f"key {key_id} for {did} ({name}); shown once: store it now", file=sys.stderr)
+        if "admin" not in roles and did not in bootstrap_admins():
+            # every method needs the admin role: without it the key is refused everywhere with AdminRequired
+            print(
+                f"warning: {did} has no admin role in this database; grant one with "
+                f"`chive-admin roles grant {did} admin`, or start the server with --admin-did {did}",
+                file=sys.stderr,
+            )
         return 0
+    path = chosen_db(args)
     if args.keys_command == "list":
         for row in asyncio.run(_list(path)):
             state = f"revoked {row.revoked_at}" if row.revoked_at else "active"

@@ -3,7 +3,9 @@
 Loaded in-process by the tests, and into a real ``chive-admin serve`` with ``--job-plugin support.jobs:CountItems``.
 Its behaviour comes from env vars so a subprocess server can be steered too:
 ``TEST_JOB_ITEMS`` (default 100), ``TEST_JOB_DELAY`` seconds per batch (default 0), ``TEST_JOB_DLQ_EVERY`` (every
-n-th item dead-lettered), ``TEST_JOB_FAIL_AT`` / ``TEST_JOB_CRASH_AT`` (item at which it fails cleanly / raises).
+n-th item dead-lettered), ``TEST_JOB_FAIL_AT`` / ``TEST_JOB_CRASH_AT`` (item at which it fails cleanly / raises),
+``TEST_JOB_TEXT`` (appended to every message it writes: hostile text for the CLI's tests), ``TEST_JOB_UNIT=repos``
+(the items count as repositories, and the op has no record total).
 """
 
 from __future__ import annotations
@@ -41,8 +43,13 @@ class CountItems(Job[CountParams]):
         dlq_every, fail_at, crash_at = (
             _env_int(n) for n in ("TEST_JOB_DLQ_EVERY", "TEST_JOB_FAIL_AT", "TEST_JOB_CRASH_AT")
         )
+        text = os.environ.get("TEST_JOB_TEXT", "")
+        as_repos = os.environ.get("TEST_JOB_UNIT") == "repos"
         ctx.stage("counting")
-        ctx.total_records = total
+        if as_repos:
+            ctx.total_repos = total
+        else:
+            ctx.total_records = total
         await ctx.save()
         start = int(ctx.checkpoint or 0)
         for first in range(start, total, params.batch_size):
@@ -53,14 +60,15 @@ class CountItems(Job[CountParams]):
                 await conn.execute(ITEMS_TABLE)
                 for item in items:
                     if fail_at is not None and item == fail_at:
-                        raise JobFailed("test_failure", f"item {item} cannot be processed", {"item": item})
+                        context = {"item": item, "text": text} if text else {"item": item}
+                        raise JobFailed("test_failure", f"item {item} cannot be processed{text}", context)
                     if crash_at is not None and item == crash_at:
                         raise RuntimeError("secret-detail-that-must-not-leak")
                     if dlq_every and item % dlq_every == 0:
                         await ctx.dead_letter(
                             conn,
                             error_type="test_item",
-                            message=f"item {item} refused",
+                            message=f"item {item} refused{text}",
                             context={"item": item},
                             item={"item": item},
                         )
@@ -69,6 +77,8 @@ class CountItems(Job[CountParams]):
                         "INSERT INTO test_items (op_id, item, attempt) VALUES (?, ?, ?)", (ctx.op_id, item, ctx.attempt)
                     )
                     ctx.records_processed += 1
+                    if as_repos:
+                        ctx.processed_repos = (ctx.processed_repos or 0) + 1
                 ctx.checkpoint = items.stop
 
     async def retry_item(self, ctx: JobContext, item: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from chive_admin.store.db import Database
 
 
 def free_port() -> int:
@@ -38,8 +41,20 @@ def count_job_server(cwd: Path, args: Sequence[str], job_env: dict[str, str]) ->
     )
 
 
+def create_database(db: Path) -> None:
+    """The database file as ``serve`` leaves it at start-up (created, migrated), without running a server."""
+
+    async def create() -> None:
+        await (await Database.open(db, readers=0)).close()
+
+    asyncio.run(create())
+
+
 def create_key(db: Path, did: str, name: str = "test") -> str:
-    """A new API key for ``did``, made the way an operator makes one: ``chive-admin keys create`` on the db file."""
+    """A new API key for ``did``, made the way an operator makes one: ``chive-admin keys create`` on the db file
+    (which only ``serve`` creates: a test that makes its key before it starts the server has it created first)."""
+    if not db.exists():
+        create_database(db)
     made = subprocess.run(
         cli_command("keys", "create", "--did", did, "--name", name, "--db", str(db)),
         capture_output=True,

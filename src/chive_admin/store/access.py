@@ -28,6 +28,19 @@ async def revoke(conn: aiosqlite.Connection, did: str, role: str) -> bool:
 
 
 @dataclass(frozen=True)
+class RoleGrant:
+    did: str
+    role: str
+    granted_by: str | None
+    granted_at: str
+
+
+async def list_roles(conn: aiosqlite.Connection) -> list[RoleGrant]:
+    async with conn.execute("SELECT did, role, granted_by, granted_at FROM roles ORDER BY did, role") as cur:
+        return [RoleGrant(*row) async for row in cur]
+
+
+@dataclass(frozen=True)
 class ApiKey:
     id: str
     did: str

@@ -9,11 +9,14 @@
   checkpoint is worse than a slower commit.
 - One process owns a database file (an exclusive ``flock`` on ``<db>.lock``), so two servers never run the same
   operations at once.
+- The file holds key hashes, roles and client addresses, so it is created 0600 (and the lock with it). SQLite gives
+  a new ``-wal`` and ``-shm`` file the mode of the database file itself (not the umask), so they are 0600 too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -30,6 +33,8 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+#: owner read and write only: the mode of the database, its lock, and (copied by SQLite) its -wal and -shm files
+FILE_MODE = 0o600
 _MIGRATION_NAME = re.compile(r"(\d{3})_([a-z0-9_]+)\.sql")
 
 
@@ -106,7 +111,7 @@ class OwnerLock:
 
     def acquire(self) -> None:
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         except OSError as exc:
             raise DatabaseUnavailable(f"--db: cannot create {self.path}: {exc.strerror}") from None
         try:
@@ -139,8 +144,19 @@ class SharedAccess(OwnerLock):
         return None
 
 
+def create_private(path: Path) -> None:
+    """Create the database file, empty and 0600, unless it exists: SQLite itself would create it 0644 less the
+    umask, and its -wal and -shm files after it."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+
+
 def preflight(path: Path) -> None:
     """Open the file as SQLite and switch it to WAL, synchronously, so a start-up failure is one clear line."""
+    try:
+        create_private(path)
+    except OSError as exc:
+        raise DatabaseUnavailable(f"--db: cannot create database {path}: {exc.strerror}") from None
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
@@ -172,6 +188,8 @@ class Database:
         path = lock.db_path
         opened: list[aiosqlite.Connection] = []
         try:
+            if not isinstance(lock, SharedAccess):  # a command beside the server never makes a database
+                create_private(path)
             writer = await aiosqlite.connect(path, isolation_level=None)
             opened.append(writer)
             await writer.execute("PRAGMA journal_mode = WAL")
