@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -151,3 +153,18 @@ async def test_cancelled_writers_never_leave_a_transaction_open(tmp_path: Path) 
         assert 0 in values
     finally:
         await db.close()
+
+
+async def test_new_database_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        database = await Database.open(tmp_path / "p.db", readers=1)
+    finally:
+        os.umask(old)
+    try:
+        async with database.write() as conn:
+            await conn.execute("CREATE TABLE t (x)")
+        names = ["p.db", "p.db-wal", "p.db-shm", "p.db.lock"]
+        assert {n: oct(stat.S_IMODE((tmp_path / n).stat().st_mode)) for n in names} == dict.fromkeys(names, "0o600")
+    finally:
+        await database.close()
