@@ -366,7 +366,8 @@ def _watch(client: AdminClient, op_id: str, interval: float, as_json: bool, out:
         for polled in _follow(client, op_id, interval, as_json, out, notices.print):
             op = polled  # the last state seen, for the line a Ctrl-C leaves
     except KeyboardInterrupt:
-        notices.print(f"stopped watching; {op_id} is still {visible(op.get('status', 'running'))}")
+        state = f"is still {visible(op['status'])}" if "status" in op else "goes on"  # no poll answered yet
+        notices.print(f"stopped watching; {op_id} {state}")
         return EXIT_INTERRUPTED
     if not as_json:
         line = f"{op_id} {op['status']}: {op.get('recordsProcessed', 0)} records, {op.get('recordsFailed', 0)} failed"
