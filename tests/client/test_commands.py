@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.scripted import Answer, scripted_server
 from support.server import ServerProcess, cli_command, count_job_server, create_key
 
 from chive_admin._generated import ids
@@ -416,3 +417,14 @@ def test_server_text_is_printed_literally(hostile: tuple[Served, str]) -> None:
         assert b"\x1b]" not in terminal.seen
         assert b"\x1b[2J" not in terminal.seen
         assert "[/]" in terminal.text
+
+
+def test_an_answer_of_another_shape_is_one_line() -> None:
+    with scripted_server() as (url, script):
+        script.default = Answer(200, b'{"operations": 5, "operation": "x", "entries": [1], "total": "many"}')
+        for args in (("ops", "list"), ("ops", "show", "01ABC"), ("ops", "watch", "01ABC"), ("dlq", "list")):
+            done = subprocess.run(
+                cli_command(*args, "--url", url), capture_output=True, text=True, timeout=60, check=False
+            )
+            assert done.returncode == 1, args
+            assert done.stderr == "chive-admin: error: the server's answer is not what this command expects\n", args

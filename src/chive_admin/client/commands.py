@@ -120,7 +120,7 @@ def _client(args: argparse.Namespace) -> AdminClient:
     try:
         return AdminClient(url, args.key or os.environ.get("CHIVE_ADMIN_KEY"))
     except ValueError as exc:
-        raise UsageError(f"--url: {visible(url)!r}: {exc}") from None
+        raise UsageError(f"--url: '{visible(url)}': {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except ServerError as exc:
         print(f"chive-admin: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (KeyError, TypeError, AttributeError):  # an answer of another shape: a proxy, or another server
+        print("chive-admin: error: the server's answer is not what this command expects", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("chive-admin: interrupted", file=sys.stderr)
@@ -164,10 +167,10 @@ def _resolve(client: AdminClient, given: str) -> str:
             raise
     matches = sorted({str(op["id"]) for op in _recent(client) if str(op["id"]).upper().startswith(given.upper())})
     if not matches:
-        raise ServerError(f"no operation id is or starts with {visible(given)!r}")
+        raise ServerError(f"no operation id is or starts with '{visible(given)}'")
     if len(matches) > 1:
         shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
-        raise UsageError(f"{visible(given)!r} starts {len(matches)} operation ids ({shown}): give more of it")
+        raise UsageError(f"'{visible(given)}' starts {len(matches)} operation ids ({shown}): give more of it")
     return matches[0]
 
 
