@@ -401,6 +401,7 @@ def _follow(
         task = progress.add_task(op_id, total=None, status="", stage="", unit="", rate="", eta="", elapsed="")
         while True:
             op = _poll(client, op_id, say)
+            yield op  # before it is shown: a Ctrl-C after this state is on screen knows it
             if as_json:
                 print(json.dumps(op, sort_keys=True), flush=True)
             done, total, unit = _bar(op)
@@ -418,7 +419,6 @@ def _follow(
             # Draw every polled state at once: the auto-refresh thread can starve on a busy machine and skip a
             # short-lived status entirely.
             progress.refresh()
-            yield op
             if op.get("status") in ENDED:
                 return
             time.sleep(interval)
