@@ -43,7 +43,7 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     grant = actions.add_parser("grant", help="give a DID a role (e.g. chive-admin roles grant did:plc:you admin)")
     revoke = actions.add_parser("revoke", help="take a role from a DID")
     for action in (grant, revoke):
-        action.add_argument("did", metavar="DID")
+        action.add_argument("did", metavar="DID", help="the account (e.g. did:plc:…)")
         action.add_argument("role", metavar="ROLE", choices=ROLES, help=f"one of {', '.join(ROLES)}")
     listing = actions.add_parser("list", help="every role granted in this database")
     for action in (grant, revoke, listing):
