@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from chive_admin.settings import Settings, SettingsError, build, default_service_did
+from chive_admin.settings import (
+    CLIENT_VARIABLES,
+    Settings,
+    SettingsError,
+    build,
+    default_service_did,
+    server_variables,
+    unknown_variables,
+)
 
 NONE: dict[str, None] = {
     "host": None,
@@ -85,3 +95,59 @@ def test_default_service_did_names_a_host_not_a_wildcard() -> None:
 def test_bad_values(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         build(**{**NONE, **overrides}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "env", "message"),
+    [
+        ({}, {"CHIVE_ADMIN_WORKERS": "abc"}, "CHIVE_ADMIN_WORKERS: 'abc' is not a whole number"),
+        ({}, {"CHIVE_ADMIN_PLC_URL": "ftp://x"}, "CHIVE_ADMIN_PLC_URL: 'ftp://x' is not an http"),
+        ({}, {"CHIVE_ADMIN_LOG_LEVEL": "loud"}, "CHIVE_ADMIN_LOG_LEVEL: 'loud' is not one of"),
+        ({}, {"CHIVE_ADMIN_ALLOW_PRIVATE_NETWORK": "maybe"}, "CHIVE_ADMIN_ALLOW_PRIVATE_NETWORK: 'maybe'"),
+        ({}, {"CHIVE_ADMIN_ADMIN_DIDS": "did:plc:ok,nope"}, "CHIVE_ADMIN_ADMIN_DIDS: 'nope' is not a valid DID"),
+        ({}, {"CHIVE_ADMIN_DB": "/nonexistent-dir/x.db"}, "CHIVE_ADMIN_DB: directory /nonexistent-dir"),
+        ({"workers": "abc"}, {}, "--workers: 'abc' is not a whole number"),
+        ({"admin_dids": ["nope"]}, {"CHIVE_ADMIN_ADMIN_DIDS": "did:plc:ok"}, "--admin-did: 'nope'"),
+    ],
+)
+def test_errors_name_the_flag_or_the_variable_the_value_came_from(
+    overrides: dict[str, object], env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"^{re.escape(message)}"):
+        build(**{**NONE, **overrides}, environ=env)
+
+
+def test_a_flag_wins_over_a_bad_variable() -> None:
+    assert build(**{**NONE, "workers": "3"}, environ={"CHIVE_ADMIN_WORKERS": "abc"}).workers == 3
+
+
+def test_unknown_variables_warn_with_the_close_match() -> None:
+    env = {
+        "CHIVE_ADMIN_ADMIN_DID": "did:plc:x",
+        "CHIVE_ADMIN_PLC_ULR": "http://x",
+        "CHIVE_ADMIN_URL": "http://127.0.0.1:8590",
+        "CHIVE_ADMIN_KEY": "ca_x",
+        "CHIVE_ADMIN_TRUSTED_PROXIES": "10.0.0.1",
+        "CHIVE_TESTNET_DIR": "/elsewhere",
+        "PATH": "/usr/bin",
+    }
+    assert unknown_variables(env) == [
+        "CHIVE_ADMIN_ADMIN_DID is not a chive-admin setting and is ignored (did you mean CHIVE_ADMIN_ADMIN_DIDS?)",
+        "CHIVE_ADMIN_PLC_ULR is not a chive-admin setting and is ignored (did you mean CHIVE_ADMIN_PLC_URL?)",
+    ]
+
+
+def test_every_setting_but_the_body_cap_has_a_variable() -> None:
+    names = server_variables()
+    assert {"CHIVE_ADMIN_ADMIN_DIDS", "CHIVE_ADMIN_JOB_PLUGINS", "CHIVE_ADMIN_TRUSTED_PROXIES"} <= names
+    assert {"CHIVE_ADMIN_" + field.name.upper() for field in fields(Settings)} - names == {"CHIVE_ADMIN_MAX_BODY_BYTES"}
+    assert not names & CLIENT_VARIABLES
+
+
+def test_trusted_proxies_are_networks() -> None:
+    s = build(**{**NONE, "trusted_proxies": ["127.0.0.1", "10.1.2.3/8", "::1"]}, environ={})
+    assert [str(n) for n in s.trusted_proxies] == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+    assert build(**NONE, environ={"CHIVE_ADMIN_TRUSTED_PROXIES": " 192.0.2.1 ,"}).trusted_proxies == (
+        build(**{**NONE, "trusted_proxies": ["192.0.2.1"]}, environ={}).trusted_proxies
+    )
+    assert build(**NONE, environ={}).trusted_proxies == ()

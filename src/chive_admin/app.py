@@ -25,6 +25,7 @@ from chive_admin.auth.service_jwt import ServiceJwtVerifier
 from chive_admin.backfill.engine import Engine, EngineConfig
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.backfill.registry import JobRegistry, build_registry
+from chive_admin.banner import announce
 from chive_admin.dashboard.routes import dashboard_routes
 from chive_admin.handlers import HANDLERS
 from chive_admin.health import IntegrityMonitor
@@ -76,7 +77,7 @@ def create_app(
     engine_config: EngineConfig | None = None,
 ) -> Starlette:
     """The app; the database opens (and the owner lock is taken) in its lifespan, not here."""
-    router = XRPCRouter(ROUTES, handlers, max_body_bytes=settings.max_body_bytes)
+    router = XRPCRouter(ROUTES, handlers, max_body_bytes=settings.max_body_bytes, body_seconds=settings.client_timeout)
     registry = jobs if jobs is not None else build_registry(BUILTIN_JOBS, settings.job_plugins)
     config = engine_config or EngineConfig(workers=settings.workers, retention_days=settings.retention_days)
 
@@ -116,6 +117,7 @@ def create_app(
                 await services.readers.warm()
             services.audit.start()
             await engine.start(services)
+            await announce(services)
             yield
         finally:
             await engine.stop()

@@ -1,10 +1,16 @@
 """The audit trail, written off the request path: calls append to a buffer that a background task flushes in
-batches (with the API keys' last-use times), so an admin call never waits on an audit write."""
+batches (with the API keys' last-use times), so an admin call never waits on an audit write.
+
+A client address is kept only when it is an IP address: behind a trusted proxy it comes from a header the client
+may have written (``X-Forwarded-For: <script>…``), and the trail is read by people and tools that expect an IP.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import ipaddress
 import logging
 
 from chive_admin.auth.api_keys import ApiKeyStore
@@ -29,6 +35,8 @@ class AuditLog:
         self._lock = asyncio.Lock()
 
     def record(self, entry: AuditEntry) -> None:
+        if entry.client_ip is not None:
+            entry = dataclasses.replace(entry, client_ip=ip_or_none(entry.client_ip))
         self._buffer.append(entry)
         if len(self._buffer) >= FLUSH_AT:
             self._due.set()
@@ -66,3 +74,11 @@ class AuditLog:
                 await self.flush()
             except Exception:
                 log.exception("audit flush failed; entries kept for the next attempt")
+
+
+def ip_or_none(text: str) -> str | None:
+    """``text`` written the canonical way if it is an IP address, else None."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None

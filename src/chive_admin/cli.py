@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from chive_admin import __version__, keys_cli, roles_cli
 from chive_admin.backfill.registry import PluginError
 from chive_admin.client import commands as client_commands
-from chive_admin.logs import configure_logging
 from chive_admin.settings import (
+    DEFAULT_CLIENT_TIMEOUT,
     DEFAULT_DB,
     DEFAULT_EXPORT_READERS,
     DEFAULT_HOST,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PLC_URL,
     DEFAULT_PORT,
     DEFAULT_RETENTION_DAYS,
@@ -22,7 +23,7 @@ from chive_admin.settings import (
     SettingsError,
     build,
 )
-from chive_admin.store.db import DatabaseLockedByOtherProcess, DatabaseUnavailable, OwnerLock, preflight
+from chive_admin.store.db import DatabaseLockedByOtherProcess, DatabaseUnavailable
 
 EXIT_USAGE = 2
 
@@ -99,6 +100,23 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODULE:CLASS",
         help="load an extra job type (repeatable; env CHIVE_ADMIN_JOB_PLUGINS, comma-separated)",
     )
+    serve.add_argument(
+        "--trusted-proxy",
+        dest="trusted_proxies",
+        action="append",
+        metavar="IP|CIDR",
+        help="a reverse proxy whose X-Forwarded-For is believed (repeatable; env CHIVE_ADMIN_TRUSTED_PROXIES, "
+        "comma-separated); from anyone else forwarded headers are ignored (default: none)",
+    )
+    serve.add_argument(
+        "--client-timeout",
+        help="seconds a client has to send a request's headers, then again its body, before it is cut off "
+        f"(default {DEFAULT_CLIENT_TIMEOUT})",
+    )
+    serve.add_argument(
+        "--max-connections",
+        help=f"client connections open at once; more are closed at once (default {DEFAULT_MAX_CONNECTIONS})",
+    )
     keys_cli.add_commands(commands)
     roles_cli.add_commands(commands)
     client_commands.add_commands(commands)
@@ -125,31 +143,13 @@ def _serve(args: argparse.Namespace) -> int:
         upstream_attempts=args.upstream_attempts,
         upstream_concurrency=args.upstream_concurrency,
         export_readers=args.export_readers,
+        trusted_proxies=args.trusted_proxies,
+        client_timeout=args.client_timeout,
+        max_connections=args.max_connections,
     )
-    lock = OwnerLock(settings.db)
-    lock.acquire()
-    try:
-        preflight(lock.db_path)
-        import uvicorn
+    from chive_admin import serve  # uvicorn and the app: not imported for the other commands
 
-        from chive_admin.app import create_app
-        from chive_admin.backfill.jobs import BUILTIN_JOBS
-        from chive_admin.backfill.registry import build_registry
-
-        configure_logging(settings.log_level, settings.log_format)
-        app = create_app(settings, owner_lock=lock, jobs=build_registry(BUILTIN_JOBS, settings.job_plugins))
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            lifespan="on",
-            log_config=None,  # uvicorn logs through our handlers (and format) too
-            access_log=False,  # each call is logged once, by the pipeline, with its NSID, status and actor
-        )
-    finally:
-        lock.release()
-    return 0
+    return serve.run(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

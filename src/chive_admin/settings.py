@@ -6,15 +6,19 @@ from deep inside the server.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from chive_admin.lex.formats import validate_did
+
+T = TypeVar("T")
 
 ENV_PREFIX = "CHIVE_ADMIN_"
 DEFAULT_HOST = "127.0.0.1"
@@ -25,9 +29,19 @@ DEFAULT_WORKERS = 2
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_UPSTREAM_CONCURRENCY = 16
+#: seconds a client has to send a request's headers, and then again its body
+DEFAULT_CLIENT_TIMEOUT = 10
+#: open client connections at once; each holds a file descriptor, and the usual soft limit is 1,024 of them
+DEFAULT_MAX_CONNECTIONS = 512
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+#: variables of the client commands (``ops``, ``dlq``): read there, so not unknown to the server either
+CLIENT_VARIABLES = frozenset({"CHIVE_ADMIN_URL", "CHIVE_ADMIN_KEY"})
 #: export reader processes: one per core beyond the first (the server's own), at least one, at most four
 DEFAULT_EXPORT_READERS = max(1, min(4, (os.cpu_count() or 1) - 1))
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -45,7 +59,7 @@ class Settings:
     governance_did: str | None = None
     workers: int = DEFAULT_WORKERS
     allow_private_network: bool = False
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_body_bytes: int = field(default=DEFAULT_MAX_BODY_BYTES, metadata={"env": False})  # no flag either
     log_level: str = "info"
     #: ended operations older than this are pruned by the engine
     retention_days: int = DEFAULT_RETENTION_DAYS
@@ -63,6 +77,12 @@ class Settings:
     upstream_concurrency: int = DEFAULT_UPSTREAM_CONCURRENCY
     #: processes that read repository exports (did-sync); 0 reads them on a thread of the server instead
     export_readers: int = DEFAULT_EXPORT_READERS
+    #: proxies whose ``X-Forwarded-For``/``-Proto`` are believed; from anyone else those headers are ignored
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    #: seconds a client has to send a request's headers, and then again its body, before it is cut off
+    client_timeout: float = float(DEFAULT_CLIENT_TIMEOUT)
+    #: client connections open at once; one more is closed as soon as it is accepted
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
         if not self.service_did:
@@ -98,15 +118,23 @@ def check_url(flag: str, value: str) -> str:
     return value.rstrip("/")
 
 
-def check_host(value: str) -> str:
+def check_host(flag: str, value: str) -> str:
     if not value:
-        raise SettingsError("--host: must not be empty")
+        raise SettingsError(f"{flag}: must not be empty")
     try:
         ipaddress.ip_address(value)
     except ValueError:
         if not _HOST_NAME.fullmatch(value):
-            raise SettingsError(f"--host: {value!r} is neither an IP address nor a host name") from None
+            raise SettingsError(f"{flag}: {value!r} is neither an IP address nor a host name") from None
     return value
+
+
+def check_network(flag: str, value: str) -> IPNetwork:
+    """An IP address or a CIDR block (``10.0.0.0/8``); host bits are allowed (``10.1.2.3/8`` means 10.0.0.0/8)."""
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise SettingsError(f"{flag}: {value!r} is not an IP address or CIDR block") from None
 
 
 def check_int(flag: str, value: str | int, low: int, high: int) -> int:
@@ -144,22 +172,45 @@ def check_bool(flag: str, value: str | bool) -> bool:
     raise SettingsError(f"{flag}: {value!r} is not a boolean (true/false)")
 
 
-def check_db_path(value: str | Path) -> Path:
+def check_db_path(value: str | Path, flag: str = "--db") -> Path:
     path = Path(value)
     if path.exists() and path.is_dir():
-        raise SettingsError(f"--db: {path} is a directory, not a database file")
+        raise SettingsError(f"{flag}: {path} is a directory, not a database file")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise SettingsError(f"--db: directory {parent} does not exist")
+        raise SettingsError(f"{flag}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise SettingsError(f"--db: directory {parent} is not writable")
+        raise SettingsError(f"{flag}: directory {parent} is not writable")
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        raise SettingsError(f"--db: {path} is not readable and writable")
+        raise SettingsError(f"{flag}: {path} is not readable and writable")
     return path
 
 
 def env_value(environ: Mapping[str, str], flag: str) -> str | None:
-    return environ.get(ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper())
+    return environ.get(env_name(flag))
+
+
+def env_name(flag: str) -> str:
+    """``--plc-url`` -> ``CHIVE_ADMIN_PLC_URL``."""
+    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+
+
+def server_variables() -> frozenset[str]:
+    """The ``CHIVE_ADMIN_*`` variables the server reads: one per setting (``CHIVE_ADMIN_<FIELD>``)."""
+    return frozenset(ENV_PREFIX + f.name.upper() for f in fields(Settings) if f.metadata.get("env", True))
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each ``CHIVE_ADMIN_*`` variable nothing reads: a typo (``CHIVE_ADMIN_ADMIN_DID``) would
+    otherwise pass silently and leave the setting at its default."""
+    known = server_variables() | CLIENT_VARIABLES
+    warnings = []
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            warnings.append(f"{name} is not a chive-admin setting and is ignored{hint}")
+    return warnings
 
 
 def build(
@@ -182,59 +233,74 @@ def build(
     upstream_attempts: str | int | None = None,
     upstream_concurrency: str | int | None = None,
     export_readers: str | int | None = None,
+    trusted_proxies: Sequence[str] | None = None,
+    client_timeout: str | int | None = None,
+    max_connections: str | int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Settings from flag values (``None`` where a flag was not given), falling back to env, then defaults."""
+    """Settings from flag values (``None`` where a flag was not given), falling back to env, then defaults.
+
+    An error names where the bad value came from: the flag, or the env variable when no flag was given.
+    """
     env = os.environ if environ is None else environ
 
-    def pick(flag: str, given: object) -> str | None:
-        return str(given) if given is not None else env_value(env, flag)
+    def pick(flag: str, given: object) -> tuple[str, str | None]:
+        """The name to blame and the value: the flag's when one was given, else its env variable's."""
+        if given is not None:
+            return flag, str(given)
+        return env_name(flag), env.get(env_name(flag))
 
-    host_v = check_host(str(pick("--host", host) or DEFAULT_HOST))
-    port_v = check_int("--port", pick("--port", port) or DEFAULT_PORT, 1, 65535)
-    raw_admins: Sequence[str] = admin_dids or [
-        d for d in (env.get(ENV_PREFIX + "ADMIN_DIDS") or "").split(",") if d.strip()
-    ]
-    service = pick("--service-did", service_did)
-    governance = pick("--governance-did", governance_did)
-    private = pick("--allow-private-network", allow_private_network)
-    level = str(pick("--log-level", log_level) or "info").lower()
-    plugins: Sequence[str] = job_plugins or [
-        p.strip() for p in (env.get(ENV_PREFIX + "JOB_PLUGINS") or "").split(",") if p.strip()
-    ]
-    if level not in ("critical", "error", "warning", "info", "debug"):
-        raise SettingsError(f"--log-level: {level!r} is not one of critical, error, warning, info, debug")
+    def pick_list(flag: str, variable: str, given: Sequence[str] | None) -> tuple[str, list[str]]:
+        if given:
+            return flag, list(given)
+        name = ENV_PREFIX + variable
+        return name, [v.strip() for v in (env.get(name) or "").split(",") if v.strip()]
+
+    host_v = check_host(*_or(pick("--host", host), DEFAULT_HOST))
+    port_v = check_int(*_or(pick("--port", port), DEFAULT_PORT), 1, 65535)
+    admins_from, raw_admins = pick_list("--admin-did", "ADMIN_DIDS", admin_dids)
+    _, plugins = pick_list("--job-plugin", "JOB_PLUGINS", job_plugins)
+    proxies_from, proxies = pick_list("--trusted-proxy", "TRUSTED_PROXIES", trusted_proxies)
+    service_from, service = pick("--service-did", service_did)
+    governance_from, governance = pick("--governance-did", governance_did)
+    private_from, private = pick("--allow-private-network", allow_private_network)
+    level_from, level_raw = pick("--log-level", log_level)
+    level = check_choice(level_from, level_raw or "info", LOG_LEVELS)
+    readers_from, readers_raw = pick("--export-readers", export_readers)
+    db_from, db_path = _or(pick("--db", db), DEFAULT_DB)
     return Settings(
         host=host_v,
         port=port_v,
-        db=check_db_path(str(pick("--db", db) or DEFAULT_DB)),
-        service_did=check_did("--service-did", service) if service else "",
-        admin_dids=tuple(dict.fromkeys(check_did("--admin-did", d.strip()) for d in raw_admins)),
-        plc_url=check_url("--plc-url", str(pick("--plc-url", plc_url) or DEFAULT_PLC_URL)),
-        governance_did=check_did("--governance-did", governance) if governance else None,
-        workers=check_int("--workers", pick("--workers", workers) or DEFAULT_WORKERS, 1, 64),
-        allow_private_network=check_bool("--allow-private-network", private) if private is not None else False,
+        db=check_db_path(db_path, db_from),
+        service_did=check_did(service_from, service) if service else "",
+        admin_dids=tuple(dict.fromkeys(check_did(admins_from, d.strip()) for d in raw_admins)),
+        plc_url=check_url(*_or(pick("--plc-url", plc_url), DEFAULT_PLC_URL)),
+        governance_did=check_did(governance_from, governance) if governance else None,
+        workers=check_int(*_or(pick("--workers", workers), DEFAULT_WORKERS), 1, 64),
+        allow_private_network=check_bool(private_from, private) if private is not None else False,
         log_level=level,
-        retention_days=check_int(
-            "--retention-days", pick("--retention-days", retention_days) or DEFAULT_RETENTION_DAYS, 1, 36500
-        ),
+        retention_days=check_int(*_or(pick("--retention-days", retention_days), DEFAULT_RETENTION_DAYS), 1, 36500),
         job_plugins=tuple(plugins),
-        metrics_token=check_token("--metrics-token", pick("--metrics-token", metrics_token)),
-        log_format=check_choice("--log-format", str(pick("--log-format", log_format) or "text"), ("text", "json")),
-        upstream_timeout=float(
-            check_int("--upstream-timeout", pick("--upstream-timeout", upstream_timeout) or 30, 1, 600)
-        ),
-        upstream_attempts=check_int("--upstream-attempts", pick("--upstream-attempts", upstream_attempts) or 6, 1, 20),
+        metrics_token=check_token(*_or(pick("--metrics-token", metrics_token), None)),
+        log_format=check_choice(*_or(pick("--log-format", log_format), "text"), ("text", "json")),
+        upstream_timeout=float(check_int(*_or(pick("--upstream-timeout", upstream_timeout), 30), 1, 600)),
+        upstream_attempts=check_int(*_or(pick("--upstream-attempts", upstream_attempts), 6), 1, 20),
         upstream_concurrency=check_int(
-            "--upstream-concurrency",
-            pick("--upstream-concurrency", upstream_concurrency) or DEFAULT_UPSTREAM_CONCURRENCY,
-            1,
-            256,
+            *_or(pick("--upstream-concurrency", upstream_concurrency), DEFAULT_UPSTREAM_CONCURRENCY), 1, 256
         ),
-        export_readers=check_int(
-            "--export-readers", _given(pick("--export-readers", export_readers), DEFAULT_EXPORT_READERS), 0, 64
+        export_readers=check_int(readers_from, _given(readers_raw, DEFAULT_EXPORT_READERS), 0, 64),
+        trusted_proxies=tuple(dict.fromkeys(check_network(proxies_from, p) for p in proxies)),
+        client_timeout=float(check_int(*_or(pick("--client-timeout", client_timeout), DEFAULT_CLIENT_TIMEOUT), 1, 600)),
+        max_connections=check_int(
+            *_or(pick("--max-connections", max_connections), DEFAULT_MAX_CONNECTIONS), 1, 100_000
         ),
     )
+
+
+def _or(picked: tuple[str, str | None], default: T) -> tuple[str, str | T]:
+    """``(name, value)`` for a check: the value picked, or the default when none was (or it was empty)."""
+    name, value = picked
+    return name, value or default
 
 
 def _given(value: str | None, default: int) -> str | int:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import http.client
+import os
+import re
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from support.server import ServerProcess, cli_command
+from support.server import ServerProcess, cli_command, create_key
 
 from chive_admin._generated import ids
 
@@ -81,16 +84,18 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
         (["--workers", "many"], {}, "--workers: 'many' is not a whole number"),
         (["--db", "/nonexistent-dir/x.db"], {}, "--db: directory /nonexistent-dir does not exist"),
         (["--db", "/proc/chive.db"], {}, "--db"),
-        ([], {"CHIVE_ADMIN_ADMIN_DIDS": "did:plc:ok,bad"}, "--admin-did: 'bad' is not a valid DID"),
-        ([], {"CHIVE_ADMIN_PORT": "eighty"}, "--port"),
+        ([], {"CHIVE_ADMIN_ADMIN_DIDS": "did:plc:ok,bad"}, "CHIVE_ADMIN_ADMIN_DIDS: 'bad' is not a valid DID"),
+        ([], {"CHIVE_ADMIN_PORT": "eighty"}, "CHIVE_ADMIN_PORT: 'eighty' is not a whole number"),
+        ([], {"CHIVE_ADMIN_WORKERS": "abc"}, "CHIVE_ADMIN_WORKERS: 'abc' is not a whole number"),
+        ([], {"CHIVE_ADMIN_TRUSTED_PROXIES": "10.0.0.0/8,proxy"}, "CHIVE_ADMIN_TRUSTED_PROXIES: 'proxy' is not"),
+        (["--trusted-proxy", "*"], {}, "--trusted-proxy: '*' is not an IP address or CIDR block"),
+        (["--client-timeout", "0"], {}, "--client-timeout: 0 is out of range"),
         (["--bogus"], {}, "unrecognized arguments: --bogus"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(
     tmp_path: Path, args: list[str], env: dict[str, str], fragment: str
 ) -> None:
-    import os
-
     result = subprocess.run(
         cli_command("serve", *args),
         cwd=tmp_path,
@@ -125,3 +130,135 @@ def test_help_lists_every_flag() -> None:
         "CHIVE_ADMIN_"
         in subprocess.run(cli_command("--help"), capture_output=True, text=True, timeout=30, check=True).stdout
     )
+
+
+def test_busy_port_is_one_line_and_exit_2_before_the_database_exists(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            cli_command("serve", "--port", str(port), "--db", str(tmp_path / "new.db")),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"chive-admin: error: cannot listen on 127.0.0.1:{port}: the port is in use (another server?); "
+        "choose another with --port"
+    ]
+    assert sorted(tmp_path.iterdir()) == []  # neither the database nor its lock file
+
+
+ADMIN = "did:plc:banneradmin000000000000"
+GRANTED = "did:plc:bannergranted0000000000"
+
+
+def test_banner_says_where_what_and_who(tmp_path: Path) -> None:
+    db = tmp_path / "banner.db"
+    server = ServerProcess(args=["--db", str(db), "--admin-did", ADMIN, "--allow-private-network"], cwd=tmp_path)
+    server.start()
+    try:
+        key = create_key(db, ADMIN, "banner")
+        assigned = httpx.post(
+            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE}",
+            json={"did": GRANTED, "role": "admin"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert assigned.status_code == 200, assigned.text
+    finally:
+        server.stop()
+    out = server.output()
+    assert f"serving {server.url}" in out
+    assert f"dashboard {server.url}/admin/" in out
+    assert f"database {db.resolve()}" in out
+    assert f"service DID did:web:127.0.0.1%3A{server.port}" in out
+    assert f"admins: {ADMIN} (--admin-did)" in out
+    assert "no admin exists" not in out
+    assert re.search(r"WARNING .*--allow-private-network is on", out)
+
+    # restarted without --admin-did: the admin granted in the roles table is found there
+    again = ServerProcess(args=["--db", str(db)], cwd=tmp_path).start()
+    again.stop()
+    assert f"admins: {GRANTED} (roles table)" in again.output()
+    assert "no admin exists" not in again.output()
+    assert "--allow-private-network is on" not in again.output()
+
+
+def test_banner_warns_when_nobody_can_administer(tmp_path: Path) -> None:
+    server = ServerProcess(args=[], cwd=tmp_path).start()
+    server.stop()
+    out = server.output()
+    assert "admins: none" in out
+    assert re.search(r"WARNING .*no admin exists: .*--admin-did", out)
+
+
+def test_unknown_variables_are_warnings_naming_them(tmp_path: Path) -> None:
+    env = {
+        "CHIVE_ADMIN_ADMIN_DID": ADMIN,  # the typo: CHIVE_ADMIN_ADMIN_DIDS is the setting
+        "CHIVE_ADMIN_FROBNICATE": "1",
+        "CHIVE_ADMIN_URL": "http://127.0.0.1:1",  # the client commands' variables are known
+        "CHIVE_ADMIN_KEY": "ca_x",
+        "CHIVE_ADMIN_WORKERS": "3",
+    }
+    server = ServerProcess(args=[], cwd=tmp_path, env=env).start()
+    server.stop()
+    warnings = [line for line in server.output().splitlines() if " WARNING " in line and "CHIVE_ADMIN_" in line]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].endswith(
+        "CHIVE_ADMIN_ADMIN_DID is not a chive-admin setting and is ignored (did you mean CHIVE_ADMIN_ADMIN_DIDS?)"
+    )
+    assert warnings[1].endswith("CHIVE_ADMIN_FROBNICATE is not a chive-admin setting and is ignored")
+    assert "admins: none" in server.output()  # the typo really was ignored
+
+
+def test_root_redirects_to_the_dashboard(server: ServerProcess) -> None:
+    response = httpx.get(f"{server.url}/")
+    assert response.status_code == 308
+    assert response.headers["location"] == "/admin/"
+
+
+def audited_ips(server: ServerProcess, key: str) -> list[str | None]:
+    """The client address of each audited getBackfillStatus call, oldest first (None where none was kept)."""
+    log = httpx.get(
+        f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_AUDIT_LOG}", headers={"Authorization": f"Bearer {key}"}
+    ).json()
+    found = []
+    for entry in reversed(log["entries"]):
+        if entry["action"] == ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS:
+            match = re.search(r"; ip=(.*)$", entry["details"])
+            found.append(match[1] if match else None)
+    return found
+
+
+HOSTILE_XFF = "<script>alert(1)</script>;ip=1.2.3.4"
+
+
+@pytest.mark.parametrize(
+    ("args", "forwarded", "expected"),
+    [
+        ([], HOSTILE_XFF, "127.0.0.1"),  # no trusted proxy: forwarded headers are ignored, even from loopback
+        ([], "203.0.113.7", "127.0.0.1"),
+        (["--trusted-proxy", "127.0.0.1"], "203.0.113.7", "203.0.113.7"),
+        (["--trusted-proxy", "127.0.0.0/8"], "198.51.100.1, 203.0.113.7", "203.0.113.7"),  # the proxy's own peer
+        (["--trusted-proxy", "127.0.0.1"], HOSTILE_XFF, None),  # believed, but not an address: not stored
+        (["--trusted-proxy", "10.0.0.1"], "203.0.113.7", "127.0.0.1"),  # loopback is not that proxy
+    ],
+)
+def test_forwarded_for_is_believed_only_from_trusted_proxies(
+    tmp_path: Path, args: list[str], forwarded: str, expected: str | None
+) -> None:
+    db = tmp_path / "proxy.db"
+    key = create_key(db, ADMIN, "proxy")
+    server = ServerProcess(args=["--db", str(db), "--admin-did", ADMIN, *args], cwd=tmp_path).start()
+    try:
+        status = httpx.get(
+            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}",
+            headers={"Authorization": f"Bearer {key}", "X-Forwarded-For": forwarded},
+        )
+        assert status.status_code == 200
+        assert audited_ips(server, key) == [expected]
+    finally:
+        server.stop()

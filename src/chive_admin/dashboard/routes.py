@@ -68,6 +68,7 @@ def dashboard_routes() -> list[BaseRoute]:
         return RedirectResponse("/admin/", status_code=308)
 
     return [
+        Route("/", to_index, methods=["GET", "HEAD"]),  # a browser pointed at the server finds the dashboard
         Route("/admin", to_index, methods=["GET", "HEAD"]),
         *(asset(name) for name in _ASSETS),
         Route("/admin/config.json", config, methods=["GET"]),

@@ -27,6 +27,12 @@ async def revoke(conn: aiosqlite.Connection, did: str, role: str) -> bool:
     return cur.rowcount == 1
 
 
+async def holders_of(conn: aiosqlite.Connection, role: str) -> list[str]:
+    """The DIDs granted ``role`` in the roles table, first granted first."""
+    async with conn.execute("SELECT did FROM roles WHERE role = ? ORDER BY granted_at, did", (role,)) as cur:
+        return [str(row[0]) async for row in cur]
+
+
 @dataclass(frozen=True)
 class RoleGrant:
     did: str

@@ -19,6 +19,7 @@ from chive_admin.auth.principal import Principal
 from chive_admin.clock import now_stamp
 from chive_admin.lex import Route
 from chive_admin.metrics import AUTH_REFUSALS, observe_request
+from chive_admin.settings import DEFAULT_CLIENT_TIMEOUT
 from chive_admin.store.access import AuditEntry
 from chive_admin.store.db import is_storage_full
 from chive_admin.xrpc.body import parse_input, read_capped
@@ -40,6 +41,8 @@ class Pipeline:
     route: Route
     handler: Handler | None
     max_body_bytes: int
+    #: seconds the whole request body may take to arrive
+    body_seconds: float = DEFAULT_CLIENT_TIMEOUT
 
     @property
     def http_method(self) -> str:
@@ -102,11 +105,11 @@ class Pipeline:
         state.principal = principal
         authorize(principal, route)
         if route.kind == "procedure":
-            body = await parse_input(request, route.input, route.input_encoding, self.max_body_bytes)
+            body = await parse_input(request, route.input, route.input_encoding, self.max_body_bytes, self.body_seconds)
         else:
             # a GET with neither header has no body to drain (HTTP/1.1 framing), so skip the read
             framed = "content-length" in request.headers or "transfer-encoding" in request.headers
-            if framed and await read_capped(request, self.max_body_bytes):
+            if framed and await read_capped(request, self.max_body_bytes, self.body_seconds):
                 raise XRPCError.invalid_request("A query takes no request body")
             body = None
         if self.handler is None:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from chive_admin.lex import Route
 from chive_admin.lex.formats import validate_nsid
+from chive_admin.settings import DEFAULT_CLIENT_TIMEOUT
 from chive_admin.xrpc.call import Handler
 from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.pipeline import Pipeline
@@ -26,11 +27,20 @@ class UnknownHandlerError(LookupError):
 
 
 class XRPCRouter:
-    def __init__(self, routes: Mapping[str, Route], handlers: Mapping[str, Handler], *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        routes: Mapping[str, Route],
+        handlers: Mapping[str, Handler],
+        *,
+        max_body_bytes: int,
+        body_seconds: float = DEFAULT_CLIENT_TIMEOUT,
+    ) -> None:
         stray = sorted(set(handlers) - set(routes))
         if stray:
             raise UnknownHandlerError(f"handlers registered for methods no lexicon defines: {stray}")
-        self.pipelines = {nsid: Pipeline(route, handlers.get(nsid), max_body_bytes) for nsid, route in routes.items()}
+        self.pipelines = {
+            nsid: Pipeline(route, handlers.get(nsid), max_body_bytes, body_seconds) for nsid, route in routes.items()
+        }
 
     def pipeline_for(self, method: str) -> Pipeline:
         if len(method) > MAX_NSID_LENGTH:
