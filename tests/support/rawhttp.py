@@ -1,13 +1,17 @@
-"""A minimal keep-alive HTTP/1.1 client connection for load tests.
+"""Raw HTTP/1.1 on a socket: a minimal keep-alive client connection for load tests, and a slow client.
 
 httpx spends more CPU per request than the server under test does, so 200 httpx clients in one process measure
-httpx. This writes a request and reads a ``Content-Length`` answer on one socket, nothing else.
+httpx. ``RawConnection`` writes a request and reads a ``Content-Length`` answer on one socket, nothing else.
+``dribble`` sends bytes one at a time, as a slow (or hostile) client does, and reports when the server hung up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import select
+import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -65,3 +69,48 @@ class RawConnection:
             if name.strip().lower() == b"content-length":
                 length = int(value)
         return Answer(int(answer_head.split(b" ", 2)[1]), await self._reader.readexactly(length))
+
+
+@dataclass(frozen=True)
+class Dribbled:
+    """How a dribble ended: whether the server closed the connection, and what it had answered by then."""
+
+    closed: bool
+    answer: bytes
+    sent: int
+
+    @property
+    def status(self) -> int | None:
+        return int(self.answer.split(b" ", 2)[1]) if self.answer.startswith(b"HTTP/1.1 ") else None
+
+
+def dribble(
+    host: str, port: int, data: bytes, *, head: bytes = b"", every: float = 0.5, within: float = 30.0
+) -> Dribbled:
+    """Send ``head`` at once, then ``data`` one byte every ``every`` seconds (then wait) until the server closes
+    the connection, or until ``within`` seconds have passed; either way, say what happened."""
+    answer = b""
+    sent = 0
+    deadline = time.monotonic() + within
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(head)
+        next_byte = time.monotonic()
+        while time.monotonic() < deadline:
+            if sent < len(data) and time.monotonic() >= next_byte:
+                try:
+                    sock.sendall(data[sent : sent + 1])
+                except OSError:  # reset or broken pipe: the server is gone
+                    return Dribbled(True, answer, sent)
+                sent += 1
+                next_byte += every
+            wait = max(0.0, min(next_byte, deadline) - time.monotonic()) if sent < len(data) else 0.2
+            readable, _, _ = select.select([sock], [], [], wait)
+            if readable:
+                try:
+                    chunk = sock.recv(65536)
+                except OSError:
+                    return Dribbled(True, answer, sent)
+                if not chunk:
+                    return Dribbled(True, answer, sent)
+                answer += chunk
+    return Dribbled(False, answer, sent)
