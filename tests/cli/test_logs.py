@@ -3,11 +3,16 @@ operation transition, and never a credential."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from support.server import ServerProcess, create_key
 
 from chive_admin._generated import ids
@@ -59,3 +64,104 @@ def test_json_logs_without_secrets(tmp_path: Path) -> None:
     transitions = [e["msg"] for e in lines if e["logger"] == "chive_admin.backfill.engine"]
     assert any(op_id in m and "queued" in m for m in transitions)
     assert any(op_id in m and "ended failed" in m for m in transitions)
+
+
+class HostilePds(http.server.BaseHTTPRequestHandler):
+    """A PDS that refuses everything with an error message holding terminal control codes."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"error": "InvalidRequest", "message": COLOURED}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+COLOURED = "\x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b[2J"
+
+
+@pytest.fixture
+def hostile_pds() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostilePds)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_scan(tmp_path: Path, pds_url: str, level: str) -> tuple[list[dict[str, Any]], str]:
+    """A JSON-logging server at ``level``: one dashboard-style poll, one plain call, one failing pds-scan."""
+    db = tmp_path / "logs.db"
+    key = create_key(db, ADMIN, "logs")
+    auth = {"Authorization": f"Bearer {key}"}
+    args = ["--db", str(db), "--admin-did", ADMIN, "--allow-private-network", "--log-format", "json"]
+    server = ServerProcess(args=[*args, "--log-level", level], cwd=tmp_path).start()
+    try:
+        status = f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
+        assert httpx.get(status, headers={**auth, "Chive-Admin-Poll": "1"}).status_code == 200  # as the dashboard does
+        assert httpx.get(f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_PDSES}", headers=auth).status_code == 200
+        trigger = httpx.post(
+            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN}", json={"pdsUrl": pds_url}, headers=auth
+        )
+        op_id = trigger.json()["operationId"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            polled = httpx.get(status, params={"id": op_id}, headers={**auth, "Chive-Admin-Poll": "1"})
+            if polled.json()["operation"]["status"] == "failed":
+                break
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    return [json.loads(line) for line in server.output().splitlines() if line.strip()], op_id
+
+
+def strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
+
+
+def test_json_transitions_are_fields_and_no_field_holds_a_control_code(tmp_path: Path, hostile_pds: str) -> None:
+    lines, op_id = run_scan(tmp_path, hostile_pds, "info")
+    assert all("color_message" not in entry for entry in lines)  # uvicorn's copy of its message with colour codes
+    for entry in lines:
+        assert not any(("\x1b" in text or "\x07" in text or "\x9b" in text) for text in strings(entry)), entry
+    ended = [e for e in lines if e.get("op_id") == op_id]
+    assert [e["status"] for e in ended] == ["queued", "running", "failed"]
+    assert {e["type"] for e in ended} == {"pds-scan"}
+    failed = ended[-1]
+    assert failed["level"] == "info"
+    assert failed["error_code"]
+    assert (failed["records_processed"], failed["records_failed"]) == (0, 0)
+    assert failed["attempt"] == 1
+    # an upstream request is detail (DEBUG); a dashboard's poll is not logged at INFO, a plain call is
+    assert not [e for e in lines if e["logger"] == "httpx"]
+    calls = [e["nsid"] for e in lines if e["logger"] == "chive_admin.requests"]
+    assert ids.PUB_CHIVE_ADMIN_LIST_PDSES in calls
+    assert ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS not in calls  # the poll, and the test's own polling loop
+
+
+def test_debug_shows_the_servers_detail_not_every_sql_statement(tmp_path: Path, hostile_pds: str) -> None:
+    lines, _ = run_scan(tmp_path, hostile_pds, "debug")
+    loggers = {e["logger"] for e in lines}
+    assert not {name for name in loggers if name.startswith(("aiosqlite", "asyncio"))}
+    upstream = [e for e in lines if e["logger"] == "httpx"]
+    assert upstream
+    assert {e["level"] for e in upstream} == {"debug"}
+    assert hostile_pds.removeprefix("http://") in upstream[0]["msg"]
+    polled = [e for e in lines if e["logger"] == "chive_admin.requests" and e["level"] == "debug"]
+    assert polled
+    assert {e["nsid"] for e in polled} == {ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}

@@ -137,7 +137,7 @@ class Engine:
                 now=now_stamp(),
             )
         if not reused:
-            log.info("operation %s (%s) queued by %s", op.id, op_type, started_by)
+            log.info("operation %s (%s) queued by %s", op.id, op_type, started_by, extra=op_fields(op))
             self._wake.set()
         return op, reused
 
@@ -145,7 +145,7 @@ class Engine:
         async with self._state_write() as conn:
             result, op = await ops.request_cancel(conn, op_id, now_stamp())
         if result in (ops.CancelResult.CANCELLED, ops.CancelResult.REQUESTED):
-            log.info("operation %s: cancel %s", op_id, result.value)
+            log.info("operation %s: cancel %s", op_id, result.value, extra=op_fields(op) if op else {"op_id": op_id})
         return result, op
 
     async def prune(self) -> int:
@@ -176,7 +176,11 @@ class Engine:
         async with self._state_write() as conn:
             now = now_stamp()
             for op_id in await ops.fail_exhausted(conn, self.config.max_attempts, now):
-                log.error("operation %s failed: too many attempts", op_id)
+                log.error(
+                    "operation %s failed: too many attempts",
+                    op_id,
+                    extra={"op_id": op_id, "status": "failed", "error_code": "too_many_attempts"},
+                )
             return await ops.claim_next(
                 conn,
                 types=self.registry.runnable,
@@ -226,7 +230,7 @@ class Engine:
         job_class = self.registry.job(op.type)
         assert job_class is not None, "only runnable types are claimed"
         assert self.services is not None, "started by start()"
-        log.info("operation %s (%s) started, attempt %d", op.id, op.type, op.attempts)
+        log.info("operation %s (%s) started, attempt %d", op.id, op.type, op.attempts, extra=op_fields(op))
         try:
             params = job_class.params_model.model_validate(op.params)
         except ValidationError as exc:
@@ -303,18 +307,22 @@ class Engine:
         error: str | None = None,
         context: dict[str, Any] | None = None,
     ) -> None:
-        async def write() -> bool:
+        async def write() -> ops.Operation | None:
             async with self._state_write() as conn:
                 now = now_stamp()
                 if ctx is not None:  # a job that ran to its end: its last counters, even those after its last batch
                     await ops.save_progress(conn, op_id, owner, _final_progress(ctx), now)
-                return await ops.finish(
+                if not await ops.finish(
                     conn, op_id, owner, outcome, now, error=error, error_code=code, error_context=context
-                )
+                ):
+                    return None
+                return await ops.get(conn, op_id)  # what the log says is what was written
 
         ended = await self._persist(op_id, "recording its end", write)
         if ended:
-            log.info("operation %s ended %s%s", op_id, outcome.value, f" ({code})" if code else "")
+            log.info(
+                "operation %s ended %s%s", op_id, outcome.value, f" ({code})" if code else "", extra=op_fields(ended)
+            )
         else:
             log.warning("operation %s: could not record its end (%s); it is no longer held here", op_id, outcome.value)
 
@@ -368,7 +376,24 @@ class Engine:
     async def _release(self, op_id: str, owner: str) -> None:
         async with self._state_write() as conn:
             if await ops.release(conn, op_id, owner, now_stamp()):
-                log.info("operation %s released for the next start", op_id)
+                log.info("operation %s released for the next start", op_id, extra={"op_id": op_id, "status": "queued"})
+
+
+def op_fields(op: ops.Operation) -> dict[str, Any]:
+    """An operation's state as log fields (``--log-format json``), for log queries by id, type, status or code."""
+    return {
+        "op_id": op.id,
+        "type": op.type,
+        "status": op.status,
+        "stage": op.stage,
+        "attempt": op.attempts,
+        "records_processed": op.records_processed,
+        "records_failed": op.records_failed,
+        "total_records": op.total_records,
+        "processed_repos": op.processed_repos,
+        "total_repos": op.total_repos,
+        "error_code": op.error_code,
+    }
 
 
 def _final_progress(ctx: JobContext) -> ops.Progress:

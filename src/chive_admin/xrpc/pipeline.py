@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 #: one line per XRPC call (method, NSID, status, duration, actor; never credentials)
 request_log = logging.getLogger("chive_admin.requests")
+#: sent by a client's background refresh (the dashboard's polling): its successful calls are logged at DEBUG, so
+#: an open dashboard does not fill the INFO log; its refusals and failures stay INFO (and every call is audited)
+POLL_HEADER = "chive-admin-poll"
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,9 @@ class Pipeline:
         request.app.state.services.audit.record(state.entry(nsid, request, outcome, status, reason))
         observe_request(nsid, request.method, status, started)
         actor = state.principal.did if state.principal else None
-        request_log.info(
+        polled = status < 400 and POLL_HEADER in request.headers
+        request_log.log(
+            logging.DEBUG if polled else logging.INFO,
             "%s %s %d %s",
             request.method,
             nsid,
