@@ -1,8 +1,10 @@
 """The dashboard end to end in headless Chromium (Debian's ``chromium``, driven by Playwright): a wrong key is
-refused on screen, a pds-scan of a real testnet PDS started from its form runs to completed, another operation is
-cancelled through the confirmation dialog, form validation speaks, the DLQ and PDS registry views act — and the key
-never reaches a URL or the server's log. A full-page screenshot is kept under ``artifacts/`` (or
-``$CHIVE_ADMIN_ARTIFACTS``) for CI.
+refused on screen, empty tables say so, the form opens on pds-scan, a pds-scan of a real testnet PDS started from
+its form runs to completed and history shows its target, an operation's detail view shows its params, counts,
+attempts, error code and context (a hostile PDS's markup as text), another operation is cancelled through the
+confirmation dialog, form validation speaks, the DLQ and PDS registry views act — and the key never reaches a URL
+or the server's log, whose INFO lines hold none of the page's polling. A full-page screenshot is kept under
+``artifacts/`` (or ``$CHIVE_TEST_ARTIFACTS``) for CI.
 
 The scanned PDS is the testnet's second one, which the suite fills with valid records only; a test that writes an
 invalid record there would (rightly) turn this scan ``partial``.
@@ -10,9 +12,12 @@ invalid record there would (rightly) turn this scan ``partial``.
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +34,7 @@ pytestmark = pytest.mark.interop
 
 ADMIN = "did:plc:dashboardadmin00000000000"
 
-ARTIFACTS = Path(os.environ.get("CHIVE_ADMIN_ARTIFACTS") or TESTS_DIR.parent / "artifacts")
+ARTIFACTS = Path(os.environ.get("CHIVE_TEST_ARTIFACTS") or TESTS_DIR.parent / "artifacts")
 # Chromium's own background traffic is refused by this machine's closed network; keep it from trying.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -45,7 +50,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 def chromium_path() -> str:
-    found = os.environ.get("CHIVE_ADMIN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    found = os.environ.get("CHIVE_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
         message = "Debian's chromium is not installed (.ci/run installs it with apt-get)"
         if in_ci():
@@ -54,14 +59,43 @@ def chromium_path() -> str:
     return found
 
 
+#: what a hostile PDS puts in its error message: markup that would run if the page ever parsed it
+HOSTILE = '<img src=x onerror="window.pwned=1"><b>bold</b>'
+
+
+class HostilePds(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"error": "InvalidRequest", "message": HOSTILE}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def hostile_pds() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostilePds)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, testnet: Testnet) -> Iterator[tuple[ServerProcess, str]]:
     tmp = tmp_path_factory.mktemp("dashboard")
     db = tmp / "dashboard.db"
     key = create_key(db, ADMIN, "browser")
+    args = ["--db", str(db), "--admin-did", ADMIN, "--allow-private-network", "--plc-url", testnet.plc_url]
     server = count_job_server(
         tmp,
-        ["--db", str(db), "--admin-did", ADMIN, "--allow-private-network", "--plc-url", testnet.plc_url],
+        [*args, "--upstream-attempts", "1"],  # the hostile PDS's scan fails at its first refusal
         # a slow test-count op to cancel; every 50th item dead-lettered so the DLQ view has entries
         {"TEST_JOB_ITEMS": "2000", "TEST_JOB_DELAY": "0.05", "TEST_JOB_DLQ_EVERY": "50"},
     ).start()
@@ -72,7 +106,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, testnet: Testnet) -> Iterat
 
 
 def test_operator_session_in_headless_chromium(
-    served: tuple[ServerProcess, str], testnet: Testnet, pds2: PdsClient
+    served: tuple[ServerProcess, str], testnet: Testnet, pds2: PdsClient, hostile_pds: str
 ) -> None:
     server, key = served
     author = pds2.create_account(prefix="dash")
@@ -102,6 +136,14 @@ def test_operator_session_in_headless_chromium(
             expect(page.locator("#server-info")).to_contain_text("version")
             assert page.evaluate("sessionStorage.getItem('chive-admin.key')") == key
 
+            # a fresh server: every table says it is empty, and the form opens on the first scan to run
+            expect(page.locator("#active-ops tr.empty")).to_have_text("No active operations.")
+            expect(page.locator("#history-ops tr.empty")).to_have_text("No operation has ended yet.")
+            expect(page.locator("#dlq tr.empty")).to_have_text("The dead-letter queue is empty.")
+            expect(page.locator("#pdses tr.empty")).to_contain_text("No PDS registered yet")
+            expect(page.locator("#trigger-type")).to_have_value("pds-scan")
+            expect(page.locator("#field-pdsUrl")).to_be_visible()
+
             # validation: the browser's constraint message for a missing required field, the server's for a bad URL
             page.select_option("#trigger-type", "did-sync")
             page.click("#trigger-form button[type=submit]")
@@ -124,9 +166,48 @@ def test_operator_session_in_headless_chromium(
             assert scan_id is not None
             scan_row = page.locator(f"#history-ops tr[data-op-id='{scan_id[1]}']")
             expect(scan_row.locator(".op-status")).to_have_text("completed", timeout=120_000)
-            processed = int(scan_row.locator("td").nth(3).inner_text())
+            processed = int(scan_row.locator("td.op-records").inner_text())
             assert processed >= 400
+            expect(scan_row.locator("td.op-target")).to_have_text(testnet.pds2_url)
             expect(page.locator(f"#pdses tr[data-pds='{testnet.pds2_url}']")).to_be_visible(timeout=10_000)
+
+            # its details: params, target, stage, counts, attempts
+            scan_row.locator("button.op-open").click()
+            detail = page.locator("#op-detail")
+            expect(detail).to_be_visible()
+            expect(detail).to_have_attribute("data-op-id", scan_id[1])
+            fields = detail.locator("#detail-fields")
+            expect(fields).to_contain_text("pdsUrl")
+            expect(fields.locator("dl.pairs dd")).to_have_text([testnet.pds2_url])
+            expect(fields).to_contain_text(f"records {processed}")
+            expect(fields.locator(".error-code")).to_have_text("—")
+            field = {
+                dt.inner_text(): dt.evaluate("node => node.nextElementSibling.innerText")
+                for dt in fields.locator(":scope > dt").all()
+            }
+            assert field["Status"] == "completed"
+            assert field["Target"] == testnet.pds2_url
+            assert field["Attempts"] == "1"
+            assert field["Started by"] == ADMIN
+            assert field["Stage"] != "—"
+
+            # a scan of a hostile PDS fails: its error code and context in the details, its markup only as text
+            page.fill("#field-pdsUrl", hostile_pds)
+            page.click("#trigger-form button[type=submit]")
+            expect(page.locator("#trigger-message")).not_to_contain_text(scan_id[1])  # the message of this one
+            expect(page.locator("#trigger-message")).to_contain_text("Started pds-scan operation")
+            bad_id = re.search(r"operation (\S+)\.", page.inner_text("#trigger-message"))
+            assert bad_id is not None
+            bad_row = page.locator(f"#history-ops tr[data-op-id='{bad_id[1]}']")
+            expect(bad_row.locator(".op-status")).to_have_text("failed", timeout=60_000)
+            bad_row.locator("button.op-open").click()
+            expect(detail).to_have_attribute("data-op-id", bad_id[1])
+            expect(fields.locator(".error-code")).not_to_have_text("—")
+            expect(fields.locator(".error-text")).to_contain_text(HOSTILE)
+            context = fields.locator("dt", has_text="Error context").locator("xpath=following-sibling::dd[1]")
+            expect(context.locator("dl.pairs dt").first).to_be_visible()
+            assert page.evaluate("window.pwned") is None
+            assert page.locator("#op-detail img, #history-ops img, #op-detail b, #history-ops b").count() == 0
 
             # a long op from its (plugin) form; cancel asks first, "Keep it" keeps it, "Confirm" cancels it
             page.select_option("#trigger-type", "test-count")
@@ -138,19 +219,21 @@ def test_operator_session_in_headless_chromium(
             active = page.locator(f"#active-ops tr[data-op-id='{count_id[1]}']")
             expect(active.locator(".op-status")).to_have_text("running", timeout=30_000)
             expect(active.locator("td.progress .count")).to_contain_text("/ 2000")
-            expect(page.locator("#dlq tbody tr").first).to_be_visible(timeout=10_000)
-            # the CI artifact: every view populated, one op live
+            expect(page.locator("#dlq tbody tr:not(.empty)").first).to_be_visible(timeout=10_000)
+            # the CI artifact: every view populated, one op live, the failed scan's details open
+            page.locator(f"#history-ops tr[data-op-id='{bad_id[1]}'] button.op-open").click()
+            expect(detail).to_have_attribute("data-op-id", bad_id[1])
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             shot = ARTIFACTS / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
-            active.locator("button").click()
+            active.locator("button.danger").click()
             expect(page.locator("#confirm-dialog")).to_be_visible()
             expect(page.locator("#confirm-text")).to_contain_text(count_id[1])
             page.click("#confirm-no")
             expect(page.locator("#confirm-dialog")).to_be_hidden()
             expect(active.locator(".op-status")).to_have_text("running")
-            active.locator("button").click()
+            active.locator("button.danger").click()
             page.click("#confirm-yes")
             cancelled = page.locator(f"#history-ops tr[data-op-id='{count_id[1]}'] .op-status")
             expect(cancelled).to_have_text("cancelled", timeout=30_000)
@@ -162,16 +245,23 @@ def test_operator_session_in_headless_chromium(
             ).json()["total"]
             assert before >= 1
             expect(page.locator("#dlq-total")).to_have_text(f"({before})", timeout=10_000)
-            page.locator("#dlq tbody tr").first.get_by_role("button", name="Dismiss").click()
+            page.locator("#dlq tbody tr:not(.empty)").first.get_by_role("button", name="Dismiss").click()
             page.click("#confirm-yes")
             expect(page.locator("#dlq-message")).not_to_be_empty()
             expect(page.locator("#dlq-total")).to_have_text(f"({before - 1})")
 
             page.click("#sign-out")
             expect(page.locator("#signin")).to_be_visible()
+            expect(page.locator("#op-detail")).to_be_hidden()
             assert page.evaluate("sessionStorage.getItem('chive-admin.key')") is None
             assert csp_violations == []
             assert not any(key in url for url in urls)
         finally:
             browser.close()
-    assert key not in server.output()
+    output = server.output()
+    assert key not in output
+    # the page polled every second; none of it is at INFO, while what the operator did is
+    assert f"INFO chive_admin.requests: GET {ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}" not in output
+    assert f"INFO chive_admin.requests: GET {ids.PUB_CHIVE_ADMIN_GET_BACKFILL_HISTORY}" not in output
+    assert f"INFO chive_admin.requests: GET {ids.PUB_CHIVE_ADMIN_LIST_PDSES}" not in output
+    assert f"INFO chive_admin.requests: POST {ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL}" in output

@@ -4,6 +4,8 @@
 const KEY_SLOT = "chive-admin.key";
 const ACTIVE_EVERY_MS = 1000;
 const OTHERS_EVERY_MS = 3000;
+// the form a session starts on: the scan a new operator runs first
+const DEFAULT_TYPE = "pds-scan";
 
 const $ = (id) => document.getElementById(id);
 
@@ -31,6 +33,9 @@ async function call(path, { params, body } = {}) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
   }
   const init = { method: body === undefined ? "GET" : "POST", headers: { Authorization: `Bearer ${storedKey()}` } };
+  // every read here refreshes a view, most of them every second or three: the server logs those at DEBUG (its
+  // refusals stay at INFO), so an open tab does not fill the log; what the operator does (a POST) stays at INFO
+  if (body === undefined) init.headers["Chive-Admin-Poll"] = "1";
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -70,6 +75,19 @@ function el(tag, attrs = {}, ...children) {
 }
 
 const cell = (text, className = "") => el("td", { text: text ?? "", className });
+
+// A table's rows, or one row saying there is nothing (an empty table must not look like a broken one).
+function fillTable(table, rows, emptyText) {
+  const columns = table.tHead.rows[0].cells.length;
+  const empty = el("tr", { className: "empty" }, el("td", { colSpan: columns, className: "muted", text: emptyText }));
+  table.tBodies[0].replaceChildren(...(rows.length ? rows : [empty]));
+}
+
+// A JSON value from the server as one line of text (objects and arrays as JSON; never markup).
+function plain(value) {
+  if (value === undefined || value === null) return "";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
 
 function when(iso) {
   if (!iso) return "";
@@ -147,9 +165,26 @@ async function cancelOp(op) {
   }
 }
 
-// what names an op in both tables (the tests find its status by the op-status class)
+// What an op works on, from its params: the PDS, the DID, the record or the tier (whichever its type takes).
+const TARGET_PARAMS = ["pdsUrl", "did", "uri", "tier"];
+
+function opTarget(op) {
+  const params = op.params ?? {};
+  const key = TARGET_PARAMS.find((name) => params[name] !== undefined && params[name] !== null);
+  if (key === undefined) return "";
+  return key === "tier" ? `tier ${plain(params[key])}` : plain(params[key]);
+}
+
+// what names an op in both tables (the tests find its status by the op-status class); the id opens its details
 function identityCells(op) {
-  return [cell(op.id, "mono"), cell(op.type), cell(op.status, `op-status status-${op.status}`)];
+  const open = el("button", { type: "button", className: "link mono op-open", text: op.id, title: "Show details" });
+  open.addEventListener("click", () => showDetail(op.id));
+  return [
+    el("td", {}, open),
+    cell(op.type),
+    cell(op.status, `op-status status-${op.status}`),
+    cell(opTarget(op), "mono op-target"),
+  ];
 }
 
 function activeRow(op) {
@@ -174,9 +209,8 @@ function activeRow(op) {
 
 async function refreshActive() {
   const answer = await xrpc(config.methods.status);
-  const ops = answer.operations ?? [];
-  $("active-ops").tBodies[0].replaceChildren(...ops.map(activeRow));
-  $("active-empty").hidden = ops.length > 0;
+  fillTable($("active-ops"), (answer.operations ?? []).map(activeRow), "No active operations.");
+  await refreshDetail();
 }
 
 function historyRow(op) {
@@ -185,7 +219,7 @@ function historyRow(op) {
     "tr",
     { "data-op-id": op.id },
     ...identityCells(op),
-    cell(String(op.recordsProcessed ?? 0)),
+    cell(String(op.recordsProcessed ?? 0), "op-records"),
     cell(String(op.recordsFailed ?? 0)),
     cell(when(op.startedAt)),
     cell(when(op.completedAt)),
@@ -195,7 +229,91 @@ function historyRow(op) {
 
 async function refreshHistory() {
   const answer = await xrpc(config.methods.history);
-  $("history-ops").tBodies[0].replaceChildren(...answer.operations.map(historyRow));
+  fillTable($("history-ops"), answer.operations.map(historyRow), "No operation has ended yet.");
+}
+
+// --- one operation in detail -------------------------------------------------------------------------------------
+
+let detailId = null;
+
+function counts(op) {
+  const records = op.totalRecords !== undefined ? `${op.recordsProcessed} / ${op.totalRecords}` : `${op.recordsProcessed}`;
+  const parts = [`records ${records}`, `failed ${op.recordsFailed ?? 0}`];
+  if (op.totalRepos !== undefined || op.processedRepos !== undefined) {
+    parts.push(`repos ${op.processedRepos ?? 0}${op.totalRepos !== undefined ? ` / ${op.totalRepos}` : ""}`);
+  }
+  for (const [name, value] of Object.entries(op.counts ?? {})) parts.push(`${name} ${value}`);
+  return parts.join(" · ");
+}
+
+// name/value pairs of an object from the server (params, error context) as nested dt/dd, all text
+function pairs(object) {
+  const entries = Object.entries(object ?? {});
+  if (!entries.length) return el("span", { className: "muted", text: "none" });
+  return el("dl", { className: "pairs" }, ...entries.flatMap(([name, value]) => [
+    el("dt", { text: name }),
+    el("dd", { className: "mono", text: plain(value) }),
+  ]));
+}
+
+function detailFields(op) {
+  return [
+    ["Operation", el("span", { className: "mono", text: op.id })],
+    ["Type", op.type],
+    ["Status", el("span", { className: `op-status status-${op.status}`, text: op.status })],
+    ["Target", el("span", { className: "mono", text: opTarget(op) || "—" })],
+    ["Stage", op.stage ?? "—"],
+    ["Counts", counts(op)],
+    ["Parameters", pairs(op.params)],
+    ["Error code", el("span", { className: "mono error-code", text: op.errorCode ?? "—" })],
+    ["Error", el("span", { className: "error-text", text: op.error ?? "—" })],
+    ["Error context", pairs(op.errorContext)],
+    ["Attempts", String(op.attempts ?? 0)],
+    ["Started by", el("span", { className: "mono", text: op.startedBy ?? "—" })],
+    ["Triggered", when(op.startedAt)],
+    ["Updated", when(op.updatedAt)],
+    ["Ended", when(op.completedAt) || "—"],
+  ];
+}
+
+function renderDetail(op) {
+  $("detail-fields").replaceChildren(
+    ...detailFields(op).flatMap(([name, value]) => [
+      el("dt", { text: name }),
+      typeof value === "string" ? el("dd", { text: value }) : el("dd", {}, value),
+    ]),
+  );
+  $("op-detail").dataset.opId = op.id;
+}
+
+async function refreshDetail() {
+  if (detailId === null) return;
+  try {
+    const answer = await xrpc(config.methods.status, { params: { id: detailId } });
+    renderDetail(answer.operation);
+    say("detail-message", "");
+  } catch (err) {
+    if (err instanceof XrpcError && err.status !== 401 && err.status !== 403) say("detail-message", String(err), true);
+    else throw err;
+  }
+}
+
+async function showDetail(id) {
+  detailId = id;
+  $("detail-fields").replaceChildren();
+  $("op-detail").hidden = false;
+  try {
+    await refreshDetail();
+  } catch (err) {
+    handleFailure(err, "detail-message");
+  }
+  $("op-detail").scrollIntoView({ block: "nearest" });
+}
+
+function hideDetail() {
+  detailId = null;
+  $("op-detail").hidden = true;
+  delete $("op-detail").dataset.opId;
 }
 
 // --- trigger forms -----------------------------------------------------------------------------------------------
@@ -301,7 +419,7 @@ function dlqRow(entry, index) {
 
 async function refreshDlq() {
   const answer = await xrpc(config.methods.listDlq, { params: { limit: 100 } });
-  $("dlq").tBodies[0].replaceChildren(...answer.entries.map(dlqRow));
+  fillTable($("dlq"), answer.entries.map(dlqRow), "The dead-letter queue is empty.");
   $("dlq-total").textContent = `(${answer.total})`;
 }
 
@@ -331,7 +449,7 @@ function pdsRow(pds) {
 async function refreshPdses() {
   const answer = await xrpc(config.methods.listPdses, { params: { limit: 100 } });
   const stats = answer.stats ?? { total: 0, items: [] };
-  $("pdses").tBodies[0].replaceChildren(...stats.items.map(pdsRow));
+  fillTable($("pdses"), stats.items.map(pdsRow), "No PDS registered yet: a pds-scan registers the PDS it reads.");
   $("pds-total").textContent = `(${stats.total})`;
 }
 
@@ -363,6 +481,7 @@ function startConsole() {
   $("sign-out").hidden = false;
   $("server-info").textContent = `${config.serviceDid} · version ${config.version}`;
   $("trigger-type").replaceChildren(...config.triggers.map((t) => el("option", { value: t.type, text: t.type })));
+  if (config.triggers.some((t) => t.type === DEFAULT_TYPE)) $("trigger-type").value = DEFAULT_TYPE;
   showFields();
   stoppers = [
     every(ACTIVE_EVERY_MS, refreshActive),
@@ -377,6 +496,7 @@ function signOut(message = "") {
   for (const stop of stoppers) stop();
   stoppers = [];
   config = null;
+  hideDetail();
   $("console").hidden = true;
   $("sign-out").hidden = true;
   $("signin").hidden = false;
@@ -405,6 +525,7 @@ function main() {
     signIn();
   });
   $("sign-out").addEventListener("click", () => signOut());
+  $("detail-close").addEventListener("click", hideDetail);
   $("trigger-type").addEventListener("change", showFields);
   $("trigger-form").addEventListener("submit", startOp);
   if (storedKey()) signIn();
