@@ -16,7 +16,7 @@ from bench.harness import table
 
 
 def _ingest(full: bool) -> tuple[str, list[tuple[str, str, str, str, str]]]:
-    from interop.testnet_harness import TestnetUnavailable, locate_install
+    from testnet.harness import TestnetUnavailable, locate_install
 
     try:
         locate_install()

@@ -39,9 +39,6 @@ from bench.harness import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from interop import records
-from interop.pds_client import PdsClient
-from interop.testnet_harness import Testnet, locate_install
 from support.auth import FixedTokens
 
 from chive_admin._generated import ids
@@ -49,6 +46,9 @@ from chive_admin.app import create_app
 from chive_admin.backfill.engine import EngineConfig
 from chive_admin.settings import Settings
 from chive_admin.store import operations
+from testnet import records
+from testnet.harness import Testnet, locate_install
+from testnet.pds_client import PdsClient
 
 ADMIN = {"Authorization": "Bearer admin"}
 

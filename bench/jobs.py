@@ -27,7 +27,6 @@ from bench.harness import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from interop.records import minimal_pdf
 from support.auth import FixedTokens
 
 from chive_admin._generated import ids
@@ -39,6 +38,7 @@ from chive_admin.settings import Settings
 from chive_admin.store import search
 from chive_admin.store.index import IndexedRecord
 from chive_admin.sync.ingest import apply_records
+from testnet.records import minimal_pdf
 
 ADMIN = {"Authorization": "Bearer admin"}
 DID = "did:plc:benchjobs0000000000000000"

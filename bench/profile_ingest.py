@@ -29,13 +29,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from interop import records
-from interop.pds_client import PdsClient
-from interop.testnet_harness import Testnet, locate_install
-
 from bench.ingest import comment, latency_relay, raw_export, raw_listing, timed_op
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
+from testnet import records
+from testnet.harness import Testnet, locate_install
+from testnet.pds_client import PdsClient
 
 Op = Callable[[Settings], Coroutine[Any, Any, tuple[float, dict[str, Any]]]]
 

@@ -8,7 +8,6 @@ import io
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from interop.records import minimal_pdf
 from pypdf import PdfReader, PdfWriter
 
 from chive_admin.citations.text import (
@@ -20,6 +19,7 @@ from chive_admin.citations.text import (
     extract_text,
     sniff,
 )
+from testnet.records import minimal_pdf
 
 LINES = ["A Study of Things", "We build on doi:10.1000/xyz123 and arXiv:2101.01234.", "References", "[1] A. B. 2020."]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from .pds_client import Account, PdsClient
-from .testnet_harness import Testnet, TestnetError, TestnetUnavailable, in_ci, locate_install
+from testnet.harness import Testnet, TestnetError, TestnetUnavailable, in_ci, locate_install
+from testnet.pds_client import Account, PdsClient
 
 
 def _unavailable(reason: str) -> None:

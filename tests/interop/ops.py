@@ -16,8 +16,7 @@ from chive_admin.app import create_app
 from chive_admin.backfill.engine import EngineConfig
 from chive_admin.repo.validate import is_indexed, record_problem
 from chive_admin.settings import Settings
-
-from .pds_client import PdsClient
+from testnet.pds_client import PdsClient
 
 ADMIN = {"Authorization": "Bearer admin"}
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from . import records
-from .testnet_harness import in_ci, lexicon_sources, validate_records
+from testnet import records
+from testnet.harness import in_ci, lexicon_sources, validate_records
 
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
 

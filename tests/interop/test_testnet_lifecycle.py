@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from .testnet_harness import REPO_ROOT, TESTNET_SCRIPT, Testnet, node_binary
+from testnet.harness import REPO_ROOT, TESTNET_SCRIPT, Testnet, node_binary
 
 pytestmark = pytest.mark.interop
 
@@ -132,9 +132,9 @@ def test_network_stops_when_the_python_parent_dies(testnet_install_dir: Path) ->
     code = textwrap.dedent(
         f"""
         import os, sys
-        sys.path.insert(0, {str(REPO_ROOT / "tests")!r})
+        sys.path.insert(0, {str(REPO_ROOT)!r})
         from pathlib import Path
-        from interop.testnet_harness import Testnet
+        from testnet.harness import Testnet
         net = Testnet(Path({str(testnet_install_dir)!r})).start()
         print(net.pid, net.info.pds_url, net.info.data_dir, net.log_path, flush=True)
         os._exit(0)  # no close(), no atexit: as if killed

@@ -15,9 +15,9 @@ from atproto_server.auth.jwt import (
     verify_jwt_async,
 )
 
-from . import records
-from .pds_client import APPLY_WRITES_MAX, Account, PdsClient, XrpcError
-from .testnet_harness import Testnet
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import APPLY_WRITES_MAX, Account, PdsClient, XrpcError
 
 pytestmark = pytest.mark.interop
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import orjson
 from cbrrr import encode_dag_cbor
-from interop import records as lexicon_records
 from support.cars import DID, KEY, block_cid, build_car
 
 from chive_admin.repo.car import open_verified
 from chive_admin.repo.rows import record_rows
 from chive_admin.store.index import record_json
+from testnet import records as lexicon_records
 
 COMMENT = lexicon_records.COMMENT
 EPRINT = f"at://{DID}/{lexicon_records.SUBMISSION}/3kabc"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from interop import records
-
 from chive_admin.repo.validate import record_problem
+from testnet import records
 
 EPRINT = "at://did:plc:alice0000000000000000000/pub.chive.eprint.submission/3kabc"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from interop import records
 
 from chive_admin.store.db import Database
 from chive_admin.sync.fetch import RepoContents
 from chive_admin.sync.ingest import apply_records
+from testnet import records
 
 DID = "did:plc:alice0000000000000000000"
 CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"

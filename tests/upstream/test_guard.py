@@ -160,3 +160,20 @@ async def test_service_urls_refused(url: str) -> None:
 
 async def test_service_url_normalised() -> None:
     assert await check_service_url("HTTP://LocalHost:2583/", allow_private=True) == "http://localhost:2583"
+
+
+async def test_every_refusal_of_a_private_target_names_the_flag_that_allows_it(listener: Listener) -> None:
+    refusals = []
+    for host in ("localhost", "pds.internal", "127.0.0.1", "::1"):  # special-use names, and what names resolve to
+        with pytest.raises(UnsafeUpstream) as refused:
+            await check_service_url(
+                f"http://{host}:{listener.port}" if ":" not in host else f"http://[{host}]", allow_private=False
+            )
+        refusals.append(str(refused.value))
+    async with upstream_http(allow_private=False) as http:  # an address written in the URL
+        with pytest.raises(UnsafeUpstream) as refused:
+            await http.get(f"http://127.0.0.1:{listener.port}/")
+        refusals.append(str(refused.value))
+    for message in refusals:
+        assert message.endswith("a local or test network needs the server started with --allow-private-network")
+    assert listener.connections == 0

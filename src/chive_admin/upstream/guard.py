@@ -37,6 +37,8 @@ class UnsafeUpstream(UpstreamError):
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 #: special-use names (RFC 6761, 6762, 9476) that name this host or a private network, whatever DNS says of them
 PRIVATE_NAME_SUFFIXES = (".localhost", ".local", ".internal", ".invalid", ".home.arpa")
+#: the end of every refusal of a non-public address: the one way a local test network is let through
+PRIVATE_HINT = "; a local or test network needs the server started with --allow-private-network"
 
 
 def is_public(address: IPAddress) -> bool:
@@ -62,7 +64,7 @@ def is_private_name(host: str) -> bool:
 async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
     """Every address ``host`` resolves to, all of them allowed; ``UnsafeUpstream`` otherwise."""
     if not allow_private and is_private_name(host):
-        raise UnsafeUpstream(host, f"{host!r} is a special-use name for a non-public network")
+        raise UnsafeUpstream(host, f"{host!r} is a special-use name for a non-public network{PRIVATE_HINT}")
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -74,7 +76,7 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[
     if not allow_private:
         refused = [a for a in addresses if not is_public_text(a)]
         if refused:
-            raise UnsafeUpstream(host, f"{host!r} resolves to a non-public address ({refused[0]})")
+            raise UnsafeUpstream(host, f"{host!r} resolves to a non-public address ({refused[0]}){PRIVATE_HINT}")
     return addresses
 
 
@@ -126,7 +128,7 @@ def _check_literal(host: str, *, allow_private: bool) -> None:
     except ValueError:  # a name: the resolver checks what it resolves to
         return
     if not public:
-        raise UnsafeUpstream(host, f"{host!r} is a non-public address")
+        raise UnsafeUpstream(host, f"{host!r} is a non-public address{PRIVATE_HINT}")
 
 
 class GuardedTransport(AiohttpTransport):

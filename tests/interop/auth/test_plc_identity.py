@@ -13,13 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import running_client
-from interop.testnet_harness import Testnet
 from support.jwts import SigningKey, b64url, service_token
 from support.plc import PlcIdentity
 
 from chive_admin._generated import ids
 from chive_admin.app import create_app
 from chive_admin.settings import Settings
+from testnet.harness import Testnet
 
 pytestmark = pytest.mark.interop
 

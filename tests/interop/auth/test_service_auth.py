@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import running_client
-from interop.pds_client import Account, PdsClient
-from interop.testnet_harness import Testnet
 
 from chive_admin._generated import ids
 from chive_admin.app import create_app
 from chive_admin.settings import Settings
+from testnet.harness import Testnet
+from testnet.pds_client import Account, PdsClient
 
 pytestmark = pytest.mark.interop
 

@@ -14,15 +14,15 @@ from typing import Any
 import httpx
 import pytest
 from faults.proxy import Fault, FaultConfig, FaultProxy
-from interop import records
 from interop.ops import run_op, served_app
-from interop.pds_client import PdsClient
-from interop.testnet_harness import Testnet
 from support.plc_view import plc_view
 
 from chive_admin._generated import ids
 from chive_admin.backfill.jobs import did_sync
 from chive_admin.settings import Settings
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import PdsClient
 
 pytestmark = pytest.mark.interop
 

@@ -10,15 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-from interop import records
 from interop.ops import run_op, served_app
-from interop.pds_client import PdsClient
-from interop.testnet_harness import Testnet
 
 from chive_admin._generated import ids
 from chive_admin.clock import stamp, utc_now
 from chive_admin.settings import Settings
 from chive_admin.store import search
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import PdsClient
 
 pytestmark = pytest.mark.interop
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from interop import records
 from interop.ops import run_op, served_app
-from interop.pds_client import Account, PdsClient
-from interop.testnet_harness import Testnet
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import Account, PdsClient
 
 pytestmark = pytest.mark.interop
 

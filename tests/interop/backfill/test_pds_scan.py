@@ -12,10 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import running_client
-from interop import records
 from interop.ops import expected_index
-from interop.pds_client import Account, PdsClient
-from interop.testnet_harness import Testnet
 from starlette.applications import Starlette
 from support.auth import FixedTokens
 
@@ -23,6 +20,9 @@ from chive_admin._generated import ids
 from chive_admin.app import create_app
 from chive_admin.backfill.engine import EngineConfig
 from chive_admin.settings import Settings
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import Account, PdsClient
 
 pytestmark = pytest.mark.interop
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 from faults.proxy import FaultConfig, FaultProxy
-from interop import records
 from interop.ops import run_op, served_app
-from interop.pds_client import PdsClient
-from interop.testnet_harness import Testnet
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import PdsClient
 
 pytestmark = pytest.mark.interop
 

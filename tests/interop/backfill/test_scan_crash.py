@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from interop import records
 from interop.ops import expected_index
-from interop.pds_client import PdsClient
-from interop.testnet_harness import Testnet
 from support.server import ServerProcess, create_key
 
 from chive_admin._generated import ids
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import PdsClient
 
 pytestmark = pytest.mark.interop
 

@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from faults.proxy import Fault, FaultConfig, FaultProxy
-from interop import records
 from interop.ops import expected_index, served_app
-from interop.pds_client import PdsClient
-from interop.testnet_harness import Testnet
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import PdsClient
 
 pytestmark = pytest.mark.interop
 

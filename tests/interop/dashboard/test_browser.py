@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from interop import records
-from interop.pds_client import PdsClient
-from interop.testnet_harness import Testnet, in_ci
 from support.server import TESTS_DIR, ServerProcess, count_job_server, create_key
 
 from chive_admin._generated import ids
+from testnet import records
+from testnet.harness import Testnet, in_ci
+from testnet.pds_client import PdsClient
 
 pytestmark = pytest.mark.interop
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
-from interop import records
-from interop.pds_client import Account, PdsClient
-from interop.testnet_harness import Testnet
 
 from chive_admin.repo.car import RepoVerificationError, open_verified
 from chive_admin.repo.validate import record_problem
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import Account, PdsClient
 
 pytestmark = pytest.mark.interop
 

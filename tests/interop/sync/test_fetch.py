@@ -7,13 +7,13 @@ from contextlib import aclosing
 from typing import IO, Any
 
 import pytest
-from interop import records
-from interop.pds_client import Account, PdsClient
-from interop.testnet_harness import Testnet
 
 from chive_admin.sync.fetch import fetch_by_export, fetch_by_listing, stream_by_export
 from chive_admin.sync.readers import ExportReaders
 from chive_admin.upstream.atproto import AtprotoClient
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import Account, PdsClient
 
 pytestmark = pytest.mark.interop
 

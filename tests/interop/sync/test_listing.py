@@ -7,12 +7,12 @@ from contextlib import aclosing
 from typing import Any
 
 import pytest
-from interop import records
-from interop.pds_client import Account, PdsClient
-from interop.testnet_harness import Testnet
 
 from chive_admin.sync.listing import collection_pages, rkey
 from chive_admin.upstream.atproto import AtprotoClient
+from testnet import records
+from testnet.harness import Testnet
+from testnet.pds_client import Account, PdsClient
 
 pytestmark = pytest.mark.interop
 

@@ -1,7 +1,7 @@
 // A reference ATProto network for chive-admin's interop tests: one PLC directory and two PDSes
 // (both registered in that PLC), from the pinned npm package @atproto/dev-env.
 //
-// Protocol (what tests/interop/testnet_harness.py relies on):
+// Protocol (what testnet/harness.py relies on):
 //   * stdout carries exactly ONE line, a JSON object, printed once everything listens:
 //       {"plc": url, "pds": url, "pds2": url, "pdsDid": did, "pds2Did": did, "adminPassword": str,
 //        "handleDomain": ".test", "dataDir": path, "pid": int, "node": version, "devEnv": version}

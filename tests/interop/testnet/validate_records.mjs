@@ -1,5 +1,5 @@
 // Validate records against lexicons with the reference validator (@atproto/lexicon, from the pinned
-// dev-env install). Used by tests/interop/testnet_harness.py:validate_records.
+// dev-env install). Used by testnet/harness.py:validate_records.
 //
 // stdin:  {"lexiconDir": "/path/to/lexicons", "records": [{"collection": nsid, "record": {...}}, ...]}
 // stdout: {"results": [{"ok": true} | {"ok": false, "error": "message"}, ...]}  (same order)

@@ -1,4 +1,4 @@
-"""Start and stop the reference ATProto network (PLC + two PDSes) for interop tests.
+"""Start and stop the reference ATProto network (PLC + two PDSes): for the interop tests and scripts/start-testnet.
 
 The network is ``tests/interop/testnet/testnet.mjs`` run by the Node 22 that
 ``scripts/install-testnet.sh`` installs (with ``@atproto/dev-env``) into ``.cache/testnet/<key>/``.
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTNET_SRC = REPO_ROOT / "tests" / "interop" / "testnet"
 TESTNET_SCRIPT = TESTNET_SRC / "testnet.mjs"
 VALIDATE_SCRIPT = TESTNET_SRC / "validate_records.mjs"
