@@ -3,9 +3,7 @@ operation transition, and never a credential."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.scripted import Answer, scripted_server
 from support.server import ServerProcess, create_key
 
 from chive_admin._generated import ids
@@ -66,34 +65,15 @@ def test_json_logs_without_secrets(tmp_path: Path) -> None:
     assert any(op_id in m and "ended failed" in m for m in transitions)
 
 
-class HostilePds(http.server.BaseHTTPRequestHandler):
-    """A PDS that refuses everything with an error message holding terminal control codes."""
-
-    def do_GET(self) -> None:
-        body = json.dumps({"error": "InvalidRequest", "message": COLOURED}).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 COLOURED = "\x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b[2J"
 
 
 @pytest.fixture
 def hostile_pds() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostilePds)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """A PDS that refuses everything with an error message holding terminal control codes."""
+    with scripted_server() as (url, script):
+        script.default = Answer(400, json.dumps({"error": "InvalidRequest", "message": COLOURED}).encode())
+        yield url
 
 
 def run_scan(tmp_path: Path, pds_url: str, level: str) -> tuple[list[dict[str, Any]], str]:

@@ -12,17 +12,16 @@ invalid record there would (rightly) turn this scan ``partial``.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from support.scripted import Answer, scripted_server
 from support.server import TESTS_DIR, ServerProcess, count_job_server, create_key
 
 from chive_admin._generated import ids
@@ -63,28 +62,11 @@ def chromium_path() -> str:
 HOSTILE = '<img src=x onerror="window.pwned=1"><b>bold</b>'
 
 
-class HostilePds(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = json.dumps({"error": "InvalidRequest", "message": HOSTILE}).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def hostile_pds() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostilePds)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with scripted_server() as (url, script):
+        script.default = Answer(400, json.dumps({"error": "InvalidRequest", "message": HOSTILE}).encode())
+        yield url
 
 
 @pytest.fixture(scope="module")
