@@ -38,18 +38,28 @@ KEEP_ALIVE_SECONDS = 5
 MAX_HEADER_BYTES = 16 * 1024
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A socket listening on ``host:port``; ``SettingsError`` with one line saying why not."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets listening on ``host:port``, one per address the host names (as asyncio would bind them);
+    ``SettingsError`` with one line saying why not."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart need not wait out TIME_WAIT
-        sock.bind((host, port))
-        sock.listen(BACKLOG)  # listening, not only bound: Linux lets two SO_REUSEADDR sockets bind one port
-    except OSError as exc:
-        sock.close()
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
         raise SettingsError(_listen_failure(host, port, exc)) from None
-    return sock
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart need not wait out TIME_WAIT
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # "::" is IPv6 only, as before
+            sock.bind(address)
+            sock.listen(BACKLOG)  # listening, not only bound: Linux lets two SO_REUSEADDR sockets bind one port
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise SettingsError(_listen_failure(host, port, exc)) from None
+    return sockets
 
 
 def _listen_failure(host: str, port: int, exc: OSError) -> str:
@@ -178,7 +188,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 def run(settings: Settings) -> int:
     """Serve until stopped; ``SettingsError`` (one line, exit 2) when the port or the database cannot be had."""
-    sock = listen(settings.host, settings.port)
+    sockets = listen(settings.host, settings.port)
     try:
         lock = OwnerLock(settings.db)
         lock.acquire()
@@ -195,9 +205,10 @@ def run(settings: Settings) -> int:
                 log.warning("%s", warning)
             app = create_app(settings, owner_lock=lock, jobs=build_registry(BUILTIN_JOBS, settings.job_plugins))
             config = uvicorn.Config(app, host=settings.host, port=settings.port, **uvicorn_options(settings))
-            uvicorn.Server(config).run(sockets=[sock])
+            uvicorn.Server(config).run(sockets=sockets)
         finally:
             lock.release()
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
     return 0
