@@ -24,8 +24,6 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AppFactory, running_client
-from interop import records
-from interop.testnet_harness import TestnetUnavailable, in_ci, locate_install, node_binary
 from starlette.applications import Starlette
 from support.reference import reference_lexicons
 from ulid import ULID
@@ -41,6 +39,8 @@ from chive_admin.store import access, dead_letters, index
 from chive_admin.store import operations as ops
 from chive_admin.store.index import IndexedRecord
 from chive_admin.xrpc.errors import XRPCError
+from testnet import records
+from testnet.harness import TestnetUnavailable, in_ci, locate_install, node_binary
 
 VALIDATOR = Path(__file__).resolve().parent / "validate_answers.mjs"
 PROJECT_LEXICONS = Path(__file__).resolve().parents[2] / "lexicons"

@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from interop.testnet_harness import REFERENCE_LEXICONS
 from support.reference import reference_lexicons
 
 from codegen.load import strip_tolerated
+from testnet.harness import REFERENCE_LEXICONS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OURS_DIR = REPO_ROOT / "lexicons"

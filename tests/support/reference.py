@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from interop.testnet_harness import REFERENCE_LEXICONS, in_ci
+
+from testnet.harness import REFERENCE_LEXICONS, in_ci
 
 
 def reference_lexicons() -> Path:
