@@ -36,7 +36,9 @@ async def announce(services: Services) -> None:
     if not admins:
         log.warning(
             "no admin exists: every pub.chive.admin call and the dashboard will answer AdminRequired; "
-            "restart with --admin-did DID (an API key for that DID: chive-admin keys create --did DID --name NAME)"
+            "grant one beside the running server with chive-admin roles grant DID admin, "
+            "or restart with --admin-did DID; "
+            "then an API key for it: chive-admin keys create --did DID --name NAME"
         )
     if settings.allow_private_network:
         log.warning(
