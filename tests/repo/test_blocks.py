@@ -198,3 +198,28 @@ def test_sections_of_any_claimed_length_are_indexed_or_refused_as_a_bad_car(
     except BadCar:
         return
     assert store.count >= 1
+
+
+@pytest.mark.parametrize("claimed", ["all that follows", "more than remains", "past any varint"])
+def test_a_header_claiming_a_huge_length_is_refused_without_copying_the_export(claimed: str, tmp_path: Path) -> None:
+    # a 20 MB export, mapped: its header's length used to be sliced out of the mapping whole (a copy of the export)
+    body, _ = car([{"pad": "x" * 10_000, "n": i} for i in range(2_000)])
+    head_length, at = blocks._varint(body, 0)
+    rest = body[at:]
+    length = {
+        "all that follows": len(rest),
+        "more than remains": len(rest) + 1_000,
+        "past any varint": 2**62,
+    }[claimed]
+    path = tmp_path / "export.car"
+    path.write_bytes(encode_varint(length) + rest)
+    with path.open("rb") as file:
+        tracemalloc.start()
+        try:
+            with pytest.raises(BadCar, match="header"):
+                CarBlocks(file)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 1024 * 1024
+    assert head_length < blocks.MAX_HEADER_BYTES  # a real header is tiny

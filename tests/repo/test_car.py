@@ -7,7 +7,7 @@ import io
 import random
 
 import pytest
-from atmst.blockstore.car_file import ReadOnlyCARBlockStore
+from atmst.blockstore.car_file import ReadOnlyCARBlockStore, encode_varint
 from atmst.mst.node_store import NodeStore
 from atmst.mst.node_walker import NodeWalker
 from cbrrr import decode_dag_cbor, encode_dag_cbor
@@ -138,3 +138,13 @@ def test_an_export_of_more_blocks_than_the_cap_fails_verification(monkeypatch: p
         opened(car)
     assert refused.value.code == "too_many_blocks"
     assert "more than 50 blocks" in str(refused.value)
+
+
+def test_a_header_claiming_more_than_a_header_fails_verification() -> None:
+    car = build_car({"pub.chive.review.comment/0001": {"i": 1}})
+    _, at = blocks._varint(car, 0)
+    huge = encode_varint(len(car) - at) + car[at:]  # the header "spans" the whole export
+    with pytest.raises(RepoVerificationError) as refused:
+        opened(huge)
+    assert refused.value.code == "bad_car"
+    assert "header" in str(refused.value)

@@ -23,6 +23,8 @@ CID_PREFIX = CID.CIDV1_DAG_CBOR_SHA256_32_PFX
 CID_LENGTH = 36
 #: an export of more blocks is refused: its index alone would be 128 MB (about 7.5 million records)
 MAX_BLOCKS = 10_000_000
+#: a CAR v1 header is ``{"version": 1, "roots": [cid]}``, some 60 bytes; a longer claim is refused before it is read
+MAX_HEADER_BYTES = 64 * 1024
 
 
 class BadCar(ValueError):
@@ -76,6 +78,11 @@ class CarBlocks:
         if len(buf) >= 1 << 32:
             raise BadCar("a CAR of 4 GiB or more")  # offsets and lengths are packed in 32 bits each
         length, at = _varint(buf, 0)
+        # checked before the slice: a slice of a mapping is a copy, and a claimed length could span the whole export
+        if length > MAX_HEADER_BYTES:
+            raise BadCar(f"a CAR header of {length:,} bytes (the limit is {MAX_HEADER_BYTES:,})")
+        if at + length > len(buf):
+            raise BadCar(f"the CAR header runs past the end of the CAR ({length:,} bytes claimed)")
         try:
             header = decode_dag_cbor(bytes(buf[at : at + length]))
         except ValueError as exc:
