@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from typing import IO, Any, TypeVar
 
@@ -23,7 +24,8 @@ M = TypeVar("M", bound=LexModel)
 
 #: a repository export bigger than this is refused (the largest real repos are a few hundred MB)
 MAX_REPO_BYTES = 2 * 1024 * 1024 * 1024
-#: pages a listing may take before we stop trusting its cursor (a server that never ends its cursor)
+#: pages a listing may take before we stop trusting its cursor (a server that never ends its cursor); it bounds the
+#: cursors a listing remembers too (16 bytes each)
 MAX_PAGES = 100_000
 
 
@@ -35,6 +37,38 @@ class InvalidAnswer(BadResponse):
     @property
     def retryable(self) -> bool:
         return False
+
+
+class CursorLoop(InvalidAnswer):
+    """A listing whose cursor came back to one already followed (``a -> b -> a``), or that never ended."""
+
+    code = "upstream_cursor_loop"
+
+
+class _Cursors:
+    """The cursors one listing has followed, as digests (a cursor is the server's text, of any length), so that any
+    repeat is caught, not only of the one before; at most ``MAX_PAGES`` are kept, and a listing that needs more is
+    refused rather than remembered without bound."""
+
+    def __init__(self, service: str, nsid: str, first: str | None) -> None:
+        self.host = host_key(service)
+        self.what = nsid.rpartition(".")[2]
+        self._seen: set[bytes] = set()
+        if first is not None:
+            self._seen.add(self._digest(first))
+
+    @staticmethod
+    def _digest(cursor: str) -> bytes:
+        return hashlib.blake2b(cursor.encode(errors="surrogatepass"), digest_size=16).digest()
+
+    def follow(self, cursor: str) -> None:
+        """Note ``cursor`` as the next one to follow; ``CursorLoop`` if it was followed before or the bound is hit."""
+        digest = self._digest(cursor)
+        if digest in self._seen:
+            raise CursorLoop(self.host, f"{self.what} cursor repeated after {len(self._seen)} pages: a cursor loop")
+        if len(self._seen) >= MAX_PAGES:
+            raise CursorLoop(self.host, f"{self.what} cursor did not end after {MAX_PAGES} pages")
+        self._seen.add(digest)
 
 
 def _checked(model: type[M], data: Any, service: str, nsid: str) -> M:
@@ -77,14 +111,16 @@ class AtprotoClient:
         return _checked(lex_list_repos.Output, data, pds, nsid)
 
     async def iter_repo_pages(self, pds: str, *, cursor: str | None = None) -> AsyncIterator[lex_list_repos.Output]:
-        """Every page, following the cursor until it is absent; a short page is not taken to mean the end."""
-        for _ in range(MAX_PAGES):
+        """Every page, following the cursor until it is absent; a short page is not taken to mean the end. A cursor
+        that names the page it came from ends the listing; one that names any earlier page is a ``CursorLoop``."""
+        seen = _Cursors(pds, ids.COM_ATPROTO_SYNC_LIST_REPOS, cursor)
+        while True:
             page = await self.list_repos(pds, cursor=cursor)
             yield page
             if not page.cursor or page.cursor == cursor:
                 return
+            seen.follow(page.cursor)
             cursor = page.cursor
-        raise InvalidAnswer(host_key(pds), f"listRepos cursor did not end after {MAX_PAGES} pages")
 
     async def describe_repo(self, pds: str, did: str) -> lex_describe_repo.Output:
         nsid = ids.COM_ATPROTO_REPO_DESCRIBE_REPO
@@ -114,13 +150,15 @@ class AtprotoClient:
     async def iter_record_pages(
         self, pds: str, did: str, collection: str, *, cursor: str | None = None, reverse: bool = False
     ) -> AsyncIterator[lex_list_records.Output]:
-        for _ in range(MAX_PAGES):
+        """Every page, as :meth:`iter_repo_pages` (an empty page ends it too)."""
+        seen = _Cursors(pds, ids.COM_ATPROTO_REPO_LIST_RECORDS, cursor)
+        while True:
             page = await self.list_records(pds, did, collection, cursor=cursor, reverse=reverse)
             yield page
             if not page.cursor or page.cursor == cursor or not page.records:
                 return
+            seen.follow(page.cursor)
             cursor = page.cursor
-        raise InvalidAnswer(host_key(pds), f"listRecords cursor did not end after {MAX_PAGES} pages")
 
     async def get_record(self, pds: str, did: str, collection: str, rkey: str) -> lex_get_record.Output:
         nsid = ids.COM_ATPROTO_REPO_GET_RECORD
