@@ -85,12 +85,14 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = await Database.open(settings.db, lock=owner_lock)
         timeout = httpx.Timeout(settings.upstream_timeout, connect=min(10.0, settings.upstream_timeout))
-        http = upstream_http(allow_private=settings.allow_private_network, timeout=timeout)
+        http = upstream_http(
+            allow_private=settings.allow_private_network, timeout=timeout, deadline=settings.upstream_deadline
+        )
         engine = Engine(db, registry, config)
         xrpc = XrpcCaller(
             http,
             HostPolicy(HostLimits(concurrency=settings.upstream_concurrency)),
-            RetryPolicy(attempts=settings.upstream_attempts),
+            RetryPolicy(attempts=settings.upstream_attempts, deadline=settings.upstream_deadline),
         )
         identities = IdentityResolver(
             DidDocFetcher(http, settings.plc_url, allow_private=settings.allow_private_network)

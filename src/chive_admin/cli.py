@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream-timeout", help="seconds an upstream read may take (default 30)")
     serve.add_argument("--upstream-attempts", help="attempts per upstream call, retries included (default 6)")
     serve.add_argument(
+        "--upstream-deadline",
+        help="seconds one upstream request may take, connect to last byte (default 60; exports: see the README)",
+    )
+    serve.add_argument(
         "--upstream-concurrency",
         help=f"requests in flight to one upstream host at once (default {DEFAULT_UPSTREAM_CONCURRENCY})",
     )
@@ -141,6 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_format=args.log_format,
         upstream_timeout=args.upstream_timeout,
         upstream_attempts=args.upstream_attempts,
+        upstream_deadline=args.upstream_deadline,
         upstream_concurrency=args.upstream_concurrency,
         export_readers=args.export_readers,
         trusted_proxies=args.trusted_proxies,

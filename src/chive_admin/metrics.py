@@ -43,6 +43,12 @@ UPSTREAM_CALLS = Counter(
     ["host", "outcome"],
     registry=REGISTRY,
 )
+UPSTREAM_BYTES = Counter(
+    "chive_admin_upstream_bytes",
+    "Bytes of upstream answers, by host and form: as received (wire) and as inflated from a compressed answer",
+    ["host", "form"],
+    registry=REGISTRY,
+)
 RECORDS_INGESTED = Counter(
     "chive_admin_records_ingested",
     "Records written to the index (new or changed), by collection",

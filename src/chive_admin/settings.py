@@ -36,6 +36,8 @@ DEFAULT_MAX_CONNECTIONS = 512
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 #: variables of the client commands (``ops``, ``dlq``): read there, so not unknown to the server either
 CLIENT_VARIABLES = frozenset({"CHIVE_ADMIN_URL", "CHIVE_ADMIN_KEY"})
+#: seconds one upstream request may take, connect to last byte (an export: more while it keeps a minimum rate)
+DEFAULT_UPSTREAM_DEADLINE = 60
 #: export reader processes: one per core beyond the first (the server's own), at least one, at most four
 DEFAULT_EXPORT_READERS = max(1, min(4, (os.cpu_count() or 1) - 1))
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
@@ -70,6 +72,9 @@ class Settings:
     log_format: str = "text"
     #: seconds an upstream (PDS, PLC) read may take before the attempt counts as failed
     upstream_timeout: float = 30.0
+    #: seconds one upstream request may take from connecting to the last byte of its answer, however steadily the
+    #: bytes come (an export may take longer while it keeps arriving at ``upstream.xrpc.EXPORT_MIN_RATE``)
+    upstream_deadline: float = DEFAULT_UPSTREAM_DEADLINE
     #: attempts per upstream call (retries with backoff and jitter on timeouts, resets, 5xx and 429)
     upstream_attempts: int = 6
     #: requests in flight to one upstream host at once, shared by every job (a pds-scan fetches as many
@@ -231,6 +236,7 @@ def build(
     log_format: str | None = None,
     upstream_timeout: str | float | None = None,
     upstream_attempts: str | int | None = None,
+    upstream_deadline: str | float | None = None,
     upstream_concurrency: str | int | None = None,
     export_readers: str | int | None = None,
     trusted_proxies: Sequence[str] | None = None,
@@ -285,6 +291,9 @@ def build(
         log_format=check_choice(*_or(pick("--log-format", log_format), "text"), ("text", "json")),
         upstream_timeout=float(check_int(*_or(pick("--upstream-timeout", upstream_timeout), 30), 1, 600)),
         upstream_attempts=check_int(*_or(pick("--upstream-attempts", upstream_attempts), 6), 1, 20),
+        upstream_deadline=float(
+            check_int(*_or(pick("--upstream-deadline", upstream_deadline), DEFAULT_UPSTREAM_DEADLINE), 1, 3600)
+        ),
         upstream_concurrency=check_int(
             *_or(pick("--upstream-concurrency", upstream_concurrency), DEFAULT_UPSTREAM_CONCURRENCY), 1, 256
         ),

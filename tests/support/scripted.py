@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -27,6 +27,9 @@ class Answer:
     delay: float = 0.0
     #: stream the body slowly, or cut it short after this many bytes
     truncate_at: int | None = None
+    #: send the head at once, then the body ``drip_bytes`` at a time every ``drip`` seconds (a hostile server's drip)
+    drip: float | None = None
+    drip_bytes: int = 1
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Script:
     #: requests the server is answering now, and the most it has answered at once
     in_flight: int = 0
     peak_in_flight: int = 0
+    #: set when the server stops: a body still dripping ends
+    closed: bool = False
 
     def push(self, *answers: Answer | Callable[[Request], Answer]) -> None:
         self.answers.extend(answers)
@@ -54,6 +59,17 @@ def _app(script: Script) -> Starlette:
                 await asyncio.sleep(answer.delay)
         finally:
             script.in_flight -= 1
+        if answer.drip is not None:
+            interval, body, step = answer.drip, answer.body, answer.drip_bytes
+
+            async def dripping() -> AsyncIterator[bytes]:
+                for index in range(0, len(body), step):
+                    if script.closed:
+                        return
+                    yield body[index : index + step]
+                    await asyncio.sleep(interval)
+
+            return StreamingResponse(dripping(), status_code=answer.status, headers=answer.headers)
         if answer.truncate_at is not None:
             cut = answer.body[: answer.truncate_at]
 
@@ -84,5 +100,6 @@ def scripted_server() -> Iterator[tuple[str, Script]]:
     try:
         yield f"http://127.0.0.1:{port}", script
     finally:
+        script.closed = True
         server.should_exit = True
         thread.join(10)

@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-from collections.abc import AsyncIterator, Iterator
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
 from support.scripted import Answer, Script, scripted_server
 from support.server import free_port
 
+from chive_admin.upstream import transport
 from chive_admin.upstream.guard import upstream_http
+from chive_admin.upstream.transport import DeadlinePassed, Undecodable, deadline
 
 
 @pytest.fixture
@@ -36,8 +39,9 @@ async def test_query_string_headers_and_gzip_body_arrive_as_sent(
     script.push(Answer(200, gzip.compress(body), {"content-type": "application/json", "content-encoding": "gzip"}))
     response = await http.get(f"{url}/xrpc/x", params={"repo": "did:plc:a", "cursor": "3k/+ %"})
     assert response.status_code == 200
-    assert response.json() == json.loads(body)  # decoded by httpx, which the size caps count
-    assert response.headers["content-encoding"] == "gzip"
+    assert response.json() == json.loads(body)  # inflated by the transport, which the size caps count
+    assert "content-encoding" not in response.headers  # httpx gets the inflated body, and must not inflate it again
+    assert "content-length" not in response.headers  # the compressed body's length
     assert script.seen == ["/xrpc/x?repo=did%3Aplc%3Aa&cursor=3k%2F%2B+%25"]
 
 
@@ -94,3 +98,67 @@ async def test_a_dropped_keepalive_connection_is_not_resent() -> None:
         with pytest.raises(httpx.TransportError):
             await http.get(f"http://127.0.0.1:{port}/")
     assert requests == 2
+
+
+# -- bounds a hostile server cannot stretch: a total deadline, bounded inflation ---------------------------------
+
+
+async def test_every_request_has_the_clients_total_deadline_or_its_own(server: tuple[str, Script]) -> None:
+    url, script = server
+    drip = Answer(200, b" " * 10_000, drip=0.05)  # each byte well within the read timeout
+    script.push(drip, drip, Answer(200, b"{}", delay=0.6))
+    async with upstream_http(allow_private=True, timeout=httpx.Timeout(2.0), deadline=0.5) as http:
+        async with asyncio.timeout(30):  # a limit for the test: without a deadline the drip takes 500 s
+            with pytest.raises(DeadlinePassed, match=r"0\.5 s deadline"):
+                await http.get(f"{url}/xrpc/drip")
+            # a caller's own (here a smaller one, as identity resolution gives itself)
+            with pytest.raises(DeadlinePassed, match=r"0\.2 s deadline") as info:
+                await http.get(f"{url}/xrpc/drip", extensions=deadline(0.2))
+            assert isinstance(info.value, httpx.TimeoutException)  # what a caller that knows only httpx catches
+            # the head of the answer counts too, not only its body
+            with pytest.raises(DeadlinePassed):
+                await http.get(f"{url}/xrpc/slow", extensions=deadline(0.3))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, as some servers send it
+    ],
+)
+async def test_compressed_answers_are_inflated_a_piece_at_a_time(
+    server: tuple[str, Script], http: httpx.AsyncClient, encoding: str, compress: Callable[[bytes], bytes]
+) -> None:
+    url, script = server
+    body = b"".join(b"%08d" % n for n in range(100_000))  # 800 KB
+    script.push(Answer(200, compress(body), {"content-type": "application/octet-stream", "content-encoding": encoding}))
+    async with http.stream("GET", f"{url}/xrpc/x") as response:
+        pieces = [piece async for piece in response.aiter_raw()]
+    assert b"".join(pieces) == body
+    assert max(map(len, pieces)) <= transport.PIECE
+    assert http.headers["accept-encoding"] == "gzip, deflate"  # what it asks for is what it can inflate
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "said"),
+    [
+        ("br", b"\x0b\x02\x80{}\x03", "'br' encoding, which was not asked for"),
+        ("gzip, gzip", gzip.compress(gzip.compress(b"{}")), "not asked for"),
+        ("gzip", b"not gzip at all", "does not inflate"),
+        ("gzip", gzip.compress(b"{}" * 1000)[:-20], "ends before"),
+        ("gzip", gzip.compress(b"{}") + b"\0" * 100_000, "goes on after the end"),
+    ],
+)
+async def test_an_answer_that_cannot_be_inflated_is_a_protocol_error(
+    server: tuple[str, Script], http: httpx.AsyncClient, encoding: str, body: bytes, said: str
+) -> None:
+    url, script = server
+    script.push(Answer(200, body, {"content-type": "application/json", "content-encoding": encoding}))
+    with pytest.raises(Undecodable, match=said) as info:
+        await http.get(f"{url}/xrpc/x")
+    assert isinstance(info.value, httpx.RemoteProtocolError)  # a did:web document fetch sees a protocol error
+    script.push(Answer(200, b'{"ok":true}'))
+    assert (await http.get(f"{url}/xrpc/small")).json() == {"ok": True}

@@ -4,6 +4,7 @@ loopback server."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -14,8 +15,9 @@ import pytest
 from support.scripted import Answer, Script, scripted_server
 
 from chive_admin._generated import ids
+from chive_admin.metrics import REGISTRY
 from chive_admin.upstream import errors
-from chive_admin.upstream.atproto import AtprotoClient, InvalidAnswer
+from chive_admin.upstream.atproto import AtprotoClient, InvalidAnswer, car_header_problem
 from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostLimits, HostPolicy, host_key
 from chive_admin.upstream.xrpc import RetryPolicy, XrpcCaller, rate_limit_wait
@@ -240,3 +242,94 @@ async def test_closing_cuts_the_requests_still_draining(server: tuple[str, Scrip
         # the slot the drained request held is free again, while the host is still working on that request
         await caller.hosts.acquire(host_key(url))
         assert script.in_flight == 1
+
+
+# -- a hostile server: a total deadline per request, decoded sizes checked as they stream -----------------------------
+
+
+async def test_an_answer_dripping_a_byte_at_a_time_ends_at_its_total_deadline_and_is_not_retried(
+    server: tuple[str, Script],
+) -> None:
+    # every byte comes well within the read timeout, so only a deadline on the whole exchange can end it
+    url, script = server
+    script.default = Answer(200, b" " * 10_000, drip=0.05)
+    async with upstream_http(allow_private=True, timeout=httpx.Timeout(2.0)) as http:
+        caller = XrpcCaller(http, HostPolicy(), replace(FAST, deadline=0.5))
+        async with asyncio.timeout(30):  # a limit for the test, not a claim: without a deadline it takes 500 s
+            with pytest.raises(errors.DeadlineExceeded) as info:
+                await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+    assert info.value.code == "upstream_deadline_exceeded"
+    assert "deadline" in str(info.value)
+    assert len(script.seen) == 1  # a drip is no hiccup: the same request would drip again
+
+
+async def test_an_export_may_run_past_the_deadline_while_it_keeps_a_minimum_rate(server: tuple[str, Script]) -> None:
+    url, script = server
+    body = bytes(range(256)) * 2048  # 512 KiB
+    steady = Answer(200, body, {"content-type": "application/octet-stream"}, drip=0.1, drip_bytes=32 * 1024)
+    script.push(steady, steady, Answer(200, body[:2000], {"content-type": "application/octet-stream"}, drip=0.05))
+    # a rate of 16 KiB/s is far below the steady answer's 320 KiB/s; the drip's 20 B/s is far below it
+    policy = replace(FAST, deadline=0.5, export_min_rate=16 * 1024)
+    async with upstream_http(allow_private=True, timeout=httpx.Timeout(2.0)) as http:
+        caller = XrpcCaller(http, HostPolicy(), policy)
+        spool, _ = await caller.query_file(url, ids.COM_ATPROTO_SYNC_GET_BLOB, {}, max_bytes=len(body))
+        with spool:
+            assert spool.read() == body
+        with pytest.raises(errors.DeadlineExceeded):  # a JSON answer gets the deadline alone
+            await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+        with pytest.raises(errors.DeadlineExceeded):
+            await caller.query_file(url, ids.COM_ATPROTO_SYNC_GET_BLOB, {}, max_bytes=len(body))
+    assert len(script.seen) == 3
+
+
+def _inflated() -> float:
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "chive_admin_upstream_bytes"
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("form") == "inflated"
+    )
+
+
+async def test_a_gzip_bomb_export_is_refused_from_its_first_bytes_once(
+    server: tuple[str, Script], caller: XrpcCaller
+) -> None:
+    url, script = server
+    bomb = gzip.compress(bytes(64 * 1024 * 1024), compresslevel=9)  # 64 MiB of zeros in about 64 KB
+    script.default = Answer(200, bomb, {"content-type": "application/vnd.ipld.car", "content-encoding": "gzip"})
+    before = _inflated()
+    with pytest.raises(errors.RefusedContent, match="CAR header") as info:
+        await caller.query_file(
+            url, ids.COM_ATPROTO_SYNC_GET_REPO, {"did": DID}, max_bytes=1 << 31, check=car_header_problem
+        )
+    assert info.value.code == "upstream_refused_content"
+    assert len(script.seen) == 1  # refused for what it is: asking again brings the same
+    assert 0 < _inflated() - before <= 1024 * 1024  # the first piece was inflated, not the 64 MiB
+
+
+async def test_a_gzip_bomb_json_answer_is_inflated_no_further_than_the_cap(server: tuple[str, Script]) -> None:
+    url, script = server
+    bomb = gzip.compress(b"[" * (64 * 1024 * 1024), compresslevel=9)
+    script.default = Answer(200, bomb, {"content-type": "application/json", "content-encoding": "gzip"})
+    async with upstream_http(allow_private=True) as http:
+        caller = XrpcCaller(http, HostPolicy(), replace(FAST, max_json_bytes=1024 * 1024))
+        before = _inflated()
+        with pytest.raises(errors.TooLarge):
+            await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+    assert len(script.seen) == 1
+    assert _inflated() - before <= 2 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [("br", b"\x0b\x02\x80{}\x03"), ("gzip, gzip", gzip.compress(gzip.compress(b"{}"))), ("gzip", b"not gzip at all")],
+)
+async def test_an_answer_in_an_encoding_not_asked_for_or_broken_is_refused_once(
+    server: tuple[str, Script], caller: XrpcCaller, encoding: str, body: bytes
+) -> None:
+    url, script = server
+    script.default = Answer(200, body, {"content-type": "application/json", "content-encoding": encoding})
+    with pytest.raises(errors.RefusedContent, match=r"encod|inflate|compressed"):
+        await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+    assert len(script.seen) == 1

@@ -85,6 +85,17 @@ class Unreachable(UpstreamError):
         return True
 
 
+class DeadlineExceeded(Unreachable):
+    """The server answered, but the exchange ran past its total deadline (a drip, not a hiccup): not retried, and
+    counted against the host's health."""
+
+    code = "upstream_deadline_exceeded"
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
 class BadResponse(UpstreamError):
     """A 2xx answer that is not what the method promises (not JSON, truncated, wrong type, too large)."""
 
@@ -97,6 +108,17 @@ class BadResponse(UpstreamError):
 
 class TooLarge(BadResponse):
     code = "upstream_too_large"
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
+class RefusedContent(BadResponse):
+    """A 2xx answer refused for what it holds (not the CAR asked for, an encoding not asked for or broken): the same
+    request would bring the same answer, so it is not retried."""
+
+    code = "upstream_refused_content"
 
     @property
     def retryable(self) -> bool:

@@ -18,8 +18,9 @@ import aiohttp
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from chive_admin.settings import DEFAULT_UPSTREAM_DEADLINE
 from chive_admin.upstream.errors import UpstreamError
-from chive_admin.upstream.transport import AiohttpTransport
+from chive_admin.upstream.transport import ACCEPT_ENCODING, AiohttpTransport, Deadline
 from chive_admin.upstream.urls import normalise_service_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -132,7 +133,7 @@ def _check_literal(host: str, *, allow_private: bool) -> None:
 
 
 class GuardedTransport(AiohttpTransport):
-    def __init__(self, *, allow_private: bool, limits: httpx.Limits) -> None:
+    def __init__(self, *, allow_private: bool, limits: httpx.Limits, limit: Deadline) -> None:
         tls = httpx.create_ssl_context()  # the trust store httpx would use (certifi); loading it takes ~50 ms
 
         def connector() -> aiohttp.TCPConnector:
@@ -143,7 +144,7 @@ class GuardedTransport(AiohttpTransport):
                 keepalive_timeout=limits.keepalive_expiry,
             )
 
-        super().__init__(connector)
+        super().__init__(connector, limit=limit)
         self._allow_private = allow_private
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -164,12 +165,18 @@ UPSTREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 UPSTREAM_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
 
 
-def upstream_http(*, allow_private: bool, timeout: httpx.Timeout = UPSTREAM_TIMEOUT) -> httpx.AsyncClient:
-    """The one HTTP client for every upstream call: guarded, no redirects followed, bounded pool, timeouts."""
+def upstream_http(
+    *,
+    allow_private: bool,
+    timeout: httpx.Timeout = UPSTREAM_TIMEOUT,
+    deadline: float = DEFAULT_UPSTREAM_DEADLINE,
+) -> httpx.AsyncClient:
+    """The one HTTP client for every upstream call: guarded, no redirects followed, bounded pool, timeouts, and a
+    total ``deadline`` for every request that does not carry its own (``transport.deadline``)."""
     return httpx.AsyncClient(
-        transport=GuardedTransport(allow_private=allow_private, limits=UPSTREAM_LIMITS),
+        transport=GuardedTransport(allow_private=allow_private, limits=UPSTREAM_LIMITS, limit=Deadline(deadline)),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,  # a proxy from the environment would be connected to instead of the checked address
-        headers={"User-Agent": "chive-admin"},
+        headers={"User-Agent": "chive-admin", "Accept-Encoding": ACCEPT_ENCODING},
     )

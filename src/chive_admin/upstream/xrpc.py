@@ -2,8 +2,11 @@
 
 Retried: connect errors, resets and timeouts, 5xx except 501, malformed 2xx bodies (a proxy hiccup), and 429
 after the wait the server asked for (``RateLimit-Reset`` epoch seconds, else ``Retry-After``, default 5 s, at
-most 120 s). Never retried: other 4xx. Every attempt takes a per-host slot; a host failing repeatedly trips its
-breaker and later calls fail fast with ``HostUnhealthy``.
+most 120 s). Never retried: other 4xx, an answer refused for what it holds (an export that is no CAR, an encoding
+not asked for), and one that ran past its total deadline (``RetryPolicy.deadline``; an export's grows while it
+arrives at ``export_min_rate`` at least). Every attempt takes a per-host slot; a host failing repeatedly trips its
+breaker and later calls fail fast with ``HostUnhealthy``. A call's worst case is thus bounded: ``attempts`` times
+the deadline, plus the backoffs and 429 waits between them, each capped.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ import httpx
 
 from chive_admin import untrusted_json
 from chive_admin.metrics import UPSTREAM_CALLS
+from chive_admin.settings import DEFAULT_UPSTREAM_DEADLINE
 from chive_admin.upstream.errors import (
     BadResponse,
+    DeadlineExceeded,
     RateLimited,
+    RefusedContent,
     TooLarge,
     Unreachable,
     UpstreamError,
@@ -32,6 +38,7 @@ from chive_admin.upstream.errors import (
 )
 from chive_admin.upstream.guard import UnsafeUpstream
 from chive_admin.upstream.hosts import HostPolicy, host_key
+from chive_admin.upstream.transport import DeadlinePassed, Undecodable, deadline
 
 T = TypeVar("T")
 ParamValue = str | int | bool
@@ -46,6 +53,10 @@ class RetryPolicy:
     max_429_wait: float = 120.0
     #: JSON answers larger than this are refused (a listRecords page is well under 1 MB)
     max_json_bytes: int = 16 * 1024 * 1024
+    #: seconds one request may take, connecting to the last byte of its answer
+    deadline: float = DEFAULT_UPSTREAM_DEADLINE
+    #: bytes a second an export (getRepo, getBlob) must keep up, on average, to run past ``deadline``
+    export_min_rate: float = 256 * 1024
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: spreads retries of many workers instead of synchronising them."""
@@ -150,7 +161,9 @@ class XrpcCaller:
             except UpstreamError as exc:
                 UPSTREAM_CALLS.labels(host, exc.code).inc()
                 if not exc.retryable:
-                    if exc.status is not None and exc.status < 500:
+                    if isinstance(exc, DeadlineExceeded):
+                        self.hosts.failed(host, exc.code)  # not retried, but the host's fault all the same
+                    elif exc.status is not None and exc.status < 500:
                         self.hosts.succeeded(host)  # a clear 4xx answer: the host itself is fine
                     raise
                 last = exc
@@ -166,12 +179,15 @@ class XrpcCaller:
 
     @asynccontextmanager
     async def _stream(
-        self, service: str, nsid: str, params: Mapping[str, ParamValue | None]
+        self, service: str, nsid: str, params: Mapping[str, ParamValue | None], *, min_rate: float = 0.0
     ) -> AsyncIterator[httpx.Response]:
+        """The answer, under the request's total deadline (``min_rate``: see ``transport.Deadline``), failures typed
+        (the block's own included: the body is read inside it)."""
         host = host_key(service)
         url = f"{service.rstrip('/')}/xrpc/{nsid}"
+        limit = deadline(self.retry.deadline, min_rate=min_rate)
         try:
-            async with self.http.stream("GET", url, params=_params(params)) as response:
+            async with self.http.stream("GET", url, params=_params(params), extensions=limit) as response:
                 if response.status_code == 429:
                     raise RateLimited(host, "rate limited", wait_s=rate_limit_wait(response.headers, self.retry))
                 if response.status_code >= 400:
@@ -181,6 +197,10 @@ class XrpcCaller:
                 yield response
         except httpx.InvalidURL:
             raise UnsafeUpstream(host, f"{service!r} is not a URL this server calls") from None
+        except DeadlinePassed as exc:
+            raise DeadlineExceeded(host, f"{nsid}: {exc}") from None
+        except Undecodable as exc:
+            raise RefusedContent(host, f"{nsid}: {exc}") from None
         except httpx.TimeoutException:
             raise Unreachable(host, f"timed out calling {nsid}") from None
         except httpx.TransportError as exc:
@@ -230,9 +250,12 @@ class XrpcCaller:
         """A query whose answer is bytes (a CAR, a blob), spooled to a temporary file so a large answer never
         sits in memory whole; returns the file (positioned at 0; the caller closes it) and the content type.
 
-        ``check`` looks at the first bytes and names what is wrong with them, if anything: such an answer is a
-        BadResponse, retried like any other (a proxy's HTML page under a 200 is not the export). ``on_disk``: the
-        file is a named one on disk whatever its size (another process will read it by name)."""
+        ``check`` looks at the first bytes (``CHECKED_BYTES``, or all of a shorter answer) as soon as they arrive and
+        names what is wrong with them, if anything: such an answer is ``RefusedContent``, refused before the rest is
+        read (a decompression bomb of zeros is refused after its first piece) and not retried (a proxy's HTML page
+        under a 200 would come again). ``on_disk``: the file is a named one on disk whatever its size (another
+        process will read it by name). The request's deadline grows while the answer arrives at
+        ``export_min_rate``."""
         host = host_key(service)
 
         async def once() -> tuple[IO[bytes], str | None]:
@@ -242,24 +265,27 @@ class XrpcCaller:
                 else tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115
             )
             try:
-                async with self._stream(service, nsid, params) as response:
+                async with self._stream(service, nsid, params, min_rate=self.retry.export_min_rate) as response:
                     declared = response.headers.get("content-length")
                     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                         raise TooLarge(host, f"answer of {declared} bytes is over the {max_bytes}-byte cap")
                     size = 0
+                    head = b"" if check is not None else None
                     async for chunk in response.aiter_bytes():
                         size += len(chunk)
                         if size > max_bytes:
                             raise TooLarge(host, f"answer is over the {max_bytes}-byte cap")
+                        if head is not None:
+                            head += chunk[: CHECKED_BYTES - len(head)]
+                            if len(head) == CHECKED_BYTES:
+                                _refuse_if(check, head, host, nsid)
+                                head = None
                         spool.write(chunk)
+                    if head is not None:  # an answer shorter than the bytes checked
+                        _refuse_if(check, head, host, nsid)
                     if declared is not None and declared.isdigit() and int(declared) != size:
                         raise BadResponse(host, f"{nsid} answer truncated ({size} of {declared} bytes)")
                     media = response.headers.get("content-type")
-                if check is not None:
-                    spool.seek(0)
-                    problem = check(spool.read(64))
-                    if problem is not None:
-                        raise BadResponse(host, f"{nsid} answer is not what it should be: {problem}")
             except BaseException:
                 spool.close()
                 raise
@@ -268,6 +294,16 @@ class XrpcCaller:
 
         # an abandoned export is cut, not drained: its answer is a stream of up to ``max_bytes``
         return await self._attempts(service, once, drain=False)
+
+
+#: the first bytes of a file answer that ``query_file``'s ``check`` is given
+CHECKED_BYTES = 64
+
+
+def _refuse_if(check: Callable[[bytes], str | None] | None, head: bytes, host: str, nsid: str) -> None:
+    problem = check(head) if check is not None else None
+    if problem is not None:
+        raise RefusedContent(host, f"{nsid} answer is not what it should be: {problem}")
 
 
 def _error_fields(body: bytes) -> tuple[str | None, str | None]:
