@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,16 +12,21 @@ import httpx
 import pytest
 from conftest import AppFactory, running_client
 from starlette.applications import Starlette
+from starlette.requests import Request
 from support.auth import ADMIN_DID, FixedTokens
 from support.jobs import CountItems
+from support.scripted import Answer, scripted_server
 
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import get_backfill_status
 from chive_admin.backfill.engine import EngineConfig
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.backfill.registry import JobRegistry
+from chive_admin.store import operations as ops
+from chive_admin.store import work_items
 
 ADMIN = {"Authorization": "Bearer admin"}
+CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
 FAST = EngineConfig(workers=2, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
 
 
@@ -160,6 +166,19 @@ async def test_cancel_a_running_op_stops_it_within_one_batch(server: Server, mon
     again = await server.cancel(op["id"])
     assert again.status_code == 400
     assert again.json() == {"error": "InvalidRequest", "message": f"Operation {op['id']} is already cancelled"}
+
+
+async def test_cancel_interrupts_a_job_that_does_not_reach_its_next_checkpoint(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "100")
+    monkeypatch.setenv("TEST_JOB_DELAY", "3600")  # an hour between two checkpoints
+    op = await server.trigger(type="testCount", batchSize=10)
+    await server.wait(op["id"], "running")
+    assert (await server.cancel(op["id"])).status_code == 200
+    ended = await server.wait(op["id"], limit=10)  # a bound for the test, not a speed claim
+    assert (ended["status"], ended["recordsProcessed"]) == ("cancelled", 0)
+    assert "errorCode" not in ended
 
 
 async def test_cancel_a_queued_op_ends_it_before_it_starts(
@@ -402,3 +421,48 @@ async def test_a_trigger_committed_while_a_claim_runs_still_wakes_the_worker(
     second = await server.trigger(type="testCount", batchSize=5)
     release.set()
     assert (await server.wait(second["id"], limit=20))["status"] == "completed"
+
+
+# -- a hostile PDS: a cancel interrupts whatever upstream wait the job is in --------------------------------------
+
+FIRST_PAGE = {
+    "cursor": "after-page-1",
+    "repos": [{"did": "did:plc:hostilepage1repo000000000", "head": CID, "rev": "3kabcdefghi22", "active": True}],
+}
+HOSTILE = {
+    # a listRepos page dripping a byte at a time: every byte well within the read timeout
+    "drip": Answer(200, b" " * 100_000, drip=0.1),
+    # a 429 asking for 11 days (capped at 120 s, a cooldown of the host), then the same again
+    "retry-after": Answer(429, b'{"error":"RateLimitExceeded"}', {"retry-after": "999999"}),
+}
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+async def test_a_cancel_interrupts_an_upstream_wait_and_keeps_the_checkpoint(server: Server, hostile: str) -> None:
+    with scripted_server() as (url, script):
+
+        def pds(request: Request) -> Answer:
+            if request.query_params.get("cursor") is None:
+                return Answer(200, json.dumps(FIRST_PAGE).encode())
+            return HOSTILE[hostile]
+
+        script.default = pds
+        op = await server.trigger(type="pdsScan", pdsUrl=url)
+        while len(script.seen) < 2:  # the second page is being waited for
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        assert (await server.status(op["id"]))["status"] == "running"
+        assert (await server.cancel(op["id"])).status_code == 200
+        # a bound for the test, not a speed claim: the drip would take hours, the 429 cooldown two minutes
+        ended = await server.wait(op["id"], limit=10)
+    assert ended["status"] == "cancelled"
+    assert "errorCode" not in ended
+    async with server.app.state.services.db.read() as conn:
+        stored = await ops.get(conn, op["id"])
+        listed = await work_items.with_state(conn, op["id"], "pending")
+    assert stored is not None
+    assert stored.checkpoint == {"phase": "discovering", "host": 0, "cursor": "after-page-1", "listed": 1}
+    assert [did for did, _ in listed] == ["did:plc:hostilepage1repo000000000"]
+    assert len(script.seen) == 2
+    # the worker is free again: the next op runs at once
+    assert (await server.wait((await server.trigger(type="testCount", batchSize=50))["id"]))["status"] == "completed"

@@ -2,6 +2,12 @@
 
 The database is the only source of truth: a worker's memory holds nothing that a crash could lose. Whatever a job
 committed (data, counters, checkpoint) stays; whatever it had not committed is redone from the checkpoint.
+
+A cancel request is seen by the job at its next checkpoint, which a working job reaches within a batch. But a job can
+be stuck between two (waiting on a PDS that drips its answer, on a 429 cooldown, on a retry's backoff), so a job that
+has not stopped ``cancel_grace_seconds`` after the request is interrupted: its task is cancelled. What it had
+committed stays, as after a crash; a batch in flight is rolled back whole (``Database.write`` is cancellation-safe);
+the job's ``on_cancel`` runs and the op ends ``cancelled`` at its last checkpoint.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from pydantic import ValidationError
 from ulid import ULID
 
 from chive_admin.backfill.context import CancelRequested, JobContext, LeaseLost, ShuttingDown
-from chive_admin.backfill.job import JobFailed, JobParams
+from chive_admin.backfill.job import Job, JobFailed, JobParams
 from chive_admin.backfill.listing_cache import ListingCache
 from chive_admin.backfill.registry import JobRegistry
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
@@ -52,6 +58,8 @@ class EngineConfig:
     stop_grace_seconds: float = 10.0
     #: after the disk filled up, how long workers wait before claiming again (each try costs one failed batch)
     storage_pause_seconds: float = 5.0
+    #: how long a cancel request waits for the job to stop at a checkpoint before interrupting it
+    cancel_grace_seconds: float = 1.0
 
 
 class NotRunnable(Exception):
@@ -70,7 +78,12 @@ class Engine:
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
+        #: the job task of each op a worker of this engine runs, so that a cancel request can interrupt it
         self._running: dict[str, asyncio.Task[None]] = {}
+        #: ops whose job task was cancelled for a cancel request (not for a lost lease or a stop)
+        self._cancel_requested: set[str] = set()
+        #: cancel requests waiting out their grace before they interrupt a job
+        self._interrupts: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0
         self.listings = ListingCache()
         #: ops whose state cannot be written while the disk is full: their views say why they are stuck
@@ -104,6 +117,8 @@ class Engine:
         self._stopping = True
         self._wake.set()
         workers = [t for t in self._tasks if not t.get_name().endswith("maintenance")]
+        for waiter in list(self._interrupts):  # the ops go back to the queue; their cancel completes at start-up
+            waiter.cancel()
         for task in self._tasks:
             if task not in workers:
                 task.cancel()
@@ -146,7 +161,25 @@ class Engine:
             result, op = await ops.request_cancel(conn, op_id, now_stamp())
         if result in (ops.CancelResult.CANCELLED, ops.CancelResult.REQUESTED):
             log.info("operation %s: cancel %s", op_id, result.value, extra=op_fields(op) if op else {"op_id": op_id})
+        if result in (ops.CancelResult.REQUESTED, ops.CancelResult.ALREADY_REQUESTED):
+            self._interrupt(op_id)
         return result, op
+
+    def _interrupt(self, op_id: str) -> None:
+        """If a worker here runs ``op_id``, interrupt its job unless it stops at a checkpoint within the grace."""
+        task = self._running.get(op_id)
+        if task is None or task.done():
+            return
+        waiter = asyncio.create_task(self._interrupt_after_grace(op_id, task), name=f"cancel-{op_id}")
+        self._interrupts.add(waiter)
+        waiter.add_done_callback(self._interrupts.discard)
+
+    async def _interrupt_after_grace(self, op_id: str, task: asyncio.Task[None]) -> None:
+        await asyncio.wait([task], timeout=self.config.cancel_grace_seconds)
+        if not task.done():
+            log.info("operation %s: interrupting its job for the cancel request", op_id)
+            self._cancel_requested.add(op_id)
+            task.cancel()
 
     async def prune(self) -> int:
         cutoff = stamp(utc_now() - timedelta(days=self.config.retention_days))
@@ -244,12 +277,14 @@ class Engine:
             stages=job_class.stages,
             stopping=lambda: self._stopping,
         )
-        job_task = asyncio.create_task(job_class().run(ctx, params), name=f"job-{op.id}")
+        job = job_class()
+        job_task = asyncio.create_task(job.run(ctx, params), name=f"job-{op.id}")
+        self._running[op.id] = job_task
         heart = asyncio.create_task(self._heartbeat(op.id, owner, job_task))
         try:
             await job_task
         except CancelRequested:
-            await self._finish(op.id, owner, ops.Outcome.CANCELLED)
+            await self._cancelled(job, ctx, owner)
         except ShuttingDown:
             await self._release(op.id, owner)
         except LeaseLost:
@@ -260,7 +295,10 @@ class Engine:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # the worker itself is being stopped; it releases the op
-            log.warning("operation %s: lease lost, its job was stopped", op.id)
+            if op.id in self._cancel_requested:
+                await self._cancelled(job, ctx, owner)
+            else:
+                log.warning("operation %s: lease lost, its job was stopped", op.id)
         except Exception as exc:
             if is_storage_full(exc):
                 await self._requeue_for_storage(op.id, owner)
@@ -277,9 +315,27 @@ class Engine:
             outcome = ops.Outcome.PARTIAL if ctx.records_failed else ops.Outcome.COMPLETED
             await self._finish(op.id, owner, outcome, ctx=ctx)
         finally:
+            self._running.pop(op.id, None)
+            self._cancel_requested.discard(op.id)
             heart.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heart
+
+    async def _cancelled(self, job: Job[Any], ctx: JobContext, owner: str) -> None:
+        """End a cancelled op, after its job undid what must not outlive it."""
+        try:
+            await job.on_cancel(ctx)
+        except Exception:
+            log.exception("operation %s (%s): its cancel could not be completed", ctx.op_id, ctx.op_type)
+            await self._finish(
+                ctx.op_id,
+                owner,
+                ops.Outcome.FAILED,
+                code="internal_error",
+                error=f"the {ctx.op_type} job could not undo its work on cancel; see the server log",
+            )
+            return
+        await self._finish(ctx.op_id, owner, ops.Outcome.CANCELLED)
 
     async def _heartbeat(self, op_id: str, owner: str, job_task: asyncio.Task[None]) -> None:
         while True:

@@ -60,6 +60,13 @@ class Job(ABC, Generic[P]):
     async def run(self, ctx: JobContext, params: P) -> None:
         """Do the work from ``ctx.checkpoint`` on, committing data and checkpoint together in ``ctx.batch()``."""
 
+    async def on_cancel(self, ctx: JobContext) -> None:
+        """Undo what must not outlive a cancelled op (the engine calls it before the op ends ``cancelled``).
+
+        The job may have been stopped anywhere: at a checkpoint, or interrupted between two (a cancel does not wait
+        for an upstream answer), its batch in flight rolled back. ``ctx`` describes what was committed.
+        """
+
     async def retry_item(self, ctx: JobContext, item: Any) -> None:
         """Process one dead-lettered item of this type again, committing through ``ctx.batch()``.
 

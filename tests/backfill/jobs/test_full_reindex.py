@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from starlette.applications import Starlette
 from support.auth import FixedTokens
 
 from chive_admin._generated import ids
+from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.engine import EngineConfig
 from chive_admin.store import operations, search
 from chive_admin.store.index import IndexedRecord
@@ -121,6 +123,40 @@ async def test_cancel_mid_rebuild_keeps_the_live_index(seeded: tuple[Starlette, 
         await asyncio.sleep(0.01)
     assert (op["status"], op["recordsProcessed"]) == ("completed", COUNT)
     assert len(await find(app, "zebra")) == 100
+
+
+async def test_a_cancel_that_interrupts_the_job_still_abandons_the_rebuild(
+    seeded: tuple[Starlette, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a job that does not come to its next checkpoint (as one waiting on an upstream answer would not): the cancel
+    # cannot wait for it, so the job is interrupted; the shadow table must still be abandoned
+    app, client = seeded
+    batch = JobContext.batch
+    batches = 0
+
+    @asynccontextmanager
+    async def stuck_after_three(ctx: JobContext) -> AsyncIterator[Any]:
+        nonlocal batches
+        batches += 1
+        if batches > 3:  # the rebuild's start, then two of 500 eprints
+            await asyncio.sleep(3600)
+        async with batch(ctx) as conn:
+            yield conn
+
+    monkeypatch.setattr(JobContext, "batch", stuck_after_three)
+    op_id = await trigger(client, 500)
+    while batches <= 3:
+        await asyncio.sleep(0.01)
+    cancel = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL}", json={"id": op_id}, headers=ADMIN)
+    assert cancel.json() == {"success": True}
+    async with asyncio.timeout(20):  # a bound for the test, not a speed claim
+        while (op := await status(client, op_id))["status"] not in ("cancelled", "completed", "failed"):
+            await asyncio.sleep(0.02)
+    assert (op["status"], op["recordsProcessed"]) == ("cancelled", 1000)
+    async with app.state.services.db.read() as conn:
+        assert (await search.state(conn)).building is None
+        assert await search.count(conn) == COUNT
+    assert await find(app, "zebra") == []
 
 
 async def test_batch_size_is_checked(seeded: tuple[Starlette, httpx.AsyncClient]) -> None:

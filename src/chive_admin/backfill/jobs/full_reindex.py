@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from chive_admin.backfill.context import CancelRequested, JobContext
+from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobParams
 from chive_admin.clock import now_stamp
 from chive_admin.store import search
@@ -26,15 +26,12 @@ class FullReindex(Job[FullReindexParams]):
     params_model = FullReindexParams
     stages = ("building", "swapping")
 
-    async def run(self, ctx: JobContext, params: FullReindexParams) -> None:
-        try:
-            await self._rebuild(ctx, params.batch_size)
-        except CancelRequested:
-            async with ctx.db.write() as conn:
-                await search.abandon_rebuild(conn)
-            raise
+    async def on_cancel(self, ctx: JobContext) -> None:
+        async with ctx.db.write() as conn:
+            await search.abandon_rebuild(conn)
 
-    async def _rebuild(self, ctx: JobContext, batch_size: int) -> None:
+    async def run(self, ctx: JobContext, params: FullReindexParams) -> None:
+        batch_size = params.batch_size
         ctx.stage("building")
         async with ctx.batch() as conn:
             table = await search.begin_rebuild(conn)  # a resumed rebuild keeps its table and what it holds

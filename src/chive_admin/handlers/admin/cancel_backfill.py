@@ -1,4 +1,5 @@
-"""pub.chive.admin.cancelBackfill: two-phase cancel (queued ends at once; running stops at its next checkpoint)."""
+"""pub.chive.admin.cancelBackfill: two-phase cancel (queued ends at once; running stops at its next checkpoint, or
+is interrupted by the engine if it does not reach one within its grace)."""
 
 from __future__ import annotations
 

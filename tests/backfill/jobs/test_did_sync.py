@@ -1,0 +1,117 @@
+"""did-sync against a scripted PLC directory and PDS (one loopback server): what a hostile export does to the op."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import AppFactory, running_client
+from starlette.requests import Request
+from support.auth import FixedTokens
+from support.cars import DID, KEY, build_car
+from support.scripted import Answer, Script, scripted_server
+
+from chive_admin._generated import ids
+from chive_admin.backfill.engine import EngineConfig
+from chive_admin.metrics import REGISTRY
+
+ADMIN = {"Authorization": "Bearer admin"}
+FAST = EngineConfig(workers=1, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
+CAR = "application/vnd.ipld.car"
+
+
+def document(pds: str) -> dict[str, Any]:
+    return {
+        "@context": ["https://www.w3.org/ns/did/v1"],
+        "id": DID,
+        "alsoKnownAs": ["at://car.example.test"],
+        "verificationMethod": [
+            {"id": f"{DID}#atproto", "type": "Multikey", "controller": DID, "publicKeyMultibase": KEY.multikey}
+        ],
+        "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds}],
+    }
+
+
+@pytest.fixture
+def network() -> Iterator[tuple[str, Script, deque[Answer]]]:
+    """A PLC directory that knows ``DID`` and the PDS that hosts it, on one scripted server, and the answers its
+    getRepo gives, in order (then 404), for the test to fill."""
+    answers: deque[Answer] = deque()
+    with scripted_server() as (url, script):
+
+        def answer(request: Request) -> Answer:
+            if request.url.path == f"/{DID}":
+                return Answer(200, json.dumps(document(url)).encode())
+            if request.url.path == f"/xrpc/{ids.COM_ATPROTO_SYNC_GET_REPO}" and answers:
+                return answers.popleft()
+            return Answer(404, b'{"error":"NotFound"}')
+
+        script.default = answer
+        yield url, script, answers
+
+
+@pytest.fixture
+async def client(make_app: AppFactory, network: tuple[str, Script, deque[Answer]]) -> AsyncIterator[httpx.AsyncClient]:
+    url, _, _ = network
+    app = make_app(authenticator=FixedTokens(), engine_config=FAST, plc_url=url)
+    async for running in running_client(app):
+        yield running
+
+
+async def synced(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC}", json={"did": DID}, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    op_id = response.json()["operationId"]
+    async with asyncio.timeout(30):  # a limit for the test, not a speed claim
+        while True:
+            status = await client.get(
+                f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", params={"id": op_id}, headers=ADMIN
+            )
+            op: dict[str, Any] = status.json()["operation"]
+            if op["status"] in ("completed", "partial", "failed", "cancelled"):
+                return op
+            await asyncio.sleep(0.02)
+
+
+def inflated() -> float:
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "chive_admin_upstream_bytes"
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("form") == "inflated"
+    )
+
+
+def exports(script: Script) -> int:
+    return sum(1 for seen in script.seen if seen.startswith(f"/xrpc/{ids.COM_ATPROTO_SYNC_GET_REPO}?"))
+
+
+async def test_a_gzip_export_is_synced(client: httpx.AsyncClient, network: tuple[str, Script, deque[Answer]]) -> None:
+    # the compressed length is announced: it is no longer compared with the inflated size (a "truncated" export)
+    _, script, answers = network
+    car = build_car({"pub.chive.review.comment/3kabc": {"$type": "pub.chive.review.comment"}})
+    answers.append(Answer(200, gzip.compress(car), {"content-type": CAR, "content-encoding": "gzip"}))
+    op = await synced(client)
+    assert (op["status"], exports(script)) in (("completed", 1), ("partial", 1))
+
+
+async def test_a_gzip_bomb_export_fails_the_op_after_one_request_and_one_piece(
+    client: httpx.AsyncClient, network: tuple[str, Script, deque[Answer]]
+) -> None:
+    _, script, answers = network
+    bomb = gzip.compress(bytes(256 * 1024 * 1024), compresslevel=9)  # 256 MiB of zeros in 255 KB
+    answers.extend([Answer(200, bomb, {"content-type": CAR, "content-encoding": "gzip"})] * 6)
+    before = inflated()
+    op = await synced(client)
+    assert op["status"] == "failed"
+    assert op["errorCode"] == "upstream_refused_content"
+    assert "CAR header" in op["error"]
+    assert exports(script) == 1  # refused for what it holds: not asked for again
+    assert inflated() - before <= 1024 * 1024  # a piece of it, not the 256 MiB
