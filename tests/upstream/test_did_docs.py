@@ -3,6 +3,8 @@ script: what comes back that is not a document is a typed upstream error, never 
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 from collections.abc import Iterator
 
 import pytest
@@ -47,4 +49,28 @@ async def test_what_is_not_the_document_is_a_bad_response(server: tuple[str, Scr
     url, script = server
     script.default = Answer(200, body, JSON)
     with pytest.raises(errors.BadResponse, match=said):
+        await fetched(url)
+
+
+async def test_a_document_dripping_a_byte_at_a_time_ends_at_the_clients_total_deadline(
+    server: tuple[str, Script],
+) -> None:
+    # every byte well within the read timeout: only the deadline on the whole request (the transport's) ends it
+    url, script = server
+    script.default = Answer(200, b" " * 10_000, JSON, drip=0.05)
+    async with upstream_http(allow_private=True, deadline=0.5) as http:
+        async with asyncio.timeout(30):  # a limit for the test: without a deadline the drip takes 500 s
+            with pytest.raises(errors.Unreachable, match="timed out"):
+                await DidDocFetcher(http, url, allow_private=True).fetch(DID)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"), [("br", b"\x0b\x02\x80{}\x03"), ("gzip", b"not gzip"), ("gzip", gzip.compress(b"{}")[:-9])]
+)
+async def test_a_document_that_cannot_be_inflated_is_a_typed_error(
+    server: tuple[str, Script], encoding: str, body: bytes
+) -> None:
+    url, script = server
+    script.default = Answer(200, body, {**JSON, "content-encoding": encoding})
+    with pytest.raises(errors.UpstreamError):  # an httpx.DecodingError escaped before
         await fetched(url)
