@@ -12,10 +12,10 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from support.metrics import upstream_bytes
 from support.scripted import Answer, Script, scripted_server
 
 from chive_admin._generated import ids
-from chive_admin.metrics import REGISTRY
 from chive_admin.upstream import errors
 from chive_admin.upstream.atproto import AtprotoClient, InvalidAnswer, car_header_problem
 from chive_admin.upstream.guard import upstream_http
@@ -282,30 +282,20 @@ async def test_an_export_may_run_past_the_deadline_while_it_keeps_a_minimum_rate
     assert len(script.seen) == 3
 
 
-def _inflated() -> float:
-    return sum(
-        sample.value
-        for metric in REGISTRY.collect()
-        if metric.name == "chive_admin_upstream_bytes"
-        for sample in metric.samples
-        if sample.name.endswith("_total") and sample.labels.get("form") == "inflated"
-    )
-
-
 async def test_a_gzip_bomb_export_is_refused_from_its_first_bytes_once(
     server: tuple[str, Script], caller: XrpcCaller
 ) -> None:
     url, script = server
     bomb = gzip.compress(bytes(64 * 1024 * 1024), compresslevel=9)  # 64 MiB of zeros in about 64 KB
     script.default = Answer(200, bomb, {"content-type": "application/vnd.ipld.car", "content-encoding": "gzip"})
-    before = _inflated()
+    before = upstream_bytes("inflated")
     with pytest.raises(errors.RefusedContent, match="CAR header") as info:
         await caller.query_file(
             url, ids.COM_ATPROTO_SYNC_GET_REPO, {"did": DID}, max_bytes=1 << 31, check=car_header_problem
         )
     assert info.value.code == "upstream_refused_content"
     assert len(script.seen) == 1  # refused for what it is: asking again brings the same
-    assert 0 < _inflated() - before <= 1024 * 1024  # the first piece was inflated, not the 64 MiB
+    assert 0 < upstream_bytes("inflated") - before <= 1024 * 1024  # the first piece was inflated, not the 64 MiB
 
 
 async def test_a_gzip_bomb_json_answer_is_inflated_no_further_than_the_cap(server: tuple[str, Script]) -> None:
@@ -314,11 +304,11 @@ async def test_a_gzip_bomb_json_answer_is_inflated_no_further_than_the_cap(serve
     script.default = Answer(200, bomb, {"content-type": "application/json", "content-encoding": "gzip"})
     async with upstream_http(allow_private=True) as http:
         caller = XrpcCaller(http, HostPolicy(), replace(FAST, max_json_bytes=1024 * 1024))
-        before = _inflated()
+        before = upstream_bytes("inflated")
         with pytest.raises(errors.TooLarge):
             await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
     assert len(script.seen) == 1
-    assert _inflated() - before <= 2 * 1024 * 1024
+    assert upstream_bytes("inflated") - before <= 2 * 1024 * 1024
 
 
 @pytest.mark.parametrize(

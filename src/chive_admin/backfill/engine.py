@@ -304,13 +304,7 @@ class Engine:
                 await self._requeue_for_storage(op.id, owner)
                 return
             log.exception("operation %s (%s) crashed", op.id, op.type)
-            await self._finish(
-                op.id,
-                owner,
-                ops.Outcome.FAILED,
-                code="internal_error",
-                error=f"unexpected {type(exc).__name__} in the {op.type} job; see the server log",
-            )
+            await self._failed_internally(op.id, owner, f"unexpected {type(exc).__name__} in the {op.type} job")
         else:
             outcome = ops.Outcome.PARTIAL if ctx.records_failed else ops.Outcome.COMPLETED
             await self._finish(op.id, owner, outcome, ctx=ctx)
@@ -327,15 +321,13 @@ class Engine:
             await job.on_cancel(ctx)
         except Exception:
             log.exception("operation %s (%s): its cancel could not be completed", ctx.op_id, ctx.op_type)
-            await self._finish(
-                ctx.op_id,
-                owner,
-                ops.Outcome.FAILED,
-                code="internal_error",
-                error=f"the {ctx.op_type} job could not undo its work on cancel; see the server log",
-            )
+            await self._failed_internally(ctx.op_id, owner, f"the {ctx.op_type} job could not undo its work on cancel")
             return
         await self._finish(ctx.op_id, owner, ops.Outcome.CANCELLED)
+
+    async def _failed_internally(self, op_id: str, owner: str, what: str) -> None:
+        """End an op failed by our own fault: what went wrong is in the log, not in the op (no internals leak)."""
+        await self._finish(op_id, owner, ops.Outcome.FAILED, code="internal_error", error=f"{what}; see the server log")
 
     async def _heartbeat(self, op_id: str, owner: str, job_task: asyncio.Task[None]) -> None:
         while True:

@@ -15,11 +15,11 @@ from conftest import AppFactory, running_client
 from starlette.requests import Request
 from support.auth import FixedTokens
 from support.cars import DID, KEY, build_car
+from support.metrics import upstream_bytes
 from support.scripted import Answer, Script, scripted_server
 
 from chive_admin._generated import ids
 from chive_admin.backfill.engine import EngineConfig
-from chive_admin.metrics import REGISTRY
 
 ADMIN = {"Authorization": "Bearer admin"}
 FAST = EngineConfig(workers=1, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
@@ -79,16 +79,6 @@ async def synced(client: httpx.AsyncClient) -> dict[str, Any]:
             await asyncio.sleep(0.02)
 
 
-def inflated() -> float:
-    return sum(
-        sample.value
-        for metric in REGISTRY.collect()
-        if metric.name == "chive_admin_upstream_bytes"
-        for sample in metric.samples
-        if sample.name.endswith("_total") and sample.labels.get("form") == "inflated"
-    )
-
-
 def exports(script: Script) -> int:
     return sum(1 for seen in script.seen if seen.startswith(f"/xrpc/{ids.COM_ATPROTO_SYNC_GET_REPO}?"))
 
@@ -108,10 +98,10 @@ async def test_a_gzip_bomb_export_fails_the_op_after_one_request_and_one_piece(
     _, script, answers = network
     bomb = gzip.compress(bytes(256 * 1024 * 1024), compresslevel=9)  # 256 MiB of zeros in 255 KB
     answers.extend([Answer(200, bomb, {"content-type": CAR, "content-encoding": "gzip"})] * 6)
-    before = inflated()
+    before = upstream_bytes("inflated")
     op = await synced(client)
     assert op["status"] == "failed"
     assert op["errorCode"] == "upstream_refused_content"
     assert "CAR header" in op["error"]
     assert exports(script) == 1  # refused for what it holds: not asked for again
-    assert inflated() - before <= 1024 * 1024  # a piece of it, not the 256 MiB
+    assert upstream_bytes("inflated") - before <= 1024 * 1024  # a piece of it, not the 256 MiB

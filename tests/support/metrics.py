@@ -1,0 +1,16 @@
+"""Reading this process's Prometheus metrics in tests (instruments, where a test must not time)."""
+
+from __future__ import annotations
+
+from chive_admin.metrics import REGISTRY
+
+
+def upstream_bytes(form: str) -> float:
+    """Bytes of upstream answers so far, all hosts: ``wire`` (as received) or ``inflated`` (from compressed ones)."""
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "chive_admin_upstream_bytes"
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("form") == form
+    )
