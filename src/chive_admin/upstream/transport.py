@@ -33,7 +33,6 @@ import httpx
 import yarl
 
 from chive_admin.metrics import UPSTREAM_BYTES
-from chive_admin.upstream.hosts import host_key
 
 #: bytes asked of aiohttp per read; it hands over what has arrived, up to this
 CHUNK = 64 * 1024
@@ -164,8 +163,7 @@ class _Body(httpx.AsyncByteStream):
         self._inflater = inflater
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        host = host_key(str(self._request.url))
-        wire, inflated = UPSTREAM_BYTES.labels(host, "wire"), UPSTREAM_BYTES.labels(host, "inflated")
+        wire, inflated = UPSTREAM_BYTES.labels("wire"), UPSTREAM_BYTES.labels("inflated")
         content, inflater = self._response.content, self._inflater
         received = 0
         while True:
