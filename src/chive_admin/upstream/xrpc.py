@@ -281,10 +281,10 @@ class XrpcCaller:
                                 _refuse_if(check, head, host, nsid)
                                 head = None
                         spool.write(chunk)
-                    if head is not None:  # an answer shorter than the bytes checked
-                        _refuse_if(check, head, host, nsid)
                     if declared is not None and declared.isdigit() and int(declared) != size:
                         raise BadResponse(host, f"{nsid} answer truncated ({size} of {declared} bytes)")
+                    if head is not None:  # a whole answer shorter than the bytes checked
+                        _refuse_if(check, head, host, nsid)
                     media = response.headers.get("content-type")
             except BaseException:
                 spool.close()
