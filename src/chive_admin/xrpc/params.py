@@ -14,6 +14,8 @@ from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.validation import validate
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+#: a row id: ASCII digits only (``str.isdigit`` also accepts "²" and "٣", which ``int`` then refuses), within int64
+_ID_CURSOR = re.compile(r"[0-9]{1,18}")
 _MAX_VALUES = 100
 
 
@@ -27,6 +29,15 @@ def _coerce(name: str, kind: ParamKind, raw: str) -> object:
             raise XRPCError.invalid_request(f"Invalid params: {name}: expected true or false")
         return raw == "true"
     return raw
+
+
+def id_cursor(raw: str | None) -> int | None:
+    """The row id a cursor names (``None``: the first page); 400 for anything but 1-18 ASCII digits."""
+    if raw is None:
+        return None
+    if not _ID_CURSOR.fullmatch(raw):
+        raise XRPCError.invalid_request("Invalid cursor")
+    return int(raw)
 
 
 def parse_params(

@@ -8,7 +8,7 @@ from chive_admin._generated.models.pub.chive.admin import get_audit_log as lex
 from chive_admin.store import access
 from chive_admin.store.access import AuditEntry
 from chive_admin.xrpc.call import Call
-from chive_admin.xrpc.errors import XRPCError
+from chive_admin.xrpc.params import id_cursor
 
 
 def _details(entry: AuditEntry) -> str:
@@ -37,13 +37,11 @@ def _view(entry: AuditEntry) -> lex.AuditEntry:
 
 
 async def handle(call: Call[lex.Params, None]) -> lex.Output:
-    cursor = call.params.cursor
-    if cursor is not None and not (cursor.isdigit() and len(cursor) < 19):
-        raise XRPCError.invalid_request("Invalid cursor")
+    before_id = id_cursor(call.params.cursor)
     await call.services.audit.flush()  # the calls before this one are in the answer
     async with call.services.db.read() as conn:
         page = await access.audit_page(
-            conn, limit=call.params.limit, before_id=int(cursor) if cursor else None, actor_did=call.params.actor_did
+            conn, limit=call.params.limit, before_id=before_id, actor_did=call.params.actor_did
         )
     last = page.entries[-1].id if page.entries else None
     return lex.Output(
