@@ -88,6 +88,17 @@ REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
     "alg HS256": ({"header": {"alg": "HS256"}}, "bad_alg"),
     "alg RS256": ({"header": {"alg": "RS256"}}, "bad_alg"),
     "unknown issuer": ({"iss": "did:web:localhost%3A1"}, "issuer_unreachable"),
+    # without a jti a token could be replayed until it expires (RFC 7519 §4.1.7; getServiceAuth always sets one)
+    "jti missing": ({"jti": None}, "missing_jti"),
+    "jti not a string": ({"jti": 1234567890}, "bad_jti"),
+    "jti empty": ({"jti": ""}, "bad_jti"),
+    "jti too long": ({"jti": "j" * 129}, "bad_jti"),
+    # RFC 7519 §4.1.5: not to be accepted before nbf (the clock skew allowed)
+    "nbf in the future": ({"extra": {"nbf": int(time.time()) + 600}}, "not_yet_valid"),
+    "nbf not a number": ({"extra": {"nbf": "later"}}, "not_yet_valid"),
+    # RFC 7515 §4.1.11: an extension the recipient does not understand must be refused; we understand none
+    "crit header": ({"header": {"crit": ["exp"]}}, "unknown_crit"),
+    "crit header empty": ({"header": {"crit": []}}, "unknown_crit"),
 }
 
 
@@ -97,6 +108,19 @@ async def test_refusals(world: World, case: str) -> None:
     response = await world.call(world.token(**overrides))
     assert_refused(response)
     assert await world.audit_reasons() == [reason]
+
+
+async def test_a_token_without_jti_is_never_accepted(world: World) -> None:
+    token = world.token(jti=None)
+    for _ in range(3):
+        assert_refused(await world.call(token))
+    assert await world.audit_reasons() == ["missing_jti"] * 3
+
+
+async def test_nbf_in_the_past_or_within_the_skew_is_accepted(world: World) -> None:
+    now = int(time.time())
+    for nbf in (now - 60, now, now + 10):
+        assert (await world.call(world.token(extra={"nbf": nbf}))).status_code == 200
 
 
 async def test_alg_must_match_the_key(world: World) -> None:

@@ -1,10 +1,10 @@
 """Strict verification of ATProto service-auth JWTs (what ``com.atproto.server.getServiceAuth`` issues).
 
 Parsing and signature checks are the atproto SDK's (``atproto_server.auth.jwt``, ``atproto_crypto``); this module
-adds what the SDK leaves to the service: the allowed algorithms and their match with the key, ``typ``, required
-``exp`` and ``lxm``, exact ``aud``, a bounded lifetime, one re-resolution on a bad signature (key rotation) and a
-``jti`` replay cache. Every refusal has its own reason code, for logs and the audit trail; the client only learns
-that authentication failed.
+adds what the SDK leaves to the service: the allowed algorithms and their match with the key, ``typ``, no ``crit``
+extension (RFC 7515 §4.1.11: we understand none), required ``exp``, ``lxm`` and ``jti``, ``nbf``, exact ``aud``, a
+bounded lifetime, one re-resolution on a bad signature (key rotation) and a ``jti`` replay cache. Every refusal has
+its own reason code, for logs and the audit trail; the client only learns that authentication failed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ SESSION_TYPES = frozenset({"at+jwt", "refresh+jwt", "dpop+jwt"})
 DEFAULT_SKEW_SECONDS = 30
 #: the replay cache holds each jti until its exp; a bound on lifetime bounds the cache (getServiceAuth allows 1 h)
 MAX_LIFETIME_SECONDS = 3600
+#: getServiceAuth's jti is 32 hex characters; a longer one is no token of a PDS, and would only cost memory
+MAX_JTI_CHARS = 128
 
 
 class TokenRefused(Exception):
@@ -61,7 +63,7 @@ class ReplayCache:
 @dataclass(frozen=True)
 class VerifiedToken:
     issuer: str
-    jti: str | None
+    jti: str
     exp: int
 
 
@@ -94,14 +96,16 @@ class ServiceJwtVerifier:
             raise TokenRefused("bad_alg", f"alg {str(alg)[:20]!r} is not allowed")
         if header.get("typ") in SESSION_TYPES:
             raise TokenRefused("session_token", f"a {header.get('typ')} token is not a service-auth token")
+        if "crit" in header:
+            raise TokenRefused("unknown_crit", "the token names critical extensions this service does not know")
         issuer = self._issuer(payload.get("iss"))
         self._check_claims(payload, nsid, issuer)
         exp = int(payload["exp"])
         await self._check_signature(issuer, str(alg), signing_input, signature)
-        jti = payload.get("jti")
-        if jti is not None and not self.replay.first_use(issuer, str(jti), exp + self.skew):
+        jti = str(payload["jti"])
+        if not self.replay.first_use(issuer, jti, exp + self.skew):
             raise TokenRefused("replayed", "the token was already used", issuer=issuer)
-        return VerifiedToken(issuer=issuer, jti=None if jti is None else str(jti), exp=exp)
+        return VerifiedToken(issuer=issuer, jti=jti, exp=exp)
 
     @staticmethod
     def _issuer(iss: object) -> str:
@@ -130,6 +134,14 @@ class ServiceJwtVerifier:
         iat = payload.get("iat")
         if iat is not None and (not isinstance(iat, int) or iat > now + self.skew):
             raise TokenRefused("iat_future", "the token is issued in the future", issuer=issuer)
+        nbf = payload.get("nbf")
+        if nbf is not None and (not isinstance(nbf, int) or isinstance(nbf, bool) or nbf > now + self.skew):
+            raise TokenRefused("not_yet_valid", "the token is not valid yet", issuer=issuer)
+        jti = payload.get("jti")
+        if jti is None:
+            raise TokenRefused("missing_jti", "the token has no jti, so it could be replayed", issuer=issuer)
+        if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_CHARS:
+            raise TokenRefused("bad_jti", f"jti must be a string of 1-{MAX_JTI_CHARS} characters", issuer=issuer)
         lxm = payload.get("lxm")
         if lxm is None:
             raise TokenRefused("missing_lxm", "the token does not name the method it is for", issuer=issuer)
