@@ -43,6 +43,7 @@ def test_defaults_need_no_configuration(tmp_path: Path, monkeypatch: pytest.Monk
     assert s.allow_private_network is False
     assert (s.upstream_attempts, s.upstream_concurrency) == (6, 16)
     assert s.export_readers == max(1, min(4, (os.cpu_count() or 1) - 1))
+    assert s.max_queued_ops == 1000
 
 
 def test_export_readers_may_be_zero_from_a_flag_or_the_env() -> None:
@@ -50,6 +51,11 @@ def test_export_readers_may_be_zero_from_a_flag_or_the_env() -> None:
     assert build(**NONE, export_readers="0", environ={}).export_readers == 0
     assert build(**NONE, environ={"CHIVE_ADMIN_EXPORT_READERS": "0"}).export_readers == 0
     assert build(**NONE, export_readers=3, environ={"CHIVE_ADMIN_EXPORT_READERS": "0"}).export_readers == 3
+
+
+def test_max_queued_ops_from_a_flag_or_the_env() -> None:
+    assert build(**NONE, max_queued_ops="50", environ={}).max_queued_ops == 50
+    assert build(**NONE, environ={"CHIVE_ADMIN_MAX_QUEUED_OPS": "7"}).max_queued_ops == 7
 
 
 def test_env_is_read_and_flags_win(tmp_path: Path) -> None:
@@ -90,6 +96,8 @@ def test_default_service_did_names_a_host_not_a_wildcard() -> None:
         ({"upstream_concurrency": "many"}, "--upstream-concurrency"),
         ({"export_readers": "-1"}, "--export-readers"),
         ({"export_readers": "65"}, "--export-readers"),
+        ({"max_queued_ops": "0"}, "--max-queued-ops"),
+        ({"max_queued_ops": "lots"}, "--max-queued-ops"),
     ],
 )
 def test_bad_values(overrides: dict[str, str], message: str) -> None:

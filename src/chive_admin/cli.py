@@ -15,6 +15,7 @@ from chive_admin.settings import (
     DEFAULT_EXPORT_READERS,
     DEFAULT_HOST,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_QUEUED_OPS,
     DEFAULT_PLC_URL,
     DEFAULT_PORT,
     DEFAULT_RETENTION_DAYS,
@@ -95,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_EXPORT_READERS}: one per core beyond the first, at most 4)",
     )
     serve.add_argument(
+        "--max-queued-ops",
+        help=f"operations queued at most; past it a trigger is refused with 503 (default {DEFAULT_MAX_QUEUED_OPS})",
+    )
+    serve.add_argument(
         "--retention-days", help=f"days ended operations are kept before pruning (default {DEFAULT_RETENTION_DAYS})"
     )
     serve.add_argument(
@@ -151,6 +156,7 @@ def _serve(args: argparse.Namespace) -> int:
         trusted_proxies=args.trusted_proxies,
         client_timeout=args.client_timeout,
         max_connections=args.max_connections,
+        max_queued_ops=args.max_queued_ops,
     )
     from chive_admin import serve  # uvicorn and the app: not imported for the other commands
 

@@ -38,6 +38,8 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 CLIENT_VARIABLES = frozenset({"CHIVE_ADMIN_URL", "CHIVE_ADMIN_KEY"})
 #: seconds one upstream request may take, connect to last byte (an export: more while it keeps a minimum rate)
 DEFAULT_UPSTREAM_DEADLINE = 60
+#: operations waiting for a worker at most; a trigger past it is refused (503), none is dropped
+DEFAULT_MAX_QUEUED_OPS = 1000
 #: export reader processes: one per core beyond the first (the server's own), at least one, at most four
 DEFAULT_EXPORT_READERS = max(1, min(4, (os.cpu_count() or 1) - 1))
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
@@ -88,6 +90,8 @@ class Settings:
     client_timeout: float = float(DEFAULT_CLIENT_TIMEOUT)
     #: client connections open at once; one more is closed as soon as it is accepted
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: operations queued at most (waiting for a worker); a trigger past it is refused with 503 NotEnoughResources
+    max_queued_ops: int = DEFAULT_MAX_QUEUED_OPS
 
     def __post_init__(self) -> None:
         if not self.service_did:
@@ -242,6 +246,7 @@ def build(
     trusted_proxies: Sequence[str] | None = None,
     client_timeout: str | int | None = None,
     max_connections: str | int | None = None,
+    max_queued_ops: str | int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Settings from flag values (``None`` where a flag was not given), falling back to env, then defaults.
@@ -302,6 +307,9 @@ def build(
         client_timeout=float(check_int(*_or(pick("--client-timeout", client_timeout), DEFAULT_CLIENT_TIMEOUT), 1, 600)),
         max_connections=check_int(
             *_or(pick("--max-connections", max_connections), DEFAULT_MAX_CONNECTIONS), 1, 100_000
+        ),
+        max_queued_ops=check_int(
+            "--max-queued-ops", pick("--max-queued-ops", max_queued_ops) or DEFAULT_MAX_QUEUED_OPS, 1, 1_000_000
         ),
     )
 

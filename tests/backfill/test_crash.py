@@ -42,6 +42,7 @@ async def queue_op(db_path: Path) -> str:
                 params={"batchSize": 10},
                 started_by=None,
                 now=now_stamp(),
+                max_queued=1,
             )
     finally:
         await db.close()

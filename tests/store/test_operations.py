@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,7 +25,9 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     await database.close()
 
 
-async def queue(db: Database, op_id: str, params: dict[str, object] | None = None) -> tuple[ops.Operation, bool]:
+async def queue(
+    db: Database, op_id: str, params: dict[str, object] | None = None, *, max_queued: int = 1000
+) -> tuple[ops.Operation, bool]:
     async with db.write() as conn:
         return await ops.insert_or_reuse(
             conn,
@@ -33,7 +36,37 @@ async def queue(db: Database, op_id: str, params: dict[str, object] | None = Non
             params=params or {"pdsUrl": "https://a"},
             started_by="did:x:y",
             now=T0,
+            max_queued=max_queued,
         )
+
+
+async def test_the_queue_is_bounded_and_a_reused_op_needs_no_room(db: Database) -> None:
+    for n in range(3):
+        await queue(db, f"01Q{n}", {"pdsUrl": f"https://q{n}"}, max_queued=3)
+    with pytest.raises(ops.QueueFull) as full:
+        await queue(db, "01Q9", {"pdsUrl": "https://q9"}, max_queued=3)
+    assert full.value.limit == 3
+    again, reused = await queue(db, "01QX", {"pdsUrl": "https://q0"}, max_queued=3)
+    assert (again.id, reused) == ("01Q0", True)  # the trigger of a queued twin is answered, full or not
+    assert await claim(db) is not None  # a running op has left the queue: room for one more
+    made, reused = await queue(db, "01Q9", {"pdsUrl": "https://q9"}, max_queued=3)
+    assert (made.id, reused) == ("01Q9", False)
+    async with db.read() as conn:
+        assert len(await ops.list_by_status(conn, "queued", 100)) == 3
+
+
+async def test_concurrent_triggers_cannot_overshoot_the_bound(db: Database) -> None:
+    async def one(n: int) -> bool:
+        try:
+            await queue(db, f"01C{n:03d}", {"pdsUrl": f"https://c{n}"}, max_queued=10)
+        except ops.QueueFull:
+            return False
+        return True
+
+    accepted = await asyncio.gather(*(one(n) for n in range(60)))
+    assert sum(accepted) == 10
+    async with db.read() as conn:
+        assert len(await ops.list_by_status(conn, "queued", 100)) == 10
 
 
 async def claim(db: Database, owner: str = "w1") -> ops.Operation | None:

@@ -31,6 +31,7 @@ from chive_admin.backfill.job import Job, JobFailed, JobParams
 from chive_admin.backfill.listing_cache import ListingCache
 from chive_admin.backfill.registry import JobRegistry
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
+from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database, is_storage_full
 
@@ -60,6 +61,8 @@ class EngineConfig:
     storage_pause_seconds: float = 5.0
     #: how long a cancel request waits for the job to stop at a checkpoint before interrupting it
     cancel_grace_seconds: float = 1.0
+    #: queued operations at most; a trigger past it is refused (``ops.QueueFull``)
+    max_queued: int = DEFAULT_MAX_QUEUED_OPS
 
 
 class NotRunnable(Exception):
@@ -150,6 +153,7 @@ class Engine:
                 params=params.normalised(),
                 started_by=started_by,
                 now=now_stamp(),
+                max_queued=self.config.max_queued,
             )
         if not reused:
             log.info("operation %s (%s) queued by %s", op.id, op_type, started_by, extra=op_fields(op))

@@ -22,6 +22,14 @@ ENDED = ("completed", "partial", "failed", "cancelled")
 STATUSES = (*ACTIVE, *ENDED)
 
 
+class QueueFull(Exception):
+    """``limit`` operations are queued already: a new one is refused (none is dropped to make room)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} operations are queued")
+        self.limit = limit
+
+
 @dataclass(frozen=True)
 class Operation:
     id: str
@@ -104,11 +112,14 @@ async def insert_or_reuse(
     params: dict[str, Any],
     started_by: str | None,
     now: str,
+    max_queued: int,
 ) -> tuple[Operation, bool]:
     """The active op of this type and params, or a new queued one; ``True`` when an existing op was reused.
+    ``QueueFull`` when a new op is needed and ``max_queued`` ops are queued already.
 
-    Run inside ``db.write()``: BEGIN IMMEDIATE serialises concurrent triggers, so the lookup and the insert see the
-    same state; the partial unique index ``operations_one_active`` backs that up.
+    Run inside ``db.write()``: BEGIN IMMEDIATE serialises concurrent triggers, so the lookup, the count and the
+    insert see the same state (no two triggers can both take the last place); the partial unique index
+    ``operations_one_active`` backs the lookup up.
     """
     digest = params_hash(op_type, params)
     existing = await _one(
@@ -118,6 +129,9 @@ async def insert_or_reuse(
     )
     if existing is not None:
         return existing, True
+    rows = await conn.execute_fetchall("SELECT count(*) FROM operations WHERE status = 'queued'")
+    if int(next(iter(rows))[0]) >= max_queued:
+        raise QueueFull(max_queued)
     await conn.execute(
         "INSERT INTO operations (id, type, status, params, params_hash, started_by, requested_at, updated_at)"
         " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",

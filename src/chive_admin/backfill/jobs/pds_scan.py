@@ -21,6 +21,7 @@ from chive_admin.backfill.job import Job, JobFailed, JobParams, Refused, RetryFa
 from chive_admin.backfill.retries import retry_record
 from chive_admin.clock import now_stamp
 from chive_admin.store import index, work_items
+from chive_admin.store.operations import QueueFull
 from chive_admin.sync import listing
 from chive_admin.sync.fetch import RepoContents, chive_collections
 from chive_admin.sync.hosting import hosting_status, is_hosted
@@ -208,7 +209,10 @@ class PdsScan(Job[PdsScanParams]):
                     await _mark_gone(conn, str(item["did"]), str(item["pds"]), status)
         elif kind == "pds":
             # a host that could not be listed is retried as a new scan of that host (or the one already queued)
-            await ctx.services.engine.trigger(self.type, PdsScanParams(pds_url=item["pdsUrl"]), None)
+            try:
+                await ctx.services.engine.trigger(self.type, PdsScanParams(pds_url=item["pdsUrl"]), None)
+            except QueueFull as full:
+                raise RetryFailed(f"the operation queue is full ({full.limit} queued)") from None
         else:
             raise RetryFailed(f"not a pds-scan item: {item!r}"[:200])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import retry_all_dlq as lex
 from chive_admin.backfill.jobs.dlq_retry import DlqRetryParams
+from chive_admin.handlers.admin.triggering import enqueue
 from chive_admin.store import dead_letters
 from chive_admin.xrpc.call import Call
 
@@ -14,9 +15,5 @@ async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
     if not chosen:
         return lex.Output(retried_count=0)
     # the ids are fixed now: entries arriving later are not part of this retry
-    op, reused = await call.services.engine.trigger(
-        "dlq-retry", DlqRetryParams(entry_ids=tuple(chosen)), call.principal.did
-    )
-    call.note.target = op.id
-    call.note.detail = "reused" if reused else "created"
+    await enqueue(call, "dlq-retry", DlqRetryParams(entry_ids=tuple(chosen)))
     return lex.Output(retried_count=len(chosen))

@@ -5,14 +5,11 @@ from __future__ import annotations
 from chive_admin._generated.models.pub.chive.admin import retry_dlq_entry as lex
 from chive_admin.backfill.jobs.dlq_retry import DlqRetryParams
 from chive_admin.handlers.admin.dlq_entry import at_index
+from chive_admin.handlers.admin.triggering import enqueue
 from chive_admin.xrpc.call import Call
 
 
 async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
     entry = await at_index(call.services.db, call.input.index)
-    op, reused = await call.services.engine.trigger(
-        "dlq-retry", DlqRetryParams(entry_ids=(entry.id,)), call.principal.did
-    )
-    call.note.target = op.id
-    call.note.detail = "reused" if reused else "created"
+    op = await enqueue(call, "dlq-retry", DlqRetryParams(entry_ids=(entry.id,)))
     return lex.Output(success=True, message=f"Entry {entry.id} is being retried by operation {op.id}")

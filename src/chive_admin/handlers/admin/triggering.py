@@ -1,4 +1,8 @@
-"""Starting an operation from any trigger method: type lookup, typed params, idempotent enqueue, audit note."""
+"""Starting an operation from any trigger method: type lookup, typed params, idempotent enqueue, audit note.
+
+A full queue (``--max-queued-ops``) answers 503 ``NotEnoughResources``: the server is out of room for work, not the
+caller over a rate, and the call may succeed once queued operations have started or been cancelled.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from chive_admin.backfill.engine import NotRunnable
-from chive_admin.backfill.job import Refused
-from chive_admin.store.operations import Operation
+from chive_admin.backfill.job import JobParams, Refused
+from chive_admin.store.operations import Operation, QueueFull
 from chive_admin.xrpc.call import Call
 from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.validation import describe
+
+#: the Retry-After of a full queue: about the time a worker takes to start the next op
+QUEUE_FULL_RETRY_SECONDS = 10
 
 
 async def start(call: Call[Any, Any], op_type: str, fields: dict[str, Any]) -> Operation:
@@ -28,10 +35,22 @@ async def start(call: Call[Any, Any], op_type: str, fields: dict[str, Any]) -> O
         await job.admit(params, call.services)
     except Refused as exc:
         raise XRPCError.invalid_request(str(exc)) from None
+    return await enqueue(call, op_type, params)
+
+
+async def enqueue(call: Call[Any, Any], op_type: str, params: JobParams) -> Operation:
+    """Queue the op (or find its active twin) and note it for the audit trail; 503 when the queue is full."""
     try:
-        op, reused = await engine.trigger(op_type, params, call.principal.did)
+        op, reused = await call.services.engine.trigger(op_type, params, call.principal.did)
     except NotRunnable:
         raise XRPCError.not_implemented(f"{op_type} operations are not implemented yet") from None
+    except QueueFull as full:
+        raise XRPCError.named(
+            "NotEnoughResources",
+            f"{full.limit} operations are queued, the most this server holds (--max-queued-ops); try again once "
+            "some have started, or cancel some",
+            headers={"Retry-After": str(QUEUE_FULL_RETRY_SECONDS)},
+        ) from None
     call.note.target = op.id
     call.note.detail = "reused" if reused else "created"
     return op
