@@ -17,10 +17,13 @@ from ulid import ULID
 from chive_admin.clock import now_stamp
 from chive_admin.store import access
 from chive_admin.store.db import Database
+from chive_admin.ttl_cache import TtlCache
 
 PREFIX = "ca_"
 #: how long a key lookup (found or not) is trusted; a revocation from another process takes effect within this
 CACHE_SECONDS = 5.0
+#: key lookups kept at most: unknown keys sprayed at the server must not grow memory
+MAX_CACHED = 10_000
 
 
 def new_key() -> str:
@@ -41,31 +44,34 @@ class KeyOwner:
     did: str
 
 
+@dataclass(frozen=True)
+class _Lookup:
+    """A cached lookup: the owner, or ``None`` for a key that is unknown or revoked."""
+
+    owner: KeyOwner | None
+
+
 class ApiKeyStore:
     def __init__(
         self, db: Database, *, cache_seconds: float = CACHE_SECONDS, clock: Callable[[], float] = time.monotonic
     ):
         self._db = db
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, KeyOwner | None]] = {}
+        self._cache: TtlCache[str, _Lookup] = TtlCache(MAX_CACHED, cache_seconds, clock=clock)
+        #: key id -> last use, for keys that exist (so bounded by the keys table)
         self._used: dict[str, str] = {}
 
     async def owner(self, key: str) -> KeyOwner | None:
         """Who the key belongs to, or ``None`` for an unknown or revoked key."""
         digest = key_hash(key)
         cached = self._cache.get(digest)
-        if cached is None or cached[0] <= self._clock():
+        if cached is None:
             async with self._db.read() as conn:
                 row = await access.key_by_hash(conn, digest)
-            found = KeyOwner(row.id, row.did) if row is not None and row.revoked_at is None else None
-            if len(self._cache) > 10_000:  # unknown keys sprayed at us must not grow this without bound
-                self._cache.clear()
-            cached = (self._clock() + self._cache_seconds, found)
-            self._cache[digest] = cached
-        if cached[1] is not None:
-            self._used[cached[1].key_id] = now_stamp()
-        return cached[1]
+            cached = _Lookup(KeyOwner(row.id, row.did) if row is not None and row.revoked_at is None else None)
+            self._cache.put(digest, cached)
+        if cached.owner is not None:
+            self._used[cached.owner.key_id] = now_stamp()
+        return cached.owner
 
     def forget(self) -> None:
         """Drop cached lookups (after a revocation in this process)."""

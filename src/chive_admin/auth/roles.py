@@ -7,10 +7,13 @@ from collections.abc import Callable, Iterable
 
 from chive_admin.store import access
 from chive_admin.store.db import Database
+from chive_admin.ttl_cache import TtlCache
 
 #: knownValues of assignRole/revokeRole
 ROLES = ("admin", "moderator", "graph-editor", "author", "reader", "alpha-tester", "premium")
 CACHE_SECONDS = 5.0
+#: DIDs whose roles are kept at most: every token names one, whoever sent it
+MAX_CACHED = 10_000
 
 
 class RoleBook:
@@ -24,22 +27,17 @@ class RoleBook:
     ) -> None:
         self._db = db
         self.bootstrap_admins = frozenset(bootstrap_admins)
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._cache: TtlCache[str, frozenset[str]] = TtlCache(MAX_CACHED, cache_seconds, clock=clock)
 
     async def roles_of(self, did: str) -> frozenset[str]:
-        cached = self._cache.get(did)
-        if cached is None or cached[0] <= self._clock():
+        held = self._cache.get(did)
+        if held is None:
             async with self._db.read() as conn:
                 held = await access.roles_of(conn, did)
             if did in self.bootstrap_admins:
                 held |= {"admin"}
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            cached = (self._clock() + self._cache_seconds, held)
-            self._cache[did] = cached
-        return cached[1]
+            self._cache.put(did, held)
+        return held
 
     def changed(self, did: str) -> None:
-        self._cache.pop(did, None)
+        self._cache.pop(did)

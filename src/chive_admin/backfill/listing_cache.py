@@ -8,9 +8,10 @@ to that) and for at most ``max_age`` seconds, since progress counters move witho
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
+
+from chive_admin.ttl_cache import TtlCache
 
 T = TypeVar("T")
 
@@ -18,13 +19,13 @@ MAX_AGE_SECONDS = 0.25
 
 
 class ListingCache:
-    #: ids polled by clients are few; past this many kept answers, the oldest half is let go
+    #: ids polled by clients are few; past this many kept answers, the least recently used is let go
     MAX_ENTRIES = 1024
 
     def __init__(self, max_age: float = MAX_AGE_SECONDS) -> None:
         self.max_age = max_age
         self._generation = 0
-        self._entries: dict[Hashable, tuple[int, float, Any]] = {}
+        self._entries: TtlCache[Hashable, Any] = TtlCache(self.MAX_ENTRIES, max_age)
 
     def changed(self) -> None:
         """An operation was created, claimed, cancelled, ended, released or pruned: every kept answer is stale."""
@@ -32,16 +33,12 @@ class ListingCache:
         self._entries.clear()
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
-        now = time.monotonic()
         kept = self._entries.get(key)
-        if kept is not None and kept[0] == self._generation and now - kept[1] <= self.max_age:
-            value: T = kept[2]
+        if kept is not None:
+            value: T = kept
             return value
         generation = self._generation
         loaded = await load()
         if generation == self._generation:  # a change during the load: the answer may predate it, keep nothing
-            if len(self._entries) >= self.MAX_ENTRIES:  # any id can be asked for: the memory stays bounded
-                for old in list(self._entries)[: self.MAX_ENTRIES // 2]:
-                    del self._entries[old]
-            self._entries[key] = (generation, now, loaded)
+            self._entries.put(key, loaded)
         return loaded
