@@ -4,6 +4,7 @@ script: what comes back that is not a document is a typed upstream error, never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 from collections.abc import Iterator
 
@@ -73,4 +74,36 @@ async def test_a_document_that_cannot_be_inflated_is_a_typed_error(
     url, script = server
     script.default = Answer(200, body, {**JSON, "content-encoding": encoding})
     with pytest.raises(errors.UpstreamError):  # an httpx.DecodingError escaped before
+        await fetched(url)
+
+
+async def test_a_document_dripping_a_byte_at_a_time_ends_at_the_deadline() -> None:
+    """Each byte resets a read timeout: only a total deadline ends the fetch (and frees its connection)."""
+    served: list[asyncio.StreamWriter] = []
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served.append(writer)
+        with contextlib.suppress(ConnectionError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")
+            while not writer.is_closing():
+                await asyncio.sleep(0.1)
+                writer.write(b" ")
+                await writer.drain()
+
+    server = await asyncio.start_server(drip, "127.0.0.1", 0)
+    did = f"did:web:localhost%3A{server.sockets[0].getsockname()[1]}"
+    async with server, upstream_http(allow_private=True) as http:
+        fetcher = DidDocFetcher(http, "http://127.0.0.1:1", allow_private=True, deadline=1.0)
+        with pytest.raises(errors.Unreachable, match="took over 1 s"):
+            await asyncio.wait_for(fetcher.fetch(did), 20)
+        assert served
+        for writer in served:
+            writer.close()
+
+
+async def test_a_404_body_is_not_read_whole(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.default = Answer(404, b"x" * 20_000_000, JSON)
+    with pytest.raises(errors.UpstreamError, match="not registered"):
         await fetched(url)

@@ -2,10 +2,14 @@
 
 Both go through the guarded upstream client. did:web is https by the spec; with ``--allow-private-network`` a
 loopback host is fetched over http, so tests can serve their own documents.
+
+A fetch has a total deadline, whatever its read timeout: a host that answers a byte a second resets a read timeout
+with every byte, and anyone can name such a host as the issuer of a token.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from typing import Any
 from urllib.parse import unquote
@@ -16,6 +20,8 @@ from chive_admin import untrusted_json
 from chive_admin.upstream.errors import BadResponse, ServerError, Unreachable, UpstreamError
 
 MAX_DOCUMENT_BYTES = 64 * 1024
+#: seconds a whole DID-document fetch (connect, headers, body) may take; PLC answers in well under one
+DEADLINE_SECONDS = 5.0
 
 
 class DidNotFound(UpstreamError):
@@ -55,10 +61,13 @@ def did_web_url(did: str, *, allow_private: bool) -> str:
 
 
 class DidDocFetcher:
-    def __init__(self, http: httpx.AsyncClient, plc_url: str, *, allow_private: bool) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, plc_url: str, *, allow_private: bool, deadline: float = DEADLINE_SECONDS
+    ) -> None:
         self.http = http
         self.plc_url = plc_url.rstrip("/")
         self.allow_private = allow_private
+        self.deadline = deadline
 
     async def fetch(self, did: str) -> dict[str, Any]:
         if did.startswith("did:plc:"):
@@ -72,28 +81,10 @@ class DidDocFetcher:
         except (ValueError, httpx.InvalidURL):  # httpx's own URL checks (e.g. "0177.0.0.1" is no IPv4 it accepts)
             raise UnsupportedDid(did, f"{did} does not name a usable host") from None
         try:
-            async with self.http.stream("GET", url, headers={"Accept": "application/json"}) as response:
-                if response.status_code == 404:
-                    # the reference PLC server answers a tombstoned DID 404 "DID not available" (plc.directory: 410)
-                    detail = (await response.aread())[:512]
-                    if b"not available" in detail:
-                        raise DidTombstoned(host, f"{did} is tombstoned", status=404)
-                    raise DidNotFound(host, f"{did} is not registered", status=404)
-                if response.status_code == 410:
-                    raise DidTombstoned(host, f"{did} is tombstoned", status=410)
-                if response.status_code >= 500:
-                    raise ServerError(
-                        host, f"DID resolution answered {response.status_code}", status=response.status_code
-                    )
-                if response.status_code != 200:
-                    raise BadResponse(
-                        host, f"DID resolution answered {response.status_code}", status=response.status_code
-                    )
-                body = b""
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_DOCUMENT_BYTES:
-                        raise BadResponse(host, "DID document is over the size cap")
+            async with asyncio.timeout(self.deadline):
+                body = await self._get(did, url, host)
+        except TimeoutError:
+            raise Unreachable(host, f"resolving a DID took over {self.deadline:g} s") from None
         except httpx.TimeoutException:
             raise Unreachable(host, "timed out resolving a DID") from None
         except httpx.TransportError as exc:
@@ -105,3 +96,34 @@ class DidDocFetcher:
         if not isinstance(document, dict) or document.get("id") != did:
             raise BadResponse(host, f"DID document is not the document of {did}")
         return document
+
+    async def _get(self, did: str, url: str, host: str) -> bytes:
+        # a document is a few kilobytes: nothing is gained by compression, and nothing then inflates in memory
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
+        async with self.http.stream("GET", url, headers=headers) as response:
+            if response.status_code == 404:
+                # the reference PLC server answers a tombstoned DID 404 "DID not available" (plc.directory: 410)
+                detail = await _head_of(response, 512)
+                if b"not available" in detail:
+                    raise DidTombstoned(host, f"{did} is tombstoned", status=404)
+                raise DidNotFound(host, f"{did} is not registered", status=404)
+            if response.status_code == 410:
+                raise DidTombstoned(host, f"{did} is tombstoned", status=410)
+            if response.status_code >= 500:
+                raise ServerError(host, f"DID resolution answered {response.status_code}", status=response.status_code)
+            if response.status_code != 200:
+                raise BadResponse(host, f"DID resolution answered {response.status_code}", status=response.status_code)
+            body = await _head_of(response, MAX_DOCUMENT_BYTES)
+            if len(body) > MAX_DOCUMENT_BYTES:
+                raise BadResponse(host, "DID document is over the size cap")
+        return body
+
+
+async def _head_of(response: httpx.Response, limit: int) -> bytes:
+    """The body up to a little past ``limit`` bytes: enough to tell whether it is over (the rest is not read)."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            break
+    return bytes(body)
