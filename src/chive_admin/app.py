@@ -96,8 +96,11 @@ def create_app(
             HostPolicy(HostLimits(concurrency=settings.upstream_concurrency)),
             RetryPolicy(attempts=settings.upstream_attempts, deadline=settings.upstream_deadline),
         )
+        # DID documents have a connection pool of their own: jobs cannot starve admins' resolutions of connections,
+        # nor tokens naming slow hosts the jobs (the resolver bounds what strangers' tokens may hold of it)
+        identity_http = upstream_http(allow_private=settings.allow_private_network, timeout=timeout)
         identities = IdentityResolver(
-            DidDocFetcher(http, settings.plc_url, allow_private=settings.allow_private_network)
+            DidDocFetcher(identity_http, settings.plc_url, allow_private=settings.allow_private_network)
         )
         keys = ApiKeyStore(db)
         roles = RoleBook(db, settings.admin_dids)
@@ -130,6 +133,8 @@ def create_app(
             await services.audit.stop()
             await xrpc.aclose()
             await http.aclose()
+            await identities.close()
+            await identity_http.aclose()
             await db.close()
 
     return Starlette(

@@ -17,6 +17,7 @@ from support.didweb import DidWebHost, did_web_host
 from support.jwts import SigningKey, b64url, service_token
 
 from chive_admin._generated import ids
+from chive_admin.auth.replay import ReplayCache
 
 METHOD = ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS
 PATH = f"/xrpc/{METHOD}"
@@ -195,16 +196,46 @@ async def test_identities_are_cached_and_resolved_once_under_concurrency(world: 
     assert world.host.requests == 1
 
 
-async def test_a_valid_identity_without_the_admin_role_gets_403(make_app: AppFactory) -> None:
+async def test_a_valid_identity_without_the_admin_role_gets_403_and_costs_no_replay_memory(
+    make_app: AppFactory,
+) -> None:
     key = SigningKey()
     async with did_web_host(key) as host:
         app = make_app(allow_private_network=True)  # host.did is no bootstrap admin
         async for client in running_client(app):
             service_did = app.state.services.settings.service_did
-            token = service_token(key, iss=host.did, aud=service_did, lxm=METHOD)
-            response = await client.get(PATH, headers={"Authorization": f"Bearer {token}"})
-            assert response.status_code == 403
-            assert response.json()["error"] == "AdminRequired"
+            tokens = [service_token(key, iss=host.did, aud=service_did, lxm=METHOD) for _ in range(40)]
+            for token in [*tokens, tokens[0]]:  # a token that was refused stays refused for its role, not replayed
+                response = await client.get(PATH, headers={"Authorization": f"Bearer {token}"})
+                assert response.status_code == 403
+                assert response.json()["error"] == "AdminRequired"
+            # only tokens that pass authorization are remembered: anyone can sign tokens for our aud
+            assert len(app.state.services.authenticator.verifier.replay) == 0
+
+
+async def test_a_full_replay_set_refuses_new_tokens_rather_than_forget_old_ones(world: World) -> None:
+    verifier = world.app.state.services.authenticator.verifier
+    verifier.replay = ReplayCache(max_entries=3, max_per_issuer=2)
+    used = [world.token(), world.token()]
+    assert [(await world.call(t)).status_code for t in used] == [200, 200]
+    over_share = await world.call(world.token())
+    assert over_share.status_code == 429, over_share.text
+    assert over_share.json()["error"] == "RateLimitExceeded"
+    assert int(over_share.headers["Retry-After"]) > 0
+    assert over_share.headers["RateLimit-Limit"] == "2"
+    assert [(await world.call(t)).status_code for t in used] == [401, 401]  # still replays
+    verifier.replay = ReplayCache(max_entries=1, max_per_issuer=2)
+    assert (await world.call(world.token())).status_code == 200
+    full = await world.call(world.token())
+    assert full.status_code == 503
+    assert full.json()["error"] == "NotEnoughResources"
+    assert await world.audit_reasons() == [None, None, "replay_full", "replayed", "replayed", None, "replay_full"]
+
+
+async def test_only_the_tokens_of_allowed_callers_are_remembered(world: World) -> None:
+    for _ in range(5):
+        assert (await world.call(world.token())).status_code == 200
+    assert len(world.app.state.services.authenticator.verifier.replay) == 5
 
 
 async def test_the_server_publishes_its_did_document(world: World) -> None:

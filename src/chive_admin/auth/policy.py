@@ -19,11 +19,16 @@ class Authenticator(Protocol):
         ...
 
 
+def permits(principal: Principal, route: Route) -> bool:
+    """Whether ``principal`` satisfies ``route.auth`` (a policy without a rule here permits nobody)."""
+    return route.auth == "admin" and principal.is_admin
+
+
 def authorize(principal: Principal, route: Route) -> None:
     """Raise 403 unless ``principal`` satisfies ``route.auth``."""
     if route.auth not in POLICIES:  # a policy name without a rule here must never mean "allowed"
         raise XRPCError.internal()
-    if route.auth == "admin" and not principal.is_admin:
+    if not permits(principal, route):
         raise XRPCError.named("AdminRequired", "This method requires the admin role")
 
 

@@ -19,14 +19,16 @@ from atproto_server.auth.jwt import parse_jwt
 from atproto_server.exceptions import TokenDecodeError
 
 from chive_admin import untrusted_json
-from chive_admin.auth.identity import IdentityError, IdentityResolver
+from chive_admin.auth.identity import IdentityError, IdentityResolver, ResolutionShed
+from chive_admin.auth.replay import ReplayCache
 from chive_admin.lex.formats import validate_did
 
 ALGORITHMS = frozenset({"ES256K", "ES256"})
 #: tokens of a PDS's own sessions and of OAuth: never service auth, whatever else they carry
 SESSION_TYPES = frozenset({"at+jwt", "refresh+jwt", "dpop+jwt"})
 DEFAULT_SKEW_SECONDS = 30
-#: the replay cache holds each jti until its exp; a bound on lifetime bounds the cache (getServiceAuth allows 1 h)
+#: the replay cache holds each jti until its exp, so a bound on lifetime bounds its entries' lives (getServiceAuth
+#: allows 1 h)
 MAX_LIFETIME_SECONDS = 3600
 #: getServiceAuth's jti is 32 hex characters; a longer one is no token of a PDS, and would only cost memory
 MAX_JTI_CHARS = 128
@@ -40,34 +42,22 @@ class TokenRefused(Exception):
         self.issuer = issuer
 
 
-class ReplayCache:
-    """jti values seen, each kept until its token expires."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._seen: dict[tuple[str, str], float] = {}
-        self._clock = clock
-        self._next_sweep = 0.0
-
-    def first_use(self, issuer: str, jti: str, exp: float) -> bool:
-        now = self._clock()
-        if now >= self._next_sweep:
-            self._seen = {k: v for k, v in self._seen.items() if v > now}
-            self._next_sweep = now + 60
-        key = (issuer, jti)
-        if key in self._seen and self._seen[key] > now:
-            return False
-        self._seen[key] = exp
-        return True
-
-
 @dataclass(frozen=True)
-class VerifiedToken:
+class ServiceToken:
+    """A token whose form and claims passed; its signature is checked (and its jti spent) separately."""
+
     issuer: str
     jti: str
     exp: int
+    alg: str
+    signing_input: bytes
+    signature: bytes
 
 
 class ServiceJwtVerifier:
+    """Three steps, which the authenticator runs in order: ``read`` (no I/O), ``check_signature`` (resolves the
+    issuer), and ``spend`` (the jti), the last only once the caller is known to be allowed the method."""
+
     def __init__(
         self,
         service_did: str,
@@ -80,10 +70,11 @@ class ServiceJwtVerifier:
         self.service_did = service_did
         self.resolver = resolver
         self.skew = skew_seconds
-        self.replay = replay or ReplayCache(clock)
+        self.replay = replay or ReplayCache(clock=clock)
         self._clock = clock
 
-    async def verify(self, token: str, nsid: str) -> VerifiedToken:
+    def read(self, token: str, nsid: str) -> ServiceToken:
+        """The token's claims, checked for the method ``nsid``; ``TokenRefused`` says which one fails."""
         try:
             payload_bytes, signing_input, header, signature = parse_jwt(token)
             payload = untrusted_json.loads(payload_bytes)
@@ -100,12 +91,27 @@ class ServiceJwtVerifier:
             raise TokenRefused("unknown_crit", "the token names critical extensions this service does not know")
         issuer = self._issuer(payload.get("iss"))
         self._check_claims(payload, nsid, issuer)
-        exp = int(payload["exp"])
-        await self._check_signature(issuer, str(alg), signing_input, signature)
-        jti = str(payload["jti"])
-        if not self.replay.first_use(issuer, jti, exp + self.skew):
-            raise TokenRefused("replayed", "the token was already used", issuer=issuer)
-        return VerifiedToken(issuer=issuer, jti=jti, exp=exp)
+        return ServiceToken(issuer, str(payload["jti"]), int(payload["exp"]), str(alg), signing_input, signature)
+
+    async def check_signature(self, token: ServiceToken, *, vouched: bool) -> None:
+        """``TokenRefused`` unless the issuer's current key signed the token; ``ResolutionShed`` when the issuer
+        is not ``vouched`` for and the budget for resolving such issuers is spent."""
+        key = await self._key(token.issuer, vouched=vouched)
+        if _key_alg(key) == token.alg and _verifies(key, token.signing_input, token.signature):
+            return
+        # the key may have rotated since it was cached: look once more (rate-limited per DID by the resolver)
+        rotated = await self._key(token.issuer, vouched=vouched, fresh=True)
+        if _key_alg(rotated) != token.alg:
+            raise TokenRefused(
+                "alg_key_mismatch", f"alg {token.alg} does not match the issuer's key", issuer=token.issuer
+            )
+        if rotated == key or not _verifies(rotated, token.signing_input, token.signature):
+            raise TokenRefused("bad_signature", "the token signature does not verify", issuer=token.issuer)
+
+    async def spend(self, token: ServiceToken) -> None:
+        """Use the token's jti up: ``TokenRefused`` if it was used before; ``ReplayFull`` when there is no room."""
+        if not await self.replay.first_use(token.issuer, token.jti, token.exp + self.skew):
+            raise TokenRefused("replayed", "the token was already used", issuer=token.issuer)
 
     @staticmethod
     def _issuer(iss: object) -> str:
@@ -148,25 +154,16 @@ class ServiceJwtVerifier:
         if lxm != nsid:
             raise TokenRefused("wrong_lxm", "the token is for another method", issuer=issuer)
 
-    async def _key(self, issuer: str, *, fresh: bool = False) -> str:
+    async def _key(self, issuer: str, *, vouched: bool, fresh: bool = False) -> str:
         try:
-            identity = await self.resolver.resolve(issuer, fresh=fresh)
+            identity = await self.resolver.resolve(issuer, fresh=fresh, vouched=vouched)
+        except ResolutionShed:
+            raise
         except IdentityError as exc:
             raise TokenRefused(f"issuer_{exc.code}", "the token issuer cannot be resolved", issuer=issuer) from None
         if identity.signing_key is None:
             raise TokenRefused("no_signing_key", "the token issuer has no atproto signing key", issuer=issuer)
         return identity.signing_key
-
-    async def _check_signature(self, issuer: str, alg: str, signing_input: bytes, signature: bytes) -> None:
-        key = await self._key(issuer)
-        if _key_alg(key) == alg and _verifies(key, signing_input, signature):
-            return
-        # the key may have rotated since it was cached: look once more (rate-limited per DID by the resolver)
-        rotated = await self._key(issuer, fresh=True)
-        if _key_alg(rotated) != alg:
-            raise TokenRefused("alg_key_mismatch", f"alg {alg} does not match the issuer's key", issuer=issuer)
-        if rotated == key or not _verifies(rotated, signing_input, signature):
-            raise TokenRefused("bad_signature", "the token signature does not verify", issuer=issuer)
 
 
 def _key_alg(key: str) -> str | None:

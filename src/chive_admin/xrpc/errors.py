@@ -6,6 +6,8 @@ Names and statuses follow the atproto reference ``xrpc-server``. Errors a lexico
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
@@ -70,6 +72,19 @@ class XRPCError(Exception):
         error = cls.named("AuthenticationRequired", message, headers={"WWW-Authenticate": 'Bearer realm="chive-admin"'})
         error.reason = reason
         return error
+
+    @classmethod
+    def rate_limited(cls, message: str, *, limit: int, reset_in: float) -> XRPCError:
+        """429 with the headers the reference sends: ``RateLimit-Reset`` in epoch seconds, ``Retry-After`` in
+        seconds."""
+        wait = max(1, math.ceil(reset_in))
+        headers = {
+            "RateLimit-Limit": str(limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(math.ceil(time.time()) + wait),
+            "Retry-After": str(wait),
+        }
+        return cls.named("RateLimitExceeded", message, headers=headers)
 
     @classmethod
     def not_implemented(cls, message: str = "Method not implemented") -> XRPCError:
