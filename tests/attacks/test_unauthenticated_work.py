@@ -40,6 +40,7 @@ class DrippingHosts:
     ports: list[int] = field(default_factory=list)
     connections: int = 0
     open: int = 0
+    stopping: bool = False
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -55,7 +56,7 @@ class DrippingHosts:
         try:
             await reader.readuntil(b"\r\n\r\n")
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")
-            while True:
+            while not self.stopping:
                 await asyncio.sleep(0.2)
                 writer.write(b" ")
                 await writer.drain()
@@ -75,11 +76,10 @@ async def dripping_hosts(count: int) -> AsyncIterator[DrippingHosts]:
     try:
         yield hosts
     finally:
+        hosts.stopping = True  # each handler ends at its next byte (a cancelled one would be logged as an error)
         for server in servers:
             server.close()
-        for task in list(hosts._handlers):
-            task.cancel()
-        await asyncio.gather(*hosts._handlers, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(*hosts._handlers, return_exceptions=True), 10)
 
 
 async def call(client: httpx.AsyncClient, token: str) -> httpx.Response:
