@@ -308,9 +308,7 @@ def build(
         max_connections=check_int(
             *_or(pick("--max-connections", max_connections), DEFAULT_MAX_CONNECTIONS), 1, 100_000
         ),
-        max_queued_ops=check_int(
-            "--max-queued-ops", pick("--max-queued-ops", max_queued_ops) or DEFAULT_MAX_QUEUED_OPS, 1, 1_000_000
-        ),
+        max_queued_ops=check_int(*_or(pick("--max-queued-ops", max_queued_ops), DEFAULT_MAX_QUEUED_OPS), 1, 1_000_000),
     )
 
 
