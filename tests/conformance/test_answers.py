@@ -35,6 +35,7 @@ from chive_admin.backfill.engine import EngineConfig
 from chive_admin.clock import now_stamp
 from chive_admin.handlers import HANDLERS
 from chive_admin.lex import Route
+from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import access, dead_letters, index
 from chive_admin.store import operations as ops
 from chive_admin.store.index import IndexedRecord
@@ -269,6 +270,7 @@ async def _op(conn: Any, op_type: str, params: dict[str, Any], *, claim: bool) -
         params=params,
         started_by=ADMIN,
         now=now_stamp(),
+        max_queued=DEFAULT_MAX_QUEUED_OPS,
     )
     assert not reused
     if claim:
