@@ -23,9 +23,9 @@ from starlette.requests import Request
 
 from bench.harness import Load, Served, api_key, drive, report
 from chive_admin._generated import ids
-from chive_admin.app import create_app
 from chive_admin.auth.principal import Principal
 from chive_admin.lex import Route
+from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 
 SERVICE_DID = "did:web:bench.chive-admin.test"

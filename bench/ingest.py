@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.auth import FixedTokens
 
 from chive_admin._generated import ids
-from chive_admin.app import create_app
 from chive_admin.backfill.engine import EngineConfig
+from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store import operations
 from testnet import records

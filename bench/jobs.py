@@ -30,14 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.auth import FixedTokens
 
 from chive_admin._generated import ids
-from chive_admin.app import create_app
 from chive_admin.backfill.engine import EngineConfig
 from chive_admin.citations.extract import extract_citations
 from chive_admin.citations.text import extract_text
+from chive_admin.ingest.write import apply_records
+from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store import search
 from chive_admin.store.index import IndexedRecord
-from chive_admin.sync.ingest import apply_records
 from testnet.records import minimal_pdf
 
 ADMIN = {"Authorization": "Bearer admin"}

@@ -18,8 +18,8 @@ from typing import Any
 from bench.baseline import bare_app
 from bench.harness import Load, Served, api_key, drive, report
 from chive_admin._generated import ids
-from chive_admin.app import create_app
 from chive_admin.clock import now_stamp
+from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 
 ADMIN = "did:plc:benchadmin000000000000000"

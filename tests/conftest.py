@@ -10,12 +10,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from chive_admin.app import create_app
 from chive_admin.auth.policy import Authenticator
 from chive_admin.backfill.engine import EngineConfig
-from chive_admin.backfill.registry import JobRegistry
+from chive_admin.backfill.job_types import JobRegistry
+from chive_admin.handlers.call import Handler
+from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
-from chive_admin.xrpc.call import Handler
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

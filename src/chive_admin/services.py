@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chive_admin.audit import AuditLog
 from chive_admin.auth.api_keys import ApiKeyStore
+from chive_admin.auth.audit import AuditLog
 from chive_admin.auth.identity import IdentityResolver
 from chive_admin.auth.policy import Authenticator
 from chive_admin.auth.roles import RoleBook
 from chive_admin.backfill.engine import Engine
-from chive_admin.health import IntegrityMonitor
+from chive_admin.ingest.export_readers import ExportReaders
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database
-from chive_admin.sync.readers import ExportReaders
+from chive_admin.telemetry.health import IntegrityMonitor
 from chive_admin.upstream.atproto import AtprotoClient
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support.server import ServerProcess, count_job_server
 
-from chive_admin.backfill.registry import JobRegistry
+from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.clock import now_stamp
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database

@@ -20,8 +20,8 @@ from support.scripted import Answer, scripted_server
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import get_backfill_status
 from chive_admin.backfill.engine import EngineConfig
+from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
-from chive_admin.backfill.registry import JobRegistry
 from chive_admin.store import operations as ops
 from chive_admin.store import work_items
 

@@ -12,7 +12,7 @@ from support.jobs import CountItems
 
 from chive_admin._generated import ids
 from chive_admin.backfill.engine import STORAGE_FULL, EngineConfig
-from chive_admin.backfill.registry import JobRegistry
+from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.store.db import is_storage_full
 
 ADMIN = {"Authorization": "Bearer admin"}

@@ -29,7 +29,7 @@ from support.reference import reference_lexicons
 from ulid import ULID
 
 from chive_admin._generated import ids
-from chive_admin._generated.registry import ROUTES
+from chive_admin._generated.catalog import ROUTES
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.backfill.engine import EngineConfig
 from chive_admin.clock import now_stamp

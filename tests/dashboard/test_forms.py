@@ -5,8 +5,8 @@ from __future__ import annotations
 from support.jobs import CountItems
 
 from chive_admin._generated import ids
+from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
-from chive_admin.backfill.registry import JobRegistry
 from chive_admin.dashboard.forms import trigger_forms
 
 

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from conftest import AppFactory, running_client
 from support.auth import FixedTokens
 
-from chive_admin._generated.registry import ROUTES
+from chive_admin._generated.catalog import ROUTES
 from chive_admin.dashboard.routes import CSP, METHODS
 
 ADMIN = {"Authorization": "Bearer admin"}

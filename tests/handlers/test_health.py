@@ -10,8 +10,8 @@ from support.auth import FixedTokens
 
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import get_node_metrics, get_system_health
-from chive_admin.health import IntegrityMonitor
 from chive_admin.store.db import Database, bundled_migrations
+from chive_admin.telemetry.health import IntegrityMonitor
 
 ADMIN = {"Authorization": "Bearer admin"}
 

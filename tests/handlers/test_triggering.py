@@ -12,7 +12,7 @@ from support.jobs import CountItems
 
 from chive_admin._generated import ids
 from chive_admin.backfill.engine import EngineConfig
-from chive_admin.backfill.registry import JobRegistry
+from chive_admin.backfill.job_types import JobRegistry
 
 ADMIN = {"Authorization": "Bearer admin"}
 TRIGGER = f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL}"

@@ -12,9 +12,9 @@ from conftest import running_client
 from support.auth import FixedTokens
 
 from chive_admin._generated import ids
-from chive_admin.app import create_app
 from chive_admin.backfill.engine import EngineConfig
 from chive_admin.repo.validate import is_indexed, record_problem
+from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from testnet.pds_client import PdsClient
 

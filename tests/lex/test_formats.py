@@ -47,7 +47,7 @@ def test_values_too_long_to_remember_are_still_checked() -> None:
 def test_the_checks_are_the_sdks_own_loaded_without_its_client() -> None:
     # importing atproto_client runs its whole client: 1.1 s of every process start (server, command, reader)
     program = (
-        "import sys; import chive_admin.app, chive_admin.repo.worker;"
+        "import sys; import chive_admin.server.app, chive_admin.repo.reader_process;"
         "from chive_admin.lex import formats;"
         "print(sorted(m for m in sys.modules if m.startswith('atproto_client')));"
         "print(formats.validate_did.__name__, formats._sf.__file__)"

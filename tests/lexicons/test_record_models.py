@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chive_admin._generated import ids, registry
+from chive_admin._generated import catalog as registry
+from chive_admin._generated import ids
 
 Path = tuple[str | int, ...]
 

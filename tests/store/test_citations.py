@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from chive_admin.citations.extract import Citation
+from chive_admin.ingest.write import apply_records
 from chive_admin.store import citations, search
 from chive_admin.store.db import Database
 from chive_admin.store.index import IndexedRecord
-from chive_admin.sync.ingest import apply_records
 
 DID = "did:plc:citer0000000000000000000"
 T = "2026-01-01T00:00:00.000000Z"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chive_admin.metrics import REGISTRY
+from chive_admin.telemetry.metrics import REGISTRY
 
 
 def upstream_bytes(form: str) -> float:

@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "chive_admin.cli", *args]
+    return [sys.executable, "-m", "chive_admin.cli.main", *args]
 
 
 TESTS_DIR = Path(__file__).resolve().parent.parent

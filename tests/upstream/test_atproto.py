@@ -13,9 +13,9 @@ from support.scripted import Answer, Script, scripted_server
 
 from chive_admin.upstream import atproto
 from chive_admin.upstream.atproto import AtprotoClient, CursorLoop
+from chive_admin.upstream.calls import RetryPolicy, XrpcCaller
 from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostLimits, HostPolicy
-from chive_admin.upstream.xrpc import RetryPolicy, XrpcCaller
 
 DID = "did:plc:atproto0000000000000000000"
 COLLECTION = "pub.chive.review.comment"

@@ -29,9 +29,9 @@ from support.scripted import Answer, scripted_server
 from chive_admin._generated import ids
 from chive_admin.upstream import errors
 from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.upstream.calls import RetryPolicy, XrpcCaller
 from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostLimits, HostPolicy, host_key
-from chive_admin.upstream.xrpc import RetryPolicy, XrpcCaller
 
 MB = 1024 * 1024
 COLLECTION = "pub.chive.review.comment"

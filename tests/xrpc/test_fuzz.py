@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from chive_admin._generated.registry import ROUTES
+from chive_admin._generated.catalog import ROUTES
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
 from chive_admin.handlers import HANDLERS

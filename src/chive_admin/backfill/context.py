@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from chive_admin.clock import now_stamp
+from chive_admin.ingest.fetch import InvalidRecord
 from chive_admin.store import dead_letters
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
-from chive_admin.sync.fetch import InvalidRecord
 
 if TYPE_CHECKING:
     from chive_admin.services import Services

@@ -28,12 +28,12 @@ from ulid import ULID
 
 from chive_admin.backfill.context import CancelRequested, JobContext, LeaseLost, ShuttingDown
 from chive_admin.backfill.job import Job, JobFailed, JobParams
-from chive_admin.backfill.listing_cache import ListingCache
-from chive_admin.backfill.registry import JobRegistry
+from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
 from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database, is_storage_full
+from chive_admin.xrpc.answer_cache import ListingCache
 
 if TYPE_CHECKING:
     from chive_admin.services import Services

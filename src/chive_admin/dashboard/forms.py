@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from chive_admin._generated import ids
-from chive_admin._generated.registry import ROUTES
-from chive_admin.backfill.registry import JobRegistry
+from chive_admin._generated.catalog import ROUTES
+from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.backfill.triggers import TRIGGER_METHODS
 
 

@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from chive_admin import __version__
 from chive_admin._generated import ids
-from chive_admin._generated.registry import ROUTES
+from chive_admin._generated.catalog import ROUTES
 from chive_admin.auth.policy import authenticate_and_authorize
 from chive_admin.dashboard.forms import trigger_forms
 from chive_admin.xrpc.errors import XRPCError

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from chive_admin._generated import ids
-from chive_admin._generated.registry import ROUTES
+from chive_admin._generated.catalog import ROUTES
 from chive_admin.backfill.triggers import TRIGGER_METHODS
 from chive_admin.handlers.admin import (
     assign_role,
@@ -32,8 +32,8 @@ from chive_admin.handlers.admin import (
     revoke_role,
     trigger_backfill,
 )
-from chive_admin.handlers.admin.trigger_job import handler_for
-from chive_admin.xrpc.call import Handler
+from chive_admin.handlers.call import Handler
+from chive_admin.handlers.shared.trigger_methods import handler_for
 
 # access control: roles, audit log
 _ACCESS: dict[str, Handler] = {

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from chive_admin._generated.registry import RECORDS
+from chive_admin._generated.catalog import RECORDS
 from chive_admin.lex import LexModel
 from chive_admin.xrpc.validation import describe
 

@@ -32,7 +32,7 @@ import aiohttp
 import httpx
 import yarl
 
-from chive_admin.metrics import UPSTREAM_BYTES
+from chive_admin.telemetry.metrics import UPSTREAM_BYTES
 
 #: bytes asked of aiohttp per read; it hands over what has arrived, up to this
 CHUNK = 64 * 1024

@@ -16,8 +16,8 @@ from support.jobs import CountItems
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import list_dlq_entries
 from chive_admin.backfill.engine import EngineConfig
+from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
-from chive_admin.backfill.registry import JobRegistry
 
 ADMIN = {"Authorization": "Bearer admin"}
 

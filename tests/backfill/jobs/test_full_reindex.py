@@ -16,9 +16,9 @@ from support.auth import FixedTokens
 from chive_admin._generated import ids
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.engine import EngineConfig
+from chive_admin.ingest.write import apply_records
 from chive_admin.store import operations, search
 from chive_admin.store.index import IndexedRecord
-from chive_admin.sync.ingest import apply_records
 
 ADMIN = {"Authorization": "Bearer admin"}
 COUNT = 20_000

@@ -17,7 +17,7 @@ from support.jwts import SigningKey, b64url, service_token
 from support.plc import PlcIdentity
 
 from chive_admin._generated import ids
-from chive_admin.app import create_app
+from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from testnet.harness import Testnet
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import running_client
 
 from chive_admin._generated import ids
-from chive_admin.app import create_app
+from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from testnet.harness import Testnet
 from testnet.pds_client import Account, PdsClient

@@ -17,8 +17,8 @@ from starlette.applications import Starlette
 from support.auth import FixedTokens
 
 from chive_admin._generated import ids
-from chive_admin.app import create_app
 from chive_admin.backfill.engine import EngineConfig
+from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from testnet import records
 from testnet.harness import Testnet

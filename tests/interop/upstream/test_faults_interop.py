@@ -15,11 +15,11 @@ import pytest
 from atproto_crypto.did import get_did_key
 from faults.proxy import TRANSIENT, Fault, FaultConfig, FaultProxy
 
-from chive_admin.sync.fetch import RepoContents, fetch_by_export, fetch_by_listing
+from chive_admin.ingest.fetch import RepoContents, fetch_by_export, fetch_by_listing
 from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.upstream.calls import RetryPolicy, XrpcCaller
 from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostLimits, HostPolicy, host_key
-from chive_admin.upstream.xrpc import RetryPolicy, XrpcCaller
 from testnet import records
 from testnet.harness import Testnet
 from testnet.pds_client import Account, PdsClient, RecordRef

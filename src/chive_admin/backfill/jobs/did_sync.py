@@ -16,16 +16,16 @@ from pydantic import field_validator
 from chive_admin.auth.identity import IdentityError
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
-from chive_admin.backfill.retries import retry_record
 from chive_admin.clock import now_stamp
+from chive_admin.ingest.export_readers import ReaderFailed
+from chive_admin.ingest.fetch import RepoContents, stream_by_export, stream_by_listing
+from chive_admin.ingest.hosting import hosting_status, is_hosted
+from chive_admin.ingest.retry_record import retry_record
+from chive_admin.ingest.write import apply_records, remove_records
 from chive_admin.lex.formats import validate_did
 from chive_admin.repo.car import RepoVerificationError
 from chive_admin.repo.validate import CHIVE_PREFIX
 from chive_admin.store import index
-from chive_admin.sync.fetch import RepoContents, stream_by_export, stream_by_listing
-from chive_admin.sync.hosting import hosting_status, is_hosted
-from chive_admin.sync.ingest import apply_records, remove_records
-from chive_admin.sync.readers import ReaderFailed
 from chive_admin.upstream.errors import MethodNotImplemented, UpstreamError
 from chive_admin.upstream.urls import normalise_service_url
 

@@ -16,16 +16,16 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from chive_admin.backfill.bounded import run_bounded
+from chive_admin.aio_bounded import run_bounded
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobParams, RetryFailed
-from chive_admin.backfill.retries import retry_record
 from chive_admin.clock import now_stamp, stamp, utc_now
+from chive_admin.ingest.fetch import RepoContents
+from chive_admin.ingest.hosting import hosting_status, is_hosted
+from chive_admin.ingest.retry_record import retry_record
+from chive_admin.ingest.write import apply_records, remove_records
 from chive_admin.store import index
 from chive_admin.store.index import StoredRecord
-from chive_admin.sync.fetch import RepoContents
-from chive_admin.sync.hosting import hosting_status, is_hosted
-from chive_admin.sync.ingest import apply_records, remove_records
 from chive_admin.upstream.errors import RecordNotFound, UpstreamError
 
 Tier = Literal["hot", "warm", "cold", "all"]

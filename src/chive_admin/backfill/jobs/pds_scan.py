@@ -1,7 +1,7 @@
 """pds-scan: list a PDS's repositories, then index every repository's ``pub.chive.*`` records by listing.
 
 Checkpoints are fine-grained: the listRepos cursor while discovering, then per repository its state and its
-listRecords position (a large collection is listed from both ends at once: :mod:`chive_admin.sync.listing`),
+listRecords position (a large collection is listed from both ends at once: :mod:`chive_admin.ingest.listing`),
 committed with each page of records. A resumed scan re-reads at most one page per listing.
 Deletions upstream are mirrored by mark-and-sweep: every record seen is re-verified, and what a complete listing of a
 repository did not verify since the listing began is gone upstream.
@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 from pydantic import Field, field_validator
 
-from chive_admin.backfill.bounded import run_bounded
+from chive_admin.aio_bounded import run_bounded
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobFailed, JobParams, Refused, RetryFailed
-from chive_admin.backfill.retries import retry_record
 from chive_admin.clock import now_stamp
+from chive_admin.ingest import listing
+from chive_admin.ingest.fetch import RepoContents, chive_collections
+from chive_admin.ingest.hosting import hosting_status, is_hosted
+from chive_admin.ingest.retry_record import retry_record
+from chive_admin.ingest.write import apply_records, remove_records
 from chive_admin.store import index, work_items
 from chive_admin.store.operations import QueueFull
-from chive_admin.sync import listing
-from chive_admin.sync.fetch import RepoContents, chive_collections
-from chive_admin.sync.hosting import hosting_status, is_hosted
-from chive_admin.sync.ingest import apply_records, remove_records
 from chive_admin.upstream.errors import UpstreamError
 from chive_admin.upstream.guard import UnsafeUpstream, check_service_url
 from chive_admin.upstream.urls import normalise_service_url

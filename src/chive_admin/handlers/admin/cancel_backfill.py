@@ -4,8 +4,8 @@ is interrupted by the engine if it does not reach one within its grace)."""
 from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import cancel_backfill as lex
+from chive_admin.handlers.call import Call
 from chive_admin.store.operations import CancelResult
-from chive_admin.xrpc.call import Call
 from chive_admin.xrpc.errors import XRPCError
 
 

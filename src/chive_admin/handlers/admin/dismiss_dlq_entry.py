@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import dismiss_dlq_entry as lex
-from chive_admin.handlers.admin.dlq_entry import at_index
+from chive_admin.handlers.call import Call
+from chive_admin.handlers.shared.dlq_entry import at_index
 from chive_admin.store import dead_letters
-from chive_admin.xrpc.call import Call
 
 
 async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:

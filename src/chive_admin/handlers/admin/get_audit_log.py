@@ -5,9 +5,9 @@ Only calls made by an identified caller are listed (see :func:`chive_admin.store
 from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import get_audit_log as lex
+from chive_admin.handlers.call import Call
 from chive_admin.store import access
 from chive_admin.store.access import AuditEntry
-from chive_admin.xrpc.call import Call
 from chive_admin.xrpc.params import id_cursor
 
 

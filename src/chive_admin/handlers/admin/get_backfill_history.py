@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import get_backfill_history as lex
-from chive_admin.handlers.admin.operation_view import as_lex
+from chive_admin.handlers.call import Call
+from chive_admin.handlers.shared.operation_view import as_lex
 from chive_admin.store import operations as ops
-from chive_admin.xrpc.call import Call
 
 #: the lexicon takes no limit; the answer stays bounded anyway
 HISTORY_LIMIT = 100

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chive_admin import metrics
 from chive_admin._generated.models.pub.chive.admin import get_endpoint_metrics as lex
-from chive_admin.xrpc.call import Call
+from chive_admin.handlers.call import Call
+from chive_admin.telemetry import metrics
 
 
 async def handle(call: Call[lex.Params, None]) -> lex.Output:

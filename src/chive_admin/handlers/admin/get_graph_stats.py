@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import get_graph_stats as lex
+from chive_admin.handlers.call import Call
 from chive_admin.store import index
-from chive_admin.xrpc.call import Call
 
 
 async def handle(call: Call[lex.Params, None]) -> lex.Output:

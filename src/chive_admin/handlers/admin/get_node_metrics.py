@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from chive_admin._generated.models.pub.chive.admin import get_node_metrics as lex
-from chive_admin.health import event_loop_lag_us, process_facts, python_version
-from chive_admin.xrpc.call import Call
+from chive_admin.handlers.call import Call
+from chive_admin.telemetry.health import event_loop_lag_us, process_facts, python_version
 
 
 async def handle(call: Call[lex.Params, None]) -> lex.Output:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from chive_admin import metrics
 from chive_admin._generated.models.pub.chive.admin import get_prometheus_metrics as lex
 from chive_admin.clock import now_stamp
-from chive_admin.xrpc.call import Call
+from chive_admin.handlers.call import Call
+from chive_admin.telemetry import metrics
 
 _TYPES = {"counter", "gauge", "histogram", "summary"}
 

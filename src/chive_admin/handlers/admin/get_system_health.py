@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import get_system_health as lex
-from chive_admin.health import process_facts, utc_now
-from chive_admin.store import health
-from chive_admin.xrpc.call import Call
+from chive_admin.handlers.call import Call
+from chive_admin.store import probes as health
+from chive_admin.telemetry.health import process_facts, utc_now
 
 #: a probe slower than this marks the database degraded: it answers, but requests will queue behind it
 SLOW_PROBE_MS = 250

@@ -4,8 +4,8 @@ retry and dismiss methods)."""
 from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import list_dlq_entries as lex
+from chive_admin.handlers.call import Call
 from chive_admin.store import dead_letters
-from chive_admin.xrpc.call import Call
 
 
 def entry_view(entry: dead_letters.DeadLetter) -> lex.DlqEntry:

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from chive_admin._generated.models.pub.chive.admin import purge_old_dlq as lex
 from chive_admin.clock import stamp, utc_now
+from chive_admin.handlers.call import Call
 from chive_admin.store import dead_letters
-from chive_admin.xrpc.call import Call
 
 MAX_DAYS = 36_500
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import rescan_pds as lex
-from chive_admin.handlers.admin import triggering
-from chive_admin.xrpc.call import Call
+from chive_admin.handlers.call import Call
+from chive_admin.handlers.shared import triggering
 
 
 async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import retry_dlq_entry as lex
 from chive_admin.backfill.jobs.dlq_retry import DlqRetryParams
-from chive_admin.handlers.admin.dlq_entry import at_index
-from chive_admin.handlers.admin.triggering import enqueue
-from chive_admin.xrpc.call import Call
+from chive_admin.handlers.call import Call
+from chive_admin.handlers.shared.dlq_entry import at_index
+from chive_admin.handlers.shared.triggering import enqueue
 
 
 async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:

@@ -4,9 +4,9 @@ server always keeps them: revoking here can never lock every admin out."""
 from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import revoke_role as lex
-from chive_admin.handlers.admin.role_names import checked_role
+from chive_admin.handlers.call import Call
+from chive_admin.handlers.shared.role_names import checked_role
 from chive_admin.store import access
-from chive_admin.xrpc.call import Call
 
 
 async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import trigger_backfill as lex
-from chive_admin.handlers.admin import triggering
-from chive_admin.handlers.admin.operation_view import as_lex
-from chive_admin.xrpc.call import Call
+from chive_admin.handlers.call import Call
+from chive_admin.handlers.shared import triggering
+from chive_admin.handlers.shared.operation_view import as_lex
 from chive_admin.xrpc.errors import XRPCError
 
 

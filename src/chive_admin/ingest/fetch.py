@@ -1,0 +1,206 @@
+"""Fetching one repository's ``pub.chive.*`` records, by listing (pds-scan) or by CAR export (did-sync)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
+from contextlib import AsyncExitStack, aclosing
+from dataclasses import dataclass, field
+
+import orjson
+
+from chive_admin.aio_threaded import iterate_in_thread
+from chive_admin.ingest.export_readers import ExportReaders
+from chive_admin.lex.formats import is_record_key
+from chive_admin.repo.car import open_verified
+from chive_admin.repo.rows import RecordRow, record_rows
+from chive_admin.repo.validate import CHIVE_PREFIX, is_indexed, record_problem
+from chive_admin.store.index import IndexedRecord, NotInDataModel
+from chive_admin.upstream.atproto import AtprotoClient
+
+
+@dataclass(frozen=True)
+class InvalidRecord:
+    uri: str
+    problem: str
+
+
+@dataclass
+class RepoContents:
+    """What a repository holds under ``pub.chive.*``: valid records to index, invalid ones to dead-letter."""
+
+    did: str
+    handle: str | None = None
+    rev: str | None = None
+    records: list[IndexedRecord] = field(default_factory=list)
+    invalid: list[InvalidRecord] = field(default_factory=list)
+    #: ``pub.chive.*`` collections the repository has but no lexicon of ours describes (not indexed)
+    unknown_collections: list[str] = field(default_factory=list)
+
+    def add(
+        self, collection: str, rkey: str, cid: str, value: object, problem: str | None = None, json: str | None = None
+    ) -> None:
+        """Sort one record into ``records`` or ``invalid``; ``problem``, when the caller already knows one, and
+        ``json``, when it has the value as stored already."""
+        if problem is None and not is_record_key(rkey):
+            problem = f"{rkey[:100]!r} is not a valid record key"
+        problem = problem or record_problem(collection, value)
+        if problem is None and isinstance(value, dict):
+            try:
+                self.records.append(IndexedRecord.from_parts(self.did, collection, rkey, cid, value, json))
+                return
+            except NotInDataModel as exc:
+                problem = str(exc)
+        uri = f"at://{self.did}/{collection}/{rkey}"
+        self.invalid.append(InvalidRecord(uri, problem or "record is not a JSON object"))
+
+    def add_unknown(self, collection: str) -> None:
+        """Note a collection no lexicon of ours describes, met in key order.
+
+        In key order a collection's keys are together, so comparing with the last one is enough (a membership test
+        would be quadratic in a repository of many made-up collections)."""
+        if not self.unknown_collections or self.unknown_collections[-1] != collection:
+            self.unknown_collections.append(collection)
+
+
+def chive_collections(collections: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(indexed, unknown) among the ``pub.chive.*`` collections of a repository; others are ignored."""
+    ours = sorted(c for c in collections if c.startswith(CHIVE_PREFIX))
+    return [c for c in ours if is_indexed(c)], [c for c in ours if not is_indexed(c)]
+
+
+async def fetch_by_listing(client: AtprotoClient, pds: str, did: str, *, prefix: str = CHIVE_PREFIX) -> RepoContents:
+    """describeRepo, then every page of listRecords of each indexed collection under ``prefix``."""
+    description = await client.describe_repo(pds, did)
+    indexed, unknown = chive_collections(c for c in description.collections if c.startswith(prefix))
+    contents = RepoContents(did=did, handle=description.handle, unknown_collections=unknown)
+    for collection in indexed:
+        async for page in client.iter_record_pages(pds, did, collection):
+            for record in page.records:
+                _, _, rkey = record.uri.rpartition("/")
+                contents.add(collection, rkey, record.cid, record.value)
+    return contents
+
+
+@dataclass
+class RepoStream:
+    """A repository's records under a prefix, in parts of at most a batch each, as they are read.
+
+    Use it under ``contextlib.aclosing``: closing stops the reading and frees the export, whether or not any part
+    was read (an async generator that never started would not run its own cleanup).
+    """
+
+    did: str
+    handle: str | None
+    rev: str | None
+    parts: AsyncGenerator[RepoContents, None]
+    release: Callable[[], Awaitable[None]] | None = None
+
+    async def aclose(self) -> None:
+        try:
+            await self.parts.aclose()
+        finally:
+            if self.release is not None:
+                await self.release()
+
+
+async def stream_by_export(
+    client: AtprotoClient,
+    pds: str,
+    did: str,
+    signing_key: str,
+    *,
+    prefix: str = CHIVE_PREFIX,
+    size: int = 500,
+    readers: ExportReaders | None = None,
+) -> RepoStream:
+    """getRepo, verify the commit against ``signing_key``, then read the ``prefix`` key range of the MST, ``size``
+    records a part, each checked against the lexicons: in a reader process when ``readers`` are given (the next
+    part is read while the consumer writes this one), else on a worker thread, each part read when the consumer asks
+    for it.
+
+    Signature and commit checks happen before this returns; a broken tree or a missing block is found while
+    reading and raised from ``parts`` (every record handed out before it is in a block whose hash and path from
+    the signed root were checked, so it is the owner's record).
+    """
+    async with AsyncExitStack() as stack:
+        spool = stack.enter_context(await client.get_repo(pds, did))
+        if readers is not None:
+            session = await stack.enter_async_context(
+                readers.session(spool.name, did=did, signing_key=signing_key, prefix=prefix, size=size)
+            )
+            rev = session.rev
+
+            async def parts() -> AsyncGenerator[RepoContents, None]:
+                # the next part is sorted (and its JSON parsed) while the consumer writes this one: the write's
+                # commit waits on the disk without the GIL
+                ahead: asyncio.Future[RepoContents] | None = None
+                try:
+                    async with aclosing(session.parts()) as read:
+                        async for rows in read:
+                            checked = asyncio.ensure_future(asyncio.to_thread(_contents, did, rev, rows))
+                            if ahead is not None:
+                                yield await ahead
+                            ahead = checked
+                    if ahead is not None:
+                        yield await ahead
+                finally:
+                    if ahead is not None and not ahead.done():
+                        await asyncio.wait([ahead])
+
+        else:
+            # parsing and hashing a large CAR is CPU work: keep it off the event loop
+            repo = await asyncio.to_thread(open_verified, spool, did=did, signing_key=signing_key)
+            stack.callback(repo.close)
+            rev = repo.rev
+
+            async def parts() -> AsyncGenerator[RepoContents, None]:
+                def read() -> Iterator[RepoContents]:
+                    return (_contents(did, rev, rows) for rows in record_rows(repo, prefix, size))
+
+                async with aclosing(iterate_in_thread(read)) as read_parts:
+                    async for part in read_parts:
+                        yield part
+
+        return RepoStream(did, None, rev, parts(), stack.pop_all().aclose)
+    raise AssertionError("unreachable")  # mypy: the exit stack does not swallow exceptions
+
+
+def _contents(did: str, rev: str, rows: list[RecordRow]) -> RepoContents:
+    """Sort checked rows (:mod:`chive_admin.repo.rows`) into a part: they were validated where they were read."""
+    part = RepoContents(did=did, rev=rev)
+    records, invalid = part.records, part.invalid
+    for collection, rkey, cid, text, problem in rows:
+        if text is not None:
+            value = orjson.loads(text)  # kept beside the JSON for what is derived from a record (search documents)
+            records.append(IndexedRecord(f"at://{did}/{collection}/{rkey}", did, collection, rkey, cid, value, text))
+        elif problem is not None:
+            invalid.append(InvalidRecord(f"at://{did}/{collection}/{rkey}", problem))
+        else:
+            part.add_unknown(collection)
+    return part
+
+
+async def fetch_by_export(
+    client: AtprotoClient, pds: str, did: str, signing_key: str, *, readers: ExportReaders | None = None
+) -> RepoContents:
+    """The whole of :func:`stream_by_export` at once (what a small repository or a test wants)."""
+    stream = await stream_by_export(client, pds, did, signing_key, readers=readers)
+    whole = RepoContents(did=did, rev=stream.rev)
+    async with aclosing(stream):
+        async for part in stream.parts:
+            whole.records += part.records
+            whole.invalid += part.invalid
+            for collection in part.unknown_collections:
+                whole.add_unknown(collection)
+    return whole
+
+
+async def stream_by_listing(client: AtprotoClient, pds: str, did: str, *, prefix: str = CHIVE_PREFIX) -> RepoStream:
+    """:func:`fetch_by_listing` as a stream of one part (a PDS without getRepo)."""
+    contents = await fetch_by_listing(client, pds, did, prefix=prefix)
+
+    async def parts() -> AsyncGenerator[RepoContents, None]:
+        yield contents
+
+    return RepoStream(did, contents.handle, None, parts())

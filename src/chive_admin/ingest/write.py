@@ -1,0 +1,31 @@
+"""Where fetched records become index rows: the record index and the live search index change together."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import aiosqlite
+
+from chive_admin.store import index, search
+from chive_admin.store.index import IndexedRecord, UpsertResult
+from chive_admin.telemetry.metrics import RECORDS_INGESTED
+
+
+async def apply_records(conn: aiosqlite.Connection, records: Sequence[IndexedRecord], now: str) -> UpsertResult:
+    written: list[IndexedRecord] = []
+    result = await index.upsert_records(conn, records, now, written)
+    for collection, count in Counter(r.collection for r in written).items():
+        RECORDS_INGESTED.labels(collection).inc(count)
+    # only what changed: an unchanged eprint's search document is already right
+    docs = [search.document_for(r.uri, r.value) for r in written if r.collection == search.EPRINT_COLLECTION]
+    if docs:
+        await search.upsert(conn, docs)
+    return result
+
+
+async def remove_records(conn: aiosqlite.Connection, uris: Sequence[str]) -> int:
+    removed = await index.delete_records(conn, uris)
+    if uris:
+        await search.remove(conn, list(uris))
+    return removed

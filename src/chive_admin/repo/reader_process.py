@@ -1,0 +1,117 @@
+"""An export reader process: ``python -m chive_admin.repo.reader_process``, driven over stdin/stdout by
+:mod:`chive_admin.ingest.export_readers`.
+
+Reading a repository export (hashing, DAG-CBOR, the MST walk) is CPU work that holds the GIL; in its own process it
+runs beside the server's writes instead of taking turns with them, and a hostile export that crashes a C decoder
+takes down this process, not the server. It imports the reader and the record lexicons' models, not the app.
+
+Messages are length-prefixed pickles, one reply per request, in order (the parent is this module's only caller,
+over a pipe it made):
+
+- ``("open", path, did, signing_key, prefix, size)`` → ``("opened", rev, commit_cid)`` or ``("refused", code,
+  message)``: the export at ``path`` is indexed and its commit verified; a session replaces the one before.
+- ``("next",)`` → ``("rows", [RecordRow, ...])`` (at most ``size``), ``("end",)``, or ``("refused", code, message)``
+  when the walk meets a broken tree or a missing or forged block.
+- ``("close",)`` → ``("closed",)``.
+- ``("ping",)`` → ``("pong",)``: the reader has imported what it needs and is waiting.
+
+Anything else that goes wrong answers ``("failed", description)`` and ends the session. End of input ends the
+process: the parent closed the pipe or died. SIGINT and SIGTERM are ignored (see :func:`main`).
+"""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import struct
+import sys
+import traceback
+from collections.abc import Iterator
+from typing import IO, Any
+
+from chive_admin.repo.car import RepoVerificationError, VerifiedRepo, open_verified
+from chive_admin.repo.rows import RecordRow, record_rows
+
+HEADER = struct.Struct(">I")
+
+
+def read_message(stream: IO[bytes]) -> Any | None:
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (length,) = HEADER.unpack(header)
+    return pickle.loads(stream.read(length))  # noqa: S301 - from the parent that started this process
+
+
+def frame(message: object) -> bytes:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(body)) + body
+
+
+class Session:
+    """One export being read: its verified repository and the walk's position."""
+
+    def __init__(self) -> None:
+        self._repo: VerifiedRepo | None = None
+        self._rows: Iterator[list[RecordRow]] | None = None
+
+    def open(self, path: str, did: str, signing_key: str, prefix: str, size: int) -> tuple[object, ...]:
+        self.close()
+        with open(path, "rb") as file:  # a mapping or the bytes read outlive the file
+            self._repo = open_verified(file, did=did, signing_key=signing_key)
+        self._rows = record_rows(self._repo, prefix, size)
+        return ("opened", self._repo.rev, self._repo.commit_cid)
+
+    def next(self) -> tuple[object, ...]:
+        if self._rows is None:
+            return ("failed", "no export is open")
+        rows = next(self._rows, None)
+        return ("end",) if rows is None else ("rows", rows)
+
+    def close(self) -> None:
+        self._rows = None
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
+
+    def handle(self, message: Any) -> tuple[object, ...]:
+        try:
+            if message[0] == "open":
+                return self.open(*message[1:])
+            if message[0] == "next":
+                return self.next()
+            if message[0] == "close":
+                self.close()
+                return ("closed",)
+            if message[0] == "ping":
+                return ("pong",)
+            return ("failed", f"unknown request {message[0]!r}")
+        except RepoVerificationError as exc:
+            self.close()
+            return ("refused", exc.code, str(exc))
+        except Exception:  # a bug, or an export no check foresaw: the parent fails the sync with this
+            self.close()
+            return ("failed", traceback.format_exc(limit=8))
+
+
+def main() -> None:
+    # the reader's life is its input: it ends when the server closes it or dies. Ctrl-C in a terminal and a
+    # service manager's SIGTERM reach every process of the group; a reader that died of them would fail the sync
+    # the server is winding down to resume
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # stdout is the reply channel: a stray print must not corrupt it
+    session = Session()
+    try:
+        while (message := read_message(requests)) is not None:
+            replies.write(frame(session.handle(message)))
+            replies.flush()
+    except BrokenPipeError:  # the parent is gone
+        pass
+    finally:
+        session.close()
+
+
+if __name__ == "__main__":
+    main()

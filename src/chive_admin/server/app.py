@@ -1,0 +1,154 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chive_admin import __version__
+from chive_admin._generated.catalog import ROUTES
+from chive_admin.auth.api_keys import ApiKeyStore
+from chive_admin.auth.audit import AuditLog
+from chive_admin.auth.authenticator import AdminAuthenticator
+from chive_admin.auth.identity import IdentityResolver
+from chive_admin.auth.policy import Authenticator
+from chive_admin.auth.roles import RoleBook
+from chive_admin.auth.service_jwt import ServiceJwtVerifier
+from chive_admin.backfill.engine import Engine, EngineConfig
+from chive_admin.backfill.job_types import JobRegistry, build_registry
+from chive_admin.backfill.jobs import BUILTIN_JOBS
+from chive_admin.dashboard.routes import dashboard_routes
+from chive_admin.handlers import HANDLERS
+from chive_admin.handlers.call import Handler
+from chive_admin.ingest.export_readers import ExportReaders
+from chive_admin.server.banner import announce
+from chive_admin.server.metrics_route import prometheus
+from chive_admin.server.router import XRPCRouter
+from chive_admin.server.well_known import did_document
+from chive_admin.services import Services
+from chive_admin.settings import Settings
+from chive_admin.store.db import Database, OwnerLock
+from chive_admin.telemetry.health import IntegrityMonitor
+from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.upstream.calls import RetryPolicy, XrpcCaller
+from chive_admin.upstream.did_docs import DidDocFetcher
+from chive_admin.upstream.guard import upstream_http
+from chive_admin.upstream.hosts import HostLimits, HostPolicy
+from chive_admin.xrpc.errors import XRPCError
+from chive_admin.xrpc.responses import error_response, json_response
+
+log = logging.getLogger(__name__)
+
+_HTTP_ERROR_NAMES = {404: "NotFound", 405: "InvalidRequest", 413: "PayloadTooLarge"}
+
+
+async def health(request: Request) -> Response:
+    return json_response({"version": __version__})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status >= 500:
+        return error_response(XRPCError.internal())
+    name = _HTTP_ERROR_NAMES.get(status, "InvalidRequest")
+    return error_response(XRPCError(status, name, "Not found" if status == 404 else "Invalid request"))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error outside the XRPC router", exc_info=exc)
+    return error_response(XRPCError.internal())
+
+
+def create_app(
+    settings: Settings,
+    *,
+    handlers: Mapping[str, Handler] = HANDLERS,
+    authenticator: Authenticator | None = None,
+    owner_lock: OwnerLock | None = None,
+    jobs: JobRegistry | None = None,
+    engine_config: EngineConfig | None = None,
+) -> Starlette:
+    """The app; the database opens (and the owner lock is taken) in its lifespan, not here."""
+    router = XRPCRouter(ROUTES, handlers, max_body_bytes=settings.max_body_bytes, body_seconds=settings.client_timeout)
+    registry = jobs if jobs is not None else build_registry(BUILTIN_JOBS, settings.job_plugins)
+    config = engine_config or EngineConfig(
+        workers=settings.workers, retention_days=settings.retention_days, max_queued=settings.max_queued_ops
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = await Database.open(settings.db, lock=owner_lock)
+        timeout = httpx.Timeout(settings.upstream_timeout, connect=min(10.0, settings.upstream_timeout))
+        http = upstream_http(
+            allow_private=settings.allow_private_network, timeout=timeout, deadline=settings.upstream_deadline
+        )
+        engine = Engine(db, registry, config)
+        xrpc = XrpcCaller(
+            http,
+            HostPolicy(HostLimits(concurrency=settings.upstream_concurrency)),
+            RetryPolicy(attempts=settings.upstream_attempts, deadline=settings.upstream_deadline),
+        )
+        # DID documents have a connection pool of their own: jobs cannot starve admins' resolutions of connections,
+        # nor tokens naming slow hosts the jobs (the resolver bounds what strangers' tokens may hold of it)
+        identity_http = upstream_http(allow_private=settings.allow_private_network, timeout=timeout)
+        identities = IdentityResolver(
+            DidDocFetcher(identity_http, settings.plc_url, allow_private=settings.allow_private_network)
+        )
+        keys = ApiKeyStore(db)
+        roles = RoleBook(db, settings.admin_dids)
+        verifier = ServiceJwtVerifier(settings.service_did, identities)
+        services = Services(
+            settings=settings,
+            db=db,
+            authenticator=authenticator or AdminAuthenticator(verifier, keys, roles),
+            integrity=IntegrityMonitor(db),
+            engine=engine,
+            upstream=AtprotoClient(xrpc),
+            identities=identities,
+            audit=AuditLog(db, keys),
+            keys=keys,
+            roles=roles,
+        )
+        app.state.services = services
+        try:
+            if settings.export_readers:
+                services.readers = ExportReaders(settings.export_readers)
+                await services.readers.warm()
+            services.audit.start()
+            await engine.start(services)
+            await announce(services)
+            yield
+        finally:
+            await engine.stop()
+            if services.readers is not None:
+                await services.readers.close()
+            await services.audit.stop()
+            await xrpc.aclose()
+            await http.aclose()
+            await identities.close()
+            await identity_http.aclose()
+            await db.close()
+
+    return Starlette(
+        routes=[
+            Route("/xrpc/_health", health, methods=["GET", "HEAD"]),
+            Route("/.well-known/did.json", did_document, methods=["GET", "HEAD"]),
+            Route("/metrics", prometheus, methods=["GET"]),
+            *dashboard_routes(),
+            Route(
+                "/xrpc/{method:path}",
+                router.endpoint,
+                methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"],
+            ),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )

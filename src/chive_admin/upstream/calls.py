@@ -1,0 +1,318 @@
+"""XRPC calls to other servers: retries, rate limits, size caps and typed errors, in one place.
+
+Retried: connect errors, resets and timeouts, 5xx except 501, malformed 2xx bodies (a proxy hiccup), and 429
+after the wait the server asked for (``RateLimit-Reset`` epoch seconds, else ``Retry-After``, default 5 s, at
+most 120 s). Never retried: other 4xx, an answer refused for what it holds (an export that is no CAR, an encoding
+not asked for), and one that ran past its total deadline (``RetryPolicy.deadline``; an export's grows while it
+arrives at ``export_min_rate`` at least). Every attempt takes a per-host slot; a host failing repeatedly trips its
+breaker and later calls fail fast with ``HostUnhealthy``. A call's worst case is thus bounded: ``attempts`` times
+the deadline, plus the backoffs and 429 waits between them, each capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import IO, Any, TypeVar
+
+import httpx
+
+from chive_admin import untrusted_json
+from chive_admin.settings import DEFAULT_UPSTREAM_DEADLINE
+from chive_admin.telemetry.metrics import UPSTREAM_CALLS
+from chive_admin.upstream.errors import (
+    BadResponse,
+    DeadlineExceeded,
+    RateLimited,
+    RefusedContent,
+    TooLarge,
+    Unreachable,
+    UpstreamError,
+    from_xrpc,
+)
+from chive_admin.upstream.guard import UnsafeUpstream
+from chive_admin.upstream.hosts import HostPolicy, host_key
+from chive_admin.upstream.transport import DeadlinePassed, Undecodable, deadline
+
+T = TypeVar("T")
+ParamValue = str | int | bool
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 8.0
+    default_429_wait: float = 5.0
+    max_429_wait: float = 120.0
+    #: JSON answers larger than this are refused (a listRecords page is well under 1 MB)
+    max_json_bytes: int = 16 * 1024 * 1024
+    #: seconds one request may take, connecting to the last byte of its answer
+    deadline: float = DEFAULT_UPSTREAM_DEADLINE
+    #: bytes a second an export (getRepo, getBlob) must keep up, on average, to run past ``deadline``
+    export_min_rate: float = 256 * 1024
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: spreads retries of many workers instead of synchronising them."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311 - not crypto
+
+
+def rate_limit_wait(headers: httpx.Headers, policy: RetryPolicy, now: float | None = None) -> float:
+    """Seconds to wait after a 429, from ``RateLimit-Reset`` (epoch) or ``Retry-After`` (seconds or a date)."""
+    now = time.time() if now is None else now
+    wait: float | None = None
+    reset = headers.get("ratelimit-reset")
+    if reset is not None:
+        try:
+            wait = float(reset) - now
+        except ValueError:
+            wait = None
+    retry_after = headers.get("retry-after")
+    if wait is None and retry_after is not None:
+        try:
+            wait = float(retry_after)
+        except ValueError:
+            try:
+                wait = parsedate_to_datetime(retry_after).timestamp() - now
+            except (TypeError, ValueError):
+                wait = None
+    if wait is None:
+        wait = policy.default_429_wait
+    return min(max(wait, 0.0), policy.max_429_wait)
+
+
+def _params(params: Mapping[str, ParamValue | None]) -> dict[str, str]:
+    out = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+class XrpcCaller:
+    def __init__(self, http: httpx.AsyncClient, hosts: HostPolicy, retry: RetryPolicy | None = None) -> None:
+        self.http = http
+        self.hosts = hosts
+        self.retry = retry or RetryPolicy()
+        #: abandoned requests still holding their slot until the host answers them
+        self._draining: set[asyncio.Future[Any]] = set()
+
+    async def _in_slot(self, host: str, fn: Callable[[], Awaitable[T]], *, drain: bool) -> T:
+        """One request under a slot of its host.
+
+        A caller may stop waiting (a listing that met its other end drops its read-ahead; an op is cancelled), but
+        a host that has the request keeps working on it. With ``drain`` the request runs on to its answer in the
+        background and holds its slot until then: the host never has more than the limit of our requests at once,
+        and the connection goes back to the pool instead of being cut (a reconnect, a TLS handshake). Without it
+        (a large export, whose stream stops when the connection closes) the request is cut at once."""
+
+        async def answered() -> T:
+            try:
+                return await fn()
+            except RateLimited as exc:
+                # before the slot is released: whoever takes it next must already see the cooldown
+                self.hosts.cooldown(host, exc.wait_s)
+                raise
+
+        await self.hosts.acquire(host)
+        request = asyncio.ensure_future(answered())
+        request.add_done_callback(lambda _: self.hosts.release(host))
+        try:
+            return await asyncio.shield(request)
+        except asyncio.CancelledError:
+            if drain and not request.done():
+                self._draining.add(request)
+            else:
+                request.cancel()
+            request.add_done_callback(self._abandoned)
+            raise
+
+    def _abandoned(self, request: asyncio.Future[Any]) -> None:
+        self._draining.discard(request)
+        if not request.cancelled():
+            request.exception()  # nobody reads this answer: retrieved, so asyncio does not log its error
+
+    async def aclose(self) -> None:
+        """Cut the requests still draining (before the HTTP client closes under them)."""
+        draining = list(self._draining)
+        for request in draining:
+            request.cancel()
+        if draining:
+            await asyncio.wait(draining)
+
+    async def _attempts(self, service: str, fn: Callable[[], Awaitable[T]], *, drain: bool = True) -> T:
+        host = host_key(service)
+        last: UpstreamError | None = None
+        for attempt in range(self.retry.attempts):
+            self.hosts.check_open(host)
+            try:
+                result = await self._in_slot(host, fn, drain=drain)
+            except RateLimited as exc:
+                UPSTREAM_CALLS.labels(host, exc.code).inc()
+                last = exc
+                continue
+            except UpstreamError as exc:
+                UPSTREAM_CALLS.labels(host, exc.code).inc()
+                if not exc.retryable:
+                    if isinstance(exc, DeadlineExceeded):
+                        self.hosts.failed(host, exc.code)  # not retried, but the host's fault all the same
+                    elif exc.status is not None and exc.status < 500:
+                        self.hosts.succeeded(host)  # a clear 4xx answer: the host itself is fine
+                    raise
+                last = exc
+                await asyncio.sleep(self.retry.backoff(attempt))
+                continue
+            UPSTREAM_CALLS.labels(host, "ok").inc()
+            self.hosts.succeeded(host)
+            return result
+        assert last is not None
+        # the breaker counts calls that failed after their retries, not attempts: one bad call must not open it
+        self.hosts.failed(host, last.code)
+        raise last
+
+    @asynccontextmanager
+    async def _stream(
+        self, service: str, nsid: str, params: Mapping[str, ParamValue | None], *, min_rate: float = 0.0
+    ) -> AsyncIterator[httpx.Response]:
+        """The answer, under the request's total deadline (``min_rate``: see ``transport.Deadline``), failures typed
+        (the block's own included: the body is read inside it)."""
+        host = host_key(service)
+        url = f"{service.rstrip('/')}/xrpc/{nsid}"
+        limit = deadline(self.retry.deadline, min_rate=min_rate)
+        try:
+            async with self.http.stream("GET", url, params=_params(params), extensions=limit) as response:
+                if response.status_code == 429:
+                    raise RateLimited(host, "rate limited", wait_s=rate_limit_wait(response.headers, self.retry))
+                if response.status_code >= 400:
+                    body = await self._read(response, host, 64 * 1024)
+                    error, message = _error_fields(body)
+                    raise from_xrpc(host, response.status_code, error, message)
+                yield response
+        except httpx.InvalidURL:
+            raise UnsafeUpstream(host, f"{service!r} is not a URL this server calls") from None
+        except DeadlinePassed as exc:
+            raise DeadlineExceeded(host, f"{nsid}: {exc}") from None
+        except Undecodable as exc:
+            raise RefusedContent(host, f"{nsid}: {exc}") from None
+        except httpx.TimeoutException:
+            raise Unreachable(host, f"timed out calling {nsid}") from None
+        except httpx.TransportError as exc:
+            raise Unreachable(host, f"{type(exc).__name__} calling {nsid}") from None
+
+    @staticmethod
+    async def _read(response: httpx.Response, host: str, limit: int) -> bytes:
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise TooLarge(host, f"answer of {declared} bytes is over the {limit}-byte cap")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(host, f"answer is over the {limit}-byte cap")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def query_json(self, service: str, nsid: str, params: Mapping[str, ParamValue | None]) -> Any:
+        """A query whose answer is JSON; returns the decoded object."""
+        host = host_key(service)
+
+        async def once() -> Any:
+            async with self._stream(service, nsid, params) as response:
+                media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                body = await self._read(response, host, self.retry.max_json_bytes)
+            if media != "application/json":
+                raise BadResponse(host, f"{nsid} answered {media or 'no content type'}, not JSON")
+            try:
+                return untrusted_json.loads(body)
+            except ValueError:
+                raise BadResponse(host, f"{nsid} answered invalid JSON") from None
+
+        return await self._attempts(service, once)
+
+    async def query_file(
+        self,
+        service: str,
+        nsid: str,
+        params: Mapping[str, ParamValue | None],
+        *,
+        max_bytes: int,
+        check: Callable[[bytes], str | None] | None = None,
+        on_disk: bool = False,
+    ) -> tuple[IO[bytes], str | None]:
+        """A query whose answer is bytes (a CAR, a blob), spooled to a temporary file so a large answer never
+        sits in memory whole; returns the file (positioned at 0; the caller closes it) and the content type.
+
+        ``check`` looks at the first bytes (``CHECKED_BYTES``, or all of a shorter answer) as soon as they arrive and
+        names what is wrong with them, if anything: such an answer is ``RefusedContent``, refused before the rest is
+        read (a decompression bomb of zeros is refused after its first piece) and not retried (a proxy's HTML page
+        under a 200 would come again). ``on_disk``: the file is a named one on disk whatever its size (another
+        process will read it by name). The request's deadline grows while the answer arrives at
+        ``export_min_rate``."""
+        host = host_key(service)
+
+        async def once() -> tuple[IO[bytes], str | None]:
+            spool: IO[bytes] = (
+                tempfile.NamedTemporaryFile(prefix="chive-admin-", suffix=".download")  # noqa: SIM115
+                if on_disk
+                else tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115
+            )
+            try:
+                async with self._stream(service, nsid, params, min_rate=self.retry.export_min_rate) as response:
+                    declared = response.headers.get("content-length")
+                    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                        raise TooLarge(host, f"answer of {declared} bytes is over the {max_bytes}-byte cap")
+                    size = 0
+                    head = b"" if check is not None else None
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise TooLarge(host, f"answer is over the {max_bytes}-byte cap")
+                        if head is not None:
+                            head += chunk[: CHECKED_BYTES - len(head)]
+                            if len(head) == CHECKED_BYTES:
+                                _refuse_if(check, head, host, nsid)
+                                head = None
+                        spool.write(chunk)
+                    if declared is not None and declared.isdigit() and int(declared) != size:
+                        raise BadResponse(host, f"{nsid} answer truncated ({size} of {declared} bytes)")
+                    if head is not None:  # a whole answer shorter than the bytes checked
+                        _refuse_if(check, head, host, nsid)
+                    media = response.headers.get("content-type")
+            except BaseException:
+                spool.close()
+                raise
+            spool.seek(0)
+            return spool, media
+
+        # an abandoned export is cut, not drained: its answer is a stream of up to ``max_bytes``
+        return await self._attempts(service, once, drain=False)
+
+
+#: the first bytes of a file answer that ``query_file``'s ``check`` is given
+CHECKED_BYTES = 64
+
+
+def _refuse_if(check: Callable[[bytes], str | None] | None, head: bytes, host: str, nsid: str) -> None:
+    problem = check(head) if check is not None else None
+    if problem is not None:
+        raise RefusedContent(host, f"{nsid} answer is not what it should be: {problem}")
+
+
+def _error_fields(body: bytes) -> tuple[str | None, str | None]:
+    try:
+        data = untrusted_json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    error = data.get("error")
+    message = data.get("message")
+    return (error if isinstance(error, str) else None, message if isinstance(message, str) else None)

@@ -1,0 +1,138 @@
+"""Listing a collection from both ends: every record handed out exactly once, whatever the PDS's order or its
+timing, with resumption from any committed position. The PDS here is a stand-in for behaviours the testnet PDS does
+not have (ignoring ``reverse``, the opposite default order, failing the second listing); the real PDS is in
+tests/interop/backfill/test_pds_scan.py."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chive_admin.ingest.listing import FULL_PAGES_BEFORE_SECOND, PAGE_SIZE, Page, collection_pages, rkey
+from chive_admin.upstream.errors import ServerError
+
+DID = "did:plc:listlistlistlistlistlistl"
+COLLECTION = "pub.chive.review.comment"
+CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
+
+
+class FakePds:
+    """listRecords over a key set, cursor = the last key of a page, as the reference PDS pages."""
+
+    def __init__(self, keys: set[str], *, seed: int = 0, descending_default: bool = True, **quirks: bool) -> None:
+        self.keys = sorted(keys)
+        self.descending_default = descending_default
+        self.quirks = quirks
+        self.random = random.Random(seed)
+        self.calls: list[tuple[str | None, bool]] = []
+
+    async def iter_record_pages(
+        self, pds: str, did: str, collection: str, *, cursor: str | None = None, reverse: bool = False
+    ) -> AsyncIterator[Page]:
+        while True:
+            self.calls.append((cursor, reverse))
+            await asyncio.sleep(self.random.random() / 1000)  # the two listings' answers interleave differently
+            if reverse and self.quirks.get("reverse_fails"):
+                raise ServerError("pds", "listRecords answered 500", status=500)
+            descending = self.descending_default != (reverse and not self.quirks.get("ignores_reverse"))
+            ordered = list(reversed(self.keys)) if descending else self.keys
+            if cursor is not None:
+                ordered = [k for k in ordered if (k < cursor if descending else k > cursor)]
+            chunk = ordered[:PAGE_SIZE]
+            records = [{"uri": f"at://{DID}/{COLLECTION}/{k}", "cid": CID, "value": {}} for k in chunk]
+            page = Page.model_validate({"records": records, "cursor": chunk[-1] if chunk else None})
+            yield page
+            if not chunk:
+                return
+            cursor = chunk[-1]
+
+
+async def listed(
+    pds: FakePds, position: dict[str, Any] | None = None, stop_after: int | None = None
+) -> tuple[list[str], dict[str, Any] | None]:
+    got: list[str] = []
+    last: dict[str, Any] | None = position
+    async with aclosing(collection_pages(pds, "http://pds", DID, COLLECTION, position)) as pages:  # type: ignore[arg-type]
+        async for n, (records, pos) in aclosing_enumerate(pages):
+            got += [rkey(r) for r in records]
+            last = pos
+            if stop_after is not None and n + 1 >= stop_after:
+                break
+    return got, last
+
+
+async def aclosing_enumerate(pages: Any) -> AsyncIterator[tuple[int, Any]]:
+    n = 0
+    async for item in pages:
+        yield n, item
+        n += 1
+
+
+def tids(count: int, seed: int = 0) -> set[str]:
+    rnd = random.Random(seed)
+    out: set[str] = set()
+    while len(out) < count:
+        out.add("3k" + "".join(rnd.choice("234567abcdefghijklmnopqrstuvwxyz") for _ in range(11)))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.sampled_from([0, 1, 99, 100, 101, 199, 200, 201, 299, 300, 301, 555, 1000]),
+    seed=st.integers(0, 10_000),
+    quirk=st.sampled_from(["none", "ignores_reverse", "ascending_default", "reverse_fails"]),
+)
+async def test_every_record_is_handed_out_exactly_once(count: int, seed: int, quirk: str) -> None:
+    keys = tids(count, seed)
+    pds = FakePds(
+        keys,
+        seed=seed,
+        descending_default=quirk != "ascending_default",
+        ignores_reverse=quirk == "ignores_reverse",
+        reverse_fails=quirk == "reverse_fails",
+    )
+    got, _ = await listed(pds)
+    assert sorted(got) == sorted(keys)
+    assert len(got) == len(set(got))
+
+
+@settings(max_examples=40, deadline=None)
+@given(count=st.sampled_from([250, 555, 1000]), seed=st.integers(0, 10_000), stop=st.integers(1, 8))
+async def test_a_resumed_listing_continues_from_the_committed_position(count: int, seed: int, stop: int) -> None:
+    keys = tids(count, seed)
+    first, position = await listed(FakePds(keys, seed=seed), stop_after=stop)
+    rest, _ = await listed(FakePds(keys, seed=seed + 1), position)
+    assert sorted(first + rest) == sorted(keys)
+    assert len(first + rest) == len(set(first + rest))
+
+
+async def test_the_second_listing_starts_only_for_a_large_collection_and_then_halves_the_chain() -> None:
+    small = FakePds(tids(FULL_PAGES_BEFORE_SECOND * PAGE_SIZE - 1))
+    await listed(small)
+    assert not any(reverse for _, reverse in small.calls)
+
+    large = FakePds(tids(40 * PAGE_SIZE))
+    got, _ = await listed(large)
+    assert len(got) == 40 * PAGE_SIZE
+    down = [c for c in large.calls if not c[1]]
+    up = [c for c in large.calls if c[1]]
+    # both ends did a share of the work; the overlap where they met costs at most a page or two each
+    assert up
+    assert len(down) + len(up) <= 40 + 4
+
+
+@pytest.mark.parametrize("quirk", ["ignores_reverse", "reverse_fails"])
+async def test_a_pds_without_a_working_reverse_is_listed_by_the_first_listing_alone(quirk: str) -> None:
+    keys = tids(1000)
+    pds = FakePds(keys, **{quirk: True})
+    got, position = await listed(pds)
+    assert sorted(got) == sorted(keys)
+    assert position is not None
+    assert position["up"] == "off"

@@ -1,0 +1,74 @@
+"""The export reader process's side: a session's requests and replies, and the process over real pipes."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from support.cars import DID, KEY, build_car
+from support.jwts import SigningKey
+
+from chive_admin.repo.car import open_verified
+from chive_admin.repo.reader_process import Session, frame, read_message
+from chive_admin.repo.rows import record_rows
+
+COMMENT = "pub.chive.review.comment"
+
+
+def export(tmp_path: Path, count: int) -> tuple[Path, bytes]:
+    car = build_car({f"{COMMENT}/{i:04d}": {"$type": COMMENT, "i": i} for i in range(count)})
+    path = tmp_path / "export.car"
+    path.write_bytes(car)
+    return path, car
+
+
+def test_a_session_opens_reads_every_part_in_order_then_ends(tmp_path: Path) -> None:
+    path, car = export(tmp_path, 25)
+    expected = list(record_rows(open_verified(io.BytesIO(car), did=DID, signing_key=KEY.did_key), "pub.chive.", 10))
+    session = Session()
+
+    opened = session.handle(("open", str(path), DID, KEY.did_key, "pub.chive.", 10))
+    assert opened == ("opened", "3kabcdefghi22", opened[2])
+    parts = [session.handle(("next",)) for _ in range(3)]
+    assert parts == [("rows", rows) for rows in expected]
+    assert session.handle(("next",)) == ("end",)
+    assert session.handle(("close",)) == ("closed",)
+    assert session.handle(("next",)) == ("failed", "no export is open")
+
+
+def test_an_export_signed_by_another_key_is_refused_and_closed(tmp_path: Path) -> None:
+    path, _ = export(tmp_path, 3)
+    session = Session()
+    reply = session.handle(("open", str(path), DID, SigningKey("ES256K").did_key, "pub.chive.", 10))
+    assert reply[:2] == ("refused", "bad_signature")
+    assert session.handle(("next",)) == ("failed", "no export is open")
+
+
+def test_what_no_check_foresaw_answers_failed_with_its_traceback(tmp_path: Path) -> None:
+    session = Session()
+    reply = session.handle(("open", str(tmp_path / "gone.car"), DID, KEY.did_key, "pub.chive.", 10))
+    assert reply[0] == "failed"
+    assert "FileNotFoundError" in str(reply[1])
+    assert session.handle(("dance",)) == ("failed", "unknown request 'dance'")
+
+
+def test_the_process_answers_over_its_pipes_and_exits_at_the_end_of_its_input(tmp_path: Path) -> None:
+    path, _ = export(tmp_path, 3)
+    requests = [("ping",), ("open", str(path), DID, KEY.did_key, "pub.chive.", 2), ("next",), ("next",), ("next",)]
+    done = subprocess.run(
+        [sys.executable, "-m", "chive_admin.repo.reader_process"],
+        input=b"".join(frame(r) for r in requests),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    replies = []
+    out = io.BytesIO(done.stdout)
+    while (reply := read_message(out)) is not None:
+        replies.append(reply)
+    assert [r[0] for r in replies] == ["pong", "opened", "rows", "rows", "end"]
+    assert [len(r[1]) for r in replies[2:4]] == [2, 1]
+    assert len(done.stdout) == sum(len(frame(r)) for r in replies)  # nothing but replies on stdout
