@@ -136,7 +136,7 @@ async def timed_op(settings: Settings, nsid: str, body: dict[str, Any]) -> tuple
             # even a bare row read every 10 ms took ~1 ms of the event loop each (~70 ms of a 0.7 s did-sync), which
             # a real client, polling once a second, does not take
             changed = asyncio.Event()
-            listings = app.state.services.engine.listings
+            listings = app.state.services.status_answers
             note_change = listings.changed
 
             def changed_and_noted() -> None:

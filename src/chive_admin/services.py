@@ -15,6 +15,7 @@ from chive_admin.settings import Settings
 from chive_admin.store.db import Database
 from chive_admin.telemetry.health import IntegrityMonitor
 from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.xrpc.answer_cache import AnswerCache
 
 
 @dataclass
@@ -24,6 +25,8 @@ class Services:
     authenticator: Authenticator
     integrity: IntegrityMonitor
     engine: Engine
+    #: recent getBackfillStatus answers, dropped by the engine at each state change
+    status_answers: AnswerCache
     #: the one client for every upstream ATProto call
     upstream: AtprotoClient
     identities: IdentityResolver

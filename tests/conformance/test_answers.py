@@ -331,7 +331,7 @@ async def operations_of_every_status(app: Starlette) -> dict[str, str]:
         made["cancelled-before-start"] = cancelled_queued.id
         # last: a claim takes the oldest queued op of its type
         made["queued"] = (await _op(conn, "pds-scan", {"pdsUrl": "http://127.0.0.1:11"}, claim=False)).id
-    app.state.services.engine.listings.changed()
+    app.state.services.status_answers.changed()
     return made
 
 

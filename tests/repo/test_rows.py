@@ -9,9 +9,9 @@ import orjson
 from cbrrr import encode_dag_cbor
 from support.cars import DID, KEY, block_cid, build_car
 
+from chive_admin.lex.data_model import record_json
 from chive_admin.repo.car import open_verified
 from chive_admin.repo.rows import record_rows
-from chive_admin.store.index import record_json
 from testnet import records as lexicon_records
 
 COMMENT = lexicon_records.COMMENT

@@ -11,7 +11,7 @@ from support.jobs import CountItems
 from chive_admin._generated import ids
 from chive_admin.backfill.engine import EngineConfig
 from chive_admin.backfill.job_types import JobRegistry
-from chive_admin.xrpc.answer_cache import ListingCache
+from chive_admin.xrpc.answer_cache import AnswerCache
 
 ADMIN = {"Authorization": "Bearer admin"}
 
@@ -26,7 +26,7 @@ class Loader:
 
 
 async def test_reused_until_a_change() -> None:
-    cache, load = ListingCache(max_age=60), Loader()
+    cache, load = AnswerCache(max_age=60), Loader()
     assert [await cache.get("active", load) for _ in range(3)] == [1, 1, 1]
     assert await cache.get("running", load) == 2  # another key, its own answer
     cache.changed()
@@ -34,14 +34,14 @@ async def test_reused_until_a_change() -> None:
 
 
 async def test_never_older_than_max_age() -> None:
-    cache, load = ListingCache(max_age=0), Loader()
+    cache, load = AnswerCache(max_age=0), Loader()
     await cache.get("active", load)
     await asyncio.sleep(0.01)
     assert await cache.get("active", load) == 2
 
 
 async def test_a_change_during_the_load_keeps_nothing() -> None:
-    cache = ListingCache(max_age=60)
+    cache = AnswerCache(max_age=60)
 
     async def racing() -> str:
         cache.changed()  # an op changed state while this answer was being read
@@ -69,7 +69,7 @@ async def test_a_new_or_cancelled_op_shows_at_once(make_app: AppFactory) -> None
 
 
 async def test_kept_answers_are_bounded() -> None:
-    cache = ListingCache(max_age=60)
-    for n in range(ListingCache.MAX_ENTRIES * 3):
+    cache = AnswerCache(max_age=60)
+    for n in range(AnswerCache.MAX_ENTRIES * 3):
         await cache.get(("op", n), Loader())
-    assert len(cache._entries) <= ListingCache.MAX_ENTRIES
+    assert len(cache._entries) <= AnswerCache.MAX_ENTRIES

@@ -16,7 +16,7 @@ from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
 
 if TYPE_CHECKING:
-    from chive_admin.services import Services
+    from chive_admin.backfill.job import JobServices
 
 
 class Stop(Exception):
@@ -42,7 +42,7 @@ class JobContext:
         *,
         owner: str,
         db: Database,
-        services: Services,
+        services: JobServices,
         stages: tuple[str, ...],
         stopping: Callable[[], bool],
     ) -> None:

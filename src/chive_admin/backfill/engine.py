@@ -33,10 +33,9 @@ from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
 from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database, is_storage_full
-from chive_admin.xrpc.answer_cache import ListingCache
 
 if TYPE_CHECKING:
-    from chive_admin.services import Services
+    from chive_admin.backfill.job import JobServices
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +71,18 @@ class NotRunnable(Exception):
 
 
 class Engine:
-    def __init__(self, db: Database, registry: JobRegistry, config: EngineConfig | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        registry: JobRegistry,
+        config: EngineConfig | None = None,
+        *,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self.db = db
         self.registry = registry
         self.config = config or EngineConfig()
-        self.services: Services | None = None
+        self.services: JobServices | None = None
         self._instance = str(ULID())
         self._wake = asyncio.Event()
         self._stopping = False
@@ -88,7 +94,8 @@ class Engine:
         #: cancel requests waiting out their grace before they interrupt a job
         self._interrupts: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0
-        self.listings = ListingCache()
+        #: told after every committed state change (the status answers kept for pollers are dropped)
+        self._on_change = on_change
         #: ops whose state cannot be written while the disk is full: their views say why they are stuck
         self._storage_waits: set[str] = set()
 
@@ -96,14 +103,14 @@ class Engine:
 
     @asynccontextmanager
     async def _state_write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction on the operations table; kept listings are dropped once it has committed (or not)."""
+        """A write transaction on the operations table; kept status answers are dropped after it (committed or not)."""
         try:
             async with self.db.write() as conn:
                 yield conn
         finally:
-            self.listings.changed()
+            self._on_change()
 
-    async def start(self, services: Services) -> None:
+    async def start(self, services: JobServices) -> None:
         """Resume what a previous process left (at once, not after a lease timeout), then start the workers."""
         self.services = services
         async with self._state_write() as conn:
@@ -391,14 +398,14 @@ class Engine:
                         raise
                     if op_id not in self._storage_waits:
                         self._storage_waits.add(op_id)
-                        self.listings.changed()
+                        self._on_change()
                     log.warning("operation %s: %s: storage is full; trying again in %.1f s", op_id, what, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
         finally:
             if op_id in self._storage_waits:
                 self._storage_waits.discard(op_id)
-                self.listings.changed()
+                self._on_change()
 
     def view(self, op: ops.Operation) -> ops.Operation:
         """``op`` as clients should see it: its row, unless the engine holds news the full disk keeps out of it."""

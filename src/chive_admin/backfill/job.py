@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from chive_admin.auth.identity import IdentityResolver
     from chive_admin.backfill.context import JobContext
-    from chive_admin.services import Services
+    from chive_admin.backfill.engine import Engine
+    from chive_admin.ingest.export_readers import ExportReaders
+    from chive_admin.settings import Settings
+    from chive_admin.store.db import Database
+    from chive_admin.upstream.atproto import AtprotoClient
+
+
+class JobServices(Protocol):
+    """What a job may use of the server it runs in (the server's ``Services`` has all of it)."""
+
+    settings: Settings
+    db: Database
+    engine: Engine
+    upstream: AtprotoClient
+    identities: IdentityResolver
+    readers: ExportReaders | None
 
 
 class JobParams(BaseModel):
@@ -53,7 +69,7 @@ class Job(ABC, Generic[P]):
     stages: ClassVar[tuple[str, ...]]
 
     @classmethod
-    async def admit(cls, params: P, services: Services) -> None:
+    async def admit(cls, params: P, services: JobServices) -> None:
         """Refuse, with ``Refused``, params that validate but can never run (checked before anything is queued)."""
 
     @abstractmethod

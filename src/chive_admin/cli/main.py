@@ -160,7 +160,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         max_queued_ops=args.max_queued_ops,
     )
-    from chive_admin.cli import serve
+    from chive_admin.cli import serve  # uvicorn and the app: not imported for the other commands
 
     return serve.run(settings)
 

@@ -11,11 +11,12 @@ import orjson
 
 from chive_admin.aio_threaded import iterate_in_thread
 from chive_admin.ingest.export_readers import ExportReaders
+from chive_admin.lex.data_model import NotInDataModel
 from chive_admin.lex.formats import is_record_key
 from chive_admin.repo.car import open_verified
 from chive_admin.repo.rows import RecordRow, record_rows
 from chive_admin.repo.validate import CHIVE_PREFIX, is_indexed, record_problem
-from chive_admin.store.index import IndexedRecord, NotInDataModel
+from chive_admin.store.index import IndexedRecord
 from chive_admin.upstream.atproto import AtprotoClient
 
 

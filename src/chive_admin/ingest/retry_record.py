@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+import aiosqlite
 from atproto_core.uri import AtUri
 
-from chive_admin.backfill.context import JobContext
-from chive_admin.backfill.job import RetryFailed
 from chive_admin.clock import now_stamp
 from chive_admin.ingest.fetch import RepoContents
 from chive_admin.ingest.write import apply_records, remove_records
+from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.errors import RecordNotFound
 
 
-async def retry_record(ctx: JobContext, uri: str, pds: str) -> None:
+class RetryTarget(Protocol):
+    """Where a retried record is written and counted: a job's context, whose batches commit its progress too."""
+
+    records_processed: int
+
+    def batch(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+
+
+class StillInvalid(Exception):
+    """The record fetched again still fails its lexicon; the message is the problem."""
+
+
+async def retry_record(upstream: AtprotoClient, target: RetryTarget, uri: str, pds: str) -> None:
+    """Fetch ``uri`` from ``pds`` again and write what it is now, counted in the same batch."""
     parsed = AtUri.from_str(uri)
     did, collection, rkey = parsed.host, parsed.collection, parsed.rkey
     try:
-        answer = await ctx.services.upstream.get_record(pds, did, collection, rkey)
+        answer = await upstream.get_record(pds, did, collection, rkey)
     except RecordNotFound:
-        async with ctx.batch() as conn:  # deleted upstream since: nothing left to index
+        async with target.batch() as conn:  # deleted upstream since: nothing left to index
             await remove_records(conn, [uri])
         return
     contents = RepoContents(did=did)
     contents.add(collection, rkey, answer.cid or "", answer.value)
     if contents.invalid:
-        raise RetryFailed(contents.invalid[0].problem)
-    async with ctx.batch() as conn:
+        raise StillInvalid(contents.invalid[0].problem)
+    async with target.batch() as conn:
         await apply_records(conn, contents.records, now_stamp())
-        ctx.records_processed += 1
+        target.records_processed += 1

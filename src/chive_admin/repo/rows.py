@@ -3,7 +3,7 @@
 A row is ``(collection, rkey, cid, json, problem)``:
 
 - a record of a collection the index keeps and valid against its lexicon: ``json`` is the record as the index
-  stores it (:func:`chive_admin.store.index.record_json`) and ``problem`` is ``None``;
+  stores it (:func:`chive_admin.lex.data_model.record_json`) and ``problem`` is ``None``;
 - one that is not: ``json`` is ``None`` and ``problem`` says why (a dead letter);
 - a record of a collection no lexicon of ours describes: both are ``None`` (not indexed, only noted).
 
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from chive_admin.lex.data_model import NotInDataModel, record_json
 from chive_admin.lex.formats import is_record_key
 from chive_admin.repo.car import RepoRecord, VerifiedRepo
 from chive_admin.repo.validate import is_indexed, record_problem
-from chive_admin.store.index import NotInDataModel, record_json
 
 RecordRow = tuple[str, str, str, str | None, str | None]
 

@@ -37,11 +37,13 @@ from chive_admin.services import Services
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database, OwnerLock
 from chive_admin.telemetry.health import IntegrityMonitor
+from chive_admin.telemetry.metrics import count_upstream_attempt
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.calls import RetryPolicy, XrpcCaller
 from chive_admin.upstream.did_docs import DidDocFetcher
 from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostLimits, HostPolicy
+from chive_admin.xrpc.answer_cache import AnswerCache
 from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.responses import error_response, json_response
 
@@ -90,11 +92,13 @@ def create_app(
         http = upstream_http(
             allow_private=settings.allow_private_network, timeout=timeout, deadline=settings.upstream_deadline
         )
-        engine = Engine(db, registry, config)
+        status_answers = AnswerCache()
+        engine = Engine(db, registry, config, on_change=status_answers.changed)
         xrpc = XrpcCaller(
             http,
             HostPolicy(HostLimits(concurrency=settings.upstream_concurrency)),
             RetryPolicy(attempts=settings.upstream_attempts, deadline=settings.upstream_deadline),
+            on_attempt=count_upstream_attempt,
         )
         # DID documents have a connection pool of their own: jobs cannot starve admins' resolutions of connections,
         # nor tokens naming slow hosts the jobs (the resolver bounds what strangers' tokens may hold of it)
@@ -111,6 +115,7 @@ def create_app(
             authenticator=authenticator or AdminAuthenticator(verifier, keys, roles),
             integrity=IntegrityMonitor(db),
             engine=engine,
+            status_answers=status_answers,
             upstream=AtprotoClient(xrpc),
             identities=identities,
             audit=AuditLog(db, keys),

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import aiosqlite
-import orjson
+
+from chive_admin.lex.data_model import record_json
 
 PDS_STATUSES = ("healthy", "unhealthy", "unknown")
 #: consecutive scan failures after which a PDS is reported unhealthy
@@ -27,7 +28,7 @@ class IndexedRecord(NamedTuple):
     rkey: str
     cid: str
     value: dict[str, Any]
-    #: ``value`` as stored (:func:`record_json`), made once, where the record is checked
+    #: ``value`` as stored (:func:`~chive_admin.lex.data_model.record_json`), made once, where the record is checked
     json: str
 
     @classmethod
@@ -74,21 +75,6 @@ class PdsStats:
     unhealthy: int
     with_records: int
     items: list[PdsRow]
-
-
-class NotInDataModel(ValueError):
-    """A value JSON can carry but the atproto data model cannot: a string with a lone surrogate (strings are UTF-8)
-    or an integer beyond 64 bits. A PDS's listing can send either; no repository can hold them, and SQLite, which
-    takes UTF-8, could not store the first."""
-
-
-def record_json(value: dict[str, Any]) -> str:
-    """``value`` as the index stores it: compact JSON with sorted keys, so the same record always serialises the
-    same and equality of stored values is meaningful. orjson refuses exactly what the data model cannot hold."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError as exc:
-        raise NotInDataModel(f"record is not in the atproto data model: {exc}") from None
 
 
 async def upsert_records(

@@ -111,6 +111,11 @@ class Endpoints:
 ENDPOINTS = Endpoints()
 
 
+def count_upstream_attempt(host: str, outcome: str) -> None:
+    """The upstream client's ``on_attempt`` observer."""
+    UPSTREAM_CALLS.labels(host, outcome).inc()
+
+
 def observe_request(nsid: str, method: str, status: int, started: float) -> None:
     elapsed = time.perf_counter() - started
     REQUESTS.labels(nsid, str(status)).inc()

@@ -25,7 +25,6 @@ import httpx
 
 from chive_admin import untrusted_json
 from chive_admin.settings import DEFAULT_UPSTREAM_DEADLINE
-from chive_admin.telemetry.metrics import UPSTREAM_CALLS
 from chive_admin.upstream.errors import (
     BadResponse,
     DeadlineExceeded,
@@ -97,8 +96,17 @@ def _params(params: Mapping[str, ParamValue | None]) -> dict[str, str]:
 
 
 class XrpcCaller:
-    def __init__(self, http: httpx.AsyncClient, hosts: HostPolicy, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        hosts: HostPolicy,
+        retry: RetryPolicy | None = None,
+        *,
+        on_attempt: Callable[[str, str], None] = lambda host, outcome: None,
+    ) -> None:
         self.http = http
+        #: told (host, outcome) after every attempt: the server counts them, this layer keeps no metrics of its own
+        self._on_attempt = on_attempt
         self.hosts = hosts
         self.retry = retry or RetryPolicy()
         #: abandoned requests still holding their slot until the host answers them
@@ -155,11 +163,11 @@ class XrpcCaller:
             try:
                 result = await self._in_slot(host, fn, drain=drain)
             except RateLimited as exc:
-                UPSTREAM_CALLS.labels(host, exc.code).inc()
+                self._on_attempt(host, exc.code)
                 last = exc
                 continue
             except UpstreamError as exc:
-                UPSTREAM_CALLS.labels(host, exc.code).inc()
+                self._on_attempt(host, exc.code)
                 if not exc.retryable:
                     if isinstance(exc, DeadlineExceeded):
                         self.hosts.failed(host, exc.code)  # not retried, but the host's fault all the same
@@ -169,7 +177,7 @@ class XrpcCaller:
                 last = exc
                 await asyncio.sleep(self.retry.backoff(attempt))
                 continue
-            UPSTREAM_CALLS.labels(host, "ok").inc()
+            self._on_attempt(host, "ok")
             self.hosts.succeeded(host)
             return result
         assert last is not None

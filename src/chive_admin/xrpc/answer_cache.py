@@ -1,4 +1,4 @@
-"""Recent answers of getBackfillStatus (the listings, and one op by id), shared by concurrent pollers.
+"""Recent answers of a polled query (getBackfillStatus: the listings, and one op by id), shared by concurrent pollers.
 
 Dashboards and CLIs poll the active list every second, and rendering it costs per listed op; under load the same
 list is rendered hundreds of times a second. An answer is reused while no operation changed state in this process
@@ -18,7 +18,7 @@ T = TypeVar("T")
 MAX_AGE_SECONDS = 0.25
 
 
-class ListingCache:
+class AnswerCache:
     #: ids polled by clients are few; past this many kept answers, the least recently used is let go
     MAX_ENTRIES = 1024
 

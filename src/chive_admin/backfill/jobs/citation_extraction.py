@@ -25,7 +25,7 @@ from chive_admin.store.citations import PendingEprint
 from chive_admin.upstream.errors import UpstreamError
 
 if TYPE_CHECKING:
-    from chive_admin.services import Services
+    from chive_admin.backfill.job import JobServices
 
 #: documents larger than this are not fetched (the submission lexicon caps its blob well below)
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -55,7 +55,7 @@ class CitationExtraction(Job[CitationParams]):
     stages = ("extracting",)
 
     @classmethod
-    async def admit(cls, params: CitationParams, services: Services) -> None:
+    async def admit(cls, params: CitationParams, services: JobServices) -> None:
         if params.uri is None:
             return
         async with services.db.read() as conn:

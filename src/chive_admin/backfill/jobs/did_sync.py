@@ -152,7 +152,7 @@ class DidSync(Job[DidSyncParams]):
     async def retry_item(self, ctx: JobContext, item: Any) -> None:
         if not (isinstance(item, dict) and item.get("kind") == "record"):
             raise RetryFailed(f"not a did-sync item: {item!r}"[:200])
-        await retry_record(ctx, str(item["uri"]), str(item["pds"]))
+        await retry_record(ctx.services.upstream, ctx, str(item["uri"]), str(item["pds"]))
 
     async def _not_hosted(self, ctx: JobContext, did: str, pds: str, status: str) -> None:
         async with ctx.batch() as conn:

@@ -12,6 +12,7 @@ from pydantic import Field
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobParams, RetryFailed
 from chive_admin.clock import now_stamp
+from chive_admin.ingest.retry_record import StillInvalid
 from chive_admin.store import dead_letters
 from chive_admin.upstream.errors import UpstreamError
 
@@ -46,7 +47,7 @@ class DlqRetry(Job[DlqRetryParams]):
                     if job is None:
                         raise RetryFailed(f"{entry.job_type} jobs do not run on this server")
                     await job().retry_item(ctx, entry.item)
-                except (RetryFailed, UpstreamError) as exc:
+                except (RetryFailed, StillInvalid, UpstreamError) as exc:
                     failure = str(exc)[:500] or type(exc).__name__
             async with ctx.batch() as conn:
                 if entry is not None and failure is None:

@@ -77,7 +77,7 @@ class FreshnessScan(Job[FreshnessParams]):
     async def retry_item(self, ctx: JobContext, item: Any) -> None:
         kind = item.get("kind") if isinstance(item, dict) else None
         if kind == "record":
-            await retry_record(ctx, str(item["uri"]), str(item["pds"]))
+            await retry_record(ctx.services.upstream, ctx, str(item["uri"]), str(item["pds"]))
         elif kind == "repo":
             await self._repo(ctx, str(item["did"]), now_stamp(), retrying=True)
         else:

@@ -13,7 +13,7 @@ from chive_admin.backfill.job import Job, JobFailed, JobParams, Refused
 from chive_admin.backfill.jobs.did_sync import DidSync
 
 if TYPE_CHECKING:
-    from chive_admin.services import Services
+    from chive_admin.backfill.job import JobServices
 
 GRAPH_PREFIX = "pub.chive.graph."
 
@@ -29,7 +29,7 @@ class GovernanceSync(Job[GovernanceParams]):
     stages = DidSync.stages
 
     @classmethod
-    async def admit(cls, params: GovernanceParams, services: Services) -> None:
+    async def admit(cls, params: GovernanceParams, services: JobServices) -> None:
         if services.settings.governance_did is None:
             raise Refused("No governance repository is configured (start the server with --governance-did)")
 

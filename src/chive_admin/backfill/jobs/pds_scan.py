@@ -31,7 +31,7 @@ from chive_admin.upstream.guard import UnsafeUpstream, check_service_url
 from chive_admin.upstream.urls import normalise_service_url
 
 if TYPE_CHECKING:
-    from chive_admin.services import Services
+    from chive_admin.backfill.job import JobServices
 
 
 class PdsScanParams(JobParams):
@@ -54,7 +54,7 @@ class PdsScan(Job[PdsScanParams]):
     stages = ("discovering_repos", "fetching_records")
 
     @classmethod
-    async def admit(cls, params: PdsScanParams, services: Services) -> None:
+    async def admit(cls, params: PdsScanParams, services: JobServices) -> None:
         if params.pds_url is None:
             return
         try:
@@ -197,7 +197,7 @@ class PdsScan(Job[PdsScanParams]):
     async def retry_item(self, ctx: JobContext, item: Any) -> None:
         kind = item.get("kind") if isinstance(item, dict) else None
         if kind == "record":
-            await retry_record(ctx, str(item["uri"]), str(item["pds"]))
+            await retry_record(ctx.services.upstream, ctx, str(item["uri"]), str(item["pds"]))
         elif kind == "repo":
             try:
                 await self._sync_repo(ctx, str(item["did"]), {"pds": item["pds"]}, track=False)

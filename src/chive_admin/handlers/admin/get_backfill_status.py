@@ -16,7 +16,7 @@ async def handle(call: Call[lex.Params, None]) -> lex.Output:
     op_id, status = call.params.id, call.params.status
     if status is not None and status not in ops.STATUSES:
         raise XRPCError.invalid_request(f"Unknown status {status!r}; expected one of {', '.join(ops.STATUSES)}")
-    listings = call.services.engine.listings
+    listings = call.services.status_answers
     if op_id is None:
         return await listings.get(status, lambda: _listing(call, status))
     return await listings.get((op_id, status), lambda: _one(call, op_id, status))
