@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from chive_admin.auth.identity import IdentityResolver
     from chive_admin.backfill.context import JobContext
     from chive_admin.backfill.engine import Engine
+    from chive_admin.backfill.job_types import JobType
     from chive_admin.ingest.export_readers import ExportReaders
     from chive_admin.settings import Settings
     from chive_admin.store.db import Database
@@ -61,10 +62,20 @@ class RetryFailed(Exception):
 
 
 class Job(ABC, Generic[P]):
+    #: its names (``job_types``); ``type`` and ``trigger_name`` are read from it
+    kind: ClassVar[JobType]
     #: the type operations report (kebab-case, e.g. "pds-scan")
     type: ClassVar[str]
     #: the name triggerBackfill takes (camelCase, e.g. "pdsScan"); None for internal types it cannot start
     trigger_name: ClassVar[str | None]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if kind is not None:
+            cls.type = kind.name
+            cls.trigger_name = kind.trigger_name
+
     params_model: ClassVar[builtins.type[JobParams]]
     stages: ClassVar[tuple[str, ...]]
 

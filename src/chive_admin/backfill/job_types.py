@@ -4,21 +4,47 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from chive_admin._generated import ids
 from chive_admin.backfill.job import Job
 
-#: every type the lexicons name: triggerBackfill's camelCase name → the kebab-case type operations report
-LEXICON_TYPES: Mapping[str, str] = MappingProxyType(
-    {
-        "pdsScan": "pds-scan",
-        "freshnessScan": "freshness-scan",
-        "citationExtraction": "citation-extraction",
-        "fullReindex": "full-reindex",
-        "governanceSync": "governance-sync",
-        "didSync": "did-sync",
-    }
+
+@dataclass(frozen=True)
+class JobType:
+    """One operation type under each of its names: the kebab-case type operations report, the camelCase name
+    triggerBackfill takes, and the dedicated trigger method that starts it (``None`` for internal types)."""
+
+    name: str
+    trigger_name: str | None = None
+    trigger_method: str | None = None
+
+
+PDS_SCAN = JobType("pds-scan", "pdsScan", ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN)
+DID_SYNC = JobType("did-sync", "didSync", ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC)
+FRESHNESS_SCAN = JobType("freshness-scan", "freshnessScan", ids.PUB_CHIVE_ADMIN_TRIGGER_FRESHNESS_SCAN)
+CITATION_EXTRACTION = JobType(
+    "citation-extraction", "citationExtraction", ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION
+)
+FULL_REINDEX = JobType("full-reindex", "fullReindex", ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX)
+GOVERNANCE_SYNC = JobType("governance-sync", "governanceSync", ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC)
+#: retries of dead-lettered items (retryDLQEntry, retryAllDLQ): no trigger of its own
+DLQ_RETRY = JobType("dlq-retry")
+
+#: every type the lexicons name, runnable here or not; this module stays light (the CLI imports it)
+LEXICON_TYPES: tuple[JobType, ...] = (
+    PDS_SCAN,
+    DID_SYNC,
+    FRESHNESS_SCAN,
+    CITATION_EXTRACTION,
+    FULL_REINDEX,
+    GOVERNANCE_SYNC,
+)
+#: the dedicated trigger method of each lexicon type (triggerBackfill starts any of them too)
+TRIGGER_METHODS: Mapping[str, str] = MappingProxyType(
+    {kind.name: kind.trigger_method for kind in LEXICON_TYPES if kind.trigger_method is not None}
 )
 
 
@@ -29,7 +55,7 @@ class PluginError(ValueError):
 class JobRegistry:
     def __init__(self, jobs: Iterable[type[Job[Any]]]) -> None:
         self._by_type: dict[str, type[Job[Any]]] = {}
-        self._names: dict[str, str] = dict(LEXICON_TYPES)
+        self._names: dict[str, str] = {k.trigger_name: k.name for k in LEXICON_TYPES if k.trigger_name}
         for job in jobs:
             if job.type in self._by_type:
                 raise ValueError(f"job type {job.type!r} registered twice")

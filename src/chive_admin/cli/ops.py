@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Column, Table
 
 from chive_admin._generated import ids
-from chive_admin.backfill.triggers import TRIGGER_METHODS
+from chive_admin.backfill.job_types import TRIGGER_METHODS
 from chive_admin.cli.http import AdminClient, ServerError
 from chive_admin.cli.terminal import console as plain_console
 from chive_admin.cli.terminal import literal, visible

@@ -12,8 +12,7 @@ from pydantic import BaseModel
 
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
-from chive_admin.backfill.job_types import JobRegistry
-from chive_admin.backfill.triggers import TRIGGER_METHODS
+from chive_admin.backfill.job_types import TRIGGER_METHODS, JobRegistry
 
 
 def _field(name: str, schema: dict[str, Any], required: bool, description: str) -> dict[str, Any]:

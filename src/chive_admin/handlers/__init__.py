@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
-from chive_admin.backfill.triggers import TRIGGER_METHODS
+from chive_admin.backfill.job_types import TRIGGER_METHODS
 from chive_admin.handlers.admin import (
     assign_role,
     cancel_backfill,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
+from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobParams, Refused, RetryFailed
 from chive_admin.citations.extract import Citation, extract_citations
@@ -49,8 +50,7 @@ class Failure(Exception):
 
 
 class CitationExtraction(Job[CitationParams]):
-    type = "citation-extraction"
-    trigger_name = "citationExtraction"
+    kind = job_types.CITATION_EXTRACTION
     params_model = CitationParams
     stages = ("extracting",)
 

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import field_validator
 
 from chive_admin.auth.identity import IdentityError
+from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
 from chive_admin.clock import now_stamp
@@ -51,8 +52,7 @@ class DidSyncParams(JobParams):
 
 
 class DidSync(Job[DidSyncParams]):
-    type = "did-sync"
-    trigger_name = "didSync"
+    kind = job_types.DID_SYNC
     params_model = DidSyncParams
     stages = ("resolving_identity", "fetching_repo", "writing_records")
 

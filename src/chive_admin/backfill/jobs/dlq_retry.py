@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobParams, RetryFailed
 from chive_admin.clock import now_stamp
@@ -23,8 +24,7 @@ class DlqRetryParams(JobParams):
 
 
 class DlqRetry(Job[DlqRetryParams]):
-    type = "dlq-retry"
-    trigger_name = None
+    kind = job_types.DLQ_RETRY
     params_model = DlqRetryParams
     stages = ("retrying",)
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import aiosqlite
 
 from chive_admin.aio_bounded import run_bounded
+from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobParams, RetryFailed
 from chive_admin.clock import now_stamp, stamp, utc_now
@@ -49,8 +50,7 @@ class FreshnessParams(JobParams):
 
 
 class FreshnessScan(Job[FreshnessParams]):
-    type = "freshness-scan"
-    trigger_name = "freshnessScan"
+    kind = job_types.FRESHNESS_SCAN
     params_model = FreshnessParams
     stages = ("checking",)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobParams
 from chive_admin.clock import now_stamp
@@ -21,8 +22,7 @@ class FullReindexParams(JobParams):
 
 
 class FullReindex(Job[FullReindexParams]):
-    type = "full-reindex"
-    trigger_name = "fullReindex"
+    kind = job_types.FULL_REINDEX
     params_model = FullReindexParams
     stages = ("building", "swapping")
 

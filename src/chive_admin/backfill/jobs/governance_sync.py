@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobFailed, JobParams, Refused
 from chive_admin.backfill.jobs.did_sync import DidSync
@@ -23,8 +24,7 @@ class GovernanceParams(JobParams):
 
 
 class GovernanceSync(Job[GovernanceParams]):
-    type = "governance-sync"
-    trigger_name = "governanceSync"
+    kind = job_types.GOVERNANCE_SYNC
     params_model = GovernanceParams
     stages = DidSync.stages
 

@@ -16,6 +16,7 @@ import aiosqlite
 from pydantic import Field, field_validator
 
 from chive_admin.aio_bounded import run_bounded
+from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobFailed, JobParams, Refused, RetryFailed
 from chive_admin.clock import now_stamp
@@ -48,8 +49,7 @@ def _error_text(exc: UpstreamError) -> str:
 
 
 class PdsScan(Job[PdsScanParams]):
-    type = "pds-scan"
-    trigger_name = "pdsScan"
+    kind = job_types.PDS_SCAN
     params_model = PdsScanParams
     stages = ("discovering_repos", "fetching_records")
 
