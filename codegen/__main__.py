@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from codegen.emit_catalog import emit_package
 from codegen.emit_models import EmitError, emit_models
-from codegen.emit_registry import emit_package
 from codegen.load import LexiconLoadError, load_dir
 from codegen.policy import NoPolicyError
 from codegen.schema import UnresolvedRefError

@@ -1,13 +1,13 @@
 """The auth policy of every XRPC method, declared once, by NSID prefix.
 
-The generated registry carries the policy name of each route; ``chive_admin.auth.policy`` says what each name
+The generated catalog carries the policy name of each route; ``chive_admin.auth.policy`` says what each name
 requires. A method that matches no prefix here stops codegen: a new namespace must be given a policy on purpose.
 """
 
 from __future__ import annotations
 
 #: the policy of methods this server only *calls* on other servers (PDS sync and repo reads); they are emitted
-#: into ``registry.UPSTREAM`` for their typed models, and never served
+#: into ``catalog.UPSTREAM`` for their typed models, and never served
 UPSTREAM = "upstream"
 
 AUTH_BY_PREFIX: tuple[tuple[str, str], ...] = (

@@ -17,6 +17,11 @@ def now_stamp() -> str:
     return stamp(utc_now())
 
 
+def now_ms_stamp() -> str:
+    """Now to the millisecond, as answers show a moment (not the store's fixed-width microsecond form)."""
+    return utc_now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def stamp_in(seconds: float) -> str:
     return stamp(utc_now() + timedelta(seconds=seconds))
 

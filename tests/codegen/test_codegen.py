@@ -138,9 +138,9 @@ def test_generates_importable_models_for_chive_record_lexicons(tmp_path: Path) -
         target.write_text(text.replace("chive_admin._generated", "gen_records"))
     sys.path.insert(0, str(tmp_path / "pkg"))
     try:
-        registry = importlib.import_module("gen_records.registry")
-        submission = registry.RECORDS["pub.chive.eprint.submission"]
-        comment = registry.RECORDS["pub.chive.review.comment"]
+        catalog = importlib.import_module("gen_records.catalog")
+        submission = catalog.RECORDS["pub.chive.eprint.submission"]
+        comment = catalog.RECORDS["pub.chive.review.comment"]
         valid = comment.model_validate(
             {
                 "$type": "pub.chive.review.comment",

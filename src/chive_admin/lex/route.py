@@ -1,4 +1,4 @@
-"""What the generated registry says of each XRPC method."""
+"""What the generated catalog says of each XRPC method."""
 
 from __future__ import annotations
 

@@ -10,18 +10,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from chive_admin.store import probes as store_health
+from chive_admin.clock import now_ms_stamp
+from chive_admin.store import probes
 from chive_admin.store.db import Database
 
 #: how old an integrity result may be before a call starts a fresh check in the background
 INTEGRITY_MAX_AGE_S = 300.0
 _PROCESS_STARTED = time.time()
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass(frozen=True)
@@ -47,8 +43,8 @@ class IntegrityMonitor:
 
     async def _check(self) -> Integrity:
         async with self._db.read() as conn:
-            result = await store_health.quick_check(conn)
-        self._last = Integrity(result.ok, utc_now(), result.duration_ms, time.monotonic())
+            result = await probes.quick_check(conn)
+        self._last = Integrity(result.ok, now_ms_stamp(), result.duration_ms, time.monotonic())
         return self._last
 
     def _start(self) -> asyncio.Task[Integrity]:

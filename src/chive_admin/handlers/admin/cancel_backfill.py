@@ -3,13 +3,13 @@ is interrupted by the engine if it does not reach one within its grace)."""
 
 from __future__ import annotations
 
-from chive_admin._generated.models.pub.chive.admin import cancel_backfill as lex
+from chive_admin._generated.models.pub.chive.admin import cancel_backfill as api
 from chive_admin.handlers.call import Call
 from chive_admin.store.operations import CancelResult
 from chive_admin.xrpc.errors import XRPCError
 
 
-async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
+async def handle(call: Call[api.Params, api.Input]) -> api.Output:
     op_id = call.input.id
     call.note.target = op_id
     result, op = await call.services.engine.cancel(op_id)
@@ -19,4 +19,4 @@ async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
         status = op.status if op else "ended"
         raise XRPCError.invalid_request(f"Operation {op_id} is already {status}")
     call.note.detail = result.value
-    return lex.Output(success=True)
+    return api.Output(success=True)

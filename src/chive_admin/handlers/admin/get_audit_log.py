@@ -4,7 +4,7 @@ Only calls made by an identified caller are listed (see :func:`chive_admin.store
 
 from __future__ import annotations
 
-from chive_admin._generated.models.pub.chive.admin import get_audit_log as lex
+from chive_admin._generated.models.pub.chive.admin import get_audit_log as api
 from chive_admin.handlers.call import Call
 from chive_admin.store import access
 from chive_admin.store.access import AuditEntry
@@ -24,7 +24,7 @@ def _details(entry: AuditEntry) -> str:
     return "; ".join(parts)
 
 
-def _view(entry: AuditEntry) -> lex.AuditEntry:
+def _view(entry: AuditEntry) -> api.AuditEntry:
     fields = {
         "id": str(entry.id),
         "action": entry.method,
@@ -33,10 +33,10 @@ def _view(entry: AuditEntry) -> lex.AuditEntry:
         "details": _details(entry),
         "timestamp": entry.at,
     }
-    return lex.AuditEntry.model_validate({k: v for k, v in fields.items() if v is not None})
+    return api.AuditEntry.model_validate({k: v for k, v in fields.items() if v is not None})
 
 
-async def handle(call: Call[lex.Params, None]) -> lex.Output:
+async def handle(call: Call[api.Params, None]) -> api.Output:
     before_id = id_cursor(call.params.cursor)
     await call.services.audit.flush()  # the calls before this one are in the answer
     async with call.services.db.read() as conn:
@@ -44,7 +44,7 @@ async def handle(call: Call[lex.Params, None]) -> lex.Output:
             conn, limit=call.params.limit, before_id=before_id, actor_did=call.params.actor_did
         )
     last = page.entries[-1].id if page.entries else None
-    return lex.Output(
+    return api.Output(
         entries=[_view(e) for e in page.entries],
         total=page.total,
         cursor=str(last) if page.more and last is not None else None,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from chive_admin._generated.models.pub.chive.admin import get_endpoint_metrics as lex
+from chive_admin._generated.models.pub.chive.admin import get_endpoint_metrics as api
 from chive_admin.handlers.call import Call
 from chive_admin.telemetry import metrics
 
 
-async def handle(call: Call[lex.Params, None]) -> lex.Output:
-    return lex.Output(
+async def handle(call: Call[api.Params, None]) -> api.Output:
+    return api.Output(
         metrics=[
-            lex.EndpointMetric(
+            api.EndpointMetric(
                 method=f.method,
                 path=f.path,
                 request_count=f.requests,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from chive_admin._generated.models.pub.chive.admin import get_prometheus_metrics as lex
+from chive_admin._generated.models.pub.chive.admin import get_prometheus_metrics as api
 from chive_admin.clock import now_stamp
 from chive_admin.handlers.call import Call
 from chive_admin.telemetry import metrics
@@ -20,22 +20,22 @@ def _number(value: float) -> str:
     return repr(int(value)) if value == int(value) else repr(value)
 
 
-async def handle(call: Call[lex.Params, None]) -> lex.Output:
+async def handle(call: Call[api.Params, None]) -> api.Output:
     await metrics.refresh(call.services.db)
     families = []
     for family in metrics.families():
         families.append(
-            lex.PrometheusMetric(
+            api.PrometheusMetric(
                 name=family.name,
                 help=family.documentation,
                 type=family.type if family.type in _TYPES else "gauge",
                 values=[
-                    lex.MetricValue(
-                        labels=lex.LabelSet.model_validate({"__name__": s.name, **s.labels}),
+                    api.MetricValue(
+                        labels=api.LabelSet.model_validate({"__name__": s.name, **s.labels}),
                         value=_number(s.value),
                     )
                     for s in family.samples
                 ],
             )
         )
-    return lex.Output(metrics=families, timestamp=now_stamp())
+    return api.Output(metrics=families, timestamp=now_stamp())

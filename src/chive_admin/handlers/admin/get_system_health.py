@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from chive_admin._generated.models.pub.chive.admin import get_system_health as lex
+from chive_admin._generated.models.pub.chive.admin import get_system_health as api
+from chive_admin.clock import now_ms_stamp
 from chive_admin.handlers.call import Call
-from chive_admin.store import probes as health
-from chive_admin.telemetry.health import process_facts, utc_now
+from chive_admin.store import probes
+from chive_admin.telemetry.health import process_facts
 
 #: a probe slower than this marks the database degraded: it answers, but requests will queue behind it
 SLOW_PROBE_MS = 250
@@ -13,12 +14,12 @@ SLOW_PROBE_MS = 250
 LOW_DISK_BYTES = 64 * 1024 * 1024
 
 
-async def handle(call: Call[lex.Params, None]) -> lex.Output:
+async def handle(call: Call[api.Params, None]) -> api.Output:
     db = call.services.db
     async with db.read() as conn:
-        probe = await health.probe(conn)
+        probe = await probes.probe(conn)
     integrity = await call.services.integrity.current()
-    sizes = health.file_sizes(db.path)
+    sizes = probes.file_sizes(db.path)
     schema = await db.schema_version()
     if not probe.ok or not integrity.ok:
         status = "unhealthy"
@@ -27,10 +28,10 @@ async def handle(call: Call[lex.Params, None]) -> lex.Output:
     else:
         status = "healthy"
     error = probe.error if not probe.ok else (None if integrity.ok else "integrity check failed")
-    return lex.Output(
+    return api.Output(
         status=status,
         databases=[
-            lex.DatabaseHealth(
+            api.DatabaseHealth(
                 name="sqlite",
                 healthy=probe.ok and integrity.ok,
                 latency_ms=round(probe.latency_ms),
@@ -45,5 +46,5 @@ async def handle(call: Call[lex.Params, None]) -> lex.Output:
             )
         ],
         uptime=process_facts().uptime_s,
-        timestamp=utc_now(),
+        timestamp=now_ms_stamp(),
     )

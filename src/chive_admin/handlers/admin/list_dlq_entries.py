@@ -3,12 +3,12 @@ retry and dismiss methods)."""
 
 from __future__ import annotations
 
-from chive_admin._generated.models.pub.chive.admin import list_dlq_entries as lex
+from chive_admin._generated.models.pub.chive.admin import list_dlq_entries as api
 from chive_admin.handlers.call import Call
 from chive_admin.store import dead_letters
 
 
-def entry_view(entry: dead_letters.DeadLetter) -> lex.DlqEntry:
+def entry_view(entry: dead_letters.DeadLetter) -> api.DlqEntry:
     context = entry.context
     fields = {
         "id": str(entry.id),
@@ -20,10 +20,10 @@ def entry_view(entry: dead_letters.DeadLetter) -> lex.DlqEntry:
         "createdAt": entry.created_at,
         "lastRetryAt": entry.last_retry_at,
     }
-    return lex.DlqEntry.model_validate({k: v for k, v in fields.items() if v is not None})
+    return api.DlqEntry.model_validate({k: v for k, v in fields.items() if v is not None})
 
 
-async def handle(call: Call[lex.Params, None]) -> lex.Output:
+async def handle(call: Call[api.Params, None]) -> api.Output:
     async with call.services.db.read() as conn:
         entries, total = await dead_letters.page(conn, call.params.limit, call.params.offset)
-    return lex.Output(entries=[entry_view(e) for e in entries], total=total)
+    return api.Output(entries=[entry_view(e) for e in entries], total=total)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from chive_admin._generated.models.pub.chive.admin import list_pdses as lex
+from chive_admin._generated.models.pub.chive.admin import list_pdses as api
 from chive_admin.handlers.call import Call
 from chive_admin.store import index
 
 
-async def handle(call: Call[lex.Params, None]) -> lex.Output:
+async def handle(call: Call[api.Params, None]) -> api.Output:
     async with call.services.db.read() as conn:
         stats = await index.pds_stats(conn, call.params.limit)
-    return lex.Output(
-        stats=lex.PdsStats(
+    return api.Output(
+        stats=api.PdsStats(
             total=stats.total,
             healthy=stats.healthy,
             unhealthy=stats.unhealthy,
             with_records=stats.with_records,
             items=[
-                lex.PdsInfo(
+                api.PdsInfo(
                     url=row.url,
                     status=row.status,
                     last_scan=row.last_scan_at,

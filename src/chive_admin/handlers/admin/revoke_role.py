@@ -3,13 +3,13 @@ server always keeps them: revoking here can never lock every admin out."""
 
 from __future__ import annotations
 
-from chive_admin._generated.models.pub.chive.admin import revoke_role as lex
+from chive_admin._generated.models.pub.chive.admin import revoke_role as api
 from chive_admin.handlers.call import Call
 from chive_admin.handlers.shared.role_names import checked_role
 from chive_admin.store import access
 
 
-async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
+async def handle(call: Call[api.Params, api.Input]) -> api.Output:
     role = checked_role(call.input.role)
     did = call.input.did
     call.note.target = did
@@ -20,4 +20,4 @@ async def handle(call: Call[lex.Params, lex.Input]) -> lex.Output:
     call.note.detail = (f"{role} revoked" if removed else f"{role} was not held") + (
         " (still admin: bootstrap admins come from --admin-did)" if bootstrap else ""
     )
-    return lex.Output(success=True)
+    return api.Output(success=True)

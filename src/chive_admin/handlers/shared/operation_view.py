@@ -48,5 +48,5 @@ def operation_fields(op: Operation) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def as_lex(model: type[M], op: Operation) -> M:
+def as_view_model(model: type[M], op: Operation) -> M:
     return model.model_validate(operation_fields(op))

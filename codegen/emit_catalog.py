@@ -1,4 +1,4 @@
-"""Emit ``ids.py`` (NSID constants) and ``registry.py`` (one Route per XRPC method, one model per record)."""
+"""Emit ``ids.py`` (NSID constants) and ``catalog.py`` (one Route per XRPC method, one model per record)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def _body_model(alias: str, body: lex.LexXrpcBody | None, name: str) -> tuple[st
     return model, repr(encoding)
 
 
-def emit_registry(lexset: LexiconSet) -> str:
+def emit_catalog(lexset: LexiconSet) -> str:
     imports: list[str] = []
     routes: list[str] = []
     upstream: list[str] = []
@@ -121,5 +121,5 @@ def emit_package(lexset: LexiconSet) -> dict[str, str]:
     return {
         "__init__.py": BANNER + '"""Code generated from lexicons/ by ``python -m codegen``."""\n',
         "ids.py": emit_ids(lexset),
-        "registry.py": emit_registry(lexset),
+        "catalog.py": emit_catalog(lexset),
     }
