@@ -1,6 +1,6 @@
 """The generated record models accept records shaped like those Chive's frontend writes, and refuse broken ones.
 
-One realistic record per ``pub.chive.*`` record type (every type in ``registry.RECORDS``), then for each: a
+One realistic record per ``pub.chive.*`` record type (every type in ``catalog.RECORDS``), then for each: a
 required field removed, a datetime that is not RFC 3339, a value of the wrong JSON type, a string one UTF-8 byte
 over its ``maxLength`` (written with four-byte characters, so a count of characters would let it pass).
 
@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chive_admin._generated import catalog as registry
-from chive_admin._generated import ids
+from chive_admin._generated import catalog, ids
 
 Path = tuple[str | int, ...]
 
@@ -571,7 +570,7 @@ def changed(record: dict[str, Any], path: Path, value: Any = None, *, delete: bo
 
 def refused(nsid: str, record: dict[str, Any]) -> ValidationError:
     with pytest.raises(ValidationError) as info:
-        registry.RECORDS[nsid].model_validate(record)
+        catalog.RECORDS[nsid].model_validate(record)
     return info.value
 
 
@@ -584,24 +583,24 @@ def names(path: Path) -> list[str]:
 
 
 def test_every_record_type_has_a_case() -> None:
-    assert set(BY_NSID) == set(registry.RECORDS)
+    assert set(BY_NSID) == set(catalog.RECORDS)
     assert len(CASES) == len(BY_NSID)
 
 
 @ALL
 def test_valid_record_is_accepted(case: Case) -> None:
-    model = registry.RECORDS[case.nsid].model_validate(case.record)
+    model = catalog.RECORDS[case.nsid].model_validate(case.record)
     wire = model.to_wire()
     assert wire["$type"] == case.nsid
     # what we would re-serve validates again to the same value
-    assert registry.RECORDS[case.nsid].model_validate(wire) == model
+    assert catalog.RECORDS[case.nsid].model_validate(wire) == model
 
 
 @ALL
 def test_missing_required_field_is_refused(case: Case) -> None:
     if case.required is None:
         # nothing is required anywhere in this record type: an empty record is valid
-        registry.RECORDS[case.nsid].model_validate({"$type": case.nsid})
+        catalog.RECORDS[case.nsid].model_validate({"$type": case.nsid})
         return
     error = refused(case.nsid, changed(case.record, case.required, delete=True))
     field = names(case.required)[-1]
@@ -634,7 +633,7 @@ def test_string_over_max_bytes_is_refused(case: Case) -> None:
     at_limit = "𝛼" * (max_bytes // 4) + "a" * (max_bytes % 4)
     over = at_limit + "a"
     assert len(over) <= max_bytes < len(over.encode())
-    registry.RECORDS[case.nsid].model_validate(changed(case.record, path, at_limit))
+    catalog.RECORDS[case.nsid].model_validate(changed(case.record, path, at_limit))
     error = refused(case.nsid, changed(case.record, path, over))
     assert any(names(path)[-1] in loc for loc in locations(error)), error
     assert any("UTF-8" in e["msg"] for e in error.errors()), error
@@ -642,7 +641,7 @@ def test_string_over_max_bytes_is_refused(case: Case) -> None:
 
 @ALL
 def test_another_collections_type_is_refused(case: Case) -> None:
-    other = next(nsid for nsid in registry.RECORDS if nsid != case.nsid)
+    other = next(nsid for nsid in catalog.RECORDS if nsid != case.nsid)
     error = refused(case.nsid, {**case.record, "$type": other})
     assert ("$type",) in locations(error), error
 
@@ -650,7 +649,7 @@ def test_another_collections_type_is_refused(case: Case) -> None:
 def test_union_member_of_unknown_type_is_kept_and_known_member_is_checked() -> None:
     """Rich text is an open union: a facet type this lexicon set does not know (Bluesky's link facet, which
     Chive writes) is kept as is; a known member is still checked against its def."""
-    submission = registry.RECORDS[ids.PUB_CHIVE_EPRINT_SUBMISSION]
+    submission = catalog.RECORDS[ids.PUB_CHIVE_EPRINT_SUBMISSION]
     link = {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.org/data"}
     item = text_item("data at example.org", facets=[{"index": {"byteStart": 8, "byteEnd": 19}, "features": [link]}])
     record = {**BY_NSID[ids.PUB_CHIVE_EPRINT_SUBMISSION].record, "abstract": [item]}
