@@ -1,12 +1,15 @@
+"""chive_admin.aio: read-ahead order and cancellation, bounded concurrency, a blocking iterator on threads."""
+
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 
 import pytest
 
-from chive_admin.aio import prefetched
+from chive_admin.aio import iterate_in_thread, prefetched, run_bounded
 
 
 class Source:
@@ -81,3 +84,134 @@ async def test_an_empty_source_ends_at_once() -> None:
     source = Source(0)
     async with aclosing(prefetched(source.pages())) as pages:
         assert [page async for page in pages] == []
+
+
+async def test_items_come_in_order_and_off_the_event_loop_thread() -> None:
+    loop_thread = threading.get_ident()
+    threads: set[int] = set()
+
+    def make() -> Iterator[int]:
+        for i in range(50):
+            threads.add(threading.get_ident())
+            yield i
+
+    async with aclosing(iterate_in_thread(make)) as items:
+        assert [i async for i in items] == list(range(50))
+    assert threads
+    assert loop_thread not in threads
+
+
+async def test_an_error_comes_after_the_items_before_it() -> None:
+    def make() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise ValueError("broken at 3")
+
+    got: list[int] = []
+
+    async def consume() -> None:
+        async with aclosing(iterate_in_thread(make)) as items:
+            async for i in items:
+                got.append(i)
+
+    with pytest.raises(ValueError, match="broken at 3"):
+        await consume()
+    assert got == [1, 2]
+
+
+async def test_nothing_is_produced_ahead_of_the_consumer() -> None:
+    # parsing the next part must not run while this one is written: both need the GIL
+    produced = 0
+
+    def make() -> Iterator[int]:
+        nonlocal produced
+        for i in range(100):
+            produced += 1
+            yield i
+
+    async with aclosing(iterate_in_thread(make)) as items:
+        first = await anext(items)
+        await asyncio.sleep(0.2)
+        assert (first, produced) == (0, 1)
+        await anext(items)
+        assert produced == 2
+
+
+async def test_stopping_early_stops_and_closes_the_producer() -> None:
+    closed = threading.Event()
+
+    def make() -> Iterator[int]:
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    async with aclosing(iterate_in_thread(make)) as items:
+        async for i in items:
+            if i == 5:
+                break
+    assert closed.wait(2)
+
+
+async def test_cancelling_the_consumer_stops_the_producer() -> None:
+    closed = threading.Event()
+    started = asyncio.Event()
+
+    def make() -> Iterator[int]:
+        try:
+            while True:
+                yield 0
+        finally:
+            closed.set()
+
+    async def consume() -> None:
+        async with aclosing(iterate_in_thread(make)) as items:
+            async for _ in items:
+                started.set()
+                await asyncio.sleep(10)
+
+    task = asyncio.create_task(consume())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert closed.wait(2)
+
+
+async def test_run_bounded_keeps_at_most_limit_running_and_does_every_item() -> None:
+    running = 0
+    peak = 0
+    done: list[int] = []
+
+    async def work(item: int) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        running -= 1
+        done.append(item)
+
+    await run_bounded(range(20), work, limit=3)
+    assert sorted(done) == list(range(20))
+    assert peak == 3
+
+
+async def test_run_bounded_raises_the_first_error_as_is_and_cancels_the_rest() -> None:
+    cancelled: list[int] = []
+
+    async def work(item: int) -> None:
+        if item == 0:
+            raise KeyError("first")
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(item)
+            raise
+
+    with pytest.raises(KeyError, match="first"):
+        await run_bounded(range(4), work, limit=4)
+    assert sorted(cancelled) == [1, 2, 3]

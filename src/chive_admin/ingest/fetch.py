@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from chive_admin.aio_threaded import iterate_in_thread
+from chive_admin.aio import iterate_in_thread
 from chive_admin.ingest.export_readers import ExportReaders
 from chive_admin.lex.data_model import NotInDataModel
 from chive_admin.lex.formats import is_record_key

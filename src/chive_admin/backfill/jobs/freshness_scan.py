@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from chive_admin.aio_bounded import run_bounded
+from chive_admin.aio import run_bounded
 from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobParams, RetryFailed

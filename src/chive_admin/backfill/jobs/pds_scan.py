@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 from pydantic import Field, field_validator
 
-from chive_admin.aio_bounded import run_bounded
+from chive_admin.aio import run_bounded
 from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
 from chive_admin.backfill.job import Job, JobFailed, JobParams, Refused, RetryFailed

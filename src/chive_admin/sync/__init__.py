@@ -1,1 +1,0 @@
-"""Pulling ``pub.chive.*`` records from repositories: shared by the sync jobs."""
