@@ -2,8 +2,7 @@
 
 Python runs one thread at a time, so reading an export on a thread of the server (hashing, DAG-CBOR, the MST walk,
 the lexicon checks) took turns with writing what it read. In a process of its own the next part is read and checked
-while this process writes the last one. A did-sync of 5,000 records on 2 cores: 0.53-0.58 s against 0.63-0.73 s
-on a thread, same run (the download alone, 0.22-0.29 s).
+while this process writes the last one (``python -m bench.profile_ingest --only sync`` compares the two).
 
 A reader is checked out for one export. One that fails, dies or is abandoned mid-request is killed, not reused, so
 a reader in the pool is always between sessions. Readers exit when their input closes, so they never outlive the

@@ -1,10 +1,10 @@
 """The blocks of a CAR v1 file: an index of where each block lies, and reads checked against their CID's hash.
 
-atmst's ``ReadOnlyCARBlockStore`` does the same through ``file.read(1)`` per varint byte and a seek per block; on a
-5,000-record export that was 40 ms to index and a third of the block reads. Here the file is one buffer (bytes when
-small, a read-only mmap when the export was spooled to disk, so a large one is never copied into memory) and both
-are slices. Repository blocks are DAG-CBOR addressed by CIDv1 SHA-256: any other CID is refused, as atmst does.
-"""
+atmst's ``ReadOnlyCARBlockStore`` does the same through ``file.read(1)`` per varint byte and a seek per block, which
+dominated indexing an export and its block reads (``python -m bench.profile_ingest``). Here the file is one buffer
+(bytes when small, a read-only mmap when the export was spooled to disk, so a large one is never copied into memory)
+and both are slices. Repository blocks are DAG-CBOR addressed by CIDv1 SHA-256: any other CID is refused, as atmst
+does."""
 
 from __future__ import annotations
 

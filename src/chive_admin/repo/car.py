@@ -94,7 +94,7 @@ def _block(store: CarBlocks, cid: bytes, what: str, of: str = "") -> bytes:
     except BadBlock as exc:
         raise RepoVerificationError("bad_block", str(exc)) from None
     except KeyError:
-        # the message (and the CID in base32, 13 µs) is made only here: a walk reads thousands of blocks
+        # the message (and the CID in base32, costly) is made only here: a walk reads thousands of blocks
         named = f"{what} {of}" if of else what
         raise RepoVerificationError("missing_block", f"{named} ({encode_cid(cid)}) is not in the CAR") from None
 

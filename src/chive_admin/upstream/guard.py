@@ -134,7 +134,7 @@ def _check_literal(host: str, *, allow_private: bool) -> None:
 
 class GuardedTransport(AiohttpTransport):
     def __init__(self, *, allow_private: bool, limits: httpx.Limits, limit: Deadline) -> None:
-        tls = httpx.create_ssl_context()  # the trust store httpx would use (certifi); loading it takes ~50 ms
+        tls = httpx.create_ssl_context()  # the trust store httpx would use (certifi): loaded once, with the client
 
         def connector() -> aiohttp.TCPConnector:
             return aiohttp.TCPConnector(

@@ -1,8 +1,9 @@
 """httpx's client API over aiohttp's connection pool: the upstream transport.
 
-httpx's own HTTP/1.1 stack (h11, pure Python, on anyio) costs about 3 ms of CPU per listRecords page on this
-machine; aiohttp's C parser about 1 ms. A backfill is thousands of such calls, so the transport is aiohttp's while
-callers keep one ``httpx.AsyncClient`` (timeouts, URL handling, content decoding, the typed errors they catch).
+httpx's own HTTP/1.1 stack (h11, pure Python, on anyio) costs several times the CPU of aiohttp's C parser per
+listRecords page (``python -m bench.profile_ingest`` shows it). A backfill is thousands of such calls, so the
+transport is aiohttp's while callers keep one ``httpx.AsyncClient`` (timeouts, URL handling, content decoding, the
+typed errors they catch).
 
 aiohttp failures become the httpx exception of the same meaning: a refused connection is a ``ConnectError``, a
 stalled read a ``ReadTimeout``, a cut or malformed answer a ``RemoteProtocolError``, so retry policy upstream of this
