@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from chive_admin.telemetry.metrics import REGISTRY
 
 
@@ -14,3 +16,10 @@ def upstream_bytes(form: str) -> float:
         for sample in metric.samples
         if sample.name.endswith("_total") and sample.labels.get("form") == form
     )
+
+
+class ByteCount(Counter[str]):
+    """An upstream client's ``on_bytes`` observer of its own: bytes by form, for one test's client alone."""
+
+    def __call__(self, form: str, n: int) -> None:
+        self[form] += n

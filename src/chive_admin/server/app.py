@@ -37,7 +37,7 @@ from chive_admin.services import Services
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database, OwnerLock
 from chive_admin.telemetry.health import IntegrityMonitor
-from chive_admin.telemetry.metrics import count_upstream_attempt
+from chive_admin.telemetry.metrics import count_upstream_attempt, count_upstream_bytes
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.calls import RetryPolicy, XrpcCaller
 from chive_admin.upstream.did_docs import DidDocFetcher
@@ -90,7 +90,10 @@ def create_app(
         db = await Database.open(settings.db, lock=owner_lock)
         timeout = httpx.Timeout(settings.upstream_timeout, connect=min(10.0, settings.upstream_timeout))
         http = upstream_http(
-            allow_private=settings.allow_private_network, timeout=timeout, deadline=settings.upstream_deadline
+            allow_private=settings.allow_private_network,
+            timeout=timeout,
+            deadline=settings.upstream_deadline,
+            on_bytes=count_upstream_bytes,
         )
         status_answers = AnswerCache()
         engine = Engine(db, registry, config, on_change=status_answers.changed)

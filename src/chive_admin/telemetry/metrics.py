@@ -116,6 +116,11 @@ def count_upstream_attempt(host: str, outcome: str) -> None:
     UPSTREAM_CALLS.labels(host, outcome).inc()
 
 
+def count_upstream_bytes(form: str, n: int) -> None:
+    """The upstream transport's ``on_bytes`` observer."""
+    UPSTREAM_BYTES.labels(form).inc(n)
+
+
 def observe_request(nsid: str, method: str, status: int, started: float) -> None:
     elapsed = time.perf_counter() - started
     REQUESTS.labels(nsid, str(status)).inc()

@@ -20,7 +20,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from chive_admin.settings import DEFAULT_UPSTREAM_DEADLINE
 from chive_admin.upstream.errors import UpstreamError
-from chive_admin.upstream.transport import ACCEPT_ENCODING, AiohttpTransport, Deadline
+from chive_admin.upstream.transport import ACCEPT_ENCODING, AiohttpTransport, ByteObserver, Deadline
 from chive_admin.upstream.urls import normalise_service_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -133,7 +133,7 @@ def _check_literal(host: str, *, allow_private: bool) -> None:
 
 
 class GuardedTransport(AiohttpTransport):
-    def __init__(self, *, allow_private: bool, limits: httpx.Limits, limit: Deadline) -> None:
+    def __init__(self, *, allow_private: bool, limits: httpx.Limits, limit: Deadline, on_bytes: ByteObserver) -> None:
         tls = httpx.create_ssl_context()  # the trust store httpx would use (certifi): loaded once, with the client
 
         def connector() -> aiohttp.TCPConnector:
@@ -144,7 +144,7 @@ class GuardedTransport(AiohttpTransport):
                 keepalive_timeout=limits.keepalive_expiry,
             )
 
-        super().__init__(connector, limit=limit)
+        super().__init__(connector, limit=limit, on_bytes=on_bytes)
         self._allow_private = allow_private
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -170,11 +170,14 @@ def upstream_http(
     allow_private: bool,
     timeout: httpx.Timeout = UPSTREAM_TIMEOUT,
     deadline: float = DEFAULT_UPSTREAM_DEADLINE,
+    on_bytes: ByteObserver = lambda form, n: None,
 ) -> httpx.AsyncClient:
     """The one HTTP client for every upstream call: guarded, no redirects followed, bounded pool, timeouts, and a
     total ``deadline`` for every request that does not carry its own (``transport.deadline``)."""
     return httpx.AsyncClient(
-        transport=GuardedTransport(allow_private=allow_private, limits=UPSTREAM_LIMITS, limit=Deadline(deadline)),
+        transport=GuardedTransport(
+            allow_private=allow_private, limits=UPSTREAM_LIMITS, limit=Deadline(deadline), on_bytes=on_bytes
+        ),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,  # a proxy from the environment would be connected to instead of the checked address

@@ -33,8 +33,6 @@ import aiohttp
 import httpx
 import yarl
 
-from chive_admin.telemetry.metrics import UPSTREAM_BYTES
-
 #: bytes asked of aiohttp per read; it hands over what has arrived, up to this
 CHUNK = 64 * 1024
 #: the most of a compressed answer inflated at once: the caller sees (and may refuse) each piece before the next
@@ -43,6 +41,10 @@ PIECE = 64 * 1024
 ACCEPT_ENCODING = "gzip, deflate"
 #: the request extension holding a request's :class:`Deadline`
 DEADLINE = "chive_admin.deadline"
+
+
+#: told ``(form, n)`` for the bytes of every answer: ``wire`` as received, ``inflated`` as decompressed
+ByteObserver = Callable[[str, int], None]
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,9 @@ class _Body(httpx.AsyncByteStream):
         limit: Deadline,
         start: float,
         inflater: _Inflater | None,
+        on_bytes: ByteObserver,
     ) -> None:
+        self._on_bytes = on_bytes
         self._response = response
         self._request = request
         self._limit = limit
@@ -164,7 +168,6 @@ class _Body(httpx.AsyncByteStream):
         self._inflater = inflater
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        wire, inflated = UPSTREAM_BYTES.labels("wire"), UPSTREAM_BYTES.labels("inflated")
         content, inflater = self._response.content, self._inflater
         received = 0
         while True:
@@ -173,12 +176,12 @@ class _Body(httpx.AsyncByteStream):
             if not chunk:
                 break
             received += len(chunk)
-            wire.inc(len(chunk))
+            self._on_bytes("wire", len(chunk))
             if inflater is None:
                 yield chunk
                 continue
             for piece in inflater.pieces(chunk):
-                inflated.inc(len(piece))
+                self._on_bytes("inflated", len(piece))
                 yield piece
                 await asyncio.sleep(0)  # the pieces of one chunk may be many: the event loop runs between them
         if inflater is not None:
@@ -194,7 +197,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     needs the running loop). No redirects, no cookies, no proxies from the environment; a request without a
     ``DEADLINE`` extension has ``limit``."""
 
-    def __init__(self, connector: Callable[[], aiohttp.TCPConnector], *, limit: Deadline) -> None:
+    def __init__(
+        self,
+        connector: Callable[[], aiohttp.TCPConnector],
+        *,
+        limit: Deadline,
+        on_bytes: ByteObserver = lambda form, n: None,
+    ) -> None:
+        self._on_bytes = on_bytes
         self._connector = connector
         #: the deadline of a request that does not carry its own
         self._limit = limit
@@ -249,7 +259,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             headers=[
                 (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers if k.lower() not in dropped
             ],
-            stream=_Body(response, request, limit=limit, start=start, inflater=inflater),
+            stream=_Body(response, request, limit=limit, start=start, inflater=inflater, on_bytes=self._on_bytes),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode("latin-1")},
             request=request,
         )
