@@ -1,25 +1,28 @@
-"""The job types this server runs, one module each. A lexicon type missing here is not runnable: its triggers
-answer 501 MethodNotImplemented."""
+"""The job types this server runs, one module each, found here by their ``kind``: a module that defines a job
+class naming a ``JobType`` registers it. A lexicon type with no job is not runnable: its triggers answer 501
+MethodNotImplemented."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from chive_admin.backfill.job import Job
-from chive_admin.backfill.jobs.citation_extraction import CitationExtraction
-from chive_admin.backfill.jobs.did_sync import DidSync
-from chive_admin.backfill.jobs.dlq_retry import DlqRetry
-from chive_admin.backfill.jobs.freshness_scan import FreshnessScan
-from chive_admin.backfill.jobs.full_reindex import FullReindex
-from chive_admin.backfill.jobs.governance_sync import GovernanceSync
-from chive_admin.backfill.jobs.pds_scan import PdsScan
+from chive_admin.backfill.job_types import DLQ_RETRY, LEXICON_TYPES
 
-BUILTIN_JOBS: tuple[type[Job[Any]], ...] = (
-    PdsScan,
-    DidSync,
-    FreshnessScan,
-    FullReindex,
-    GovernanceSync,
-    CitationExtraction,
-    DlqRetry,
-)
+
+def _builtin_jobs() -> tuple[type[Job[Any]], ...]:
+    found: dict[str, type[Job[Any]]] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Job) and value.__module__ == module.__name__:
+                kind = value.__dict__.get("kind")
+                if kind is not None:
+                    found[kind.name] = value
+    order = [kind.name for kind in (*LEXICON_TYPES, DLQ_RETRY)]
+    return tuple(sorted(found.values(), key=lambda job: order.index(job.type) if job.type in order else len(order)))
+
+
+BUILTIN_JOBS: tuple[type[Job[Any]], ...] = _builtin_jobs()
