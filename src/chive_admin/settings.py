@@ -1,19 +1,33 @@
-"""Server settings: command-line flags, each also readable from ``CHIVE_ADMIN_<FLAG>``; flags win over env.
+"""Server settings: each one declared once, on its :class:`Settings` field; the rest is derived from there.
 
-Every value is checked here, before anything starts, so a bad value is one clear line instead of a traceback
-from deep inside the server.
+A declaration (:func:`setting`, :func:`repeated`, :func:`switch`) gives the field its default and says how a value
+is checked (text in, the value out, or a :class:`SettingsError` naming where the text came from), what it is for,
+and how its default is documented when the value alone does not say it. Derived from the declarations:
+
+- the ``serve`` flags (:func:`add_arguments`): ``--<field-name>`` with dashes (a repeatable one names its own,
+  singular flag), each help ending in the default;
+- the variables ``CHIVE_ADMIN_<FIELD_NAME>`` (a repeatable one comma-separated), and a warning for any
+  ``CHIVE_ADMIN_*`` variable that nothing reads (:func:`unknown_variables`);
+- :func:`build`: a flag's value, else its variable's, else the default, every one checked before anything
+  starts, so a bad value is one clear line instead of a traceback from deep inside the server;
+- the README's configuration table, which ``tests/test_readme.py`` compares with them row by row.
+
+Adding a setting is one declared field here plus one row in the README's table; the server reads it as
+``settings.<field>``. A default that another module needs as well (the engine's, an upstream call's) is a
+``DEFAULT_*`` constant here, which that module imports rather than repeating the figure.
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import ipaddress
 import os
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from chive_admin.lex.formats import validate_did
@@ -28,87 +42,38 @@ DEFAULT_PLC_URL = "https://plc.directory"
 DEFAULT_WORKERS = 2
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETENTION_DAYS = 90
+#: operations waiting for a worker at most; a trigger past it is refused (503), none is dropped
+DEFAULT_MAX_QUEUED_OPS = 1000
 DEFAULT_UPSTREAM_CONCURRENCY = 16
+#: seconds an upstream (PDS, PLC) read may take before the attempt counts as failed
+DEFAULT_UPSTREAM_TIMEOUT = 30
+#: attempts per upstream call, the first one included
+DEFAULT_UPSTREAM_ATTEMPTS = 6
 #: seconds a client has to send a request's headers, and then again its body
 DEFAULT_CLIENT_TIMEOUT = 10
 #: open client connections at once; each holds a file descriptor, and the usual soft limit is 1,024 of them
 DEFAULT_MAX_CONNECTIONS = 512
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+LOG_FORMATS = ("text", "json")
 #: variables of the client commands (``ops``, ``dlq``): read there, so not unknown to the server either
 CLIENT_VARIABLES = frozenset({"CHIVE_ADMIN_URL", "CHIVE_ADMIN_KEY"})
 #: seconds one upstream request may take, connect to last byte (an export: more while it keeps a minimum rate)
 DEFAULT_UPSTREAM_DEADLINE = 60
-#: operations waiting for a worker at most; a trigger past it is refused (503), none is dropped
-DEFAULT_MAX_QUEUED_OPS = 1000
 #: export reader processes: one per core beyond the first (the server's own), at least one, at most four
 DEFAULT_EXPORT_READERS = max(1, min(4, (os.cpu_count() or 1) - 1))
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: a setting's check: where the text came from (a flag or a variable, for the message) and the text -> the value
+Check = Callable[[str, str], T]
 
 
 class SettingsError(ValueError):
     """A setting has a value the server cannot run with; the message names the flag."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    db: Path = DEFAULT_DB
-    service_did: str = ""
-    admin_dids: tuple[str, ...] = ()
-    plc_url: str = DEFAULT_PLC_URL
-    governance_did: str | None = None
-    workers: int = DEFAULT_WORKERS
-    allow_private_network: bool = False
-    max_body_bytes: int = field(default=DEFAULT_MAX_BODY_BYTES, metadata={"env": False})  # no flag either
-    log_level: str = "info"
-    #: ended operations older than this are pruned by the engine
-    retention_days: int = DEFAULT_RETENTION_DAYS
-    #: extra job classes, ``module:Class`` (an extension point; the engine's own tests use it)
-    job_plugins: tuple[str, ...] = ()
-    #: a bearer token that may read /metrics without admin credentials (for a Prometheus scraper)
-    metrics_token: str | None = None
-    log_format: str = "text"
-    #: seconds an upstream (PDS, PLC) read may take before the attempt counts as failed
-    upstream_timeout: float = 30.0
-    #: seconds one upstream request may take from connecting to the last byte of its answer, however steadily the
-    #: bytes come (an export may take longer while it keeps arriving at ``upstream.xrpc.EXPORT_MIN_RATE``)
-    upstream_deadline: float = DEFAULT_UPSTREAM_DEADLINE
-    #: attempts per upstream call (retries with backoff and jitter on timeouts, resets, 5xx and 429)
-    upstream_attempts: int = 6
-    #: requests in flight to one upstream host at once, shared by every job (a pds-scan fetches as many
-    #: repositories at once); at network distance a listing is bound by round trips, so this sets its speed
-    upstream_concurrency: int = DEFAULT_UPSTREAM_CONCURRENCY
-    #: processes that read repository exports (did-sync); 0 reads them on a thread of the server instead
-    export_readers: int = DEFAULT_EXPORT_READERS
-    #: proxies whose ``X-Forwarded-For``/``-Proto`` are believed; from anyone else those headers are ignored
-    trusted_proxies: tuple[IPNetwork, ...] = ()
-    #: seconds a client has to send a request's headers, and then again its body, before it is cut off
-    client_timeout: float = float(DEFAULT_CLIENT_TIMEOUT)
-    #: client connections open at once; one more is closed as soon as it is accepted
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-    #: operations queued at most (waiting for a worker); a trigger past it is refused with 503 NotEnoughResources
-    max_queued_ops: int = DEFAULT_MAX_QUEUED_OPS
-
-    def __post_init__(self) -> None:
-        if not self.service_did:
-            object.__setattr__(self, "service_did", default_service_did(self.host, self.port))
-
-    @property
-    def public_url(self) -> str:
-        host = "localhost" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104 - a name for the DID, not a bind
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
-
-
-def default_service_did(host: str, port: int) -> str:
-    """``did:web:<host>%3A<port>``: what the server is on a machine with no configuration at all."""
-    name = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a name for the DID, not a bind
-    return f"did:web:{name}%3A{port}"
+# --- checks: each takes the name to blame and the text, and answers the value or a SettingsError naming it ---
 
 
 def check_did(flag: str, value: str) -> str:
@@ -156,6 +121,16 @@ def check_int(flag: str, value: str | int, low: int, high: int) -> int:
     return number
 
 
+def whole(low: int, high: int) -> Check[int]:
+    """A whole number from ``low`` to ``high``, both included."""
+    return lambda flag, value: check_int(flag, value, low, high)
+
+
+def seconds(low: int, high: int) -> Check[float]:
+    """Whole seconds from ``low`` to ``high``, as a float (what timers take)."""
+    return lambda flag, value: float(check_int(flag, value, low, high))
+
+
 def check_token(flag: str, value: str | None) -> str | None:
     if value is None or value == "":
         return None
@@ -168,6 +143,11 @@ def check_choice(flag: str, value: str, choices: tuple[str, ...]) -> str:
     if value.lower() not in choices:
         raise SettingsError(f"{flag}: {value!r} is not one of {', '.join(choices)}")
     return value.lower()
+
+
+def choice(choices: tuple[str, ...]) -> Check[str]:
+    """One of ``choices``, in any case."""
+    return lambda flag, value: check_choice(flag, value, choices)
 
 
 def check_bool(flag: str, value: str | bool) -> bool:
@@ -195,18 +175,293 @@ def check_db_path(value: str | Path, flag: str = "--db") -> Path:
     return path
 
 
+def database_file(flag: str, value: str) -> Path:
+    """A database file the server can create or open: its directory exists and is writable."""
+    return check_db_path(value, flag)
+
+
+def as_given(flag: str, value: str) -> str:
+    """Taken as it is; what it names is checked where it is used (a job plugin, when it is loaded)."""
+    return value
+
+
+# --- declarations ---
+
+Kind = Literal["value", "switch", "repeatable"]
+_DECLARATION = "setting"  # the key of a field's metadata that holds its Declaration
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """One setting, as its :class:`Settings` field declares it: everything the flags, the variables,
+    :func:`build` and the README's table are derived from."""
+
+    check: Check[object]
+    help: str
+    default: object
+    kind: Kind = "value"
+    #: the default as the README shows it (Markdown), for a default its value does not say (computed from the
+    #: machine or from other settings); else it is derived from the value
+    shown: str | None = None
+    #: a repeatable setting's flag, singular (``--admin-did`` for ``admin_dids``); else derived from the name
+    own_flag: str | None = None
+    metavar: str | None = None
+    #: a value given twice counts once
+    unique: bool = True
+    #: the field's name, filled in from the field (a field does not know its name when its default is made)
+    name: str = ""
+
+    @property
+    def flag(self) -> str:
+        return self.own_flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def documented_default(self) -> str:
+        """The default as the README's table shows it."""
+        if self.shown is not None:
+            return self.shown
+        if self.default is False:
+            return "off"
+        if not _is_set(self.default):
+            return "none"
+        return f"`{_text(self.default)}`"
+
+    @property
+    def help_text(self) -> str:
+        """The help of its flag: what it is for, then its default (and how to give several values)."""
+        default = self.documented_default.replace("`", "")
+        if self.shown is not None and _is_set(self.default):
+            default = f"{_text(self.default)}: {default}"  # a computed default: what it came to here, then how
+        if self.kind == "repeatable":
+            note = f"repeatable; env {self.env}, comma-separated; default {default}"
+        else:
+            note = f"default {default}"
+        return f"{self.help} ({note})".replace("%", "%%")  # argparse formats help with %
+
+    def value(self, given: object, environ: Mapping[str, str]) -> object:
+        """The value from the flag's ``given`` value (``None``: the flag was not given), else from the variable
+        in ``environ``, else the default; an empty text counts as none given."""
+        if self.kind == "repeatable":
+            return self._values(given, environ)
+        source, text = (self.flag, str(given)) if given is not None else (self.env, environ.get(self.env, ""))
+        if text:
+            return self.check(source, text)
+        if not _is_set(self.default):
+            return self.default
+        # checked as if it had been typed: a default database file in a directory that cannot be written is
+        # refused at once, as one given would be
+        return self.check(source, _text(self.default))
+
+    def _values(self, given: object, environ: Mapping[str, str]) -> tuple[object, ...]:
+        items = _items(given)
+        source = self.flag
+        if not items:
+            source, items = self.env, [item.strip() for item in environ.get(self.env, "").split(",") if item.strip()]
+        values = [self.check(source, item) for item in items]
+        return tuple(dict.fromkeys(values) if self.unique else values)
+
+
+def setting(default: T, check: Check[T], help: str, *, shown: str | None = None) -> T:
+    """A setting with one value: flag ``--<field-name>``, variable ``CHIVE_ADMIN_<FIELD_NAME>``."""
+    return field(default=default, metadata={_DECLARATION: Declaration(check, help, default, shown=shown)})
+
+
+def repeated(flag: str, check: Check[T], help: str, *, metavar: str, unique: bool = True) -> tuple[T, ...]:
+    """A setting with any number of values: ``flag`` once per value, or the variable, comma-separated."""
+    none: tuple[T, ...] = ()
+    declared = Declaration(check, help, none, kind="repeatable", own_flag=flag, metavar=metavar, unique=unique)
+    return field(default=none, metadata={_DECLARATION: declared})
+
+
+def switch(help: str) -> bool:
+    """An on/off setting, off by default: the flag turns it on; the variable takes true/false, yes/no, on/off."""
+    return field(default=False, metadata={_DECLARATION: Declaration(check_bool, help, False, kind="switch")})
+
+
+def _is_set(default: object) -> bool:
+    """Whether a default is a value, rather than "none", "off" or "computed elsewhere"."""
+    return not (default is None or default is False or default == "" or default == ())
+
+
+def _text(value: object) -> str:
+    """A default as it would be typed."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Path) and not value.is_absolute():
+        return f"./{value}"
+    return str(value)
+
+
+def _items(given: object) -> list[str]:
+    """The values of a repeatable flag: argparse's list of them (or one value given on its own)."""
+    if given is None:
+        return []
+    if isinstance(given, Iterable) and not isinstance(given, str):
+        return [str(item).strip() for item in given]
+    return [str(given).strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the server runs with. Each field declared with :func:`setting` (or a variant) is a flag and a variable
+    (see the module docstring); the others are fixed bounds, settable only by code (tests, benchmarks)."""
+
+    host: str = setting(DEFAULT_HOST, check_host, "address to listen on")
+    port: int = setting(DEFAULT_PORT, whole(1, 65535), "port to listen on")
+    # setting() answers a dataclass field, as field() does (no value shared by every instance)
+    db: Path = setting(DEFAULT_DB, database_file, "SQLite database file, created and migrated on start")  # noqa: RUF009
+    #: left empty, ``did:web`` of host and port (:func:`default_service_did`)
+    service_did: str = setting(
+        "",
+        check_did,
+        "this service's DID: the `aud` that service-auth tokens must carry",
+        shown="`did:web:<host>%3A<port>`",
+    )
+    admin_dids: tuple[str, ...] = repeated("--admin-did", check_did, "a DID that is always admin", metavar="DID")
+    plc_url: str = setting(DEFAULT_PLC_URL, check_url, "PLC directory for did:plc resolution")
+    governance_did: str | None = setting(
+        None, check_did, "repo DID whose pub.chive.graph.* records governance-sync mirrors"
+    )
+    workers: int = setting(DEFAULT_WORKERS, whole(1, 64), "backfill operations run at once")
+    allow_private_network: bool = switch(
+        "let upstream calls reach loopback/private addresses: for local development and tests only"
+    )
+    log_level: str = setting("info", choice(LOG_LEVELS), "what is logged: " + ", ".join(LOG_LEVELS))
+    #: ended operations older than this are pruned by the engine
+    retention_days: int = setting(
+        DEFAULT_RETENTION_DAYS, whole(1, 36500), "days ended operations are kept before pruning"
+    )
+    #: a trigger past it is refused with 503 NotEnoughResources
+    max_queued_ops: int = setting(
+        DEFAULT_MAX_QUEUED_OPS, whole(1, 1_000_000), "operations waiting for a worker at most (queued)"
+    )
+    #: for a Prometheus scraper
+    metrics_token: str | None = setting(
+        None, check_token, "a bearer token that may read /metrics without admin credentials"
+    )
+    log_format: str = setting("text", choice(LOG_FORMATS), "text, or json: one JSON object per line")
+    upstream_timeout: float = setting(
+        float(DEFAULT_UPSTREAM_TIMEOUT), seconds(1, 600), "seconds an upstream (PDS, PLC) read may take"
+    )
+    #: retries with backoff and jitter on timeouts, resets, 5xx and 429
+    upstream_attempts: int = setting(
+        DEFAULT_UPSTREAM_ATTEMPTS, whole(1, 20), "attempts per upstream call, retries included"
+    )
+    #: however steadily the bytes come; an export may take longer while it keeps arriving at
+    #: ``upstream.calls.RetryPolicy.export_min_rate``
+    upstream_deadline: float = setting(
+        float(DEFAULT_UPSTREAM_DEADLINE),
+        seconds(1, 3600),
+        "seconds one upstream request may take, connect to last byte; an export may take longer (see the README)",
+    )
+    #: shared by every job (a pds-scan fetches as many repositories at once); at network distance a listing is
+    #: bound by round trips, so this sets its speed
+    upstream_concurrency: int = setting(
+        DEFAULT_UPSTREAM_CONCURRENCY, whole(1, 256), "requests in flight to one upstream host at once"
+    )
+    export_readers: int = setting(
+        DEFAULT_EXPORT_READERS,
+        whole(0, 64),
+        "processes that read repository exports (did-sync); 0 reads them on a thread of the server",
+        shown="one per core beyond the first, 1-4",
+    )
+    #: an extension point; the engine's own tests use it. Not deduplicated: a plugin named twice is refused by
+    #: the job registry as a type registered twice
+    job_plugins: tuple[str, ...] = repeated(
+        "--job-plugin", as_given, "load an extra job type", metavar="MODULE:CLASS", unique=False
+    )
+    #: from anyone else ``X-Forwarded-For``/``-Proto`` are ignored
+    trusted_proxies: tuple[IPNetwork, ...] = repeated(
+        "--trusted-proxy",
+        check_network,
+        "a reverse proxy whose X-Forwarded-For is believed; from anyone else forwarded headers are ignored",
+        metavar="IP|CIDR",
+    )
+    client_timeout: float = setting(
+        float(DEFAULT_CLIENT_TIMEOUT),
+        seconds(1, 600),
+        "seconds a client has to send a request's headers, then again its body, before it is cut off",
+    )
+    #: one more is closed as soon as it is accepted
+    max_connections: int = setting(
+        DEFAULT_MAX_CONNECTIONS, whole(1, 100_000), "client connections open at once; more are closed at once"
+    )
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        if not self.service_did:
+            object.__setattr__(self, "service_did", default_service_did(self.host, self.port))
+
+    @property
+    def public_url(self) -> str:
+        host = "localhost" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104 - a name for the DID, not a bind
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+
+#: every declared setting, in the order of the fields: the order of ``serve --help`` and of the README's table
+DECLARATIONS: tuple[Declaration, ...] = tuple(
+    replace(f.metadata[_DECLARATION], name=f.name) for f in fields(Settings) if _DECLARATION in f.metadata
+)
+
+
+def default_service_did(host: str, port: int) -> str:
+    """``did:web:<host>%3A<port>``: what the server is on a machine with no configuration at all."""
+    name = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a name for the DID, not a bind
+    return f"did:web:{name}%3A{port}"
+
+
+# --- derived: the flags, the values, the variables ---
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per declared setting. None has an argparse default, so that :func:`build` can tell a flag not
+    given (``None``: its variable is read) from one given."""
+    for declared in DECLARATIONS:
+        if declared.kind == "switch":
+            parser.add_argument(
+                declared.flag, dest=declared.name, action="store_const", const=True, help=declared.help_text
+            )
+        elif declared.kind == "repeatable":
+            parser.add_argument(
+                declared.flag, dest=declared.name, action="append", metavar=declared.metavar, help=declared.help_text
+            )
+        else:
+            parser.add_argument(declared.flag, dest=declared.name, help=declared.help_text)
+
+
+def from_arguments(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from a command line parsed with :func:`add_arguments`."""
+    return build(environ=environ, **{declared.name: getattr(args, declared.name) for declared in DECLARATIONS})
+
+
+def build(*, environ: Mapping[str, str] | None = None, **given: object) -> Settings:
+    """Settings from flag values by field name (``None`` or left out: not given), falling back to each setting's
+    variable in ``environ`` (``os.environ`` by default), then to its default.
+
+    An error names where the bad value came from: the flag, or the variable when no flag was given.
+    """
+    unknown = given.keys() - {declared.name for declared in DECLARATIONS}
+    if unknown:
+        raise TypeError(f"build() got values for no setting: {', '.join(sorted(unknown))}")
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {declared.name: declared.value(given.get(declared.name), env) for declared in DECLARATIONS}
+    return Settings(**values)
+
+
 def env_value(environ: Mapping[str, str], flag: str) -> str | None:
-    return environ.get(env_name(flag))
-
-
-def env_name(flag: str) -> str:
-    """``--plc-url`` -> ``CHIVE_ADMIN_PLC_URL``."""
-    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+    """The value of the variable of the setting whose flag is ``flag``."""
+    return environ.get(next(declared.env for declared in DECLARATIONS if declared.flag == flag))
 
 
 def server_variables() -> frozenset[str]:
-    """The ``CHIVE_ADMIN_*`` variables the server reads: one per setting (``CHIVE_ADMIN_<FIELD>``)."""
-    return frozenset(ENV_PREFIX + f.name.upper() for f in fields(Settings) if f.metadata.get("env", True))
+    """The ``CHIVE_ADMIN_*`` variables the server reads: one per declared setting."""
+    return frozenset(declared.env for declared in DECLARATIONS)
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
@@ -220,104 +475,3 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
             hint = f" (did you mean {close[0]}?)" if close else ""
             warnings.append(f"{name} is not a chive-admin setting and is ignored{hint}")
     return warnings
-
-
-def build(
-    *,
-    host: str | None,
-    port: str | int | None,
-    db: str | Path | None,
-    service_did: str | None,
-    admin_dids: Sequence[str] | None,
-    plc_url: str | None,
-    governance_did: str | None,
-    workers: str | int | None,
-    allow_private_network: bool | None,
-    log_level: str | None,
-    retention_days: str | int | None = None,
-    job_plugins: Sequence[str] | None = None,
-    metrics_token: str | None = None,
-    log_format: str | None = None,
-    upstream_timeout: str | float | None = None,
-    upstream_attempts: str | int | None = None,
-    upstream_deadline: str | float | None = None,
-    upstream_concurrency: str | int | None = None,
-    export_readers: str | int | None = None,
-    trusted_proxies: Sequence[str] | None = None,
-    client_timeout: str | int | None = None,
-    max_connections: str | int | None = None,
-    max_queued_ops: str | int | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Settings:
-    """Settings from flag values (``None`` where a flag was not given), falling back to env, then defaults.
-
-    An error names where the bad value came from: the flag, or the env variable when no flag was given.
-    """
-    env = os.environ if environ is None else environ
-
-    def pick(flag: str, given: object) -> tuple[str, str | None]:
-        """The name to blame and the value: the flag's when one was given, else its env variable's."""
-        if given is not None:
-            return flag, str(given)
-        return env_name(flag), env.get(env_name(flag))
-
-    def pick_list(flag: str, variable: str, given: Sequence[str] | None) -> tuple[str, list[str]]:
-        if given:
-            return flag, list(given)
-        name = ENV_PREFIX + variable
-        return name, [v.strip() for v in (env.get(name) or "").split(",") if v.strip()]
-
-    host_v = check_host(*_or(pick("--host", host), DEFAULT_HOST))
-    port_v = check_int(*_or(pick("--port", port), DEFAULT_PORT), 1, 65535)
-    admins_from, raw_admins = pick_list("--admin-did", "ADMIN_DIDS", admin_dids)
-    _, plugins = pick_list("--job-plugin", "JOB_PLUGINS", job_plugins)
-    proxies_from, proxies = pick_list("--trusted-proxy", "TRUSTED_PROXIES", trusted_proxies)
-    service_from, service = pick("--service-did", service_did)
-    governance_from, governance = pick("--governance-did", governance_did)
-    private_from, private = pick("--allow-private-network", allow_private_network)
-    level_from, level_raw = pick("--log-level", log_level)
-    level = check_choice(level_from, level_raw or "info", LOG_LEVELS)
-    readers_from, readers_raw = pick("--export-readers", export_readers)
-    db_from, db_path = _or(pick("--db", db), DEFAULT_DB)
-    return Settings(
-        host=host_v,
-        port=port_v,
-        db=check_db_path(db_path, db_from),
-        service_did=check_did(service_from, service) if service else "",
-        admin_dids=tuple(dict.fromkeys(check_did(admins_from, d.strip()) for d in raw_admins)),
-        plc_url=check_url(*_or(pick("--plc-url", plc_url), DEFAULT_PLC_URL)),
-        governance_did=check_did(governance_from, governance) if governance else None,
-        workers=check_int(*_or(pick("--workers", workers), DEFAULT_WORKERS), 1, 64),
-        allow_private_network=check_bool(private_from, private) if private is not None else False,
-        log_level=level,
-        retention_days=check_int(*_or(pick("--retention-days", retention_days), DEFAULT_RETENTION_DAYS), 1, 36500),
-        job_plugins=tuple(plugins),
-        metrics_token=check_token(*_or(pick("--metrics-token", metrics_token), None)),
-        log_format=check_choice(*_or(pick("--log-format", log_format), "text"), ("text", "json")),
-        upstream_timeout=float(check_int(*_or(pick("--upstream-timeout", upstream_timeout), 30), 1, 600)),
-        upstream_attempts=check_int(*_or(pick("--upstream-attempts", upstream_attempts), 6), 1, 20),
-        upstream_deadline=float(
-            check_int(*_or(pick("--upstream-deadline", upstream_deadline), DEFAULT_UPSTREAM_DEADLINE), 1, 3600)
-        ),
-        upstream_concurrency=check_int(
-            *_or(pick("--upstream-concurrency", upstream_concurrency), DEFAULT_UPSTREAM_CONCURRENCY), 1, 256
-        ),
-        export_readers=check_int(readers_from, _given(readers_raw, DEFAULT_EXPORT_READERS), 0, 64),
-        trusted_proxies=tuple(dict.fromkeys(check_network(proxies_from, p) for p in proxies)),
-        client_timeout=float(check_int(*_or(pick("--client-timeout", client_timeout), DEFAULT_CLIENT_TIMEOUT), 1, 600)),
-        max_connections=check_int(
-            *_or(pick("--max-connections", max_connections), DEFAULT_MAX_CONNECTIONS), 1, 100_000
-        ),
-        max_queued_ops=check_int(*_or(pick("--max-queued-ops", max_queued_ops), DEFAULT_MAX_QUEUED_OPS), 1, 1_000_000),
-    )
-
-
-def _or(picked: tuple[str, str | None], default: T) -> tuple[str, str | T]:
-    """``(name, value)`` for a check: the value picked, or the default when none was (or it was empty)."""
-    name, value = picked
-    return name, value or default
-
-
-def _given(value: str | None, default: int) -> str | int:
-    """``value`` when one was given, even ``"0"`` (which ``or`` would replace with the default)."""
-    return default if value is None or value == "" else value

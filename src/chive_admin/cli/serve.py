@@ -26,7 +26,13 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from chive_admin.settings import Settings, SettingsError, unknown_variables
+from chive_admin.settings import (
+    DEFAULT_CLIENT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    Settings,
+    SettingsError,
+    unknown_variables,
+)
 from chive_admin.store.db import OwnerLock, preflight
 from chive_admin.telemetry.logs import configure_logging
 
@@ -96,8 +102,8 @@ class BoundedH11Protocol(H11Protocol):
     client's fault, so the body deadline starts again instead.
     """
 
-    client_timeout: float = 10.0
-    max_connections: int = 512
+    client_timeout: float = DEFAULT_CLIENT_TIMEOUT  # bounded_protocol() sets both from the settings
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     _deadline: asyncio.TimerHandle | None = None
     _watched: object = None
     _started: bool = False  # a byte of the current request has arrived
