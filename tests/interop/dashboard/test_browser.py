@@ -163,10 +163,11 @@ def test_operator_session_in_headless_chromium(
             expect(fields.locator("dl.pairs dd")).to_have_text([testnet.pds2_url])
             expect(fields).to_contain_text(f"records {processed}")
             expect(fields.locator(".error-code")).to_have_text("—")
-            field = {
-                dt.inner_text(): dt.evaluate("node => node.nextElementSibling.innerText")
-                for dt in fields.locator(":scope > dt").all()
-            }
+            # read in one evaluation: the view is redrawn at each poll, so handles to its nodes may go stale
+            field = fields.evaluate(
+                "node => Object.fromEntries([...node.querySelectorAll(':scope > dt')]"
+                ".map(dt => [dt.innerText, dt.nextElementSibling.innerText]))"
+            )
             assert field["Status"] == "completed"
             assert field["Target"] == testnet.pds2_url
             assert field["Attempts"] == "1"
