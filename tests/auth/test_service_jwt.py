@@ -236,11 +236,3 @@ async def test_only_the_tokens_of_allowed_callers_are_remembered(world: World) -
     for _ in range(5):
         assert (await world.call(world.token())).status_code == 200
     assert len(world.app.state.services.authenticator.verifier.replay) == 5
-
-
-async def test_the_server_publishes_its_did_document(world: World) -> None:
-    response = await world.client.get("/.well-known/did.json")
-    assert response.status_code == 200
-    document = response.json()
-    assert document["id"] == world.service_did
-    assert document["service"][0]["serviceEndpoint"].startswith("http://")

@@ -167,38 +167,6 @@ def test_busy_port_is_one_line_and_exit_2_before_the_database_exists(tmp_path: P
 
 
 ADMIN = "did:plc:banneradmin000000000000"
-GRANTED = "did:plc:bannergranted0000000000"
-
-
-def test_banner_says_where_what_and_who(tmp_path: Path) -> None:
-    db = tmp_path / "banner.db"
-    server = ServerProcess(args=["--db", str(db), "--admin-did", ADMIN, "--allow-private-network"], cwd=tmp_path)
-    server.start()
-    try:
-        key = create_key(db, ADMIN, "banner")
-        assigned = httpx.post(
-            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE}",
-            json={"did": GRANTED, "role": "admin"},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        assert assigned.status_code == 200, assigned.text
-    finally:
-        server.stop()
-    out = server.output()
-    assert f"serving {server.url}" in out
-    assert f"dashboard {server.url}/admin/" in out
-    assert f"database {db.resolve()}" in out
-    assert f"service DID did:web:127.0.0.1%3A{server.port}" in out
-    assert f"admins: {ADMIN} (--admin-did)" in out
-    assert "no admin exists" not in out
-    assert re.search(r"WARNING .*--allow-private-network is on", out)
-
-    # restarted without --admin-did: the admin granted in the roles table is found there
-    again = ServerProcess(args=["--db", str(db)], cwd=tmp_path).start()
-    again.stop()
-    assert f"admins: {GRANTED} (roles table)" in again.output()
-    assert "no admin exists" not in again.output()
-    assert "--allow-private-network is on" not in again.output()
 
 
 def test_banner_warns_when_nobody_can_administer(tmp_path: Path) -> None:

@@ -1,0 +1,75 @@
+"""getSystemHealth: real readings of this database (probe, sizes, schema, integrity) and an overall status."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import AppFactory
+from support.admin_api import USER, Api, answer, refusal, serving
+from support.auth import FixedTokens
+
+from chive_admin._generated import ids
+from chive_admin._generated.models.pub.chive.admin import get_system_health
+from chive_admin.handlers.admin import get_system_health as handler
+from chive_admin.store.db import Database, bundled_migrations
+from chive_admin.telemetry.health import IntegrityMonitor
+
+METHOD = ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH
+
+
+async def test_the_real_database_is_read(api: Api, tmp_path: Path) -> None:
+    response = await api.get(METHOD)
+    on_disk = os.stat(tmp_path / "chive-admin.db").st_size
+    wal_on_disk = os.stat(tmp_path / "chive-admin.db-wal").st_size
+    out = answer(response, get_system_health.Output)
+    assert out.status == "healthy"
+    (db,) = out.databases
+    assert db.healthy is True
+    assert db.integrity == "ok"
+    assert db.schema_version == max(m.version for m in bundled_migrations())
+    assert db.size_bytes == on_disk
+    assert db.wal_bytes == wal_on_disk
+    disk = os.statvfs(tmp_path)
+    assert db.disk_free_bytes is not None
+    assert abs(db.disk_free_bytes - disk.f_bavail * disk.f_frsize) < 64 * 1024 * 1024  # the same file system
+    assert db.latency_ms is not None
+    assert db.error is None
+
+
+async def test_corruption_is_reported_unhealthy(tmp_path: Path, make_app: AppFactory) -> None:
+    path = tmp_path / "bad.db"
+    db = await Database.open(path, readers=1)
+    async with db.write() as conn:
+        await conn.execute("CREATE TABLE filler (x TEXT)")
+        await conn.executemany("INSERT INTO filler VALUES (?)", [("y" * 500,) for _ in range(2000)])
+        await conn.execute("CREATE INDEX filler_x ON filler (x)")
+    await db.close()
+    # overwrite the last pages (the index built last), as a failing disk would
+    with path.open("r+b") as f:
+        f.seek(os.stat(path).st_size - 3 * 4096 + 100)
+        f.write(b"\x00garbage\xff" * 400)
+    db = await Database.open(path, readers=1)
+    try:
+        integrity = await IntegrityMonitor(db).current()
+    finally:
+        await db.close()
+    assert integrity.ok is False
+    async for api in serving(make_app(authenticator=FixedTokens(), db=path)):
+        out = answer(await api.get(METHOD), get_system_health.Output)
+    assert out.status == "unhealthy"
+    assert out.databases[0].integrity == "failed"
+    assert out.databases[0].healthy is False
+    assert out.databases[0].error == "integrity check failed"
+
+
+async def test_little_free_disk_is_degraded(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handler, "LOW_DISK_BYTES", 1 << 62)  # more than any disk has free
+    out = answer(await api.get(METHOD), get_system_health.Output)
+    assert out.status == "degraded"
+    assert out.databases[0].healthy is True
+
+
+async def test_refused_to_a_caller_without_the_admin_role(api: Api) -> None:
+    refusal(await api.get(METHOD, headers=USER), 403, "AdminRequired")
