@@ -1,6 +1,6 @@
 """Calling XRPC methods of an app running in-process, as the handler tests do: a request by NSID from an admin (or
 from anyone else), its answer read strictly against the method's output model or as an XRPC error body, and
-operations of any status put straight into the store."""
+operations of any status and dead-letter entries put straight into the store."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ulid import ULID
 
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
-from chive_admin.store import access
+from chive_admin.store import access, dead_letters
 from chive_admin.store import operations as ops
 
 if TYPE_CHECKING:
@@ -62,7 +62,8 @@ class Api:
 
     async def stored_op(self, op_type: str, params: dict[str, Any] | None = None, *, status: str) -> ops.Operation:
         """An operation put in ``status`` by the store's own transitions, as a worker would have left it (for an
-        app whose engine runs nothing)."""
+        app whose engine runs nothing). Any status but ``queued`` claims the oldest queued op of ``op_type``: make
+        queued ones last."""
         async with self.services.db.write() as conn:
             op, _ = await ops.insert_or_reuse(
                 conn, op_id=str(ULID()), op_type=op_type, params=params or {}, started_by=None, now=now_stamp()
@@ -82,6 +83,22 @@ class Api:
         assert stored.status == status
         self.services.status_answers.changed()
         return stored
+
+    async def dead_letter(
+        self, item: int, *, error_type: str = "test_item", context: dict[str, Any] | None = None, created_at: str = ""
+    ) -> int:
+        """A dead-letter entry of the test job (``support.jobs.CountItems``) for ``item``; its id."""
+        async with self.services.db.write() as conn:
+            return await dead_letters.add(
+                conn,
+                operation_id=None,
+                job_type="test-count",
+                error_type=error_type,
+                message=f"item {item} refused",
+                context=context or {"item": item},
+                item={"item": item},
+                now=created_at or now_stamp(),
+            )
 
 
 async def serving(app: Starlette) -> AsyncIterator[Api]:
