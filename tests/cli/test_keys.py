@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -64,36 +63,3 @@ def test_bad_arguments_are_one_line(tmp_path: Path) -> None:
     assert bad_did.stderr.count("\n") == 1
     bad_name = keys("create", "--did", ADMIN, "--name", " ", db=db)
     assert bad_name.returncode == 2
-
-
-def test_keys_use_chive_admin_db_and_never_create_a_database(tmp_path: Path) -> None:
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    for args, env in (
-        (["keys", "list"], {}),  # the default, ./chive-admin.db, in a directory without one
-        (["keys", "list", "--db", str(tmp_path / "typo.db")], {}),
-        (["keys", "create", "--did", ADMIN, "--name", "x"], {"CHIVE_ADMIN_DB": str(tmp_path / "missing.db")}),
-        (["roles", "list"], {"CHIVE_ADMIN_DB": str(tmp_path / "missing.db")}),
-    ):
-        refused = subprocess.run(
-            cli_command(*args), cwd=elsewhere, env={**os.environ, **env}, capture_output=True, text=True, check=False
-        )
-        assert refused.returncode == 2, args
-        assert refused.stderr.count("\n") == 1, refused.stderr
-        assert "only `chive-admin serve` creates one" in refused.stderr
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["elsewhere"]  # nothing created anywhere
-
-    db = tmp_path / "served.db"
-    create_database(db)
-    made = subprocess.run(
-        cli_command("keys", "create", "--did", ADMIN, "--name", "env"),
-        cwd=elsewhere,
-        env={**os.environ, "CHIVE_ADMIN_DB": str(db)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    assert f"database: {db.resolve()}\n" in made.stderr
-    assert "env" in keys("list", db=db).stdout
-    assert not (elsewhere / "chive-admin.db").exists()
