@@ -16,6 +16,7 @@ from ulid import ULID
 
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
+from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import access, dead_letters
 from chive_admin.store import operations as ops
 
@@ -66,7 +67,13 @@ class Api:
         queued ones last."""
         async with self.services.db.write() as conn:
             op, _ = await ops.insert_or_reuse(
-                conn, op_id=str(ULID()), op_type=op_type, params=params or {}, started_by=None, now=now_stamp()
+                conn,
+                op_id=str(ULID()),
+                op_type=op_type,
+                params=params or {},
+                started_by=None,
+                now=now_stamp(),
+                max_queued=DEFAULT_MAX_QUEUED_OPS,
             )
             if status != "queued":
                 claimed = await ops.claim_next(
