@@ -148,7 +148,7 @@ async def test_progress_and_finish_need_the_lease(db: Database) -> None:
         assert not await ops.finish(conn, "01A", "w1", ops.Outcome.FAILED, T1)
         assert await ops.save_progress(conn, "01A", "w1", ops.Progress(records_processed=9), T1) is None
     op = await get(db, "01A")
-    assert (op.status, op.records_processed, op.checkpoint, op.lease_owner) == ("completed", 5, {"n": 5}, None)
+    assert (op.status, op.progress.records_processed, op.checkpoint, op.lease_owner) == ("completed", 5, {"n": 5}, None)
     assert op.completed_at == T1
 
 
@@ -198,7 +198,7 @@ async def test_restart_requeues_running_and_completes_cancelling(db: Database) -
         await ops.request_cancel(conn, "01B", T1)
         assert await ops.requeue_orphans(conn, T1) == (1, 1)
     a, b = await get(db, "01A"), await get(db, "01B")
-    assert (a.status, a.checkpoint, a.records_processed, a.lease_owner) == ("queued", {"next": 3}, 3, None)
+    assert (a.status, a.checkpoint, a.progress.records_processed, a.lease_owner) == ("queued", {"next": 3}, 3, None)
     assert b.status == "cancelled"
     again = await claim(db, "w3")
     assert again is not None

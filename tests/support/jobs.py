@@ -47,9 +47,9 @@ class CountItems(Job[CountParams]):
         as_repos = os.environ.get("TEST_JOB_UNIT") == "repos"
         ctx.stage("counting")
         if as_repos:
-            ctx.total_repos = total
+            ctx.progress.total_repos = total
         else:
-            ctx.total_records = total
+            ctx.progress.total_records = total
         await ctx.save()
         start = int(ctx.checkpoint or 0)
         for first in range(start, total, params.batch_size):
@@ -76,9 +76,9 @@ class CountItems(Job[CountParams]):
                     await conn.execute(
                         "INSERT INTO test_items (op_id, item, attempt) VALUES (?, ?, ?)", (ctx.op_id, item, ctx.attempt)
                     )
-                    ctx.records_processed += 1
+                    ctx.progress.records_processed += 1
                     if as_repos:
-                        ctx.processed_repos = (ctx.processed_repos or 0) + 1
+                        ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
                 ctx.checkpoint = items.stop
 
     async def retry_item(self, ctx: JobContext, item: Any) -> None:
@@ -89,4 +89,4 @@ class CountItems(Job[CountParams]):
             await conn.execute(
                 "INSERT INTO test_items (op_id, item, attempt) VALUES (?, ?, ?)", (ctx.op_id, item["item"], ctx.attempt)
             )
-            ctx.records_processed += 1
+            ctx.progress.records_processed += 1

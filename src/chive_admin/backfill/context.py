@@ -54,14 +54,8 @@ class JobContext:
         #: the job's own position, JSON-serialisable; committed with each batch
         self.checkpoint: Any = op.checkpoint
         self.attempt = op.attempts
-        self.stage_name = op.stage
-        self.records_processed = op.records_processed
-        self.records_failed = op.records_failed
-        self.total_records = op.total_records
-        self.total_repos = op.total_repos
-        self.processed_repos = op.processed_repos
-        #: the job type's own counters (e.g. updated/deleted), reported as the op's ``counts``
-        self.counts: dict[str, int] = dict(op.counts or {})
+        #: the op's counters and stage, committed with each batch
+        self.progress = op.progress.copy()
         self._stages = stages
         self._stopping = stopping
         self._committed = self._snapshot()
@@ -72,23 +66,12 @@ class JobContext:
 
     def count(self, name: str, n: int = 1) -> None:
         """Add to one of the job's own counters (inside a batch, like every change of progress)."""
-        self.counts[name] = self.counts.get(name, 0) + n
+        self.progress.counts[name] = self.progress.counts.get(name, 0) + n
 
     def stage(self, name: str) -> None:
         if name not in self._stages:
             raise ValueError(f"stage {name!r} is not declared by {self.op_type}")
-        self.stage_name = name
-
-    def _progress(self) -> ops.Progress:
-        return ops.Progress(
-            stage=self.stage_name,
-            records_processed=self.records_processed,
-            total_records=self.total_records,
-            total_repos=self.total_repos,
-            processed_repos=self.processed_repos,
-            records_failed=self.records_failed,
-            counts=dict(self.counts) if self.counts else None,
-        )
+        self.progress.stage = name
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -100,7 +83,7 @@ class JobContext:
             async with self.db.write() as conn:
                 yield conn
                 status = await ops.save_progress(
-                    conn, self.op_id, self.owner, self._progress(), now_stamp(), self.checkpoint
+                    conn, self.op_id, self.owner, self.progress, now_stamp(), self.checkpoint
                 )
                 if status is None:
                     raise LeaseLost(f"operation {self.op_id} is no longer held by this worker")
@@ -138,7 +121,7 @@ class JobContext:
             item=item,
             now=now_stamp(),
         )
-        self.records_failed += 1
+        self.progress.records_failed += 1
 
     async def dead_letter_records(
         self, conn: aiosqlite.Connection, invalid: Iterable[InvalidRecord], *, did: str, pds: str
@@ -153,28 +136,10 @@ class JobContext:
                 item={"kind": "record", "uri": bad.uri, "pds": pds},
             )
 
-    def _snapshot(self) -> tuple[Any, ...]:
-        return (
-            copy.deepcopy(self.checkpoint),
-            self.stage_name,
-            self.records_processed,
-            self.records_failed,
-            self.total_records,
-            self.total_repos,
-            self.processed_repos,
-            dict(self.counts),
-        )
+    def _snapshot(self) -> tuple[Any, ops.Progress]:
+        return copy.deepcopy(self.checkpoint), self.progress.copy()
 
-    def _restore(self, saved: tuple[Any, ...]) -> None:
-        (
-            checkpoint,
-            self.stage_name,
-            self.records_processed,
-            self.records_failed,
-            self.total_records,
-            self.total_repos,
-            self.processed_repos,
-            counts,
-        ) = saved
-        self.counts = dict(counts)
+    def _restore(self, saved: tuple[Any, ops.Progress]) -> None:
+        checkpoint, progress = saved
         self.checkpoint = copy.deepcopy(checkpoint)
+        self.progress = progress.copy()

@@ -317,7 +317,7 @@ class Engine:
             log.exception("operation %s (%s) crashed", op.id, op.type)
             await self._failed_internally(op.id, owner, f"unexpected {type(exc).__name__} in the {op.type} job")
         else:
-            outcome = ops.Outcome.PARTIAL if ctx.records_failed else ops.Outcome.COMPLETED
+            outcome = ops.Outcome.PARTIAL if ctx.progress.records_failed else ops.Outcome.COMPLETED
             await self._finish(op.id, owner, outcome, ctx=ctx)
         finally:
             self._running.pop(op.id, None)
@@ -370,7 +370,7 @@ class Engine:
             async with self._state_write() as conn:
                 now = now_stamp()
                 if ctx is not None:  # a job that ran to its end: its last counters, even those after its last batch
-                    await ops.save_progress(conn, op_id, owner, _final_progress(ctx), now)
+                    await ops.save_progress(conn, op_id, owner, ctx.progress, now)
                 if not await ops.finish(
                     conn, op_id, owner, outcome, now, error=error, error_code=code, error_context=context
                 ):
@@ -444,24 +444,7 @@ def op_fields(op: ops.Operation) -> dict[str, Any]:
         "op_id": op.id,
         "type": op.type,
         "status": op.status,
-        "stage": op.stage,
         "attempt": op.attempts,
-        "records_processed": op.records_processed,
-        "records_failed": op.records_failed,
-        "total_records": op.total_records,
-        "processed_repos": op.processed_repos,
-        "total_repos": op.total_repos,
+        **dataclasses.asdict(op.progress),
         "error_code": op.error_code,
     }
-
-
-def _final_progress(ctx: JobContext) -> ops.Progress:
-    return ops.Progress(
-        stage=ctx.stage_name,
-        records_processed=ctx.records_processed,
-        total_records=ctx.total_records,
-        total_repos=ctx.total_repos,
-        processed_repos=ctx.processed_repos,
-        records_failed=ctx.records_failed,
-        counts=dict(ctx.counts) if ctx.counts else None,
-    )

@@ -11,6 +11,7 @@ from atproto_core.uri import AtUri
 from chive_admin.clock import now_stamp
 from chive_admin.ingest.fetch import RepoContents
 from chive_admin.ingest.write import apply_records, remove_records
+from chive_admin.store.operations import Progress
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.errors import RecordNotFound
 
@@ -18,7 +19,7 @@ from chive_admin.upstream.errors import RecordNotFound
 class RetryTarget(Protocol):
     """Where a retried record is written and counted: a job's context, whose batches commit its progress too."""
 
-    records_processed: int
+    progress: Progress
 
     def batch(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
 
@@ -43,4 +44,4 @@ async def retry_record(upstream: AtprotoClient, target: RetryTarget, uri: str, p
         raise StillInvalid(contents.invalid[0].problem)
     async with target.batch() as conn:
         await apply_records(conn, contents.records, now_stamp())
-        target.records_processed += 1
+        target.progress.records_processed += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from typing import Any
 
@@ -30,24 +30,40 @@ class QueueFull(Exception):
         self.limit = limit
 
 
+@dataclass
+class Progress:
+    """How far a job has come: the counters it reports, each its own column of the operations table.
+
+    The one declaration of them: the store's columns, the job context's snapshot and the views derive from it.
+    When saved, ``None`` (and empty ``counts``) leaves a column as it is.
+    """
+
+    stage: str | None = None
+    records_processed: int = 0
+    total_records: int | None = None
+    total_repos: int | None = None
+    processed_repos: int | None = None
+    records_failed: int = 0
+    #: the job type's own counters (e.g. updated/deleted)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def copy(self) -> Progress:
+        return replace(self, counts=dict(self.counts))
+
+
 @dataclass(frozen=True)
 class Operation:
     id: str
     type: str
     status: str
-    stage: str | None
     params: dict[str, Any]
     started_by: str | None
     requested_at: str
     started_at: str | None
     updated_at: str
     completed_at: str | None
-    records_processed: int
-    total_records: int | None
-    total_repos: int | None
-    processed_repos: int | None
-    records_failed: int
-    counts: dict[str, int] | None
+    progress: Progress
+    #: the job's position as stored (JSON); its job type reads it with its checkpoint model
     checkpoint: Any
     error: str | None
     error_code: str | None
@@ -63,11 +79,11 @@ class Operation:
         return self.status in ENDED
 
 
-_COLUMNS = (
-    "id, type, status, stage, params, started_by, requested_at, started_at, updated_at, completed_at,"
-    " records_processed, total_records, total_repos, processed_repos, records_failed, counts, checkpoint, error,"
-    " error_code, error_context, attempts, lease_owner, lease_expires_at, attempt_started_at, attempt_base"
-)
+_PROGRESS_COLUMNS = tuple(f.name for f in fields(Progress))
+#: every column an ``Operation`` is read from: its own fields, then its progress's
+_NAMES = (*(f.name for f in fields(Operation) if f.name != "progress"), *_PROGRESS_COLUMNS)
+_COLUMNS = ", ".join(_NAMES)
+_JSON_COLUMNS = ("params", "counts", "checkpoint", "error_context")
 
 
 def _loads(text: str | None) -> Any:
@@ -75,12 +91,12 @@ def _loads(text: str | None) -> Any:
 
 
 def _row(row: Sequence[Any]) -> Operation:
-    values = list(row)
-    values[4] = json.loads(values[4])
-    values[15] = _loads(values[15])
-    values[16] = _loads(values[16])
-    values[19] = _loads(values[19])
-    return Operation(*values)
+    values = dict(zip(_NAMES, row, strict=True))
+    for name in _JSON_COLUMNS:
+        values[name] = _loads(values[name])
+    values["counts"] = values["counts"] or {}
+    progress = Progress(**{name: values.pop(name) for name in _PROGRESS_COLUMNS})
+    return Operation(**values, progress=progress)
 
 
 def canonical_json(value: Any) -> str:
@@ -199,19 +215,6 @@ async def heartbeat(conn: aiosqlite.Connection, op_id: str, owner: str, lease_un
     return cur.rowcount == 1
 
 
-@dataclass(frozen=True)
-class Progress:
-    """The counters and position a job reports; ``None`` leaves a value as it is."""
-
-    stage: str | None = None
-    records_processed: int | None = None
-    total_records: int | None = None
-    total_repos: int | None = None
-    processed_repos: int | None = None
-    records_failed: int | None = None
-    counts: dict[str, int] | None = None
-
-
 _UNCHANGED = object()
 
 
@@ -230,14 +233,12 @@ async def save_progress(
     """
     sets = ["updated_at = ?"]
     args: list[Any] = [now]
-    for column in ("stage", "records_processed", "total_records", "total_repos", "processed_repos", "records_failed"):
+    for column in _PROGRESS_COLUMNS:
         value = getattr(progress, column)
-        if value is not None:
-            sets.append(f"{column} = ?")
-            args.append(value)
-    if progress.counts is not None:
-        sets.append("counts = ?")
-        args.append(canonical_json(progress.counts))
+        if value is None or value == {}:  # not known yet, or no counters of its own: the column keeps its value
+            continue
+        sets.append(f"{column} = ?")
+        args.append(canonical_json(value) if column == "counts" else value)
     if checkpoint is not _UNCHANGED:
         sets.append("checkpoint = ?")
         args.append(None if checkpoint is None else canonical_json(checkpoint))

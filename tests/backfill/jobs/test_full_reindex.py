@@ -82,7 +82,7 @@ async def test_search_answers_from_the_old_index_until_the_swap(seeded: tuple[St
         if stored.status not in ("queued", "running"):
             break
         assert len(alpha) == 200  # the live index serves throughout
-        if stored.stage in (None, "building"):  # the swap commits together with stage "swapping"
+        if stored.progress.stage in (None, "building"):  # the swap commits together with stage "swapping"
             assert zebra == []  # still the old index
             answered_during += 1
         await asyncio.sleep(0)

@@ -68,13 +68,13 @@ class CitationExtraction(Job[CitationParams]):
         if params.uri is not None:
             async with ctx.db.read() as conn:
                 one = await citations.eprint(conn, params.uri)
-            ctx.total_records = 1
+            ctx.progress.total_records = 1
             if one is not None:
                 await self._one(ctx, one, dead_letter=True)
             return
         if ctx.checkpoint is None:
             async with ctx.batch() as conn:
-                ctx.total_records = await citations.count_pending(conn)
+                ctx.progress.total_records = await citations.count_pending(conn)
                 ctx.checkpoint = {"after": ""}
         while True:
             async with ctx.db.read() as conn:
@@ -108,12 +108,12 @@ class CitationExtraction(Job[CitationParams]):
                     context={"uri": eprint.uri, "did": eprint.did},
                     item={"kind": "eprint", "uri": eprint.uri},
                 )
-                ctx.records_processed += 1
+                ctx.progress.records_processed += 1
                 ctx.checkpoint = {**(ctx.checkpoint or {}), "after": eprint.uri}
             return
         async with ctx.batch() as conn:
             stored = await citations.replace(conn, eprint.uri, eprint.cid, found, now_stamp())
-            ctx.records_processed += 1
+            ctx.progress.records_processed += 1
             ctx.count("citations", stored)
             ctx.checkpoint = {**(ctx.checkpoint or {}), "after": eprint.uri}
 

@@ -119,9 +119,9 @@ class DidSync(Job[DidSyncParams]):
 
         A resumed sync re-applies the whole export: counts start again, and rewriting is idempotent by (uri, cid).
         """
-        ctx.total_records = None  # known once the export is read
-        ctx.records_processed = 0
-        ctx.counts = {}
+        ctx.progress.total_records = None  # known once the export is read
+        ctx.progress.records_processed = 0
+        ctx.progress.counts = {}
         since = now_stamp()  # every record written below is verified at or after this
         registered = False
         async for part in parts:  # both streams hold only the collections within ``scope``
@@ -133,12 +133,12 @@ class DidSync(Job[DidSyncParams]):
                     registered = True
                 result = await apply_records(conn, part.records, now_stamp())
                 await ctx.dead_letter_records(conn, part.invalid, did=did, pds=pds)
-                ctx.records_processed += len(part.records) + len(part.invalid)
+                ctx.progress.records_processed += len(part.records) + len(part.invalid)
                 ctx.count("inserted", result.inserted)
                 ctx.count("updated", result.updated)
                 ctx.count("unchanged", result.unchanged)
         async with ctx.batch() as conn:
-            ctx.total_records = ctx.records_processed
+            ctx.progress.total_records = ctx.progress.records_processed
             # what is not upstream, or is there but no longer valid, was not verified by this sync: it must not be
             # served from the index
             stale = await index.unverified_since(conn, did, since)

@@ -34,7 +34,7 @@ class DlqRetry(Job[DlqRetryParams]):
             async with ctx.batch() as conn:
                 chosen = list(params.entry_ids or await dead_letters.ids(conn, params.error_type))
                 ctx.checkpoint = {"ids": chosen, "next": 0}
-                ctx.total_records = len(chosen)
+                ctx.progress.total_records = len(chosen)
         registry = ctx.services.engine.registry
         while ctx.checkpoint["next"] < len(ctx.checkpoint["ids"]):
             entry_id = ctx.checkpoint["ids"][ctx.checkpoint["next"]]
@@ -54,5 +54,5 @@ class DlqRetry(Job[DlqRetryParams]):
                     await dead_letters.remove(conn, entry_id)
                 elif entry is not None and failure is not None:
                     await dead_letters.retried_and_failed(conn, entry_id, failure, now_stamp())
-                    ctx.records_failed += 1
+                    ctx.progress.records_failed += 1
                 ctx.checkpoint = {**ctx.checkpoint, "next": ctx.checkpoint["next"] + 1}

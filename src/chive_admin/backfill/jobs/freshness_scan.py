@@ -59,7 +59,7 @@ class FreshnessScan(Job[FreshnessParams]):
         if ctx.checkpoint is None:
             ctx.checkpoint = {"before": stamp(utc_now() - TIER_AGE[params.tier]), "after": ""}
             async with ctx.batch() as conn:
-                ctx.total_records = await index.count_unverified(conn, ctx.checkpoint["before"])
+                ctx.progress.total_records = await index.count_unverified(conn, ctx.checkpoint["before"])
         before = str(ctx.checkpoint["before"])
 
         async def check(did: str) -> None:
@@ -150,7 +150,7 @@ class FreshnessScan(Job[FreshnessParams]):
             if not was_active:  # served again after being hidden
                 await index.upsert_repo(conn, did, now, pds_url=pds, status="active")
                 await index.set_repo_hidden(conn, did, False)
-            ctx.records_processed += len(rows)
+            ctx.progress.records_processed += len(rows)
             ctx.count("checked", len(rows))
             ctx.count("unchanged", len(same))
             ctx.count("updated", len(contents.records))
@@ -162,7 +162,7 @@ class FreshnessScan(Job[FreshnessParams]):
             await index.upsert_repo(conn, did, now, pds_url=pds, status=status)
             await index.set_repo_hidden(conn, did, True)
             await index.mark_verified(conn, [row.uri for row in rows], now)
-            ctx.records_processed += len(rows)
+            ctx.progress.records_processed += len(rows)
             ctx.count("checked", len(rows))
             ctx.count("hidden", len(rows))
 
@@ -180,7 +180,7 @@ class FreshnessScan(Job[FreshnessParams]):
             raise RetryFailed(message)
         async with ctx.batch() as conn:
             await _dead_letter_repo(ctx, conn, did, error_type, message, pds)
-            ctx.records_processed += len(rows)
+            ctx.progress.records_processed += len(rows)
             ctx.count("checked", len(rows))
             ctx.count("unverified", len(rows))
 

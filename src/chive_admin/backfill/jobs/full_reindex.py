@@ -35,7 +35,7 @@ class FullReindex(Job[FullReindexParams]):
         ctx.stage("building")
         async with ctx.batch() as conn:
             table = await search.begin_rebuild(conn)  # a resumed rebuild keeps its table and what it holds
-            ctx.total_records = await search.visible_eprints(conn)
+            ctx.progress.total_records = await search.visible_eprints(conn)
             if ctx.checkpoint is None:
                 ctx.checkpoint = {"after": ""}
         while True:
@@ -43,11 +43,11 @@ class FullReindex(Job[FullReindexParams]):
                 docs = await search.eprints_after(conn, ctx.checkpoint["after"], batch_size)
                 if docs:
                     await search.fill(conn, table, docs)
-                    ctx.records_processed += len(docs)
+                    ctx.progress.records_processed += len(docs)
                     ctx.checkpoint = {"after": docs[-1].uri}
             if len(docs) < batch_size:
                 break
         ctx.stage("swapping")
         async with ctx.batch() as conn:
             await search.finish_rebuild(conn, now_stamp())
-            ctx.total_records = ctx.records_processed
+            ctx.progress.total_records = ctx.progress.records_processed

@@ -99,7 +99,7 @@ class PdsScan(Job[PdsScanParams]):
                                     conn, repo.did, now, pds_url=host, status=repo.status or "inactive"
                                 )
                                 await index.set_repo_hidden(conn, repo.did, True)
-                        ctx.total_repos = (ctx.total_repos or 0) + added
+                        ctx.progress.total_repos = (ctx.progress.total_repos or 0) + added
                         ctx.checkpoint = {
                             **ctx.checkpoint,
                             "cursor": page.cursor,
@@ -142,7 +142,7 @@ class PdsScan(Job[PdsScanParams]):
                 async with ctx.batch() as conn:  # gone between listing and fetching: mirror that, it is no failure
                     await _mark_gone(conn, did, pds, status)
                     await work_items.update(conn, ctx.op_id, did, state="skipped", info=info)
-                    ctx.processed_repos = (ctx.processed_repos or 0) + 1
+                    ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
                 return
             async with ctx.batch() as conn:
                 await ctx.dead_letter(
@@ -153,7 +153,7 @@ class PdsScan(Job[PdsScanParams]):
                     item={"kind": "repo", "did": did, "pds": pds},
                 )
                 await work_items.update(conn, ctx.op_id, did, state="failed", info=info)
-                ctx.processed_repos = (ctx.processed_repos or 0) + 1
+                ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
 
     async def _sync_repo(self, ctx: JobContext, did: str, info: dict[str, Any], *, track: bool) -> dict[str, Any]:
         """List every indexed collection of ``did`` from ``info["pds"]`` and mirror it; with ``track``, the position
@@ -179,7 +179,7 @@ class PdsScan(Job[PdsScanParams]):
                     async with ctx.batch() as conn:
                         await apply_records(conn, contents.records, now_stamp())
                         await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
-                        ctx.records_processed += len(records)
+                        ctx.progress.records_processed += len(records)
                         if track:
                             await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
             info = {**info, "next": info["next"] + 1, **listing.START}
@@ -191,7 +191,7 @@ class PdsScan(Job[PdsScanParams]):
             await index.set_repo_hidden(conn, did, False)
             if track:
                 await work_items.update(conn, ctx.op_id, did, state="done", info=info)
-                ctx.processed_repos = (ctx.processed_repos or 0) + 1
+                ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
         return info
 
     async def retry_item(self, ctx: JobContext, item: Any) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, TypeVar
+
+from pydantic.alias_generators import to_camel
 
 from chive_admin.clock import parse_stamp, utc_now
 from chive_admin.lex import LexModel
@@ -13,37 +16,34 @@ M = TypeVar("M", bound=LexModel)
 
 def eta_seconds(op: Operation) -> int | None:
     """Seconds left at the rate of the current attempt; ``None`` without a total, a start or any progress yet."""
-    if op.status not in ("running", "cancelling") or op.total_records is None or op.attempt_started_at is None:
+    progress = op.progress
+    if op.status not in ("running", "cancelling") or progress.total_records is None or op.attempt_started_at is None:
         return None
-    done = op.records_processed - op.attempt_base
+    done = progress.records_processed - op.attempt_base
     elapsed = (utc_now() - parse_stamp(op.attempt_started_at)).total_seconds()
     if done <= 0 or elapsed <= 0:
         return None
-    return max(0, round((op.total_records - op.records_processed) / (done / elapsed)))
+    return max(0, round((progress.total_records - progress.records_processed) / (done / elapsed)))
 
 
 def operation_fields(op: Operation) -> dict[str, Any]:
+    progress = {**asdict(op.progress), "counts": op.progress.counts or None}  # no counters of its own: absent
     fields: dict[str, Any] = {
         "id": op.id,
         "type": op.type,
         "status": op.status,
         "startedAt": op.requested_at,
         "completedAt": op.completed_at,
-        "recordsProcessed": op.records_processed,
-        "totalRecords": op.total_records,
         "error": op.error,
         "startedBy": op.started_by,
-        "stage": op.stage,
         "params": op.params,
-        "totalRepos": op.total_repos,
-        "processedRepos": op.processed_repos,
-        "recordsFailed": op.records_failed,
         "errorCode": op.error_code,
         "errorContext": op.error_context,
         "updatedAt": op.updated_at,
         "etaSeconds": eta_seconds(op),
         "attempts": op.attempts,
-        "counts": op.counts or None,
+        # the progress counters carry the lexicon's names (recordsProcessed, totalRepos…) in snake case
+        **{to_camel(name): value for name, value in progress.items()},
     }
     return {key: value for key, value in fields.items() if value is not None}
 
