@@ -42,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.auth import FixedTokens
 
 from chive_admin._generated import ids
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store import operations
@@ -126,8 +125,8 @@ def raw_export(pds: str, did: str) -> float:
 
 
 async def timed_op(settings: Settings, nsid: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-    # the default poll: a trigger wakes a worker at once, and no idle worker claims 100×/s beside the job
-    app = create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig())
+    # the default engine: a trigger wakes a worker at once, and no idle worker claims 100×/s beside the job
+    app = create_app(settings, authenticator=FixedTokens())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

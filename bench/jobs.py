@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.auth import FixedTokens
 
 from chive_admin._generated import ids
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.citations.extract import extract_citations
 from chive_admin.citations.text import extract_text
 from chive_admin.ingest.write import apply_records
@@ -55,8 +54,8 @@ def eprint(n: int) -> IndexedRecord:
 
 
 async def reindex(path: Path, count: int) -> float:
-    # the default poll: a trigger wakes a worker at once, and no idle worker claims 100×/s beside the job
-    app = create_app(Settings(db=path), authenticator=FixedTokens(), engine_config=EngineConfig())
+    # the default engine: a trigger wakes a worker at once, and no idle worker claims 100×/s beside the job
+    app = create_app(Settings(db=path), authenticator=FixedTokens())
     async with app.router.lifespan_context(app):
         async with app.state.services.db.write() as conn:
             await apply_records(conn, [eprint(n) for n in range(count)], "2026-01-01T00:00:00.000000Z")

@@ -14,6 +14,7 @@ from conftest import AppFactory, running_client
 from starlette.applications import Starlette
 from starlette.requests import Request
 from support.auth import ADMIN_DID, FixedTokens
+from support.engine import engine_config
 from support.jobs import CountItems
 from support.scripted import Answer, scripted_server
 
@@ -27,7 +28,7 @@ from chive_admin.store import work_items
 
 ADMIN = {"Authorization": "Bearer admin"}
 CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
-FAST = EngineConfig(workers=2, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
+FAST = engine_config(workers=2, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
 
 
 def xrpc(nsid: str) -> str:
@@ -186,7 +187,7 @@ async def test_cancel_a_queued_op_ends_it_before_it_starts(
 ) -> None:
     monkeypatch.setenv("TEST_JOB_ITEMS", "100000")
     monkeypatch.setenv("TEST_JOB_DELAY", "0.01")
-    one_worker = EngineConfig(workers=1, lease_seconds=3, poll_seconds=0.05)
+    one_worker = engine_config(workers=1, lease_seconds=3, poll_seconds=0.05)
     app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=one_worker)
     async for client in running_client(app):
         server = Server(app, client)
@@ -392,7 +393,7 @@ async def test_a_private_pds_url_is_refused_at_trigger_time_without_the_flag(mak
 @pytest.fixture
 async def slow_poll_server(make_app: AppFactory) -> AsyncIterator[Server]:
     """One worker that, left alone, looks for work only every 10 minutes: only a wake-up can start an op."""
-    config = EngineConfig(workers=1, lease_seconds=3, poll_seconds=600, stop_grace_seconds=5)
+    config = engine_config(workers=1, lease_seconds=3, poll_seconds=600, stop_grace_seconds=5)
     async for running in serving(make_app, config):
         yield running
 

@@ -8,10 +8,11 @@ import sqlite3
 
 from conftest import AppFactory, running_client
 from support.auth import FixedTokens
+from support.engine import engine_config
 from support.jobs import CountItems
 
 from chive_admin._generated import ids
-from chive_admin.backfill.engine import STORAGE_FULL, EngineConfig
+from chive_admin.backfill.engine import STORAGE_FULL
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.store.db import is_storage_full
 
@@ -25,7 +26,7 @@ def test_storage_full_is_recognised() -> None:
 
 
 async def test_an_op_whose_state_cannot_be_written_shows_why(make_app: AppFactory) -> None:
-    app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=EngineConfig(workers=0))
+    app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=engine_config(workers=0))
     status = f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
     async for client in running_client(app):
         made = await client.post(

@@ -25,13 +25,13 @@ import httpx
 import pytest
 from conftest import AppFactory, running_client
 from starlette.applications import Starlette
+from support.engine import engine_config
 from support.reference import reference_lexicons
 from ulid import ULID
 
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.clock import now_stamp
 from chive_admin.handlers import HANDLERS
 from chive_admin.lex import Route
@@ -384,7 +384,7 @@ async def registry_and_index(app: Starlette) -> None:
 
 @pytest.fixture
 async def server(make_app: AppFactory) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
-    app = make_app(admin_dids=(ADMIN,), governance_did=GOVERNANCE, engine_config=EngineConfig(workers=0))
+    app = make_app(admin_dids=(ADMIN,), governance_did=GOVERNANCE, engine_config=engine_config(workers=0))
     async for client in running_client(app):
         yield app, client
 
@@ -433,7 +433,7 @@ async def test_every_answer_is_valid_against_chives_lexicons(
     await caller.every_query("after every procedure", list(op_ids.values()))
 
     # the smallest calls run on a server of their own: they grant roles and queue operations
-    probe_app = make_app(db=tmp_path / "probe.db", admin_dids=(ADMIN,), engine_config=EngineConfig(workers=0))
+    probe_app = make_app(db=tmp_path / "probe.db", admin_dids=(ADMIN,), engine_config=engine_config(workers=0))
     async for probe_client in running_client(probe_app):
         implemented = await implemented_methods(probe_client, await admin_key(probe_app), caller)
     covered = set(QUERIES) | set(PROCEDURES)
@@ -458,7 +458,7 @@ async def test_a_method_built_later_is_found_and_must_be_listed(make_app: AppFac
         raise XRPCError.invalid_request("not ready for this request")
 
     handlers = {**HANDLERS, ids.PUB_CHIVE_ADMIN_GET_USER_DETAIL: built_later}
-    app = make_app(handlers=handlers, admin_dids=(ADMIN,), engine_config=EngineConfig(workers=0))
+    app = make_app(handlers=handlers, admin_dids=(ADMIN,), engine_config=engine_config(workers=0))
     async for client in running_client(app):
         implemented = await implemented_methods(client, await admin_key(app), Caller(client, ""))
     assert implemented == set(handlers)

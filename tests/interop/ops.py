@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -23,7 +24,11 @@ ADMIN = {"Authorization": "Bearer admin"}
 
 async def served_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client on the app in-process (``ADMIN`` is admin, the engine polls fast); ``client.app`` is the app."""
-    app = create_app(settings, authenticator=FixedTokens(), engine_config=EngineConfig(poll_seconds=0.05))
+    app = create_app(
+        settings,
+        authenticator=FixedTokens(),
+        engine_config=replace(EngineConfig.from_settings(settings), poll_seconds=0.05),
+    )
     async for client in running_client(app):
         client.app = app  # type: ignore[attr-defined]
         yield client

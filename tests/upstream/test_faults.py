@@ -270,7 +270,7 @@ async def test_never_recovering_ends_in_a_typed_error_after_every_attempt(
 
 async def test_never_recovering_trips_the_breaker_then_fails_fast_without_requests(pds: tuple[str, FakePds]) -> None:
     url, fake = pds
-    retry = RetryPolicy(base_delay=0.001, max_delay=0.01, max_429_wait=0.05)  # production attempts (5) and breaker
+    retry = RetryPolicy(base_delay=0.001, max_delay=0.01, max_429_wait=0.05)  # production attempts and breaker
     config = FaultConfig(never_recover=True, seed=3, kinds=tuple(f for f in TRANSIENT if f is not Fault.STALL))
     async with FaultProxy(url, config) as proxy, stack(proxy.url, retry, HostLimits()) as (client, hosts):
         first = None

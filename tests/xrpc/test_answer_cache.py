@@ -6,10 +6,10 @@ import asyncio
 
 from conftest import AppFactory, running_client
 from support.auth import FixedTokens
+from support.engine import engine_config
 from support.jobs import CountItems
 
 from chive_admin._generated import ids
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.xrpc.answer_cache import AnswerCache
 
@@ -52,7 +52,7 @@ async def test_a_change_during_the_load_keeps_nothing() -> None:
 
 
 async def test_a_new_or_cancelled_op_shows_at_once(make_app: AppFactory) -> None:
-    app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=EngineConfig(workers=0))
+    app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=engine_config(workers=0))
     status = f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
     async for client in running_client(app):
         assert (await client.get(status, headers=ADMIN)).json()["operations"] == []

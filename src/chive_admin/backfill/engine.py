@@ -30,12 +30,12 @@ from chive_admin.backfill.context import CancelRequested, JobContext, LeaseLost,
 from chive_admin.backfill.job import Job, JobFailed, JobParams
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
-from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database, is_storage_full
 
 if TYPE_CHECKING:
     from chive_admin.backfill.job import JobServices
+    from chive_admin.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,15 @@ STORAGE_FULL_MESSAGE = "waiting for storage: the database's disk is full"
 
 @dataclass(frozen=True)
 class EngineConfig:
-    workers: int = 2
+    #: settings (``--workers``, ``--retention-days``, ``--max-queued-ops``): no defaults of their own, see
+    #: ``from_settings``
+    workers: int
+    retention_days: int
+    #: queued operations at most; a trigger past it is refused (``ops.QueueFull``)
+    max_queued: int
     lease_seconds: float = 30.0
     #: an op started this many times without finishing (crashes, lost leases) ends failed instead of looping
     max_attempts: int = 25
-    retention_days: int = 90
     poll_seconds: float = 1.0
     prune_every_seconds: float = 3600.0
     #: how long a graceful stop waits for jobs to reach their next checkpoint before interrupting them
@@ -60,8 +64,10 @@ class EngineConfig:
     storage_pause_seconds: float = 5.0
     #: how long a cancel request waits for the job to stop at a checkpoint before interrupting it
     cancel_grace_seconds: float = 1.0
-    #: queued operations at most; a trigger past it is refused (``ops.QueueFull``)
-    max_queued: int = DEFAULT_MAX_QUEUED_OPS
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngineConfig:
+        return cls(workers=settings.workers, retention_days=settings.retention_days, max_queued=settings.max_queued_ops)
 
 
 class NotRunnable(Exception):
@@ -75,13 +81,13 @@ class Engine:
         self,
         db: Database,
         registry: JobRegistry,
-        config: EngineConfig | None = None,
+        config: EngineConfig,
         *,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         self.registry = registry
-        self.config = config or EngineConfig()
+        self.config = config
         self.services: JobServices | None = None
         self._instance = str(ULID())
         self._wake = asyncio.Event()

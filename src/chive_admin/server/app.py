@@ -81,9 +81,7 @@ def create_app(
     """The app; the database opens (and the owner lock is taken) in its lifespan, not here."""
     router = XRPCRouter(ROUTES, handlers, max_body_bytes=settings.max_body_bytes, body_seconds=settings.client_timeout)
     registry = jobs if jobs is not None else build_registry(BUILTIN_JOBS, settings.job_plugins)
-    config = engine_config or EngineConfig(
-        workers=settings.workers, retention_days=settings.retention_days, max_queued=settings.max_queued_ops
-    )
+    config = engine_config or EngineConfig.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

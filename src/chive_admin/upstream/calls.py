@@ -24,7 +24,7 @@ from typing import IO, Any, TypeVar
 import httpx
 
 from chive_admin import untrusted_json
-from chive_admin.settings import DEFAULT_UPSTREAM_DEADLINE
+from chive_admin.settings import DEFAULT_UPSTREAM_ATTEMPTS, DEFAULT_UPSTREAM_DEADLINE
 from chive_admin.upstream.errors import (
     BadResponse,
     DeadlineExceeded,
@@ -45,7 +45,7 @@ ParamValue = str | int | bool
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 5
+    attempts: int = DEFAULT_UPSTREAM_ATTEMPTS
     base_delay: float = 0.2
     max_delay: float = 8.0
     default_429_wait: float = 5.0

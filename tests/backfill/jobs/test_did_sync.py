@@ -15,14 +15,14 @@ from conftest import AppFactory, running_client
 from starlette.requests import Request
 from support.auth import FixedTokens
 from support.cars import DID, KEY, build_car
+from support.engine import engine_config
 from support.metrics import upstream_bytes
 from support.scripted import Answer, Script, scripted_server
 
 from chive_admin._generated import ids
-from chive_admin.backfill.engine import EngineConfig
 
 ADMIN = {"Authorization": "Bearer admin"}
-FAST = EngineConfig(workers=1, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
+FAST = engine_config(workers=1, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
 CAR = "application/vnd.ipld.car"
 
 

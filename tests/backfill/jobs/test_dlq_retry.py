@@ -11,11 +11,11 @@ import pytest
 from conftest import AppFactory, running_client
 from starlette.applications import Starlette
 from support.auth import FixedTokens
+from support.engine import engine_config
 from support.jobs import CountItems
 
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import list_dlq_entries
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 
@@ -64,7 +64,7 @@ async def dlq(make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> AsyncIte
     app = make_app(
         authenticator=FixedTokens(),
         jobs=JobRegistry([*BUILTIN_JOBS, CountItems]),
-        engine_config=EngineConfig(workers=1, poll_seconds=0.02),
+        engine_config=engine_config(workers=1, poll_seconds=0.02),
     )
     async for client in running_client(app):
         server = Dlq(app, client)

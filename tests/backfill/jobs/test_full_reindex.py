@@ -12,10 +12,10 @@ import pytest
 from conftest import AppFactory, running_client
 from starlette.applications import Starlette
 from support.auth import FixedTokens
+from support.engine import engine_config
 
 from chive_admin._generated import ids
 from chive_admin.backfill.context import JobContext
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.ingest.write import apply_records
 from chive_admin.store import operations, search
 from chive_admin.store.index import IndexedRecord
@@ -37,7 +37,7 @@ def eprint(n: int) -> IndexedRecord:
 
 @pytest.fixture
 async def seeded(make_app: AppFactory) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
-    app = make_app(authenticator=FixedTokens(), engine_config=EngineConfig(workers=1, poll_seconds=0.05))
+    app = make_app(authenticator=FixedTokens(), engine_config=engine_config(workers=1, poll_seconds=0.05))
     async for client in running_client(app):
         db = app.state.services.db
         async with db.write() as conn:

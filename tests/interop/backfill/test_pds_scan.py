@@ -15,9 +15,9 @@ from conftest import running_client
 from interop.ops import expected_index
 from starlette.applications import Starlette
 from support.auth import FixedTokens
+from support.engine import engine_config
 
 from chive_admin._generated import ids
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from testnet import records
@@ -27,7 +27,7 @@ from testnet.pds_client import Account, PdsClient
 pytestmark = pytest.mark.interop
 
 ADMIN = {"Authorization": "Bearer admin"}
-FAST = EngineConfig(workers=2, lease_seconds=10, poll_seconds=0.05)
+FAST = engine_config(workers=2, lease_seconds=10, poll_seconds=0.05)
 
 
 @dataclass
