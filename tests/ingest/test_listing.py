@@ -6,6 +6,7 @@ tests/interop/backfill/test_pds_scan.py."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -15,7 +16,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chive_admin.ingest.listing import FULL_PAGES_BEFORE_SECOND, PAGE_SIZE, Page, collection_pages, rkey
+from chive_admin.ingest.listing import (
+    FULL_PAGES_BEFORE_SECOND,
+    PAGE_SIZE,
+    START,
+    Page,
+    Position,
+    Upward,
+    collection_pages,
+    rkey,
+)
 from chive_admin.upstream.errors import ServerError
 
 DID = "did:plc:listlistlistlistlistlistl"
@@ -54,11 +64,9 @@ class FakePds:
             cursor = chunk[-1]
 
 
-async def listed(
-    pds: FakePds, position: dict[str, Any] | None = None, stop_after: int | None = None
-) -> tuple[list[str], dict[str, Any] | None]:
+async def listed(pds: FakePds, position: Position = START, stop_after: int | None = None) -> tuple[list[str], Position]:
     got: list[str] = []
-    last: dict[str, Any] | None = position
+    last = position
     async with aclosing(collection_pages(pds, "http://pds", DID, COLLECTION, position)) as pages:  # type: ignore[arg-type]
         async for n, (records, pos) in aclosing_enumerate(pages):
             got += [rkey(r) for r in records]
@@ -108,7 +116,8 @@ async def test_every_record_is_handed_out_exactly_once(count: int, seed: int, qu
 async def test_a_resumed_listing_continues_from_the_committed_position(count: int, seed: int, stop: int) -> None:
     keys = tids(count, seed)
     first, position = await listed(FakePds(keys, seed=seed), stop_after=stop)
-    rest, _ = await listed(FakePds(keys, seed=seed + 1), position)
+    stored = json.loads(json.dumps(position.to_json()))  # as the caller commits it
+    rest, _ = await listed(FakePds(keys, seed=seed + 1), Position.from_json(stored))
     assert sorted(first + rest) == sorted(keys)
     assert len(first + rest) == len(set(first + rest))
 
@@ -134,5 +143,39 @@ async def test_a_pds_without_a_working_reverse_is_listed_by_the_first_listing_al
     pds = FakePds(keys, **{quirk: True})
     got, position = await listed(pds)
     assert sorted(got) == sorted(keys)
-    assert position is not None
-    assert position["up"] == "off"
+    assert position.up is Upward.DROPPED
+
+
+def test_a_position_is_stored_with_the_keys_it_always_had() -> None:
+    # a pds-scan commits the position among its work item's own keys; a scan stored before the position was typed
+    # resumes from it
+    assert START.to_json() == {
+        "cursor": None,
+        "downEdge": None,
+        "full": 0,
+        "up": None,
+        "upCursor": None,
+        "upEdge": None,
+        "done": False,
+    }
+    stored = {
+        "pds": "https://pds.example",
+        "handle": "a.example",
+        "collections": [COLLECTION],
+        "next": 0,
+        "since": "2026-01-01T00:00:00.000000Z",
+        "cursor": "3k2",
+        "downEdge": "3k2",
+        "full": 2,
+        "up": "on",
+        "upCursor": "3k0",
+        "upEdge": "3k0",
+        "done": False,
+    }
+    position = Position.from_json(stored)
+    assert position == Position(
+        cursor="3k2", down_edge="3k2", full=2, up=Upward.RUNNING, up_cursor="3k0", up_edge="3k0", done=False
+    )
+    assert position.to_json() == {k: v for k, v in stored.items() if k in START.to_json()}
+    assert Position.from_json({**stored, "up": "off"}).up is Upward.DROPPED
+    assert Position.from_json({"pds": "https://pds.example"}) == START

@@ -12,16 +12,23 @@ that does not (a PDS that ignores ``reverse``, or orders differently), the secon
 pages unused, and the first one runs to its own end as a lone listing would. Records both listings returned are
 handed out once.
 
-The position (both cursors and both edges) is plain JSON, committed with each page by the caller, so a resumed scan
-continues both listings where they were.
+The position (both cursors, both edges, the second listing's state) is a small frozen value, stored as JSON with each
+page by the caller, so a resumed scan continues both listings where they were.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from dataclasses import replace
+from enum import Enum
+from functools import partial
 from itertools import pairwise
 from typing import Any
+
+from pydantic import ConfigDict, TypeAdapter
+from pydantic.alias_generators import to_camel
+from pydantic.dataclasses import dataclass
 
 from chive_admin._generated.models.com.atproto.repo import list_records as lex_list_records
 from chive_admin.aio import End, next_or_end, prefetched
@@ -36,16 +43,50 @@ PAGE_SIZE = 100
 #: full pages the first listing returns before the second one starts: a collection of a page or two is not worth it
 FULL_PAGES_BEFORE_SECOND = 2
 
+
+class Upward(Enum):
+    """The second listing, from the other end: not started (yet), running, or dropped for good."""
+
+    NOT_STARTED = None
+    RUNNING = "on"
+    DROPPED = "off"
+
+
+# stored with camelCase keys, beside the caller's own keys (which are ignored when it is read back)
+@dataclass(frozen=True, config=ConfigDict(alias_generator=to_camel, validate_by_name=True, extra="ignore"))
+class Position:
+    """How far both listings of one collection have come."""
+
+    #: the first listing's next cursor
+    cursor: str | None = None
+    #: the lowest record key the first listing has returned
+    down_edge: str | None = None
+    #: full pages the first listing has returned in order
+    full: int = 0
+    up: Upward = Upward.NOT_STARTED
+    #: the second listing's next cursor
+    up_cursor: str | None = None
+    #: the highest record key the second listing has returned
+    up_edge: str | None = None
+    #: the collection has been listed whole
+    done: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        stored: dict[str, Any] = _POSITION.dump_python(self, mode="json", by_alias=True)
+        return stored
+
+    @staticmethod
+    def from_json(stored: Mapping[str, Any]) -> Position:
+        return _POSITION.validate_python(stored)
+
+    def without_upward(self) -> Position:
+        """The second listing dropped: from here the first one runs to its own end, as a lone listing would."""
+        return replace(self, up=Upward.DROPPED, up_cursor=None, up_edge=None)
+
+
+_POSITION = TypeAdapter(Position)
 #: a position where nothing of the collection has been listed yet
-START: dict[str, Any] = {
-    "cursor": None,
-    "downEdge": None,
-    "full": 0,
-    "up": None,
-    "upCursor": None,
-    "upEdge": None,
-    "done": False,
-}
+START = Position()
 
 
 def rkey(record: Record) -> str:
@@ -53,116 +94,141 @@ def rkey(record: Record) -> str:
 
 
 async def collection_pages(
-    client: AtprotoClient, pds: str, did: str, collection: str, position: Mapping[str, Any] | None = None
-) -> AsyncGenerator[tuple[list[Record], dict[str, Any]], None]:
+    client: AtprotoClient, pds: str, did: str, collection: str, position: Position = START
+) -> AsyncGenerator[tuple[list[Record], Position], None]:
     """``(records, position)`` for each page read: the records not handed out before, and the position to commit
     with them. Ends when the collection has been listed whole. Use it under ``contextlib.aclosing``."""
-    pos = {**START, **(position or {})}
-    if pos["done"]:  # committed as listed whole, then stopped before the caller moved on
+    if position.done:  # committed as listed whole, then stopped before the caller moved on
         return
-    down = prefetched(client.iter_record_pages(pds, did, collection, cursor=pos["cursor"]))
-    up: AsyncGenerator[Page, None] | None = None
-    waiting: dict[str, asyncio.Future[Page | End]] = {}
-
-    def open_up() -> AsyncGenerator[Page, None]:
-        return prefetched(client.iter_record_pages(pds, did, collection, cursor=pos["upCursor"], reverse=True))
-
-    async def drop_up() -> None:
-        nonlocal up
-        pos.update(up="off", upCursor=None, upEdge=None)
-        task = waiting.pop("up", None)
-        if task is not None:
-            task.cancel()
-            await asyncio.wait([task])
-            if not task.cancelled():
-                task.exception()
-        if up is not None:
-            await up.aclose()
-            up = None
-
-    if pos["up"] == "on":
-        up = open_up()
+    listings = _Listings(client, pds, did, collection, position)
     try:
-        while True:
-            if "down" not in waiting:
-                waiting["down"] = asyncio.ensure_future(next_or_end(down))
-            if up is not None and "up" not in waiting:
-                waiting["up"] = asyncio.ensure_future(next_or_end(up))
-            await asyncio.wait(waiting.values(), return_when=asyncio.FIRST_COMPLETED)
-            if waiting["down"].done():
-                page = waiting.pop("down").result()
-                if isinstance(page, End):
-                    return  # the first listing reached its own end: nothing is left to list
-                kept = await _down_page(page, pos, drop_up)
-                if up is None and pos["up"] is None and pos["full"] >= FULL_PAGES_BEFORE_SECOND:
-                    pos["up"] = "on"
-                    up = open_up()
-                yield kept, dict(pos)
-                if pos["done"]:
-                    return
-            elif "up" in waiting and waiting["up"].done():
-                task = waiting.pop("up")
-                try:
-                    up_page = task.result()
-                except UpstreamError:  # the first listing alone still lists everything
-                    await drop_up()
-                    continue
-                if isinstance(up_page, End):
-                    return  # the second listing went all the way up: everything has been listed
-                taken = _up_page(up_page, pos)
-                if taken is None:
-                    await drop_up()
-                    continue
-                yield taken, dict(pos)
-                if pos["done"]:
-                    return
+        while (step := await listings.next_page()) is not None:
+            yield step
     finally:
+        await listings.close()
+
+
+class _Listings:
+    """Both listings of one collection, the pages each has asked for, and the position they have reached."""
+
+    def __init__(self, client: AtprotoClient, pds: str, did: str, collection: str, position: Position) -> None:
+        self.position = position
+        self._pages = partial(client.iter_record_pages, pds, did, collection)
+        self._down = prefetched(self._pages(cursor=position.cursor))
+        self._up = self._open_up() if position.up is Upward.RUNNING else None
+        #: the page each listing waits for ("down", "up")
+        self._waiting: dict[str, asyncio.Future[Page | End]] = {}
+
+    async def next_page(self) -> tuple[list[Record], Position] | None:
+        """The next records to hand out and the position after them; ``None`` once everything has been listed."""
+        while not self.position.done:
+            self._ask()
+            await asyncio.wait(self._waiting.values(), return_when=asyncio.FIRST_COMPLETED)
+            if self._waiting["down"].done():
+                page = self._waiting.pop("down").result()
+                if isinstance(page, End):
+                    return None  # the first listing reached its own end: nothing is left to list
+                records = await self._take_down(page)
+                return records, self.position
+            try:
+                up_page = self._waiting.pop("up").result()
+            except UpstreamError:  # the first listing alone still lists everything
+                await self._drop_up()
+                continue
+            if isinstance(up_page, End):
+                return None  # the second listing went all the way up: everything has been listed
+            taken = _up_page(up_page, self.position)
+            if taken is None:
+                await self._drop_up()
+                continue
+            records, self.position = taken
+            return records, self.position
+        return None
+
+    def _ask(self) -> None:
+        """Have each open listing wait for its next page."""
+        if "down" not in self._waiting:
+            self._waiting["down"] = asyncio.ensure_future(next_or_end(self._down))
+        if self._up is not None and "up" not in self._waiting:
+            self._waiting["up"] = asyncio.ensure_future(next_or_end(self._up))
+
+    async def _take_down(self, page: Page) -> list[Record]:
+        records, self.position = _down_page(page, self.position)
+        if self.position.up is Upward.DROPPED and self._up is not None:
+            await self._drop_up()
+        if self.position.up is Upward.NOT_STARTED and self.position.full >= FULL_PAGES_BEFORE_SECOND:
+            self.position = replace(self.position, up=Upward.RUNNING)
+            self._up = self._open_up()
+        return records
+
+    def _open_up(self) -> AsyncGenerator[Page, None]:
+        return prefetched(self._pages(cursor=self.position.up_cursor, reverse=True))
+
+    async def _drop_up(self) -> None:
+        self.position = self.position.without_upward()
+        task = self._waiting.pop("up", None)
+        if task is not None:
+            await _cancelled([task])
+        if self._up is not None:
+            await self._up.aclose()
+            self._up = None
+
+    async def close(self) -> None:
         # a listing is closed only once no task is still reading from it
-        for task in waiting.values():
-            task.cancel()
-        if waiting:
-            await asyncio.wait(waiting.values())
-        for task in waiting.values():
-            if not task.cancelled():
-                task.exception()  # an error of a page nobody will read: retrieved, so asyncio does not log it
-        await down.aclose()
-        if up is not None:
-            await up.aclose()
+        await _cancelled(self._waiting.values())
+        await self._down.aclose()
+        if self._up is not None:
+            await self._up.aclose()
 
 
-async def _down_page(page: Page, pos: dict[str, Any], drop_up: Callable[[], Awaitable[None]]) -> list[Record]:
-    """Apply one page of the first listing to ``pos``: the records to hand out (``pos["done"]`` once the
-    listings have met or this one has ended)."""
+async def _cancelled(tasks: Iterable[asyncio.Future[Page | End]]) -> None:
+    """Cancel ``tasks`` and wait until they have ended."""
+    pending = list(tasks)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+    for task in pending:
+        if not task.cancelled():
+            task.exception()  # an error of a page nobody will read: retrieved, so asyncio does not log it
+
+
+def _down_page(page: Page, pos: Position) -> tuple[list[Record], Position]:
+    """One page of the first listing: the records to hand out and the position after them (``done`` once the
+    listings have met or this one has ended; the second listing dropped when this page is out of order)."""
     keys = [rkey(r) for r in page.records]
-    in_order = all(a > b for a, b in pairwise(keys)) and (
-        not keys or pos["downEdge"] is None or keys[0] < pos["downEdge"]
-    )
-    if not in_order and pos["up"] != "off":
-        await drop_up()  # from here the first listing runs to its end, as a lone one would
-    top_of_up = pos["upEdge"] if pos["up"] == "on" else None
+    in_order = all(a > b for a, b in pairwise(keys)) and (not keys or pos.down_edge is None or keys[0] < pos.down_edge)
+    if not in_order:
+        pos = pos.without_upward()
+    top_of_up = pos.up_edge if pos.up is Upward.RUNNING else None
     kept = [r for r, k in zip(page.records, keys, strict=True) if top_of_up is None or k > top_of_up]
     met = top_of_up is not None and (len(kept) < len(keys) or (bool(keys) and keys[-1] <= top_of_up))
-    pos["cursor"] = page.cursor
-    if keys:
-        pos["downEdge"] = keys[-1]
-    if len(keys) >= PAGE_SIZE and page.cursor and in_order:
-        pos["full"] += 1
-    # the last page of a listing (as iter_record_pages ends it) closes the collection: a resumed scan must not
-    # take its missing cursor for "from the start"
-    pos["done"] = met or not keys or not page.cursor
-    return kept
+    full = len(keys) >= PAGE_SIZE and bool(page.cursor) and in_order
+    after = replace(
+        pos,
+        cursor=page.cursor,
+        down_edge=keys[-1] if keys else pos.down_edge,
+        full=pos.full + 1 if full else pos.full,
+        # the last page of a listing (as iter_record_pages ends it) closes the collection: a resumed scan must not
+        # take its missing cursor for "from the start"
+        done=met or not keys or not page.cursor,
+    )
+    return kept, after
 
 
-def _up_page(page: Page, pos: dict[str, Any]) -> list[Record] | None:
-    """Apply one page of the second listing to ``pos``; ``None`` when it is not in the order it must be."""
+def _up_page(page: Page, pos: Position) -> tuple[list[Record], Position] | None:
+    """One page of the second listing: the records to hand out and the position after them; ``None`` when it is
+    not in the order it must be."""
     keys = [rkey(r) for r in page.records]
-    if not all(a < b for a, b in pairwise(keys)) or (keys and pos["upEdge"] is not None and keys[0] <= pos["upEdge"]):
+    if not all(a < b for a, b in pairwise(keys)) or (keys and pos.up_edge is not None and keys[0] <= pos.up_edge):
         return None
-    bottom_of_down = pos["downEdge"]
+    bottom_of_down = pos.down_edge
     kept = [r for r, k in zip(page.records, keys, strict=True) if bottom_of_down is None or k < bottom_of_down]
     met = bottom_of_down is not None and (len(kept) < len(keys) or (bool(keys) and keys[-1] >= bottom_of_down))
-    pos["upCursor"] = page.cursor
-    if keys:
-        pos["upEdge"] = keys[-1]
-    pos["done"] = met or not keys or not page.cursor
-    return kept
+    after = replace(
+        pos,
+        up_cursor=page.cursor,
+        up_edge=keys[-1] if keys else pos.up_edge,
+        done=met or not keys or not page.cursor,
+    )
+    return kept, after

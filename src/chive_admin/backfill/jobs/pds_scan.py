@@ -9,11 +9,13 @@ repository did not verify since the listing began is gone upstream.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chive_admin.aio import run_bounded
 from chive_admin.backfill import job_types
@@ -27,12 +29,56 @@ from chive_admin.ingest.retry_record import retry_record
 from chive_admin.ingest.write import apply_records, remove_records
 from chive_admin.store import index, work_items
 from chive_admin.store.operations import QueueFull
+from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.errors import UpstreamError
 from chive_admin.upstream.guard import UnsafeUpstream, check_service_url
 from chive_admin.upstream.urls import normalise_service_url
 
 if TYPE_CHECKING:
     from chive_admin.backfill.job import JobServices
+
+
+class RepoListing(BaseModel):
+    """How far the listing of one described repository has come."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    handle: str
+    #: its indexed collections, listed one after the other
+    collections: tuple[str, ...]
+    #: the collection being listed (an index into ``collections``)
+    next: int
+    #: when its listing began: a record not verified again since is gone upstream
+    since: str
+    #: the position within the collection being listed
+    position: listing.Position = listing.START
+
+    def next_collection(self) -> RepoListing:
+        return self.model_copy(update={"next": self.next + 1, "position": listing.START})
+
+
+@dataclass(frozen=True)
+class RepoWork:
+    """A discovered repository in the scan's work list: its PDS and, once it is described, its listing.
+
+    Stored flat, as one JSON object: ``pds``, then the listing's keys and its position's beside it.
+    """
+
+    pds: str
+    listing: RepoListing | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.listing is None:
+            return {"pds": self.pds}
+        own = self.listing.model_dump(mode="json", exclude={"position"})
+        return {"pds": self.pds, **own, **self.listing.position.to_json()}
+
+    @staticmethod
+    def from_json(stored: Mapping[str, Any]) -> RepoWork:
+        if "collections" not in stored:
+            return RepoWork(str(stored["pds"]))
+        position = listing.Position.from_json(stored)
+        return RepoWork(str(stored["pds"]), RepoListing.model_validate({**stored, "position": position}))
 
 
 class PdsScanParams(JobParams):
@@ -80,7 +126,7 @@ class PdsScan(Job[PdsScanParams]):
             pending = await work_items.with_state(conn, ctx.op_id, "pending")
         # as many repositories at once as a host takes requests: most of a repository's time is one request waiting
         concurrency = ctx.services.settings.upstream_concurrency
-        await run_bounded(pending, lambda item: self._repo(ctx, item[0], item[1]), concurrency)
+        await run_bounded(pending, lambda item: self._repo(ctx, item[0], RepoWork.from_json(item[1])), concurrency)
 
     async def _discover(self, ctx: JobContext, hosts: list[str]) -> None:
         client = ctx.services.upstream
@@ -91,7 +137,7 @@ class PdsScan(Job[PdsScanParams]):
                     async with ctx.batch() as conn:
                         now = now_stamp()
                         await index.ensure_pds(conn, host, now)
-                        active = [(r.did, {"pds": host}) for r in page.repos if r.active is not False]
+                        active = [(r.did, RepoWork(host).to_json()) for r in page.repos if r.active is not False]
                         added = await work_items.add(conn, ctx.op_id, active)
                         for repo in page.repos:
                             if repo.active is False:  # counted, its records hidden, nothing fetched
@@ -131,17 +177,16 @@ class PdsScan(Job[PdsScanParams]):
         if alone:
             raise JobFailed("pds_unreachable", f"cannot list the repositories of {host}: {_error_text(exc)}", context)
 
-    async def _repo(self, ctx: JobContext, did: str, info: dict[str, Any]) -> None:
+    async def _repo(self, ctx: JobContext, did: str, work: RepoWork) -> None:
         """One discovered repository, its position kept in the work list; failures are dead-lettered."""
-        pds = str(info["pds"])
         try:
-            info = await self._sync_repo(ctx, did, info, track=True)
+            work = await self._sync_repo(ctx, did, work, track=True)
         except UpstreamError as exc:
-            status = await hosting_status(ctx.services.upstream, pds, did, exc)
+            status = await hosting_status(ctx.services.upstream, work.pds, did, exc)
             if status is not None and not is_hosted(status):
                 async with ctx.batch() as conn:  # gone between listing and fetching: mirror that, it is no failure
-                    await _mark_gone(conn, did, pds, status)
-                    await work_items.update(conn, ctx.op_id, did, state="skipped", info=info)
+                    await _mark_gone(conn, did, work.pds, status)
+                    await work_items.update(conn, ctx.op_id, did, state="skipped", info=work.to_json())
                     ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
                 return
             async with ctx.batch() as conn:
@@ -149,50 +194,54 @@ class PdsScan(Job[PdsScanParams]):
                     conn,
                     error_type="repo_fetch_failed",
                     message=_error_text(exc),
-                    context={"did": did, "pds": pds, "status": exc.status, "upstreamError": exc.error},
-                    item={"kind": "repo", "did": did, "pds": pds},
+                    context={"did": did, "pds": work.pds, "status": exc.status, "upstreamError": exc.error},
+                    item={"kind": "repo", "did": did, "pds": work.pds},
                 )
-                await work_items.update(conn, ctx.op_id, did, state="failed", info=info)
+                await work_items.update(conn, ctx.op_id, did, state="failed", info=work.to_json())
                 ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
 
-    async def _sync_repo(self, ctx: JobContext, did: str, info: dict[str, Any], *, track: bool) -> dict[str, Any]:
-        """List every indexed collection of ``did`` from ``info["pds"]`` and mirror it; with ``track``, the position
-        is committed with each page so a resumed scan continues where it stopped."""
-        client = ctx.services.upstream
-        pds = str(info["pds"])
-        if "collections" not in info:
-            description = await client.describe_repo(pds, did)
-            indexed, _ = chive_collections(description.collections)
-            info = {**info, "handle": description.handle, "collections": indexed, "next": 0, **listing.START}
-            info["since"] = now_stamp()  # records not re-verified after this were not listed: gone upstream
-        while info["next"] < len(info["collections"]):
-            collection = info["collections"][info["next"]]
-            pages = listing.collection_pages(client, pds, did, collection, info)
-            async with aclosing(pages):
-                async for records, position in pages:
-                    info = {**info, **position}
-                    if not records:  # the empty last page, or one the other end had listed: nothing to commit
-                        continue
-                    contents = RepoContents(did=did)
-                    for record in records:
-                        contents.add(collection, listing.rkey(record), record.cid, record.value)
-                    async with ctx.batch() as conn:
-                        await apply_records(conn, contents.records, now_stamp())
-                        await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
-                        ctx.progress.records_processed += len(records)
-                        if track:
-                            await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
-            info = {**info, "next": info["next"] + 1, **listing.START}
+    async def _sync_repo(self, ctx: JobContext, did: str, work: RepoWork, *, track: bool) -> RepoWork:
+        """List every indexed collection of ``did`` from its PDS and mirror it; with ``track``, the position is
+        committed with each page so a resumed scan continues where it stopped."""
+        listed = work.listing or await _describe(ctx.services.upstream, work.pds, did)
+        while listed.next < len(listed.collections):
+            listed = await self._list_collection(ctx, did, work.pds, listed, track=track)
+            listed = listed.next_collection()
+        work = RepoWork(work.pds, listed)
         async with ctx.batch() as conn:
             now = now_stamp()
-            await remove_records(conn, await index.unverified_since(conn, did, info["since"]))
-            handle = info["handle"]
-            await index.upsert_repo(conn, did, now, handle=handle, pds_url=pds, status="active", synced=True)
+            await remove_records(conn, await index.unverified_since(conn, did, listed.since))
+            await index.upsert_repo(
+                conn, did, now, handle=listed.handle, pds_url=work.pds, status="active", synced=True
+            )
             await index.set_repo_hidden(conn, did, False)
             if track:
-                await work_items.update(conn, ctx.op_id, did, state="done", info=info)
+                await work_items.update(conn, ctx.op_id, did, state="done", info=work.to_json())
                 ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
-        return info
+        return work
+
+    async def _list_collection(
+        self, ctx: JobContext, did: str, pds: str, listed: RepoListing, *, track: bool
+    ) -> RepoListing:
+        """Mirror the collection ``listed`` is at, page by page from its position on; the listing once it is done."""
+        collection = listed.collections[listed.next]
+        pages = listing.collection_pages(ctx.services.upstream, pds, did, collection, listed.position)
+        async with aclosing(pages):
+            async for records, position in pages:
+                listed = listed.model_copy(update={"position": position})
+                if not records:  # the empty last page, or one the other end had listed: nothing to commit
+                    continue
+                contents = RepoContents(did=did)
+                for record in records:
+                    contents.add(collection, listing.rkey(record), record.cid, record.value)
+                async with ctx.batch() as conn:
+                    await apply_records(conn, contents.records, now_stamp())
+                    await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
+                    ctx.progress.records_processed += len(records)
+                    if track:
+                        info = RepoWork(pds, listed).to_json()
+                        await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
+        return listed
 
     async def retry_item(self, ctx: JobContext, item: Any) -> None:
         kind = item.get("kind") if isinstance(item, dict) else None
@@ -200,7 +249,7 @@ class PdsScan(Job[PdsScanParams]):
             await retry_record(ctx.services.upstream, ctx, str(item["uri"]), str(item["pds"]))
         elif kind == "repo":
             try:
-                await self._sync_repo(ctx, str(item["did"]), {"pds": item["pds"]}, track=False)
+                await self._sync_repo(ctx, str(item["did"]), RepoWork(str(item["pds"])), track=False)
             except UpstreamError as exc:
                 status = await hosting_status(ctx.services.upstream, str(item["pds"]), str(item["did"]), exc)
                 if status is None or is_hosted(status):
@@ -215,6 +264,14 @@ class PdsScan(Job[PdsScanParams]):
                 raise RetryFailed(f"the operation queue is full ({full.limit} queued)") from None
         else:
             raise RetryFailed(f"not a pds-scan item: {item!r}"[:200])
+
+
+async def _describe(client: AtprotoClient, pds: str, did: str) -> RepoListing:
+    """Which collections of ``did`` to list, starting now."""
+    description = await client.describe_repo(pds, did)
+    indexed, _ = chive_collections(description.collections)
+    # records not re-verified after ``since`` were not listed: gone upstream
+    return RepoListing(handle=description.handle, collections=tuple(indexed), next=0, since=now_stamp())
 
 
 async def _mark_gone(conn: aiosqlite.Connection, did: str, pds: str, status: str) -> None:
