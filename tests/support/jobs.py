@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
 
 from pydantic import Field
 
-from chive_admin.backfill.context import JobContext
+from chive_admin.backfill.context import AnyContext, JobContext
+from chive_admin.backfill.items import Item
 from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
 
 ITEMS_TABLE = "CREATE TABLE IF NOT EXISTS test_items (op_id TEXT NOT NULL, item INTEGER NOT NULL, attempt INTEGER)"
@@ -26,18 +26,27 @@ class CountParams(JobParams):
     batch_size: int = Field(default=10, alias="batchSize", ge=1, le=10_000)
 
 
+class CountItem(Item):
+    """An item that was dead-lettered: its number."""
+
+    item: int
+
+
 def _env_int(name: str) -> int | None:
     value = os.environ.get(name)
     return int(value) if value else None
 
 
-class CountItems(Job[CountParams]):
+class CountItems(Job[CountParams, int]):
     type = "test-count"
     trigger_name = "testCount"
     params_model = CountParams
+    #: the number of items done (all of them below it)
+    checkpoint_model = int
+    item_model = CountItem
     stages = ("counting",)
 
-    async def run(self, ctx: JobContext, params: CountParams) -> None:
+    async def run(self, ctx: JobContext[int], params: CountParams) -> None:
         total = _env_int("TEST_JOB_ITEMS") or 100
         delay = float(os.environ.get("TEST_JOB_DELAY") or 0)
         dlq_every, fail_at, crash_at = (
@@ -51,7 +60,7 @@ class CountItems(Job[CountParams]):
         else:
             ctx.progress.total_records = total
         await ctx.save()
-        start = int(ctx.checkpoint or 0)
+        start = ctx.checkpoint or 0
         for first in range(start, total, params.batch_size):
             items = range(first, min(first + params.batch_size, total))
             if delay:
@@ -70,7 +79,7 @@ class CountItems(Job[CountParams]):
                             error_type="test_item",
                             message=f"item {item} refused{text}",
                             context={"item": item},
-                            item={"item": item},
+                            item=CountItem(item=item),
                         )
                         continue
                     await conn.execute(
@@ -81,12 +90,13 @@ class CountItems(Job[CountParams]):
                         ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
                 ctx.checkpoint = items.stop
 
-    async def retry_item(self, ctx: JobContext, item: Any) -> None:
+    async def retry_item(self, ctx: AnyContext, item: Item) -> None:
+        assert isinstance(item, CountItem)
         if os.environ.get("TEST_JOB_RETRY_FAIL"):
-            raise RetryFailed(f"item {item['item']} refused again")
+            raise RetryFailed(f"item {item.item} refused again")
         async with ctx.batch() as conn:
             await conn.execute(ITEMS_TABLE)
             await conn.execute(
-                "INSERT INTO test_items (op_id, item, attempt) VALUES (?, ?, ?)", (ctx.op_id, item["item"], ctx.attempt)
+                "INSERT INTO test_items (op_id, item, attempt) VALUES (?, ?, ?)", (ctx.op_id, item.item, ctx.attempt)
             )
             ctx.progress.records_processed += 1

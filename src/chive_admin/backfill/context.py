@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import aiosqlite
+from pydantic import TypeAdapter
 
+from chive_admin.backfill.items import Item, RecordItem
 from chive_admin.clock import now_stamp
 from chive_admin.ingest.fetch import InvalidRecord
 from chive_admin.store import dead_letters
@@ -35,7 +36,12 @@ class LeaseLost(Stop):
     """Another owner took the op (or it was ended under us); the batch was rolled back."""
 
 
-class JobContext:
+C = TypeVar("C")
+
+
+class JobContext(Generic[C]):
+    """The context of one run of a job whose checkpoint is a ``C``."""
+
     def __init__(
         self,
         op: ops.Operation,
@@ -43,26 +49,25 @@ class JobContext:
         owner: str,
         db: Database,
         services: JobServices,
+        checkpoints: TypeAdapter[C],
         stages: tuple[str, ...],
         stopping: Callable[[], bool],
     ) -> None:
+        """Raises pydantic's ``ValidationError`` when the stored checkpoint is not a ``C``."""
         self.op_id = op.id
         self.op_type = op.type
         self.owner = owner
         self.db = db
         self.services = services
-        #: the job's own position, JSON-serialisable; committed with each batch
-        self.checkpoint: Any = op.checkpoint
+        self._checkpoints = checkpoints
+        #: the job's position, ``None`` until it commits one; committed with each batch (frozen: replace it)
+        self.checkpoint: C | None = None if op.checkpoint is None else checkpoints.validate_python(op.checkpoint)
         self.attempt = op.attempts
         #: the op's counters and stage, committed with each batch
         self.progress = op.progress.copy()
         self._stages = stages
         self._stopping = stopping
         self._committed = self._snapshot()
-
-    @property
-    def resumed(self) -> bool:
-        return self.checkpoint is not None
 
     def count(self, name: str, n: int = 1) -> None:
         """Add to one of the job's own counters (inside a batch, like every change of progress)."""
@@ -83,7 +88,7 @@ class JobContext:
             async with self.db.write() as conn:
                 yield conn
                 status = await ops.save_progress(
-                    conn, self.op_id, self.owner, self.progress, now_stamp(), self.checkpoint
+                    conn, self.op_id, self.owner, self.progress, now_stamp(), self._stored_checkpoint()
                 )
                 if status is None:
                     raise LeaseLost(f"operation {self.op_id} is no longer held by this worker")
@@ -95,6 +100,11 @@ class JobContext:
             raise CancelRequested(self.op_id)
         if self._stopping():
             raise ShuttingDown(self.op_id)
+
+    def _stored_checkpoint(self) -> Any:
+        if self.checkpoint is None:
+            return None
+        return self._checkpoints.dump_python(self.checkpoint, mode="json")
 
     async def save(self) -> None:
         """Commit the current stage, counters and checkpoint on their own (e.g. when a stage starts)."""
@@ -108,7 +118,7 @@ class JobContext:
         error_type: str,
         message: str,
         context: dict[str, Any],
-        item: Any,
+        item: Item,
     ) -> None:
         """Park one failed item (inside the current batch); the op will end ``partial``."""
         await dead_letters.add(
@@ -118,7 +128,7 @@ class JobContext:
             error_type=error_type,
             message=message,
             context=context,
-            item=item,
+            item=item.to_json(),
             now=now_stamp(),
         )
         self.progress.records_failed += 1
@@ -133,13 +143,17 @@ class JobContext:
                 error_type="invalid_record",
                 message=bad.problem,
                 context={"uri": bad.uri, "did": did, "pds": pds},
-                item={"kind": "record", "uri": bad.uri, "pds": pds},
+                item=RecordItem(uri=bad.uri, pds=pds),
             )
 
-    def _snapshot(self) -> tuple[Any, ops.Progress]:
-        return copy.deepcopy(self.checkpoint), self.progress.copy()
+    def _snapshot(self) -> tuple[C | None, ops.Progress]:
+        return self.checkpoint, self.progress.copy()  # a checkpoint is frozen: kept as it is
 
-    def _restore(self, saved: tuple[Any, ops.Progress]) -> None:
-        checkpoint, progress = saved
-        self.checkpoint = copy.deepcopy(checkpoint)
+    def _restore(self, saved: tuple[C | None, ops.Progress]) -> None:
+        self.checkpoint, progress = saved
         self.progress = progress.copy()
+
+
+#: the context of a job of any type: what code that leaves the checkpoint alone takes (a retried item is processed
+#: in the context of the retrying operation, whose checkpoint is not the item's job's)
+AnyContext = JobContext[Any]

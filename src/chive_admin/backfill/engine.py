@@ -26,7 +26,7 @@ import aiosqlite
 from pydantic import ValidationError
 from ulid import ULID
 
-from chive_admin.backfill.context import CancelRequested, JobContext, LeaseLost, ShuttingDown
+from chive_admin.backfill.context import AnyContext, CancelRequested, JobContext, LeaseLost, ShuttingDown
 from chive_admin.backfill.job import Job, JobFailed, JobParams
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
@@ -286,14 +286,20 @@ class Engine:
         except ValidationError as exc:
             await self._finish(op.id, owner, ops.Outcome.FAILED, code="invalid_params", error=str(exc))
             return
-        ctx = JobContext(
-            op,
-            owner=owner,
-            db=self.db,
-            services=self.services,
-            stages=job_class.stages,
-            stopping=lambda: self._stopping,
-        )
+        try:
+            ctx = JobContext(
+                op,
+                owner=owner,
+                db=self.db,
+                services=self.services,
+                checkpoints=job_class.checkpoints,
+                stages=job_class.stages,
+                stopping=lambda: self._stopping,
+            )
+        except ValidationError:  # not what this job stores: our own fault, so the op says no more than that
+            log.exception("operation %s (%s): its checkpoint cannot be read", op.id, op.type)
+            await self._failed_internally(op.id, owner, f"the checkpoint of the {op.type} job cannot be read")
+            return
         job = job_class()
         job_task = asyncio.create_task(job.run(ctx, params), name=f"job-{op.id}")
         self._running[op.id] = job_task
@@ -332,7 +338,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await heart
 
-    async def _cancelled(self, job: Job[Any], ctx: JobContext, owner: str) -> None:
+    async def _cancelled(self, job: Job[Any, Any], ctx: AnyContext, owner: str) -> None:
         """End a cancelled op, after its job undid what must not outlive it."""
         try:
             await job.on_cancel(ctx)
@@ -367,7 +373,7 @@ class Engine:
         owner: str,
         outcome: ops.Outcome,
         *,
-        ctx: JobContext | None = None,
+        ctx: AnyContext | None = None,
         code: str | None = None,
         error: str | None = None,
         context: dict[str, Any] | None = None,

@@ -1,4 +1,5 @@
-"""What a job type is: typed params, declared stages, and ``run(ctx, params)`` that works in batches."""
+"""What a job type is: typed params, a typed checkpoint, declared stages, and ``run(ctx, params)`` that works in
+batches."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import builtins
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from chive_admin.backfill.items import Item
 
 if TYPE_CHECKING:
     from chive_admin.auth.identity import IdentityResolver
-    from chive_admin.backfill.context import JobContext
+    from chive_admin.backfill.context import AnyContext, JobContext
     from chive_admin.backfill.engine import Engine
     from chive_admin.backfill.job_types import JobType
     from chive_admin.ingest.export_readers import ExportReaders
@@ -40,7 +43,16 @@ class JobParams(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class Checkpoint(BaseModel):
+    """Where a job is, committed with each batch and read back when its operation resumes: exactly the keys its
+    model declares, so what an earlier version stored is read by the same model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
 P = TypeVar("P", bound=JobParams)
+#: the job's checkpoint: a ``Checkpoint`` model, a discriminated union of them, or ``None`` for a job without one
+C = TypeVar("C")
 
 
 class JobFailed(Exception):
@@ -61,7 +73,7 @@ class RetryFailed(Exception):
     """One dead-lettered item failed again; its entry stays in the queue with this message."""
 
 
-class Job(ABC, Generic[P]):
+class Job(ABC, Generic[P, C]):
     #: its names (``job_types``); ``type`` and ``trigger_name`` are read from it
     kind: ClassVar[JobType]
     #: the type operations report (kebab-case, e.g. "pds-scan")
@@ -69,33 +81,58 @@ class Job(ABC, Generic[P]):
     #: the name triggerBackfill takes (camelCase, e.g. "pdsScan"); None for internal types it cannot start
     trigger_name: ClassVar[str | None]
 
+    params_model: ClassVar[builtins.type[JobParams]]
+    #: the type of its checkpoint (``C``), which pydantic reads and writes as JSON
+    checkpoint_model: ClassVar[Any]
+    #: the type of the dead-letter items it parks and retries (a model, or a discriminated union of models);
+    #: ``None`` when it retries none
+    item_model: ClassVar[Any] = None
+    stages: ClassVar[tuple[str, ...]]
+
+    #: readers of ``checkpoint_model`` and ``item_model``, made once per class
+    checkpoints: ClassVar[TypeAdapter[Any]]
+    _items: ClassVar[TypeAdapter[Any]]
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         kind = cls.__dict__.get("kind")
         if kind is not None:
             cls.type = kind.name
             cls.trigger_name = kind.trigger_name
-
-    params_model: ClassVar[builtins.type[JobParams]]
-    stages: ClassVar[tuple[str, ...]]
+        if "checkpoint_model" in cls.__dict__:
+            cls.checkpoints = TypeAdapter(cls.checkpoint_model)
+        if "item_model" in cls.__dict__:
+            cls._items = TypeAdapter(cls.item_model)
 
     @classmethod
     async def admit(cls, params: P, services: JobServices) -> None:
         """Refuse, with ``Refused``, params that validate but can never run (checked before anything is queued)."""
 
     @abstractmethod
-    async def run(self, ctx: JobContext, params: P) -> None:
+    async def run(self, ctx: JobContext[C], params: P) -> None:
         """Do the work from ``ctx.checkpoint`` on, committing data and checkpoint together in ``ctx.batch()``."""
 
-    async def on_cancel(self, ctx: JobContext) -> None:
+    async def on_cancel(self, ctx: JobContext[C]) -> None:
         """Undo what must not outlive a cancelled op (the engine calls it before the op ends ``cancelled``).
 
         The job may have been stopped anywhere: at a checkpoint, or interrupted between two (a cancel does not wait
         for an upstream answer), its batch in flight rolled back. ``ctx`` describes what was committed.
         """
 
-    async def retry_item(self, ctx: JobContext, item: Any) -> None:
-        """Process one dead-lettered item of this type again, committing through ``ctx.batch()``.
+    @classmethod
+    def read_item(cls, stored: Any) -> Item:
+        """A stored dead-letter item of this type, typed; ``RetryFailed`` when it is none of the items it retries."""
+        if cls.item_model is None:
+            raise RetryFailed(f"{cls.type} items cannot be retried one by one")
+        try:
+            item: Item = cls._items.validate_python(stored)
+        except ValidationError:
+            raise RetryFailed(f"not a {cls.type} item: {stored!r}"[:200]) from None
+        return item
+
+    async def retry_item(self, ctx: AnyContext, item: Item) -> None:
+        """Process one dead-lettered item of this type again, committing through ``ctx.batch()`` (the context is the
+        retrying operation's, not a context of this type: its checkpoint is not this job's).
 
         Raise ``RetryFailed`` (or an upstream error) to leave it in the queue.
         """

@@ -53,8 +53,8 @@ class PluginError(ValueError):
 
 
 class JobRegistry:
-    def __init__(self, jobs: Iterable[type[Job[Any]]]) -> None:
-        self._by_type: dict[str, type[Job[Any]]] = {}
+    def __init__(self, jobs: Iterable[type[Job[Any, Any]]]) -> None:
+        self._by_type: dict[str, type[Job[Any, Any]]] = {}
         self._names: dict[str, str] = {k.trigger_name: k.name for k in LEXICON_TYPES if k.trigger_name}
         for job in jobs:
             if job.type in self._by_type:
@@ -71,7 +71,7 @@ class JobRegistry:
         """The kebab-case type of a triggerBackfill name, runnable or not; ``None`` for a name nobody knows."""
         return self._names.get(trigger_name)
 
-    def job(self, op_type: str) -> type[Job[Any]] | None:
+    def job(self, op_type: str) -> type[Job[Any, Any]] | None:
         return self._by_type.get(op_type)
 
     @property
@@ -83,7 +83,7 @@ class JobRegistry:
         return sorted(self._names)
 
 
-def load_plugin(spec: str) -> type[Job[Any]]:
+def load_plugin(spec: str) -> type[Job[Any, Any]]:
     """``package.module:ClassName`` → the job class it names (an extension point; the tests use it)."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
@@ -97,5 +97,5 @@ def load_plugin(spec: str) -> type[Job[Any]]:
     return value
 
 
-def build_registry(builtin: Iterable[type[Job[Any]]], plugins: Iterable[str] = ()) -> JobRegistry:
+def build_registry(builtin: Iterable[type[Job[Any, Any]]], plugins: Iterable[str] = ()) -> JobRegistry:
     return JobRegistry([*builtin, *(load_plugin(spec) for spec in plugins)])

@@ -12,8 +12,8 @@ from chive_admin.backfill.job import Job
 from chive_admin.backfill.job_types import DLQ_RETRY, LEXICON_TYPES
 
 
-def _builtin_jobs() -> tuple[type[Job[Any]], ...]:
-    found: dict[str, type[Job[Any]]] = {}
+def _builtin_jobs() -> tuple[type[Job[Any, Any]], ...]:
+    found: dict[str, type[Job[Any, Any]]] = {}
     for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
         for value in vars(module).values():
@@ -25,4 +25,4 @@ def _builtin_jobs() -> tuple[type[Job[Any]], ...]:
     return tuple(sorted(found.values(), key=lambda job: order.index(job.type) if job.type in order else len(order)))
 
 
-BUILTIN_JOBS: tuple[type[Job[Any]], ...] = _builtin_jobs()
+BUILTIN_JOBS: tuple[type[Job[Any, Any]], ...] = _builtin_jobs()

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
+import aiosqlite
 from pydantic import Field, field_validator
 
 from chive_admin.backfill import job_types
-from chive_admin.backfill.context import JobContext
-from chive_admin.backfill.job import Job, JobParams, Refused, RetryFailed
+from chive_admin.backfill.context import AnyContext, JobContext
+from chive_admin.backfill.items import Item
+from chive_admin.backfill.job import Checkpoint, Job, JobParams, Refused, RetryFailed
 from chive_admin.citations.extract import Citation, extract_citations
 from chive_admin.citations.text import DocumentError, extract_text
 from chive_admin.clock import now_stamp
@@ -42,6 +44,19 @@ class CitationParams(JobParams):
         return None if value is None else validate_at_uri(value)
 
 
+class CitationCheckpoint(Checkpoint):
+    """Every pending eprint up to ``after`` (in URI order) was extracted or dead-lettered."""
+
+    after: str = ""
+
+
+class EprintItem(Item):
+    """An eprint whose document could not be fetched or read."""
+
+    kind: Literal["eprint"] = "eprint"
+    uri: str
+
+
 class Failure(Exception):
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(message)
@@ -49,9 +64,11 @@ class Failure(Exception):
         self.message = message
 
 
-class CitationExtraction(Job[CitationParams]):
+class CitationExtraction(Job[CitationParams, CitationCheckpoint]):
     kind = job_types.CITATION_EXTRACTION
     params_model = CitationParams
+    checkpoint_model = CitationCheckpoint
+    item_model = EprintItem
     stages = ("extracting",)
 
     @classmethod
@@ -63,42 +80,46 @@ class CitationExtraction(Job[CitationParams]):
         if found is None:
             raise Refused(f"uri: {params.uri} is not an indexed pub.chive.eprint.submission")
 
-    async def run(self, ctx: JobContext, params: CitationParams) -> None:
+    async def run(self, ctx: JobContext[CitationCheckpoint], params: CitationParams) -> None:
         ctx.stage("extracting")
         if params.uri is not None:
             async with ctx.db.read() as conn:
                 one = await citations.eprint(conn, params.uri)
             ctx.progress.total_records = 1
             if one is not None:
-                await self._one(ctx, one, dead_letter=True)
+                await self._one(ctx, one)
             return
         if ctx.checkpoint is None:
             async with ctx.batch() as conn:
                 ctx.progress.total_records = await citations.count_pending(conn)
-                ctx.checkpoint = {"after": ""}
+                ctx.checkpoint = CitationCheckpoint()
         while True:
             async with ctx.db.read() as conn:
-                batch = await citations.pending(conn, ctx.checkpoint["after"], ROUND)
+                batch = await citations.pending(conn, ctx.checkpoint.after, ROUND)
             if not batch:
                 return
             for eprint in batch:
-                await self._one(ctx, eprint, dead_letter=True)
+                await self._one(ctx, eprint)
 
-    async def retry_item(self, ctx: JobContext, item: Any) -> None:
-        uri = item.get("uri") if isinstance(item, dict) else None
+    async def retry_item(self, ctx: AnyContext, item: Item) -> None:
+        if not isinstance(item, EprintItem):
+            raise RetryFailed(f"not a citation-extraction item: {item!r}"[:200])
         async with ctx.db.read() as conn:
-            eprint = await citations.eprint(conn, str(uri))
+            eprint = await citations.eprint(conn, item.uri)
         if eprint is None:
             return  # no longer indexed: nothing left to extract
-        await self._one(ctx, eprint, dead_letter=False)
-
-    async def _one(self, ctx: JobContext, eprint: PendingEprint, *, dead_letter: bool) -> None:
-        """Extract one eprint, committing its citations (or its failure) with the checkpoint."""
         try:
             found = await self._extract(ctx, eprint)
         except Failure as failure:
-            if not dead_letter:
-                raise RetryFailed(failure.message) from None
+            raise RetryFailed(failure.message) from None
+        async with ctx.batch() as conn:
+            await _store(ctx, conn, eprint, found)
+
+    async def _one(self, ctx: JobContext[CitationCheckpoint], eprint: PendingEprint) -> None:
+        """Extract one eprint, committing its citations (or its failure, dead-lettered) with the checkpoint."""
+        try:
+            found = await self._extract(ctx, eprint)
+        except Failure as failure:
             async with ctx.batch() as conn:
                 await citations.mark_failed(conn, eprint.uri, eprint.cid, failure.message, now_stamp())
                 await ctx.dead_letter(
@@ -106,18 +127,16 @@ class CitationExtraction(Job[CitationParams]):
                     error_type=failure.error_type,
                     message=failure.message,
                     context={"uri": eprint.uri, "did": eprint.did},
-                    item={"kind": "eprint", "uri": eprint.uri},
+                    item=EprintItem(uri=eprint.uri),
                 )
                 ctx.progress.records_processed += 1
-                ctx.checkpoint = {**(ctx.checkpoint or {}), "after": eprint.uri}
+                ctx.checkpoint = CitationCheckpoint(after=eprint.uri)
             return
         async with ctx.batch() as conn:
-            stored = await citations.replace(conn, eprint.uri, eprint.cid, found, now_stamp())
-            ctx.progress.records_processed += 1
-            ctx.count("citations", stored)
-            ctx.checkpoint = {**(ctx.checkpoint or {}), "after": eprint.uri}
+            await _store(ctx, conn, eprint, found)
+            ctx.checkpoint = CitationCheckpoint(after=eprint.uri)
 
-    async def _extract(self, ctx: JobContext, eprint: PendingEprint) -> list[Citation]:
+    async def _extract(self, ctx: AnyContext, eprint: PendingEprint) -> list[Citation]:
         value = json.loads(eprint.value)
         document = value.get("document") if isinstance(value, dict) else None
         link = document.get("ref", {}).get("$link") if isinstance(document, dict) else None
@@ -142,3 +161,10 @@ class CitationExtraction(Job[CitationParams]):
         except DocumentError as exc:
             raise Failure(exc.code, str(exc)) from None
         return extract_citations(text)
+
+
+async def _store(ctx: AnyContext, conn: aiosqlite.Connection, eprint: PendingEprint, found: list[Citation]) -> None:
+    """Replace what ``eprint`` cites, counted (inside the caller's batch)."""
+    stored = await citations.replace(conn, eprint.uri, eprint.cid, found, now_stamp())
+    ctx.progress.records_processed += 1
+    ctx.count("citations", stored)

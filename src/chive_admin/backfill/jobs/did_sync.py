@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any
 
 from pydantic import field_validator
 
 from chive_admin.auth.identity import IdentityError
 from chive_admin.backfill import job_types
-from chive_admin.backfill.context import JobContext
+from chive_admin.backfill.context import AnyContext, JobContext
+from chive_admin.backfill.items import Item, RecordItem
 from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
 from chive_admin.clock import now_stamp
 from chive_admin.ingest.export_readers import ReaderFailed
@@ -51,18 +51,21 @@ class DidSyncParams(JobParams):
         return validate_did(value)
 
 
-class DidSync(Job[DidSyncParams]):
+class DidSync(Job[DidSyncParams, None]):
     kind = job_types.DID_SYNC
     params_model = DidSyncParams
+    #: none: a repository export is one download, fetched again by a resumed sync
+    checkpoint_model = None
+    item_model = RecordItem
     stages = ("resolving_identity", "fetching_repo", "writing_records")
 
     #: which collections this job mirrors (every pub.chive.* one for did-sync)
     scope = CHIVE_PREFIX
 
-    async def run(self, ctx: JobContext, params: DidSyncParams) -> None:
+    async def run(self, ctx: JobContext[None], params: DidSyncParams) -> None:
         await self.mirror(ctx, params.did)
 
-    async def mirror(self, ctx: JobContext, did: str) -> None:
+    async def mirror(self, ctx: JobContext[None], did: str) -> None:
         """Resolve ``did``, fetch its repository and make the index hold exactly its records within ``scope``."""
         ctx.stage("resolving_identity")
         await ctx.save()
@@ -108,7 +111,7 @@ class DidSync(Job[DidSyncParams]):
 
     async def _write(
         self,
-        ctx: JobContext,
+        ctx: JobContext[None],
         did: str,
         pds: str,
         handle: str | None,
@@ -149,12 +152,12 @@ class DidSync(Job[DidSyncParams]):
             )
             await index.set_repo_hidden(conn, did, False)
 
-    async def retry_item(self, ctx: JobContext, item: Any) -> None:
-        if not (isinstance(item, dict) and item.get("kind") == "record"):
+    async def retry_item(self, ctx: AnyContext, item: Item) -> None:
+        if not isinstance(item, RecordItem):
             raise RetryFailed(f"not a did-sync item: {item!r}"[:200])
-        await retry_record(ctx.services.upstream, ctx, str(item["uri"]), str(item["pds"]))
+        await retry_record(ctx.services.upstream, ctx, item.uri, item.pds)
 
-    async def _not_hosted(self, ctx: JobContext, did: str, pds: str, status: str) -> None:
+    async def _not_hosted(self, ctx: JobContext[None], did: str, pds: str, status: str) -> None:
         async with ctx.batch() as conn:
             await index.upsert_repo(conn, did, now_stamp(), pds_url=pds, status=status)
             await index.set_repo_hidden(conn, did, True)

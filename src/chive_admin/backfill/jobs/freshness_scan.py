@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import aiosqlite
+from pydantic import Field
 
 from chive_admin.aio import run_bounded
 from chive_admin.backfill import job_types
-from chive_admin.backfill.context import JobContext
-from chive_admin.backfill.job import Job, JobParams, RetryFailed
+from chive_admin.backfill.context import AnyContext, JobContext
+from chive_admin.backfill.items import Item, RecordItem
+from chive_admin.backfill.job import Checkpoint, Job, JobParams, RetryFailed
 from chive_admin.clock import now_stamp, stamp, utc_now
 from chive_admin.ingest.fetch import RepoContents
 from chive_admin.ingest.hosting import hosting_status, is_hosted
@@ -49,41 +51,57 @@ class FreshnessParams(JobParams):
     tier: Tier = "all"
 
 
-class FreshnessScan(Job[FreshnessParams]):
+class FreshnessCheckpoint(Checkpoint):
+    """Records verified before ``before`` (fixed when the scan began) are checked, repository by repository in DID
+    order; every repository up to ``after`` is done."""
+
+    before: str
+    after: str = ""
+
+
+class RepoItem(Item):
+    """A repository whose records could not be checked: checked again (all of them not verified since) on retry."""
+
+    kind: Literal["repo"] = "repo"
+    did: str
+
+
+class FreshnessScan(Job[FreshnessParams, FreshnessCheckpoint]):
     kind = job_types.FRESHNESS_SCAN
     params_model = FreshnessParams
+    checkpoint_model = FreshnessCheckpoint
+    item_model = Annotated[RecordItem | RepoItem, Field(discriminator="kind")]
     stages = ("checking",)
 
-    async def run(self, ctx: JobContext, params: FreshnessParams) -> None:
+    async def run(self, ctx: JobContext[FreshnessCheckpoint], params: FreshnessParams) -> None:
         ctx.stage("checking")
         if ctx.checkpoint is None:
-            ctx.checkpoint = {"before": stamp(utc_now() - TIER_AGE[params.tier]), "after": ""}
+            ctx.checkpoint = FreshnessCheckpoint(before=stamp(utc_now() - TIER_AGE[params.tier]))
             async with ctx.batch() as conn:
-                ctx.progress.total_records = await index.count_unverified(conn, ctx.checkpoint["before"])
-        before = str(ctx.checkpoint["before"])
+                ctx.progress.total_records = await index.count_unverified(conn, ctx.checkpoint.before)
+        before = ctx.checkpoint.before
 
         async def check(did: str) -> None:
             await self._repo(ctx, did, before)
 
         while True:
             async with ctx.db.read() as conn:
-                dids = await index.dids_to_verify(conn, before, ctx.checkpoint["after"], REPOS_PER_ROUND)
+                dids = await index.dids_to_verify(conn, before, ctx.checkpoint.after, REPOS_PER_ROUND)
             if not dids:
                 return
             await run_bounded(dids, check, REPO_CONCURRENCY)
             async with ctx.batch():
-                ctx.checkpoint = {**ctx.checkpoint, "after": dids[-1]}
+                ctx.checkpoint = ctx.checkpoint.model_copy(update={"after": dids[-1]})
 
-    async def retry_item(self, ctx: JobContext, item: Any) -> None:
-        kind = item.get("kind") if isinstance(item, dict) else None
-        if kind == "record":
-            await retry_record(ctx.services.upstream, ctx, str(item["uri"]), str(item["pds"]))
-        elif kind == "repo":
-            await self._repo(ctx, str(item["did"]), now_stamp(), retrying=True)
+    async def retry_item(self, ctx: AnyContext, item: Item) -> None:
+        if isinstance(item, RecordItem):
+            await retry_record(ctx.services.upstream, ctx, item.uri, item.pds)
+        elif isinstance(item, RepoItem):
+            await self._repo(ctx, item.did, now_stamp(), retrying=True)
         else:
             raise RetryFailed(f"not a freshness-scan item: {item!r}"[:200])
 
-    async def _repo(self, ctx: JobContext, did: str, before: str, *, retrying: bool = False) -> None:
+    async def _repo(self, ctx: AnyContext, did: str, before: str, *, retrying: bool = False) -> None:
         """Check ``did``'s records verified before ``before``. A repo that cannot be checked is dead-lettered, or,
         when this is itself a retry, raises so its queue entry stays."""
         async with ctx.db.read() as conn:
@@ -104,7 +122,7 @@ class FreshnessScan(Job[FreshnessParams]):
             return
         await self._mirror(ctx, did, pds, rows, upstream, was_active=host is not None and host[1] == "active")
 
-    async def _fetch(self, ctx: JobContext, pds: str, did: str, rows: list[StoredRecord]) -> Upstream:
+    async def _fetch(self, ctx: AnyContext, pds: str, did: str, rows: list[StoredRecord]) -> Upstream:
         client = ctx.services.upstream
         by_collection: dict[str, list[StoredRecord]] = defaultdict(list)
         for row in rows:
@@ -127,7 +145,7 @@ class FreshnessScan(Job[FreshnessParams]):
         return found
 
     async def _mirror(
-        self, ctx: JobContext, did: str, pds: str, rows: list[StoredRecord], upstream: Upstream, *, was_active: bool
+        self, ctx: AnyContext, did: str, pds: str, rows: list[StoredRecord], upstream: Upstream, *, was_active: bool
     ) -> None:
         contents = RepoContents(did=did)
         gone: list[str] = []
@@ -156,7 +174,7 @@ class FreshnessScan(Job[FreshnessParams]):
             ctx.count("updated", len(contents.records))
             ctx.count("deleted", len(gone))
 
-    async def _not_hosted(self, ctx: JobContext, did: str, pds: str, status: str, rows: list[StoredRecord]) -> None:
+    async def _not_hosted(self, ctx: AnyContext, did: str, pds: str, status: str, rows: list[StoredRecord]) -> None:
         async with ctx.batch() as conn:
             now = now_stamp()
             await index.upsert_repo(conn, did, now, pds_url=pds, status=status)
@@ -168,7 +186,7 @@ class FreshnessScan(Job[FreshnessParams]):
 
     async def _unverifiable(
         self,
-        ctx: JobContext,
+        ctx: AnyContext,
         did: str,
         rows: list[StoredRecord],
         error_type: str,
@@ -186,12 +204,12 @@ class FreshnessScan(Job[FreshnessParams]):
 
 
 async def _dead_letter_repo(
-    ctx: JobContext, conn: aiosqlite.Connection, did: str, error_type: str, message: str, pds: str | None
+    ctx: AnyContext, conn: aiosqlite.Connection, did: str, error_type: str, message: str, pds: str | None
 ) -> None:
     await ctx.dead_letter(
         conn,
         error_type=error_type,
         message=message,
         context={"did": did, "pds": pds},
-        item={"kind": "repo", "did": did},
+        item=RepoItem(did=did),
     )

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
-from chive_admin.backfill.job import Job, JobParams
+from chive_admin.backfill.job import Checkpoint, Job, JobParams
 from chive_admin.clock import now_stamp
 from chive_admin.store import search
 
@@ -21,30 +21,37 @@ class FullReindexParams(JobParams):
     batch_size: int = Field(default=DEFAULT_BATCH, alias="batchSize", ge=1, le=10_000)
 
 
-class FullReindex(Job[FullReindexParams]):
+class ReindexCheckpoint(Checkpoint):
+    """The shadow table holds every visible eprint up to ``after`` (in URI order)."""
+
+    after: str = ""
+
+
+class FullReindex(Job[FullReindexParams, ReindexCheckpoint]):
     kind = job_types.FULL_REINDEX
     params_model = FullReindexParams
+    checkpoint_model = ReindexCheckpoint
     stages = ("building", "swapping")
 
-    async def on_cancel(self, ctx: JobContext) -> None:
+    async def on_cancel(self, ctx: JobContext[ReindexCheckpoint]) -> None:
         async with ctx.db.write() as conn:
             await search.abandon_rebuild(conn)
 
-    async def run(self, ctx: JobContext, params: FullReindexParams) -> None:
+    async def run(self, ctx: JobContext[ReindexCheckpoint], params: FullReindexParams) -> None:
         batch_size = params.batch_size
         ctx.stage("building")
         async with ctx.batch() as conn:
             table = await search.begin_rebuild(conn)  # a resumed rebuild keeps its table and what it holds
             ctx.progress.total_records = await search.visible_eprints(conn)
             if ctx.checkpoint is None:
-                ctx.checkpoint = {"after": ""}
+                ctx.checkpoint = ReindexCheckpoint()
         while True:
             async with ctx.batch() as conn:
-                docs = await search.eprints_after(conn, ctx.checkpoint["after"], batch_size)
+                docs = await search.eprints_after(conn, ctx.checkpoint.after, batch_size)
                 if docs:
                     await search.fill(conn, table, docs)
                     ctx.progress.records_processed += len(docs)
-                    ctx.checkpoint = {"after": docs[-1].uri}
+                    ctx.checkpoint = ReindexCheckpoint(after=docs[-1].uri)
             if len(docs) < batch_size:
                 break
         ctx.stage("swapping")

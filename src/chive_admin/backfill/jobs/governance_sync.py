@@ -23,9 +23,10 @@ class GovernanceParams(JobParams):
     pass
 
 
-class GovernanceSync(Job[GovernanceParams]):
+class GovernanceSync(Job[GovernanceParams, None]):
     kind = job_types.GOVERNANCE_SYNC
     params_model = GovernanceParams
+    checkpoint_model = DidSync.checkpoint_model
     stages = DidSync.stages
 
     @classmethod
@@ -33,7 +34,7 @@ class GovernanceSync(Job[GovernanceParams]):
         if services.settings.governance_did is None:
             raise Refused("No governance repository is configured (start the server with --governance-did)")
 
-    async def run(self, ctx: JobContext, params: GovernanceParams) -> None:
+    async def run(self, ctx: JobContext[None], params: GovernanceParams) -> None:
         did = ctx.services.settings.governance_did
         if did is None:  # configured away between trigger and run (a restart with other flags)
             raise JobFailed("no_governance_did", "no governance repository is configured (--governance-did)")

@@ -12,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import aiosqlite
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chive_admin._generated.models.com.atproto.sync import list_repos as lex_list_repos
 from chive_admin.aio import run_bounded
 from chive_admin.backfill import job_types
-from chive_admin.backfill.context import JobContext
-from chive_admin.backfill.job import Job, JobFailed, JobParams, Refused, RetryFailed
+from chive_admin.backfill.context import AnyContext, JobContext
+from chive_admin.backfill.items import Item, RecordItem
+from chive_admin.backfill.job import Checkpoint, Job, JobFailed, JobParams, Refused, RetryFailed
 from chive_admin.clock import now_stamp
 from chive_admin.ingest import listing
 from chive_admin.ingest.fetch import RepoContents, chive_collections
@@ -36,6 +38,39 @@ from chive_admin.upstream.urls import normalise_service_url
 
 if TYPE_CHECKING:
     from chive_admin.backfill.job import JobServices
+
+
+class PdsScanParams(JobParams):
+    pds_url: str | None = Field(default=None, alias="pdsUrl")
+
+    @field_validator("pds_url")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_service_url(value)
+
+
+class Discovering(Checkpoint):
+    """Listing the repositories of the ``host``-th host, from ``cursor`` on; ``listed`` of them read so far."""
+
+    phase: Literal["discovering"] = "discovering"
+    host: int = 0
+    cursor: str | None = None
+    listed: int = 0
+
+    def after_page(self, page: lex_list_repos.Output) -> Discovering:
+        return self.model_copy(update={"cursor": page.cursor, "listed": self.listed + len(page.repos)})
+
+    def next_host(self) -> Discovering:
+        return Discovering(host=self.host + 1)
+
+
+class Fetching(Checkpoint):
+    """Every host listed: what is left to do is in the work list, each repository with its own position."""
+
+    phase: Literal["fetching"] = "fetching"
+
+
+PdsScanCheckpoint = Discovering | Fetching
 
 
 class RepoListing(BaseModel):
@@ -81,22 +116,30 @@ class RepoWork:
         return RepoWork(str(stored["pds"]), RepoListing.model_validate({**stored, "position": position}))
 
 
-class PdsScanParams(JobParams):
-    pds_url: str | None = Field(default=None, alias="pdsUrl")
+class RepoItem(Item):
+    """A repository that could not be fetched: synced again from ``pds`` on retry."""
 
-    @field_validator("pds_url")
-    @classmethod
-    def _origin(cls, value: str | None) -> str | None:
-        return None if value is None else normalise_service_url(value)
+    kind: Literal["repo"] = "repo"
+    did: str
+    pds: str
+
+
+class PdsItem(Item):
+    """A host whose repositories could not be listed: scanned again on retry."""
+
+    kind: Literal["pds"] = "pds"
+    pds_url: str = Field(alias="pdsUrl")
 
 
 def _error_text(exc: UpstreamError) -> str:
     return str(exc)[:500]
 
 
-class PdsScan(Job[PdsScanParams]):
+class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
     kind = job_types.PDS_SCAN
     params_model = PdsScanParams
+    checkpoint_model = Annotated[PdsScanCheckpoint, Field(discriminator="phase")]
+    item_model = Annotated[RecordItem | RepoItem | PdsItem, Field(discriminator="kind")]
     stages = ("discovering_repos", "fetching_records")
 
     @classmethod
@@ -108,18 +151,13 @@ class PdsScan(Job[PdsScanParams]):
         except UnsafeUpstream as exc:
             raise Refused(f"pdsUrl: {exc}") from None
 
-    async def run(self, ctx: JobContext, params: PdsScanParams) -> None:
-        if params.pds_url is not None:
-            hosts = [params.pds_url]
-        else:
-            async with ctx.db.read() as conn:
-                hosts = await index.known_pds_urls(conn)
+    async def run(self, ctx: JobContext[PdsScanCheckpoint], params: PdsScanParams) -> None:
         if ctx.checkpoint is None:
-            ctx.checkpoint = {"phase": "discovering", "host": 0, "cursor": None, "listed": 0}
-        if ctx.checkpoint["phase"] == "discovering":
+            ctx.checkpoint = Discovering()
+        if isinstance(ctx.checkpoint, Discovering):
             ctx.stage("discovering_repos")
             await ctx.save()
-            await self._discover(ctx, hosts)
+            await self._discover(ctx, await _hosts(ctx, params), ctx.checkpoint)
         ctx.stage("fetching_records")
         await ctx.save()
         async with ctx.db.read() as conn:
@@ -128,39 +166,34 @@ class PdsScan(Job[PdsScanParams]):
         concurrency = ctx.services.settings.upstream_concurrency
         await run_bounded(pending, lambda item: self._repo(ctx, item[0], RepoWork.from_json(item[1])), concurrency)
 
-    async def _discover(self, ctx: JobContext, hosts: list[str]) -> None:
-        client = ctx.services.upstream
-        while ctx.checkpoint["host"] < len(hosts):
-            host = hosts[ctx.checkpoint["host"]]
-            try:
-                async for page in client.iter_repo_pages(host, cursor=ctx.checkpoint["cursor"]):
-                    async with ctx.batch() as conn:
-                        now = now_stamp()
-                        await index.ensure_pds(conn, host, now)
-                        active = [(r.did, RepoWork(host).to_json()) for r in page.repos if r.active is not False]
-                        added = await work_items.add(conn, ctx.op_id, active)
-                        for repo in page.repos:
-                            if repo.active is False:  # counted, its records hidden, nothing fetched
-                                await index.upsert_repo(
-                                    conn, repo.did, now, pds_url=host, status=repo.status or "inactive"
-                                )
-                                await index.set_repo_hidden(conn, repo.did, True)
-                        ctx.progress.total_repos = (ctx.progress.total_repos or 0) + added
-                        ctx.checkpoint = {
-                            **ctx.checkpoint,
-                            "cursor": page.cursor,
-                            "listed": ctx.checkpoint["listed"] + len(page.repos),
-                        }
-            except UpstreamError as exc:
-                await self._host_failed(ctx, host, exc, alone=len(hosts) == 1)
-            else:
-                async with ctx.batch() as conn:
-                    await index.record_pds_scan(conn, host, now_stamp(), repo_count=ctx.checkpoint["listed"])
-                    ctx.checkpoint = {**ctx.checkpoint, "host": ctx.checkpoint["host"] + 1, "cursor": None, "listed": 0}
+    async def _discover(self, ctx: JobContext[PdsScanCheckpoint], hosts: list[str], at: Discovering) -> None:
+        """List the repositories of every host from ``at`` on into the work list, then move on to fetching them."""
+        while at.host < len(hosts):
+            at = await self._discover_host(ctx, hosts[at.host], at, alone=len(hosts) == 1)
         async with ctx.batch():
-            ctx.checkpoint = {"phase": "fetching"}
+            ctx.checkpoint = Fetching()
 
-    async def _host_failed(self, ctx: JobContext, host: str, exc: UpstreamError, *, alone: bool) -> None:
+    async def _discover_host(
+        self, ctx: JobContext[PdsScanCheckpoint], host: str, at: Discovering, *, alone: bool
+    ) -> Discovering:
+        """Add the repositories of ``host`` to the work list, page by page from ``at``; the next host's checkpoint."""
+        try:
+            async for page in ctx.services.upstream.iter_repo_pages(host, cursor=at.cursor):
+                at = at.after_page(page)
+                async with ctx.batch() as conn:
+                    await _add_repos(ctx, conn, host, page)
+                    ctx.checkpoint = at
+        except UpstreamError as exc:
+            return await self._host_failed(ctx, host, exc, at, alone=alone)
+        following = at.next_host()
+        async with ctx.batch() as conn:
+            await index.record_pds_scan(conn, host, now_stamp(), repo_count=at.listed)
+            ctx.checkpoint = following
+        return following
+
+    async def _host_failed(
+        self, ctx: JobContext[PdsScanCheckpoint], host: str, exc: UpstreamError, at: Discovering, *, alone: bool
+    ) -> Discovering:
         """A host that cannot be listed: the op fails when it was the only one, else the host is dead-lettered."""
         context: dict[str, Any] = {"host": host, "status": exc.status, "upstreamError": exc.error}
         async with ctx.batch() as conn:
@@ -171,13 +204,14 @@ class PdsScan(Job[PdsScanParams]):
                     error_type="pds_unreachable",
                     message=_error_text(exc),
                     context=context,
-                    item={"kind": "pds", "pdsUrl": host},
+                    item=PdsItem(pds_url=host),
                 )
-                ctx.checkpoint = {**ctx.checkpoint, "host": ctx.checkpoint["host"] + 1, "cursor": None, "listed": 0}
+                ctx.checkpoint = at.next_host()
         if alone:
             raise JobFailed("pds_unreachable", f"cannot list the repositories of {host}: {_error_text(exc)}", context)
+        return at.next_host()
 
-    async def _repo(self, ctx: JobContext, did: str, work: RepoWork) -> None:
+    async def _repo(self, ctx: AnyContext, did: str, work: RepoWork) -> None:
         """One discovered repository, its position kept in the work list; failures are dead-lettered."""
         try:
             work = await self._sync_repo(ctx, did, work, track=True)
@@ -195,12 +229,12 @@ class PdsScan(Job[PdsScanParams]):
                     error_type="repo_fetch_failed",
                     message=_error_text(exc),
                     context={"did": did, "pds": work.pds, "status": exc.status, "upstreamError": exc.error},
-                    item={"kind": "repo", "did": did, "pds": work.pds},
+                    item=RepoItem(did=did, pds=work.pds),
                 )
                 await work_items.update(conn, ctx.op_id, did, state="failed", info=work.to_json())
                 ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
 
-    async def _sync_repo(self, ctx: JobContext, did: str, work: RepoWork, *, track: bool) -> RepoWork:
+    async def _sync_repo(self, ctx: AnyContext, did: str, work: RepoWork, *, track: bool) -> RepoWork:
         """List every indexed collection of ``did`` from its PDS and mirror it; with ``track``, the position is
         committed with each page so a resumed scan continues where it stopped."""
         listed = work.listing or await _describe(ctx.services.upstream, work.pds, did)
@@ -221,7 +255,7 @@ class PdsScan(Job[PdsScanParams]):
         return work
 
     async def _list_collection(
-        self, ctx: JobContext, did: str, pds: str, listed: RepoListing, *, track: bool
+        self, ctx: AnyContext, did: str, pds: str, listed: RepoListing, *, track: bool
     ) -> RepoListing:
         """Mirror the collection ``listed`` is at, page by page from its position on; the listing once it is done."""
         collection = listed.collections[listed.next]
@@ -243,27 +277,49 @@ class PdsScan(Job[PdsScanParams]):
                         await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
         return listed
 
-    async def retry_item(self, ctx: JobContext, item: Any) -> None:
-        kind = item.get("kind") if isinstance(item, dict) else None
-        if kind == "record":
-            await retry_record(ctx.services.upstream, ctx, str(item["uri"]), str(item["pds"]))
-        elif kind == "repo":
-            try:
-                await self._sync_repo(ctx, str(item["did"]), RepoWork(str(item["pds"])), track=False)
-            except UpstreamError as exc:
-                status = await hosting_status(ctx.services.upstream, str(item["pds"]), str(item["did"]), exc)
-                if status is None or is_hosted(status):
-                    raise
-                async with ctx.batch() as conn:
-                    await _mark_gone(conn, str(item["did"]), str(item["pds"]), status)
-        elif kind == "pds":
+    async def retry_item(self, ctx: AnyContext, item: Item) -> None:
+        if isinstance(item, RecordItem):
+            await retry_record(ctx.services.upstream, ctx, item.uri, item.pds)
+        elif isinstance(item, RepoItem):
+            await self._retry_repo(ctx, item)
+        elif isinstance(item, PdsItem):
             # a host that could not be listed is retried as a new scan of that host (or the one already queued)
             try:
-                await ctx.services.engine.trigger(self.type, PdsScanParams(pds_url=item["pdsUrl"]), None)
+                await ctx.services.engine.trigger(self.type, PdsScanParams(pds_url=item.pds_url), None)
             except QueueFull as full:
                 raise RetryFailed(f"the operation queue is full ({full.limit} queued)") from None
         else:
             raise RetryFailed(f"not a pds-scan item: {item!r}"[:200])
+
+    async def _retry_repo(self, ctx: AnyContext, item: RepoItem) -> None:
+        try:
+            await self._sync_repo(ctx, item.did, RepoWork(item.pds), track=False)
+        except UpstreamError as exc:
+            status = await hosting_status(ctx.services.upstream, item.pds, item.did, exc)
+            if status is None or is_hosted(status):
+                raise
+            async with ctx.batch() as conn:
+                await _mark_gone(conn, item.did, item.pds, status)
+
+
+async def _hosts(ctx: AnyContext, params: PdsScanParams) -> list[str]:
+    """The hosts to scan: the one asked for, or every host the registry knows."""
+    if params.pds_url is not None:
+        return [params.pds_url]
+    async with ctx.db.read() as conn:
+        return await index.known_pds_urls(conn)
+
+
+async def _add_repos(ctx: AnyContext, conn: aiosqlite.Connection, host: str, page: lex_list_repos.Output) -> None:
+    """One page of a host's repositories: the active ones join the work list, the others are marked and hidden."""
+    now = now_stamp()
+    await index.ensure_pds(conn, host, now)
+    active = [(r.did, RepoWork(host).to_json()) for r in page.repos if r.active is not False]
+    ctx.progress.total_repos = (ctx.progress.total_repos or 0) + await work_items.add(conn, ctx.op_id, active)
+    for repo in page.repos:
+        if repo.active is False:  # counted, its records hidden, nothing fetched
+            await index.upsert_repo(conn, repo.did, now, pds_url=host, status=repo.status or "inactive")
+            await index.set_repo_hidden(conn, repo.did, True)
 
 
 async def _describe(client: AtprotoClient, pds: str, did: str) -> RepoListing:
