@@ -16,6 +16,7 @@ from starlette.requests import Request
 from support.auth import ADMIN_DID, FixedTokens
 from support.engine import engine_config
 from support.jobs import CountItems
+from support.resume import left_off
 from support.scripted import Answer, scripted_server
 
 from chive_admin._generated import ids
@@ -145,6 +146,14 @@ async def test_a_crashing_job_fails_without_leaking_its_exception(
     # the worker survived: the next op runs
     monkeypatch.delenv("TEST_JOB_CRASH_AT")
     assert (await server.wait((await server.trigger(type="testCount", batchSize=5))["id"]))["status"] == "completed"
+
+
+async def test_a_checkpoint_the_job_cannot_read_fails_the_op_without_leaking_it(server: Server) -> None:
+    op_id = await left_off(server.app, "test-count", {"batchSize": 10}, {"secret-detail": "not a count"})
+    op = await server.wait(op_id)
+    assert (op["status"], op["errorCode"], op["attempts"]) == ("failed", "internal_error", 2)
+    assert "secret-detail" not in str(op)
+    assert await server.items(op_id) == []  # nothing ran from a position it could not read
 
 
 async def test_cancel_a_running_op_stops_it_within_one_batch(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:

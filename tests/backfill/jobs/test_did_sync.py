@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import json
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -12,48 +11,28 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AppFactory, running_client
-from starlette.requests import Request
 from support.auth import FixedTokens
-from support.cars import DID, KEY, build_car
+from support.car_host import CAR, car_host
+from support.cars import DID, build_car
 from support.engine import engine_config
 from support.metrics import upstream_bytes
-from support.scripted import Answer, Script, scripted_server
+from support.resume import ended, left_off
+from support.scripted import Answer, Script
 
 from chive_admin._generated import ids
+from chive_admin.store import operations
+from testnet import records
 
 ADMIN = {"Authorization": "Bearer admin"}
 FAST = engine_config(workers=1, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
-CAR = "application/vnd.ipld.car"
-
-
-def document(pds: str) -> dict[str, Any]:
-    return {
-        "@context": ["https://www.w3.org/ns/did/v1"],
-        "id": DID,
-        "alsoKnownAs": ["at://car.example.test"],
-        "verificationMethod": [
-            {"id": f"{DID}#atproto", "type": "Multikey", "controller": DID, "publicKeyMultibase": KEY.multikey}
-        ],
-        "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds}],
-    }
 
 
 @pytest.fixture
 def network() -> Iterator[tuple[str, Script, deque[Answer]]]:
     """A PLC directory that knows ``DID`` and the PDS that hosts it, on one scripted server, and the answers its
     getRepo gives, in order (then 404), for the test to fill."""
-    answers: deque[Answer] = deque()
-    with scripted_server() as (url, script):
-
-        def answer(request: Request) -> Answer:
-            if request.url.path == f"/{DID}":
-                return Answer(200, json.dumps(document(url)).encode())
-            if request.url.path == f"/xrpc/{ids.COM_ATPROTO_SYNC_GET_REPO}" and answers:
-                return answers.popleft()
-            return Answer(404, b'{"error":"NotFound"}')
-
-        script.default = answer
-        yield url, script, answers
+    with car_host() as network:
+        yield network
 
 
 @pytest.fixture
@@ -105,3 +84,19 @@ async def test_a_gzip_bomb_export_fails_the_op_after_one_request_and_one_piece(
     assert "CAR header" in op["error"]
     assert exports(script) == 1  # refused for what it holds: not asked for again
     assert upstream_bytes("inflated") - before <= 1024 * 1024  # a piece of it, not the 256 MiB
+
+
+async def test_a_sync_stored_by_the_previous_version_runs_again_from_the_start(
+    make_app: AppFactory, network: tuple[str, Script, deque[Answer]]
+) -> None:
+    # an export is one download: the previous version stored no checkpoint (NULL), so a resumed sync fetches again
+    url, script, answers = network
+    value = records.review_comment(eprint_uri=records.at_uri(DID, records.SUBMISSION, "e1"))
+    answers.append(Answer(200, build_car({f"{records.COMMENT}/3kabc": value}), {"content-type": CAR}))
+    app = make_app(authenticator=FixedTokens(), engine_config=FAST, plc_url=url)
+    async for _ in running_client(app):
+        progress = operations.Progress(stage="fetching_repo")
+        op = await ended(app, await left_off(app, "did-sync", {"did": DID}, None, progress=progress))
+    assert (op.status, op.attempts, op.checkpoint) == ("completed", 2, None)
+    assert (op.progress.records_processed, op.progress.total_records, op.progress.counts["inserted"]) == (1, 1, 1)
+    assert exports(script) == 1

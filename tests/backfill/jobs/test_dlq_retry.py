@@ -13,11 +13,13 @@ from starlette.applications import Starlette
 from support.auth import FixedTokens
 from support.engine import engine_config
 from support.jobs import CountItems
+from support.resume import ended, left_off
 
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import list_dlq_entries
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
+from chive_admin.store import dead_letters
 
 ADMIN = {"Authorization": "Bearer admin"}
 
@@ -148,3 +150,23 @@ async def test_purge_old_entries(dlq: Dlq) -> None:
     assert (await dlq.entries())["total"] == 2
     bad = await dlq.post(ids.PUB_CHIVE_ADMIN_PURGE_OLD_DLQ, {"olderThanDays": 0})
     assert bad.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "extra",
+    # a citation-extraction item retried by the previous version wrote its own position into the retry's checkpoint
+    [{}, {"after": "at://did:plc:author000000000000000000/pub.chive.eprint.submission/e1"}],
+)
+async def test_a_retry_stored_by_the_previous_version_resumes_at_its_next_entry(
+    dlq: Dlq, extra: dict[str, str]
+) -> None:
+    async with dlq.app.state.services.db.read() as conn:
+        chosen = await dead_letters.ids(conn)  # items 0, 5, 10 and 15
+    # the JSON the previous version stored after retrying two of the four
+    stored = {"ids": chosen, "next": 2, **extra}
+    op_id = await left_off(dlq.app, "dlq-retry", {"entryIds": chosen}, stored)
+    op = await ended(dlq.app, op_id)
+    assert (op.status, op.attempts) == ("completed", 2)
+    assert op.checkpoint == {"ids": chosen, "next": 4}
+    assert await dlq.items() == sorted([n for n in range(20) if n % 5] + [10, 15])
+    assert [e["errorMessage"] for e in (await dlq.entries())["entries"]] == ["item 0 refused", "item 5 refused"]

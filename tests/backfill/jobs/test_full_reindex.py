@@ -13,6 +13,7 @@ from conftest import AppFactory, running_client
 from starlette.applications import Starlette
 from support.auth import FixedTokens
 from support.engine import engine_config
+from support.resume import ended, left_off
 
 from chive_admin._generated import ids
 from chive_admin.backfill.context import JobContext
@@ -135,7 +136,7 @@ async def test_a_cancel_that_interrupts_the_job_still_abandons_the_rebuild(
     batches = 0
 
     @asynccontextmanager
-    async def stuck_after_three(ctx: JobContext) -> AsyncIterator[Any]:
+    async def stuck_after_three(ctx: JobContext[Any]) -> AsyncIterator[Any]:
         nonlocal batches
         batches += 1
         if batches > 3:  # the rebuild's start, then two of 500 eprints
@@ -166,3 +167,23 @@ async def test_batch_size_is_checked(seeded: tuple[Starlette, httpx.AsyncClient]
             f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX}", json={"batchSize": bad}, headers=ADMIN
         )
         assert response.status_code == 400, bad
+
+
+async def test_a_rebuild_stored_by_the_previous_version_resumes_after_its_checkpoint(make_app: AppFactory) -> None:
+    app = make_app(authenticator=FixedTokens(), engine_config=engine_config(workers=1, poll_seconds=0.05))
+    async for _ in running_client(app):
+        async with app.state.services.db.write() as conn:
+            await apply_records(conn, [eprint(n) for n in range(30)], "2026-01-01T00:00:00.000000Z")
+        tenth = eprint(9).uri
+        # the JSON the previous version stored after its first batch of 10
+        op_id = await left_off(
+            app, "full-reindex", {"batchSize": 10}, {"after": tenth}, progress=operations.Progress(records_processed=10)
+        )
+        op = await ended(app, op_id)
+        async with app.state.services.db.read() as conn:
+            live = await search.count(conn)
+    assert (op.status, op.attempts, op.progress.records_processed) == ("completed", 2, 30)
+    assert op.checkpoint == {"after": eprint(29).uri}
+    # the rebuild went on after its checkpoint: the 10 eprints before it were not filled again (nor, here, at all:
+    # the test stored the checkpoint, not the shadow table that held them)
+    assert live == 20

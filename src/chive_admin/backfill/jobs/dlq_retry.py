@@ -7,7 +7,7 @@ and message updated, and makes the operation ``partial``.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from chive_admin.backfill import job_types
 from chive_admin.backfill.context import JobContext
@@ -26,6 +26,9 @@ class DlqRetryParams(JobParams):
 
 class DlqRetryCheckpoint(Checkpoint):
     """The entries chosen when the retry began, and the index of the next one to retry."""
+
+    # the previous version's citation retries added their own "after" to it: read past, dropped at the next commit
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     ids: tuple[int, ...]
     next: int = 0

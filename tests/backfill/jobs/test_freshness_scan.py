@@ -1,0 +1,40 @@
+"""freshness-scan resuming from what the previous version stored (checking against a real PDS is in
+tests/interop/backfill/test_freshness_scan.py)."""
+
+from __future__ import annotations
+
+from conftest import AppFactory, running_client
+from support.auth import FixedTokens
+from support.engine import engine_config
+from support.resume import ended, left_off
+
+from chive_admin.ingest.write import apply_records
+from chive_admin.store import dead_letters
+from chive_admin.store.index import IndexedRecord
+from testnet import records
+
+FIRST = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"
+SECOND = "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb"
+VERIFIED = "2026-01-01T00:00:00.000000Z"
+
+
+def comment(did: str, n: int) -> IndexedRecord:
+    value = records.review_comment(eprint_uri=records.at_uri(did, records.SUBMISSION, "e1"))
+    return IndexedRecord.from_parts(did, records.COMMENT, f"3kc{n}", f"cid{n}", value)
+
+
+async def test_a_scan_stored_by_the_previous_version_resumes_after_its_last_repository(make_app: AppFactory) -> None:
+    app = make_app(authenticator=FixedTokens(), engine_config=engine_config(workers=1, poll_seconds=0.05))
+    async for _ in running_client(app):
+        async with app.state.services.db.write() as conn:
+            # repositories whose PDS is not known: each one checked is dead-lettered, none asks the network
+            await apply_records(conn, [comment(FIRST, 1), comment(SECOND, 2), comment(SECOND, 3)], VERIFIED)
+        # the JSON the previous version stored once it was done with the first repository
+        stored = {"before": "2026-06-01T00:00:00.000000Z", "after": FIRST}
+        op_id = await left_off(app, "freshness-scan", {"tier": "all"}, stored)
+        op = await ended(app, op_id)
+        async with app.state.services.db.read() as conn:
+            parked, _ = await dead_letters.page(conn, 10, 0)
+    assert (op.status, op.attempts, op.progress.records_processed) == ("partial", 2, 2)
+    assert op.checkpoint == {"before": "2026-06-01T00:00:00.000000Z", "after": SECOND}
+    assert [(e.error_type, e.item) for e in parked] == [("no_pds", {"kind": "repo", "did": SECOND})]
