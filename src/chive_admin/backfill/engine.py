@@ -457,6 +457,7 @@ def op_fields(op: ops.Operation) -> dict[str, Any]:
         "type": op.type,
         "status": op.status,
         "attempt": op.attempts,
-        **dataclasses.asdict(op.progress),
+        # the counters every op has; a job type's own ``counts`` are in the op's view, not in its log lines
+        **{name: value for name, value in dataclasses.asdict(op.progress).items() if name != "counts"},
         "error_code": op.error_code,
     }

@@ -51,7 +51,8 @@ class Checkpoint(BaseModel):
 
 
 P = TypeVar("P", bound=JobParams)
-#: the job's checkpoint: a ``Checkpoint`` model, a discriminated union of them, or ``None`` for a job without one
+#: the job's checkpoint: a ``Checkpoint`` model or a discriminated union of them (any frozen value pydantic reads),
+#: ``None`` for a job that keeps none
 C = TypeVar("C")
 
 

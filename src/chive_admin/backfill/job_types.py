@@ -94,6 +94,8 @@ def load_plugin(spec: str) -> type[Job[Any, Any]]:
         raise PluginError(f"--job-plugin: cannot load {spec!r} ({exc})") from None
     if not (isinstance(value, type) and issubclass(value, Job)):
         raise PluginError(f"--job-plugin: {spec!r} is not a job class")
+    if not hasattr(value, "checkpoints"):  # its ops could never be resumed: refused before one is queued
+        raise PluginError(f"--job-plugin: {spec!r} declares no checkpoint_model")
     return value
 
 
