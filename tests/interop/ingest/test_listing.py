@@ -4,11 +4,10 @@ as the two-ended listing checks, so the second listing is used (never dropped) a
 from __future__ import annotations
 
 from contextlib import aclosing
-from typing import Any
 
 import pytest
 
-from chive_admin.ingest.listing import collection_pages, rkey
+from chive_admin.ingest.listing import Position, Upward, collection_pages, rkey
 from chive_admin.upstream.atproto import AtprotoClient
 from testnet import records
 from testnet.harness import Testnet
@@ -19,9 +18,9 @@ pytestmark = pytest.mark.interop
 EPRINT = "at://did:plc:listlistlistlistlistlistl/pub.chive.eprint.submission/x"
 
 
-async def listing(client: AtprotoClient, url: str, did: str) -> tuple[list[str], dict[str, Any] | None]:
+async def listing(client: AtprotoClient, url: str, did: str) -> tuple[list[str], Position | None]:
     got: list[str] = []
-    last: dict[str, Any] | None = None
+    last: Position | None = None
     async with aclosing(collection_pages(client, url, did, records.COMMENT)) as pages:
         async for page, position in pages:
             got += [rkey(r) for r in page]
@@ -37,5 +36,5 @@ async def test_both_ends_meet_with_every_record_once(
     assert sorted(got) == sorted(ref.uri.rpartition("/")[2] for ref in made)
     assert len(got) == len(set(got))
     assert position is not None
-    assert position["up"] == "on"  # the second listing was used to the end, not dropped for a wrong order
-    assert position["done"]
+    assert position.up is Upward.RUNNING  # the second listing was used to the end, not dropped for a wrong order
+    assert position.done
