@@ -14,6 +14,7 @@ import httpx
 import pytest
 from conftest import AppFactory, running_client
 from starlette.applications import Starlette
+from support.auth import bearer
 from support.didweb import DidWebHost, did_web_host
 from support.jwts import SigningKey, b64url, service_token
 
@@ -118,8 +119,8 @@ async def test_token_attacks_are_refused(world: World, case: str) -> None:
 
 async def test_a_replayed_token_is_refused(world: World) -> None:
     token = world.jwt()
-    first = await world.client.get(f"/xrpc/{STATUS}", headers={"Authorization": f"Bearer {token}"})
-    again = await world.client.get(f"/xrpc/{STATUS}", headers={"Authorization": f"Bearer {token}"})
+    first = await world.client.get(f"/xrpc/{STATUS}", headers=bearer(token))
+    again = await world.client.get(f"/xrpc/{STATUS}", headers=bearer(token))
     assert (first.status_code, again.status_code) == (200, 401)
 
 
@@ -170,7 +171,7 @@ async def test_ssrf_targets_are_refused_at_every_door(make_app: AppFactory, host
                 await access.create_key(
                     conn, key_id=new_key_id(), did=ADMIN, name="ssrf", key_hash=key_hash(key), now=now_stamp()
                 )
-            auth = {"Authorization": f"Bearer {key}"}
+            auth = bearer(key)
             url = f"http://{host}:{port}"
             for nsid, body in (
                 (ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": url}),
@@ -182,6 +183,6 @@ async def test_ssrf_targets_are_refused_at_every_door(make_app: AppFactory, host
             # a did:web issuer pointing at the target: resolution is refused before any connection
             did = f"did:web:{host.strip('[]').replace(':', '%3A')}%3A{port}"
             token = service_token(SigningKey(), iss=did, aud=app.state.services.settings.service_did, lxm=STATUS)
-            refused = await client.get(f"/xrpc/{STATUS}", headers={"Authorization": f"Bearer {token}"})
+            refused = await client.get(f"/xrpc/{STATUS}", headers=bearer(token))
             assert refused.status_code == 401
     assert target.connections == 0

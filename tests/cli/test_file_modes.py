@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from support.auth import bearer
 from support.server import ServerProcess, cli_command
 
 from chive_admin._generated import ids
@@ -47,9 +48,7 @@ def test_server_and_keys_create_private_files(tmp_path: Path) -> None:
                 check=True,
             )
         key = made.stdout.strip()
-        answer = httpx.get(
-            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", headers={"Authorization": f"Bearer {key}"}
-        )
+        answer = httpx.get(f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", headers=bearer(key))
         assert answer.status_code == 200  # the server writes its audit trail too
         private = "0o600"
         assert modes(db) == {name: private for name in ("modes.db", "modes.db-wal", "modes.db-shm", "modes.db.lock")}

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+from support.auth import bearer
 from support.server import ServerProcess, cli_command, create_database
 
 from chive_admin._generated import ids
@@ -30,7 +31,7 @@ def test_keys_beside_a_running_server(tmp_path: Path) -> None:
         assert key.startswith("ca_")
         assert "shown once" in created.stderr
         url = f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
-        assert httpx.get(url, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert httpx.get(url, headers=bearer(key)).status_code == 200
 
         listed = keys("list", db=db)
         assert listed.returncode == 0
@@ -44,7 +45,7 @@ def test_keys_beside_a_running_server(tmp_path: Path) -> None:
         deadline = time.monotonic() + 15
         status = 200
         while time.monotonic() < deadline and status == 200:  # cached lookups expire within 5 s
-            status = httpx.get(url, headers={"Authorization": f"Bearer {key}"}).status_code
+            status = httpx.get(url, headers=bearer(key)).status_code
             time.sleep(0.2)
         assert status == 401
         assert keys("revoke", key_id, db=db).returncode == 1

@@ -4,13 +4,14 @@ operation transition, and never a credential."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support.api import call, started, wait_ended
+from support.auth import bearer
 from support.scripted import Answer, scripted_server
 from support.server import ServerProcess, create_key
 
@@ -27,22 +28,14 @@ def test_json_logs_without_secrets(tmp_path: Path) -> None:
         args=["--db", str(db), "--admin-did", ADMIN, "--log-format", "json", "--allow-private-network"], cwd=tmp_path
     ).start()
     try:
-        status = f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
-        assert httpx.get(status, headers={"Authorization": f"Bearer {key}"}).status_code == 200
-        assert httpx.get(status, headers={"Authorization": f"Bearer {FAKE_JWT}"}).status_code == 401
-        assert httpx.get(status, headers={"Authorization": f"Bearer {key}x"}).status_code == 401
-        trigger = httpx.post(
-            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN}",
-            json={"pdsUrl": "http://127.0.0.1:9"},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        op_id = trigger.json()["operationId"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            op = httpx.get(status, params={"id": op_id}, headers={"Authorization": f"Bearer {key}"}).json()
-            if op["operation"]["status"] == "failed":
-                break
-            time.sleep(0.1)
+        with httpx.Client(base_url=server.url) as http:
+            status = ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS
+            assert call(http, status, headers=bearer(key)).status_code == 200
+            assert call(http, status, headers=bearer(FAKE_JWT)).status_code == 401
+            assert call(http, status, headers=bearer(f"{key}x")).status_code == 401
+            scan = {"pdsUrl": "http://127.0.0.1:9"}
+            op_id = started(call(http, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, scan, headers=bearer(key)))
+            wait_ended(http, op_id, headers=bearer(key))
     finally:
         server.stop()
     output = server.output()
@@ -80,23 +73,16 @@ def run_scan(tmp_path: Path, pds_url: str, level: str) -> tuple[list[dict[str, A
     """A JSON-logging server at ``level``: one dashboard-style poll, one plain call, one failing pds-scan."""
     db = tmp_path / "logs.db"
     key = create_key(db, ADMIN, "logs")
-    auth = {"Authorization": f"Bearer {key}"}
+    auth = bearer(key)
+    polling = {**auth, "Chive-Admin-Poll": "1"}  # as the dashboard polls
     args = ["--db", str(db), "--admin-did", ADMIN, "--allow-private-network", "--log-format", "json"]
     server = ServerProcess(args=[*args, "--log-level", level], cwd=tmp_path).start()
     try:
-        status = f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
-        assert httpx.get(status, headers={**auth, "Chive-Admin-Poll": "1"}).status_code == 200  # as the dashboard does
-        assert httpx.get(f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_PDSES}", headers=auth).status_code == 200
-        trigger = httpx.post(
-            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN}", json={"pdsUrl": pds_url}, headers=auth
-        )
-        op_id = trigger.json()["operationId"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            polled = httpx.get(status, params={"id": op_id}, headers={**auth, "Chive-Admin-Poll": "1"})
-            if polled.json()["operation"]["status"] == "failed":
-                break
-            time.sleep(0.1)
+        with httpx.Client(base_url=server.url) as http:
+            assert call(http, ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS, headers=polling).status_code == 200
+            assert call(http, ids.PUB_CHIVE_ADMIN_LIST_PDSES, headers=auth).status_code == 200
+            op_id = started(call(http, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": pds_url}, headers=auth))
+            wait_ended(http, op_id, headers=polling)
     finally:
         server.stop()
     return [json.loads(line) for line in server.output().splitlines() if line.strip()], op_id

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.api import Operation, call, operation, started, wait_ended
+from support.auth import bearer
 from support.scripted import Answer, scripted_server
 from support.server import ServerProcess, cli_command, count_job_server, create_key
 
@@ -74,7 +76,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, 
     }
     for served in serve_counting(tmp_path_factory.mktemp("hostile"), env):
         op_id = trigger_count(served, 1)
-        assert wait_ended(served, op_id)["status"] == "failed"
+        assert wait_ended_on(served, op_id)["status"] == "failed"
         yield served, op_id
 
 
@@ -92,35 +94,24 @@ def raw_cli(served: Served, *args: str) -> bytes:
     return done.stdout + done.stderr
 
 
-def xrpc(served: Served, nsid: str, **params: str) -> dict[str, object]:
-    server, key = served
-    answer = httpx.get(f"{server.url}/xrpc/{nsid}", params=params, headers={"Authorization": f"Bearer {key}"})
-    result: dict[str, object] = answer.json()
-    return result
+def http(served: Served) -> httpx.Client:
+    return httpx.Client(base_url=served[0].url)
 
 
-def operation(served: Served, op_id: str) -> dict[str, object]:
-    found = xrpc(served, ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS, id=op_id)["operation"]
-    assert isinstance(found, dict)
-    return found
+def operation_of(served: Served, op_id: str) -> Operation:
+    with http(served) as client:
+        return operation(client, op_id, headers=bearer(served[1]))
 
 
-def wait_ended(served: Served, op_id: str, seconds: float = 60) -> dict[str, object]:
-    deadline = time.monotonic() + seconds
-    while (op := operation(served, op_id))["status"] not in ("completed", "partial", "failed", "cancelled"):
-        assert time.monotonic() < deadline, op
-        time.sleep(0.1)
-    return op
+def wait_ended_on(served: Served, op_id: str) -> Operation:
+    with http(served) as client:
+        return wait_ended(client, op_id, headers=bearer(served[1]))
 
 
 def trigger_count(served: Served, batch: int) -> str:
-    server, key = served
-    response = httpx.post(
-        f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL}",
-        json={"type": "testCount", "batchSize": batch},
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    return str(response.json()["operation"]["id"])
+    with http(served) as client:
+        body = {"type": "testCount", "batchSize": batch}
+        return started(call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, body, headers=bearer(served[1])))
 
 
 class Terminal:
@@ -333,7 +324,7 @@ def test_ctrl_c_stops_watching_not_the_operation(served: Served) -> None:
     assert code == 130
     assert f"stopped watching; {op_id} is still running" in terminal.text
     assert "Traceback" not in terminal.text
-    assert operation(served, op_id)["status"] in ("running", "partial")  # the op went on
+    assert operation_of(served, op_id)["status"] in ("running", "partial")  # the op went on
     cli(served, "ops", "cancel", op_id)
 
 
@@ -350,7 +341,7 @@ def test_ctrl_c_in_trigger_watch_after_the_id_is_out(busy: Served) -> None:
     assert OP_ID.fullmatch(op_id), terminal.text
     assert f"stopped watching; {op_id} is still queued" in terminal.text
     assert "Traceback" not in terminal.text
-    assert operation(busy, op_id)["status"] == "queued"  # one busy worker: it waits its turn
+    assert operation_of(busy, op_id)["status"] == "queued"  # one busy worker: it waits its turn
 
 
 def test_watch_rides_through_a_server_restart(tmp_path: Path) -> None:
@@ -385,7 +376,7 @@ def test_watch_rides_through_a_server_restart(tmp_path: Path) -> None:
 
 def test_progress_counts_repositories_and_the_ops_own_rate(hostile: tuple[Served, str]) -> None:
     served, op_id = hostile
-    op = operation(served, op_id)
+    op = operation_of(served, op_id)
     assert "totalRecords" not in op
     watched = cli(served, "ops", "watch", op_id)
     assert watched.returncode == 4

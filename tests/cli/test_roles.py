@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+from support.auth import bearer
 from support.server import ServerProcess, cli_command, create_database
 
 from chive_admin._generated import ids
@@ -26,7 +27,7 @@ def status_within(url: str, key: str, wanted: int, seconds: float = 15.0) -> int
     deadline = time.monotonic() + seconds
     status = 0
     while time.monotonic() < deadline:
-        status = httpx.get(url, headers={"Authorization": f"Bearer {key}"}).status_code
+        status = httpx.get(url, headers=bearer(key)).status_code
         if status == wanted:
             break
         time.sleep(0.2)
@@ -41,7 +42,7 @@ def audit_trail(server: ServerProcess, key: str) -> list[dict[str, str]]:
         page = httpx.get(
             f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_AUDIT_LOG}",
             params=params,
-            headers={"Authorization": f"Bearer {key}"},
+            headers=bearer(key),
         ).json()
         entries += page["entries"]
         if not page.get("cursor"):
@@ -60,7 +61,7 @@ def test_the_first_admin_beside_a_running_server(tmp_path: Path) -> None:
         assert f"chive-admin roles grant {FIRST} admin" in created.stderr
         assert f"--admin-did {FIRST}" in created.stderr
         status_url = f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
-        refused = httpx.get(status_url, headers={"Authorization": f"Bearer {key}"})
+        refused = httpx.get(status_url, headers=bearer(key))
         assert (refused.status_code, refused.json()["error"]) == (403, "AdminRequired")
 
         granted = cli("roles", "grant", FIRST, "admin", "--db", str(db))

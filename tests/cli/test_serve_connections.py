@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.auth import bearer
 from support.rawhttp import dribble
 from support.server import ServerProcess, create_key
 
@@ -82,7 +83,7 @@ def test_a_body_nobody_reads_is_cut_off_too(served: tuple[ServerProcess, str]) -
 
 def test_prompt_clients_are_untouched(served: tuple[ServerProcess, str]) -> None:
     server, key = served
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx.Client(base_url=server.url, headers=bearer(key)) as client:
         for _ in range(3):
             answer = client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL}", json={"id": "nope"})
             assert answer.status_code == 400

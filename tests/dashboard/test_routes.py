@@ -7,12 +7,10 @@ import re
 from html.parser import HTMLParser
 
 from conftest import AppFactory, running_client
-from support.auth import FixedTokens
+from support.auth import ADMIN, USER, FixedTokens
 
 from chive_admin._generated.catalog import ROUTES
 from chive_admin.dashboard.routes import CSP, METHODS
-
-ADMIN = {"Authorization": "Bearer admin"}
 
 
 class _Inline(HTMLParser):
@@ -84,7 +82,7 @@ async def test_page_and_assets_are_served_under_a_strict_csp(make_app: AppFactor
 async def test_config_needs_an_admin_and_names_real_methods(make_app: AppFactory) -> None:
     async for client in running_client(make_app(authenticator=FixedTokens())):
         anonymous = await client.get("/admin/config.json")
-        not_admin = await client.get("/admin/config.json", headers={"Authorization": "Bearer user"})
+        not_admin = await client.get("/admin/config.json", headers=USER)
         admin = await client.get("/admin/config.json", headers=ADMIN)
     assert anonymous.status_code == 401
     assert anonymous.json()["error"] == "AuthenticationRequired"

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from support.auth import bearer
 from support.server import ServerProcess, cli_command, create_key, free_port
 
 from chive_admin._generated import ids
@@ -113,9 +114,7 @@ def test_try_it_on_a_local_network(tmp_path: Path, testnet_install_dir: Path) ->
                 check=False,
             )
             assert watched.returncode == 0, watched.stdout + watched.stderr
-            registry = httpx.get(
-                f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_PDSES}", headers={"Authorization": f"Bearer {key}"}
-            ).json()
+            registry = httpx.get(f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_PDSES}", headers=bearer(key)).json()
             scanned = {item["url"]: item["recordCount"] for item in registry["stats"]["items"]}
             assert scanned == {info["pds"]: total}
         finally:

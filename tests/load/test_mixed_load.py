@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.auth import bearer
 from support.rawhttp import RawConnection
 from support.server import ServerProcess, count_job_server, create_key
 
@@ -34,7 +35,7 @@ def served(tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
         tmp_path, ["--db", str(db), "--admin-did", ADMIN_DID], {"TEST_JOB_ITEMS": "1000000", "TEST_JOB_DELAY": "0.002"}
     ).start()
     try:
-        yield server, {"Authorization": f"Bearer {key}"}
+        yield server, bearer(key)
     finally:
         server.stop()
 

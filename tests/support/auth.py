@@ -14,6 +14,16 @@ ADMIN_DID = "did:plc:testadmin0000000000000000"
 USER_DID = "did:plc:testuser00000000000000000"
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The headers that present ``token`` (an API key, a service JWT, or one of ``FixedTokens``' words)."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+#: the headers of ``FixedTokens``' admin, and of its user without the admin role
+ADMIN = bearer("admin")
+USER = bearer("user")
+
+
 @dataclass
 class FixedTokens:
     """``Bearer admin`` is an admin, ``Bearer user`` is not, anything else is refused."""

@@ -17,6 +17,7 @@ from conftest import AppFactory, running_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
+from support.auth import bearer
 
 from chive_admin._generated.catalog import ROUTES
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
@@ -113,7 +114,7 @@ def check(route: Route, response: httpx.Response) -> None:
 @pytest.mark.parametrize("nsid", sorted(ROUTES))
 def test_fuzz_route(nsid: str, harness: Harness) -> None:
     client, route = harness.client, ROUTES[nsid]
-    headers = {"Authorization": f"Bearer {harness.key}"}
+    headers = bearer(harness.key)
 
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(params=params_for(route), body=body_for(route))

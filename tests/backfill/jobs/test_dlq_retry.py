@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 from conftest import AppFactory, running_client
 from starlette.applications import Starlette
+from support.api import Operation, call, wait_ended
 from support.auth import FixedTokens
 from support.engine import engine_config
 from support.jobs import CountItems
@@ -21,36 +21,29 @@ from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.store import dead_letters
 
-ADMIN = {"Authorization": "Bearer admin"}
-
 
 class Dlq:
     def __init__(self, app: Starlette, client: httpx.AsyncClient) -> None:
         self.app, self.client = app, client
 
-    async def post(self, nsid: str, body: dict[str, Any]) -> httpx.Response:
-        return await self.client.post(f"/xrpc/{nsid}", json=body, headers=ADMIN)
-
     async def entries(self, **params: int) -> dict[str, Any]:
-        response = await self.client.get(
-            f"/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES}",
-            params={k: str(v) for k, v in params.items()},
-            headers=ADMIN,
+        response = await call(
+            self.client, ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES, **{k: str(v) for k, v in params.items()}
         )
         assert response.status_code == 200, response.text
         list_dlq_entries.Output.model_validate(response.json(), strict=True, by_alias=True, by_name=False)
         data: dict[str, Any] = response.json()
         return data
 
-    async def wait_all_ended(self) -> list[dict[str, Any]]:
-        for _ in range(3000):
-            active = await self.client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", headers=ADMIN)
-            if not active.json()["operations"]:
-                history = await self.client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_HISTORY}", headers=ADMIN)
-                ops: list[dict[str, Any]] = history.json()["operations"]
-                return ops
-            await asyncio.sleep(0.01)
-        pytest.fail("operations did not end")
+    async def wait_all_ended(self) -> list[Operation]:
+        """Wait for every active operation to end (the DLQ methods do not answer with the op they start); the
+        history then, most recently ended first."""
+        for op in (await call(self.client, ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS)).json()["operations"]:
+            await wait_ended(self.client, op["id"])
+        history: list[Operation] = (await call(self.client, ids.PUB_CHIVE_ADMIN_GET_BACKFILL_HISTORY)).json()[
+            "operations"
+        ]
+        return history
 
     async def items(self) -> list[int]:
         async with self.app.state.services.db.read() as conn:
@@ -70,7 +63,7 @@ async def dlq(make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> AsyncIte
     )
     async for client in running_client(app):
         server = Dlq(app, client)
-        await server.post(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": "testCount", "batchSize": 4})
+        await call(server.client, ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": "testCount", "batchSize": 4})
         assert [op["status"] for op in await server.wait_all_ended()] == ["partial"]
         yield server
 
@@ -88,7 +81,7 @@ async def test_list_pages_with_total(dlq: Dlq) -> None:
 
 
 async def test_dismiss_by_index(dlq: Dlq) -> None:
-    response = await dlq.post(ids.PUB_CHIVE_ADMIN_DISMISS_DLQ_ENTRY, {"index": 1})
+    response = await call(dlq.client, ids.PUB_CHIVE_ADMIN_DISMISS_DLQ_ENTRY, {"index": 1})
     assert response.json()["success"] is True
     assert [e["errorMessage"] for e in (await dlq.entries())["entries"]] == [
         "item 0 refused",
@@ -96,14 +89,14 @@ async def test_dismiss_by_index(dlq: Dlq) -> None:
         "item 15 refused",
     ]
     for index in (3, 99, -1):
-        missing = await dlq.post(ids.PUB_CHIVE_ADMIN_DISMISS_DLQ_ENTRY, {"index": index})
+        missing = await call(dlq.client, ids.PUB_CHIVE_ADMIN_DISMISS_DLQ_ENTRY, {"index": index})
         assert missing.status_code == 400
         assert missing.json()["error"] == "InvalidRequest"
         assert str(index) in missing.json()["message"]
 
 
 async def test_retry_one_entry_runs_it_through_its_job(dlq: Dlq) -> None:
-    response = await dlq.post(ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY, {"index": 2})
+    response = await call(dlq.client, ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY, {"index": 2})
     assert response.status_code == 200
     assert response.json()["success"] is True
     history = await dlq.wait_all_ended()
@@ -114,7 +107,7 @@ async def test_retry_one_entry_runs_it_through_its_job(dlq: Dlq) -> None:
         "item 5 refused",
         "item 15 refused",
     ]
-    unknown = await dlq.post(ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY, {"index": 3})
+    unknown = await call(dlq.client, ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY, {"index": 3})
     assert unknown.status_code == 400
 
 
@@ -122,7 +115,7 @@ async def test_a_retry_that_fails_again_keeps_the_entry_and_counts_it(
     dlq: Dlq, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEST_JOB_RETRY_FAIL", "1")
-    response = await dlq.post(ids.PUB_CHIVE_ADMIN_RETRY_ALL_DLQ, {"errorType": "test_item"})
+    response = await call(dlq.client, ids.PUB_CHIVE_ADMIN_RETRY_ALL_DLQ, {"errorType": "test_item"})
     assert response.json() == {"retriedCount": 4}
     history = await dlq.wait_all_ended()
     assert (history[0]["status"], history[0]["recordsFailed"]) == ("partial", 4)
@@ -133,8 +126,10 @@ async def test_a_retry_that_fails_again_keeps_the_entry_and_counts_it(
 
 
 async def test_retry_all_is_an_operation_and_empties_the_queue(dlq: Dlq) -> None:
-    assert (await dlq.post(ids.PUB_CHIVE_ADMIN_RETRY_ALL_DLQ, {"errorType": "other"})).json() == {"retriedCount": 0}
-    response = await dlq.post(ids.PUB_CHIVE_ADMIN_RETRY_ALL_DLQ, {})
+    assert (await call(dlq.client, ids.PUB_CHIVE_ADMIN_RETRY_ALL_DLQ, {"errorType": "other"})).json() == {
+        "retriedCount": 0
+    }
+    response = await call(dlq.client, ids.PUB_CHIVE_ADMIN_RETRY_ALL_DLQ, {})
     assert response.json() == {"retriedCount": 4}
     history = await dlq.wait_all_ended()
     assert (history[0]["type"], history[0]["status"], history[0]["totalRecords"]) == ("dlq-retry", "completed", 4)
@@ -145,10 +140,12 @@ async def test_retry_all_is_an_operation_and_empties_the_queue(dlq: Dlq) -> None
 async def test_purge_old_entries(dlq: Dlq) -> None:
     async with dlq.app.state.services.db.write() as conn:
         await conn.execute("UPDATE dead_letters SET created_at = '2020-01-01T00:00:00.000000Z' WHERE id <= 2")
-    assert (await dlq.post(ids.PUB_CHIVE_ADMIN_PURGE_OLD_DLQ, {"olderThanDays": 30})).json() == {"purgedCount": 2}
-    assert (await dlq.post(ids.PUB_CHIVE_ADMIN_PURGE_OLD_DLQ, {})).json() == {"purgedCount": 0}
+    assert (await call(dlq.client, ids.PUB_CHIVE_ADMIN_PURGE_OLD_DLQ, {"olderThanDays": 30})).json() == {
+        "purgedCount": 2
+    }
+    assert (await call(dlq.client, ids.PUB_CHIVE_ADMIN_PURGE_OLD_DLQ, {})).json() == {"purgedCount": 0}
     assert (await dlq.entries())["total"] == 2
-    bad = await dlq.post(ids.PUB_CHIVE_ADMIN_PURGE_OLD_DLQ, {"olderThanDays": 0})
+    bad = await call(dlq.client, ids.PUB_CHIVE_ADMIN_PURGE_OLD_DLQ, {"olderThanDays": 0})
     assert bad.status_code == 400
 
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from conftest import AppFactory, running_client
 from starlette.applications import Starlette
+from support.api import call, started, wait_ended, wait_until
 from support.auth import FixedTokens
 from support.engine import engine_config
 from support.resume import ended, left_off
@@ -21,7 +22,6 @@ from chive_admin.ingest.write import apply_records
 from chive_admin.store import operations, search
 from chive_admin.store.index import IndexedRecord
 
-ADMIN = {"Authorization": "Bearer admin"}
 COUNT = 20_000
 DID = "did:plc:author000000000000000000"
 
@@ -51,17 +51,7 @@ async def seeded(make_app: AppFactory) -> AsyncIterator[tuple[Starlette, httpx.A
 
 
 async def trigger(client: httpx.AsyncClient, batch: int) -> str:
-    response = await client.post(
-        f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX}", json={"batchSize": batch}, headers=ADMIN
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["operationId"])
-
-
-async def status(client: httpx.AsyncClient, op_id: str) -> dict[str, Any]:
-    response = await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", params={"id": op_id}, headers=ADMIN)
-    op: dict[str, Any] = response.json()["operation"]
-    return op
+    return started(await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX, {"batchSize": batch}))
 
 
 async def find(app: Starlette, text: str) -> list[str]:
@@ -80,17 +70,14 @@ async def test_search_answers_from_the_old_index_until_the_swap(seeded: tuple[St
         async with app.state.services.db.read() as conn:
             stored = await operations.get(conn, op_id)
         assert stored is not None
-        if stored.status not in ("queued", "running"):
+        if stored.ended:
             break
         assert len(alpha) == 200  # the live index serves throughout
         if stored.progress.stage in (None, "building"):  # the swap commits together with stage "swapping"
             assert zebra == []  # still the old index
             answered_during += 1
         await asyncio.sleep(0)
-    op = await status(client, op_id)
-    while op["status"] in ("queued", "running"):  # the engine marks the end just after its last commit
-        await asyncio.sleep(0.05)
-        op = await status(client, op_id)
+    op = await wait_ended(client, op_id)  # the engine marks the end just after its last commit
     assert answered_during > 0
     assert op["status"] == "completed"
     assert (op["recordsProcessed"], op["totalRecords"], op["stage"]) == (COUNT, COUNT, "swapping")
@@ -105,12 +92,10 @@ async def test_cancel_mid_rebuild_keeps_the_live_index(seeded: tuple[Starlette, 
     async with app.state.services.db.read() as conn:
         live_before = (await search.state(conn)).live
     op_id = await trigger(client, 50)
-    while (await status(client, op_id))["recordsProcessed"] < 1000:
-        await asyncio.sleep(0.005)
-    cancel = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL}", json={"id": op_id}, headers=ADMIN)
+    await wait_until(client, op_id, lambda op: op["recordsProcessed"] >= 1000)
+    cancel = await call(client, ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL, {"id": op_id})
     assert cancel.json() == {"success": True}
-    while (op := await status(client, op_id))["status"] not in ("cancelled", "completed", "failed"):
-        await asyncio.sleep(0.01)
+    op = await wait_ended(client, op_id)
     assert op["status"] == "cancelled"
     assert op["recordsProcessed"] < COUNT
     async with app.state.services.db.read() as conn:
@@ -120,8 +105,7 @@ async def test_cancel_mid_rebuild_keeps_the_live_index(seeded: tuple[Starlette, 
     assert await find(app, "zebra") == []
     # a later reindex starts over cleanly and completes
     again = await trigger(client, 2000)
-    while (op := await status(client, again))["status"] in ("queued", "running"):
-        await asyncio.sleep(0.01)
+    op = await wait_ended(client, again)
     assert (op["status"], op["recordsProcessed"]) == ("completed", COUNT)
     assert len(await find(app, "zebra")) == 100
 
@@ -148,11 +132,9 @@ async def test_a_cancel_that_interrupts_the_job_still_abandons_the_rebuild(
     op_id = await trigger(client, 500)
     while batches <= 3:
         await asyncio.sleep(0.01)
-    cancel = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL}", json={"id": op_id}, headers=ADMIN)
+    cancel = await call(client, ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL, {"id": op_id})
     assert cancel.json() == {"success": True}
-    async with asyncio.timeout(20):  # a bound for the test, not a speed claim
-        while (op := await status(client, op_id))["status"] not in ("cancelled", "completed", "failed"):
-            await asyncio.sleep(0.02)
+    op = await wait_ended(client, op_id, within=20)
     assert (op["status"], op["recordsProcessed"]) == ("cancelled", 1000)
     async with app.state.services.db.read() as conn:
         assert (await search.state(conn)).building is None
@@ -163,9 +145,7 @@ async def test_a_cancel_that_interrupts_the_job_still_abandons_the_rebuild(
 async def test_batch_size_is_checked(seeded: tuple[Starlette, httpx.AsyncClient]) -> None:
     _, client = seeded
     for bad in (0, 10_001, "500"):
-        response = await client.post(
-            f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX}", json={"batchSize": bad}, headers=ADMIN
-        )
+        response = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX, {"batchSize": bad})
         assert response.status_code == 400, bad
 
 

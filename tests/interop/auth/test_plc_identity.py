@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import running_client
+from support import api
+from support.auth import bearer
 from support.jwts import SigningKey, b64url, service_token
 from support.plc import PlcIdentity
 
@@ -47,8 +49,7 @@ async def client(tmp_path: Path, testnet: Testnet, identity: PlcIdentity) -> Asy
 
 
 async def call(client: httpx.AsyncClient, token: str) -> int:
-    response = await client.get(f"/xrpc/{METHOD}", headers={"Authorization": f"Bearer {token}"})
-    return response.status_code
+    return (await api.call(client, METHOD, headers=bearer(token))).status_code
 
 
 def token(identity: PlcIdentity, key: SigningKey | None = None, **claims: object) -> str:

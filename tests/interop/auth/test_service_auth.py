@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import running_client
+from support.api import call
+from support.auth import bearer
 
 from chive_admin._generated import ids
 from chive_admin.server.app import create_app
@@ -40,38 +42,33 @@ async def admin_and_client(
         yield admin, client
 
 
-async def call(client: httpx.AsyncClient, nsid: str, token: str) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"}
-    if nsid == ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL:
-        return await client.post(f"/xrpc/{nsid}", json={"id": "01X"}, headers=headers)
-    return await client.get(f"/xrpc/{nsid}", headers=headers)
-
-
 async def test_tokens_from_a_real_pds(
     tmp_path: Path, pds: PdsClient, pds2: PdsClient, admin_and_client: tuple[Account, httpx.AsyncClient]
 ) -> None:
     admin, client = admin_and_client
     token = pds.get_service_auth(admin, aud=SERVICE_DID, lxm=STATUS)
-    assert (await call(client, STATUS, token)).status_code == 200
+    assert (await call(client, STATUS, headers=bearer(token))).status_code == 200
     # replayed
-    assert (await call(client, STATUS, token)).status_code == 401
+    assert (await call(client, STATUS, headers=bearer(token))).status_code == 401
     # for another method
     wrong_method = pds.get_service_auth(admin, aud=SERVICE_DID, lxm=STATUS)
-    assert (await call(client, ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL, wrong_method)).status_code == 401
+    assert (
+        await call(client, ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL, {"id": "01X"}, headers=bearer(wrong_method))
+    ).status_code == 401
     # for another service
     other_service = pds.get_service_auth(admin, aud="did:web:elsewhere.test", lxm=STATUS)
-    assert (await call(client, STATUS, other_service)).status_code == 401
+    assert (await call(client, STATUS, headers=bearer(other_service))).status_code == 401
     # without lxm (the PDS allows it for short-lived tokens)
     no_lxm = pds.get_service_auth(admin, aud=SERVICE_DID)
-    assert (await call(client, STATUS, no_lxm)).status_code == 401
+    assert (await call(client, STATUS, headers=bearer(no_lxm))).status_code == 401
     # a valid identity on another PDS, without the admin role
     stranger = pds2.create_account(prefix="stranger")
-    denied = await call(client, STATUS, pds2.get_service_auth(stranger, aud=SERVICE_DID, lxm=STATUS))
+    denied = await call(client, STATUS, headers=bearer(pds2.get_service_auth(stranger, aud=SERVICE_DID, lxm=STATUS)))
     assert denied.status_code == 403
     assert denied.json()["error"] == "AdminRequired"
 
     audit_token = pds.get_service_auth(admin, aud=SERVICE_DID, lxm=ids.PUB_CHIVE_ADMIN_GET_AUDIT_LOG)
-    audit = (await call(client, ids.PUB_CHIVE_ADMIN_GET_AUDIT_LOG, audit_token)).json()
+    audit = (await call(client, ids.PUB_CHIVE_ADMIN_GET_AUDIT_LOG, headers=bearer(audit_token))).json()
     assert any("reason=AdminRequired" in e["details"] for e in audit["entries"])
     # refusals before an identity was established have no actor: kept in the table, not in getAuditLog's answer
     # (Chive's lexicon requires actorDid)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from interop.ops import run_op, served_app
 from pypdf import PdfReader, PdfWriter
+from support.api import call
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
@@ -23,7 +24,6 @@ from testnet.pds_client import PdsClient
 
 pytestmark = pytest.mark.interop
 
-ADMIN = {"Authorization": "Bearer admin"}
 CITING = [
     "Federated Backfill in Practice",
     "We extend prior work (doi:10.5555/chive.cited.1) and arXiv:2101.01234.",
@@ -79,7 +79,7 @@ async def test_citations_from_real_documents(pds2: PdsClient, client: httpx.Asyn
     references = [value for kind, value, _ in found if kind == "reference"]
     assert references == ["C. Babbage. Passages from the Life of a Philosopher. 1864."]
 
-    dead = (await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES}", headers=ADMIN)).json()["entries"]
+    dead = (await call(client, ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES)).json()["entries"]
     by_uri = {e["uri"]: e["errorType"] for e in dead}
     assert by_uri[locked] == "encrypted_document"
     assert by_uri[broken] in ("corrupt_document", "empty_document")
@@ -97,7 +97,7 @@ async def test_citations_from_real_documents(pds2: PdsClient, client: httpx.Asyn
     )
     assert (await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}))["status"] == "completed"
     index = [e["uri"] for e in dead].index(locked)
-    retry = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY}", json={"index": index}, headers=ADMIN)
+    retry = await call(client, ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY, {"index": index})
     assert retry.json()["success"] is True
     for _ in range(500):
         async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
@@ -116,7 +116,5 @@ async def test_citations_from_real_documents(pds2: PdsClient, client: httpx.Asyn
 
 async def test_unknown_or_malformed_uri_is_refused(client: httpx.AsyncClient) -> None:
     for uri in ("at://did:plc:nobody/pub.chive.eprint.submission/3kx", "not-a-uri"):
-        response = await client.post(
-            f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION}", json={"uri": uri}, headers=ADMIN
-        )
+        response = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_CITATION_EXTRACTION, {"uri": uri})
         assert response.status_code == 400, uri

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from faults.proxy import Fault, FaultConfig, FaultProxy
 from interop.ops import run_op, served_app
+from support.api import call
 from support.plc_view import plc_view
 
 from chive_admin._generated import ids
@@ -26,7 +27,6 @@ from testnet.pds_client import PdsClient
 
 pytestmark = pytest.mark.interop
 
-ADMIN = {"Authorization": "Bearer admin"}
 EPRINT = "at://did:plc:bench/pub.chive.eprint.submission/x"
 
 
@@ -104,7 +104,7 @@ async def test_a_did_sync_alone_puts_the_pds_in_the_registry_with_its_counts(
         pds2.bulk_create(author, records.COMMENT, count, factory=lambda i: records.review_comment(eprint_uri=eprint))
 
     async def registry() -> dict[str, Any]:
-        response = await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_PDSES}", headers=ADMIN)
+        response = await call(client, ids.PUB_CHIVE_ADMIN_LIST_PDSES)
         assert response.status_code == 200, response.text
         stats: dict[str, Any] = response.json()["stats"]
         return stats
@@ -151,7 +151,7 @@ async def test_a_deactivated_account_is_hidden_not_deleted(pds2: PdsClient, clie
 
 async def test_a_bad_did_is_refused_at_trigger_time(client: httpx.AsyncClient) -> None:
     for did in ("alice", "did:plc", "did:example:x y"):
-        response = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC}", json={"did": did}, headers=ADMIN)
+        response = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": did})
         assert response.status_code == 400
 
 
@@ -214,7 +214,7 @@ async def test_did_sync_against_a_pds_that_never_recovers(tmp_path: Path, testne
             started = asyncio.get_running_loop().time()
             op = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 120)
             elapsed = asyncio.get_running_loop().time() - started
-            answer = await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", headers=ADMIN)
+            answer = await call(client, ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS)
     print(f"\n[did-sync never recovers] {op['status']} {op.get('errorCode')} after {elapsed:.1f} s")
     assert op["status"] == "failed"
     assert op["errorCode"]

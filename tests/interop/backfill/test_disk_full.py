@@ -14,7 +14,6 @@ import errno
 import os
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 from interop.ops import expected_index
+from support.api import call, started, wait_ended, wait_until
+from support.auth import bearer
 from support.server import ServerProcess, create_key
 
 from chive_admin._generated import ids
@@ -88,52 +89,34 @@ def test_disk_full_mid_scan_then_space_returns(
     expected = expected_index(pds2)
     db = small_disk / "full.db"
     key = create_key(db, ADMIN, "disk")
-    auth = {"Authorization": f"Bearer {key}"}
+    auth = bearer(key)
     args = ["--db", str(db), "--admin-did", ADMIN, "--allow-private-network", "--plc-url", testnet.plc_url]
     server = ServerProcess(args=args, cwd=tmp_path).start()
     ballast = small_disk / "ballast"
     try:
         fill_disk(ballast, LEFT_FREE)
-        answer = httpx.post(
-            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN}", json={"pdsUrl": testnet.pds2_url}, headers=auth
-        )
-        assert answer.status_code == 200, answer.text
-        op_id = answer.json()["operationId"]
-
-        def status() -> dict[str, Any]:
-            got = httpx.get(
-                f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", params={"id": op_id}, headers=auth
+        with httpx.Client(base_url=server.url) as http:
+            op_id = started(
+                call(http, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": testnet.pds2_url}, headers=auth)
             )
-            assert got.status_code == 200, got.text  # reads keep working on a full disk
-            op: dict[str, Any] = got.json()["operation"]
-            return op
+            # reads keep working on a full disk (every poll is answered), and the op is never failed for it
+            op = wait_until(http, op_id, lambda op: op.get("errorCode") == "storage_full", headers=auth)
+            assert op["status"] in ("queued", "running")
+            stuck_at = op["recordsProcessed"]
+            assert stuck_at < len(expected)
 
-        deadline = time.monotonic() + 60
-        while (op := status()).get("errorCode") != "storage_full":
-            assert op["status"] in ("queued", "running"), op  # never failed for a transient full disk
-            assert time.monotonic() < deadline, "the scan never met the full disk"
-            time.sleep(0.1)
-        assert op["status"] in ("queued", "running")
-        stuck_at = op["recordsProcessed"]
-        assert stuck_at < len(expected)
+            # a write while the disk is full: either it fits, or a clear 503 — never a 500
+            other = call(http, ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX, {"batchSize": 100}, headers=auth)
+            assert other.status_code in (200, 503), other.text
+            if other.status_code == 503:
+                assert other.json()["error"] == "NotEnoughResources"
+            assert read(db, "PRAGMA integrity_check") == [("ok",)]
+            health = call(http, ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH, headers=auth).json()
+            assert health["status"] == "degraded"
+            assert health["databases"][0]["diskFreeBytes"] < 1 << 20
 
-        # a write while the disk is full: either it fits, or a clear 503 — never a 500
-        other = httpx.post(
-            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX}", json={"batchSize": 100}, headers=auth
-        )
-        assert other.status_code in (200, 503), other.text
-        if other.status_code == 503:
-            assert other.json()["error"] == "NotEnoughResources"
-        assert read(db, "PRAGMA integrity_check") == [("ok",)]
-        health = httpx.get(f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH}", headers=auth).json()
-        assert health["status"] == "degraded"
-        assert health["databases"][0]["diskFreeBytes"] < 1 << 20
-
-        ballast.unlink()  # space returns: the same op resumes by itself
-        deadline = time.monotonic() + 120
-        while (op := status())["status"] in ("queued", "running"):
-            assert time.monotonic() < deadline, "the scan did not resume after space returned"
-            time.sleep(0.2)
+            ballast.unlink()  # space returns: the same op resumes by itself
+            op = wait_ended(http, op_id, headers=auth, within=120)
     finally:
         with contextlib.suppress(FileNotFoundError):
             ballast.unlink()

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from interop.ops import run_op, served_app
+from support.api import call
 
 from chive_admin._generated import ids
 from chive_admin.clock import stamp, utc_now
@@ -21,8 +22,6 @@ from testnet.harness import Testnet
 from testnet.pds_client import PdsClient
 
 pytestmark = pytest.mark.interop
-
-ADMIN = {"Authorization": "Bearer admin"}
 
 
 @pytest.fixture
@@ -75,7 +74,7 @@ async def test_one_scan_mirrors_an_update_a_delete_and_a_deactivation(
     # nothing was verified over an hour ago except what we aged: "hot" sees exactly those
     op = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_FRESHNESS_SCAN, {"tier": "warm"})
     if op["status"] != "completed":
-        dead = await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES}", headers=ADMIN)
+        dead = await call(client, ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES)
         pytest.fail(f"{op} {dead.json()}")
     assert op["counts"] == {"checked": 34, "unchanged": 29, "updated": 1, "deleted": 1, "hidden": 3}
     assert op["recordsProcessed"] == op["totalRecords"] == 34
@@ -103,9 +102,7 @@ async def test_one_scan_mirrors_an_update_a_delete_and_a_deactivation(
 
 
 async def test_unknown_tier_is_refused(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_FRESHNESS_SCAN}", json={"tier": "lukewarm"}, headers=ADMIN
-    )
+    response = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_FRESHNESS_SCAN, {"tier": "lukewarm"})
     assert response.status_code == 400
     assert response.json()["error"] == "InvalidRequest"
     assert "tier" in response.json()["message"]

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from interop.ops import run_op, served_app
+from support.api import call
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
@@ -17,8 +18,6 @@ from testnet.harness import Testnet
 from testnet.pds_client import Account, PdsClient
 
 pytestmark = pytest.mark.interop
-
-ADMIN = {"Authorization": "Bearer admin"}
 
 
 @pytest.fixture
@@ -34,7 +33,7 @@ def app_client(tmp_path: Path, testnet: Testnet, governance_did: str | None) -> 
 
 
 async def stats(client: httpx.AsyncClient) -> dict[str, Any]:
-    response = await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_GRAPH_STATS}", headers=ADMIN)
+    response = await call(client, ids.PUB_CHIVE_ADMIN_GET_GRAPH_STATS)
     assert response.status_code == 200
     data: dict[str, Any] = response.json()
     return data
@@ -77,10 +76,8 @@ async def test_graph_records_are_mirrored(
 
 async def test_without_a_governance_did_the_trigger_is_refused(tmp_path: Path, testnet: Testnet) -> None:
     async for client in app_client(tmp_path, testnet, None):
-        response = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC}", json={}, headers=ADMIN)
+        response = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC, {})
         assert response.status_code == 400
         assert "--governance-did" in response.json()["message"]
-        generic = await client.post(
-            f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL}", json={"type": "governanceSync"}, headers=ADMIN
-        )
+        generic = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": "governanceSync"})
         assert generic.status_code == 400

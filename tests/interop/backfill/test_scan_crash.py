@@ -14,9 +14,12 @@ from typing import Any
 import httpx
 import pytest
 from interop.ops import expected_index
+from support.api import call, started, wait_ended
+from support.auth import bearer
 from support.server import ServerProcess, create_key
 
 from chive_admin._generated import ids
+from chive_admin.store.operations import ENDED
 from testnet import records
 from testnet.harness import Testnet
 from testnet.pds_client import PdsClient
@@ -32,17 +35,15 @@ def read(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
 
 
 def admin_key(db: Path) -> dict[str, str]:
-    return {"Authorization": f"Bearer {create_key(db, ADMIN, 'crash')}"}
+    return bearer(create_key(db, ADMIN, "crash"))
 
 
-def finish_after_restart(args: list[str], cwd: Path, db: Path, op_id: str) -> None:
+def finish_after_restart(args: list[str], cwd: Path, op_id: str, auth: dict[str, str]) -> None:
     """Start the server again and let the interrupted scan run to its end."""
     server = ServerProcess(args=args, cwd=cwd).start()
     try:
-        deadline = time.monotonic() + 120
-        while read(db, "SELECT status FROM operations WHERE id = ?", op_id)[0][0] in ("queued", "running"):
-            assert time.monotonic() < deadline, "the resumed scan did not finish"
-            time.sleep(0.1)
+        with httpx.Client(base_url=server.url) as http:
+            wait_ended(http, op_id, headers=auth, within=120)
     finally:
         server.stop()
 
@@ -61,11 +62,10 @@ def test_sigkill_mid_scan_then_restart(tmp_path: Path, testnet: Testnet, pds2: P
 
     server = ServerProcess(args=args, cwd=tmp_path).start()
     try:
-        answer = httpx.post(
-            f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN}", json={"pdsUrl": testnet.pds2_url}, headers=auth
-        )
-        assert answer.status_code == 200, answer.text
-        op_id = answer.json()["operationId"]
+        with httpx.Client(base_url=server.url) as http:
+            op_id = started(
+                call(http, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": testnet.pds2_url}, headers=auth)
+            )
         deadline = time.monotonic() + 60
         while read(db, "SELECT records_processed FROM operations WHERE id = ?", op_id)[0][0] < 800:
             assert time.monotonic() < deadline, "the scan made no progress"
@@ -75,7 +75,7 @@ def test_sigkill_mid_scan_then_restart(tmp_path: Path, testnet: Testnet, pds2: P
     killed_at = read(db, "SELECT status, records_processed FROM operations WHERE id = ?", op_id)[0]
     assert killed_at[0] == "running"
 
-    finish_after_restart(args, tmp_path, db, op_id)
+    finish_after_restart(args, tmp_path, op_id, auth)
     status, attempts, processed = read(
         db, "SELECT status, attempts, records_processed FROM operations WHERE id = ?", op_id
     )[0]
@@ -103,17 +103,13 @@ def test_ten_random_kills_during_one_scan(tmp_path: Path, testnet: Testnet, pds2
         server = ServerProcess(args=args, cwd=tmp_path).start()
         try:
             if not op_id:
-                answer = httpx.post(
-                    f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN}",
-                    json={"pdsUrl": testnet.pds2_url},
-                    headers=auth,
-                )
-                assert answer.status_code == 200, answer.text
-                op_id = answer.json()["operationId"]
+                with httpx.Client(base_url=server.url) as http:
+                    scan = {"pdsUrl": testnet.pds2_url}
+                    op_id = started(call(http, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, scan, headers=auth))
             deadline = time.monotonic() + 60
             while True:
                 status, processed = read(db, "SELECT status, records_processed FROM operations WHERE id = ?", op_id)[0]
-                if processed >= point or status not in ("queued", "running"):
+                if processed >= point or status in ENDED:
                     break
                 assert time.monotonic() < deadline, f"no progress towards {point} records"
                 time.sleep(0.005)
@@ -122,7 +118,7 @@ def test_ten_random_kills_during_one_scan(tmp_path: Path, testnet: Testnet, pds2
         killed_running += read(db, "SELECT status FROM operations WHERE id = ?", op_id)[0][0] == "running"
         assert read(db, "PRAGMA integrity_check") == [("ok",)]
 
-    finish_after_restart(args, tmp_path, db, op_id)
+    finish_after_restart(args, tmp_path, op_id, auth)
     status, attempts = read(db, "SELECT status, attempts FROM operations WHERE id = ?", op_id)[0]
     assert status == "completed"
     assert killed_running >= 8  # the kills really landed mid-scan (a fast machine may finish the last stretch)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.auth import bearer
 from support.scripted import Answer, scripted_server
 from support.server import TESTS_DIR, ServerProcess, count_job_server, create_key
 
@@ -223,9 +224,9 @@ def test_operator_session_in_headless_chromium(
 
             # the dead-letter queue: entries from the cancelled op; dismissing one asks, then removes it
             # the op has ended, so the queue no longer grows: wait for the view to show its settled size
-            before = httpx.get(
-                f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES}", headers={"Authorization": f"Bearer {key}"}
-            ).json()["total"]
+            before = httpx.get(f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES}", headers=bearer(key)).json()[
+                "total"
+            ]
             assert before >= 1
             expect(page.locator("#dlq-total")).to_have_text(f"({before})", timeout=10_000)
             page.locator("#dlq tbody tr:not(.empty)").first.get_by_role("button", name="Dismiss").click()
