@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.reference import reference_lexicons
 
 from codegen.__main__ import generate, main
 from codegen.load import LexiconLoadError, load_dir, strip_tolerated
@@ -18,7 +19,6 @@ from codegen.naming import class_name, field_name, snake
 REPO = Path(__file__).resolve().parents[2]
 LEXICONS = REPO / "lexicons"
 GENERATED = REPO / "src" / "chive_admin" / "_generated"
-REFERENCE = REPO.parent / "shared" / "reference" / "chive-lexicons"
 
 
 @pytest.fixture
@@ -119,12 +119,12 @@ def test_tolerated_non_spec_keys_are_dropped_and_noted() -> None:
     assert len(notes) == 2
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="reference lexicons (../shared/reference) not present")
 def test_generates_importable_models_for_chive_record_lexicons(tmp_path: Path) -> None:
     """Records use unions, blobs, refs across documents and both tolerated keys: all must generate and import."""
+    reference = reference_lexicons()
     lexicons = tmp_path / "lexicons"
     for sub in ("pub", "com"):
-        shutil.copytree(REFERENCE / sub, lexicons / sub)
+        shutil.copytree(reference / sub, lexicons / sub)
     # only records and the defs they reference: other methods have no auth policy here on purpose
     for path in list(lexicons.rglob("*.json")):
         main_type = json.loads(path.read_text())["defs"].get("main", {}).get("type")

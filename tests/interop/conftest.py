@@ -17,18 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+from support.unavailable import unavailable
 
-from testnet.harness import Testnet, TestnetError, TestnetUnavailable, in_ci, locate_install
+from testnet.harness import Testnet, TestnetError, TestnetUnavailable, locate_install
 from testnet.pds_client import Account, PdsClient
 
 
-def _unavailable(reason: str) -> None:
-    if in_ci():
-        pytest.fail(f"interop testnet unavailable under CI=true (must not skip): {reason}", pytrace=False)
-    first_line = reason.strip().splitlines()[0] if reason.strip() else "unknown reason"
-    pytest.skip(f"interop testnet unavailable: {first_line}")
+def _unavailable(reason: str) -> NoReturn:
+    unavailable(f"interop testnet unavailable: {reason}")
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +37,6 @@ def testnet_install_dir() -> Path:
         return locate_install()
     except TestnetUnavailable as exc:
         _unavailable(str(exc))
-        raise  # unreachable: skip/fail raise
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from support.unavailable import unavailable
 
 from testnet import records
-from testnet.harness import in_ci, lexicon_sources, validate_records
+from testnet.harness import lexicon_sources, validate_records
 
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
 
@@ -23,10 +24,7 @@ lexicon_source = pytest.mark.parametrize(
 
 def _need(lexicon_dir: Path | None) -> Path:
     if lexicon_dir is None:
-        reason = "no lexicon tree with pub.chive record lexicons (reference or project lexicons/)"
-        if in_ci():
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        unavailable("no lexicon tree with pub.chive record lexicons (reference or project lexicons/)")
     return lexicon_dir
 
 

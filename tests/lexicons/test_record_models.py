@@ -10,6 +10,7 @@ Collections are named through ``chive_admin._generated.ids`` only, so a renamed 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -553,7 +554,17 @@ CASES: tuple[Case, ...] = (
 )
 
 BY_NSID = {case.nsid: case for case in CASES}
-ALL = pytest.mark.parametrize("case", CASES, ids=[case.nsid for case in CASES])
+
+
+def each_case(where: Callable[[Case], bool] = lambda case: True) -> pytest.MarkDecorator:
+    """Parametrise over the record types for which ``where`` holds: a check that does not apply to a type is not
+    generated for it (rather than generated and skipped)."""
+    chosen = [case for case in CASES if where(case)]
+    assert chosen, "no record type to check"
+    return pytest.mark.parametrize("case", chosen, ids=[case.nsid for case in chosen])
+
+
+ALL = each_case()
 
 
 def changed(record: dict[str, Any], path: Path, value: Any = None, *, delete: bool = False) -> dict[str, Any]:
@@ -607,10 +618,9 @@ def test_missing_required_field_is_refused(case: Case) -> None:
     assert any(field in loc for loc in locations(error)), error
 
 
-@ALL
+@each_case(lambda case: case.datetime is not None)
 def test_bad_datetime_is_refused(case: Case) -> None:
-    if case.datetime is None:
-        pytest.skip("this record type has no datetime field")
+    assert case.datetime is not None
     for bad in ("2026-01-18T16:00:08", "2026-01-18 16:00:08Z", "yesterday", "18/01/2026"):
         error = refused(case.nsid, changed(case.record, case.datetime, bad))
         assert any(names(case.datetime)[-1] in loc for loc in locations(error)), (bad, error)
@@ -623,10 +633,9 @@ def test_wrong_type_is_refused(case: Case) -> None:
     assert any(names(path)[-1] in loc for loc in locations(error)), error
 
 
-@ALL
+@each_case(lambda case: case.too_long is not None)
 def test_string_over_max_bytes_is_refused(case: Case) -> None:
-    if case.too_long is None:
-        pytest.skip("this record type has no string with a maxLength")
+    assert case.too_long is not None
     path, max_bytes = case.too_long
     # '𝛼' (U+1D6FC) is one character but four UTF-8 bytes: counted in characters (or in graphemes, which
     # invite.message also limits), these strings are well within the limit

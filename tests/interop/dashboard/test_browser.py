@@ -21,13 +21,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright import sync_api as playwright_api
 from support.auth import bearer
 from support.scripted import Answer, scripted_server
 from support.server import TESTS_DIR, ServerProcess, count_job_server, create_key
+from support.unavailable import unavailable
 
 from chive_admin._generated import ids
 from testnet import records
-from testnet.harness import Testnet, in_ci
+from testnet.harness import Testnet
 from testnet.pds_client import PdsClient
 
 pytestmark = pytest.mark.interop
@@ -46,16 +48,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 
 def chromium_path() -> str:
     found = os.environ.get("CHIVE_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        message = "Debian's chromium is not installed (.ci/run installs it with apt-get)"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable("Debian's chromium is not installed (.ci/run installs it with apt-get)")
     return found
 
 
