@@ -16,6 +16,7 @@ from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.handlers.call import Handler
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
+from chive_admin.store.db import Database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +26,14 @@ def settings(tmp_path: Path) -> Settings:
     # exports read on a thread: an app started per test need not start a reader process (the interop tests, which
     # sync real exports, run the default, reader processes)
     return Settings(db=tmp_path / "chive-admin.db", allow_private_network=True, export_readers=0)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A database in a real SQLite file, migrated as ``serve`` leaves it, with one reader; closed after the test."""
+    database = await Database.open(tmp_path / "test.db", readers=1)
+    yield database
+    await database.close()
 
 
 AppFactory = Callable[..., Starlette]

@@ -1,4 +1,5 @@
-"""Citations of a whole document: reference entries (numbered, bracketed, \\bibitem, paragraphs) and identifiers."""
+"""Citations of a whole document: the identifiers of each reference entry, the entries without one, and the
+identifiers cited in the body, each once."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chive_admin.citations.extract import Citation, extract_citations
-from chive_admin.citations.references import reference_entries
 
 PAPER = """Title
 
@@ -22,28 +22,6 @@ References
 Appendix A
 10.1000/appendix-not-a-reference
 """
-
-
-def test_reference_entries_numbered() -> None:
-    entries = reference_entries(PAPER)
-    assert len(entries) == 4
-    assert entries[2] == "C. Brown. A Book Without Identifiers. Publisher, 1999."
-
-
-def test_reference_entries_dotted_and_bibitem() -> None:
-    dotted = "References\n1. First entry here, 2001.\n2. Second entry there, 2002.\n"
-    assert reference_entries(dotted) == ["First entry here, 2001.", "Second entry there, 2002."]
-    latex = r"\begin{thebibliography}{9}\bibitem{a} First, 2001. \bibitem[B]{b} Second, 2002.\end{thebibliography}"
-    assert reference_entries(latex) == ["First, 2001.", "Second, 2002."]
-
-
-def test_reference_entries_as_paragraphs() -> None:
-    text = "Bibliography\n\nSmith, A. (2020). A paper.\n\nJones, B. (2021). Another paper.\n"
-    assert reference_entries(text) == ["Smith, A. (2020). A paper.", "Jones, B. (2021). Another paper."]
-
-
-def test_no_reference_section() -> None:
-    assert reference_entries("Just a body citing nothing.") == []
 
 
 def test_citations_of_a_paper() -> None:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from chive_admin.store import access
 from chive_admin.store.access import AuditEntry
 from chive_admin.store.db import Database
@@ -14,13 +9,6 @@ from chive_admin.store.db import Database
 ADMIN = "did:plc:admin00000000000000000000"
 OTHER = "did:plc:other00000000000000000000"
 T0 = "2026-01-01T00:00:00.000000Z"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "access.db", readers=1)
-    yield database
-    await database.close()
 
 
 def _entry(actor: str | None) -> AuditEntry:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from chive_admin.citations.extract import Citation
@@ -25,12 +22,11 @@ def eprint(rkey: str, cid: str, doi: str | None = None) -> IndexedRecord:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "c.db", readers=1)
-    async with database.write() as conn:
+async def db(db: Database) -> Database:
+    """The test database holding two eprints, "a" and "b" (which has a DOI)."""
+    async with db.write() as conn:
         await apply_records(conn, [eprint("a", "c1"), eprint("b", "c1", doi="10.1000/B")], T)
-    yield database
-    await database.close()
+    return db
 
 
 async def test_pending_until_extracted_and_again_after_a_change(db: Database) -> None:

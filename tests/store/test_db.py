@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from chive_admin.store.db import (
     Migration,
     MigrationError,
     bundled_migrations,
+    is_storage_full,
     split_statements,
 )
 
@@ -168,3 +170,9 @@ async def test_new_database_files_are_private_whatever_the_umask(tmp_path: Path)
         assert {n: oct(stat.S_IMODE((tmp_path / n).stat().st_mode)) for n in names} == dict.fromkeys(names, "0o600")
     finally:
         await database.close()
+
+
+def test_storage_full_is_recognised() -> None:
+    assert is_storage_full(sqlite3.OperationalError("database or disk is full"))
+    assert not is_storage_full(sqlite3.OperationalError("database is locked"))
+    assert not is_storage_full(OSError(28, "No space left on device"))  # SQLite reports it as SQLITE_FULL

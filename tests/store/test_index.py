@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from chive_admin.store import index
 from chive_admin.store.db import Database, bundled_migrations
 from chive_admin.store.index import IndexedRecord, UpsertResult
@@ -17,13 +12,6 @@ COLL = "pub.chive.review.comment"
 
 def rec(rkey: str, cid: str, text: str = "x", did: str = DID) -> IndexedRecord:
     return IndexedRecord.from_parts(did, COLL, rkey, cid, {"$type": COLL, "text": text})
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "i.db", readers=1)
-    yield database
-    await database.close()
 
 
 async def rows(db: Database) -> list[tuple[object, ...]]:

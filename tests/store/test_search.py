@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from chive_admin.store import index, search
 from chive_admin.store.db import Database
 from chive_admin.store.index import IndexedRecord
@@ -27,13 +22,6 @@ def eprint(rkey: str, title: str, *, abstract: str = "An abstract", author: str 
             "authors": [{"name": author, "order": 1}],
         },
     )
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "s.db", readers=1)
-    yield database
-    await database.close()
 
 
 def test_document_from_a_submission_record() -> None:

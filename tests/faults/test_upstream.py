@@ -22,7 +22,6 @@ from urllib.parse import parse_qs
 import httpx
 import libipld
 import pytest
-from faults.proxy import ALL_FAULTS, TRANSIENT, Fault, FaultConfig, FaultProxy
 from starlette.requests import Request
 from support.scripted import Answer, scripted_server
 
@@ -32,6 +31,7 @@ from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.calls import RetryPolicy, XrpcCaller
 from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostLimits, HostPolicy, host_key
+from faults.proxy import ALL_FAULTS, TRANSIENT, Fault, FaultConfig, FaultProxy
 
 MB = 1024 * 1024
 COLLECTION = "pub.chive.review.comment"

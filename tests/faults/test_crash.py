@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from support.server import ServerProcess, count_job_server
 
-from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.clock import now_stamp
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
@@ -125,10 +124,3 @@ def test_sigterm_releases_the_operation_and_the_next_start_resumes_at_once(tmp_p
     finally:
         proc.stop()
     assert_each_item_once(db_path, op_id)
-
-
-def test_a_bad_job_plugin_is_one_clear_line(tmp_path: Path) -> None:
-    proc = ServerProcess(args=["--db", str(tmp_path / "x.db"), "--job-plugin", "nowhere:Nothing"], cwd=tmp_path)
-    with pytest.raises(RuntimeError, match="--job-plugin: cannot load 'nowhere:Nothing'"):
-        proc.start()
-    assert JobRegistry([]).runnable == frozenset()
