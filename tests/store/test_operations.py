@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from chive_admin.store import dead_letters
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
 
@@ -250,26 +249,3 @@ async def test_lists_history_and_pruning(db: Database) -> None:
         assert await ops.prune_ended(conn, "2026-01-02T12:00:00.000000Z") == 1
     async with db.read() as conn:
         assert [o.id for o in await ops.history(conn, 10)] == ["011"]
-
-
-async def test_dead_letters_survive_their_operation_being_pruned(db: Database) -> None:
-    await queue(db, "01A")
-    await claim(db, "w1")
-    async with db.write() as conn:
-        entry = await dead_letters.add(
-            conn,
-            operation_id="01A",
-            job_type="pds-scan",
-            error_type="invalid_record",
-            message="bad",
-            context={"uri": "at://x"},
-            item={"uri": "at://x"},
-            now=T1,
-        )
-        await ops.finish(conn, "01A", "w1", ops.Outcome.PARTIAL, T1)
-        await ops.prune_ended(conn, "2027-01-01T00:00:00.000000Z")
-    async with db.read() as conn:
-        kept = await dead_letters.get(conn, entry)
-    assert kept is not None
-    assert kept.operation_id is None
-    assert kept.context == {"uri": "at://x"}
