@@ -3,12 +3,15 @@ it (string-keyed JSON) is read by the job's model and stored again as the same J
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
-from chive_admin.backfill.job import Job, RetryFailed
+from chive_admin.backfill.context import JobContext
+from chive_admin.backfill.job import Job, JobFailed, JobParams, JobServices, RetryFailed
+from chive_admin.backfill.job_types import JobType
 from chive_admin.backfill.jobs.citation_extraction import CitationExtraction
 from chive_admin.backfill.jobs.did_sync import DidSync
 from chive_admin.backfill.jobs.dlq_retry import DlqRetry
@@ -80,3 +83,58 @@ def test_an_item_that_is_not_the_jobs_is_refused_as_its_retry_would() -> None:
     for job in (FullReindex, GovernanceSync, DlqRetry):
         with pytest.raises(RetryFailed, match=f"^{job.type} items cannot be retried one by one$"):
             job.read_item({"kind": "record", "uri": URI, "pds": PDS})
+
+
+class ScanParams(JobParams):
+    pds_url: str | None = Field(default=None, alias="pdsUrl")
+    batch_size: int = Field(default=10, alias="batchSize")
+
+
+class Scan(Job[ScanParams]):
+    kind = JobType("example-scan", "exampleScan")
+    params_model = ScanParams
+    stages = ("scanning",)
+
+    async def run(self, ctx: JobContext, params: ScanParams) -> None:
+        raise AssertionError("not run here")
+
+
+def test_params_compare_in_their_wire_form() -> None:
+    by_alias = ScanParams.model_validate({"pdsUrl": "https://a", "batchSize": 5})
+    by_name = ScanParams.model_validate({"pds_url": "https://a", "batch_size": 5})
+    assert by_alias.normalised() == by_name.normalised() == {"pdsUrl": "https://a", "batchSize": 5}
+    # an absent optional is not part of what makes two triggers the same operation; a default is
+    assert ScanParams.model_validate({}).normalised() == {"batchSize": 10}
+
+
+def test_params_refuse_unknown_fields_and_do_not_change() -> None:
+    with pytest.raises(ValidationError, match="did"):
+        ScanParams.model_validate({"did": "did:plc:abc"})
+    params = ScanParams.model_validate({})
+    with pytest.raises(ValidationError):
+        params.batch_size = 11  # type: ignore[misc]
+
+
+def test_a_job_takes_its_names_from_its_kind() -> None:
+    assert (Scan.type, Scan.trigger_name) == ("example-scan", "exampleScan")
+
+
+def test_a_failure_carries_a_stable_code_and_safe_context() -> None:
+    failed = JobFailed("pds_unreachable", "cannot list https://a", {"host": "https://a"})
+    assert (failed.code, failed.message, failed.context, str(failed)) == (
+        "pds_unreachable",
+        "cannot list https://a",
+        {"host": "https://a"},
+        "cannot list https://a",
+    )
+    assert JobFailed("x", "y").context == {}
+
+
+async def test_what_a_job_need_not_write() -> None:
+    services = cast(JobServices, SimpleNamespace())
+    ctx = cast(JobContext, SimpleNamespace())
+    assert await Scan.admit(ScanParams.model_validate({}), services) is None  # every valid params runs
+    assert await Scan().on_cancel(ctx) is None  # nothing to undo
+    item: Any = {"uri": "at://x"}
+    with pytest.raises(RetryFailed, match="example-scan items cannot be retried one by one"):
+        await Scan().retry_item(ctx, item)

@@ -1,0 +1,163 @@
+"""What a running job sees, on a real database: a batch commits its data, counters and checkpoint together or none
+of them, and says after its commit when the job must stop (cancel, shutdown, a lost lease)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from chive_admin.backfill.context import CancelRequested, JobContext, LeaseLost, ShuttingDown
+from chive_admin.backfill.job import JobServices
+from chive_admin.ingest.fetch import InvalidRecord
+from chive_admin.store import dead_letters
+from chive_admin.store import operations as ops
+from chive_admin.store.db import Database
+
+T0 = "2026-01-01T00:00:00.000000Z"
+LEASE = "2999-01-01T00:00:00.000000Z"
+OWNER = "worker-1"
+ITEMS = "CREATE TABLE items (n INTEGER NOT NULL)"
+
+
+async def claimed(db: Database) -> ops.Operation:
+    async with db.write() as conn:
+        await ops.insert_or_reuse(conn, op_id="01CTX", op_type="test-count", params={}, started_by=None, now=T0)
+        op = await ops.claim_next(conn, types=["test-count"], owner=OWNER, lease_until=LEASE, now=T0)
+        await conn.execute(ITEMS)
+    assert op is not None
+    return op
+
+
+def context(db: Database, op: ops.Operation, *, stopping: bool = False) -> JobContext:
+    return JobContext(
+        op,
+        owner=OWNER,
+        db=db,
+        services=cast(JobServices, SimpleNamespace()),
+        stages=("listing", "writing"),
+        stopping=lambda: stopping,
+    )
+
+
+async def stored(db: Database) -> ops.Operation:
+    async with db.read() as conn:
+        op = await ops.get(conn, "01CTX")
+    assert op is not None
+    return op
+
+
+async def items(db: Database) -> list[int]:
+    async with db.read() as conn:
+        return [int(row[0]) for row in await conn.execute_fetchall("SELECT n FROM items ORDER BY n")]
+
+
+async def write_item(ctx: JobContext, n: int, *, then_fail: bool = False) -> None:
+    """One batch: item ``n`` written, counted and made the checkpoint; with ``then_fail``, the batch fails after."""
+    async with ctx.batch() as conn:
+        await conn.execute("INSERT INTO items (n) VALUES (?)", (n,))
+        ctx.records_processed += 1
+        ctx.count("inserted")
+        ctx.checkpoint["seen"].append(n)  # changed in place: what was committed must not change with it
+        ctx.stage("writing")
+        if then_fail:
+            raise RuntimeError("half way")
+
+
+async def test_a_batch_commits_its_data_counters_and_checkpoint_together(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    assert not ctx.resumed
+    ctx.stage("listing")
+    async with ctx.batch() as conn:
+        await conn.execute("INSERT INTO items (n) VALUES (1), (2)")
+        ctx.records_processed += 2
+        ctx.total_records = 10
+        ctx.count("inserted", 2)
+        ctx.checkpoint = {"after": 2}
+    op = await stored(db)
+    assert (op.stage, op.records_processed, op.total_records, op.counts, op.checkpoint) == (
+        "listing",
+        2,
+        10,
+        {"inserted": 2},
+        {"after": 2},
+    )
+    assert await items(db) == [1, 2]
+    # a context built from that row (as after a restart) starts where the batch left off
+    resumed = context(db, op)
+    assert (resumed.resumed, resumed.checkpoint, resumed.records_processed, resumed.counts) == (
+        True,
+        {"after": 2},
+        2,
+        {"inserted": 2},
+    )
+
+
+async def test_a_failed_batch_leaves_nothing_and_the_context_as_committed(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    async with ctx.batch():
+        ctx.checkpoint = {"seen": []}
+    await write_item(ctx, 1)
+    with pytest.raises(RuntimeError, match="half way"):
+        await write_item(ctx, 7, then_fail=True)
+    assert (ctx.checkpoint, ctx.records_processed, ctx.counts) == ({"seen": [1]}, 1, {"inserted": 1})
+    assert await items(db) == [1]
+    assert (await stored(db)).checkpoint == {"seen": [1]}
+
+
+async def test_a_cancel_request_is_seen_by_the_next_batch_after_its_commit(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    async with db.write() as conn:
+        assert (await ops.request_cancel(conn, "01CTX", T0))[0] is ops.CancelResult.REQUESTED
+    ctx.checkpoint = {"seen": []}
+    with pytest.raises(CancelRequested):
+        await write_item(ctx, 3)
+    assert await items(db) == [3]  # the batch committed: the job stops at this checkpoint
+    assert (await stored(db)).checkpoint == {"seen": [3]}
+
+
+async def test_a_shutdown_stops_the_job_after_its_commit(db: Database) -> None:
+    ctx = context(db, await claimed(db), stopping=True)
+    ctx.checkpoint = {"seen": []}
+    with pytest.raises(ShuttingDown):
+        await write_item(ctx, 4)
+    assert await items(db) == [4]
+
+
+async def test_a_lost_lease_rolls_the_batch_back(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    async with db.write() as conn:  # another worker took the op over
+        await conn.execute("UPDATE operations SET lease_owner = 'worker-2' WHERE id = '01CTX'")
+    ctx.checkpoint = {"seen": []}
+    with pytest.raises(LeaseLost):
+        await write_item(ctx, 5)
+    assert await items(db) == []
+    assert (ctx.records_processed, ctx.checkpoint) == (0, None)
+    assert (await stored(db)).records_processed == 0
+
+
+async def test_only_declared_stages_are_reported(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    with pytest.raises(ValueError, match="stage 'sleeping' is not declared by test-count"):
+        ctx.stage("sleeping")
+    ctx.stage("writing")
+    await ctx.save()
+    assert (await stored(db)).stage == "writing"
+
+
+async def test_dead_letters_are_parked_in_the_batch_and_counted_as_failed(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    bad = [InvalidRecord("at://did:plc:a/pub.chive.review.comment/3k1", "body: wrong type")]
+    async with ctx.batch() as conn:
+        await ctx.dead_letter(conn, error_type="item_refused", message="no", context={"n": 1}, item={"n": 1})
+        await ctx.dead_letter_records(conn, bad, did="did:plc:a", pds="https://pds.example")
+    assert (await stored(db)).records_failed == ctx.records_failed == 2
+    async with db.read() as conn:
+        entries, _ = await dead_letters.page(conn, 10, 0)
+    assert [(e.operation_id, e.job_type, e.error_type, e.item) for e in entries] == [
+        ("01CTX", "test-count", "item_refused", {"n": 1}),
+        ("01CTX", "test-count", "invalid_record", {"kind": "record", "uri": bad[0].uri, "pds": "https://pds.example"}),
+    ]
+    assert entries[1].context == {"uri": bad[0].uri, "did": "did:plc:a", "pds": "https://pds.example"}
+    assert entries[1].message == "body: wrong type"
