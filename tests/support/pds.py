@@ -9,15 +9,20 @@ as usual) in ``overrides`` under the method's NSID, for the faults a real PDS do
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from cbrrr import CID, encode_dag_cbor
 from starlette.requests import Request
 
 from chive_admin._generated import ids
+from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.upstream.calls import RetryPolicy, XrpcCaller
+from chive_admin.upstream.guard import upstream_http
+from chive_admin.upstream.hosts import HostPolicy
 from support.cars import KEY
 from support.scripted import Answer, scripted_server
 
@@ -169,3 +174,10 @@ def scripted_pds() -> Iterator[ScriptedPds]:
         pds = ScriptedPds(url)
         script.default = pds.answer
         yield pds
+
+
+@asynccontextmanager
+async def atproto_client(*, attempts: int = 1) -> AsyncIterator[AtprotoClient]:
+    """The production upstream client, the guard letting loopback through; each call tried ``attempts`` times."""
+    async with upstream_http(allow_private=True, timeout=httpx.Timeout(2.0)) as http:
+        yield AtprotoClient(XrpcCaller(http, HostPolicy(), RetryPolicy(attempts=attempts)))

@@ -6,16 +6,13 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from starlette.requests import Request
+from support.pds import atproto_client
 from support.scripted import Answer, Script, scripted_server
 
 from chive_admin.upstream import atproto
 from chive_admin.upstream.atproto import AtprotoClient, CursorLoop
-from chive_admin.upstream.calls import RetryPolicy, XrpcCaller
-from chive_admin.upstream.guard import upstream_http
-from chive_admin.upstream.hosts import HostLimits, HostPolicy
 
 DID = "did:plc:atproto0000000000000000000"
 COLLECTION = "pub.chive.review.comment"
@@ -30,8 +27,8 @@ def server() -> Iterator[tuple[str, Script]]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[AtprotoClient]:
-    async with upstream_http(allow_private=True, timeout=httpx.Timeout(2.0)) as http:
-        yield AtprotoClient(XrpcCaller(http, HostPolicy(HostLimits()), RetryPolicy(attempts=1)))
+    async with atproto_client() as running:
+        yield running
 
 
 def cycling(cycle: list[str], page: object) -> Answer:
