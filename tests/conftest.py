@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
+from support.pds import ScriptedPds, atproto_client, scripted_pds
 
 from chive_admin.auth.policy import Authenticator
 from chive_admin.backfill.engine import EngineConfig
@@ -17,6 +18,7 @@ from chive_admin.handlers.call import Handler
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database
+from chive_admin.upstream.atproto import AtprotoClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +36,20 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(tmp_path / "test.db", readers=1)
     yield database
     await database.close()
+
+
+@pytest.fixture
+def pds() -> Iterator[ScriptedPds]:
+    """A scripted PDS, and the PLC directory that names it, on loopback (``support.pds``)."""
+    with scripted_pds() as running:
+        yield running
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[AtprotoClient]:
+    """The production upstream client, loopback allowed, each call tried once."""
+    async with atproto_client() as client:
+        yield client
 
 
 AppFactory = Callable[..., Starlette]

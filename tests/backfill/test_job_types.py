@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.jobs import CountItems, CountParams
+from support.jobs import CountItems
 from support.server import ServerProcess
 
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
 from chive_admin.backfill import job_types
-from chive_admin.backfill.context import JobContext
-from chive_admin.backfill.job import Job
 from chive_admin.backfill.job_types import (
     LEXICON_TYPES,
     TRIGGER_METHODS,
@@ -105,15 +103,10 @@ class Twin(CountItems):
     """A second job under the test job's type."""
 
 
-class Impostor(Job[CountParams]):
+class Impostor(CountItems):
     """A job that claims a lexicon type's triggerBackfill name for a type of its own."""
 
     kind = JobType("not-a-pds-scan", "pdsScan")
-    params_model = CountParams
-    stages = ("x",)
-
-    async def run(self, ctx: JobContext, params: CountParams) -> None:
-        raise AssertionError("never run")
 
 
 def test_a_type_or_a_name_registered_twice_is_refused() -> None:

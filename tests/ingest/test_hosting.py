@@ -3,10 +3,8 @@ is only the fallback, since a PDS answers a deactivated repository's listRecords
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
-from support.pds import ScriptedPds, atproto_client, scripted_pds
+from support.pds import ScriptedPds
 from support.scripted import Answer
 
 from chive_admin._generated import ids
@@ -18,16 +16,10 @@ DID = "did:plc:hostedhostedhostedhostedh"
 
 
 @pytest.fixture
-def pds() -> Iterator[ScriptedPds]:
-    with scripted_pds() as running:
-        running.repo(DID)
-        yield running
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[AtprotoClient]:
-    async with atproto_client() as running:
-        yield running
+def pds(pds: ScriptedPds) -> ScriptedPds:
+    """The scripted PDS, hosting ``DID``."""
+    pds.repo(DID)
+    return pds
 
 
 def failure(kind: type[UpstreamError] = ServerError) -> UpstreamError:
@@ -35,37 +27,37 @@ def failure(kind: type[UpstreamError] = ServerError) -> UpstreamError:
 
 
 async def test_a_repository_still_served_is_active_whatever_the_call_said(
-    pds: ScriptedPds, client: AtprotoClient
+    pds: ScriptedPds, upstream: AtprotoClient
 ) -> None:
     # the failure was something else (a proxied getRecord, a hiccup): the call's error, not the repo's state
-    assert await hosting_status(client, pds.url, DID, failure(RepoNotFound)) == "active"
+    assert await hosting_status(upstream, pds.url, DID, failure(RepoNotFound)) == "active"
 
 
 @pytest.mark.parametrize("status", ["deactivated", "takendown", "suspended"])
-async def test_the_status_the_pds_gives_is_the_reason(pds: ScriptedPds, client: AtprotoClient, status: str) -> None:
+async def test_the_status_the_pds_gives_is_the_reason(pds: ScriptedPds, upstream: AtprotoClient, status: str) -> None:
     pds.repo(DID).status = status
     # what the failed call said does not matter: a deactivated repo's listRecords says RepoNotFound
-    assert await hosting_status(client, pds.url, DID, failure(RepoNotFound)) == status
+    assert await hosting_status(upstream, pds.url, DID, failure(RepoNotFound)) == status
     assert pds.seen == [ids.COM_ATPROTO_SYNC_GET_REPO_STATUS]
 
 
-async def test_a_repository_the_pds_does_not_know_is_deleted(pds: ScriptedPds, client: AtprotoClient) -> None:
-    assert await hosting_status(client, pds.url, "did:plc:unknownunknownunknownunkn", failure()) == "deleted"
+async def test_a_repository_the_pds_does_not_know_is_deleted(pds: ScriptedPds, upstream: AtprotoClient) -> None:
+    assert await hosting_status(upstream, pds.url, "did:plc:unknownunknownunknownunkn", failure()) == "deleted"
 
 
 async def test_inactive_without_a_status_takes_the_calls_reason_else_inactive(
-    pds: ScriptedPds, client: AtprotoClient
+    pds: ScriptedPds, upstream: AtprotoClient
 ) -> None:
     pds.overrides[ids.COM_ATPROTO_SYNC_GET_REPO_STATUS] = Answer(200, f'{{"did":"{DID}","active":false}}'.encode())
-    assert await hosting_status(client, pds.url, DID, failure(RepoTakendown)) == "takendown"
-    assert await hosting_status(client, pds.url, DID, failure(ServerError)) == "inactive"
+    assert await hosting_status(upstream, pds.url, DID, failure(RepoTakendown)) == "takendown"
+    assert await hosting_status(upstream, pds.url, DID, failure(ServerError)) == "inactive"
 
 
-async def test_when_the_pds_cannot_say_the_failed_call_decides(pds: ScriptedPds, client: AtprotoClient) -> None:
+async def test_when_the_pds_cannot_say_the_failed_call_decides(pds: ScriptedPds, upstream: AtprotoClient) -> None:
     pds.overrides[ids.COM_ATPROTO_SYNC_GET_REPO_STATUS] = Answer(501, b'{"error":"MethodNotImplemented"}')
-    assert await hosting_status(client, pds.url, DID, failure(RepoTakendown)) == "takendown"
-    assert await hosting_status(client, pds.url, DID, failure(RepoNotFound)) == "deleted"
-    assert await hosting_status(client, pds.url, DID, failure(ServerError)) is None  # nobody tells
+    assert await hosting_status(upstream, pds.url, DID, failure(RepoTakendown)) == "takendown"
+    assert await hosting_status(upstream, pds.url, DID, failure(RepoNotFound)) == "deleted"
+    assert await hosting_status(upstream, pds.url, DID, failure(ServerError)) is None  # nobody tells
 
 
 @pytest.mark.parametrize(

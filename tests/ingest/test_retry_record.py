@@ -3,13 +3,12 @@ now, forgotten if it is gone, left in the queue if it is still invalid."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import aiosqlite
 import pytest
-from support.pds import ScriptedPds, atproto_client, cid_of, scripted_pds
+from support.pds import ScriptedPds, cid_of
 
 from chive_admin.ingest.retry_record import StillInvalid, retry_record
 from chive_admin.ingest.write import apply_records
@@ -36,44 +35,34 @@ class Batches:
         return self.db.write()
 
 
-@pytest.fixture
-def pds() -> Iterator[ScriptedPds]:
-    with scripted_pds() as running:
-        yield running
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[AtprotoClient]:
-    async with atproto_client() as running:
-        yield running
-
-
 async def stored(db: Database) -> list[tuple[str, str]]:
     async with db.read() as conn:
         return [(str(uri), str(cid)) for uri, cid in await conn.execute_fetchall("SELECT uri, cid FROM records")]
 
 
-async def test_a_record_valid_now_is_indexed_and_counted(pds: ScriptedPds, client: AtprotoClient, db: Database) -> None:
+async def test_a_record_valid_now_is_indexed_and_counted(
+    pds: ScriptedPds, upstream: AtprotoClient, db: Database
+) -> None:
     uri = pds.put(DID, records.COMMENT, RKEY, VALID)
     target = Batches(db)
-    await retry_record(client, target, uri, pds.url)
+    await retry_record(upstream, target, uri, pds.url)
     assert await stored(db) == [(uri, cid_of(VALID))]
     assert target.records_processed == 1
 
 
 async def test_a_record_still_invalid_stays_out_and_says_why(
-    pds: ScriptedPds, client: AtprotoClient, db: Database
+    pds: ScriptedPds, upstream: AtprotoClient, db: Database
 ) -> None:
     uri = pds.put(DID, records.COMMENT, RKEY, {**VALID, "body": "not a list"})
     target = Batches(db)
     with pytest.raises(StillInvalid, match="body"):
-        await retry_record(client, target, uri, pds.url)
+        await retry_record(upstream, target, uri, pds.url)
     assert await stored(db) == []
     assert target.records_processed == 0
 
 
 async def test_a_record_gone_upstream_is_removed_from_the_index(
-    pds: ScriptedPds, client: AtprotoClient, db: Database
+    pds: ScriptedPds, upstream: AtprotoClient, db: Database
 ) -> None:
     pds.repo(DID)
     uri = f"at://{DID}/{records.COMMENT}/{RKEY}"
@@ -84,6 +73,6 @@ async def test_a_record_gone_upstream_is_removed_from_the_index(
             "2026-01-01T00:00:00.000000Z",
         )
     target = Batches(db)
-    await retry_record(client, target, uri, pds.url)
+    await retry_record(upstream, target, uri, pds.url)
     assert await stored(db) == []
     assert target.records_processed == 0  # nothing was processed: there was nothing left to index

@@ -1,21 +1,15 @@
-"""Fixtures of the job tests: a scripted PDS (and PLC directory) on loopback, and the server in-process in front of
-it, its upstream calls tried once (a fault here is the test's, not a hiccup to retry)."""
+"""Fixtures of the job tests: the server in-process in front of the scripted PDS (``pds``), its upstream calls
+tried once (a fault here is the test's, not a hiccup to retry)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from conftest import AppFactory, running_client
 from support.auth import FixedTokens
-from support.pds import ScriptedPds, scripted_pds
+from support.pds import ScriptedPds
 from support.served import FAST, Served
-
-
-@pytest.fixture
-def pds() -> Iterator[ScriptedPds]:
-    with scripted_pds() as running:
-        yield running
 
 
 @pytest.fixture
