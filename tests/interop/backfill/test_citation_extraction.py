@@ -3,7 +3,6 @@ linked to the indexed eprints they name; unreadable documents dead-lettered."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import httpx
 import pytest
 from interop.ops import run_op, served_app
 from pypdf import PdfReader, PdfWriter
-from support.api import call
+from support.api import call, wait_ended
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
@@ -99,12 +98,11 @@ async def test_citations_from_real_documents(pds2: PdsClient, client: httpx.Asyn
     index = [e["uri"] for e in dead].index(locked)
     retry = await call(client, ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY, {"index": index})
     assert retry.json()["success"] is True
-    for _ in range(500):
-        async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
-            fixed = await citations.of_eprint(conn, locked)
-        if fixed:
-            break
-        await asyncio.sleep(0.02)
+    async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
+        [(retry_id,)] = await conn.execute_fetchall("SELECT id FROM operations WHERE type = 'dlq-retry'")
+    assert (await wait_ended(client, retry_id))["status"] == "completed"
+    async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
+        fixed = await citations.of_eprint(conn, locked)
     assert ("doi", "10.5555/chive.fixed", None) in fixed
 
     # nothing pending now: a second run does nothing; one eprint on demand is extracted again
