@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.jobs import CountItems
+from support.jobs import CountItems, CountParams
 from support.server import ServerProcess
 
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
 from chive_admin.backfill import job_types
+from chive_admin.backfill.context import JobContext
+from chive_admin.backfill.job import Job
 from chive_admin.backfill.job_types import (
     LEXICON_TYPES,
     TRIGGER_METHODS,

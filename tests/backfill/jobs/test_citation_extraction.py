@@ -6,7 +6,6 @@ from __future__ import annotations
 from conftest import AppFactory, running_client
 from support.api import call, wait_ended
 from support.auth import FixedTokens
-from support.cars import DID
 from support.engine import engine_config
 from support.pds import ScriptedPds
 from support.resume import ended, left_off

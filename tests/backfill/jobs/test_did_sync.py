@@ -13,14 +13,14 @@ import pytest
 from conftest import AppFactory, running_client
 from pydantic import ValidationError
 from support.auth import FixedTokens
-from support.car_host import CAR, car_host
+from support.car_host import car_host
 from support.cars import DID, build_car
 from support.engine import engine_config
 from support.metrics import upstream_bytes
 from support.pds import ScriptedPds
 from support.resume import ended, left_off
 from support.scripted import Answer, Script
-from support.served import FAST, Served
+from support.served import Served
 
 from chive_admin._generated import ids
 from chive_admin.backfill.jobs.did_sync import DidSyncParams
