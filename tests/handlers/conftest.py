@@ -10,13 +10,13 @@ import pytest
 from conftest import AppFactory
 from support.admin_api import BOOTSTRAP_ADMIN, Api, serving
 from support.auth import FixedTokens
+from support.engine import engine_config
 from support.jobs import CountItems
 
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 
-IDLE = EngineConfig(workers=0)
+IDLE = engine_config(workers=0)
 
 
 @pytest.fixture

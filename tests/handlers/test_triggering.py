@@ -8,10 +8,10 @@ import httpx
 import pytest
 from conftest import AppFactory, running_client
 from support.auth import FixedTokens
+from support.engine import engine_config
 from support.jobs import CountItems
 
 from chive_admin._generated import ids
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.backfill.job_types import JobRegistry
 
 ADMIN = {"Authorization": "Bearer admin"}
@@ -21,7 +21,7 @@ TRIGGER = f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL}"
 @pytest.fixture
 async def api(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
     # no workers: whatever is triggered stays queued
-    config = EngineConfig(workers=0, max_queued=3)
+    config = engine_config(workers=0, max_queued=3)
     app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=config)
     async for client in running_client(app):
         yield client
