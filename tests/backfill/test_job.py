@@ -90,12 +90,13 @@ class ScanParams(JobParams):
     batch_size: int = Field(default=10, alias="batchSize")
 
 
-class Scan(Job[ScanParams]):
+class Scan(Job[ScanParams, None]):
     kind = JobType("example-scan", "exampleScan")
     params_model = ScanParams
+    checkpoint_model = None
     stages = ("scanning",)
 
-    async def run(self, ctx: JobContext, params: ScanParams) -> None:
+    async def run(self, ctx: JobContext[None], params: ScanParams) -> None:
         raise AssertionError("not run here")
 
 
@@ -132,7 +133,7 @@ def test_a_failure_carries_a_stable_code_and_safe_context() -> None:
 
 async def test_what_a_job_need_not_write() -> None:
     services = cast(JobServices, SimpleNamespace())
-    ctx = cast(JobContext, SimpleNamespace())
+    ctx = cast(JobContext[None], SimpleNamespace())
     assert await Scan.admit(ScanParams.model_validate({}), services) is None  # every valid params runs
     assert await Scan().on_cancel(ctx) is None  # nothing to undo
     item: Any = {"uri": "at://x"}

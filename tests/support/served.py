@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.store.db import Database
 from support.api import Operation, call, started, wait_ended
+from support.engine import engine_config
 
 #: an engine that polls fast and lets a stopping job go at once
-FAST = EngineConfig(workers=1, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
+FAST = engine_config(workers=1, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
 
 
 @dataclass

@@ -11,10 +11,10 @@ import pytest
 from conftest import AppFactory
 from support.admin_api import Api, refusal, serving
 from support.auth import FixedTokens
+from support.engine import engine_config
 
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.backfill.job_types import TRIGGER_METHODS
 from chive_admin.handlers import HANDLERS
 from chive_admin.handlers.shared.trigger_methods import handler_for
@@ -36,7 +36,7 @@ CALLS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 
 @pytest.fixture
 async def governed(make_app: AppFactory) -> AsyncIterator[Api]:
-    app = make_app(authenticator=FixedTokens(), governance_did=GOVERNANCE, engine_config=EngineConfig(workers=0))
+    app = make_app(authenticator=FixedTokens(), governance_did=GOVERNANCE, engine_config=engine_config(workers=0))
     async for api in serving(app):
         yield api
 

@@ -8,11 +8,11 @@ import pytest
 from conftest import AppFactory
 from support.admin_api import Api, refusal, serving
 from support.auth import FixedTokens
+from support.engine import engine_config
 from support.jobs import CountItems
 
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import trigger_backfill
-from chive_admin.backfill.engine import EngineConfig
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.handlers.shared.triggering import present_fields
 from chive_admin.store import operations as ops
@@ -28,7 +28,7 @@ async def stored(api: Api) -> list[ops.Operation]:
 
 async def test_a_type_without_a_job_here_is_501_and_queues_nothing(make_app: AppFactory) -> None:
     # the state of a server where the job of a lexicon type has not landed
-    app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=EngineConfig(workers=0))
+    app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=engine_config(workers=0))
     async for api in serving(app):
         direct = await api.post(ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX, {"batchSize": 10})
         generic = await api.post(TRIGGER, {"type": "fullReindex", "batchSize": 10})
