@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from chive_admin._generated.catalog import RECORDS
 from chive_admin.lex import LexModel
-from chive_admin.xrpc.validation import describe
+from chive_admin.lex.validation import describe
 
 #: collections this index keeps: every ``pub.chive.*`` record type the lexicons define
 CHIVE_PREFIX: Final = "pub.chive."

@@ -388,3 +388,9 @@ async def fail_exhausted(conn: aiosqlite.Connection, max_attempts: int, now: str
 async def prune_ended(conn: aiosqlite.Connection, before: str) -> int:
     cur = await conn.execute("DELETE FROM operations WHERE completed_at IS NOT NULL AND completed_at < ?", (before,))
     return cur.rowcount
+
+
+async def counts_by_type_and_status(conn: aiosqlite.Connection) -> list[tuple[str, str, int]]:
+    """How many operations of each type are in each status (for the metrics' gauges)."""
+    rows = await conn.execute_fetchall("SELECT type, status, count(*) FROM operations GROUP BY type, status")
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]

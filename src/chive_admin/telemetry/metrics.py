@@ -16,7 +16,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from chive_admin.store import dead_letters
 from chive_admin.store.db import Database
-from chive_admin.store.operations import STATUSES
+from chive_admin.store.operations import STATUSES, counts_by_type_and_status
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
@@ -131,7 +131,7 @@ def observe_request(nsid: str, method: str, status: int, started: float) -> None
 async def refresh(db: Database) -> None:
     """Bring the database-backed gauges up to date before metrics are read."""
     async with db.read() as conn:
-        rows = await conn.execute_fetchall("SELECT type, status, count(*) FROM operations GROUP BY type, status")
+        rows = await counts_by_type_and_status(conn)
         size = await dead_letters.count(conn)
     OPERATIONS.clear()
     seen = {(str(r[0]), str(r[1])) for r in rows}

@@ -15,10 +15,10 @@ from chive_admin._generated.models.com.atproto.repo import list_records as lex_l
 from chive_admin._generated.models.com.atproto.sync import get_repo_status as lex_get_repo_status
 from chive_admin._generated.models.com.atproto.sync import list_repos as lex_list_repos
 from chive_admin.lex import LexModel
+from chive_admin.lex.validation import describe
 from chive_admin.upstream.calls import XrpcCaller
 from chive_admin.upstream.errors import BadResponse
 from chive_admin.upstream.hosts import host_key
-from chive_admin.xrpc.validation import describe
 
 M = TypeVar("M", bound=LexModel)
 

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from chive_admin.backfill.engine import NotRunnable
 from chive_admin.backfill.job import JobParams, Refused
 from chive_admin.handlers.call import Call
+from chive_admin.lex.validation import describe
 from chive_admin.store.operations import Operation, QueueFull
 from chive_admin.xrpc.errors import XRPCError
-from chive_admin.xrpc.validation import describe
 
 #: the Retry-After of a full queue: about the time a worker takes to start the next op
 QUEUE_FULL_RETRY_SECONDS = 10
