@@ -22,7 +22,7 @@ from support.rawhttp import RawConnection
 
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
-from chive_admin.store import access
+from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store.db import Database
 
 
@@ -32,7 +32,7 @@ async def api_key(path: Path, did: str) -> str:
     key = new_key()
     try:
         async with db.write() as conn:
-            await access.create_key(
+            await api_keys_store.create_key(
                 conn, key_id=new_key_id(), did=did, name="bench", key_hash=key_hash(key), now=now_stamp()
             )
     finally:

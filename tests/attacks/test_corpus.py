@@ -21,7 +21,7 @@ from support.jwts import SigningKey, b64url, service_token
 from chive_admin._generated import ids
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
-from chive_admin.store import access
+from chive_admin.store import api_keys as api_keys_store
 
 STATUS = ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS
 ADMIN = "did:plc:corpusadmin000000000000000"
@@ -64,7 +64,7 @@ async def world(make_app: AppFactory) -> AsyncIterator[World]:
         async for client in running_client(app):
             api_key = new_key()
             async with app.state.services.db.write() as conn:
-                await access.create_key(
+                await api_keys_store.create_key(
                     conn, key_id=new_key_id(), did=ADMIN, name="corpus", key_hash=key_hash(api_key), now=now_stamp()
                 )
             yield World(app, client, host, key, api_key)
@@ -168,7 +168,7 @@ async def test_ssrf_targets_are_refused_at_every_door(make_app: AppFactory, host
         async for client in running_client(app):
             key = new_key()
             async with app.state.services.db.write() as conn:
-                await access.create_key(
+                await api_keys_store.create_key(
                     conn, key_id=new_key_id(), did=ADMIN, name="ssrf", key_hash=key_hash(key), now=now_stamp()
                 )
             auth = bearer(key)

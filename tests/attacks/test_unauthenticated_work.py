@@ -25,7 +25,7 @@ from support.scripted import Answer, Script, scripted_server
 from chive_admin._generated import ids
 from chive_admin.auth.budget import ResolutionBudget
 from chive_admin.clock import now_stamp
-from chive_admin.store import access
+from chive_admin.store import roles as roles_store
 
 STATUS = ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS
 #: more than the upstream pool's 64 connections
@@ -103,7 +103,7 @@ async def test_slow_did_web_issuers_cannot_lock_admins_out(make_app: AppFactory)
         app = make_app(admin_dids=(admin.did,), allow_private_network=True)
         async for client in running_client(app):
             async with app.state.services.db.write() as conn:  # an admin from the roles table, not the flag
-                await access.grant(conn, granted.did, "admin", None, now_stamp())
+                await roles_store.grant(conn, granted.did, "admin", None, now_stamp())
             aud = app.state.services.settings.service_did
             attack = [
                 asyncio.create_task(call(client, service_token(stranger_key, iss=did, aud=aud, lxm=STATUS)))

@@ -7,7 +7,7 @@ import pytest
 from chive_admin.auth import api_keys
 from chive_admin.auth.api_keys import PREFIX, ApiKeyStore, KeyOwner, key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
-from chive_admin.store import access
+from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store.db import Database
 
 OWNER = "did:plc:keyowner000000000000000000"
@@ -16,7 +16,9 @@ OWNER = "did:plc:keyowner000000000000000000"
 async def stored_key(db: Database) -> tuple[str, str]:
     key, key_id = new_key(), new_key_id()
     async with db.write() as conn:
-        await access.create_key(conn, key_id=key_id, did=OWNER, name="k", key_hash=key_hash(key), now=now_stamp())
+        await api_keys_store.create_key(
+            conn, key_id=key_id, did=OWNER, name="k", key_hash=key_hash(key), now=now_stamp()
+        )
     return key, key_id
 
 
@@ -71,7 +73,7 @@ async def test_a_key_is_its_owner_until_revoked_and_the_cache_expires(db: Databa
     key, key_id = await stored_key(db)
     assert await keys.owner(key) == KeyOwner(key_id, DID)
     async with db.write() as conn:
-        await access.revoke_key(conn, key_id, now_stamp())  # as `chive-admin keys revoke` beside the server
+        await api_keys_store.revoke_key(conn, key_id, now_stamp())  # as `chive-admin keys revoke` beside the server
     clock.now = 4.9
     assert await keys.owner(key) == KeyOwner(key_id, DID)
     clock.now = 5.0
@@ -83,7 +85,9 @@ async def test_forget_drops_cached_lookups_at_once(db: Database) -> None:
     unknown = new_key()
     assert await keys.owner(unknown) is None  # an unknown key is cached as unknown too
     async with db.write() as conn:
-        await access.create_key(conn, key_id="k1", did=DID, name="late", key_hash=key_hash(unknown), now=now_stamp())
+        await api_keys_store.create_key(
+            conn, key_id="k1", did=DID, name="late", key_hash=key_hash(unknown), now=now_stamp()
+        )
     assert await keys.owner(unknown) is None
     keys.forget()
     assert await keys.owner(unknown) == KeyOwner("k1", DID)

@@ -11,8 +11,9 @@ from chive_admin.auth import audit
 from chive_admin.auth.api_keys import ApiKeyStore, key_hash, new_key
 from chive_admin.auth.audit import FLUSH_AT, AuditLog, ip_or_none
 from chive_admin.clock import now_stamp
-from chive_admin.store import access
-from chive_admin.store.access import AuditEntry
+from chive_admin.store import api_keys as api_keys_store
+from chive_admin.store import audit as audit_store
+from chive_admin.store.audit import AuditEntry
 from chive_admin.store.db import Database
 
 ACTOR = "did:plc:auditactor0000000000000000"
@@ -48,7 +49,7 @@ async def test_entries_and_last_use_are_written_by_one_flush(db: Database) -> No
     keys = ApiKeyStore(db)
     key = new_key()
     async with db.write() as conn:
-        await access.create_key(conn, key_id="k1", did=ACTOR, name="n", key_hash=key_hash(key), now=now_stamp())
+        await api_keys_store.create_key(conn, key_id="k1", did=ACTOR, name="n", key_hash=key_hash(key), now=now_stamp())
     log = AuditLog(db, keys)
     await keys.owner(key)
     log.record(entry(1, client_ip="2001:DB8::1"))
@@ -57,7 +58,7 @@ async def test_entries_and_last_use_are_written_by_one_flush(db: Database) -> No
     await log.flush()
     assert await stored(db) == [("m1", "2001:db8::1"), ("m2", None)]
     async with db.read() as conn:
-        [owner] = await access.list_keys(conn)
+        [owner] = await api_keys_store.list_keys(conn)
     assert owner.last_used_at is not None
     await log.flush()  # nothing new: nothing written
     assert len(await stored(db)) == 2
@@ -73,7 +74,7 @@ async def test_a_failed_write_keeps_the_entries_for_the_next_flush(
         raise OSError("disk full")
 
     with monkeypatch.context() as patched:
-        patched.setattr(audit.access, "append_audit", full_disk)
+        patched.setattr(audit.audit_store, "append_audit", full_disk)
         with pytest.raises(OSError, match="disk full"):
             await log.flush()
     log.record(entry(2))
@@ -101,7 +102,7 @@ async def test_the_flusher_survives_a_failed_write(
 ) -> None:
     log = AuditLog(db, ApiKeyStore(db), flush_seconds=0.01)
     failures = 0
-    append = access.append_audit
+    append = audit_store.append_audit
 
     async def failing_once(*args: object) -> None:
         nonlocal failures
@@ -110,7 +111,7 @@ async def test_the_flusher_survives_a_failed_write(
             raise OSError("disk full")
         await append(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(audit.access, "append_audit", failing_once)
+    monkeypatch.setattr(audit.audit_store, "append_audit", failing_once)
     log.start()
     log.record(entry(1))
     for _ in range(500):

@@ -7,7 +7,7 @@ import pytest
 from chive_admin.auth import roles
 from chive_admin.auth.roles import ROLES, RoleBook
 from chive_admin.clock import now_stamp
-from chive_admin.store import access
+from chive_admin.store import roles as roles_store
 from chive_admin.store.db import Database
 
 BOOTSTRAP = "did:plc:bootstrap00000000000000000"
@@ -16,7 +16,7 @@ GRANTED = "did:plc:granted0000000000000000000"
 
 async def test_roles_come_from_bootstrap_and_the_table(db: Database) -> None:
     async with db.write() as conn:
-        await access.grant(conn, GRANTED, "moderator", None, now_stamp())
+        await roles_store.grant(conn, GRANTED, "moderator", None, now_stamp())
     book = RoleBook(db, [BOOTSTRAP])
     assert await book.roles_of(BOOTSTRAP) == {"admin"}
     assert await book.roles_of(GRANTED) == {"moderator"}
@@ -47,12 +47,12 @@ class Clock:
 
 async def grant(db: Database, did: str, role: str) -> None:
     async with db.write() as conn:
-        await access.grant(conn, did, role, None, now_stamp())
+        await roles_store.grant(conn, did, role, None, now_stamp())
 
 
 async def revoke(db: Database, did: str, role: str) -> None:
     async with db.write() as conn:
-        await access.revoke(conn, did, role)
+        await roles_store.revoke(conn, did, role)
 
 
 def test_the_roles_are_chives_known_values() -> None:

@@ -19,7 +19,7 @@ from chive_admin._generated import ids
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.auth.throttle import LIMIT, FailureThrottle, address_key
 from chive_admin.clock import now_stamp
-from chive_admin.store import access
+from chive_admin.store import api_keys as api_keys_store
 
 STATUS = f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
 
@@ -85,7 +85,7 @@ async def world(make_app: AppFactory) -> AsyncIterator[World]:
         async for client in running_client(app):
             api_key = new_key()
             async with app.state.services.db.write() as conn:
-                await access.create_key(
+                await api_keys_store.create_key(
                     conn, key_id=new_key_id(), did=host.did, name="t", key_hash=key_hash(api_key), now=now_stamp()
                 )
             yield World(app, client, host, key, api_key)

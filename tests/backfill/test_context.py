@@ -4,13 +4,16 @@ of them, and says after its commit when the job must stop (cancel, shutdown, a l
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import pytest
+from pydantic import TypeAdapter
 
 from chive_admin.backfill.context import CancelRequested, JobContext, LeaseLost, ShuttingDown
+from chive_admin.backfill.items import Item
 from chive_admin.backfill.job import JobServices
 from chive_admin.ingest.fetch import InvalidRecord
+from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import dead_letters
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
@@ -23,19 +26,34 @@ ITEMS = "CREATE TABLE items (n INTEGER NOT NULL)"
 
 async def claimed(db: Database) -> ops.Operation:
     async with db.write() as conn:
-        await ops.insert_or_reuse(conn, op_id="01CTX", op_type="test-count", params={}, started_by=None, now=T0)
+        await ops.insert_or_reuse(
+            conn,
+            op_id="01CTX",
+            op_type="test-count",
+            params={},
+            started_by=None,
+            now=T0,
+            max_queued=DEFAULT_MAX_QUEUED_OPS,
+        )
         op = await ops.claim_next(conn, types=["test-count"], owner=OWNER, lease_until=LEASE, now=T0)
         await conn.execute(ITEMS)
     assert op is not None
     return op
 
 
-def context(db: Database, op: ops.Operation, *, stopping: bool = False) -> JobContext:
+class Numbered(Item):
+    """A test job's item: one number."""
+
+    n: int
+
+
+def context(db: Database, op: ops.Operation, *, stopping: bool = False) -> JobContext[dict[str, Any]]:
     return JobContext(
         op,
         owner=OWNER,
         db=db,
         services=cast(JobServices, SimpleNamespace()),
+        checkpoints=TypeAdapter(dict[str, Any]),
         stages=("listing", "writing"),
         stopping=lambda: stopping,
     )
@@ -57,9 +75,10 @@ async def write_item(ctx: JobContext, n: int, *, then_fail: bool = False) -> Non
     """One batch: item ``n`` written, counted and made the checkpoint; with ``then_fail``, the batch fails after."""
     async with ctx.batch() as conn:
         await conn.execute("INSERT INTO items (n) VALUES (?)", (n,))
-        ctx.records_processed += 1
+        ctx.progress.records_processed += 1
         ctx.count("inserted")
-        ctx.checkpoint["seen"].append(n)  # changed in place: what was committed must not change with it
+        # replaced, never changed in place: a checkpoint is a value, so what was committed keeps its own
+        ctx.checkpoint = {"seen": [*ctx.checkpoint["seen"], n]}
         ctx.stage("writing")
         if then_fail:
             raise RuntimeError("half way")
@@ -67,16 +86,22 @@ async def write_item(ctx: JobContext, n: int, *, then_fail: bool = False) -> Non
 
 async def test_a_batch_commits_its_data_counters_and_checkpoint_together(db: Database) -> None:
     ctx = context(db, await claimed(db))
-    assert not ctx.resumed
+    assert not ctx.checkpoint is not None
     ctx.stage("listing")
     async with ctx.batch() as conn:
         await conn.execute("INSERT INTO items (n) VALUES (1), (2)")
-        ctx.records_processed += 2
-        ctx.total_records = 10
+        ctx.progress.records_processed += 2
+        ctx.progress.total_records = 10
         ctx.count("inserted", 2)
         ctx.checkpoint = {"after": 2}
     op = await stored(db)
-    assert (op.stage, op.records_processed, op.total_records, op.counts, op.checkpoint) == (
+    assert (
+        op.progress.stage,
+        op.progress.records_processed,
+        op.progress.total_records,
+        op.progress.counts,
+        op.checkpoint,
+    ) == (
         "listing",
         2,
         10,
@@ -86,7 +111,12 @@ async def test_a_batch_commits_its_data_counters_and_checkpoint_together(db: Dat
     assert await items(db) == [1, 2]
     # a context built from that row (as after a restart) starts where the batch left off
     resumed = context(db, op)
-    assert (resumed.resumed, resumed.checkpoint, resumed.records_processed, resumed.counts) == (
+    assert (
+        resumed.checkpoint is not None,
+        resumed.checkpoint,
+        resumed.progress.records_processed,
+        resumed.progress.counts,
+    ) == (
         True,
         {"after": 2},
         2,
@@ -101,7 +131,7 @@ async def test_a_failed_batch_leaves_nothing_and_the_context_as_committed(db: Da
     await write_item(ctx, 1)
     with pytest.raises(RuntimeError, match="half way"):
         await write_item(ctx, 7, then_fail=True)
-    assert (ctx.checkpoint, ctx.records_processed, ctx.counts) == ({"seen": [1]}, 1, {"inserted": 1})
+    assert (ctx.checkpoint, ctx.progress.records_processed, ctx.progress.counts) == ({"seen": [1]}, 1, {"inserted": 1})
     assert await items(db) == [1]
     assert (await stored(db)).checkpoint == {"seen": [1]}
 
@@ -133,8 +163,8 @@ async def test_a_lost_lease_rolls_the_batch_back(db: Database) -> None:
     with pytest.raises(LeaseLost):
         await write_item(ctx, 5)
     assert await items(db) == []
-    assert (ctx.records_processed, ctx.checkpoint) == (0, None)
-    assert (await stored(db)).records_processed == 0
+    assert (ctx.progress.records_processed, ctx.checkpoint) == (0, None)
+    assert (await stored(db)).progress.records_processed == 0
 
 
 async def test_only_declared_stages_are_reported(db: Database) -> None:
@@ -143,16 +173,16 @@ async def test_only_declared_stages_are_reported(db: Database) -> None:
         ctx.stage("sleeping")
     ctx.stage("writing")
     await ctx.save()
-    assert (await stored(db)).stage == "writing"
+    assert (await stored(db)).progress.stage == "writing"
 
 
 async def test_dead_letters_are_parked_in_the_batch_and_counted_as_failed(db: Database) -> None:
     ctx = context(db, await claimed(db))
     bad = [InvalidRecord("at://did:plc:a/pub.chive.review.comment/3k1", "body: wrong type")]
     async with ctx.batch() as conn:
-        await ctx.dead_letter(conn, error_type="item_refused", message="no", context={"n": 1}, item={"n": 1})
+        await ctx.dead_letter(conn, error_type="item_refused", message="no", context={"n": 1}, item=Numbered(n=1))
         await ctx.dead_letter_records(conn, bad, did="did:plc:a", pds="https://pds.example")
-    assert (await stored(db)).records_failed == ctx.records_failed == 2
+    assert (await stored(db)).progress.records_failed == ctx.progress.records_failed == 2
     async with db.read() as conn:
         entries, _ = await dead_letters.page(conn, 10, 0)
     assert [(e.operation_id, e.job_type, e.error_type, e.item) for e in entries] == [

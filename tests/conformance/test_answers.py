@@ -37,7 +37,8 @@ from chive_admin.clock import now_stamp
 from chive_admin.handlers import HANDLERS
 from chive_admin.lex import Route
 from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
-from chive_admin.store import access, dead_letters, index
+from chive_admin.store import api_keys as api_keys_store
+from chive_admin.store import dead_letters, index
 from chive_admin.store import operations as ops
 from chive_admin.store.index import IndexedRecord
 from chive_admin.xrpc.errors import XRPCError
@@ -200,7 +201,7 @@ async def smallest_call(client: httpx.AsyncClient, key: str, route: Route) -> ht
 async def admin_key(app: Starlette, did: str = ADMIN) -> str:
     key = new_key()
     async with app.state.services.db.write() as conn:
-        await access.create_key(
+        await api_keys_store.create_key(
             conn, key_id=new_key_id(), did=did, name="conformance", key_hash=key_hash(key), now=now_stamp()
         )
     return key

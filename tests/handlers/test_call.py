@@ -12,7 +12,7 @@ from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import cancel_backfill, list_pdses
 from chive_admin.auth.principal import Principal
 from chive_admin.handlers.call import AuditNote, Call
-from chive_admin.store.access import AuditEntry
+from chive_admin.store.audit import AuditEntry
 
 received: list[Call[object, object]] = []
 

@@ -4,7 +4,7 @@ now, forgotten if it is gone, left in the queue if it is still invalid."""
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiosqlite
 import pytest
@@ -14,6 +14,7 @@ from chive_admin.ingest.retry_record import StillInvalid, retry_record
 from chive_admin.ingest.write import apply_records
 from chive_admin.store.db import Database
 from chive_admin.store.index import IndexedRecord
+from chive_admin.store.operations import Progress
 from chive_admin.upstream.atproto import AtprotoClient
 from testnet import records
 
@@ -29,7 +30,7 @@ class Batches:
     """Where a retried record is written: each batch one write transaction, as a job context's."""
 
     db: Database
-    records_processed: int = 0
+    progress: Progress = field(default_factory=Progress)
 
     def batch(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         return self.db.write()
@@ -47,7 +48,7 @@ async def test_a_record_valid_now_is_indexed_and_counted(
     target = Batches(db)
     await retry_record(upstream, target, uri, pds.url)
     assert await stored(db) == [(uri, cid_of(VALID))]
-    assert target.records_processed == 1
+    assert target.progress.records_processed == 1
 
 
 async def test_a_record_still_invalid_stays_out_and_says_why(
@@ -58,7 +59,7 @@ async def test_a_record_still_invalid_stays_out_and_says_why(
     with pytest.raises(StillInvalid, match="body"):
         await retry_record(upstream, target, uri, pds.url)
     assert await stored(db) == []
-    assert target.records_processed == 0
+    assert target.progress.records_processed == 0
 
 
 async def test_a_record_gone_upstream_is_removed_from_the_index(
@@ -75,4 +76,4 @@ async def test_a_record_gone_upstream_is_removed_from_the_index(
     target = Batches(db)
     await retry_record(upstream, target, uri, pds.url)
     assert await stored(db) == []
-    assert target.records_processed == 0  # nothing was processed: there was nothing left to index
+    assert target.progress.records_processed == 0  # nothing was processed: there was nothing left to index

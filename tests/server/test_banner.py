@@ -13,7 +13,7 @@ from chive_admin import __version__
 from chive_admin.clock import now_stamp
 from chive_admin.server.banner import SHOWN_ADMINS
 from chive_admin.settings import Settings
-from chive_admin.store import access
+from chive_admin.store import roles as roles_store
 
 ADMIN = "did:plc:banneradmin000000000000"
 GRANTED = "did:plc:bannergranted0000000000"
@@ -57,8 +57,8 @@ async def test_admins_of_the_roles_table_are_named_with_their_source(
 ) -> None:
     async for api in serving(make_app()):
         async with api.services.db.write() as conn:
-            await access.grant(conn, GRANTED, "admin", None, now_stamp())
-            await access.grant(conn, ADMIN, "admin", None, now_stamp())
+            await roles_store.grant(conn, GRANTED, "admin", None, now_stamp())
+            await roles_store.grant(conn, ADMIN, "admin", None, now_stamp())
     said = lines(await banner(make_app, caplog, admin_dids=(ADMIN,)))
     assert f"admins: {ADMIN} (--admin-did), {GRANTED} (roles table)" in said  # each admin once
 

@@ -16,7 +16,7 @@ from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import list_pdses, trigger_backfill
 from chive_admin.handlers.call import Call
 from chive_admin.server.pipeline import POLL_HEADER
-from chive_admin.store.access import AuditEntry
+from chive_admin.store.audit import AuditEntry
 
 LIST_PDSES = ids.PUB_CHIVE_ADMIN_LIST_PDSES
 TRIGGER = ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL

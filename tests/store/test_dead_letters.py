@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import dead_letters
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
@@ -107,7 +108,13 @@ async def test_purge_removes_entries_queued_before_a_time(db: Database) -> None:
 async def test_dead_letters_survive_their_operation_being_pruned(db: Database) -> None:
     async with db.write() as conn:
         await ops.insert_or_reuse(
-            conn, op_id="01A", op_type="pds-scan", params={"pdsUrl": "https://a"}, started_by=None, now=T0
+            conn,
+            op_id="01A",
+            op_type="pds-scan",
+            params={"pdsUrl": "https://a"},
+            started_by=None,
+            now=T0,
+            max_queued=DEFAULT_MAX_QUEUED_OPS,
         )
         await ops.claim_next(conn, types=["pds-scan"], owner="w1", lease_until=T2, now=T0)
         entry = await dead_letters.add(

@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import operations as ops
 from chive_admin.store import work_items
 from chive_admin.store.db import Database
@@ -18,7 +19,9 @@ OP = "01WORK"
 async def db(db: Database) -> Database:
     """The test database holding one queued operation, ``OP``."""
     async with db.write() as conn:
-        await ops.insert_or_reuse(conn, op_id=OP, op_type="pds-scan", params={}, started_by=None, now=T0)
+        await ops.insert_or_reuse(
+            conn, op_id=OP, op_type="pds-scan", params={}, started_by=None, now=T0, max_queued=DEFAULT_MAX_QUEUED_OPS
+        )
     return db
 
 

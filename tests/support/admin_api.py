@@ -17,7 +17,8 @@ from ulid import ULID
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
 from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
-from chive_admin.store import access, dead_letters
+from chive_admin.store import api_keys as api_keys_store
+from chive_admin.store import dead_letters
 from chive_admin.store import operations as ops
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class Api:
         """The headers of a new API key of ``did`` (for an app with the real authenticator)."""
         key = new_key()
         async with self.services.db.write() as conn:
-            await access.create_key(
+            await api_keys_store.create_key(
                 conn, key_id=new_key_id(), did=did, name=name, key_hash=key_hash(key), now=now_stamp()
             )
         return {"Authorization": f"Bearer {key}"}

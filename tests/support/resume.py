@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from ulid import ULID
 
 from chive_admin.clock import now_stamp, stamp_in
+from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import operations as ops
 from chive_admin.store import work_items
 
@@ -32,7 +33,13 @@ async def left_off(
     One transaction: no worker sees it half made."""
     async with app.state.services.db.write() as conn:
         op, _ = await ops.insert_or_reuse(
-            conn, op_id=str(ULID()), op_type=op_type, params=params, started_by=None, now=now_stamp()
+            conn,
+            op_id=str(ULID()),
+            op_type=op_type,
+            params=params,
+            started_by=None,
+            now=now_stamp(),
+            max_queued=DEFAULT_MAX_QUEUED_OPS,
         )
         claimed = await ops.claim_next(conn, types=[op_type], owner=EARLIER, lease_until=stamp_in(60), now=now_stamp())
         assert claimed is not None

@@ -24,7 +24,7 @@ from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
 from chive_admin.handlers import HANDLERS
 from chive_admin.lex import Route
-from chive_admin.store import access
+from chive_admin.store import api_keys as api_keys_store
 
 ADMIN = "did:plc:fuzzadmin0000000000000000"
 #: CI budget; CHIVE_FUZZ_EXAMPLES raises it for the full-size run
@@ -71,7 +71,7 @@ class Harness:
     async def _key(self) -> str:
         key = new_key()
         async with self.app.state.services.db.write() as conn:
-            await access.create_key(
+            await api_keys_store.create_key(
                 conn, key_id=new_key_id(), did=ADMIN, name="fuzz", key_hash=key_hash(key), now=now_stamp()
             )
         return key

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ulid import ULID
 
 from chive_admin.clock import now_stamp
-from chive_admin.store import access
+from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store.db import Database
 from chive_admin.ttl_cache import TtlCache
 
@@ -66,7 +66,7 @@ class ApiKeyStore:
         cached = self._cache.get(digest)
         if cached is None:
             async with self._db.read() as conn:
-                row = await access.key_by_hash(conn, digest)
+                row = await api_keys_store.key_by_hash(conn, digest)
             cached = _Lookup(KeyOwner(row.id, row.did) if row is not None and row.revoked_at is None else None)
             self._cache.put(digest, cached)
         if cached.owner is not None:

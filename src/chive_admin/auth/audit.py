@@ -14,8 +14,9 @@ import ipaddress
 import logging
 
 from chive_admin.auth.api_keys import ApiKeyStore
-from chive_admin.store import access
-from chive_admin.store.access import AuditEntry
+from chive_admin.store import api_keys as api_keys_store
+from chive_admin.store import audit as audit_store
+from chive_admin.store.audit import AuditEntry
 from chive_admin.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,8 @@ class AuditLog:
                 return
             try:
                 async with self._db.write() as conn:
-                    await access.append_audit(conn, entries)
-                    await access.touch_keys(conn, used)
+                    await audit_store.append_audit(conn, entries)
+                    await api_keys_store.touch_keys(conn, used)
             except Exception:
                 self._buffer[:0] = entries  # kept for the next flush rather than lost
                 raise

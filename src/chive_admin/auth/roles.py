@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from chive_admin.store import access
+from chive_admin.store import roles as roles_store
 from chive_admin.store.db import Database
 from chive_admin.ttl_cache import TtlCache
 
@@ -33,7 +33,7 @@ class RoleBook:
         held = self._cache.get(did)
         if held is None:
             async with self._db.read() as conn:
-                held = await access.roles_of(conn, did)
+                held = await roles_store.roles_of(conn, did)
             if did in self.bootstrap_admins:
                 held |= {"admin"}
             self._cache.put(did, held)

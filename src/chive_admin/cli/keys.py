@@ -14,7 +14,8 @@ from chive_admin.cli.roles import bootstrap_admins
 from chive_admin.clock import now_stamp
 from chive_admin.lex.formats import validate_did
 from chive_admin.settings import SettingsError
-from chive_admin.store import access
+from chive_admin.store import api_keys as api_keys_store
+from chive_admin.store import roles as roles_store
 
 MAX_NAME = 100
 
@@ -37,19 +38,21 @@ async def _create(path: Path, did: str, name: str) -> tuple[str, str, frozenset[
     async with opened(path) as db:
         key, key_id = new_key(), new_key_id()
         async with db.write() as conn:
-            await access.create_key(conn, key_id=key_id, did=did, name=name, key_hash=key_hash(key), now=now_stamp())
-            roles = await access.roles_of(conn, did)
+            await api_keys_store.create_key(
+                conn, key_id=key_id, did=did, name=name, key_hash=key_hash(key), now=now_stamp()
+            )
+            roles = await roles_store.roles_of(conn, did)
         return key_id, key, roles
 
 
-async def _list(path: Path) -> list[access.ApiKey]:
+async def _list(path: Path) -> list[api_keys_store.ApiKey]:
     async with opened(path) as db, db.read() as conn:
-        return await access.list_keys(conn)
+        return await api_keys_store.list_keys(conn)
 
 
 async def _revoke(path: Path, key_id: str) -> bool:
     async with opened(path) as db, db.write() as conn:
-        return await access.revoke_key(conn, key_id, now_stamp())
+        return await api_keys_store.revoke_key(conn, key_id, now_stamp())
 
 
 def run(args: argparse.Namespace) -> int:

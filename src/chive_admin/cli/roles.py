@@ -26,7 +26,8 @@ from chive_admin.cli.local_db import add_db_option, chosen_db, opened
 from chive_admin.clock import now_stamp
 from chive_admin.lex.formats import validate_did
 from chive_admin.settings import ENV_PREFIX, SettingsError
-from chive_admin.store import access
+from chive_admin.store import audit as audit_store
+from chive_admin.store import roles as roles_store
 
 #: the ``via`` of the audit entries this command writes
 VIA = "cli"
@@ -55,8 +56,8 @@ def bootstrap_admins() -> frozenset[str]:
     return frozenset(d.strip() for d in os.environ.get(ENV_PREFIX + "ADMIN_DIDS", "").split(",") if d.strip())
 
 
-def _audit(method: str, did: str, detail: str) -> access.AuditEntry:
-    return access.AuditEntry(
+def _audit(method: str, did: str, detail: str) -> audit_store.AuditEntry:
+    return audit_store.AuditEntry(
         at=now_stamp(),
         method=method,
         outcome="allowed",
@@ -70,23 +71,23 @@ def _audit(method: str, did: str, detail: str) -> access.AuditEntry:
 
 async def _grant(path: Path, did: str, role: str) -> bool:
     async with opened(path) as db, db.write() as conn:
-        new = await access.grant(conn, did, role, None, now_stamp())
+        new = await roles_store.grant(conn, did, role, None, now_stamp())
         detail = f"{role} granted" if new else f"{role} already held"
-        await access.append_audit(conn, [_audit(ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE, did, detail)])
+        await audit_store.append_audit(conn, [_audit(ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE, did, detail)])
     return new
 
 
 async def _revoke(path: Path, did: str, role: str) -> bool:
     async with opened(path) as db, db.write() as conn:
-        removed = await access.revoke(conn, did, role)
+        removed = await roles_store.revoke(conn, did, role)
         detail = f"{role} revoked" if removed else f"{role} was not held"
-        await access.append_audit(conn, [_audit(ids.PUB_CHIVE_ADMIN_REVOKE_ROLE, did, detail)])
+        await audit_store.append_audit(conn, [_audit(ids.PUB_CHIVE_ADMIN_REVOKE_ROLE, did, detail)])
     return removed
 
 
-async def _list(path: Path) -> list[access.RoleGrant]:
+async def _list(path: Path) -> list[roles_store.RoleGrant]:
     async with opened(path) as db, db.read() as conn:
-        return await access.list_roles(conn)
+        return await roles_store.list_roles(conn)
 
 
 def _did(value: str) -> str:

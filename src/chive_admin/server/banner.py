@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from chive_admin import __version__
-from chive_admin.store import access
+from chive_admin.store import roles as roles_store
 
 if TYPE_CHECKING:
     from chive_admin.services import Services
@@ -21,7 +21,7 @@ SHOWN_ADMINS = 5
 async def announce(services: Services) -> None:
     settings = services.settings
     async with services.db.read() as conn:
-        granted = await access.holders_of(conn, "admin")
+        granted = await roles_store.holders_of(conn, "admin")
     admins = [f"{did} (--admin-did)" for did in settings.admin_dids]
     admins += [f"{did} (roles table)" for did in granted if did not in settings.admin_dids]
     url = settings.public_url

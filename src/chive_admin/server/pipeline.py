@@ -20,7 +20,7 @@ from chive_admin.clock import now_stamp
 from chive_admin.handlers.call import AuditNote, Call, Handler
 from chive_admin.lex import Route
 from chive_admin.settings import DEFAULT_CLIENT_TIMEOUT
-from chive_admin.store.access import AuditEntry
+from chive_admin.store.audit import AuditEntry
 from chive_admin.store.db import is_storage_full
 from chive_admin.telemetry.metrics import AUTH_REFUSALS, observe_request
 from chive_admin.xrpc.body import parse_input, read_capped

@@ -11,19 +11,15 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AppFactory, running_client
-from pydantic import ValidationError
 from support.auth import FixedTokens
-from support.car_host import car_host
+from support.car_host import CAR, car_host
 from support.cars import DID, build_car
 from support.engine import engine_config
 from support.metrics import upstream_bytes
-from support.pds import ScriptedPds
 from support.resume import ended, left_off
 from support.scripted import Answer, Script
-from support.served import Served
 
 from chive_admin._generated import ids
-from chive_admin.backfill.jobs.did_sync import DidSyncParams
 from chive_admin.store import operations
 from testnet import records
 
@@ -104,69 +100,3 @@ async def test_a_sync_stored_by_the_previous_version_runs_again_from_the_start(
     assert (op.status, op.attempts, op.checkpoint) == ("completed", 2, None)
     assert (op.progress.records_processed, op.progress.total_records, op.progress.counts["inserted"]) == (1, 1, 1)
     assert exports(script) == 1
-
-
-CAR = "application/vnd.ipld.car"
-
-
-EPRINT = "at://did:plc:authorauthorauthorauthora/pub.chive.eprint.submission/3kaaaaaaaaaaa"
-
-
-def comment(text: str) -> dict[str, object]:
-    return records.review_comment(eprint_uri=EPRINT, text=text, created_at="2026-01-01T00:00:00.000Z")
-
-
-@pytest.fixture
-async def retrying(make_app: AppFactory, pds: ScriptedPds) -> AsyncIterator[Served]:
-    """The server with upstream retries as it is configured by default: an export refused for what it holds must
-    still not be asked for again."""
-    app = make_app(authenticator=FixedTokens(), engine_config=FAST, plc_url=pds.url)
-    async for client in running_client(app):
-        yield Served(app, client)
-
-
-def test_the_did_is_checked() -> None:
-    assert DidSyncParams.model_validate({"did": DID}).normalised() == {"did": DID}
-    for bad in ("alice", "did:plc", "did:example:x y", "at://did:plc:abc"):
-        with pytest.raises(ValidationError):
-            DidSyncParams.model_validate({"did": bad})
-
-
-async def test_without_an_export_the_repository_is_listed_and_the_index_made_exact(
-    pds: ScriptedPds, served: Served, exports: deque[Answer]
-) -> None:
-    kept = pds.put(DID, records.COMMENT, "3kaaaaaaaaaa1", comment("kept"))
-    gone = pds.put(DID, records.COMMENT, "3kaaaaaaaaaa2", comment("deleted upstream later"))
-    pds.put(DID, records.COMMENT, "3kaaaaaaaaaa3", {"$type": records.COMMENT, "body": 42})  # refused by its lexicon
-    first = await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": DID})
-    assert (first["status"], first["recordsFailed"], first["counts"]["inserted"]) == ("partial", 1, 2)
-    assert ids.COM_ATPROTO_REPO_LIST_RECORDS in pds.seen  # the export was not served: the repository was listed
-    pds.delete(DID, records.COMMENT, "3kaaaaaaaaaa2")
-    again = await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": DID})
-    assert (again["counts"]["unchanged"], again["counts"]["deleted"]) == (1, 1)
-    assert {uri for (uri,) in await served.rows("SELECT uri FROM records")} == {kept}
-    assert gone != kept
-    assert await served.rows("SELECT handle, pds_url, status FROM repos") == [(pds.repo(DID).handle, pds.url, "active")]
-
-
-async def test_a_did_the_directory_does_not_know_fails_the_op_saying_so(served: Served) -> None:
-    op = await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": "did:plc:nobodynobodynobodynobody"})
-    assert (op["status"], op["errorCode"]) == ("failed", "did_not_found")
-    assert op["errorContext"] == {"did": "did:plc:nobodynobodynobodynobody", "reason": "not_found"}
-
-
-async def test_a_repository_no_longer_served_is_hidden_not_deleted(
-    pds: ScriptedPds, served: Served, exports: deque[Answer]
-) -> None:
-    pds.put(DID, records.COMMENT, "3kaaaaaaaaaa1", comment("one"))
-    pds.put(DID, records.COMMENT, "3kaaaaaaaaaa2", comment("two"))
-    assert (await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": DID}))["status"] == "completed"
-    pds.repo(DID).status = "takendown"
-    op = await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": DID})
-    assert (op["status"], op["counts"]) == ("completed", {"hidden": 2})
-    assert await served.rows("SELECT count(*), sum(hidden) FROM records") == [(2, 2)]
-    assert await served.rows("SELECT status FROM repos") == [("takendown",)]
-
-
-def export_requests(pds: ScriptedPds) -> int:
-    return pds.seen.count(ids.COM_ATPROTO_SYNC_GET_REPO)

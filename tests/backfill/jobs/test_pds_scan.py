@@ -11,22 +11,15 @@ from urllib.parse import parse_qs
 
 import pytest
 from conftest import AppFactory, running_client
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from support.api import call
 from support.auth import FixedTokens
 from support.engine import engine_config
-from support.pds import ScriptedPds
 from support.resume import ended, left_off
 from support.scripted import Answer, Script, scripted_server
-from support.served import FAST, Served
-from support.server import free_port
 
 from chive_admin._generated import ids
-from chive_admin.backfill.jobs.pds_scan import PdsScanParams
 from chive_admin.ingest import listing
-from chive_admin.ingest.listing import PAGE_SIZE
 from chive_admin.ingest.write import apply_records
 from chive_admin.store import index, operations, work_items
 from chive_admin.store.index import IndexedRecord
@@ -143,129 +136,3 @@ async def test_a_repository_stored_while_listing_its_records_resumes_at_its_posi
 def indexed(rkey: str) -> IndexedRecord:
     record = comment(rkey)
     return IndexedRecord.from_parts(LISTED, records.COMMENT, rkey, record["cid"], record["value"])
-
-
-EPRINT = "at://did:plc:authorauthorauthorauthora/pub.chive.eprint.submission/3kaaaaaaaaaaa"
-
-
-BIG = "did:plc:bigbigbigbigbigbigbigbigbi"
-
-
-SMALL = "did:plc:smallsmallsmallsmallsmall"
-
-
-GONE = "did:plc:gonegonegonegonegonegonego"
-
-
-MANY = 3 * PAGE_SIZE + 7
-
-
-def rkey(n: int) -> str:
-    return f"3k{n:011d}"
-
-
-def populate(pds: ScriptedPds) -> set[str]:
-    """Three repositories: one large, one small with a record its lexicon refuses, one deactivated; the URIs of
-    every valid record of the active ones."""
-    valid = {pds.put(BIG, records.COMMENT, rkey(n), comment(n)) for n in range(MANY)}
-    valid.add(pds.put(SMALL, records.COMMENT, rkey(1), comment(1)))
-    pds.put(SMALL, records.COMMENT, rkey(2), {"$type": records.COMMENT, "body": 42})
-    pds.put(SMALL, "app.bsky.feed.post", rkey(3), {"$type": "app.bsky.feed.post", "text": "not Chive's"})
-    pds.put(GONE, records.COMMENT, rkey(4), comment(4))
-    pds.repo(GONE).status = "deactivated"
-    return valid
-
-
-def test_the_pds_url_is_a_bare_origin_normalised() -> None:
-    assert PdsScanParams.model_validate({"pdsUrl": "https://PDS.Example/"}).normalised() == {
-        "pdsUrl": "https://pds.example"
-    }
-    assert PdsScanParams.model_validate({}).normalised() == {}  # every known PDS
-    for bad in ("ftp://pds.example", "https://pds.example/xrpc", "https://u:p@pds.example"):
-        with pytest.raises(ValidationError):
-            PdsScanParams.model_validate({"pdsUrl": bad})
-
-
-@pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:2583", "http://localhost:2583", "http://169.254.169.254", "http://[::1]"]
-)
-async def test_a_private_pds_url_is_refused_at_trigger_time_without_the_flag(make_app: AppFactory, url: str) -> None:
-    app = make_app(authenticator=FixedTokens(), engine_config=FAST, allow_private_network=False)
-    async for client in running_client(app):
-        response = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": url})
-        async with app.state.services.db.read() as conn:
-            count = (await conn.execute_fetchall("SELECT count(*) FROM operations"))[0][0]
-    assert response.status_code == 400
-    assert response.json()["error"] == "InvalidRequest"
-    assert "non-public" in response.json()["message"]
-    assert count == 0
-
-
-async def test_a_scan_indexes_every_valid_record_of_every_active_repository(pds: ScriptedPds, served: Served) -> None:
-    valid = populate(pds)
-    op = await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": pds.url})
-    assert (op["status"], op["recordsFailed"]) == ("partial", 1)  # the refused record
-    assert (op["totalRepos"], op["processedRepos"], op["stage"]) == (2, 2, "fetching_records")
-    assert op["recordsProcessed"] == len(valid) + 1
-    assert {uri for (uri,) in await served.rows("SELECT uri FROM records WHERE hidden = 0")} == valid
-    [(error_type, context)] = await served.rows("SELECT error_type, context FROM dead_letters")
-    assert error_type == "invalid_record"
-    assert f"at://{SMALL}/{records.COMMENT}/{rkey(2)}" in context
-    repos = dict(await served.rows("SELECT did, status FROM repos"))
-    assert repos == {BIG: "active", SMALL: "active", GONE: "deactivated"}  # listed inactive: marked, not fetched
-    assert [
-        (url, status, count) for url, status, count in await served.rows("SELECT url, status, repo_count FROM pdses")
-    ] == [(pds.url, "healthy", 3)]
-    async with served.db.read() as conn:
-        assert await work_items.counts(conn, op["id"]) == {"pending": 0, "done": 2, "failed": 0, "skipped": 0}
-
-
-async def test_the_next_scan_mirrors_deletions_and_changes_nothing_else(pds: ScriptedPds, served: Served) -> None:
-    populate(pds)
-    await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": pds.url})
-    before = dict(await served.rows("SELECT uri, writes FROM records"))
-    pds.delete(BIG, records.COMMENT, rkey(5))
-    again = await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": pds.url})
-    after = dict(await served.rows("SELECT uri, writes FROM records"))
-    gone = f"at://{BIG}/{records.COMMENT}/{rkey(5)}"
-    assert again["status"] == "partial"  # the same refused record, refreshed in its queue entry
-    assert set(before) - set(after) == {gone}
-    assert after == {uri: writes for uri, writes in before.items() if uri != gone}  # nothing rewritten
-    assert await served.rows("SELECT count(*) FROM dead_letters") == [(1,)]
-
-
-async def test_a_repository_that_cannot_be_fetched_is_dead_lettered_and_the_scan_goes_on(
-    pds: ScriptedPds, served: Served
-) -> None:
-    populate(pds)
-
-    def describe(request: Request) -> Answer | None:
-        if request.query_params["repo"] == SMALL:
-            return Answer(400, b'{"error":"InvalidRequest","message":"not today"}')
-        return None
-
-    pds.overrides[ids.COM_ATPROTO_REPO_DESCRIBE_REPO] = describe
-    op = await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": pds.url})
-    assert (op["status"], op["processedRepos"]) == ("partial", 2)
-    [(error_type, context)] = await served.rows("SELECT error_type, context FROM dead_letters")
-    assert (error_type, SMALL in context) == ("repo_fetch_failed", True)
-    assert await served.rows("SELECT count(*) FROM records WHERE did = ?", BIG) == [(MANY,)]
-    async with served.db.read() as conn:
-        assert await work_items.counts(conn, op["id"]) == {"pending": 0, "done": 1, "failed": 1, "skipped": 0}
-
-
-async def test_without_a_url_every_known_pds_is_scanned_and_one_that_cannot_be_listed_is_dead_lettered(
-    pds: ScriptedPds, served: Served
-) -> None:
-    valid = populate(pds)
-    await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": pds.url})  # registers the PDS
-    dead = f"http://127.0.0.1:{free_port()}"
-    failed = await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": dead})  # registers a dead one
-    assert (failed["status"], failed["errorCode"]) == ("failed", "pds_unreachable")  # alone: it fails the op
-    everywhere = await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN)
-    assert everywhere["status"] == "partial"
-    assert everywhere["params"] == {}
-    kinds = await served.rows("SELECT error_type FROM dead_letters ORDER BY id")
-    assert kinds == [("invalid_record",), ("pds_unreachable",)]  # among others, a dead host is one failed item
-    assert {uri for (uri,) in await served.rows("SELECT uri FROM records WHERE hidden = 0")} == valid
-    assert dict(await served.rows("SELECT url, consecutive_errors FROM pdses")) == {pds.url: 0, dead: 2}

@@ -9,7 +9,8 @@ from support.admin_api import BOOTSTRAP_ADMIN, Api, answer, refusal
 
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import assign_role
-from chive_admin.store import access
+from chive_admin.store import audit as audit_store
+from chive_admin.store import roles as roles_store
 
 METHOD = ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE
 STATUS = ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS
@@ -24,11 +25,11 @@ async def test_a_granted_admin_is_admin_at_once_and_a_repeat_changes_nothing(key
         assert output.success is True
     assert (await keyed.get(STATUS, headers=other)).status_code == 200
     async with keyed.services.db.read() as conn:
-        grants = await access.list_roles(conn)
+        grants = await roles_store.list_roles(conn)
     assert [(g.did, g.role, g.granted_by) for g in grants] == [(OTHER, "admin", BOOTSTRAP_ADMIN)]
     await keyed.services.audit.flush()
     async with keyed.services.db.read() as conn:
-        page = await access.audit_page(conn, limit=10, before_id=None, actor_did=BOOTSTRAP_ADMIN)
+        page = await audit_store.audit_page(conn, limit=10, before_id=None, actor_did=BOOTSTRAP_ADMIN)
     notes = [(e.target, e.detail) for e in page.entries if e.method == METHOD]
     assert notes == [(OTHER, "admin already held"), (OTHER, "admin granted")]
 
@@ -47,11 +48,11 @@ async def test_bad_requests_grant_nothing(keyed: Api, body: dict[str, Any], frag
     admin = await keyed.key_for(BOOTSTRAP_ADMIN)
     assert fragment in refusal(await keyed.post(METHOD, body, headers=admin), 400, "InvalidRequest")
     async with keyed.services.db.read() as conn:
-        assert await access.list_roles(conn) == []
+        assert await roles_store.list_roles(conn) == []
 
 
 async def test_only_an_admin_may_grant(keyed: Api) -> None:
     other = await keyed.key_for(OTHER)
     refusal(await keyed.post(METHOD, {"did": OTHER, "role": "admin"}, headers=other), 403, "AdminRequired")
     async with keyed.services.db.read() as conn:
-        assert await access.list_roles(conn) == []
+        assert await roles_store.list_roles(conn) == []

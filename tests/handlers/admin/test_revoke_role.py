@@ -8,8 +8,9 @@ from support.admin_api import BOOTSTRAP_ADMIN, Api, answer, refusal
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import revoke_role
 from chive_admin.clock import now_stamp
-from chive_admin.store import access
-from chive_admin.store.access import AuditEntry
+from chive_admin.store import audit as audit_store
+from chive_admin.store import roles as roles_store
+from chive_admin.store.audit import AuditEntry
 
 METHOD = ids.PUB_CHIVE_ADMIN_REVOKE_ROLE
 STATUS = ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS
@@ -19,7 +20,7 @@ OTHER = "did:plc:someoneelse000000000000000"
 async def notes(api: Api) -> list[tuple[str | None, str | None]]:
     await api.services.audit.flush()
     async with api.services.db.read() as conn:
-        page = await access.audit_page(conn, limit=20, before_id=None, actor_did=BOOTSTRAP_ADMIN)
+        page = await audit_store.audit_page(conn, limit=20, before_id=None, actor_did=BOOTSTRAP_ADMIN)
     entries: list[AuditEntry] = [e for e in page.entries if e.method == METHOD]
     return [(e.target, e.detail) for e in reversed(entries)]
 
@@ -27,7 +28,7 @@ async def notes(api: Api) -> list[tuple[str | None, str | None]]:
 async def test_a_revoked_admin_is_refused_at_once_and_a_repeat_changes_nothing(keyed: Api) -> None:
     admin, other = await keyed.key_for(BOOTSTRAP_ADMIN), await keyed.key_for(OTHER)
     async with keyed.services.db.write() as conn:
-        await access.grant(conn, OTHER, "admin", BOOTSTRAP_ADMIN, now_stamp())
+        await roles_store.grant(conn, OTHER, "admin", BOOTSTRAP_ADMIN, now_stamp())
     assert (await keyed.get(STATUS, headers=other)).status_code == 200
     for _ in range(2):
         output = answer(await keyed.post(METHOD, {"did": OTHER, "role": "admin"}, headers=admin), revoke_role.Output)

@@ -12,7 +12,7 @@ import pytest
 from chive_admin._generated.models.pub.chive.admin import get_backfill_history, get_backfill_status
 from chive_admin.clock import stamp, utc_now
 from chive_admin.handlers.shared.operation_view import as_view_model, eta_seconds, operation_fields
-from chive_admin.store.operations import Operation
+from chive_admin.store.operations import Operation, Progress
 
 T0 = "2026-01-01T00:00:00.000000Z"
 
@@ -22,19 +22,13 @@ def operation(**changes: Any) -> Operation:
         id="01OP",
         type="did-sync",
         status="queued",
-        stage=None,
+        progress=Progress(),
         params={"did": "did:plc:abcdefghijklmnopqrstuvwx"},
         started_by="did:plc:admin",
         requested_at=T0,
         started_at=None,
         updated_at=T0,
         completed_at=None,
-        records_processed=0,
-        total_records=None,
-        total_repos=None,
-        processed_repos=None,
-        records_failed=0,
-        counts=None,
         checkpoint=None,
         error=None,
         error_code=None,
@@ -45,7 +39,16 @@ def operation(**changes: Any) -> Operation:
         attempt_started_at=None,
         attempt_base=0,
     )
-    return dataclasses.replace(queued, **changes)
+    return changed(queued, **changes)
+
+
+PROGRESS = {f.name for f in dataclasses.fields(Progress)}
+
+
+def changed(op: Operation, **changes: Any) -> Operation:
+    """``op`` with ``changes``, each to the operation or to its progress, wherever the field lives."""
+    progress = dataclasses.replace(op.progress, **{k: v for k, v in changes.items() if k in PROGRESS})
+    return dataclasses.replace(op, progress=progress, **{k: v for k, v in changes.items() if k not in PROGRESS})
 
 
 def ago(seconds: float) -> str:
@@ -100,7 +103,7 @@ def test_the_eta_is_at_the_rate_of_the_current_attempt() -> None:
     )
     assert eta_seconds(running) == 800
     assert operation_fields(running)["etaSeconds"] == 800
-    assert eta_seconds(dataclasses.replace(running, status="cancelling")) == 800
+    assert eta_seconds(changed(running, status="cancelling")) == 800
 
 
 @pytest.mark.parametrize(
@@ -116,7 +119,7 @@ def test_no_eta_without_a_total_a_start_or_progress(changes: dict[str, Any]) -> 
     running = operation(
         status="running", total_records=1000, records_processed=600, attempt_base=100, attempt_started_at=ago(10)
     )
-    assert eta_seconds(dataclasses.replace(running, **changes)) is None
+    assert eta_seconds(changed(running, **changes)) is None
 
 
 def test_the_eta_is_never_negative() -> None:

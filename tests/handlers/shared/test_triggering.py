@@ -16,7 +16,7 @@ from chive_admin._generated.models.pub.chive.admin import trigger_backfill
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.handlers.shared.triggering import present_fields
 from chive_admin.store import operations as ops
-from chive_admin.store.access import AuditEntry
+from chive_admin.store.audit import AuditEntry
 
 TRIGGER = ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL
 

@@ -1,13 +1,13 @@
 """pub.chive.admin.getAuditLog: the audit trail, newest first, with a stable cursor (entry ids only grow).
 
-Only calls made by an identified caller are listed (see :func:`chive_admin.store.access.audit_page`)."""
+Only calls made by an identified caller are listed (see :func:`chive_admin.store.audit_store.audit_page`)."""
 
 from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import get_audit_log as api
 from chive_admin.handlers.call import Call
-from chive_admin.store import access
-from chive_admin.store.access import AuditEntry
+from chive_admin.store import audit as audit_store
+from chive_admin.store.audit import AuditEntry
 from chive_admin.xrpc.params import id_cursor
 
 
@@ -40,7 +40,7 @@ async def handle(call: Call[api.Params, None]) -> api.Output:
     before_id = id_cursor(call.params.cursor)
     await call.services.audit.flush()  # the calls before this one are in the answer
     async with call.services.db.read() as conn:
-        page = await access.audit_page(
+        page = await audit_store.audit_page(
             conn, limit=call.params.limit, before_id=before_id, actor_did=call.params.actor_did
         )
     last = page.entries[-1].id if page.entries else None

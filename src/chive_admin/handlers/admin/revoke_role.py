@@ -6,7 +6,7 @@ from __future__ import annotations
 from chive_admin._generated.models.pub.chive.admin import revoke_role as api
 from chive_admin.handlers.call import Call
 from chive_admin.handlers.shared.role_names import checked_role
-from chive_admin.store import access
+from chive_admin.store import roles as roles_store
 
 
 async def handle(call: Call[api.Params, api.Input]) -> api.Output:
@@ -14,7 +14,7 @@ async def handle(call: Call[api.Params, api.Input]) -> api.Output:
     did = call.input.did
     call.note.target = did
     async with call.services.db.write() as conn:
-        removed = await access.revoke(conn, did, role)
+        removed = await roles_store.revoke(conn, did, role)
     call.services.roles.changed(did)
     bootstrap = role == "admin" and did in call.services.roles.bootstrap_admins
     call.note.detail = (f"{role} revoked" if removed else f"{role} was not held") + (

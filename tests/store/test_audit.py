@@ -1,9 +1,9 @@
-"""The audit trail's query: anonymous refusals stay in the table but out of getAuditLog's pages, totals and cursors."""
+"""The audit trail in the store: anonymous refusals kept but never listed, pages and cursors that agree."""
 
 from __future__ import annotations
 
-from chive_admin.store import access
-from chive_admin.store.access import AuditEntry
+from chive_admin.store import audit as audit_store
+from chive_admin.store.audit import AuditEntry
 from chive_admin.store.db import Database
 
 ADMIN = "did:plc:admin00000000000000000000"
@@ -19,15 +19,15 @@ def _entry(actor: str | None) -> AuditEntry:
 
 async def _append(db: Database, actors: list[str | None]) -> None:
     async with db.write() as conn:
-        await access.append_audit(conn, [_entry(actor) for actor in actors])
+        await audit_store.append_audit(conn, [_entry(actor) for actor in actors])
 
 
-async def _pages(db: Database, limit: int, actor_did: str | None = None) -> list[access.AuditPage]:
-    pages: list[access.AuditPage] = []
+async def _pages(db: Database, limit: int, actor_did: str | None = None) -> list[audit_store.AuditPage]:
+    pages: list[audit_store.AuditPage] = []
     before: int | None = None
     while True:
         async with db.read() as conn:
-            page = await access.audit_page(conn, limit=limit, before_id=before, actor_did=actor_did)
+            page = await audit_store.audit_page(conn, limit=limit, before_id=before, actor_did=actor_did)
         pages.append(page)
         if not page.more:
             return pages
@@ -58,12 +58,12 @@ async def test_a_full_last_page_has_no_cursor(db: Database) -> None:
 
 async def test_actor_filter_and_only_anonymous_rows(db: Database) -> None:
     async with db.read() as conn:
-        empty = await access.audit_page(conn, limit=5, before_id=None, actor_did=None)
+        empty = await audit_store.audit_page(conn, limit=5, before_id=None, actor_did=None)
     assert (list(empty.entries), empty.total, empty.more) == ([], 0, False)
     await _append(db, [None, None, OTHER, ADMIN, None])
     async with db.read() as conn:
-        nobody = await access.audit_page(conn, limit=5, before_id=None, actor_did=None)
-        other = await access.audit_page(conn, limit=5, before_id=None, actor_did=OTHER)
+        nobody = await audit_store.audit_page(conn, limit=5, before_id=None, actor_did=None)
+        other = await audit_store.audit_page(conn, limit=5, before_id=None, actor_did=OTHER)
     assert [e.id for e in nobody.entries] == [4, 3]
     assert [(e.id, e.actor_did) for e in other.entries] == [(3, OTHER)]
     assert other.total == 1
