@@ -135,14 +135,14 @@ async def timed_op(settings: Settings, nsid: str, body: dict[str, Any]) -> tuple
             # even a bare row read every 10 ms took ~1 ms of the event loop each (~70 ms of a 0.7 s did-sync), which
             # a real client, polling once a second, does not take
             changed = asyncio.Event()
-            listings = app.state.services.status_answers
-            note_change = listings.changed
+            engine = app.state.services.engine
+            note_change = engine.on_change
 
             def changed_and_noted() -> None:
                 note_change()
                 changed.set()
 
-            listings.changed = changed_and_noted  # type: ignore[method-assign]
+            engine.on_change = changed_and_noted
             started = time.perf_counter()
             answer = (await client.post(f"/xrpc/{nsid}", json=body, headers=ADMIN)).json()
             op_id = answer["operationId"]

@@ -131,7 +131,8 @@ async def test_an_identity_in_use_is_refreshed_ahead_and_an_outage_does_not_drop
     with contextlib.suppress(IdentityError):
         await resolver.resolve(did(2), vouched=False)
     await asyncio.sleep(0.1)
-    assert len(script.seen) == seen
+    # only did(1)'s own late retry may still arrive here (a loaded machine delays it); did(2) is not looked up again
+    assert [path for path in script.seen[seen:] if did(2) in path] == []
     await resolver.close()
 
 

@@ -101,7 +101,7 @@ class Engine:
         self._interrupts: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0
         #: told after every committed state change (the status answers kept for pollers are dropped)
-        self._on_change = on_change
+        self.on_change = on_change
         #: ops whose state cannot be written while the disk is full: their views say why they are stuck
         self._storage_waits: set[str] = set()
 
@@ -114,7 +114,7 @@ class Engine:
             async with self.db.write() as conn:
                 yield conn
         finally:
-            self._on_change()
+            self.on_change()
 
     async def start(self, services: JobServices) -> None:
         """Resume what a previous process left (at once, not after a lease timeout), then start the workers."""
@@ -410,14 +410,14 @@ class Engine:
                         raise
                     if op_id not in self._storage_waits:
                         self._storage_waits.add(op_id)
-                        self._on_change()
+                        self.on_change()
                     log.warning("operation %s: %s: storage is full; trying again in %.1f s", op_id, what, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
         finally:
             if op_id in self._storage_waits:
                 self._storage_waits.discard(op_id)
-                self._on_change()
+                self.on_change()
 
     def view(self, op: ops.Operation) -> ops.Operation:
         """``op`` as clients should see it: its row, unless the engine holds news the full disk keeps out of it."""
