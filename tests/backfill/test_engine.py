@@ -13,7 +13,7 @@ import pytest
 from conftest import AppFactory, running_client
 from starlette.applications import Starlette
 from starlette.requests import Request
-from support.auth import ADMIN_DID, FixedTokens
+from support.auth import ADMIN, ADMIN_DID, FixedTokens
 from support.engine import engine_config
 from support.jobs import CountItems
 from support.resume import left_off
@@ -27,7 +27,6 @@ from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.store import operations as ops
 from chive_admin.store import work_items
 
-ADMIN = {"Authorization": "Bearer admin"}
 CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
 FAST = engine_config(workers=2, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
 

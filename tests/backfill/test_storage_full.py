@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 
 from conftest import AppFactory, running_client
-from support.auth import FixedTokens
+from support.auth import ADMIN, FixedTokens
 from support.engine import engine_config
 from support.jobs import CountItems
 
@@ -15,8 +15,6 @@ from chive_admin._generated import ids
 from chive_admin.backfill.engine import STORAGE_FULL
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.store.db import is_storage_full
-
-ADMIN = {"Authorization": "Bearer admin"}
 
 
 def test_storage_full_is_recognised() -> None:

@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from conftest import AppFactory, running_client
-from support.auth import FixedTokens
+from support.auth import ADMIN, FixedTokens
 from support.engine import engine_config
 from support.jobs import CountItems
 
 from chive_admin._generated import ids
 from chive_admin.backfill.job_types import JobRegistry
 
-ADMIN = {"Authorization": "Bearer admin"}
 TRIGGER = f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL}"
 
 

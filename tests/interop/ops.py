@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import running_client
-from support.auth import FixedTokens
+from support.auth import ADMIN, FixedTokens
 
 from chive_admin._generated import ids
 from chive_admin.backfill.engine import EngineConfig
@@ -18,8 +18,6 @@ from chive_admin.repo.validate import is_indexed, record_problem
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from testnet.pds_client import PdsClient
-
-ADMIN = {"Authorization": "Bearer admin"}
 
 
 async def served_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:

@@ -20,14 +20,11 @@ from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store import dead_letters
 from chive_admin.store import operations as ops
+from support.auth import ADMIN  # FixedTokens' admin, and a caller it knows who holds no role
 
 if TYPE_CHECKING:
     from chive_admin.services import Services
 
-#: the admin of ``support.auth.FixedTokens``
-ADMIN = {"Authorization": "Bearer admin"}
-#: a caller ``support.auth.FixedTokens`` knows but who holds no role
-USER = {"Authorization": "Bearer user"}
 #: an admin by configuration (``--admin-did``), for apps with the real authenticator
 BOOTSTRAP_ADMIN = "did:plc:bootstrapadmin00000000000"
 

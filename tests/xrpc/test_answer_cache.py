@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from conftest import AppFactory, running_client
-from support.auth import FixedTokens
+from support.auth import ADMIN, FixedTokens
 from support.engine import engine_config
 from support.jobs import CountItems
 
 from chive_admin._generated import ids
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.xrpc.answer_cache import AnswerCache
-
-ADMIN = {"Authorization": "Bearer admin"}
 
 
 class Loader:

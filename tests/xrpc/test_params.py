@@ -10,7 +10,7 @@ import httpx
 import pytest
 from conftest import AppFactory, running_client
 from pydantic import Field
-from support.auth import FixedTokens
+from support.auth import ADMIN, FixedTokens
 
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
@@ -128,6 +128,6 @@ async def api(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.mark.parametrize("raw", NON_ASCII_DIGITS)
 async def test_get_audit_log_answers_400_for_a_unicode_digit_cursor(api: httpx.AsyncClient, raw: str) -> None:
-    response = await api.get(AUDIT_LOG, params={"cursor": raw}, headers={"Authorization": "Bearer admin"})
+    response = await api.get(AUDIT_LOG, params={"cursor": raw}, headers=ADMIN)
     assert response.status_code == 400, response.text
     assert response.json() == {"error": "InvalidRequest", "message": "Invalid cursor"}

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AppFactory, running_client
-from support.auth import FixedTokens
+from support.auth import ADMIN, FixedTokens
 from support.car_host import CAR, car_host
 from support.cars import DID, build_car
 from support.engine import engine_config
@@ -23,7 +23,6 @@ from chive_admin._generated import ids
 from chive_admin.store import operations
 from testnet import records
 
-ADMIN = {"Authorization": "Bearer admin"}
 FAST = engine_config(workers=1, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
 
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import running_client
 from interop.ops import expected_index
 from starlette.applications import Starlette
-from support.auth import FixedTokens
+from support.auth import ADMIN, FixedTokens
 from support.engine import engine_config
 
 from chive_admin._generated import ids
@@ -26,7 +26,6 @@ from testnet.pds_client import Account, PdsClient
 
 pytestmark = pytest.mark.interop
 
-ADMIN = {"Authorization": "Bearer admin"}
 FAST = engine_config(workers=2, lease_seconds=10, poll_seconds=0.05)
 
 
