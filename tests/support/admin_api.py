@@ -20,7 +20,8 @@ from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store import dead_letters
 from chive_admin.store import operations as ops
-from support.auth import ADMIN  # FixedTokens' admin, and a caller it knows who holds no role
+from support.auth import ADMIN as ADMIN  # FixedTokens' admin (re-exported for the handler tests)
+from support.auth import USER as USER  # a caller FixedTokens knows who holds no role
 
 if TYPE_CHECKING:
     from chive_admin.services import Services
