@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from support.scripted import Answer, scripted_server
 
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import get_backfill_status
-from chive_admin.backfill.engine import EngineConfig
+from chive_admin.backfill.engine import STORAGE_FULL, EngineConfig
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.store import operations as ops
@@ -475,3 +476,36 @@ async def test_a_cancel_interrupts_an_upstream_wait_and_keeps_the_checkpoint(ser
     assert len(script.seen) == 2
     # the worker is free again: the next op runs at once
     assert (await server.wait((await server.trigger(type="testCount", batchSize=50))["id"]))["status"] == "completed"
+
+
+# while the disk is full an op's own row cannot record why it is stuck: the engine's view says so
+async def test_an_op_whose_state_cannot_be_written_shows_why(make_app: AppFactory) -> None:
+    app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=engine_config(workers=0))
+    status = f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
+    async for client in running_client(app):
+        made = await client.post(
+            f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL}", json={"type": "testCount"}, headers=ADMIN
+        )
+        op_id = made.json()["operation"]["id"]
+        engine = app.state.services.engine
+        tries = 0
+        space = asyncio.Event()
+
+        async def write(space: asyncio.Event = space) -> bool:
+            nonlocal tries
+            tries += 1
+            if not space.is_set():
+                raise sqlite3.OperationalError("database or disk is full")
+            return True
+
+        waiting = asyncio.create_task(engine._persist(op_id, "recording its end", write))
+        while tries == 0:
+            await asyncio.sleep(0.01)
+        one = (await client.get(status, params={"id": op_id}, headers=ADMIN)).json()["operation"]
+        listed = (await client.get(status, headers=ADMIN)).json()["operations"]
+        assert (one["errorCode"], one["status"]) == (STORAGE_FULL, "queued")
+        assert [op["errorCode"] for op in listed] == [STORAGE_FULL]
+        space.set()
+        assert await waiting is True
+        after = (await client.get(status, params={"id": op_id}, headers=ADMIN)).json()["operation"]
+        assert "errorCode" not in after
