@@ -27,8 +27,8 @@ from conftest import AppFactory, running_client
 from starlette.applications import Starlette
 from support.engine import engine_config
 from support.reference import reference_lexicons
+from support.seeding import new_op
 from support.unavailable import unavailable
-from ulid import ULID
 
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
@@ -36,7 +36,6 @@ from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
 from chive_admin.handlers import HANDLERS
 from chive_admin.lex import Route
-from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store import dead_letters, index
 from chive_admin.store import operations as ops
@@ -55,7 +54,6 @@ AUTHOR = "did:plc:conformanceauthor000000000"
 PDS_A = "http://127.0.0.1:1"
 PDS_B = "http://127.0.0.1:2"
 PDS_DOWN = "http://127.0.0.1:3"
-FAR = "2999-01-01T00:00:00.000000Z"
 
 Params = dict[str, str]
 Body = dict[str, Any]
@@ -262,21 +260,7 @@ async def refusals(client: httpx.AsyncClient, other_key: str) -> None:
 
 
 async def _op(conn: Any, op_type: str, params: dict[str, Any], *, claim: bool) -> ops.Operation:
-    op, reused = await ops.insert_or_reuse(
-        conn,
-        op_id=str(ULID()),
-        op_type=op_type,
-        params=params,
-        started_by=ADMIN,
-        now=now_stamp(),
-        max_queued=DEFAULT_MAX_QUEUED_OPS,
-    )
-    assert not reused
-    if claim:
-        claimed = await ops.claim_next(conn, types=[op_type], owner="conformance", lease_until=FAR, now=now_stamp())
-        assert claimed is not None
-        assert claimed.id == op.id
-    return op
+    return await new_op(conn, op_type, params, started_by=ADMIN, claimed_by="conformance" if claim else None)
 
 
 async def operations_of_every_status(app: Starlette) -> dict[str, str]:

@@ -12,16 +12,15 @@ import httpx
 from conftest import running_client
 from pydantic import BaseModel
 from starlette.applications import Starlette
-from ulid import ULID
 
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
-from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store import dead_letters
 from chive_admin.store import operations as ops
 from support.auth import ADMIN as ADMIN  # FixedTokens' admin (re-exported for the handler tests)
 from support.auth import USER as USER  # a caller FixedTokens knows who holds no role
+from support.seeding import new_op
 
 if TYPE_CHECKING:
     from chive_admin.services import Services
@@ -65,21 +64,7 @@ class Api:
         app whose engine runs nothing). Any status but ``queued`` claims the oldest queued op of ``op_type``: make
         queued ones last."""
         async with self.services.db.write() as conn:
-            op, _ = await ops.insert_or_reuse(
-                conn,
-                op_id=str(ULID()),
-                op_type=op_type,
-                params=params or {},
-                started_by=None,
-                now=now_stamp(),
-                max_queued=DEFAULT_MAX_QUEUED_OPS,
-            )
-            if status != "queued":
-                claimed = await ops.claim_next(
-                    conn, types=[op_type], owner="test", lease_until="2999-01-01T00:00:00.000000Z", now=now_stamp()
-                )
-                assert claimed is not None
-                assert claimed.id == op.id, "another op of this type was queued first"
+            op = await new_op(conn, op_type, params or {}, claimed_by=None if status == "queued" else "test")
             if status == "cancelling":
                 await ops.request_cancel(conn, op.id, now_stamp())
             elif status in ops.ENDED:

@@ -7,12 +7,11 @@ import asyncio
 from typing import Any
 
 from starlette.applications import Starlette
-from ulid import ULID
 
 from chive_admin.clock import now_stamp, stamp_in
-from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import operations as ops
 from chive_admin.store import work_items
+from support.seeding import new_op
 
 #: the worker that stored it: gone, as after a crash or a restart
 EARLIER = "earlier-process"
@@ -32,18 +31,7 @@ async def left_off(
 
     One transaction: no worker sees it half made."""
     async with app.state.services.db.write() as conn:
-        op, _ = await ops.insert_or_reuse(
-            conn,
-            op_id=str(ULID()),
-            op_type=op_type,
-            params=params,
-            started_by=None,
-            now=now_stamp(),
-            max_queued=DEFAULT_MAX_QUEUED_OPS,
-        )
-        claimed = await ops.claim_next(conn, types=[op_type], owner=EARLIER, lease_until=stamp_in(60), now=now_stamp())
-        assert claimed is not None
-        assert claimed.id == op.id
+        op = await new_op(conn, op_type, params, claimed_by=EARLIER, lease_until=stamp_in(60))
         await work_items.add(conn, op.id, (work or {}).items())
         await ops.save_progress(conn, op.id, EARLIER, progress or ops.Progress(), now_stamp(), checkpoint)
         assert await ops.release(conn, op.id, EARLIER, now_stamp())
