@@ -103,7 +103,9 @@ def create_app(
         )
         # DID documents have a connection pool of their own: jobs cannot starve admins' resolutions of connections,
         # nor tokens naming slow hosts the jobs (the resolver bounds what strangers' tokens may hold of it)
-        identity_http = upstream_http(allow_private=settings.allow_private_network, timeout=timeout)
+        identity_http = upstream_http(
+            allow_private=settings.allow_private_network, timeout=timeout, on_bytes=count_upstream_bytes
+        )
         identities = IdentityResolver(
             DidDocFetcher(identity_http, settings.plc_url, allow_private=settings.allow_private_network)
         )
