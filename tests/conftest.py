@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from support.databases import BACKENDS, BOTH_BACKENDS, SQLITE, migrate_template, new_target
 from support.pds import ScriptedPds, atproto_client, scripted_pds
+from support.postgres import postgres_cluster  # noqa: F401  (a session fixture for every test)
 
 from chive_admin.auth.policy import Authenticator
 from chive_admin.backfill.engine import EngineConfig
@@ -19,21 +21,40 @@ from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database
 from chive_admin.upstream.atproto import AtprotoClient
+from testnet.postgres import PostgresCluster
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS = REPO_ROOT / "tests"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of the folders in ``BOTH_BACKENDS`` that use a database run once per backend; a test marked
+    ``sqlite_only`` (it reads the SQLite file itself) runs on SQLite alone."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    folder = Path(str(metafunc.definition.path)).relative_to(TESTS).parts[0]
+    both = folder in BOTH_BACKENDS and metafunc.definition.get_closest_marker("sqlite_only") is None
+    metafunc.parametrize("backend", BACKENDS if both else (SQLITE,))
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_cluster: PostgresCluster) -> str:
+    return migrate_template(postgres_cluster)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
     # exports read on a thread: an app started per test need not start a reader process (the interop tests, which
     # sync real exports, run the default, reader processes)
-    return Settings(db=tmp_path / "chive-admin.db", allow_private_network=True, export_readers=0)
+    target = new_target(request, backend, tmp_path / "chive-admin.db")
+    return Settings(db=target, allow_private_network=True, export_readers=0)
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A database in a real SQLite file, migrated as ``serve`` leaves it, with one reader; closed after the test."""
-    database = await Database.open(tmp_path / "test.db", readers=1)
+async def db(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """A database migrated as ``serve`` leaves it, with one reader, closed after the test: a real SQLite file, or
+    a real PostgreSQL database of its own."""
+    database = await Database.open(new_target(request, backend, tmp_path / "test.db"), readers=1)
     yield database
     await database.close()
 

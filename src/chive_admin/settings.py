@@ -27,10 +27,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 from chive_admin.lex.formats import validate_did
+from chive_admin.store.target import DbTarget, TargetError, parse_target
 
 T = TypeVar("T")
 
@@ -175,9 +176,14 @@ def check_db_path(value: str | Path, flag: str = "--db") -> Path:
     return path
 
 
-def database_file(flag: str, value: str) -> Path:
-    """A database file the server can create or open: its directory exists and is writable."""
-    return check_db_path(value, flag)
+def database_target(flag: str, value: str) -> DbTarget:
+    """A ``postgresql://`` URL, or a database file the server can create or open (its directory exists and is
+    writable)."""
+    try:
+        target = parse_target(value)
+    except TargetError as exc:
+        raise SettingsError(f"{flag}: {exc}") from None
+    return check_db_path(target, flag) if isinstance(target, Path) else target
 
 
 def as_given(flag: str, value: str) -> str:
@@ -313,7 +319,12 @@ class Settings:
     host: str = setting(DEFAULT_HOST, check_host, "address to listen on")
     port: int = setting(DEFAULT_PORT, whole(1, 65535), "port to listen on")
     # setting() answers a dataclass field, as field() does (no value shared by every instance)
-    db: Path = setting(DEFAULT_DB, database_file, "SQLite database file, created and migrated on start")  # noqa: RUF009
+    db: DbTarget = setting(  # noqa: RUF009
+        cast(DbTarget, DEFAULT_DB),
+        database_target,
+        "SQLite database file, or a `postgresql://user:pass@host:port/dbname` URL shared by several processes;"
+        " created (SQLite) and migrated on start",
+    )
     #: left empty, ``did:web`` of host and port (:func:`default_service_did`)
     service_did: str = setting(
         "",

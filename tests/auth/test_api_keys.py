@@ -62,7 +62,7 @@ def test_keys_are_prefixed_random_and_hashed() -> None:
 async def test_only_the_hash_is_stored(db: Database) -> None:
     key, _ = await stored_key(db)
     async with db.read() as conn:
-        dump = repr([tuple(r) for r in await conn.execute_fetchall("SELECT * FROM api_keys")])
+        dump = repr([tuple(r) for r in await conn.fetchall("SELECT * FROM api_keys")])
     assert key not in dump
     assert key_hash(key) in dump
 

@@ -27,7 +27,7 @@ def entry(n: int = 0, client_ip: str | None = None) -> AuditEntry:
 
 async def stored(db: Database) -> list[tuple[str, str | None]]:
     async with db.read() as conn:
-        rows = await conn.execute_fetchall("SELECT method, client_ip FROM audit_log ORDER BY id")
+        rows = await conn.fetchall("SELECT method, client_ip FROM audit_log ORDER BY id")
     return [(str(r[0]), r[1]) for r in rows]
 
 

@@ -43,7 +43,7 @@ class World:
     async def audit_reasons(self) -> list[str]:
         await self.app.state.services.audit.flush()
         async with self.app.state.services.db.read() as conn:
-            return [r[0] for r in await conn.execute_fetchall("SELECT reason FROM audit_log ORDER BY id")]
+            return [r[0] for r in await conn.fetchall("SELECT reason FROM audit_log ORDER BY id")]
 
 
 @pytest.fixture(params=["ES256K", "ES256"])

@@ -119,7 +119,7 @@ async def test_bad_keys_are_throttled_and_a_valid_credential_never_is(world: Wor
         assert (await world.get("ca_" + "w" * 43, other)).status_code == 401
     await world.app.state.services.audit.flush()
     async with world.app.state.services.db.read() as conn:
-        reasons = [r[0] for r in await conn.execute_fetchall("SELECT reason FROM audit_log WHERE status = 429")]
+        reasons = [r[0] for r in await conn.fetchall("SELECT reason FROM audit_log WHERE status = 429")]
     assert reasons
     assert set(reasons) == {"throttled"}
 

@@ -68,7 +68,7 @@ async def stored(db: Database) -> ops.Operation:
 
 async def items(db: Database) -> list[int]:
     async with db.read() as conn:
-        return [int(row[0]) for row in await conn.execute_fetchall("SELECT n FROM items ORDER BY n")]
+        return [int(row[0]) for row in await conn.fetchall("SELECT n FROM items ORDER BY n")]
 
 
 async def write_item(ctx: JobContext, n: int, *, then_fail: bool = False) -> None:

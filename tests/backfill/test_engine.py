@@ -73,9 +73,7 @@ class Server:
     async def items(self, op_id: str) -> list[int]:
         async with self.app.state.services.db.read() as conn:
             try:
-                rows = await conn.execute_fetchall(
-                    "SELECT item FROM test_items WHERE op_id = ? ORDER BY item", (op_id,)
-                )
+                rows = await conn.fetchall("SELECT item FROM test_items WHERE op_id = ? ORDER BY item", (op_id,))
             except Exception:  # the job has not created its table yet
                 return []
         return [int(r[0]) for r in rows]
@@ -226,7 +224,7 @@ async def test_fifty_concurrent_identical_triggers_make_one_operation(
     answers = await asyncio.gather(*(server.trigger(type="testCount", batchSize=3) for _ in range(50)))
     assert len({a["id"] for a in answers}) == 1
     async with server.app.state.services.db.read() as conn:
-        rows = await conn.execute_fetchall("SELECT count(*) FROM operations")
+        rows = await conn.fetchall("SELECT count(*) FROM operations")
     assert rows[0][0] == 1
     other = await server.trigger(type="testCount", batchSize=4)
     assert other["id"] != answers[0]["id"]
@@ -256,7 +254,7 @@ async def test_types_without_a_job_answer_501_and_store_nothing(make_app: AppFac
             xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL), json={"type": name, **body}, headers=ADMIN
         )
         async with app.state.services.db.read() as conn:
-            count = (await conn.execute_fetchall("SELECT count(*) FROM operations"))[0][0]
+            count = (await conn.fetchall("SELECT count(*) FROM operations"))[0][0]
     for response in (direct, generic):
         assert response.status_code == 501
         assert response.json() == {
@@ -288,7 +286,7 @@ async def test_trigger_backfill_refuses_unknown_types_and_foreign_params(server:
     assert bad.status_code == 400
     assert "batchSize" in bad.json()["message"]
     async with server.app.state.services.db.read() as conn:
-        assert (await conn.execute_fetchall("SELECT count(*) FROM operations"))[0][0] == 0
+        assert (await conn.fetchall("SELECT count(*) FROM operations"))[0][0] == 0
 
 
 async def test_status_queries(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -392,7 +390,7 @@ async def test_a_private_pds_url_is_refused_at_trigger_time_without_the_flag(mak
     async for client in running_client(app):
         response = await client.post(xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN), json={"pdsUrl": url}, headers=ADMIN)
         async with app.state.services.db.read() as conn:
-            count = (await conn.execute_fetchall("SELECT count(*) FROM operations"))[0][0]
+            count = (await conn.fetchall("SELECT count(*) FROM operations"))[0][0]
     assert response.status_code == 400
     assert response.json()["error"] == "InvalidRequest"
     assert "non-public" in response.json()["message"]

@@ -63,7 +63,7 @@ async def test_opened_beside_a_server_that_holds_the_database(tmp_path: Path) ->
         async with opened(path) as db, db.write() as conn:
             await conn.execute("CREATE TABLE beside (x)")
         async with server.read() as conn:
-            assert [tuple(r) for r in await conn.execute_fetchall("SELECT count(*) FROM beside")] == [(0,)]
+            assert [tuple(r) for r in await conn.fetchall("SELECT count(*) FROM beside")] == [(0,)]
     finally:
         await server.close()
 

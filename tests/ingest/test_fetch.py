@@ -64,7 +64,7 @@ async def test_a_record_outside_the_data_model_does_not_fail_its_batch(tmp_path:
         async with db.write() as conn:
             result = await apply_records(conn, contents.records, "2026-11-23T00:00:00.000Z")
         async with db.read() as conn:
-            stored = await conn.execute_fetchall("SELECT uri, value FROM records")
+            stored = await conn.fetchall("SELECT uri, value FROM records")
     finally:
         await db.close()
     assert result.inserted == 1

@@ -38,7 +38,7 @@ class Batches:
 
 async def stored(db: Database) -> list[tuple[str, str]]:
     async with db.read() as conn:
-        return [(str(uri), str(cid)) for uri, cid in await conn.execute_fetchall("SELECT uri, cid FROM records")]
+        return [(str(uri), str(cid)) for uri, cid in await conn.fetchall("SELECT uri, cid FROM records")]
 
 
 async def test_a_record_valid_now_is_indexed_and_counted(

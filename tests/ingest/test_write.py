@@ -57,6 +57,6 @@ async def test_removed_records_leave_both_indexes(db: Database) -> None:
         assert await remove_records(conn, [r.uri for r in records] + [f"at://{DID}/{COMMENT}/never-there"]) == 2
         assert await remove_records(conn, []) == 0
     async with db.read() as conn:
-        assert [tuple(row) for row in await conn.execute_fetchall("SELECT count(*) FROM records")] == [(0,)]
+        assert [tuple(row) for row in await conn.fetchall("SELECT count(*) FROM records")] == [(0,)]
         assert await search.count(conn) == 0
     assert await found(db, "colouring") == []

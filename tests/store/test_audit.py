@@ -45,7 +45,7 @@ async def test_anonymous_refusals_are_kept_but_not_listed(db: Database) -> None:
     # a cursor only when a page follows, even when older anonymous rows would fill one
     assert [page.more for page in pages] == [True, True, False]
     async with db.read() as conn:
-        assert (await conn.execute_fetchall("SELECT count(*) FROM audit_log WHERE actor_did IS NULL"))[0][0] == 9
+        assert (await conn.fetchall("SELECT count(*) FROM audit_log WHERE actor_did IS NULL"))[0][0] == 9
 
 
 async def test_a_full_last_page_has_no_cursor(db: Database) -> None:

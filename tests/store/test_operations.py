@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
+from support.databases import INTEGRITY_ERRORS
 
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
@@ -15,13 +13,6 @@ from chive_admin.store.db import Database
 T0 = "2026-01-01T00:00:00.000000Z"
 T1 = "2026-01-01T00:01:00.000000Z"
 LEASE = "2026-01-01T00:10:00.000000Z"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "ops.db", readers=1)
-    yield database
-    await database.close()
 
 
 async def queue(
@@ -99,7 +90,7 @@ async def test_params_hash_ignores_key_order() -> None:
 
 async def test_the_database_refuses_two_active_twins_even_without_the_lookup(db: Database) -> None:
     await queue(db, "01A")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         async with db.write() as conn:
             await conn.execute(
                 "INSERT INTO operations (id, type, status, params, params_hash, requested_at, updated_at)"

@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from chive_admin.store import probes
 from chive_admin.store.db import Database
+from chive_admin.store.sqlite_db import SqliteConn
 
 
 async def test_a_live_connection_answers_the_probe(db: Database) -> None:
@@ -22,13 +24,15 @@ async def test_a_file_that_is_no_database_fails_the_probe_with_the_error_type_on
     path = tmp_path / "not-a.db"
     path.write_bytes(b"this is not a database file, whatever its name says" * 100)
     async with aiosqlite.connect(path) as conn:
-        probe = await probes.probe(conn)
+        probe = await probes.probe(SqliteConn(conn))
     assert (probe.ok, probe.error) == (False, "DatabaseError")  # no path, no SQL: it is shown to operators
 
 
+@pytest.mark.sqlite_only
 async def test_a_sound_database_passes_its_quick_check(db: Database) -> None:
     async with db.read() as conn:
         result = await probes.quick_check(conn)
+    assert result is not None
     assert (result.ok, result.first_problem) == (True, None)
 
 
@@ -48,8 +52,9 @@ async def test_a_corrupt_index_page_fails_the_quick_check_and_names_the_problem(
         raw.seek((root - 1) * page_size)
         raw.write(b"\xff" * 8)
     async with aiosqlite.connect(path) as conn:
-        assert (await probes.probe(conn)).ok  # the schema still reads: only a check finds it
-        result = await probes.quick_check(conn)
+        assert (await probes.probe(SqliteConn(conn))).ok  # the schema still reads: only a check finds it
+        result = await probes.quick_check(SqliteConn(conn))
+    assert result is not None
     assert not result.ok
     assert result.first_problem is not None
     assert f"Page {root}" in result.first_problem

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
+from support.databases import INTEGRITY_ERRORS
 
 from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import operations as ops
@@ -54,13 +53,13 @@ async def test_counts_name_every_state(db: Database) -> None:
 async def test_an_unknown_state_is_refused_by_the_database(db: Database) -> None:
     async with db.write() as conn:
         await work_items.add(conn, OP, [("did:a", {})])
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         async with db.write() as conn:
             await work_items.update(conn, OP, "did:a", state="sleeping", info={})
 
 
 async def test_items_belong_to_an_existing_operation_and_go_with_it(db: Database) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         async with db.write() as conn:
             await work_items.add(conn, "01NOSUCHOP", [("did:a", {})])
     async with db.write() as conn:

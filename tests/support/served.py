@@ -33,4 +33,4 @@ class Served:
 
     async def rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         async with self.db.read() as conn:
-            return [tuple(row) for row in await conn.execute_fetchall(sql, args)]
+            return [tuple(row) for row in await conn.fetchall(sql, args)]

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import aiosqlite
 from pydantic import TypeAdapter
 
 from chive_admin.backfill.items import Item, RecordItem
@@ -15,6 +14,7 @@ from chive_admin.ingest.fetch import InvalidRecord
 from chive_admin.store import dead_letters
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
+from chive_admin.store.sql import Conn
 
 if TYPE_CHECKING:
     from chive_admin.backfill.job import JobServices
@@ -79,7 +79,7 @@ class JobContext(Generic[C]):
         self.progress.stage = name
 
     @asynccontextmanager
-    async def batch(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def batch(self) -> AsyncIterator[Conn]:
         """One write transaction holding the batch's data, counters and checkpoint: all of it commits, or none.
 
         After the commit, a cancel request or a shutdown raises ``Stop`` so the job returns at this checkpoint.
@@ -113,7 +113,7 @@ class JobContext(Generic[C]):
 
     async def dead_letter(
         self,
-        conn: aiosqlite.Connection,
+        conn: Conn,
         *,
         error_type: str,
         message: str,
@@ -133,9 +133,7 @@ class JobContext(Generic[C]):
         )
         self.progress.records_failed += 1
 
-    async def dead_letter_records(
-        self, conn: aiosqlite.Connection, invalid: Iterable[InvalidRecord], *, did: str, pds: str
-    ) -> None:
+    async def dead_letter_records(self, conn: Conn, invalid: Iterable[InvalidRecord], *, did: str, pds: str) -> None:
         """Park records that fail their lexicon, retryable by refetching each from ``pds``."""
         for bad in invalid:
             await self.dead_letter(

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiosqlite
 from pydantic import ValidationError
 from ulid import ULID
 
@@ -32,6 +31,7 @@ from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database, is_storage_full
+from chive_admin.store.sql import Conn
 
 if TYPE_CHECKING:
     from chive_admin.backfill.job import JobServices
@@ -108,7 +108,7 @@ class Engine:
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _state_write(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _state_write(self) -> AsyncIterator[Conn]:
         """A write transaction on the operations table; kept status answers are dropped after it (committed or not)."""
         try:
             async with self.db.write() as conn:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 from typing import Any
 
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
@@ -16,6 +15,7 @@ from chive_admin.lex.formats import validate_did
 from chive_admin.settings import SettingsError
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store import roles as roles_store
+from chive_admin.store.target import DbTarget
 
 MAX_NAME = 100
 
@@ -33,7 +33,7 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
         add_db_option(action)
 
 
-async def _create(path: Path, did: str, name: str) -> tuple[str, str, frozenset[str]]:
+async def _create(path: DbTarget, did: str, name: str) -> tuple[str, str, frozenset[str]]:
     """The new key's id, the key, and the roles its DID holds in this database."""
     async with opened(path) as db:
         key, key_id = new_key(), new_key_id()
@@ -45,12 +45,12 @@ async def _create(path: Path, did: str, name: str) -> tuple[str, str, frozenset[
         return key_id, key, roles
 
 
-async def _list(path: Path) -> list[api_keys_store.ApiKey]:
+async def _list(path: DbTarget) -> list[api_keys_store.ApiKey]:
     async with opened(path) as db, db.read() as conn:
         return await api_keys_store.list_keys(conn)
 
 
-async def _revoke(path: Path, key_id: str) -> bool:
+async def _revoke(path: DbTarget, key_id: str) -> bool:
     async with opened(path) as db, db.write() as conn:
         return await api_keys_store.revoke_key(conn, key_id, now_stamp())
 

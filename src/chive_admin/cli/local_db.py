@@ -15,8 +15,12 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from chive_admin.settings import DEFAULT_DB, SettingsError, check_db_path, env_value
-from chive_admin.store.db import Database, DatabaseUnavailable, MigrationError, SharedAccess
+import asyncpg
+
+from chive_admin.settings import DEFAULT_DB, SettingsError, database_target, env_value
+from chive_admin.store.db import Database, DatabaseUnavailable, MigrationError
+from chive_admin.store.sqlite_db import SharedAccess
+from chive_admin.store.target import DbTarget, describe
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -27,11 +31,15 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def existing_db(flag: str | None, environ: Mapping[str, str] | None = None) -> Path:
-    """The absolute path of the database ``--db`` (else ``CHIVE_ADMIN_DB``, else the default) names; it must exist."""
+def existing_db(flag: str | None, environ: Mapping[str, str] | None = None) -> DbTarget:
+    """The database ``--db`` (else ``CHIVE_ADMIN_DB``, else the default) names: a PostgreSQL URL, or the absolute
+    path of a SQLite file, which must exist."""
     from_env = env_value(os.environ if environ is None else environ, "--db")
     source = "--db" if flag else "CHIVE_ADMIN_DB" if from_env else "the default"
-    path = check_db_path(flag or from_env or DEFAULT_DB).resolve()
+    target = database_target("--db", str(flag or from_env or DEFAULT_DB))
+    if not isinstance(target, Path):
+        return target
+    path = target.resolve()
     if not path.is_file():
         raise SettingsError(
             f"--db: no database at {path} ({source}); only `chive-admin serve` creates one: "
@@ -40,24 +48,26 @@ def existing_db(flag: str | None, environ: Mapping[str, str] | None = None) -> P
     return path
 
 
-def chosen_db(args: argparse.Namespace) -> Path:
-    """The database of a local command's ``--db``, named on stderr so the operator sees which file was used."""
-    path = existing_db(args.db)
-    print(f"database: {path}", file=sys.stderr)
-    return path
+def chosen_db(args: argparse.Namespace) -> DbTarget:
+    """The database of a local command's ``--db``, named on stderr so the operator sees which one was used."""
+    target = existing_db(args.db)
+    print(f"database: {describe(target)}", file=sys.stderr)
+    return target
 
 
 @asynccontextmanager
-async def opened(path: Path) -> AsyncIterator[Database]:
-    """The database beside a running server: no owner lock taken (WAL and the busy timeout make a few writes safe
-    next to the server's writer). A file that is no database, or one a newer version wrote, is one clear line."""
+async def opened(target: DbTarget) -> AsyncIterator[Database]:
+    """The database beside a running server: on SQLite no owner lock is taken (WAL and the busy timeout make a few
+    writes safe next to the server's writer). A file that is no database, a server that cannot be reached, or a
+    database a newer version wrote, is one clear line."""
+    lock = SharedAccess(target) if isinstance(target, Path) else None
     try:
-        db = await Database.open(path, readers=1, lock=SharedAccess(path))
-    except (sqlite3.Error, MigrationError) as exc:
-        raise DatabaseUnavailable(f"--db: cannot use database {path}: {exc}") from None
+        db = await Database.open(target, readers=1, writers=1, lock=lock)
+    except (sqlite3.Error, asyncpg.PostgresError, MigrationError) as exc:
+        raise DatabaseUnavailable(f"--db: cannot use database {describe(target)}: {exc}") from None
     try:
         yield db
-    except sqlite3.Error as exc:
-        raise DatabaseUnavailable(f"--db: database {path}: {exc}") from None
+    except (sqlite3.Error, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable(f"--db: database {describe(target)}: {exc}") from None
     finally:
         await db.close()

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from chive_admin._generated import ids
@@ -28,6 +27,7 @@ from chive_admin.lex.formats import validate_did
 from chive_admin.settings import ENV_PREFIX, SettingsError
 from chive_admin.store import audit as audit_store
 from chive_admin.store import roles as roles_store
+from chive_admin.store.target import DbTarget
 
 #: the ``via`` of the audit entries this command writes
 VIA = "cli"
@@ -69,7 +69,7 @@ def _audit(method: str, did: str, detail: str) -> audit_store.AuditEntry:
     )
 
 
-async def _grant(path: Path, did: str, role: str) -> bool:
+async def _grant(path: DbTarget, did: str, role: str) -> bool:
     async with opened(path) as db, db.write() as conn:
         new = await roles_store.grant(conn, did, role, None, now_stamp())
         detail = f"{role} granted" if new else f"{role} already held"
@@ -77,7 +77,7 @@ async def _grant(path: Path, did: str, role: str) -> bool:
     return new
 
 
-async def _revoke(path: Path, did: str, role: str) -> bool:
+async def _revoke(path: DbTarget, did: str, role: str) -> bool:
     async with opened(path) as db, db.write() as conn:
         removed = await roles_store.revoke(conn, did, role)
         detail = f"{role} revoked" if removed else f"{role} was not held"
@@ -85,7 +85,7 @@ async def _revoke(path: Path, did: str, role: str) -> bool:
     return removed
 
 
-async def _list(path: Path) -> list[roles_store.RoleGrant]:
+async def _list(path: DbTarget) -> list[roles_store.RoleGrant]:
     async with opened(path) as db, db.read() as conn:
         return await roles_store.list_roles(conn)
 

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 import h11
@@ -33,7 +34,9 @@ from chive_admin.settings import (
     SettingsError,
     unknown_variables,
 )
-from chive_admin.store.db import OwnerLock, preflight
+from chive_admin.store.postgres_db import reachable
+from chive_admin.store.sqlite_db import OwnerLock, preflight
+from chive_admin.store.target import PostgresUrl
 from chive_admin.telemetry.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -196,10 +199,15 @@ def run(settings: Settings) -> int:
     """Serve until stopped; ``SettingsError`` (one line, exit 2) when the port or the database cannot be had."""
     sockets = listen(settings.host, settings.port)
     try:
-        lock = OwnerLock(settings.db)
-        lock.acquire()
+        lock: OwnerLock | None = None
+        if isinstance(settings.db, Path):
+            lock = OwnerLock(settings.db)
+            lock.acquire()
         try:
-            preflight(lock.db_path)
+            if lock is not None:
+                preflight(lock.db_path)
+            elif isinstance(settings.db, PostgresUrl):
+                asyncio.run(reachable(settings.db))
             import uvicorn
 
             from chive_admin.backfill.job_types import build_registry
@@ -213,7 +221,8 @@ def run(settings: Settings) -> int:
             config = uvicorn.Config(app, host=settings.host, port=settings.port, **uvicorn_options(settings))
             uvicorn.Server(config).run(sockets=sockets)
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
     finally:
         for sock in sockets:
             sock.close()

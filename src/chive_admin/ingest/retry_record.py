@@ -5,13 +5,13 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-import aiosqlite
 from atproto_core.uri import AtUri
 
 from chive_admin.clock import now_stamp
 from chive_admin.ingest.fetch import RepoContents
 from chive_admin.ingest.write import apply_records, remove_records
 from chive_admin.store.operations import Progress
+from chive_admin.store.sql import Conn
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.errors import RecordNotFound
 
@@ -21,7 +21,7 @@ class RetryTarget(Protocol):
 
     progress: Progress
 
-    def batch(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+    def batch(self) -> AbstractAsyncContextManager[Conn]: ...
 
 
 class StillInvalid(Exception):

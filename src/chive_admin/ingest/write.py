@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-import aiosqlite
-
 from chive_admin.store import index, search
 from chive_admin.store.index import IndexedRecord, UpsertResult
+from chive_admin.store.sql import Conn
 from chive_admin.telemetry.metrics import RECORDS_INGESTED
 
 
-async def apply_records(conn: aiosqlite.Connection, records: Sequence[IndexedRecord], now: str) -> UpsertResult:
+async def apply_records(conn: Conn, records: Sequence[IndexedRecord], now: str) -> UpsertResult:
     written: list[IndexedRecord] = []
     result = await index.upsert_records(conn, records, now, written)
     for collection, count in Counter(r.collection for r in written).items():
@@ -24,7 +23,7 @@ async def apply_records(conn: aiosqlite.Connection, records: Sequence[IndexedRec
     return result
 
 
-async def remove_records(conn: aiosqlite.Connection, uris: Sequence[str]) -> int:
+async def remove_records(conn: Conn, uris: Sequence[str]) -> int:
     removed = await index.delete_records(conn, uris)
     if uris:
         await search.remove(conn, list(uris))

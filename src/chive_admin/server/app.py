@@ -35,7 +35,8 @@ from chive_admin.server.router import XRPCRouter
 from chive_admin.server.well_known import did_document
 from chive_admin.services import Services
 from chive_admin.settings import Settings
-from chive_admin.store.db import Database, OwnerLock
+from chive_admin.store.db import Database
+from chive_admin.store.sqlite_db import OwnerLock
 from chive_admin.telemetry.health import IntegrityMonitor
 from chive_admin.telemetry.metrics import count_upstream_attempt, count_upstream_bytes
 from chive_admin.upstream.atproto import AtprotoClient

@@ -27,7 +27,7 @@ async def announce(services: Services) -> None:
     url = settings.public_url
     log.info("chive-admin %s serving %s", __version__, url, extra={"url": url})
     log.info("dashboard %s/admin/", url, extra={"dashboard": f"{url}/admin/"})
-    log.info("database %s", settings.db.resolve(), extra={"db": str(settings.db.resolve())})
+    log.info("database %s", services.db.describe(), extra={"db": services.db.describe()})
     log.info("service DID %s", settings.service_did, extra={"service_did": settings.service_did})
     shown = ", ".join(admins[:SHOWN_ADMINS]) + (
         f" and {len(admins) - SHOWN_ADMINS} more" if admins[SHOWN_ADMINS:] else ""

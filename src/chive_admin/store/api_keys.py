@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import aiosqlite
+from chive_admin.store.sql import Conn
 
 
 @dataclass(frozen=True)
@@ -21,30 +21,31 @@ class ApiKey:
 _KEY_COLUMNS = "id, did, name, created_at, revoked_at, last_used_at"
 
 
-async def create_key(conn: aiosqlite.Connection, *, key_id: str, did: str, name: str, key_hash: str, now: str) -> None:
+async def create_key(conn: Conn, *, key_id: str, did: str, name: str, key_hash: str, now: str) -> None:
     await conn.execute(
         "INSERT INTO api_keys (id, did, name, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
         (key_id, did, name, key_hash, now),
     )
 
 
-async def key_by_hash(conn: aiosqlite.Connection, key_hash: str) -> ApiKey | None:
-    async with conn.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,)) as cur:
-        row = await cur.fetchone()
+async def key_by_hash(conn: Conn, key_hash: str) -> ApiKey | None:
+    row = await conn.fetchone(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,))
     return ApiKey(*row) if row else None
 
 
-async def list_keys(conn: aiosqlite.Connection) -> list[ApiKey]:
-    async with conn.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id") as cur:
-        return [ApiKey(*row) async for row in cur]
+async def list_keys(conn: Conn) -> list[ApiKey]:
+    rows = await conn.fetchall(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id")
+    return [ApiKey(*row) for row in rows]
 
 
-async def revoke_key(conn: aiosqlite.Connection, key_id: str, now: str) -> bool:
-    cur = await conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id))
-    return cur.rowcount == 1
+async def revoke_key(conn: Conn, key_id: str, now: str) -> bool:
+    changed = await conn.execute(
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id)
+    )
+    return changed == 1
 
 
-async def touch_keys(conn: aiosqlite.Connection, last_used: Mapping[str, str]) -> None:
+async def touch_keys(conn: Conn, last_used: Mapping[str, str]) -> None:
     await conn.executemany(
         "UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
         [(at, key_id, at) for key_id, at in last_used.items()],

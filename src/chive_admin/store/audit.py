@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import aiosqlite
+from chive_admin.store.sql import Conn
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class AuditEntry:
 _AUDIT_COLUMNS = "at, method, outcome, status, actor_did, via, key_id, target, reason, detail, client_ip, id"
 
 
-async def append_audit(conn: aiosqlite.Connection, entries: Iterable[AuditEntry]) -> None:
+async def append_audit(conn: Conn, entries: Iterable[AuditEntry]) -> None:
     await conn.executemany(
         "INSERT INTO audit_log (at, method, outcome, status, actor_did, via, key_id, target, reason, detail,"
         " client_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -65,24 +65,21 @@ class AuditPage:
 _IDENTIFIED = "actor_did IS NOT NULL"
 
 
-async def audit_page(
-    conn: aiosqlite.Connection, *, limit: int, before_id: int | None, actor_did: str | None
-) -> AuditPage:
+async def audit_page(conn: Conn, *, limit: int, before_id: int | None, actor_did: str | None) -> AuditPage:
     """Entries made by an identified caller, newest first, with id < ``before_id``; and how many match in all."""
     where: list[str] = [_IDENTIFIED]
     args: list[str | int] = []
     if actor_did is not None:
         where.append("actor_did = ?")
         args.append(actor_did)
-    async with conn.execute(f"SELECT count(*) FROM audit_log WHERE {' AND '.join(where)}", args) as cur:
-        row = await cur.fetchone()
+    row = await conn.fetchone(f"SELECT count(*) FROM audit_log WHERE {' AND '.join(where)}", args)
     total = int(row[0]) if row else 0
     if before_id is not None:
         where.append("id < ?")
         args.append(before_id)
-    async with conn.execute(  # one more than asked: whether another page follows, without a second query
+    rows = await conn.fetchall(  # one more than asked: whether another page follows, without a second query
         f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
         (*args, limit + 1),
-    ) as cur:
-        entries = [AuditEntry(*row) async for row in cur]
+    )
+    entries = [AuditEntry(*row) for row in rows]
     return AuditPage(entries[:limit], total, len(entries) > limit)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
 from chive_admin.citations.extract import Citation
 from chive_admin.store.search import EPRINT_COLLECTION
+from chive_admin.store.sql import Conn, Dialect, json_text
 
 
 @dataclass(frozen=True)
@@ -19,64 +18,66 @@ class PendingEprint:
     value: str
 
 
-async def pending(conn: aiosqlite.Connection, after_uri: str, limit: int) -> list[PendingEprint]:
+async def pending(conn: Conn, after_uri: str, limit: int) -> list[PendingEprint]:
     """Visible eprints whose current version has not been extracted (new, or changed since), in URI order."""
-    async with conn.execute(
+    rows = await conn.fetchall(
         "SELECT r.uri, r.did, r.cid, r.value FROM records r"
         " LEFT JOIN citation_extractions x ON x.eprint_uri = r.uri AND x.cid = r.cid"
         " WHERE r.collection = ? AND r.hidden = 0 AND x.eprint_uri IS NULL AND r.uri > ?"
         " ORDER BY r.uri LIMIT ?",
         (EPRINT_COLLECTION, after_uri, limit),
-    ) as cur:
-        return [PendingEprint(row[0], row[1], row[2], row[3]) async for row in cur]
+    )
+    return [PendingEprint(row[0], row[1], row[2], row[3]) for row in rows]
 
 
-async def count_pending(conn: aiosqlite.Connection) -> int:
-    async with conn.execute(
+async def count_pending(conn: Conn) -> int:
+    row = await conn.fetchone(
         "SELECT count(*) FROM records r LEFT JOIN citation_extractions x ON x.eprint_uri = r.uri AND x.cid = r.cid"
         " WHERE r.collection = ? AND r.hidden = 0 AND x.eprint_uri IS NULL",
         (EPRINT_COLLECTION,),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return int(row[0]) if row else 0
 
 
-async def eprint(conn: aiosqlite.Connection, uri: str) -> PendingEprint | None:
-    async with conn.execute(
+async def eprint(conn: Conn, uri: str) -> PendingEprint | None:
+    row = await conn.fetchone(
         "SELECT uri, did, cid, value FROM records WHERE uri = ? AND collection = ? AND hidden = 0",
         (uri, EPRINT_COLLECTION),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return PendingEprint(row[0], row[1], row[2], row[3]) if row else None
 
 
-# spelled exactly as the expression indexes of migration 006, so the lookups use them
-# (the collection is a literal: a partial index is only used when the query's WHERE visibly implies its own)
-_BY_IDENTIFIER = {
-    "doi": f"SELECT uri FROM records WHERE collection = '{EPRINT_COLLECTION}'"
-    " AND lower(json_extract(value, '$.publishedVersion.doi')) = ? LIMIT 1",
-    "arxiv": f"SELECT uri FROM records WHERE collection = '{EPRINT_COLLECTION}'"
-    " AND lower(json_extract(value, '$.externalIds.arxivId')) = ? LIMIT 1",
-}
+#: where each identifier kind sits in an eprint record
+_IDENTIFIER_PATHS = {"doi": ("publishedVersion", "doi"), "arxiv": ("externalIds", "arxivId")}
 
 
-async def _cited_eprints(conn: aiosqlite.Connection, citations: Sequence[Citation]) -> dict[tuple[str, str], str]:
+def _by_identifier(dialect: Dialect, kind: str) -> str | None:
+    """The lookup of an eprint by one identifier, spelled exactly as the expression indexes (SQLite's migration
+    006, PostgreSQL's 011) so that it uses them; the collection is a literal, since a partial index is only used
+    when the query's WHERE visibly implies its own."""
+    path = _IDENTIFIER_PATHS.get(kind)
+    if path is None:
+        return None
+    return (
+        f"SELECT uri FROM records WHERE collection = '{EPRINT_COLLECTION}'"
+        f" AND lower({json_text(dialect, 'value', *path)}) = ? LIMIT 1"
+    )
+
+
+async def _cited_eprints(conn: Conn, citations: Sequence[Citation]) -> dict[tuple[str, str], str]:
     """Indexed eprints named by DOI (their published version) or arXiv id, keyed by (kind, value)."""
     found: dict[tuple[str, str], str] = {}
     for citation in citations:
-        sql = _BY_IDENTIFIER.get(citation.kind)
+        sql = _by_identifier(conn.dialect, citation.kind)
         if sql is None:
             continue
-        async with conn.execute(sql, (citation.value,)) as cur:
-            row = await cur.fetchone()
+        row = await conn.fetchone(sql, (citation.value,))
         if row:
             found[(citation.kind, citation.value)] = str(row[0])
     return found
 
 
-async def replace(
-    conn: aiosqlite.Connection, eprint_uri: str, cid: str, citations: Sequence[Citation], now: str
-) -> int:
+async def replace(conn: Conn, eprint_uri: str, cid: str, citations: Sequence[Citation], now: str) -> int:
     """Make ``citations`` the eprint's citations (in the caller's transaction) and mark this version extracted."""
     cited = await _cited_eprints(conn, citations)
     await conn.execute("DELETE FROM citations WHERE eprint_uri = ?", (eprint_uri,))
@@ -93,13 +94,11 @@ async def replace(
     return len(citations)
 
 
-async def mark_failed(conn: aiosqlite.Connection, eprint_uri: str, cid: str, error: str, now: str) -> None:
+async def mark_failed(conn: Conn, eprint_uri: str, cid: str, error: str, now: str) -> None:
     await _mark(conn, eprint_uri, cid, "failed", 0, error, now)
 
 
-async def _mark(
-    conn: aiosqlite.Connection, uri: str, cid: str, status: str, count: int, error: str | None, now: str
-) -> None:
+async def _mark(conn: Conn, uri: str, cid: str, status: str, count: int, error: str | None, now: str) -> None:
     await conn.execute(
         "INSERT INTO citation_extractions (eprint_uri, cid, status, citations, error, extracted_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (eprint_uri) DO UPDATE SET cid = excluded.cid,"
@@ -109,9 +108,9 @@ async def _mark(
     )
 
 
-async def of_eprint(conn: aiosqlite.Connection, uri: str) -> list[tuple[str, str, str | None]]:
+async def of_eprint(conn: Conn, uri: str) -> list[tuple[str, str, str | None]]:
     """(kind, value, cited eprint uri) of one eprint's citations."""
-    async with conn.execute(
+    rows = await conn.fetchall(
         "SELECT kind, value, cited_uri FROM citations WHERE eprint_uri = ? ORDER BY kind, value", (uri,)
-    ) as cur:
-        return [(str(r[0]), str(r[1]), r[2]) async for r in cur]
+    )
+    return [(str(r[0]), str(r[1]), r[2]) for r in rows]

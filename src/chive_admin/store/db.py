@@ -1,40 +1,33 @@
-"""The SQLite database: connections, pragmas, the single writer, migrations, and the owner lock.
+"""The database, whichever backend holds it: transactions, pooled readers, migrations, and what can go wrong.
 
-- One writer connection; write transactions are ``BEGIN IMMEDIATE`` under an asyncio lock, because a deferred
-  transaction that reads and then writes can fail with SQLITE_BUSY despite ``busy_timeout``.
-- Readers come from a small pool of ``query_only`` connections in autocommit mode: no reader holds a transaction
-  open across an ``await`` on anything else, so WAL checkpoints are never starved.
-- Pragmas are per connection in SQLite, so every connection gets all of them when it is opened.
-- ``synchronous=FULL``: with WAL, NORMAL may lose the last commits on power loss, and a lost "cancelled" or
-  checkpoint is worse than a slower commit.
-- One process owns a database file (an exclusive ``flock`` on ``<db>.lock``), so two servers never run the same
-  operations at once.
-- The file holds key hashes, roles and client addresses, so it is created 0600 (and the lock with it). SQLite gives
-  a new ``-wal`` and ``-shm`` file the mode of the database file itself (not the umask), so they are 0600 too.
+Two backends share this interface and every function of ``store/``: SQLite in one file owned by one process (the
+embedded default, ``sqlite_db``), and PostgreSQL shared by several processes (``postgres_db``). Callers open one
+with :meth:`Database.open` and never ask which it is, except through ``exclusive`` (does this process own all the
+work?) and the connections' ``dialect`` inside ``store/``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import fcntl
 import logging
-import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiosqlite
+from chive_admin.clock import now_stamp
+from chive_admin.store.sql import Conn, Dialect
+from chive_admin.store.target import DbTarget, PostgresUrl, describe
+
+if TYPE_CHECKING:
+    from chive_admin.store.sqlite_db import OwnerLock
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 5000
-#: owner read and write only: the mode of the database, its lock, and (copied by SQLite) its -wal and -shm files
-FILE_MODE = 0o600
 _MIGRATION_NAME = re.compile(r"(\d{3})_([a-z0-9_]+)\.sql")
 
 
@@ -46,15 +39,25 @@ class MigrationError(RuntimeError):
     pass
 
 
-def is_storage_full(exc: BaseException) -> bool:
-    """SQLITE_FULL: the disk (or the database's page limit) is full. Transient: it passes once space is freed."""
-    return isinstance(exc, sqlite3.OperationalError) and (
-        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
-    )
-
-
 class DatabaseUnavailable(RuntimeError):
-    """The database file cannot be created or opened for writing."""
+    """The database cannot be reached or opened: at start-up one clear line (exit 2); while serving, a 503 and a
+    paused worker, until it answers again. The message never holds a password."""
+
+
+#: SQLSTATE of a full disk in PostgreSQL (class 53, insufficient resources)
+_PG_DISK_FULL = "53100"
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """The disk (or SQLite's page limit) is full. Transient: it passes once space is freed."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
+    return getattr(exc, "sqlstate", None) == _PG_DISK_FULL
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An error that passes by itself (full disk, database out of reach): the work waits and resumes."""
+    return is_storage_full(exc) or isinstance(exc, DatabaseUnavailable)
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,9 @@ class Migration:
     sql: str
 
 
-def bundled_migrations() -> list[Migration]:
+def bundled_migrations(dialect: Dialect) -> list[Migration]:
     found = []
-    for entry in resources.files("chive_admin.store.migrations").iterdir():
+    for entry in resources.files(f"chive_admin.store.migrations.{dialect.value}").iterdir():
         match = _MIGRATION_NAME.fullmatch(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
@@ -77,212 +80,114 @@ def bundled_migrations() -> list[Migration]:
     return found
 
 
-def split_statements(script: str) -> list[str]:
-    """The statements of a SQL script, so each runs inside our own transaction (``executescript`` would commit)."""
-    statements: list[str] = []
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip() and not all(ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()):
-        raise MigrationError(f"incomplete SQL statement at the end of a migration: {buffer.strip()[:80]!r}")
-    return statements
+@dataclass(frozen=True)
+class StorageFacts:
+    """What getSystemHealth reports of the storage; ``None`` where the backend has no such thing."""
+
+    backend: str
+    size_bytes: int
+    wal_bytes: int | None
+    #: what the database may still grow into, when this process can see its disk
+    free_bytes: int | None
 
 
-async def _configure(conn: aiosqlite.Connection, *, reader: bool) -> None:
-    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    await conn.execute("PRAGMA synchronous = FULL")
-    if reader:
-        await conn.execute("PRAGMA query_only = ON")
-    conn.row_factory = aiosqlite.Row
-
-
-class OwnerLock:
-    """An exclusive advisory lock on ``<db>.lock``, held for as long as the database is open."""
-
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path.resolve()
-        self.path = self.db_path.with_name(self.db_path.name + ".lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-        except OSError as exc:
-            raise DatabaseUnavailable(f"--db: cannot create {self.path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            holder = self.path.read_text(encoding="utf-8", errors="replace").strip() or "unknown"
-            raise DatabaseLockedByOtherProcess(
-                f"database {self.db_path} is in use by another chive-admin process (pid {holder})"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-class SharedAccess(OwnerLock):
-    """For short administrative commands (``chive-admin keys``) beside a running server: no ownership is taken.
-    WAL and the busy timeout make their few writes safe next to the server's writer."""
-
-    def acquire(self) -> None:
-        return None
-
-    def release(self) -> None:
-        return None
-
-
-def create_private(path: Path) -> None:
-    """Create the database file, empty and 0600, unless it exists: SQLite itself would create it 0644 less the
-    umask, and its -wal and -shm files after it."""
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
-
-
-def preflight(path: Path) -> None:
-    """Open the file as SQLite and switch it to WAL, synchronously, so a start-up failure is one clear line."""
-    try:
-        create_private(path)
-    except OSError as exc:
-        raise DatabaseUnavailable(f"--db: cannot create database {path}: {exc.strerror}") from None
-    try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            conn.execute("PRAGMA journal_mode = WAL").fetchall()
-            conn.execute("PRAGMA schema_version").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise DatabaseUnavailable(f"--db: cannot open database {path}: {exc}") from None
-
-
-class Database:
-    def __init__(self, path: Path, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection], lock: OwnerLock):
-        self.path = path
-        self._writer = writer
-        self._write_lock = asyncio.Lock()
-        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
-        self._all_readers = readers
-        for reader in readers:
-            self._readers.put_nowait(reader)
-        self._lock = lock
+class Database(ABC):
+    dialect: Dialect
+    target: DbTarget
 
     @classmethod
-    async def open(cls, path: Path, *, readers: int = 4, lock: OwnerLock | None = None) -> Database:
-        """Open (creating and migrating) the database; ``lock`` is an owner lock the caller already holds."""
-        if lock is None:
-            lock = OwnerLock(path)
-            lock.acquire()
-        path = lock.db_path
-        opened: list[aiosqlite.Connection] = []
-        try:
-            if not isinstance(lock, SharedAccess):  # a command beside the server never makes a database
-                create_private(path)
-            writer = await aiosqlite.connect(path, isolation_level=None)
-            opened.append(writer)
-            await writer.execute("PRAGMA journal_mode = WAL")
-            await _configure(writer, reader=False)
-            db = cls(path, writer, [], lock)
-            await db.migrate(bundled_migrations())
-            for _ in range(readers):
-                conn = await aiosqlite.connect(path, isolation_level=None)
-                opened.append(conn)
-                await _configure(conn, reader=True)
-                db._all_readers.append(conn)
-                db._readers.put_nowait(conn)
-            return db
-        except BaseException:
-            for conn in opened:
-                await conn.close()
-            lock.release()
-            raise
+    async def open(
+        cls, target: DbTarget | str, *, readers: int = 4, lock: OwnerLock | None = None, writers: int = 8
+    ) -> Database:
+        """Open (creating and migrating) the database ``target`` names. For SQLite, ``lock`` is an owner lock the
+        caller already holds; for PostgreSQL, ``writers`` bounds the connections that write at once."""
+        if isinstance(target, str):
+            from chive_admin.store.target import parse_target
 
-    async def close(self) -> None:
-        async with self._write_lock:
-            for conn in [self._writer, *self._all_readers]:
-                await conn.close()
-        self._lock.release()
+            target = parse_target(target)
+        if isinstance(target, PostgresUrl):
+            from chive_admin.store.postgres_db import PostgresDatabase
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction on the writer: committed on exit, rolled back on any exception.
+            return await PostgresDatabase.connect(target, readers=readers, writers=writers)
+        from chive_admin.store.sqlite_db import SqliteDatabase
 
-        Cancellation-safe: aiosqlite runs statements in its own thread in queue order, so a cancelled await does not
-        stop a BEGIN or COMMIT already queued. Each is shielded, and every failure queues a ROLLBACK behind it, so
-        the connection never leaks an open transaction into the next writer.
-        """
-        async with self._write_lock:
-            try:
-                await asyncio.shield(self._writer.execute("BEGIN IMMEDIATE"))
-                yield self._writer
-            except BaseException:
-                await asyncio.shield(self._rollback())
-                raise
-            try:
-                await asyncio.shield(self._writer.execute("COMMIT"))
-            except BaseException:
-                await asyncio.shield(self._rollback())
-                raise
+        return await SqliteDatabase.connect(target, readers=readers, lock=lock)
 
-    async def _rollback(self) -> None:
-        try:
-            await self._writer.execute("ROLLBACK")
-        except sqlite3.OperationalError as exc:
-            if "no transaction is active" not in str(exc):  # the BEGIN itself failed: nothing to undo
-                raise
+    @property
+    def exclusive(self) -> bool:
+        """Whether this process alone works this database's operations (SQLite's owner lock): then what a previous
+        process left running resumes at once, instead of after its lease runs out."""
+        return False
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A pooled read-only connection in autocommit mode (each statement sees the latest commit)."""
-        conn = await self._readers.get()
-        try:
-            yield conn
-        finally:
-            self._readers.put_nowait(conn)
+    @property
+    def path(self) -> Path:
+        """The SQLite file (only SQLite has one)."""
+        raise AttributeError(f"a {self.dialect.value} database has no file")
+
+    def describe(self) -> str:
+        return describe(self.target)
+
+    @abstractmethod
+    def write(self) -> AbstractAsyncContextManager[Conn]:
+        """A transaction: committed on exit, rolled back on any exception."""
+
+    @abstractmethod
+    def read(self) -> AbstractAsyncContextManager[Conn]:
+        """A pooled reader in autocommit mode (each statement sees the latest commit)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def storage_facts(self) -> StorageFacts: ...
+
+    def on_work(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when another process queues work (PostgreSQL's NOTIFY); nothing to hear on SQLite,
+        where every trigger is made by this process."""
+        del callback
 
     async def schema_version(self) -> int:
-        async with self.read() as conn, conn.execute("SELECT max(version) FROM schema_migrations") as cur:
-            row = await cur.fetchone()
+        async with self.read() as conn:
+            row = await conn.fetchone("SELECT max(version) FROM schema_migrations")
         return int(row[0]) if row and row[0] is not None else 0
 
+    @abstractmethod
+    async def _run_script(self, conn: Conn, sql: str) -> None:
+        """Run every statement of a migration inside the caller's transaction."""
+
+    async def _lock_schema(self, conn: Conn) -> None:
+        """Keep a second process from migrating at the same time (SQLite's write lock does it already)."""
+        del conn
+
     async def migrate(self, migrations: list[Migration]) -> None:
-        conn = self._writer
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
-        async with conn.execute("SELECT version FROM schema_migrations") as cur:
-            applied = {int(row[0]) async for row in cur}
-        known = {m.version for m in migrations}
-        if applied - known:
-            raise MigrationError(
-                f"database {self.path} has migrations {sorted(applied - known)} that this version does not know; "
-                "it was written by a newer chive-admin"
+        async with self.write() as conn:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
+        known = {m.version for m in migrations}
         for migration in migrations:
-            if migration.version in applied:
-                continue
             async with self.write() as conn:
-                try:
-                    for statement in split_statements(migration.sql):
-                        await conn.execute(statement)
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (version, name, applied_at)"
-                        " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-                        (migration.version, migration.name),
+                await self._lock_schema(conn)
+                applied = {int(row[0]) for row in await conn.fetchall("SELECT version FROM schema_migrations")}
+                if applied - known:
+                    raise MigrationError(
+                        f"database {self.describe()} has migrations {sorted(applied - known)} that this version does "
+                        "not know; it was written by a newer chive-admin"
                     )
-                except sqlite3.Error as exc:
+                if migration.version in applied or (applied and migration.version < min(applied)):
+                    continue  # applied, or older than the schema this database started at (PostgreSQL's 011)
+                try:
+                    await self._run_script(conn, migration.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        (migration.version, migration.name, now_stamp()),
+                    )
+                except DatabaseUnavailable:
+                    raise
+                except Exception as exc:
                     raise MigrationError(f"migration {migration.version:03d}_{migration.name} failed: {exc}") from exc
             log.info("applied migration %03d_%s", migration.version, migration.name)
+
+    async def _migrate_bundled(self) -> None:
+        await self.migrate(bundled_migrations(self.dialect))

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from chive_admin.store.operations import canonical_json
+from chive_admin.store.sql import Conn, Row
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ class DeadLetter:
 _COLUMNS = "id, operation_id, job_type, error_type, message, context, item, created_at, retry_count, last_retry_at"
 
 
-def _row(row: Sequence[Any]) -> DeadLetter:
+def _row(row: Row) -> DeadLetter:
     values = list(row)
     values[5] = json.loads(values[5])
     values[6] = json.loads(values[6])
@@ -37,7 +35,7 @@ def _row(row: Sequence[Any]) -> DeadLetter:
 
 
 async def add(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     *,
     operation_id: str | None,
     job_type: str,
@@ -48,70 +46,66 @@ async def add(
     now: str,
 ) -> int:
     """Queue a failed item; the same item failing the same way again refreshes its entry (message, context, op)."""
-    async with conn.execute(
+    row = await conn.fetchone(
         "INSERT INTO dead_letters (operation_id, job_type, error_type, message, context, item, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (job_type, error_type, item) DO UPDATE SET"
         "   operation_id = excluded.operation_id, message = excluded.message, context = excluded.context"
         " RETURNING id",
         (operation_id, job_type, error_type, message, canonical_json(context), canonical_json(item), now),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     assert row is not None
     return int(row[0])
 
 
-async def page(conn: aiosqlite.Connection, limit: int, offset: int) -> tuple[list[DeadLetter], int]:
+async def page(conn: Conn, limit: int, offset: int) -> tuple[list[DeadLetter], int]:
     sql = f"SELECT {_COLUMNS} FROM dead_letters ORDER BY id LIMIT ? OFFSET ?"
-    async with conn.execute(sql, (limit, offset)) as cur:
-        entries = [_row(row) async for row in cur]
+    rows = await conn.fetchall(sql, (limit, offset))
+    entries = [_row(row) for row in rows]
     return entries, await count(conn)
 
 
-async def count(conn: aiosqlite.Connection, error_type: str | None = None) -> int:
+async def count(conn: Conn, error_type: str | None = None) -> int:
     sql, args = "SELECT count(*) FROM dead_letters", tuple[str, ...]()
     if error_type is not None:
         sql, args = sql + " WHERE error_type = ?", (error_type,)
-    async with conn.execute(sql, args) as cur:
-        row = await cur.fetchone()
+    row = await conn.fetchone(sql, args)
     return int(row[0]) if row else 0
 
 
-async def at_index(conn: aiosqlite.Connection, index: int) -> DeadLetter | None:
+async def at_index(conn: Conn, index: int) -> DeadLetter | None:
     """The entry at zero-based position ``index`` in queue order (the order ``page`` lists)."""
     if index < 0:
         return None
-    async with conn.execute(f"SELECT {_COLUMNS} FROM dead_letters ORDER BY id LIMIT 1 OFFSET ?", (index,)) as cur:
-        row = await cur.fetchone()
+    row = await conn.fetchone(f"SELECT {_COLUMNS} FROM dead_letters ORDER BY id LIMIT 1 OFFSET ?", (index,))
     return _row(row) if row else None
 
 
-async def get(conn: aiosqlite.Connection, entry_id: int) -> DeadLetter | None:
-    async with conn.execute(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (entry_id,)) as cur:
-        row = await cur.fetchone()
+async def get(conn: Conn, entry_id: int) -> DeadLetter | None:
+    row = await conn.fetchone(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (entry_id,))
     return _row(row) if row else None
 
 
-async def ids(conn: aiosqlite.Connection, error_type: str | None = None) -> list[int]:
+async def ids(conn: Conn, error_type: str | None = None) -> list[int]:
     sql, args = "SELECT id FROM dead_letters", tuple[str, ...]()
     if error_type is not None:
         sql, args = sql + " WHERE error_type = ?", (error_type,)
-    async with conn.execute(sql + " ORDER BY id", args) as cur:
-        return [int(row[0]) async for row in cur]
+    rows = await conn.fetchall(sql + " ORDER BY id", args)
+    return [int(row[0]) for row in rows]
 
 
-async def remove(conn: aiosqlite.Connection, entry_id: int) -> bool:
-    cur = await conn.execute("DELETE FROM dead_letters WHERE id = ?", (entry_id,))
-    return cur.rowcount == 1
+async def remove(conn: Conn, entry_id: int) -> bool:
+    changed = await conn.execute("DELETE FROM dead_letters WHERE id = ?", (entry_id,))
+    return changed == 1
 
 
-async def retried_and_failed(conn: aiosqlite.Connection, entry_id: int, message: str, now: str) -> None:
+async def retried_and_failed(conn: Conn, entry_id: int, message: str, now: str) -> None:
     await conn.execute(
         "UPDATE dead_letters SET retry_count = retry_count + 1, last_retry_at = ?, message = ? WHERE id = ?",
         (now, message, entry_id),
     )
 
 
-async def purge_older(conn: aiosqlite.Connection, before: str) -> int:
-    cur = await conn.execute("DELETE FROM dead_letters WHERE created_at < ?", (before,))
-    return cur.rowcount
+async def purge_older(conn: Conn, before: str) -> int:
+    changed = await conn.execute("DELETE FROM dead_letters WHERE created_at < ?", (before,))
+    return changed

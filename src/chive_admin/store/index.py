@@ -10,11 +10,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import aiosqlite
-
 from chive_admin.lex.data_model import record_json
+from chive_admin.store.sql import Conn, Dialect
 
 PDS_STATUSES = ("healthy", "unhealthy", "unknown")
+#: values bound in one ``IN (…)`` at most (SQLite's bound-parameter limit is far above it)
+_CHUNK = 500
 #: consecutive scan failures after which a PDS is reported unhealthy
 UNHEALTHY_AFTER = 3
 
@@ -78,7 +79,7 @@ class PdsStats:
 
 
 async def upsert_records(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     records: Sequence[IndexedRecord],
     now: str,
     written: list[IndexedRecord] | None = None,
@@ -89,11 +90,11 @@ async def upsert_records(
         return UpsertResult()
     known: dict[str, str] = {}
     uris = [r.uri for r in records]
-    for start in range(0, len(uris), 500):  # SQLite's bound-parameter limit
-        chunk = uris[start : start + 500]
+    for start in range(0, len(uris), _CHUNK):
+        chunk = uris[start : start + _CHUNK]
         marks = ",".join("?" * len(chunk))
-        async with conn.execute(f"SELECT uri, cid FROM records WHERE uri IN ({marks})", chunk) as cur:
-            known.update({row[0]: row[1] async for row in cur})
+        rows = await conn.fetchall(f"SELECT uri, cid FROM records WHERE uri IN ({marks})", chunk)
+        known.update({row[0]: row[1] for row in rows})
     fresh = [r for r in records if r.uri not in known]
     changed = [r for r in records if r.uri in known and known[r.uri] != r.cid]
     same = [r for r in records if known.get(r.uri) == r.cid]
@@ -116,18 +117,17 @@ async def upsert_records(
     return UpsertResult(len(fresh), len(changed), len(same))
 
 
-async def record_cids(conn: aiosqlite.Connection, did: str, collections: Iterable[str] | None = None) -> dict[str, str]:
+async def record_cids(conn: Conn, did: str, collections: Iterable[str] | None = None) -> dict[str, str]:
     """``{uri: cid}`` of what the index holds for a repo (optionally only some collections)."""
     sql = "SELECT uri, cid, collection FROM records WHERE did = ?"
     wanted = set(collections) if collections is not None else None
-    async with conn.execute(sql, (did,)) as cur:
-        return {row[0]: row[1] async for row in cur if wanted is None or row[2] in wanted}
+    return {row[0]: row[1] for row in await conn.fetchall(sql, (did,)) if wanted is None or row[2] in wanted}
 
 
-async def unverified_since(conn: aiosqlite.Connection, did: str, since: str) -> list[str]:
+async def unverified_since(conn: Conn, did: str, since: str) -> list[str]:
     """URIs of ``did``'s records not seen upstream since ``since``: what a full listing that began then did not find."""
-    async with conn.execute("SELECT uri FROM records WHERE did = ? AND verified_at < ?", (did, since)) as cur:
-        return [str(row[0]) async for row in cur]
+    rows = await conn.fetchall("SELECT uri FROM records WHERE did = ? AND verified_at < ?", (did, since))
+    return [str(row[0]) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -138,66 +138,65 @@ class StoredRecord:
     cid: str
 
 
-async def dids_to_verify(conn: aiosqlite.Connection, before: str, after_did: str, limit: int) -> list[str]:
+async def dids_to_verify(conn: Conn, before: str, after_did: str, limit: int) -> list[str]:
     """Repos holding records last verified before ``before``, in DID order after ``after_did``."""
-    async with conn.execute(
+    rows = await conn.fetchall(
         "SELECT DISTINCT did FROM records WHERE verified_at < ? AND did > ? ORDER BY did LIMIT ?",
         (before, after_did, limit),
-    ) as cur:
-        return [str(row[0]) async for row in cur]
+    )
+    return [str(row[0]) for row in rows]
 
 
-async def count_unverified(conn: aiosqlite.Connection, before: str) -> int:
-    async with conn.execute("SELECT count(*) FROM records WHERE verified_at < ?", (before,)) as cur:
-        row = await cur.fetchone()
+async def count_unverified(conn: Conn, before: str) -> int:
+    row = await conn.fetchone("SELECT count(*) FROM records WHERE verified_at < ?", (before,))
     return int(row[0]) if row else 0
 
 
-async def records_to_verify(conn: aiosqlite.Connection, did: str, before: str) -> list[StoredRecord]:
-    async with conn.execute(
+async def records_to_verify(conn: Conn, did: str, before: str) -> list[StoredRecord]:
+    rows = await conn.fetchall(
         "SELECT uri, collection, rkey, cid FROM records WHERE did = ? AND verified_at < ? ORDER BY uri", (did, before)
-    ) as cur:
-        return [StoredRecord(row[0], row[1], row[2], row[3]) async for row in cur]
+    )
+    return [StoredRecord(row[0], row[1], row[2], row[3]) for row in rows]
 
 
-async def mark_verified(conn: aiosqlite.Connection, uris: Iterable[str], now: str) -> None:
+async def mark_verified(conn: Conn, uris: Iterable[str], now: str) -> None:
     await conn.executemany("UPDATE records SET verified_at = ? WHERE uri = ?", [(now, uri) for uri in uris])
 
 
-async def repo_host(conn: aiosqlite.Connection, did: str) -> tuple[str | None, str] | None:
+async def repo_host(conn: Conn, did: str) -> tuple[str | None, str] | None:
     """(pds url, status) of a known repo, or ``None``."""
-    async with conn.execute("SELECT pds_url, status FROM repos WHERE did = ?", (did,)) as cur:
-        row = await cur.fetchone()
+    row = await conn.fetchone("SELECT pds_url, status FROM repos WHERE did = ?", (did,))
     return (row[0], str(row[1])) if row else None
 
 
-async def known_pds_urls(conn: aiosqlite.Connection) -> list[str]:
-    async with conn.execute("SELECT url FROM pdses ORDER BY url") as cur:
-        return [str(row[0]) async for row in cur]
+async def known_pds_urls(conn: Conn) -> list[str]:
+    rows = await conn.fetchall("SELECT url FROM pdses ORDER BY url")
+    return [str(row[0]) for row in rows]
 
 
-async def pds_known(conn: aiosqlite.Connection, url: str) -> bool:
-    async with conn.execute("SELECT 1 FROM pdses WHERE url = ?", (url,)) as cur:
-        return await cur.fetchone() is not None
+async def pds_known(conn: Conn, url: str) -> bool:
+    return await conn.fetchone("SELECT 1 FROM pdses WHERE url = ?", (url,)) is not None
 
 
-async def delete_records(conn: aiosqlite.Connection, uris: Iterable[str]) -> int:
-    rows = [(uri,) for uri in uris]
-    if not rows:
-        return 0
-    before = conn.total_changes
-    await conn.executemany("DELETE FROM records WHERE uri = ?", rows)
-    return conn.total_changes - before
+async def delete_records(conn: Conn, uris: Iterable[str]) -> int:
+    wanted = list(uris)
+    deleted = 0
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        deleted += await conn.execute(f"DELETE FROM records WHERE uri IN ({','.join('?' * len(chunk))})", chunk)
+    return deleted
 
 
-async def set_repo_hidden(conn: aiosqlite.Connection, did: str, hidden: bool) -> None:
+async def set_repo_hidden(conn: Conn, did: str, hidden: bool) -> int:
     # only rows that change: SQLite rewrites every row an UPDATE matches, even to the value it holds (a re-synced
     # repository would rewrite all its rows to the flag they already have)
-    await conn.execute("UPDATE records SET hidden = ? WHERE did = ? AND hidden != ?", (int(hidden), did, int(hidden)))
+    return await conn.execute(
+        "UPDATE records SET hidden = ? WHERE did = ? AND hidden != ?", (int(hidden), did, int(hidden))
+    )
 
 
 async def upsert_repo(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     did: str,
     now: str,
     *,
@@ -225,7 +224,7 @@ async def upsert_repo(
     )
 
 
-async def ensure_pds(conn: aiosqlite.Connection, url: str, now: str) -> None:
+async def ensure_pds(conn: Conn, url: str, now: str) -> None:
     """Register a host (status ``unknown`` until a pds-scan lists it); a known host is left as it is."""
     await conn.execute(
         "INSERT INTO pdses (url, first_seen_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (url) DO NOTHING",
@@ -234,7 +233,7 @@ async def ensure_pds(conn: aiosqlite.Connection, url: str, now: str) -> None:
 
 
 async def record_pds_scan(
-    conn: aiosqlite.Connection, url: str, now: str, *, repo_count: int | None = None, error: str | None = None
+    conn: Conn, url: str, now: str, *, repo_count: int | None = None, error: str | None = None
 ) -> None:
     """Note a scan of ``url``: a success resets the failure streak, a failure extends it."""
     await ensure_pds(conn, url, now)
@@ -254,34 +253,35 @@ async def record_pds_scan(
         )
 
 
-async def pds_stats(conn: aiosqlite.Connection, limit: int) -> PdsStats:
+async def pds_stats(conn: Conn, limit: int) -> PdsStats:
     """The registry for listPDSes: totals over all hosts, rows for the ``limit`` most recently scanned."""
-    async with conn.execute("SELECT count(*), sum(status = 'healthy'), sum(status = 'unhealthy') FROM pdses") as cur:
-        total_row = await cur.fetchone()
+    total_row = await conn.fetchone(
+        "SELECT count(*), sum(CASE WHEN status = 'healthy' THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN status = 'unhealthy' THEN 1 ELSE 0 END) FROM pdses"
+    )
     total, healthy, unhealthy = (int(v or 0) for v in (total_row or (0, 0, 0)))
-    async with conn.execute(
+    row = await conn.fetchone(
         "SELECT count(DISTINCT repos.pds_url) FROM repos JOIN records ON records.did = repos.did"
         " WHERE repos.pds_url IN (SELECT url FROM pdses)"
-    ) as cur:
-        row = await cur.fetchone()
+    )
     with_records = int(row[0]) if row else 0
     items: list[PdsRow] = []
-    async with conn.execute(
+    for r in await conn.fetchall(
         "SELECT p.url, p.status, p.last_scan_at, p.repo_count, p.error_count, p.consecutive_errors, p.last_error,"
         " (SELECT count(*) FROM records r JOIN repos o ON o.did = r.did WHERE o.pds_url = p.url)"
         " FROM pdses p ORDER BY p.last_scan_at IS NULL, p.last_scan_at DESC, p.url LIMIT ?",
         (limit,),
-    ) as cur:
-        async for r in cur:
-            items.append(PdsRow(r[0], r[1], r[2], int(r[3]), int(r[7]), int(r[4]), int(r[5]), r[6]))
+    ):
+        items.append(PdsRow(r[0], r[1], r[2], int(r[3]), int(r[7]), int(r[4]), int(r[5]), r[6]))
     return PdsStats(total, healthy, unhealthy, with_records, items)
 
 
-async def counts_by(conn: aiosqlite.Connection, collection: str, field: str) -> dict[str, int]:
+async def counts_by(conn: Conn, collection: str, field: str) -> dict[str, int]:
     """Visible records of ``collection`` counted by one top-level field of their value (e.g. a node's kind)."""
-    async with conn.execute(
-        "SELECT coalesce(json_extract(value, '$.' || ?), ''), count(*) FROM records"
+    member = "(value::jsonb ->> ?)" if conn.dialect is Dialect.POSTGRES else "json_extract(value, '$.' || ?)"
+    rows = await conn.fetchall(
+        f"SELECT coalesce({member}, ''), count(*) FROM records"
         " WHERE collection = ? AND hidden = 0 GROUP BY 1 ORDER BY 1",
         (field, collection),
-    ) as cur:
-        return {str(row[0]): int(row[1]) async for row in cur}
+    )
+    return {str(row[0]): int(row[1]) for row in rows}

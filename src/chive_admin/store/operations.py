@@ -13,7 +13,12 @@ from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from typing import Any
 
-import aiosqlite
+from chive_admin.store.sql import Conn, Dialect, Row, fetch_int
+
+#: the channel a trigger NOTIFYs on PostgreSQL; every process LISTENs on it (``postgres_db``)
+WORK_CHANNEL = "chive_admin_work"
+#: pg_advisory_xact_lock key that serialises triggers over every process
+_TRIGGER_LOCK = 0x6F707321
 
 ACTIVE = ("queued", "running", "cancelling")
 #: statuses whose (type, params) a new trigger reuses instead of starting a second op
@@ -90,7 +95,7 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _row(row: Sequence[Any]) -> Operation:
+def _row(row: Row) -> Operation:
     values = dict(zip(_NAMES, row, strict=True))
     for name in _JSON_COLUMNS:
         values[name] = _loads(values[name])
@@ -107,21 +112,21 @@ def params_hash(op_type: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(f"{op_type}\n{canonical_json(params)}".encode()).hexdigest()
 
 
-async def _one(conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) -> Operation | None:
-    rows = await conn.execute_fetchall(sql, args)  # one trip to the connection's thread, not three
-    return _row(next(iter(rows))) if rows else None
+async def _one(conn: Conn, sql: str, args: Sequence[Any]) -> Operation | None:
+    row = await conn.fetchone(sql, args)
+    return _row(row) if row is not None else None
 
 
-async def _many(conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) -> list[Operation]:
-    return [_row(row) for row in await conn.execute_fetchall(sql, args)]
+async def _many(conn: Conn, sql: str, args: Sequence[Any]) -> list[Operation]:
+    return [_row(row) for row in await conn.fetchall(sql, args)]
 
 
-async def get(conn: aiosqlite.Connection, op_id: str) -> Operation | None:
+async def get(conn: Conn, op_id: str) -> Operation | None:
     return await _one(conn, f"SELECT {_COLUMNS} FROM operations WHERE id = ?", (op_id,))
 
 
 async def insert_or_reuse(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     *,
     op_id: str,
     op_type: str,
@@ -138,6 +143,9 @@ async def insert_or_reuse(
     ``operations_one_active`` backs the lookup up.
     """
     digest = params_hash(op_type, params)
+    if conn.dialect is Dialect.POSTGRES:
+        # other processes trigger too: one at a time, so the lookup and the queue count hold until the insert
+        await conn.execute("SELECT pg_advisory_xact_lock(?)", (_TRIGGER_LOCK,))
     existing = await _one(
         conn,
         f"SELECT {_COLUMNS} FROM operations WHERE type = ? AND params_hash = ? AND status IN ('queued', 'running')",
@@ -145,20 +153,27 @@ async def insert_or_reuse(
     )
     if existing is not None:
         return existing, True
-    rows = await conn.execute_fetchall("SELECT count(*) FROM operations WHERE status = 'queued'")
-    if int(next(iter(rows))[0]) >= max_queued:
+    if await fetch_int(conn, "SELECT count(*) FROM operations WHERE status = 'queued'") >= max_queued:
         raise QueueFull(max_queued)
     await conn.execute(
         "INSERT INTO operations (id, type, status, params, params_hash, started_by, requested_at, updated_at)"
         " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
         (op_id, op_type, canonical_json(params), digest, started_by, now, now),
     )
+    await announce_work(conn)
     created = await get(conn, op_id)
     assert created is not None
     return created, False
 
 
-async def list_active(conn: aiosqlite.Connection, limit: int) -> list[Operation]:
+async def announce_work(conn: Conn) -> None:
+    """Wake idle workers of every process (PostgreSQL's NOTIFY, sent when the transaction commits). On SQLite the
+    one process that triggers is the one that works, and its engine wakes its own workers."""
+    if conn.dialect is Dialect.POSTGRES:
+        await conn.execute("SELECT pg_notify(?, '')", (WORK_CHANNEL,))
+
+
+async def list_active(conn: Conn, limit: int) -> list[Operation]:
     return await _many(
         conn,
         f"SELECT {_COLUMNS} FROM operations WHERE status IN ('queued', 'running', 'cancelling')"
@@ -167,7 +182,7 @@ async def list_active(conn: aiosqlite.Connection, limit: int) -> list[Operation]
     )
 
 
-async def list_by_status(conn: aiosqlite.Connection, status: str, limit: int) -> list[Operation]:
+async def list_by_status(conn: Conn, status: str, limit: int) -> list[Operation]:
     order = "DESC" if status in ENDED else "ASC"
     return await _many(
         conn,
@@ -176,7 +191,7 @@ async def list_by_status(conn: aiosqlite.Connection, status: str, limit: int) ->
     )
 
 
-async def history(conn: aiosqlite.Connection, limit: int) -> list[Operation]:
+async def history(conn: Conn, limit: int) -> list[Operation]:
     """Ended ops, newest end first."""
     return await _many(
         conn,
@@ -185,41 +200,41 @@ async def history(conn: aiosqlite.Connection, limit: int) -> list[Operation]:
     )
 
 
-async def claim_next(
-    conn: aiosqlite.Connection, *, types: Iterable[str], owner: str, lease_until: str, now: str
-) -> Operation | None:
+async def claim_next(conn: Conn, *, types: Iterable[str], owner: str, lease_until: str, now: str) -> Operation | None:
     """Move the oldest queued op of a runnable type to ``running`` under ``owner``'s lease, or ``None``."""
     kinds = list(types)
     if not kinds:
         return None
     marks = ", ".join("?" for _ in kinds)
+    # PostgreSQL: a row another process is claiming right now is skipped, not waited for (SQLite has one writer)
+    skip_locked = " FOR UPDATE SKIP LOCKED" if conn.dialect is Dialect.POSTGRES else ""
     return await _one(
         conn,
         "UPDATE operations SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?,"
         " started_at = coalesce(started_at, ?), updated_at = ?, attempt_started_at = ?,"
         " attempt_base = records_processed, error = NULL, error_code = NULL, error_context = NULL"
         " WHERE id = (SELECT id FROM operations WHERE status = 'queued' AND type IN (" + marks + ")"
-        "             ORDER BY requested_at, id LIMIT 1)"
+        "             ORDER BY requested_at, id LIMIT 1" + skip_locked + ")"
         " AND status = 'queued'"
         f" RETURNING {_COLUMNS}",
         (owner, lease_until, now, now, now, *kinds),
     )
 
 
-async def heartbeat(conn: aiosqlite.Connection, op_id: str, owner: str, lease_until: str) -> bool:
-    cur = await conn.execute(
+async def heartbeat(conn: Conn, op_id: str, owner: str, lease_until: str) -> bool:
+    changed = await conn.execute(
         "UPDATE operations SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?"
         " AND status IN ('running', 'cancelling')",
         (lease_until, op_id, owner),
     )
-    return cur.rowcount == 1
+    return changed == 1
 
 
 _UNCHANGED = object()
 
 
 async def save_progress(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     op_id: str,
     owner: str,
     progress: Progress,
@@ -242,12 +257,11 @@ async def save_progress(
     if checkpoint is not _UNCHANGED:
         sets.append("checkpoint = ?")
         args.append(None if checkpoint is None else canonical_json(checkpoint))
-    async with conn.execute(
+    row = await conn.fetchone(
         f"UPDATE operations SET {', '.join(sets)} WHERE id = ? AND lease_owner = ?"
         " AND status IN ('running', 'cancelling') RETURNING status",
         (*args, op_id, owner),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return str(row[0]) if row else None
 
 
@@ -259,7 +273,7 @@ class Outcome(Enum):
 
 
 async def finish(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     op_id: str,
     owner: str,
     outcome: Outcome,
@@ -270,7 +284,7 @@ async def finish(
     error_context: dict[str, Any] | None = None,
 ) -> bool:
     """End an op the worker holds; a job that ran to its end after a cancel request still ends ``cancelled``."""
-    cur = await conn.execute(
+    changed = await conn.execute(
         "UPDATE operations SET"
         " status = CASE WHEN status = 'cancelling' AND ? != 'failed' THEN 'cancelled' ELSE ? END,"
         " completed_at = ?, updated_at = ?, error = ?, error_code = ?, error_context = ?,"
@@ -288,11 +302,11 @@ async def finish(
             owner,
         ),
     )
-    return cur.rowcount == 1
+    return changed == 1
 
 
 async def release(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     op_id: str,
     owner: str,
     now: str,
@@ -302,7 +316,7 @@ async def release(
 ) -> bool:
     """Give a running op back to the queue (graceful shutdown, or a transient stop whose reason ``error`` shows until
     the op is claimed again); a cancelling one ends ``cancelled`` instead."""
-    cur = await conn.execute(
+    changed = await conn.execute(
         "UPDATE operations SET"
         " status = CASE status WHEN 'cancelling' THEN 'cancelled' ELSE 'queued' END,"
         " completed_at = CASE status WHEN 'cancelling' THEN ? ELSE NULL END,"
@@ -311,7 +325,9 @@ async def release(
         " WHERE id = ? AND lease_owner = ? AND status IN ('running', 'cancelling')",
         (now, error, error_code, now, op_id, owner),
     )
-    return cur.rowcount == 1
+    if changed:
+        await announce_work(conn)
+    return changed == 1
 
 
 class CancelResult(Enum):
@@ -322,19 +338,19 @@ class CancelResult(Enum):
     NOT_FOUND = "not_found"
 
 
-async def request_cancel(conn: aiosqlite.Connection, op_id: str, now: str) -> tuple[CancelResult, Operation | None]:
-    cur = await conn.execute(
+async def request_cancel(conn: Conn, op_id: str, now: str) -> tuple[CancelResult, Operation | None]:
+    changed = await conn.execute(
         "UPDATE operations SET status = 'cancelled', completed_at = ?, updated_at = ?"
         " WHERE id = ? AND status = 'queued'",
         (now, now, op_id),
     )
-    if cur.rowcount == 1:
+    if changed == 1:
         return CancelResult.CANCELLED, await get(conn, op_id)
-    cur = await conn.execute(
+    changed = await conn.execute(
         "UPDATE operations SET status = 'cancelling', updated_at = ? WHERE id = ? AND status = 'running'",
         (now, op_id),
     )
-    if cur.rowcount == 1:
+    if changed == 1:
         return CancelResult.REQUESTED, await get(conn, op_id)
     op = await get(conn, op_id)
     if op is None:
@@ -344,53 +360,57 @@ async def request_cancel(conn: aiosqlite.Connection, op_id: str, now: str) -> tu
     return CancelResult.ENDED, op
 
 
-async def requeue_orphans(conn: aiosqlite.Connection, now: str) -> tuple[int, int]:
+async def requeue_orphans(conn: Conn, now: str) -> tuple[int, int]:
     """At start-up, in the process that owns the database: every op left running by a previous process goes back
     to the queue at once (its checkpoint intact) and every op left cancelling ends ``cancelled``.
 
     Returns (requeued, cancelled).
     """
-    cur = await conn.execute(
+    changed = await conn.execute(
         "UPDATE operations SET status = 'cancelled', completed_at = ?, updated_at = ?, lease_owner = NULL,"
         " lease_expires_at = NULL WHERE status = 'cancelling'",
         (now, now),
     )
-    cancelled = cur.rowcount
-    cur = await conn.execute(
+    cancelled = changed
+    changed = await conn.execute(
         "UPDATE operations SET status = 'queued', updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
         " WHERE status = 'running'",
         (now,),
     )
-    return cur.rowcount, cancelled
+    return changed, cancelled
 
 
-async def requeue_expired(conn: aiosqlite.Connection, now: str) -> int:
+async def requeue_expired(conn: Conn, now: str) -> int:
     """Ops whose lease ran out while the process lives (a stuck worker) go back to the queue."""
-    cur = await conn.execute(
+    changed = await conn.execute(
         "UPDATE operations SET status = 'queued', updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
         " WHERE status = 'running' AND lease_expires_at < ?",
         (now, now),
     )
-    return cur.rowcount
+    if changed:
+        await announce_work(conn)
+    return changed
 
 
-async def fail_exhausted(conn: aiosqlite.Connection, max_attempts: int, now: str) -> list[str]:
+async def fail_exhausted(conn: Conn, max_attempts: int, now: str) -> list[str]:
     """Queued ops that already used every attempt end ``failed`` instead of being started again."""
-    async with conn.execute(
+    rows = await conn.fetchall(
         "UPDATE operations SET status = 'failed', completed_at = ?, updated_at = ?, error_code = 'too_many_attempts',"
         " error = 'the operation was interrupted ' || attempts || ' times without finishing'"
         " WHERE status = 'queued' AND attempts >= ? RETURNING id",
         (now, now, max_attempts),
-    ) as cur:
-        return [str(row[0]) async for row in cur]
+    )
+    return [str(row[0]) for row in rows]
 
 
-async def prune_ended(conn: aiosqlite.Connection, before: str) -> int:
-    cur = await conn.execute("DELETE FROM operations WHERE completed_at IS NOT NULL AND completed_at < ?", (before,))
-    return cur.rowcount
+async def prune_ended(conn: Conn, before: str) -> int:
+    changed = await conn.execute(
+        "DELETE FROM operations WHERE completed_at IS NOT NULL AND completed_at < ?", (before,)
+    )
+    return changed
 
 
-async def counts_by_type_and_status(conn: aiosqlite.Connection) -> list[tuple[str, str, int]]:
+async def counts_by_type_and_status(conn: Conn) -> list[tuple[str, str, int]]:
     """How many operations of each type are in each status (for the metrics' gauges)."""
-    rows = await conn.execute_fetchall("SELECT type, status, count(*) FROM operations GROUP BY type, status")
+    rows = await conn.fetchall("SELECT type, status, count(*) FROM operations GROUP BY type, status")
     return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]

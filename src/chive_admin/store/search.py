@@ -7,9 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from chive_admin._generated import ids
+from chive_admin.store.sql import Conn, Dialect
 
 TABLES = ("search_a", "search_b")
 EPRINT_COLLECTION = ids.PUB_CHIVE_EPRINT_SUBMISSION
@@ -58,9 +57,8 @@ def document_for(uri: str, value: dict[str, Any]) -> SearchDoc:
     )
 
 
-async def state(conn: aiosqlite.Connection) -> SearchState:
-    async with conn.execute("SELECT live, building FROM search_state WHERE id = 1") as cur:
-        row = await cur.fetchone()
+async def state(conn: Conn) -> SearchState:
+    row = await conn.fetchone("SELECT live, building FROM search_state WHERE id = 1")
     assert row is not None, "migration 005 inserts the state row"
     return SearchState(row[0], row[1])
 
@@ -72,9 +70,11 @@ def _checked(table: str) -> str:
     return table
 
 
-async def _write_docs(conn: aiosqlite.Connection, table: str, docs: list[SearchDoc]) -> None:
+async def _write_docs(conn: Conn, table: str, docs: list[SearchDoc]) -> None:
     table = _checked(table)
-    await conn.executemany("INSERT OR IGNORE INTO search_docids (uri) VALUES (?)", [(d.uri,) for d in docs])
+    await conn.executemany(
+        "INSERT INTO search_docids (uri) VALUES (?) ON CONFLICT DO NOTHING", [(d.uri,) for d in docs]
+    )
     await conn.executemany(
         f"DELETE FROM {table} WHERE rowid = (SELECT docid FROM search_docids WHERE uri = ?)", [(d.uri,) for d in docs]
     )
@@ -85,7 +85,7 @@ async def _write_docs(conn: aiosqlite.Connection, table: str, docs: list[SearchD
     )
 
 
-async def upsert(conn: aiosqlite.Connection, docs: list[SearchDoc]) -> None:
+async def upsert(conn: Conn, docs: list[SearchDoc]) -> None:
     """Keep the live index (and one being rebuilt) in step with newly ingested eprints."""
     if not docs:
         return
@@ -95,7 +95,7 @@ async def upsert(conn: aiosqlite.Connection, docs: list[SearchDoc]) -> None:
         await _write_docs(conn, table, docs)
 
 
-async def remove(conn: aiosqlite.Connection, uris: list[str]) -> None:
+async def remove(conn: Conn, uris: list[str]) -> None:
     if not uris:
         return
     current = await state(conn)
@@ -107,7 +107,7 @@ async def remove(conn: aiosqlite.Connection, uris: list[str]) -> None:
         )
 
 
-async def begin_rebuild(conn: aiosqlite.Connection) -> str:
+async def begin_rebuild(conn: Conn) -> str:
     """Empty the table that is not live and mark it as being built; returns its name. Resumable: a rebuild
     already under way keeps its table and contents."""
     current = await state(conn)
@@ -119,29 +119,26 @@ async def begin_rebuild(conn: aiosqlite.Connection) -> str:
     return shadow
 
 
-async def eprints_after(conn: aiosqlite.Connection, after_uri: str, limit: int) -> list[SearchDoc]:
+async def eprints_after(conn: Conn, after_uri: str, limit: int) -> list[SearchDoc]:
     """The next batch of visible eprints in URI order, for a rebuild that checkpoints on the last URI."""
-    async with conn.execute(
+    rows = await conn.fetchall(
         "SELECT uri, value FROM records WHERE collection = ? AND hidden = 0 AND uri > ? ORDER BY uri LIMIT ?",
         (EPRINT_COLLECTION, after_uri, limit),
-    ) as cur:
-        return [document_for(row[0], json.loads(row[1])) async for row in cur]
+    )
+    return [document_for(row[0], json.loads(row[1])) for row in rows]
 
 
-async def visible_eprints(conn: aiosqlite.Connection) -> int:
+async def visible_eprints(conn: Conn) -> int:
     """How many eprints a rebuild will index (its expected total)."""
-    async with conn.execute(
-        "SELECT count(*) FROM records WHERE collection = ? AND hidden = 0", (EPRINT_COLLECTION,)
-    ) as cur:
-        row = await cur.fetchone()
+    row = await conn.fetchone("SELECT count(*) FROM records WHERE collection = ? AND hidden = 0", (EPRINT_COLLECTION,))
     return int(row[0]) if row else 0
 
 
-async def fill(conn: aiosqlite.Connection, table: str, docs: list[SearchDoc]) -> None:
+async def fill(conn: Conn, table: str, docs: list[SearchDoc]) -> None:
     await _write_docs(conn, table, docs)
 
 
-async def finish_rebuild(conn: aiosqlite.Connection, now: str) -> None:
+async def finish_rebuild(conn: Conn, now: str) -> None:
     """Make the rebuilt table live, in the caller's transaction: readers see the old or the new, never a mix."""
     current = await state(conn)
     if current.building is None:
@@ -150,39 +147,52 @@ async def finish_rebuild(conn: aiosqlite.Connection, now: str) -> None:
     # the old table is left as it was until the next rebuild empties it: no large delete inside the swap
 
 
-async def abandon_rebuild(conn: aiosqlite.Connection) -> None:
+async def abandon_rebuild(conn: Conn) -> None:
     """A cancelled rebuild: stop double-writing; the live index was never touched."""
     await conn.execute("UPDATE search_state SET building = NULL WHERE id = 1")
 
 
-async def count(conn: aiosqlite.Connection, table: str | None = None) -> int:
+async def count(conn: Conn, table: str | None = None) -> int:
     table = table or (await state(conn)).live
-    async with conn.execute(f"SELECT count(*) FROM {_checked(table)}") as cur:
-        row = await cur.fetchone()
+    row = await conn.fetchone(f"SELECT count(*) FROM {_checked(table)}")
     return int(row[0]) if row else 0
 
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def fts_query(text: str) -> str | None:
-    """A safe FTS5 query from user text: every word quoted (no operators), all required, last one a prefix."""
+def fts_query(text: str, dialect: Dialect = Dialect.SQLITE) -> str | None:
+    """A safe full-text query from user text: every word quoted (no operators), all required, last one a prefix.
+    FTS5's syntax on SQLite, ``to_tsquery``'s on PostgreSQL."""
     words = _TOKEN.findall(text)[:16]
     if not words:
         return None
+    if dialect is Dialect.POSTGRES:
+        # \w+ words hold no tsquery operator; quoting keeps them literal all the same
+        terms = ["'" + w.replace("'", "''") + "'" for w in words]
+        terms[-1] += ":*"
+        return " & ".join(terms)
     quoted = [f'"{w}"' for w in words]
     quoted[-1] += "*"
     return " ".join(quoted)
 
 
-async def search(conn: aiosqlite.Connection, text: str, limit: int = 20) -> list[str]:
+async def search(conn: Conn, text: str, limit: int = 20) -> list[str]:
     """URIs of the best-matching eprints in the live index."""
-    query = fts_query(text)
+    query = fts_query(text, conn.dialect)
     if query is None:
         return []
     table = _checked((await state(conn)).live)
-    async with conn.execute(
+    if conn.dialect is Dialect.POSTGRES:
+        # weights as in the table's tsvector (title A, keywords and authors B, abstract C); ties by URI
+        rows = await conn.fetchall(
+            f"SELECT uri FROM {table}, to_tsquery('simple', ?) q WHERE document @@ q"
+            " ORDER BY ts_rank(document, q) DESC, uri LIMIT ?",
+            (query, limit),
+        )
+        return [row[0] for row in rows]
+    rows = await conn.fetchall(
         f"SELECT uri FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?",
         (query, limit),
-    ) as cur:
-        return [row[0] async for row in cur]
+    )
+    return [row[0] for row in rows]

@@ -39,20 +39,28 @@ class IntegrityMonitor:
         self._db = db
         self._max_age = max_age
         self._last: Integrity | None = None
-        self._running: asyncio.Task[Integrity] | None = None
+        self._running: asyncio.Task[Integrity | None] | None = None
+        #: the backend has no integrity check (PostgreSQL)
+        self._unchecked = False
 
-    async def _check(self) -> Integrity:
+    async def _check(self) -> Integrity | None:
         async with self._db.read() as conn:
             result = await probes.quick_check(conn)
+        if result is None:
+            self._unchecked = True
+            return None
         self._last = Integrity(result.ok, now_ms_stamp(), result.duration_ms, time.monotonic())
         return self._last
 
-    def _start(self) -> asyncio.Task[Integrity]:
+    def _start(self) -> asyncio.Task[Integrity | None]:
         if self._running is None or self._running.done():
             self._running = asyncio.create_task(self._check())
         return self._running
 
-    async def current(self) -> Integrity:
+    async def current(self) -> Integrity | None:
+        """The last check, or ``None`` where the backend has none."""
+        if self._unchecked:
+            return None
         if self._last is None:
             return await self._start()
         if time.monotonic() - self._last.checked_monotonic > self._max_age:

@@ -47,7 +47,7 @@ class Dlq:
 
     async def items(self) -> list[int]:
         async with self.app.state.services.db.read() as conn:
-            rows = await conn.execute_fetchall("SELECT item FROM test_items ORDER BY item")
+            rows = await conn.fetchall("SELECT item FROM test_items ORDER BY item")
         return [int(r[0]) for r in rows]
 
 

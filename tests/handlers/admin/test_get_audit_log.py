@@ -42,8 +42,8 @@ async def test_allowed_and_refused_calls_are_listed_never_the_token(keyed: Api) 
     assert "reason=AdminRequired" in entries[2]["details"]
     assert entries[3]["actorDid"] == BOOTSTRAP_ADMIN
     async with keyed.services.db.read() as conn:
-        anonymous = await conn.execute_fetchall("SELECT reason FROM audit_log WHERE actor_did IS NULL ORDER BY id")
-        dump = repr([tuple(r) for r in await conn.execute_fetchall("SELECT * FROM audit_log")])
+        anonymous = await conn.fetchall("SELECT reason FROM audit_log WHERE actor_did IS NULL ORDER BY id")
+        dump = repr([tuple(r) for r in await conn.fetchall("SELECT * FROM audit_log")])
     assert [row[0] for row in anonymous] == ["unknown_key", "no_credentials"]
     for secret in (admin["Authorization"], other["Authorization"], "ca_wrongwrongwrong"):
         assert secret.removeprefix("Bearer ") not in response.text

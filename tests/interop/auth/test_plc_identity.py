@@ -60,7 +60,7 @@ async def reasons(client: httpx.AsyncClient) -> list[str | None]:
     state = client.app_state  # type: ignore[attr-defined]
     await state.services.audit.flush()
     async with state.services.db.read() as conn:
-        return [r[0] for r in await conn.execute_fetchall("SELECT reason FROM audit_log ORDER BY id")]
+        return [r[0] for r in await conn.fetchall("SELECT reason FROM audit_log ORDER BY id")]
 
 
 async def test_key_rotation_on_the_plc(identity: PlcIdentity, client: httpx.AsyncClient) -> None:

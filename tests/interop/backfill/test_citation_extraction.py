@@ -99,7 +99,7 @@ async def test_citations_from_real_documents(pds2: PdsClient, client: httpx.Asyn
     retry = await call(client, ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY, {"index": index})
     assert retry.json()["success"] is True
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
-        [(retry_id,)] = await conn.execute_fetchall("SELECT id FROM operations WHERE type = 'dlq-retry'")
+        [(retry_id,)] = await conn.fetchall("SELECT id FROM operations WHERE type = 'dlq-retry'")
     assert (await wait_ended(client, retry_id))["status"] == "completed"
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
         fixed = await citations.of_eprint(conn, locked)

@@ -39,7 +39,7 @@ async def client(tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncC
 
 async def indexed(client: httpx.AsyncClient, did: str) -> set[tuple[str, str]]:
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
-        rows = await conn.execute_fetchall("SELECT uri, cid FROM records WHERE did = ? AND hidden = 0", (did,))
+        rows = await conn.fetchall("SELECT uri, cid FROM records WHERE did = ? AND hidden = 0", (did,))
     return {(r[0], r[1]) for r in rows}
 
 
@@ -75,7 +75,7 @@ async def test_did_sync_finds_the_second_pds_and_mirrors_changes(
     assert first["counts"] == {"inserted": 121, "updated": 0, "unchanged": 0, "deleted": 0}
     assert await indexed(client, author.did) == upstream(pds2, author.did)
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
-        repo = await conn.execute_fetchall("SELECT pds_url, handle, rev FROM repos WHERE did = ?", (author.did,))
+        repo = await conn.fetchall("SELECT pds_url, handle, rev FROM repos WHERE did = ?", (author.did,))
     assert repo[0][0] == testnet.pds2_url  # found through the PLC document, not told
     assert repo[0][1] == author.handle
     assert repo[0][2]
@@ -143,8 +143,8 @@ async def test_a_deactivated_account_is_hidden_not_deleted(pds2: PdsClient, clie
     assert op["counts"] == {"hidden": 3}
     assert await indexed(client, author.did) == set()
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
-        rows = await conn.execute_fetchall("SELECT count(*) FROM records WHERE did = ?", (author.did,))
-        status = await conn.execute_fetchall("SELECT status FROM repos WHERE did = ?", (author.did,))
+        rows = await conn.fetchall("SELECT count(*) FROM records WHERE did = ?", (author.did,))
+        status = await conn.fetchall("SELECT status FROM repos WHERE did = ?", (author.did,))
     assert rows[0][0] == 3
     assert status[0][0] == "deactivated"
 

@@ -33,7 +33,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
 
 async def rows(client: httpx.AsyncClient, sql: str, *args: object) -> list[tuple[Any, ...]]:
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
-        return [tuple(r) for r in await conn.execute_fetchall(sql, args)]
+        return [tuple(r) for r in await conn.fetchall(sql, args)]
 
 
 async def test_one_scan_mirrors_an_update_a_delete_and_a_deactivation(

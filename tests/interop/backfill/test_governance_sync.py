@@ -63,9 +63,7 @@ async def test_graph_records_are_mirrored(
             "edgesByRelation": {"broader": 1},
         }
         async with client._transport.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
-            comments = await conn.execute_fetchall(
-                "SELECT count(*) FROM records WHERE collection = ?", (records.COMMENT,)
-            )
+            comments = await conn.fetchall("SELECT count(*) FROM records WHERE collection = ?", (records.COMMENT,))
         assert comments[0][0] == 0
 
         pds.delete_record(governance, records.GRAPH_NODE, refs[2].rkey)

@@ -88,7 +88,7 @@ class Server:
 
     async def rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         async with self.app.state.services.db.read() as conn:
-            return [tuple(r) for r in await conn.execute_fetchall(sql, args)]
+            return [tuple(r) for r in await conn.fetchall(sql, args)]
 
 
 def app_for(tmp_path: Path) -> Starlette:

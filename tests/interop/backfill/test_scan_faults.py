@@ -74,7 +74,7 @@ async def test_scan_completes_through_30_percent_faults(
     assert stats.faulted >= 5
     assert stats.faulted / stats.calls >= 0.15  # the seeded schedule really did fault a good share of calls
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
-        indexed = {(r[0], r[1]) for r in await conn.execute_fetchall("SELECT uri, cid FROM records WHERE hidden = 0")}
+        indexed = {(r[0], r[1]) for r in await conn.fetchall("SELECT uri, cid FROM records WHERE hidden = 0")}
     assert indexed == expected_index(pds2)
 
 

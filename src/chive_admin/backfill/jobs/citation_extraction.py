@@ -12,7 +12,6 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Literal
 
-import aiosqlite
 from pydantic import Field, field_validator
 
 from chive_admin.backfill import job_types
@@ -25,6 +24,7 @@ from chive_admin.clock import now_stamp
 from chive_admin.lex.formats import validate_at_uri
 from chive_admin.store import citations, index
 from chive_admin.store.citations import PendingEprint
+from chive_admin.store.sql import Conn
 from chive_admin.upstream.errors import UpstreamError
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class CitationExtraction(Job[CitationParams, CitationCheckpoint]):
         return extract_citations(text)
 
 
-async def _store(ctx: AnyContext, conn: aiosqlite.Connection, eprint: PendingEprint, found: list[Citation]) -> None:
+async def _store(ctx: AnyContext, conn: Conn, eprint: PendingEprint, found: list[Citation]) -> None:
     """Replace what ``eprint`` cites, counted (inside the caller's batch)."""
     stored = await citations.replace(conn, eprint.uri, eprint.cid, found, now_stamp())
     ctx.progress.records_processed += 1

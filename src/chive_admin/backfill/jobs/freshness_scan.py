@@ -14,7 +14,6 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-import aiosqlite
 from pydantic import Field
 
 from chive_admin.aio import run_bounded
@@ -29,6 +28,7 @@ from chive_admin.ingest.retry_record import retry_record
 from chive_admin.ingest.write import apply_records, remove_records
 from chive_admin.store import index
 from chive_admin.store.index import StoredRecord
+from chive_admin.store.sql import Conn
 from chive_admin.upstream.errors import RecordNotFound, UpstreamError
 
 Tier = Literal["hot", "warm", "cold", "all"]
@@ -204,7 +204,7 @@ class FreshnessScan(Job[FreshnessParams, FreshnessCheckpoint]):
 
 
 async def _dead_letter_repo(
-    ctx: AnyContext, conn: aiosqlite.Connection, did: str, error_type: str, message: str, pds: str | None
+    ctx: AnyContext, conn: Conn, did: str, error_type: str, message: str, pds: str | None
 ) -> None:
     await ctx.dead_letter(
         conn,

@@ -14,7 +14,6 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import aiosqlite
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chive_admin._generated.models.com.atproto.sync import list_repos as lex_list_repos
@@ -31,6 +30,7 @@ from chive_admin.ingest.retry_record import retry_record
 from chive_admin.ingest.write import apply_records, remove_records
 from chive_admin.store import index, work_items
 from chive_admin.store.operations import QueueFull
+from chive_admin.store.sql import Conn
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.errors import UpstreamError
 from chive_admin.upstream.guard import UnsafeUpstream, check_service_url
@@ -310,7 +310,7 @@ async def _hosts(ctx: AnyContext, params: PdsScanParams) -> list[str]:
         return await index.known_pds_urls(conn)
 
 
-async def _add_repos(ctx: AnyContext, conn: aiosqlite.Connection, host: str, page: lex_list_repos.Output) -> None:
+async def _add_repos(ctx: AnyContext, conn: Conn, host: str, page: lex_list_repos.Output) -> None:
     """One page of a host's repositories: the active ones join the work list, the others are marked and hidden."""
     now = now_stamp()
     await index.ensure_pds(conn, host, now)
@@ -330,6 +330,6 @@ async def _describe(client: AtprotoClient, pds: str, did: str) -> RepoListing:
     return RepoListing(handle=description.handle, collections=tuple(indexed), next=0, since=now_stamp())
 
 
-async def _mark_gone(conn: aiosqlite.Connection, did: str, pds: str, status: str) -> None:
+async def _mark_gone(conn: Conn, did: str, pds: str, status: str) -> None:
     await index.upsert_repo(conn, did, now_stamp(), pds_url=pds, status=status)
     await index.set_repo_hidden(conn, did, True)

@@ -19,30 +19,32 @@ async def handle(call: Call[api.Params, None]) -> api.Output:
     async with db.read() as conn:
         probe = await probes.probe(conn)
     integrity = await call.services.integrity.current()
-    sizes = probes.file_sizes(db.path)
+    intact = integrity is None or integrity.ok
+    storage = await db.storage_facts()
     schema = await db.schema_version()
-    if not probe.ok or not integrity.ok:
+    low_disk = storage.free_bytes is not None and storage.free_bytes < LOW_DISK_BYTES
+    if not probe.ok or not intact:
         status = "unhealthy"
-    elif probe.latency_ms > SLOW_PROBE_MS or sizes.free_bytes < LOW_DISK_BYTES:
+    elif probe.latency_ms > SLOW_PROBE_MS or low_disk:
         status = "degraded"
     else:
         status = "healthy"
-    error = probe.error if not probe.ok else (None if integrity.ok else "integrity check failed")
+    error = probe.error if not probe.ok else (None if intact else "integrity check failed")
     return api.Output(
         status=status,
         databases=[
             api.DatabaseHealth(
-                name="sqlite",
-                healthy=probe.ok and integrity.ok,
+                name=storage.backend,
+                healthy=probe.ok and intact,
                 latency_ms=round(probe.latency_ms),
                 error=error,
-                size_bytes=sizes.db_bytes,
-                wal_bytes=sizes.wal_bytes,
-                disk_free_bytes=sizes.free_bytes,
+                size_bytes=storage.size_bytes,
+                wal_bytes=storage.wal_bytes,
+                disk_free_bytes=storage.free_bytes,
                 schema_version=schema,
-                integrity="ok" if integrity.ok else "failed",
-                integrity_checked_at=integrity.checked_at,
-                integrity_check_ms=round(integrity.duration_ms),
+                integrity=None if integrity is None else "ok" if integrity.ok else "failed",
+                integrity_checked_at=None if integrity is None else integrity.checked_at,
+                integrity_check_ms=None if integrity is None else round(integrity.duration_ms),
             )
         ],
         uptime=process_facts().uptime_s,

@@ -1,4 +1,4 @@
-"""The database skeleton: pragmas on every connection, migrations, the owner lock, transactions."""
+"""The SQLite backend: pragmas on every connection, migrations, the owner lock, transactions."""
 
 from __future__ import annotations
 
@@ -16,10 +16,17 @@ from chive_admin.store.db import (
     DatabaseLockedByOtherProcess,
     Migration,
     MigrationError,
-    bundled_migrations,
     is_storage_full,
-    split_statements,
 )
+from chive_admin.store.db import bundled_migrations as bundled
+from chive_admin.store.sql import Dialect
+from chive_admin.store.sqlite_db import split_statements
+
+pytestmark = pytest.mark.sqlite_only
+
+
+def bundled_migrations() -> list[Migration]:
+    return bundled(Dialect.SQLITE)
 
 
 @pytest.fixture
@@ -31,15 +38,15 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 async def test_pragmas_on_writer_and_every_reader(db: Database) -> None:
     async with db.write() as conn:
-        assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA journal_mode")] == [("wal",)]
-        assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA foreign_keys")] == [(1,)]
-        assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA synchronous")] == [(2,)]  # FULL
-        assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA busy_timeout")] == [(5000,)]
+        assert [tuple(r) for r in await conn.fetchall("PRAGMA journal_mode")] == [("wal",)]
+        assert [tuple(r) for r in await conn.fetchall("PRAGMA foreign_keys")] == [(1,)]
+        assert [tuple(r) for r in await conn.fetchall("PRAGMA synchronous")] == [(2,)]  # FULL
+        assert [tuple(r) for r in await conn.fetchall("PRAGMA busy_timeout")] == [(5000,)]
     for _ in range(3):  # cycle through the pool
         async with db.read() as conn:
-            assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA foreign_keys")] == [(1,)]
-            assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA query_only")] == [(1,)]
-            assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA busy_timeout")] == [(5000,)]
+            assert [tuple(r) for r in await conn.fetchall("PRAGMA foreign_keys")] == [(1,)]
+            assert [tuple(r) for r in await conn.fetchall("PRAGMA query_only")] == [(1,)]
+            assert [tuple(r) for r in await conn.fetchall("PRAGMA busy_timeout")] == [(5000,)]
 
 
 async def test_bundled_migrations_applied_once(tmp_path: Path) -> None:
@@ -50,7 +57,7 @@ async def test_bundled_migrations_applied_once(tmp_path: Path) -> None:
     assert version == max(m.version for m in bundled_migrations())
     again = await Database.open(path)  # reopening applies nothing twice
     async with again.read() as conn:
-        rows = await conn.execute_fetchall("SELECT version FROM schema_migrations ORDER BY version")
+        rows = await conn.fetchall("SELECT version FROM schema_migrations ORDER BY version")
     await again.close()
     assert [r[0] for r in rows] == [m.version for m in bundled_migrations()]
 
@@ -60,8 +67,8 @@ async def test_failed_migration_leaves_nothing_behind(db: Database) -> None:
     with pytest.raises(MigrationError, match="999_broken"):
         await db.migrate([*bundled_migrations(), bad])
     async with db.read() as conn:
-        tables = [r[0] for r in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type='table'")]
-        versions = [r[0] for r in await conn.execute_fetchall("SELECT version FROM schema_migrations")]
+        tables = [r[0] for r in await conn.fetchall("SELECT name FROM sqlite_master WHERE type='table'")]
+        versions = [r[0] for r in await conn.fetchall("SELECT version FROM schema_migrations")]
     assert "half_done" not in tables
     assert 999 not in versions
 
@@ -88,7 +95,7 @@ async def test_write_rolls_back_on_error(db: Database) -> None:
     with pytest.raises(RuntimeError):
         await insert_then_fail()
     async with db.read() as conn:
-        assert (await conn.execute_fetchall("SELECT count(*) FROM t"))[0][0] == 0
+        assert (await conn.fetchall("SELECT count(*) FROM t"))[0][0] == 0
 
 
 async def test_readers_cannot_write(db: Database) -> None:
@@ -148,7 +155,7 @@ async def test_cancelled_writers_never_leave_a_transaction_open(tmp_path: Path) 
         async with db.write() as conn:  # no "cannot start a transaction within a transaction"
             await conn.execute("INSERT INTO t VALUES (0)")
         async with db.read() as conn:
-            rows = await conn.execute_fetchall("SELECT n FROM t")
+            rows = await conn.fetchall("SELECT n FROM t")
         values = [r[0] for r in rows]
         # every write is whole or absent: each n appears exactly as often as -n
         assert all(values.count(n) == values.count(-n) for n in range(1, 6))
