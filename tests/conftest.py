@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from support.databases import BACKENDS, BOTH_BACKENDS, SQLITE, migrate_template, new_target
+from support.databases import BACKENDS, BOTH_BACKENDS, SQLITE, new_target, postgres_template  # noqa: F401
 from support.pds import ScriptedPds, atproto_client, scripted_pds
 from support.postgres import postgres_cluster  # noqa: F401  (a session fixture for every test)
 
@@ -21,7 +21,6 @@ from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database
 from chive_admin.upstream.atproto import AtprotoClient
-from testnet.postgres import PostgresCluster
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TESTS = REPO_ROOT / "tests"
@@ -35,11 +34,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     folder = Path(str(metafunc.definition.path)).relative_to(TESTS).parts[0]
     both = folder in BOTH_BACKENDS and metafunc.definition.get_closest_marker("sqlite_only") is None
     metafunc.parametrize("backend", BACKENDS if both else (SQLITE,))
-
-
-@pytest.fixture(scope="session")
-def postgres_template(postgres_cluster: PostgresCluster) -> str:
-    return migrate_template(postgres_cluster)
 
 
 @pytest.fixture

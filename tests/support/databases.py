@@ -43,6 +43,11 @@ def migrate_template(cluster: PostgresCluster) -> str:
     return TEMPLATE
 
 
+@pytest.fixture(scope="session")
+def postgres_template(postgres_cluster: PostgresCluster) -> str:
+    return migrate_template(postgres_cluster)
+
+
 def new_target(request: pytest.FixtureRequest, backend: str, sqlite_path: Path) -> DbTarget:
     """``sqlite_path``, or a fresh PostgreSQL database dropped when the test ends."""
     if backend == SQLITE:
