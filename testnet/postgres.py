@@ -173,6 +173,7 @@ class PostgresCluster:
         self.port = 0
         self.start_seconds: float | None = None
         self._destroyed = False
+        self._owner_pid = os.getpid()
 
     # -- layout -----------------------------------------------------------------------------------
 
@@ -230,7 +231,7 @@ class PostgresCluster:
                 raise PostgresUnavailable("running as root but runuser (util-linux) is not on PATH")
         root = Path(tempfile.mkdtemp(prefix="chive-pg-", dir=base_dir)).resolve()
         cluster = cls(root=root, bindir=bindir, run_as=run_as, password=secrets.token_hex(16))
-        atexit.register(cluster.destroy)
+        atexit.register(cluster._destroy_at_exit)
         try:
             if owner is not None:
                 os.chown(root, owner.pw_uid, owner.pw_gid)
@@ -274,13 +275,18 @@ class PostgresCluster:
         if self._destroyed:
             return
         self._destroyed = True
-        atexit.unregister(self.destroy)
+        atexit.unregister(self._destroy_at_exit)
         try:
             # a stop() that fails has killed the server: the files go all the same
             with contextlib.suppress(PostgresError):
                 self.stop()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def _destroy_at_exit(self) -> None:
+        # a forked child that exits through atexit must not take its parent's cluster with it
+        if os.getpid() == self._owner_pid:
+            self.destroy()
 
     def __enter__(self) -> PostgresCluster:
         return self

@@ -15,23 +15,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from support.processes import pid_alive
 
 from testnet.harness import REPO_ROOT, TESTNET_SCRIPT, Testnet, node_binary
 
 pytestmark = pytest.mark.interop
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); treat it as gone (it is not running, only unreaped).
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -61,7 +49,7 @@ def _port_open(url: str) -> bool:
 def _wait_gone(pid: int, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return True
         time.sleep(0.1)
     return False
@@ -69,7 +57,7 @@ def _wait_gone(pid: int, timeout: float = 30.0) -> bool:
 
 def _assert_network_gone(net: Testnet) -> None:
     assert net.pgid is not None
-    assert not _pid_alive(net.pid)
+    assert not pid_alive(net.pid)
     assert _group_members(net.pgid) == []
     with pytest.raises(ProcessLookupError):
         os.killpg(net.pgid, 0)
@@ -159,7 +147,7 @@ def test_start_failure_reports_stderr_tail(testnet_install_dir: Path) -> None:
         net.start()
     assert "node stderr tail" in str(info.value)
     net.close()
-    assert not _pid_alive(net.pid)
+    assert not pid_alive(net.pid)
     if net.log_path is not None:  # kept after a failure, for debugging
         net.log_path.unlink(missing_ok=True)
 
