@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from support.databases import BACKENDS, BOTH_BACKENDS, SQLITE, new_target, postgres_template  # noqa: F401
+from support.databases import BACKENDS, BOTH_BACKENDS, POSTGRES, SQLITE, new_target, postgres_template  # noqa: F401
 from support.pds import ScriptedPds, atproto_client, scripted_pds
 from support.postgres import postgres_cluster  # noqa: F401  (a session fixture for every test)
 
@@ -28,8 +28,12 @@ TESTS = REPO_ROOT / "tests"
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests of the folders in ``BOTH_BACKENDS`` that use a database run once per backend; a test marked
-    ``sqlite_only`` (it reads the SQLite file itself) runs on SQLite alone."""
+    ``sqlite_only`` (it reads the SQLite file itself) runs on SQLite alone, one marked ``postgres_only`` on
+    PostgreSQL alone."""
     if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("postgres_only") is not None:
+        metafunc.parametrize("backend", (POSTGRES,))
         return
     folder = Path(str(metafunc.definition.path)).relative_to(TESTS).parts[0]
     both = folder in BOTH_BACKENDS and metafunc.definition.get_closest_marker("sqlite_only") is None

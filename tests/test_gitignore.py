@@ -6,7 +6,7 @@ import fnmatch
 from pathlib import Path
 
 from chive_admin.settings import DEFAULT_DB
-from chive_admin.store.db import OwnerLock
+from chive_admin.store.sqlite_db import OwnerLock
 
 REPO = Path(__file__).resolve().parent.parent
 

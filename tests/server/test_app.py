@@ -13,7 +13,8 @@ from chive_admin._generated import ids
 from chive_admin.handlers import HANDLERS
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
-from chive_admin.store.db import DatabaseLockedByOtherProcess, OwnerLock
+from chive_admin.store.db import DatabaseLockedByOtherProcess
+from chive_admin.store.sqlite_db import OwnerLock
 
 
 async def test_health_answers_its_version_to_anyone(make_app: AppFactory) -> None:

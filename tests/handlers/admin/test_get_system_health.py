@@ -14,11 +14,13 @@ from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import get_system_health
 from chive_admin.handlers.admin import get_system_health as handler
 from chive_admin.store.db import Database, bundled_migrations
+from chive_admin.store.sql import Dialect
 from chive_admin.telemetry.health import IntegrityMonitor
 
 METHOD = ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH
 
 
+@pytest.mark.sqlite_only
 async def test_the_real_database_is_read(api: Api, tmp_path: Path) -> None:
     response = await api.get(METHOD)
     on_disk = os.stat(tmp_path / "chive-admin.db").st_size
@@ -28,7 +30,7 @@ async def test_the_real_database_is_read(api: Api, tmp_path: Path) -> None:
     (db,) = out.databases
     assert db.healthy is True
     assert db.integrity == "ok"
-    assert db.schema_version == max(m.version for m in bundled_migrations())
+    assert db.schema_version == max(m.version for m in bundled_migrations(Dialect.SQLITE))
     assert db.size_bytes == on_disk
     assert db.wal_bytes == wal_on_disk
     disk = os.statvfs(tmp_path)
@@ -38,6 +40,7 @@ async def test_the_real_database_is_read(api: Api, tmp_path: Path) -> None:
     assert db.error is None
 
 
+@pytest.mark.sqlite_only
 async def test_corruption_is_reported_unhealthy(tmp_path: Path, make_app: AppFactory) -> None:
     path = tmp_path / "bad.db"
     db = await Database.open(path, readers=1)
@@ -64,11 +67,24 @@ async def test_corruption_is_reported_unhealthy(tmp_path: Path, make_app: AppFac
     assert out.databases[0].error == "integrity check failed"
 
 
+@pytest.mark.sqlite_only
 async def test_little_free_disk_is_degraded(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(handler, "LOW_DISK_BYTES", 1 << 62)  # more than any disk has free
     out = answer(await api.get(METHOD), get_system_health.Output)
     assert out.status == "degraded"
     assert out.databases[0].healthy is True
+
+
+@pytest.mark.postgres_only
+async def test_postgres_reports_its_size_and_no_file_it_does_not_have(api: Api) -> None:
+    out = answer(await api.get(METHOD), get_system_health.Output)
+    assert out.status == "healthy"
+    (db,) = out.databases
+    assert (db.name, db.healthy, db.error) == ("postgresql", True, None)
+    assert db.size_bytes is not None and db.size_bytes > 0
+    assert db.schema_version == max(m.version for m in bundled_migrations(Dialect.POSTGRES))
+    # no file, no disk this process can see, no quick_check: absent, never a made-up figure
+    assert (db.wal_bytes, db.disk_free_bytes, db.integrity, db.integrity_checked_at) == (None, None, None, None)
 
 
 async def test_refused_to_a_caller_without_the_admin_role(api: Api) -> None:
