@@ -29,14 +29,15 @@ TESTS = REPO_ROOT / "tests"
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests of the folders in ``BOTH_BACKENDS`` that use a database run once per backend; a test marked
     ``sqlite_only`` (it reads the SQLite file itself) runs on SQLite alone, one marked ``postgres_only`` on
-    PostgreSQL alone."""
+    PostgreSQL alone, and one marked ``both_backends`` on both wherever it is."""
     if "backend" not in metafunc.fixturenames:
         return
     if metafunc.definition.get_closest_marker("postgres_only") is not None:
         metafunc.parametrize("backend", (POSTGRES,))
         return
     folder = Path(str(metafunc.definition.path)).relative_to(TESTS).parts[0]
-    both = folder in BOTH_BACKENDS and metafunc.definition.get_closest_marker("sqlite_only") is None
+    marked = metafunc.definition.get_closest_marker("both_backends") is not None
+    both = (marked or folder in BOTH_BACKENDS) and metafunc.definition.get_closest_marker("sqlite_only") is None
     metafunc.parametrize("backend", BACKENDS if both else (SQLITE,))
 
 

@@ -41,6 +41,7 @@ DEFAULT_PORT = 8590
 DEFAULT_DB = Path("chive-admin.db")
 DEFAULT_PLC_URL = "https://plc.directory"
 DEFAULT_WORKERS = 2
+DEFAULT_LEASE_SECONDS = 30
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETENTION_DAYS = 90
 #: operations waiting for a worker at most; a trigger past it is refused (503), none is dropped
@@ -338,6 +339,14 @@ class Settings:
         None, check_did, "repo DID whose pub.chive.graph.* records governance-sync mirrors"
     )
     workers: int = setting(DEFAULT_WORKERS, whole(1, 64), "backfill operations run at once")
+    #: how long a claim holds without a heartbeat: on a shared database, how soon another process takes the op
+    #: of one that died
+    lease_seconds: float = setting(
+        float(DEFAULT_LEASE_SECONDS),
+        seconds(3, 600),
+        "seconds an operation's claim holds without a heartbeat; on PostgreSQL, how soon another process resumes"
+        " the op of one that died",
+    )
     allow_private_network: bool = switch(
         "let upstream calls reach loopback/private addresses: for local development and tests only"
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from support.clock import ManualClock
 
-from chive_admin.auth.replay import ReplayCache, ReplayFull
+from chive_admin.auth.replay import ReplayCache, ReplayFull, SharedReplayCache
+from chive_admin.store.db import Database
 
 
 async def test_a_jti_is_used_once_until_it_expires() -> None:
@@ -49,3 +50,18 @@ async def test_past_the_total_bound_new_tokens_are_refused() -> None:
     assert len(replay) == 5
     clock.now += 30
     assert await replay.first_use("did:new", "j", clock.now + 60)
+
+
+@pytest.mark.both_backends
+async def test_the_shared_set_refuses_on_one_process_a_token_used_on_another(db: Database) -> None:
+    clock = ManualClock()
+    first, second = (SharedReplayCache(db, max_entries=10, max_per_issuer=2, clock=clock) for _ in range(2))
+    assert await first.first_use("did:a", "j1", clock.now + 60)
+    assert not await second.first_use("did:a", "j1", clock.now + 60)  # the other process saw it in the database
+    assert await second.first_use("did:a", "j2", clock.now + 90)
+    with pytest.raises(ReplayFull) as full:
+        await first.first_use("did:a", "j3", clock.now + 60)
+    assert full.value.per_issuer
+    assert full.value.retry_after == pytest.approx(60)
+    clock.now += 61
+    assert await first.first_use("did:a", "j3", clock.now + 60)  # j1 expired: room again, and it is forgotten

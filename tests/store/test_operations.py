@@ -214,8 +214,8 @@ async def test_expired_leases_and_exhausted_attempts(db: Database) -> None:
     await queue(db, "01A")
     await claim(db, "w1")
     async with db.write() as conn:
-        assert await ops.requeue_expired(conn, "2026-01-01T00:05:00.000000Z") == 0
-        assert await ops.requeue_expired(conn, "2026-01-01T00:11:00.000000Z") == 1
+        assert await ops.requeue_expired(conn, "2026-01-01T00:05:00.000000Z") == (0, 0)
+        assert await ops.requeue_expired(conn, "2026-01-01T00:11:00.000000Z") == (1, 0)
         assert await ops.fail_exhausted(conn, 2, T1) == []
         assert await ops.fail_exhausted(conn, 1, T1) == ["01A"]
     op = await get(db, "01A")

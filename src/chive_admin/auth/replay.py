@@ -5,8 +5,9 @@ stranger's tokens, signed or not, cost nothing here. Even so the set is bounded,
 bound is reached a new token is refused (``ReplayFull``) rather than an unexpired jti forgotten, since forgetting
 one would let its token be replayed. Expired entries are always dropped first.
 
-The interface is one awaitable call, so that the set can move into the database (shared by every process) without
-its callers changing.
+The interface is one awaitable call: :class:`ReplayCache` keeps the set in memory, for a server that owns its
+database (SQLite); :class:`SharedReplayCache` keeps it in the database, for processes that share one (PostgreSQL),
+so that a token used on one process is refused as replayed on every other.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import heapq
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Protocol
+
+from chive_admin.store import replay as replay_store
+from chive_admin.store.db import Database
 
 #: jti values remembered at most, over all issuers
 MAX_ENTRIES = 20_000
@@ -29,6 +34,10 @@ class ReplayFull(Exception):
         #: seconds until the earliest remembered token (of the issuer, when ``per_issuer``) expires
         self.retry_after = max(1.0, retry_after)
         self.per_issuer = per_issuer
+
+
+class Replay(Protocol):
+    async def first_use(self, issuer: str, jti: str, expires_at: float) -> bool: ...
 
 
 class ReplayCache:
@@ -85,3 +94,49 @@ class ReplayCache:
             self._per_issuer[issuer] -= 1
             if not self._per_issuer[issuer]:
                 del self._per_issuer[issuer]
+
+
+class SharedReplayCache:
+    """The same set and bounds as :class:`ReplayCache`, in the database every process shares: one write
+    transaction per accepted token."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_entries: int = MAX_ENTRIES,
+        max_per_issuer: int = MAX_PER_ISSUER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self.max_entries = max_entries
+        self.max_per_issuer = max_per_issuer
+        self._clock = clock
+
+    async def first_use(self, issuer: str, jti: str, expires_at: float) -> bool:
+        now = self._clock()
+        async with self._db.write() as conn:
+            found = await replay_store.remember(
+                conn,
+                issuer,
+                jti,
+                expires_at,
+                now,
+                max_entries=self.max_entries,
+                max_per_issuer=self.max_per_issuer,
+            )
+        if found.use is replay_store.Use.ISSUER_FULL:
+            raise ReplayFull(
+                f"{self.max_per_issuer} unexpired tokens of this issuer are in use",
+                limit=self.max_per_issuer,
+                retry_after=(found.soonest_expiry or now) - now,
+                per_issuer=True,
+            )
+        if found.use is replay_store.Use.FULL:
+            raise ReplayFull(
+                f"{self.max_entries} unexpired tokens are in use",
+                limit=self.max_entries,
+                retry_after=(found.soonest_expiry or now) - now,
+                per_issuer=False,
+            )
+        return found.use is replay_store.Use.FIRST

@@ -20,7 +20,7 @@ from atproto_server.exceptions import TokenDecodeError
 
 from chive_admin import untrusted_json
 from chive_admin.auth.identity import IdentityError, IdentityResolver, ResolutionShed
-from chive_admin.auth.replay import ReplayCache
+from chive_admin.auth.replay import Replay, ReplayCache
 from chive_admin.lex.formats import validate_did
 
 ALGORITHMS = frozenset({"ES256K", "ES256"})
@@ -64,13 +64,13 @@ class ServiceJwtVerifier:
         resolver: IdentityResolver,
         *,
         skew_seconds: int = DEFAULT_SKEW_SECONDS,
-        replay: ReplayCache | None = None,
+        replay: Replay | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.service_did = service_did
         self.resolver = resolver
         self.skew = skew_seconds
-        self.replay = replay or ReplayCache(clock=clock)
+        self.replay: Replay = replay or ReplayCache(clock=clock)
         self._clock = clock
 
     def read(self, token: str, nsid: str) -> ServiceToken:

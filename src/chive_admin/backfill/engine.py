@@ -29,8 +29,9 @@ from chive_admin.backfill.context import AnyContext, CancelRequested, JobContext
 from chive_admin.backfill.job import Job, JobFailed, JobParams
 from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
+from chive_admin.settings import DEFAULT_LEASE_SECONDS
 from chive_admin.store import operations as ops
-from chive_admin.store.db import Database, is_storage_full
+from chive_admin.store.db import Database, DatabaseUnavailable, is_storage_full, is_transient
 from chive_admin.store.sql import Conn
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ T = TypeVar("T")
 #: the reason a requeued op shows while the disk is full
 STORAGE_FULL = "storage_full"
 STORAGE_FULL_MESSAGE = "waiting for storage: the database's disk is full"
+#: the reason a requeued op shows after the database went away under it
+DATABASE_UNAVAILABLE = "database_unavailable"
+DATABASE_UNAVAILABLE_MESSAGE = "interrupted: the database could not be reached; resumed from its checkpoint"
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class EngineConfig:
     retention_days: int
     #: queued operations at most; a trigger past it is refused (``ops.QueueFull``)
     max_queued: int
-    lease_seconds: float = 30.0
+    lease_seconds: float = float(DEFAULT_LEASE_SECONDS)
     #: an op started this many times without finishing (crashes, lost leases) ends failed instead of looping
     max_attempts: int = 25
     poll_seconds: float = 1.0
@@ -67,7 +71,12 @@ class EngineConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
-        return cls(workers=settings.workers, retention_days=settings.retention_days, max_queued=settings.max_queued_ops)
+        return cls(
+            workers=settings.workers,
+            retention_days=settings.retention_days,
+            max_queued=settings.max_queued_ops,
+            lease_seconds=settings.lease_seconds,
+        )
 
 
 class NotRunnable(Exception):
@@ -117,12 +126,19 @@ class Engine:
             self.on_change()
 
     async def start(self, services: JobServices) -> None:
-        """Resume what a previous process left (at once, not after a lease timeout), then start the workers."""
+        """Resume what a previous process left, then start the workers.
+
+        A process that owns its database (SQLite) resumes every op left running at once; on a shared database
+        (PostgreSQL) an op left running may be a live peer's, so only those whose lease ran out are taken."""
         self.services = services
         async with self._state_write() as conn:
-            requeued, cancelled = await ops.requeue_orphans(conn, now_stamp())
+            if self.db.exclusive:
+                requeued, cancelled = await ops.requeue_orphans(conn, now_stamp())
+            else:
+                requeued, cancelled = await ops.requeue_expired(conn, now_stamp())
         if requeued or cancelled:
             log.info("resuming %d interrupted operation(s); %d cancel request(s) completed", requeued, cancelled)
+        self.db.on_work(self.wake)  # a trigger on another process wakes an idle worker here
         await self.prune()
         for index in range(self.config.workers):
             self._tasks.append(asyncio.create_task(self._worker(index), name=f"backfill-worker-{index}"))
@@ -209,18 +225,24 @@ class Engine:
     # -- workers --------------------------------------------------------------------------------------------------
 
     async def _maintenance(self) -> None:
+        # a third of a lease: an op whose process died is requeued at most that long after its lease ran out
+        every = self.config.lease_seconds / 3
         elapsed = 0.0
         while True:
-            await asyncio.sleep(self.config.lease_seconds)
-            elapsed += self.config.lease_seconds
-            async with self._state_write() as conn:
-                stale = await ops.requeue_expired(conn, now_stamp())
-            if stale:
-                log.warning("requeued %d operation(s) whose lease expired", stale)
-                self._wake.set()
-            if elapsed >= self.config.prune_every_seconds:
-                elapsed = 0.0
-                await self.prune()
+            await asyncio.sleep(every)
+            elapsed += every
+            try:
+                async with self._state_write() as conn:
+                    stale, cancelled = await ops.requeue_expired(conn, now_stamp())
+                if stale or cancelled:
+                    log.warning("requeued %d operation(s) whose lease expired; %d cancelled", stale, cancelled)
+                    self._wake.set()
+                if elapsed >= self.config.prune_every_seconds:
+                    elapsed = 0.0
+                    await self.prune()
+            except Exception as exc:  # the next round tries again: maintenance outlives a database hiccup
+                if not is_transient(exc):
+                    log.exception("engine maintenance failed")
 
     async def _claim(self, owner: str) -> ops.Operation | None:
         async with self._state_write() as conn:
@@ -260,6 +282,9 @@ class Engine:
             except Exception as exc:  # a worker outlives a database hiccup; the next poll tries again
                 if is_storage_full(exc):
                     log.warning("worker %d: storage is full; claiming paused", index)
+                    self._pause_for_storage()
+                elif isinstance(exc, DatabaseUnavailable):
+                    log.warning("worker %d: %s; claiming paused", index, exc)
                     self._pause_for_storage()
                 else:
                     log.exception("worker %d: could not claim an operation", index)
@@ -326,6 +351,9 @@ class Engine:
             if is_storage_full(exc):
                 await self._requeue_for_storage(op.id, owner)
                 return
+            if isinstance(exc, DatabaseUnavailable):
+                await self._requeue_for_database(op.id, owner, exc)
+                return
             log.exception("operation %s (%s) crashed", op.id, op.type)
             await self._failed_internally(op.id, owner, f"unexpected {type(exc).__name__} in the {op.type} job")
         else:
@@ -359,9 +387,9 @@ class Engine:
                 async with self._state_write() as conn:
                     held = await ops.heartbeat(conn, op_id, owner, stamp_in(self.config.lease_seconds))
             except Exception as exc:
-                if not is_storage_full(exc):
+                if not is_transient(exc):
                     raise
-                continue  # the lease is ours until it expires; the job's own writes meet the full disk first
+                continue  # the lease is ours until it expires; the job's own writes meet the trouble first
             if not held:
                 log.warning("operation %s: lease lost, stopping its job", op_id)
                 job_task.cancel()
@@ -398,20 +426,21 @@ class Engine:
             log.warning("operation %s: could not record its end (%s); it is no longer held here", op_id, outcome.value)
 
     async def _persist(self, op_id: str, what: str, write: Callable[[], Awaitable[T]]) -> T:
-        """Run a state write for ``op_id``; while the disk is full, wait and try again, so an op's outcome is never
-        dropped. Meanwhile :meth:`view` shows the op as waiting for storage, since its row cannot say so."""
+        """Run a state write for ``op_id``; while the disk is full or the database out of reach, wait and try
+        again, so an op's outcome is never dropped. Meanwhile :meth:`view` shows an op waiting for a full disk as
+        such, since its row cannot say so."""
         delay = 0.5
         try:
             while True:
                 try:
                     return await write()
                 except Exception as exc:
-                    if not is_storage_full(exc) or self._stopping:
+                    if not is_transient(exc) or self._stopping:
                         raise
-                    if op_id not in self._storage_waits:
+                    if is_storage_full(exc) and op_id not in self._storage_waits:
                         self._storage_waits.add(op_id)
                         self.on_change()
-                    log.warning("operation %s: %s: storage is full; trying again in %.1f s", op_id, what, delay)
+                    log.warning("operation %s: %s: %s; trying again in %.1f s", op_id, what, _trouble(exc), delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
         finally:
@@ -444,10 +473,29 @@ class Engine:
 
         await self._persist(op_id, "requeueing it", write)
 
+    async def _requeue_for_database(self, op_id: str, owner: str, exc: DatabaseUnavailable) -> None:
+        """The database went away under a job: its batch is lost with the connection, so give the op back to the
+        queue (from its checkpoint) as soon as the database answers again. Should this process die first, the lease
+        runs out and another process takes the op."""
+        log.warning("operation %s: %s; it resumes when the database is back", op_id, exc)
+        self._pause_for_storage()
+
+        async def write() -> bool:
+            async with self._state_write() as conn:
+                return await ops.release(
+                    conn, op_id, owner, now_stamp(), error=DATABASE_UNAVAILABLE_MESSAGE, error_code=DATABASE_UNAVAILABLE
+                )
+
+        await self._persist(op_id, "requeueing it", write)
+
     async def _release(self, op_id: str, owner: str) -> None:
         async with self._state_write() as conn:
             if await ops.release(conn, op_id, owner, now_stamp()):
                 log.info("operation %s released for the next start", op_id, extra={"op_id": op_id, "status": "queued"})
+
+
+def _trouble(exc: BaseException) -> str:
+    return "storage is full" if is_storage_full(exc) else "the database cannot be reached"
 
 
 def op_fields(op: ops.Operation) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from chive_admin.auth.audit import AuditLog
 from chive_admin.auth.authenticator import AdminAuthenticator
 from chive_admin.auth.identity import IdentityResolver
 from chive_admin.auth.policy import Authenticator
+from chive_admin.auth.replay import SharedReplayCache
 from chive_admin.auth.roles import RoleBook
 from chive_admin.auth.service_jwt import ServiceJwtVerifier
 from chive_admin.backfill.engine import Engine, EngineConfig
@@ -112,7 +113,9 @@ def create_app(
         )
         keys = ApiKeyStore(db)
         roles = RoleBook(db, settings.admin_dids)
-        verifier = ServiceJwtVerifier(settings.service_did, identities)
+        # a server that owns its database keeps the jti set in memory; processes sharing one keep it there
+        replay = None if db.exclusive else SharedReplayCache(db)
+        verifier = ServiceJwtVerifier(settings.service_did, identities, replay=replay)
         services = Services(
             settings=settings,
             db=db,

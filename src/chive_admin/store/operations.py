@@ -380,16 +380,22 @@ async def requeue_orphans(conn: Conn, now: str) -> tuple[int, int]:
     return changed, cancelled
 
 
-async def requeue_expired(conn: Conn, now: str) -> int:
-    """Ops whose lease ran out while the process lives (a stuck worker) go back to the queue."""
-    changed = await conn.execute(
+async def requeue_expired(conn: Conn, now: str) -> tuple[int, int]:
+    """Ops whose lease ran out (a stuck worker, or a process that died) go back to the queue, from their
+    checkpoint; a cancel request left by a dead worker completes. Returns (requeued, cancelled)."""
+    cancelled = await conn.execute(
+        "UPDATE operations SET status = 'cancelled', completed_at = ?, updated_at = ?, lease_owner = NULL,"
+        " lease_expires_at = NULL WHERE status = 'cancelling' AND lease_expires_at < ?",
+        (now, now, now),
+    )
+    requeued = await conn.execute(
         "UPDATE operations SET status = 'queued', updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
         " WHERE status = 'running' AND lease_expires_at < ?",
         (now, now),
     )
-    if changed:
+    if requeued:
         await announce_work(conn)
-    return changed
+    return requeued, cancelled
 
 
 async def fail_exhausted(conn: Conn, max_attempts: int, now: str) -> list[str]:

@@ -81,7 +81,8 @@ async def test_postgres_reports_its_size_and_no_file_it_does_not_have(api: Api) 
     assert out.status == "healthy"
     (db,) = out.databases
     assert (db.name, db.healthy, db.error) == ("postgresql", True, None)
-    assert db.size_bytes is not None and db.size_bytes > 0
+    assert db.size_bytes is not None
+    assert db.size_bytes > 0
     assert db.schema_version == max(m.version for m in bundled_migrations(Dialect.POSTGRES))
     # no file, no disk this process can see, no quick_check: absent, never a made-up figure
     assert (db.wal_bytes, db.disk_free_bytes, db.integrity, db.integrity_checked_at) == (None, None, None, None)

@@ -197,13 +197,3 @@ CREATE TABLE operation_items (
     PRIMARY KEY (operation_id, item)
 );
 CREATE INDEX operation_items_state ON operation_items (operation_id, state);
-
--- Shared by every process, unlike SQLite's in-memory set: a service-auth token used on one process is refused as
--- replayed on every other (auth/replay.py).
-CREATE TABLE service_auth_jtis (
-    issuer     TEXT COLLATE "C" NOT NULL,
-    jti        TEXT COLLATE "C" NOT NULL,
-    expires_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (issuer, jti)
-);
-CREATE INDEX service_auth_jtis_expires ON service_auth_jtis (expires_at);
