@@ -208,6 +208,7 @@ class PostgresDatabase(Database):
             for callback in self._callbacks:
                 callback()
 
+        again = False
         while True:
             raw: asyncpg.Connection | None = None
             try:
@@ -215,7 +216,9 @@ class PostgresDatabase(Database):
                 lost.clear()
                 raw.add_termination_listener(lambda _conn: lost.set())
                 await raw.add_listener(WORK_CHANNEL, heard)
-                heard()  # work queued while nobody listened is not missed
+                if again:
+                    heard()  # work queued while nobody listened is not missed
+                again = True
                 while not lost.is_set():
                     # a dead peer is not always reported: ask now and then whether the connection still answers
                     try:

@@ -17,6 +17,7 @@ from support.engine import engine_config
 from support.resume import ended, left_off
 
 from chive_admin._generated import ids
+from chive_admin.store.sql import Dialect
 from chive_admin.backfill.context import JobContext
 from chive_admin.ingest.write import apply_records
 from chive_admin.store import operations, search
@@ -44,9 +45,12 @@ async def seeded(make_app: AppFactory) -> AsyncIterator[tuple[Starlette, httpx.A
         async with db.write() as conn:
             await apply_records(conn, [eprint(n) for n in range(COUNT)], "2026-01-01T00:00:00.000000Z")
             # the records drift from the live index (as after a bug or a tokenizer change): only a rebuild sees it
-            await conn.execute(
-                "UPDATE records SET value = json_set(value, '$.title', 'Zebra ' || rkey) WHERE rkey < 'e000100'"
+            retitled = (
+                "jsonb_set(value::jsonb, '{title}', to_jsonb('Zebra ' || rkey))::text"
+                if conn.dialect is Dialect.POSTGRES
+                else "json_set(value, '$.title', 'Zebra ' || rkey)"
             )
+            await conn.execute(f"UPDATE records SET value = {retitled} WHERE rkey < 'e000100'")
         yield app, client
 
 
