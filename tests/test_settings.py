@@ -25,6 +25,7 @@ from chive_admin.settings import (
     server_variables,
     unknown_variables,
 )
+from chive_admin.store.target import PostgresUrl
 
 
 class Case(NamedTuple):
@@ -46,6 +47,7 @@ CASES = {
     "plc_url": Case("http://127.0.0.1:2582/", "http://127.0.0.1:2582", "ftp://x", "'ftp://x' is not an http(s) URL"),
     "governance_did": Case("did:plc:gov", "did:plc:gov", "did:bad", "'did:bad' is not a valid DID"),
     "workers": Case("8", 8, "abc", "'abc' is not a whole number"),
+    "lease_seconds": Case("10", 10.0, "2", "2 is out of range (3…600)"),
     "allow_private_network": Case("yes", True, "maybe", "'maybe' is not a boolean (true/false)"),
     "log_level": Case("DEBUG", "debug", "loud", "'loud' is not one of critical, error, warning, info, debug"),
     "retention_days": Case("7", 7, "0", "0 is out of range (1…36500)"),
@@ -69,6 +71,7 @@ CASES = {
 RANGES = {
     "port": (1, 65535),
     "workers": (1, 64),
+    "lease_seconds": (3, 600),
     "retention_days": (1, 36500),
     "max_queued_ops": (1, 1_000_000),
     "upstream_timeout": (1, 600),
@@ -268,3 +271,14 @@ def test_the_parsed_command_line_builds_the_settings() -> None:
     s = from_arguments(args, environ={"CHIVE_ADMIN_WORKERS": "3", "CHIVE_ADMIN_PORT": "1"})
     assert (s.port, s.admin_dids, s.workers) == (9000, ("did:plc:aaa", "did:plc:bbb"), 3)
     assert from_arguments(parser.parse_args([]), environ={}) == build(environ={})
+
+
+def test_db_takes_a_postgresql_url_and_never_shows_its_password() -> None:
+    s = build(db="postgresql://chive:hunter22@db.internal:5432/chive_admin", environ={})
+    assert isinstance(s.db, PostgresUrl)
+    assert s.db.url == "postgresql://chive:hunter22@db.internal:5432/chive_admin"
+    assert "hunter22" not in repr(s)
+    assert build(db="sqlite:///state.db", environ={}).db == Path("state.db")
+    with pytest.raises(SettingsError, match="--db: mysql:// is not a database") as refused:
+        build(db="mysql://chive:hunter22@h/d", environ={})
+    assert "hunter22" not in str(refused.value)

@@ -17,11 +17,11 @@ from support.engine import engine_config
 from support.resume import ended, left_off
 
 from chive_admin._generated import ids
-from chive_admin.store.sql import Dialect
 from chive_admin.backfill.context import JobContext
 from chive_admin.ingest.write import apply_records
 from chive_admin.store import operations, search
 from chive_admin.store.index import IndexedRecord
+from chive_admin.store.sql import Dialect
 
 COUNT = 20_000
 DID = "did:plc:author000000000000000000"
