@@ -20,6 +20,7 @@ from chive_admin.handlers.call import Handler
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database
+from chive_admin.store.target import DbTarget
 from chive_admin.upstream.atproto import AtprotoClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marked = metafunc.definition.get_closest_marker("both_backends") is not None
     both = (marked or folder in BOTH_BACKENDS) and metafunc.definition.get_closest_marker("sqlite_only") is None
     metafunc.parametrize("backend", BACKENDS if both else (SQLITE,))
+
+
+@pytest.fixture
+def db_target(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> DbTarget:
+    """Where a test's own ``Settings`` put the database: a SQLite file, or a PostgreSQL database of its own."""
+    return new_target(request, backend, tmp_path / "test-target.db")
 
 
 @pytest.fixture

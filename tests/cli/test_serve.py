@@ -14,11 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.server import ServerProcess, cli_command, create_key
+from support.server import ServerProcess, cli_command, create_key, free_port
 
 from chive_admin._generated import ids
 from chive_admin.cli import main
 from chive_admin.settings import DECLARATIONS
+from testnet.postgres import PostgresCluster
 
 
 @pytest.fixture
@@ -244,3 +245,34 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(
         assert audited_ips(server, key) == [expected]
     finally:
         server.stop()
+
+
+def test_a_postgresql_database_that_cannot_be_used_is_one_line_and_exit_2(
+    tmp_path: Path, postgres_cluster: PostgresCluster, postgres_template: str
+) -> None:
+    """A wrong password, a missing database, a closed port, a schema from a newer version: one line each, the
+    password never shown, and the server never listens."""
+    newer = postgres_cluster.create_database(template=postgres_template)
+    postgres_cluster.run_sql("INSERT INTO schema_migrations VALUES (999, 'future', 'now')", dbname=newer)
+    cases = {
+        postgres_cluster.url("postgres", password="wrong-s3cret"): "password authentication failed for user 'chive'",
+        postgres_cluster.url("no_such_db"): "database 'no_such_db' does not exist",
+        f"postgresql://chive:{postgres_cluster.password}@127.0.0.1:{free_port()}/x": "cannot reach 127.0.0.1:",
+        postgres_cluster.url(newer): "[999] that this version does not know",
+    }
+    for url, fragment in cases.items():
+        result = subprocess.run(
+            cli_command("serve", "--db", url, "--port", str(free_port())),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        assert fragment in result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "wrong-s3cret" not in result.stderr
+        assert postgres_cluster.password not in result.stderr
+    postgres_cluster.drop_database(newer)

@@ -21,6 +21,7 @@ from support.plc import PlcIdentity
 from chive_admin._generated import ids
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
+from chive_admin.store.target import DbTarget
 from testnet.harness import Testnet
 
 pytestmark = pytest.mark.interop
@@ -35,9 +36,11 @@ def identity(testnet: Testnet) -> PlcIdentity:
 
 
 @pytest.fixture
-async def client(tmp_path: Path, testnet: Testnet, identity: PlcIdentity) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    db_target: DbTarget, tmp_path: Path, testnet: Testnet, identity: PlcIdentity
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        db=tmp_path / "plc.db",
+        db=db_target,
         service_did=SERVICE_DID,
         admin_dids=(identity.did,),
         plc_url=testnet.plc_url,

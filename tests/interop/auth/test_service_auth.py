@@ -17,6 +17,7 @@ from support.auth import bearer
 from chive_admin._generated import ids
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
+from chive_admin.store.target import DbTarget
 from testnet.harness import Testnet
 from testnet.pds_client import Account, PdsClient
 
@@ -28,11 +29,11 @@ STATUS = ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS
 
 @pytest.fixture
 async def admin_and_client(
-    tmp_path: Path, testnet: Testnet, pds: PdsClient
+    db_target: DbTarget, tmp_path: Path, testnet: Testnet, pds: PdsClient
 ) -> AsyncIterator[tuple[Account, httpx.AsyncClient]]:
     admin = pds.create_account(prefix="admin")
     settings = Settings(
-        db=tmp_path / "auth.db",
+        db=db_target,
         service_did=SERVICE_DID,
         admin_dids=(admin.did,),
         plc_url=testnet.plc_url,

@@ -17,6 +17,7 @@ from support.api import call, wait_ended
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
 from chive_admin.store import citations
+from chive_admin.store.target import DbTarget
 from testnet import records
 from testnet.harness import Testnet
 from testnet.pds_client import PdsClient
@@ -43,8 +44,8 @@ def encrypted(pdf: bytes) -> bytes:
 
 
 @pytest.fixture
-async def client(tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(db=tmp_path / "cite.db", plc_url=testnet.plc_url, allow_private_network=True)
+async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(db=db_target, plc_url=testnet.plc_url, allow_private_network=True)
     async for c in served_app(settings):
         yield c
 

@@ -21,6 +21,7 @@ from support.plc_view import plc_view
 from chive_admin._generated import ids
 from chive_admin.backfill.jobs import did_sync
 from chive_admin.settings import Settings
+from chive_admin.store.target import DbTarget
 from testnet import records
 from testnet.harness import Testnet
 from testnet.pds_client import PdsClient
@@ -31,8 +32,8 @@ EPRINT = "at://did:plc:bench/pub.chive.eprint.submission/x"
 
 
 @pytest.fixture
-async def client(tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(db=tmp_path / "sync.db", plc_url=testnet.plc_url, allow_private_network=True)
+async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(db=db_target, plc_url=testnet.plc_url, allow_private_network=True)
     async for c in served_app(settings):
         yield c
 
@@ -155,9 +156,9 @@ async def test_a_bad_did_is_refused_at_trigger_time(client: httpx.AsyncClient) -
         assert response.status_code == 400
 
 
-async def faulty_client(tmp_path: Path, plc_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def faulty_client(db_target: DbTarget, tmp_path: Path, plc_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        db=tmp_path / "faulty-sync.db",
+        db=db_target,
         plc_url=plc_url,
         allow_private_network=True,
         upstream_timeout=2.0,

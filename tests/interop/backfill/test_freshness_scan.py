@@ -17,6 +17,7 @@ from chive_admin._generated import ids
 from chive_admin.clock import stamp, utc_now
 from chive_admin.settings import Settings
 from chive_admin.store import search
+from chive_admin.store.target import DbTarget
 from testnet import records
 from testnet.harness import Testnet
 from testnet.pds_client import PdsClient
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(db=tmp_path / "fresh.db", allow_private_network=True)
+async def client(db_target: DbTarget, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(db=db_target, allow_private_network=True)
     async for c in served_app(settings):
         yield c
 

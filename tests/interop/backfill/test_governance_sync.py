@@ -13,6 +13,7 @@ from support.api import call
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
+from chive_admin.store.target import DbTarget
 from testnet import records
 from testnet.harness import Testnet
 from testnet.pds_client import Account, PdsClient
@@ -25,9 +26,9 @@ def governance(pds: PdsClient) -> Account:
     return pds.create_account(prefix="gov")
 
 
-def app_client(tmp_path: Path, testnet: Testnet, governance_did: str | None) -> Any:
+def app_client(db_target: DbTarget, tmp_path: Path, testnet: Testnet, governance_did: str | None) -> Any:
     settings = Settings(
-        db=tmp_path / "gov.db", plc_url=testnet.plc_url, governance_did=governance_did, allow_private_network=True
+        db=db_target, plc_url=testnet.plc_url, governance_did=governance_did, allow_private_network=True
     )
     return served_app(settings)
 

@@ -20,6 +20,7 @@ from support.engine import engine_config
 from chive_admin._generated import ids
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
+from chive_admin.store.target import DbTarget
 from testnet import records
 from testnet.harness import Testnet
 from testnet.pds_client import Account, PdsClient
@@ -91,8 +92,8 @@ class Server:
             return [tuple(r) for r in await conn.fetchall(sql, args)]
 
 
-def app_for(tmp_path: Path) -> Starlette:
-    settings = Settings(db=tmp_path / "scan.db", allow_private_network=True)
+def app_for(db_target: DbTarget, tmp_path: Path) -> Starlette:
+    settings = Settings(db=db_target, allow_private_network=True)
     return create_app(settings, authenticator=FixedTokens(), engine_config=FAST)
 
 

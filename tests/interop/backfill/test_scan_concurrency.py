@@ -14,6 +14,7 @@ from interop.ops import run_op, served_app
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
+from chive_admin.store.target import DbTarget
 from testnet import records
 from testnet.harness import Testnet
 from testnet.pds_client import PdsClient
@@ -24,9 +25,9 @@ LIMIT = 2
 
 
 @pytest.fixture
-async def client(tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
+async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        db=tmp_path / "concurrency.db",
+        db=db_target,
         plc_url=testnet.plc_url,
         allow_private_network=True,
         upstream_concurrency=LIMIT,

@@ -15,6 +15,7 @@ from support.api import Operation, call, started, wait_ended
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
+from chive_admin.store.target import DbTarget
 from testnet import records
 from testnet.harness import Testnet
 from testnet.pds_client import PdsClient
@@ -34,9 +35,9 @@ FAULTS = FaultConfig(
 
 
 @pytest.fixture
-async def client(tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
+async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        db=tmp_path / "faults.db",
+        db=db_target,
         plc_url=testnet.plc_url,
         allow_private_network=True,
         upstream_timeout=2.0,
