@@ -3,8 +3,6 @@ by the server against the PLC-resolved key."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from support.api import call
 from support.auth import bearer
 
 from chive_admin._generated import ids
+from chive_admin.cli.local_db import opened
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store.target import DbTarget
@@ -44,7 +43,7 @@ async def admin_and_client(
 
 
 async def test_tokens_from_a_real_pds(
-    tmp_path: Path, pds: PdsClient, pds2: PdsClient, admin_and_client: tuple[Account, httpx.AsyncClient]
+    db_target: DbTarget, pds: PdsClient, pds2: PdsClient, admin_and_client: tuple[Account, httpx.AsyncClient]
 ) -> None:
     admin, client = admin_and_client
     token = pds.get_service_auth(admin, aud=SERVICE_DID, lxm=STATUS)
@@ -76,6 +75,6 @@ async def test_tokens_from_a_real_pds(
     assert all(e.get("actorDid") for e in audit["entries"])
     assert token not in str(audit)
     # getAuditLog flushed the audit buffer before it read: every refusal above is in the table
-    with contextlib.closing(sqlite3.connect(tmp_path / "auth.db")) as db:
-        refused = {row[0] for row in db.execute("SELECT reason FROM audit_log WHERE actor_did IS NULL")}
+    async with opened(db_target) as db, db.read() as conn:  # beside the server, as `chive-admin keys` opens it
+        refused = {row[0] for row in await conn.fetchall("SELECT reason FROM audit_log WHERE actor_did IS NULL")}
     assert {"replayed", "wrong_lxm", "wrong_aud"} <= refused
