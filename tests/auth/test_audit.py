@@ -14,7 +14,7 @@ from chive_admin.clock import now_stamp
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store import audit as audit_store
 from chive_admin.store.audit import AuditEntry
-from chive_admin.store.db import Database
+from chive_admin.store.db import Database, DatabaseUnavailable
 
 ACTOR = "did:plc:auditactor0000000000000000"
 
@@ -80,6 +80,25 @@ async def test_a_failed_write_keeps_the_entries_for_the_next_flush(
     log.record(entry(2))
     await log.flush()
     assert [m for m, _ in await stored(db)] == ["m1", "m2"]
+
+
+async def test_while_the_database_is_away_the_held_entries_are_bounded_newest_kept(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "MAX_BUFFERED", 3)
+    log = AuditLog(db, ApiKeyStore(db))
+
+    async def away(*args: object) -> None:
+        raise DatabaseUnavailable("the database cannot be reached")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(audit.audit_store, "append_audit", away)
+        for n in range(5):
+            log.record(entry(n))
+            with pytest.raises(DatabaseUnavailable):
+                await log.flush()
+    await log.flush()
+    assert [m for m, _ in await stored(db)] == ["m2", "m3", "m4"]
 
 
 async def test_the_flusher_writes_early_when_many_wait_and_everything_at_stop(db: Database) -> None:

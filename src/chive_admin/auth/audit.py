@@ -17,12 +17,14 @@ from chive_admin.auth.api_keys import ApiKeyStore
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store import audit as audit_store
 from chive_admin.store.audit import AuditEntry
-from chive_admin.store.db import Database
+from chive_admin.store.db import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.5
 FLUSH_AT = 500
+#: entries held at most while the database cannot take them (it is down): past it the oldest are dropped, counted
+MAX_BUFFERED = 100_000
 
 
 class AuditLog:
@@ -64,6 +66,10 @@ class AuditLog:
                     await api_keys_store.touch_keys(conn, used)
             except Exception:
                 self._buffer[:0] = entries  # kept for the next flush rather than lost
+                overflow = len(self._buffer) - MAX_BUFFERED
+                if overflow > 0:
+                    del self._buffer[:overflow]
+                    log.error("audit: %d entries dropped: the database has not taken any for too long", overflow)
                 raise
 
     async def _run(self) -> None:
@@ -73,6 +79,8 @@ class AuditLog:
             self._due.clear()
             try:
                 await self.flush()
+            except DatabaseUnavailable as exc:
+                log.warning("audit flush waits for the database (%s); entries kept", exc)
             except Exception:
                 log.exception("audit flush failed; entries kept for the next attempt")
 
