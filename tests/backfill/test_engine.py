@@ -7,7 +7,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -19,14 +19,16 @@ from support.engine import engine_config
 from support.jobs import CountItems
 from support.resume import left_off
 from support.scripted import Answer, scripted_server
+from support.seeding import new_op
 
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import get_backfill_status
-from chive_admin.backfill.engine import STORAGE_FULL, EngineConfig
-from chive_admin.backfill.job_types import JobRegistry
+from chive_admin.backfill.engine import STORAGE_FULL, Engine, EngineConfig
+from chive_admin.backfill.job_types import JobRegistry, build_registry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.store import operations as ops
 from chive_admin.store import work_items
+from chive_admin.store.db import Database
 
 CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
 FAST = engine_config(workers=2, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
@@ -507,3 +509,32 @@ async def test_an_op_whose_state_cannot_be_written_shows_why(make_app: AppFactor
         assert await waiting is True
         after = (await client.get(status, params={"id": op_id}, headers=ADMIN)).json()["operation"]
         assert "errorCode" not in after
+
+
+# -- start-up: what an engine takes over ------------------------------------------------------------------------
+
+PAST = "2000-01-01T00:00:00.000000Z"
+
+
+async def test_a_live_lease_is_taken_only_by_a_process_that_owns_the_database(db: Database) -> None:
+    """SQLite: this process owns the file, so an op left running was its predecessor's and resumes at once.
+    PostgreSQL: it may be a live peer's, so only the op whose lease ran out is taken back; the other stays its
+    holder's."""
+    async with db.write() as conn:
+        live = await new_op(conn, "did-sync", {"did": "did:plc:live"}, claimed_by="peer/0")
+        dead = await new_op(conn, "did-sync", {"did": "did:plc:dead"}, claimed_by="gone/0", lease_until=PAST)
+    # no workers: what start-up itself does, before anything is claimed again
+    engine = Engine(db, build_registry(BUILTIN_JOBS, ()), engine_config(workers=0))
+    await engine.start(cast(Any, object()))
+    try:
+        async with db.read() as conn:
+            after = {op_id: await ops.get(conn, op_id) for op_id in (live.id, dead.id)}
+    finally:
+        await engine.stop()
+    assert after[dead.id] is not None
+    assert (after[dead.id].status, after[dead.id].lease_owner) == ("queued", None)
+    assert after[live.id] is not None
+    if db.exclusive:
+        assert (after[live.id].status, after[live.id].lease_owner) == ("queued", None)
+    else:
+        assert (after[live.id].status, after[live.id].lease_owner) == ("running", "peer/0")

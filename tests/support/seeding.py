@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
+
 from ulid import ULID
 
 from chive_admin.clock import now_stamp
 from chive_admin.settings import DEFAULT_MAX_QUEUED_OPS
 from chive_admin.store import operations as ops
+from chive_admin.store.sql import Conn
 
 #: a lease that never runs out while a test looks
 FAR = "2999-01-01T00:00:00.000000Z"
 
 
 async def new_op(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     op_type: str,
     params: dict[str, Any],
     *,
