@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from ulid import ULID
 
 from chive_admin.clock import now_stamp
