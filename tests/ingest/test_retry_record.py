@@ -6,7 +6,6 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-import aiosqlite
 import pytest
 from support.pds import ScriptedPds, cid_of
 
@@ -15,6 +14,7 @@ from chive_admin.ingest.write import apply_records
 from chive_admin.store.db import Database
 from chive_admin.store.index import IndexedRecord
 from chive_admin.store.operations import Progress
+from chive_admin.store.sql import Conn
 from chive_admin.upstream.atproto import AtprotoClient
 from testnet import records
 
@@ -32,7 +32,7 @@ class Batches:
     db: Database
     progress: Progress = field(default_factory=Progress)
 
-    def batch(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+    def batch(self) -> AbstractAsyncContextManager[Conn]:
         return self.db.write()
 
 

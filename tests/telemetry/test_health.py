@@ -10,11 +10,11 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from chive_admin.store import probes
 from chive_admin.store.db import Database
+from chive_admin.store.sql import Conn
 from chive_admin.telemetry import health
 from chive_admin.telemetry.health import IntegrityMonitor, event_loop_lag_us, process_facts, python_version
 
@@ -33,7 +33,7 @@ class Checks:
         self.started = 0
         self.release = asyncio.Event()
 
-    async def __call__(self, conn: aiosqlite.Connection) -> probes.IntegrityResult:
+    async def __call__(self, conn: Conn) -> probes.IntegrityResult:
         self.started += 1
         await self.release.wait()
         return probes.IntegrityResult(ok=self.started == 1, duration_ms=1.0, first_problem=None)
