@@ -62,50 +62,6 @@ async def test_bundled_migrations_applied_once(tmp_path: Path) -> None:
     assert [r[0] for r in rows] == [m.version for m in bundled_migrations()]
 
 
-async def test_failed_migration_leaves_nothing_behind(db: Database) -> None:
-    bad = Migration(999, "broken", "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);")
-    with pytest.raises(MigrationError, match="999_broken"):
-        await db.migrate([*bundled_migrations(), bad])
-    async with db.read() as conn:
-        tables = [r[0] for r in await conn.fetchall("SELECT name FROM sqlite_master WHERE type='table'")]
-        versions = [r[0] for r in await conn.fetchall("SELECT version FROM schema_migrations")]
-    assert "half_done" not in tables
-    assert 999 not in versions
-
-
-async def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "new.db"
-    db = await Database.open(path)
-    async with db.write() as conn:
-        await conn.execute("INSERT INTO schema_migrations VALUES (998, 'future', 'now')")
-    await db.close()
-    with pytest.raises(MigrationError, match="newer chive-admin"):
-        await Database.open(path)
-
-
-async def test_write_rolls_back_on_error(db: Database) -> None:
-    async with db.write() as conn:
-        await conn.execute("CREATE TABLE t (x INTEGER NOT NULL)")
-
-    async def insert_then_fail() -> None:
-        async with db.write() as conn:
-            await conn.execute("INSERT INTO t VALUES (1)")
-            raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError):
-        await insert_then_fail()
-    async with db.read() as conn:
-        assert (await conn.fetchall("SELECT count(*) FROM t"))[0][0] == 0
-
-
-async def test_readers_cannot_write(db: Database) -> None:
-    import sqlite3
-
-    with pytest.raises(sqlite3.OperationalError):
-        async with db.read() as conn:
-            await conn.execute("CREATE TABLE nope (x)")
-
-
 async def test_second_owner_is_refused_until_the_first_closes(tmp_path: Path) -> None:
     path = tmp_path / "owned.db"
     first = await Database.open(path)
