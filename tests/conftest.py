@@ -34,12 +34,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" not in metafunc.fixturenames:
         return
     if metafunc.definition.get_closest_marker("postgres_only") is not None:
-        metafunc.parametrize("backend", (POSTGRES,))
+        metafunc.parametrize("backend", (POSTGRES,), scope="module")
         return
     folder = Path(str(metafunc.definition.path)).relative_to(TESTS).parts[0]
     marked = metafunc.definition.get_closest_marker("both_backends") is not None
     both = (marked or folder in BOTH_BACKENDS) and metafunc.definition.get_closest_marker("sqlite_only") is None
-    metafunc.parametrize("backend", BACKENDS if both else (SQLITE,))
+    # module scope: a module's tests run backend by backend, and a module fixture that the tests change (a PDS's
+    # population) can ask for ``backend`` to be made once per backend
+    metafunc.parametrize("backend", BACKENDS if both else (SQLITE,), scope="module")
 
 
 @pytest.fixture

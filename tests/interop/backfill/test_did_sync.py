@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +31,7 @@ EPRINT = "at://did:plc:bench/pub.chive.eprint.submission/x"
 
 
 @pytest.fixture
-async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
+async def client(db_target: DbTarget, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(db=db_target, plc_url=testnet.plc_url, allow_private_network=True)
     async for c in served_app(settings):
         yield c
@@ -156,7 +155,7 @@ async def test_a_bad_did_is_refused_at_trigger_time(client: httpx.AsyncClient) -
         assert response.status_code == 400
 
 
-async def faulty_client(db_target: DbTarget, tmp_path: Path, plc_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def faulty_client(db_target: DbTarget, plc_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
         db=db_target,
         plc_url=plc_url,
@@ -168,7 +167,9 @@ async def faulty_client(db_target: DbTarget, tmp_path: Path, plc_url: str) -> As
         yield c
 
 
-async def test_did_sync_of_2000_records_through_every_fault(tmp_path: Path, testnet: Testnet, pds2: PdsClient) -> None:
+async def test_did_sync_of_2000_records_through_every_fault(
+    db_target: DbTarget, testnet: Testnet, pds2: PdsClient
+) -> None:
     author = pds2.create_account(prefix="faultsync")
     comment = records.review_comment(eprint_uri="at://did:plc:x/a.b.c/d")
     pds2.bulk_create(author, records.COMMENT, 2000, factory=lambda i: comment)
@@ -189,7 +190,7 @@ async def test_did_sync_of_2000_records_through_every_fault(tmp_path: Path, test
         FaultProxy(testnet.pds2_url, config) as proxy,
         plc_view(testnet.plc_url, testnet.pds2_url, proxy.url) as plc,
     ):
-        async for client in faulty_client(tmp_path, plc.url):
+        async for client in faulty_client(db_target, plc.url):
             ops = [await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 300)]
             while proxy.stats().faulted < len(transient):  # every planned fault met by some sync
                 ops.append(await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 300))
@@ -203,7 +204,9 @@ async def test_did_sync_of_2000_records_through_every_fault(tmp_path: Path, test
     assert plc.served >= 1  # the PDS was found through the (real) PLC document
 
 
-async def test_did_sync_against_a_pds_that_never_recovers(tmp_path: Path, testnet: Testnet, pds2: PdsClient) -> None:
+async def test_did_sync_against_a_pds_that_never_recovers(
+    db_target: DbTarget, testnet: Testnet, pds2: PdsClient
+) -> None:
     author = pds2.create_account(prefix="deadsync")
     pds2.create_record(author, records.COMMENT, records.review_comment(eprint_uri="at://did:plc:x/a.b.c/d"))
     never = FaultConfig(never_recover=True, kinds=(Fault.HTTP_503, Fault.RESET_BEFORE), seed=4)
@@ -211,7 +214,7 @@ async def test_did_sync_against_a_pds_that_never_recovers(tmp_path: Path, testne
         FaultProxy(testnet.pds2_url, never) as proxy,
         plc_view(testnet.plc_url, testnet.pds2_url, proxy.url) as plc,
     ):
-        async for client in faulty_client(tmp_path, plc.url):
+        async for client in faulty_client(db_target, plc.url):
             started = asyncio.get_running_loop().time()
             op = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 120)
             elapsed = asyncio.get_running_loop().time() - started

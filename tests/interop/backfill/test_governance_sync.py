@@ -3,7 +3,6 @@ of that repository are not touched; getGraphStats counts what is indexed; no gov
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +25,7 @@ def governance(pds: PdsClient) -> Account:
     return pds.create_account(prefix="gov")
 
 
-def app_client(db_target: DbTarget, tmp_path: Path, testnet: Testnet, governance_did: str | None) -> Any:
+def app_client(db_target: DbTarget, testnet: Testnet, governance_did: str | None) -> Any:
     settings = Settings(
         db=db_target, plc_url=testnet.plc_url, governance_did=governance_did, allow_private_network=True
     )
@@ -41,7 +40,7 @@ async def stats(client: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def test_graph_records_are_mirrored(
-    tmp_path: Path, testnet: Testnet, pds: PdsClient, governance: Account
+    db_target: DbTarget, testnet: Testnet, pds: PdsClient, governance: Account
 ) -> None:
     nodes = [
         records.graph_node(label=f"Field {i}", kind="type" if i % 2 else "object", created_by=governance.did)
@@ -53,7 +52,7 @@ async def test_graph_records_are_mirrored(
     # not an authority record: governance-sync leaves it alone
     pds.create_record(governance, records.COMMENT, records.review_comment(eprint_uri=refs[0].uri))
 
-    async for client in app_client(tmp_path, testnet, governance.did):
+    async for client in app_client(db_target, testnet, governance.did):
         assert (await stats(client))["nodeCount"] == 0
         first = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC, {})
         assert first["status"] == "completed", first
@@ -73,8 +72,8 @@ async def test_graph_records_are_mirrored(
         assert (await stats(client))["nodeCount"] == 5
 
 
-async def test_without_a_governance_did_the_trigger_is_refused(tmp_path: Path, testnet: Testnet) -> None:
-    async for client in app_client(tmp_path, testnet, None):
+async def test_without_a_governance_did_the_trigger_is_refused(db_target: DbTarget, testnet: Testnet) -> None:
+    async for client in app_client(db_target, testnet, None):
         response = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC, {})
         assert response.status_code == 400
         assert "--governance-did" in response.json()["message"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,7 +41,9 @@ class Population:
 
 
 @pytest.fixture(scope="module")
-def population(testnet: Testnet, pds: PdsClient) -> Iterator[Population]:
+def population(testnet: Testnet, pds: PdsClient, backend: str) -> Iterator[Population]:
+    """Made once per backend: the tests change it (a record fixed, a comment deleted)."""
+    del backend
     empty = pds.create_account(prefix="empty")
     one = pds.create_account(prefix="one")
     doc = pds.upload_blob(one, records.minimal_pdf(), "application/pdf")
@@ -92,14 +93,14 @@ class Server:
             return [tuple(r) for r in await conn.fetchall(sql, args)]
 
 
-def app_for(db_target: DbTarget, tmp_path: Path) -> Starlette:
+def app_for(db_target: DbTarget) -> Starlette:
     settings = Settings(db=db_target, allow_private_network=True)
     return create_app(settings, authenticator=FixedTokens(), engine_config=FAST)
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    app = app_for(tmp_path)
+async def server(db_target: DbTarget) -> AsyncIterator[Server]:
+    app = app_for(db_target)
     async for client in running_client(app):
         yield Server(app, client)
 
