@@ -1,35 +1,44 @@
 """A real ``chive-admin serve`` killed with SIGKILL mid-operation, or stopped with SIGTERM, then started again:
-the operation resumes from its checkpoint and every item is processed exactly once."""
+the operation resumes from its checkpoint and every item is processed exactly once — on a SQLite file, and on a
+PostgreSQL database (where the restarted server waits for the killed one's lease to run out)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from support.server import ServerProcess, count_job_server
+from support.databases import new_target
+from support.db_rows import rows as read
+from support.server import ServerProcess, count_job_server, db_arg
 
 from chive_admin.clock import now_stamp
 from chive_admin.store import operations as ops
 from chive_admin.store.db import Database
+from chive_admin.store.target import DbTarget
+
+pytestmark = pytest.mark.both_backends
 
 ITEMS = 1500
 #: uvicorn re-raises SIGTERM after its graceful shutdown, so a supervisor sees the signal as the exit cause
 GRACEFUL = (0, -signal.SIGTERM)
 
 
-def server(tmp_path: Path, db: Path) -> ServerProcess:
+#: on PostgreSQL a restarted server takes the killed one's op once its lease has run out: a short one
+LEASE_SECONDS = "3"
+
+
+def server(tmp_path: Path, db: DbTarget) -> ServerProcess:
     return count_job_server(
         tmp_path,
-        ["--db", str(db), "--log-level", "warning"],
+        ["--db", db_arg(db), "--log-level", "warning", "--lease-seconds", LEASE_SECONDS],
         {"TEST_JOB_ITEMS": str(ITEMS), "TEST_JOB_DELAY": "0.01"},
     )
 
 
-async def queue_op(db_path: Path) -> str:
+async def queue_op(db_path: DbTarget) -> str:
     """Queue the op through the store, as a trigger would (the server picks it up when it starts)."""
     db = await Database.open(db_path, readers=1)
     try:
@@ -48,24 +57,14 @@ async def queue_op(db_path: Path) -> str:
     return op.id
 
 
-def read(db_path: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as conn:
-        try:
-            return list(conn.execute(sql, args).fetchall())
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return []
-            raise
-
-
-def progress(db_path: Path, op_id: str) -> tuple[str, int, int]:
+def progress(db_path: DbTarget, op_id: str) -> tuple[str, int, int]:
     status, processed, attempts = read(
         db_path, "SELECT status, records_processed, attempts FROM operations WHERE id = ?", op_id
     )[0]
     return str(status), int(str(processed)), int(str(attempts))
 
 
-def wait_for(db_path: Path, op_id: str, done: int | None = None, status: str | None = None) -> tuple[str, int, int]:
+def wait_for(db_path: DbTarget, op_id: str, done: int | None = None, status: str | None = None) -> tuple[str, int, int]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         current = progress(db_path, op_id)
@@ -75,14 +74,16 @@ def wait_for(db_path: Path, op_id: str, done: int | None = None, status: str | N
     pytest.fail(f"operation did not get there: {progress(db_path, op_id)}")
 
 
-def assert_each_item_once(db_path: Path, op_id: str) -> None:
+def assert_each_item_once(db_path: DbTarget, op_id: str) -> None:
     rows = read(db_path, "SELECT item, count(*) FROM test_items WHERE op_id = ? GROUP BY item ORDER BY item", op_id)
     assert [r[0] for r in rows] == list(range(ITEMS))
     assert {r[1] for r in rows} == {1}
 
 
-def test_sigkill_mid_operation_then_restart_resumes_with_every_item_once(tmp_path: Path) -> None:
-    db_path = tmp_path / "crash.db"
+def test_sigkill_mid_operation_then_restart_resumes_with_every_item_once(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    db_path = new_target(request, backend, tmp_path / "crash.db")
     op_id = asyncio.run(queue_op(db_path))
     kills = 0
     for threshold in (150, 600, 1100):
@@ -105,8 +106,10 @@ def test_sigkill_mid_operation_then_restart_resumes_with_every_item_once(tmp_pat
     assert_each_item_once(db_path, op_id)
 
 
-def test_sigterm_releases_the_operation_and_the_next_start_resumes_at_once(tmp_path: Path) -> None:
-    db_path = tmp_path / "term.db"
+def test_sigterm_releases_the_operation_and_the_next_start_resumes_at_once(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    db_path = new_target(request, backend, tmp_path / "term.db")
     op_id = asyncio.run(queue_op(db_path))
     proc = server(tmp_path, db_path).start()
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from chive_admin.store.db import Database
+from chive_admin.store.target import DbTarget, PostgresUrl
 
 
 def free_port() -> int:
@@ -41,22 +42,28 @@ def count_job_server(cwd: Path, args: Sequence[str], job_env: dict[str, str]) ->
     )
 
 
-def create_database(db: Path) -> None:
-    """The database file as ``serve`` leaves it at start-up (created, migrated), without running a server."""
+def db_arg(db: DbTarget) -> str:
+    """What ``--db`` is given for ``db``: the file, or the whole URL (its text as printed hides the password)."""
+    return db.url if isinstance(db, PostgresUrl) else str(db)
+
+
+def create_database(db: DbTarget) -> None:
+    """The database as ``serve`` leaves it at start-up (created, migrated), without running a server."""
 
     async def create() -> None:
-        await (await Database.open(db, readers=0)).close()
+        await (await Database.open(db, readers=0, writers=1)).close()
 
     asyncio.run(create())
 
 
-def create_key(db: Path, did: str, name: str = "test") -> str:
-    """A new API key for ``did``, made the way an operator makes one: ``chive-admin keys create`` on the db file
-    (which only ``serve`` creates: a test that makes its key before it starts the server has it created first)."""
-    if not db.exists():
+def create_key(db: DbTarget, did: str, name: str = "test") -> str:
+    """A new API key for ``did``, made the way an operator makes one: ``chive-admin keys create`` on the database
+    (a file only ``serve`` creates: a test that makes its key before it starts the server has it created first;
+    a PostgreSQL database is migrated already, a copy of the session's template)."""
+    if isinstance(db, Path) and not db.exists():
         create_database(db)
     made = subprocess.run(
-        cli_command("keys", "create", "--did", did, "--name", name, "--db", str(db)),
+        cli_command("keys", "create", "--did", did, "--name", name, "--db", db_arg(db)),
         capture_output=True,
         text=True,
         check=True,
