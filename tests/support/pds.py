@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -63,6 +63,9 @@ class ScriptedPds:
     overrides: dict[str, Override] = field(default_factory=dict)
     #: the NSID of every XRPC request answered (a path for any other request), in order
     seen: list[str] = field(default_factory=list)
+    #: seconds each answer to the NSID waits before it is sent (a busy PDS: an op that lasts long enough to be
+    #: interrupted)
+    delays: dict[str, float] = field(default_factory=dict)
 
     def repo(self, did: str, handle: str | None = None) -> Repo:
         """The repository of ``did``, created (active, empty) on first use."""
@@ -93,6 +96,11 @@ class ScriptedPds:
     def answer(self, request: Request) -> Answer:
         nsid = request.url.path.removeprefix("/xrpc/")
         self.seen.append(nsid)
+        answer = self._answer(nsid, request)
+        delay = self.delays.get(nsid)
+        return replace(answer, delay=delay) if delay else answer
+
+    def _answer(self, nsid: str, request: Request) -> Answer:
         override = self.overrides.get(nsid)
         instead = override(request) if callable(override) else override
         if instead is not None:
