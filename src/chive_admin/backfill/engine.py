@@ -201,7 +201,7 @@ class Engine:
     def _interrupt(self, op_id: str) -> None:
         """If a worker here runs ``op_id``, interrupt its job unless it stops at a checkpoint within the grace."""
         task = self._running.get(op_id)
-        if task is None or task.done():
+        if task is None or task.done() or any(w.get_name() == f"cancel-{op_id}" for w in self._interrupts):
             return
         waiter = asyncio.create_task(self._interrupt_after_grace(op_id, task), name=f"cancel-{op_id}")
         self._interrupts.add(waiter)
@@ -385,15 +385,17 @@ class Engine:
             await asyncio.sleep(self.config.lease_seconds / 3)
             try:
                 async with self._state_write() as conn:
-                    held = await ops.heartbeat(conn, op_id, owner, stamp_in(self.config.lease_seconds))
+                    status = await ops.heartbeat(conn, op_id, owner, stamp_in(self.config.lease_seconds))
             except Exception as exc:
                 if not is_transient(exc):
                     raise
                 continue  # the lease is ours until it expires; the job's own writes meet the trouble first
-            if not held:
+            if status is None:
                 log.warning("operation %s: lease lost, stopping its job", op_id)
                 job_task.cancel()
                 return
+            if status == "cancelling":  # requested on another process (PostgreSQL): interrupt the job as it would
+                self._interrupt(op_id)
 
     async def _finish(
         self,

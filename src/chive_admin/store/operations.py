@@ -221,13 +221,15 @@ async def claim_next(conn: Conn, *, types: Iterable[str], owner: str, lease_unti
     )
 
 
-async def heartbeat(conn: Conn, op_id: str, owner: str, lease_until: str) -> bool:
-    changed = await conn.execute(
+async def heartbeat(conn: Conn, op_id: str, owner: str, lease_until: str) -> str | None:
+    """Extend ``owner``'s lease; the op's status (``cancelling`` once a cancel was requested, on any process), or
+    ``None`` if the lease is lost."""
+    row = await conn.fetchone(
         "UPDATE operations SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?"
-        " AND status IN ('running', 'cancelling')",
+        " AND status IN ('running', 'cancelling') RETURNING status",
         (lease_until, op_id, owner),
     )
-    return changed == 1
+    return str(row[0]) if row else None
 
 
 _UNCHANGED = object()
