@@ -18,8 +18,21 @@ from pydantic import Field
 from chive_admin.backfill.context import AnyContext, JobContext
 from chive_admin.backfill.items import Item
 from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
+from chive_admin.store.sql import Conn, Dialect, fetch_int
 
 ITEMS_TABLE = "CREATE TABLE IF NOT EXISTS test_items (op_id TEXT NOT NULL, item INTEGER NOT NULL, attempt INTEGER)"
+#: pg_advisory_xact_lock key for creating the table (any constant the server does not use)
+_ITEMS_TABLE_LOCK = 0x74657374
+
+
+async def items_table(conn: Conn) -> None:
+    """Create the items table unless it exists. On PostgreSQL two transactions creating it at once collide in the
+    catalog (``pg_type``), IF NOT EXISTS or not: the first to come creates it under a lock."""
+    if conn.dialect is Dialect.POSTGRES:
+        if await fetch_int(conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'test_items'"):
+            return
+        await conn.execute("SELECT pg_advisory_xact_lock(?)", (_ITEMS_TABLE_LOCK,))
+    await conn.execute(ITEMS_TABLE)
 
 
 class CountParams(JobParams):
@@ -66,7 +79,7 @@ class CountItems(Job[CountParams, int]):
             if delay:
                 await asyncio.sleep(delay)
             async with ctx.batch() as conn:
-                await conn.execute(ITEMS_TABLE)
+                await items_table(conn)
                 for item in items:
                     if fail_at is not None and item == fail_at:
                         context = {"item": item, "text": text} if text else {"item": item}
@@ -95,7 +108,7 @@ class CountItems(Job[CountParams, int]):
         if os.environ.get("TEST_JOB_RETRY_FAIL"):
             raise RetryFailed(f"item {item.item} refused again")
         async with ctx.batch() as conn:
-            await conn.execute(ITEMS_TABLE)
+            await items_table(conn)
             await conn.execute(
                 "INSERT INTO test_items (op_id, item, attempt) VALUES (?, ?, ?)", (ctx.op_id, item.item, ctx.attempt)
             )

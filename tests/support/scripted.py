@@ -55,8 +55,10 @@ def _app(script: Script) -> Starlette:
         script.in_flight += 1
         script.peak_in_flight = max(script.peak_in_flight, script.in_flight)
         try:
-            if answer.delay:
-                await asyncio.sleep(answer.delay)
+            # a long delay ends when the server stops: a test's teardown does not wait it out
+            until = time.monotonic() + answer.delay
+            while not script.closed and (left := until - time.monotonic()) > 0:
+                await asyncio.sleep(min(left, 0.1))
         finally:
             script.in_flight -= 1
         if answer.drip is not None:
