@@ -54,6 +54,21 @@ def is_connection_lost(exc: BaseException) -> bool:
     )
 
 
+class _LostServerInOneLine(logging.Filter):
+    """While the server is away, asyncpg's pool logs a traceback each time it fails to restore its connection floor
+    (backing off to once a minute): the error's own line says all there is to say."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and is_connection_lost(exc):
+            record.msg, record.args = f"{record.getMessage()}: {exc}", ()
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_LostServerInOneLine())
+
+
 def startup_error(url: PostgresUrl, exc: BaseException) -> DatabaseUnavailable:
     """One line an operator can act on; asyncpg's messages hold no password, and neither does ``url``'s text."""
     parts = urlsplit(url.url)
