@@ -17,7 +17,7 @@ from chive_admin.auth.api_keys import ApiKeyStore
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store import audit as audit_store
 from chive_admin.store.audit import AuditEntry
-from chive_admin.store.db import Database, DatabaseUnavailable
+from chive_admin.store.db import Database, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,11 @@ class AuditLog:
             self._due.clear()
             try:
                 await self.flush()
-            except DatabaseUnavailable as exc:
-                log.warning("audit flush waits for the database (%s); entries kept", exc)
-            except Exception:
-                log.exception("audit flush failed; entries kept for the next attempt")
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("audit flush failed; entries kept for the next attempt")
+                else:  # the database is away or full: a line, not a traceback every half second until it is back
+                    log.warning("audit flush failed (%s); entries kept for the next attempt", exc)
 
 
 def ip_or_none(text: str) -> str | None:
