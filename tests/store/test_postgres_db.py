@@ -4,6 +4,8 @@ processes."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -116,3 +118,51 @@ async def test_a_trigger_on_one_process_is_heard_by_another_at_once(postgres_clu
     finally:
         await here.close()
         await there.close()
+
+
+WRITERS = 8
+#: shutdowns: each catches connections at other points (mid-statement, idle in the pool, between FATAL and close)
+ROUNDS = 4
+
+
+async def test_a_shutdown_under_busy_writers_is_only_ever_database_unavailable() -> None:
+    with start_cluster() as cluster:
+        url = PostgresUrl(cluster.url(cluster.create_database()))
+        db = await Database.open(url, readers=1, writers=WRITERS)
+        try:
+            async with db.write() as conn:
+                await conn.execute("CREATE TABLE t (a INTEGER NOT NULL, b TEXT NOT NULL)")
+            failures: Counter[str] = Counter()
+            for _ in range(ROUNDS):
+                stopped = asyncio.Event()
+
+                async def write(n: int, stopped: asyncio.Event = stopped) -> None:
+                    while True:
+                        try:
+                            async with db.write() as conn:
+                                await conn.executemany("INSERT INTO t (a, b) VALUES (?, ?)", [(n, "x" * 100)] * 200)
+                                await conn.execute("UPDATE t SET a = a + 1 WHERE a = ?", (n,))
+                        except Exception as exc:
+                            failures[type(exc).__name__] += 1
+                            if stopped.is_set():
+                                return
+                            await asyncio.sleep(0.05)
+
+                writers = [asyncio.create_task(write(n)) for n in range(WRITERS)]
+                await asyncio.sleep(0.5)
+                await asyncio.to_thread(cluster.stop)
+                stopped.set()
+                await asyncio.gather(*writers)
+                await asyncio.to_thread(cluster.start_again)
+                deadline = time.monotonic() + 30  # a bound for the test, not a speed claim
+                while True:
+                    try:
+                        async with db.write() as conn:
+                            await conn.execute("DELETE FROM t")
+                        break
+                    except DatabaseUnavailable:
+                        assert time.monotonic() < deadline, "the pool did not dial the server again"
+                        await asyncio.sleep(0.1)
+            assert set(failures) == {DatabaseUnavailable.__name__}, failures
+        finally:
+            await db.close()

@@ -42,6 +42,10 @@ def is_connection_lost(exc: BaseException) -> bool:
     """The server went away or cannot be reached (as opposed to a bad statement)."""
     if isinstance(exc, asyncpg.InterfaceError):
         return "closed" in str(exc) or ("connection" in str(exc).lower() and "lost" in str(exc).lower())
+    if isinstance(exc, asyncpg.InternalClientError):
+        # the protocol lost step with a server that shut down mid-message (a connection taken from the pool between
+        # its FATAL and its close): that connection is unusable, and the pool replaces it
+        return True
     return isinstance(
         exc,
         OSError
@@ -175,7 +179,12 @@ class PostgresDatabase(Database):
         try:
             yield raw
         finally:
-            await pool.release(raw)
+            try:
+                await pool.release(raw)
+            except Exception as exc:
+                # a connection the server dropped in the middle of a message cannot be reset: asyncpg terminates it
+                # (the pool dials a new one) and raises, which would hide what the caller's own statements met
+                log.warning("dropped a database connection that could not be reset: %s", exc)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Conn]:
