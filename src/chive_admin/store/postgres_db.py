@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -179,12 +180,13 @@ class PostgresDatabase(Database):
         try:
             yield raw
         finally:
-            try:
-                await pool.release(raw)
-            except Exception as exc:
-                # a connection the server dropped in the middle of a message cannot be reset: asyncpg terminates it
-                # (the pool dials a new one) and raises, which would hide what the caller's own statements met
-                log.warning("dropped a database connection that could not be reset: %s", exc)
+            # A connection the server dropped in the middle of a message cannot be reset: asyncpg terminates it (the
+            # pool dials a new one) and raises, which must not hide what the caller's own statements met. Shielded,
+            # its outcome always retrieved: a caller cancelled meanwhile (a sibling batch failed) still returns it.
+            release = asyncio.ensure_future(pool.release(raw))
+            release.add_done_callback(_log_failed_release)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(release)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Conn]:
@@ -258,6 +260,11 @@ class PostgresDatabase(Database):
                 if raw is not None and not raw.is_closed():
                     raw.terminate()
             await asyncio.sleep(_LISTEN_RETRY_S)
+
+
+def _log_failed_release(release: asyncio.Future[None]) -> None:
+    if not release.cancelled() and (exc := release.exception()) is not None:
+        log.warning("dropped a database connection that could not be reset: %s", exc)
 
 
 async def reachable(url: PostgresUrl) -> None:
