@@ -24,11 +24,12 @@ from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
 from chive_admin.clock import now_stamp
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store.db import Database
+from chive_admin.store.target import DbTarget
 
 
-async def api_key(path: Path, did: str) -> str:
-    """A fresh API key for ``did`` in the database at ``path`` (created and migrated if new)."""
-    db = await Database.open(path, readers=1)
+async def api_key(target: DbTarget, did: str) -> str:
+    """A fresh API key for ``did`` in the database ``target`` names (created and migrated if new)."""
+    db = await Database.open(target, readers=1)
     key = new_key()
     try:
         async with db.write() as conn:
@@ -180,7 +181,11 @@ def report(measure: Callable[[], tuple[str, list[Row]]]) -> None:
 
 
 def table(rows: list[Row]) -> str:
-    header = ("figure", "ours", "baseline", "ratio", "goal")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+    return grid(["figure", "ours", "baseline", "ratio", "goal"], [list(row) for row in rows])
+
+
+def grid(header: list[str], lines: list[list[str]]) -> str:
+    """Columns padded to their widest cell, under a header and a rule."""
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
+    shown = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in [header, *lines]]
+    return "\n".join([shown[0], "  ".join("-" * w for w in widths), *shown[1:]])

@@ -1,6 +1,6 @@
 """getBackfillStatus with 100k stored operations vs a bare Starlette JSON route, in the same run.
 
-    python -m bench.status [--ops 100000] [--seconds 5] [--concurrency 16]
+    python -m bench.status [--ops 100000] [--seconds 5] [--concurrency 16] [--db-backend sqlite|postgresql|both]
 
 Goal (issue 6): p99 < 10 ms, and at least 50 % of the bare route's requests/s.
 """
@@ -15,12 +15,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
+from bench import backends
 from bench.baseline import bare_app
-from bench.harness import Load, Served, api_key, drive, report
+from bench.harness import Load, Served, api_key, drive
 from chive_admin._generated import ids
 from chive_admin.clock import now_stamp
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
+from chive_admin.store.target import DbTarget, PostgresUrl, parse_target
 
 ADMIN = "did:plc:benchadmin000000000000000"
 
@@ -30,31 +34,64 @@ def op_id(n: int) -> str:
 
 
 def app_factory() -> Any:
-    return create_app(Settings(db=Path(os.environ["BENCH_DB"]), admin_dids=(ADMIN,)))
+    return create_app(Settings(db=parse_target(os.environ["BENCH_DB"]), admin_dids=(ADMIN,)))
 
 
-async def _prepare(path: Path, ops: int) -> str:
-    key = await api_key(path, ADMIN)
+#: the columns :func:`operation_rows` fills, in order
+OPERATION_COLUMNS = (
+    "id",
+    "type",
+    "status",
+    "params",
+    "params_hash",
+    "started_by",
+    "requested_at",
+    "updated_at",
+    "completed_at",
+    "records_processed",
+)
+
+
+def operation_rows(ops: int) -> list[tuple[Any, ...]]:
+    """``ops`` pds-scan operations: the first 5 queued (what the status call lists as active), the rest ended."""
     ended = now_stamp()
-    # bulk rows straight into the file: the bench measures reads, not 100k trigger round trips
-    with sqlite3.connect(path) as conn:
-        conn.executemany(
-            "INSERT INTO operations (id, type, status, params, params_hash, started_by, requested_at, updated_at,"
-            " completed_at, records_processed) VALUES (?, 'pds-scan', ?, '{}', ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    op_id(n),
-                    "completed" if n >= 5 else "queued",
-                    f"hash{n}",
-                    ADMIN,
-                    f"2026-01-01T00:00:{n % 60:02d}.{n:06d}Z",
-                    "2026-01-01T00:00:00.000000Z",
-                    None if n < 5 else ended,  # recent: older ones would be pruned at start (retention)
-                    n,
-                )
-                for n in range(ops)
-            ],
+    return [
+        (
+            op_id(n),
+            "pds-scan",
+            "completed" if n >= 5 else "queued",
+            "{}",
+            f"hash{n}",
+            ADMIN,
+            f"2026-01-01T00:00:{n % 60:02d}.{n:06d}Z",
+            "2026-01-01T00:00:00.000000Z",
+            None if n < 5 else ended,  # recent: older ones would be pruned at start (retention)
+            n,
         )
+        for n in range(ops)
+    ]
+
+
+async def seed_operations(target: DbTarget, ops: int) -> None:
+    """Bulk rows straight into an (already migrated) database: the benches measure reads, not 100k trigger round
+    trips. PostgreSQL's copy is followed by ANALYZE, as autovacuum would do soon after on a live server."""
+    rows = operation_rows(ops)
+    if isinstance(target, PostgresUrl):
+        conn = await asyncpg.connect(target.url)
+        try:
+            await conn.copy_records_to_table("operations", records=rows, columns=OPERATION_COLUMNS)
+            await conn.execute("ANALYZE operations")
+        finally:
+            await conn.close()
+        return
+    marks = ", ".join("?" for _ in OPERATION_COLUMNS)
+    with sqlite3.connect(target) as conn:
+        conn.executemany(f"INSERT INTO operations ({', '.join(OPERATION_COLUMNS)}) VALUES ({marks})", rows)
+
+
+async def _prepare(target: DbTarget, ops: int) -> str:
+    key = await api_key(target, ADMIN)
+    await seed_operations(target, ops)
     return key
 
 
@@ -68,11 +105,15 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
     parser.add_argument("--ops", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    backends.add_option(parser)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.db"
-        key = asyncio.run(_prepare(path, args.ops))
-        os.environ["BENCH_DB"] = str(path)
+    if args.db_backend == backends.BOTH:
+        parser.error("--db-backend both is for main(), which runs this once per backend")
+    with tempfile.TemporaryDirectory() as tmp, backends.databases(args.db_backend, Path(tmp)) as dbs:
+        target = dbs.new("bench")
+        key = asyncio.run(_prepare(target, args.ops))
+        # the server runs in a spawned process: it finds its database here (a URL's password stays in this env)
+        os.environ["BENCH_DB"] = target.url if isinstance(target, PostgresUrl) else str(target)
         auth = {"Authorization": f"Bearer {key}"}
         with Served(bare_app) as bare:
             base = drive(bare.url + "/json", concurrency=args.concurrency, seconds=args.seconds)
@@ -88,7 +129,8 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
                 seconds=args.seconds,
             )
     return (
-        f"getBackfillStatus with {args.ops:,} stored operations, {args.concurrency} concurrent clients",
+        f"getBackfillStatus with {args.ops:,} stored operations, {args.concurrency} concurrent clients,"
+        f" on {args.db_backend}",
         [
             row("status (active ops)", active, base, ">= 50%"),
             row("status (one op by id)", one, base, ">= 50%"),
@@ -102,7 +144,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
 
 
 def main() -> None:
-    report(measure)
+    backends.report(measure)
 
 
 if __name__ == "__main__":
