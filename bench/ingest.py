@@ -9,9 +9,10 @@ The PDS is a single Node process on the same (2-core) machine, so on loopback no
 serves: the 50-repo row also prints the ceiling, the same listings fetched by 4 raw client processes at once. With
 ``--rtt-ms``, both scans are measured again through a relay adding that round-trip time to every request (a PDS at
 network distance, where concurrency and read-ahead pay), raw baselines included. Each figure is the median of
-``--repeat`` runs (a fresh database each).
+``--repeat`` runs (a fresh database each). ``--db-backend postgresql`` runs the server on a throwaway PostgreSQL
+cluster instead of SQLite (``both``: one run each, side by side).
 
-    python -m bench.ingest [--full] [--repeat N] [--rtt-ms MS]
+    python -m bench.ingest [--full] [--repeat N] [--rtt-ms MS] [--db-backend sqlite|postgresql|both]
 
 Needs the Node testnet (``scripts/install-testnet.sh``). It prints; it never asserts.
 """
@@ -35,7 +36,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bench.harness import report
+from bench import backends
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -45,6 +46,7 @@ from chive_admin._generated import ids
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store import operations
+from chive_admin.store.target import PostgresUrl
 from testnet import records
 from testnet.harness import Testnet, locate_install
 from testnet.pds_client import PdsClient
@@ -162,8 +164,8 @@ async def timed_op(settings: Settings, nsid: str, body: dict[str, Any]) -> tuple
             return seconds, op
 
 
-def settings_for(tmp: Path, net: Testnet, name: str) -> Settings:
-    return Settings(db=tmp / f"{name}.db", plc_url=net.plc_url, allow_private_network=True)
+def settings_for(dbs: backends.Databases, net: Testnet, name: str) -> Settings:
+    return Settings(db=dbs.new(name), plc_url=net.plc_url, allow_private_network=True)
 
 
 def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, str, str, str]]]:
@@ -171,18 +173,24 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rtt-ms", type=float, default=0.0)
+    backends.add_option(parser)
     args = parser.parse_args(argv)
+    if args.db_backend == backends.BOTH:
+        parser.error("--db-backend both is for main(), which runs this once per backend")
     rows: list[tuple[str, str, str, str, str]] = []
     runs = iter(range(1_000_000))
 
-    def op_seconds(tmp: Path, net: Testnet, nsid: str, body: dict[str, Any]) -> float:
-        seconds, op = asyncio.run(timed_op(settings_for(tmp, net, f"run{next(runs)}"), nsid, body))
+    def op_seconds(dbs: backends.Databases, net: Testnet, nsid: str, body: dict[str, Any]) -> float:
+        seconds, op = asyncio.run(timed_op(settings_for(dbs, net, f"run{next(runs)}"), nsid, body))
         if op["status"] != "completed":
             raise RuntimeError(f"bench op ended {op['status']}: {op}")
         return seconds
 
-    with tempfile.TemporaryDirectory() as tmp_name, Testnet(locate_install()) as net:
-        tmp = Path(tmp_name)
+    with (
+        tempfile.TemporaryDirectory() as tmp_name,
+        backends.databases(args.db_backend, Path(tmp_name)) as dbs,
+        Testnet(locate_install()) as net,
+    ):
         pds = PdsClient(net.pds_url, admin_password=net.info.admin_password, handle_domain=net.info.handle_domain)
         big = pds.create_account(prefix="benchbig")
         pds.bulk_create(big, records.COMMENT, 5000, factory=comment)
@@ -194,7 +202,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
         def scans(label: str, one_url: str, many_url: str) -> None:
             raw = median(args.repeat, lambda: raw_listing(one_url, [big.did]))
             seconds = median(
-                args.repeat, lambda: op_seconds(tmp, net, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": one_url})
+                args.repeat, lambda: op_seconds(dbs, net, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": one_url})
             )
             rate, raw_rate = 5000 / seconds, 5000 / raw
             rows.append(
@@ -210,7 +218,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
             raw_many = median(args.repeat, lambda: raw_listing(many_url, dids))
             ceiling = median(args.repeat, lambda: raw_listing_concurrent(many_url, dids))
             seconds_many = median(
-                args.repeat, lambda: op_seconds(tmp, net, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": many_url})
+                args.repeat, lambda: op_seconds(dbs, net, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": many_url})
             )
             rows.append(
                 (
@@ -235,7 +243,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
 
         raw_car = median(args.repeat, lambda: raw_export(net.pds_url, big.did))
         seconds_sync = median(
-            args.repeat, lambda: op_seconds(tmp, net, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": big.did})
+            args.repeat, lambda: op_seconds(dbs, net, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": big.did})
         )
         rows.append(
             (
@@ -255,8 +263,9 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
             from bench.profile_ingest import child_answer  # it imports this module
 
             # a fresh process that serves the app and runs only the scan: its peak is the server's, not the bench's
+            rss_db = dbs.new("rss")
             spec = {
-                "db": str(tmp / "rss.db"),
+                "db": rss_db.url if isinstance(rss_db, PostgresUrl) else str(rss_db),
                 "plc": net.plc_url,
                 "nsid": ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN,
                 "body": {"pdsUrl": net.pds_url},
@@ -273,11 +282,11 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
             )
         pds.close()
         pds2.close()
-    return "ingest against the testnet", rows
+    return f"ingest against the testnet, on {args.db_backend}", rows
 
 
 def main() -> None:
-    report(measure)
+    backends.report(measure)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from bench.ingest import comment, latency_relay, raw_export, raw_listing, timed_op
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
+from chive_admin.store.target import parse_target
 from testnet import records
 from testnet.harness import Testnet, locate_install
 from testnet.pds_client import PdsClient
@@ -54,7 +55,7 @@ def run_profiled(out: Path, name: str, coro: Coroutine[Any, Any, tuple[float, di
 
 def child(spec: dict[str, Any]) -> None:
     """One timed op in this process (``--child``): prints its seconds, status and peak RSS (bytes) as JSON."""
-    settings = Settings(db=Path(spec["db"]), plc_url=spec["plc"], allow_private_network=True)
+    settings = Settings(db=parse_target(spec["db"]), plc_url=spec["plc"], allow_private_network=True)
     seconds, op = asyncio.run(timed_op(settings, spec["nsid"], spec["body"]))
     answer = {"seconds": seconds, "status": op["status"], "records": op.get("recordsProcessed"), "peak": peak_rss()}
     print(json.dumps(answer))
