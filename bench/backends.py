@@ -25,11 +25,11 @@ BACKENDS = (SQLITE, POSTGRESQL)
 BOTH = "both"
 
 
-def add_option(parser: argparse.ArgumentParser) -> None:
+def add_option(parser: argparse.ArgumentParser, default: str = SQLITE) -> None:
     parser.add_argument(
         "--db-backend",
         choices=(*BACKENDS, BOTH),
-        default=SQLITE,
+        default=default,
         help="the store the server runs on (postgresql: a throwaway cluster; both: one run each, side by side)",
     )
 
@@ -43,9 +43,16 @@ class Databases:
         self.cluster = cluster
 
     def new(self, name: str) -> DbTarget:
-        """A database nobody has used (created and migrated by whoever opens it first)."""
+        """A database nobody has used (created and migrated by whoever opens it first); ``name`` shows in a file's
+        name only, and a name given twice still gets a new database."""
         if self.cluster is None:
-            return self.tmp / f"{name}.db"
+            path = self.tmp / f"{name}.db"
+            copies = 1
+            while path.exists():
+                copies += 1
+                path = self.tmp / f"{name}-{copies}.db"
+            path.touch()
+            return path
         return PostgresUrl(self.cluster.url(self.cluster.create_database()))
 
 

@@ -77,12 +77,12 @@ async def seed_operations(target: DbTarget, ops: int) -> None:
     trips. PostgreSQL's copy is followed by ANALYZE, as autovacuum would do soon after on a live server."""
     rows = operation_rows(ops)
     if isinstance(target, PostgresUrl):
-        conn = await asyncpg.connect(target.url)
+        pg = await asyncpg.connect(target.url)
         try:
-            await conn.copy_records_to_table("operations", records=rows, columns=OPERATION_COLUMNS)
-            await conn.execute("ANALYZE operations")
+            await pg.copy_records_to_table("operations", records=rows, columns=OPERATION_COLUMNS)
+            await pg.execute("ANALYZE operations")
         finally:
-            await conn.close()
+            await pg.close()
         return
     marks = ", ".join("?" for _ in OPERATION_COLUMNS)
     with sqlite3.connect(target) as conn:
