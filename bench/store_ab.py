@@ -486,7 +486,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ops", type=int, default=100_000, help="operations seeded for the status read")
     parser.add_argument("--calls", type=int, default=5000, help="timed status calls per side")
-    parser.add_argument("--rounds", type=int, default=12, help="alternating rounds the status calls are split in")
+    parser.add_argument(
+        "--rounds", type=int, default=12, help="rounds the status calls are split in, the sides taking turns"
+    )
     parser.add_argument("--warmup", type=int, default=200, help="untimed status calls per side first")
     parser.add_argument("--records", type=int, default=20_000, help="records each side writes per round")
     parser.add_argument("--write-rounds", type=int, default=6, help="write rounds per side (median shown)")
