@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import inspect
 import statistics
 import sys
@@ -78,9 +77,11 @@ MISSING = (
 
 def require_sqlalchemy() -> None:
     # the asyncio extension cannot run without greenlet, which only the [asyncio] extra brings
-    if importlib.util.find_spec("sqlalchemy") is None or importlib.util.find_spec("greenlet") is None:
+    try:
+        import greenlet  # noqa: F401
+        import sqlalchemy
+    except ImportError:
         sys.exit(MISSING)
-    import sqlalchemy
 
     if int(sqlalchemy.__version__.split(".", 1)[0]) < 2:
         sys.exit(f"SQLAlchemy {sqlalchemy.__version__} is installed; {MISSING}")
