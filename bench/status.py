@@ -12,6 +12,7 @@ import asyncio
 import os
 import sqlite3
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from bench import backends
 from bench.baseline import bare_app
 from bench.harness import Load, Served, api_key, drive
 from chive_admin._generated import ids
-from chive_admin.clock import now_stamp
+from chive_admin.clock import stamp, utc_now
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store.target import DbTarget, PostgresUrl, parse_target
@@ -53,8 +54,9 @@ OPERATION_COLUMNS = (
 
 
 def operation_rows(ops: int) -> list[tuple[Any, ...]]:
-    """``ops`` pds-scan operations: the first 5 queued (what the status call lists as active), the rest ended."""
-    ended = now_stamp()
+    """``ops`` pds-scan operations: the first 5 queued (what the status call lists as active), the rest ended, each
+    a millisecond apart (as ops end: identical end stamps would make every history page sort all of them)."""
+    now = utc_now()
     return [
         (
             op_id(n),
@@ -65,7 +67,8 @@ def operation_rows(ops: int) -> list[tuple[Any, ...]]:
             ADMIN,
             f"2026-01-01T00:00:{n % 60:02d}.{n:06d}Z",
             "2026-01-01T00:00:00.000000Z",
-            None if n < 5 else ended,  # recent: older ones would be pruned at start (retention)
+            # recent: older ones would be pruned at start (retention)
+            None if n < 5 else stamp(now - timedelta(milliseconds=n)),
             n,
         )
         for n in range(ops)

@@ -82,7 +82,6 @@ def require_sqlalchemy() -> None:
         import sqlalchemy
     except ImportError:
         sys.exit(MISSING)
-
     if int(sqlalchemy.__version__.split(".", 1)[0]) < 2:
         sys.exit(f"SQLAlchemy {sqlalchemy.__version__} is installed; {MISSING}")
 
