@@ -81,13 +81,16 @@ def raw_listing(pds: str, dids: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def raw_listing_concurrent(pds: str, dids: list[str], clients: int = 4) -> float:
-    """The same listings by ``clients`` raw clients at once, each its own process (threads would share one GIL):
-    as fast as the PDS serves them."""
+def raw_listing_concurrent(
+    pds: str, dids: list[str], clients: int = 4, fetch: Callable[[str, list[str]], float] | None = None
+) -> float:
+    """The same listings (or another raw ``fetch`` of each repo) by ``clients`` raw clients at once, each its own
+    process (threads would share one GIL): as fast as the PDS serves them."""
+    fetch = raw_listing if fetch is None else fetch
     with ProcessPoolExecutor(clients) as pool:
-        list(pool.map(raw_listing, [pds] * clients, [[]] * clients))  # started and imported before the clock
+        list(pool.map(fetch, [pds] * clients, [[]] * clients))  # started and imported before the clock
         started = time.perf_counter()
-        list(pool.map(raw_listing, [pds] * clients, [dids[i::clients] for i in range(clients)]))
+        list(pool.map(fetch, [pds] * clients, [dids[i::clients] for i in range(clients)]))
         return time.perf_counter() - started
 
 
@@ -124,6 +127,11 @@ def raw_export(pds: str, did: str) -> float:
     started = time.perf_counter()
     httpx.get(f"{pds}/xrpc/com.atproto.sync.getRepo", params={"did": did}, timeout=60).raise_for_status()
     return time.perf_counter() - started
+
+
+def raw_exports(pds: str, dids: list[str]) -> float:
+    """Every repo's getRepo, one after another (no processing)."""
+    return sum(raw_export(pds, did) for did in dids)
 
 
 async def timed_op(settings: Settings, nsid: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:

@@ -6,7 +6,7 @@
   repositories are triggered as 50 did-syncs, all on process A, and the wall time runs from the first trigger until
   the database says all 50 ended. The same 50 as ONE pds-scan are timed too (the ratio shows it does not split).
   Each run gets a fresh database and fresh processes (their start is not timed); every record must be indexed
-  exactly once.
+  exactly once. Beside them, the PDS's ceiling: the same repositories fetched raw by 4 client processes at once.
 * **failover** — two processes; a did-sync of one big repository (``--failover-records``) triggered on A; the
   process whose worker runs it (its log says which) is SIGKILLed once the op has made progress, and the seconds
   from the SIGKILL until the op runs again on the survivor (status running, ``attempts`` incremented) are measured,
@@ -19,7 +19,7 @@ distinct ports, ``--allow-private-network``, ``--admin-did``), called with an AP
 create``. Every process this bench starts is stopped at the end, also on a failure or Ctrl-C.
 
     python -m bench.multiprocess [--repos 50] [--records 100] [--repeat 3] [--workers 2]
-                                 [--failover-records 20000] [--lease-seconds S] [--skip-failover]
+                                 [--failover-records 20000] [--lease-seconds S] [--only sharing|failover]
 
 Needs the Node testnet (``scripts/install-testnet.sh``) and PostgreSQL (``scripts/install-postgres.sh``). It prints;
 it never asserts.
@@ -50,7 +50,7 @@ import httpx
 
 from bench import backends
 from bench.harness import grid
-from bench.ingest import comment
+from bench.ingest import comment, raw_exports, raw_listing, raw_listing_concurrent
 from chive_admin._generated import ids
 from chive_admin.settings import DEFAULT_LEASE_SECONDS
 from chive_admin.store.target import PostgresUrl
@@ -339,7 +339,7 @@ def seed(net: Testnet, args: argparse.Namespace) -> tuple[list[Account], Account
             pds2.bulk_create(account, records.COMMENT, args.records, factory=comment)
     finally:
         pds2.close()
-    if args.skip_failover:
+    if args.only == "sharing":
         return many, None
     pds = PdsClient(net.pds_url, admin_password=net.info.admin_password, handle_domain=net.info.handle_domain)
     try:
@@ -350,7 +350,40 @@ def seed(net: Testnet, args: argparse.Namespace) -> tuple[list[Account], Account
     return many, big
 
 
-async def measure(args: argparse.Namespace) -> list[list[str]]:
+async def sharing(
+    dbs: backends.Databases, tmp: Path, net: Testnet, args: argparse.Namespace, many: list[Account], as_scan: bool
+) -> list[str]:
+    """One line of the sharing table: the median run by one and by two processes, and the PDS's ceiling."""
+    expected = args.repos * args.records
+    label = f"{args.repos} did-syncs" if not as_scan else f"1 pds-scan of {args.repos} repos"
+    load_before = load_average()
+    runs: dict[int, list[Run]] = {1: [], 2: []}
+    ceilings = []
+    dids = [account.did for account in many]
+    for _ in range(args.repeat):
+        fetch = raw_listing if as_scan else raw_exports
+        ceilings.append(await asyncio.to_thread(raw_listing_concurrent, net.pds2_url, dids, 4, fetch))
+        for processes in (1, 2):
+            run = await sharing_run(dbs, tmp, net, args, processes, many, as_scan)
+            if run.records != expected:
+                raise RuntimeError(f"{run.records} records indexed, not {expected}")
+            runs[processes].append(run)
+    one = statistics.median(r.seconds for r in runs[1])
+    two = statistics.median(r.seconds for r in runs[2])
+    ceiling = statistics.median(ceilings)
+    shares = " / ".join("+".join(f"{name}{n}" for name, n in run.shares.items()) for run in runs[2])
+    return [
+        f"{label} x {args.records} rec",
+        f"{one:.2f} s ({expected / one:,.0f} rec/s)",
+        f"{two:.2f} s ({expected / two:,.0f} rec/s)",
+        f"{one / two:.2f}x",
+        f"{ceiling:.2f} s",
+        shares,
+        f"{load_before} -> {load_average()}",
+    ]
+
+
+async def measure(args: argparse.Namespace) -> None:
     lines: list[list[str]] = []
     with (
         tempfile.TemporaryDirectory(prefix="chive-mp-") as tmp_name,
@@ -359,45 +392,29 @@ async def measure(args: argparse.Namespace) -> list[list[str]]:
     ):
         tmp = Path(tmp_name)
         many, big = await asyncio.to_thread(seed, net, args)
-        expected = args.repos * args.records
-        for as_scan in (False, True):
-            label = f"{args.repos} did-syncs" if not as_scan else f"1 pds-scan of {args.repos} repos"
-            load_before = load_average()
-            runs: dict[int, list[Run]] = {1: [], 2: []}
-            for _ in range(args.repeat):
-                for processes in (1, 2):
-                    run = await sharing_run(dbs, tmp, net, args, processes, many, as_scan)
-                    if run.records != expected:
-                        raise RuntimeError(f"{run.records} records indexed, not {expected}")
-                    runs[processes].append(run)
-            one = statistics.median(r.seconds for r in runs[1])
-            two = statistics.median(r.seconds for r in runs[2])
-            shares = " / ".join("+".join(f"{name}{n}" for name, n in run.shares.items()) for run in runs[2])
-            lines.append(
-                [
-                    f"{label} x {args.records} rec",
-                    f"{one:.2f} s ({expected / one:,.0f} rec/s)",
-                    f"{two:.2f} s ({expected / two:,.0f} rec/s)",
-                    f"{one / two:.2f}x",
-                    f"ops started: {shares}",
-                    f"{load_before} -> {load_average()}",
-                ]
+        if args.only in (None, "sharing"):
+            for as_scan in (False, True):
+                lines.append(await sharing(dbs, tmp, net, args, many, as_scan))
+                print(f"[sharing] {lines[-1][0]} done", flush=True)
+            print(
+                grid(
+                    [
+                        "work, all triggered on A",
+                        "1 process",
+                        "2 processes",
+                        "ratio",
+                        "PDS ceiling",
+                        "ops each started (2 processes)",
+                        "load",
+                    ],
+                    lines,
+                )
             )
-            print(f"[sharing] {label} done", flush=True)
-        print(
-            grid(
-                [
-                    "work, all triggered on A",
-                    "1 process",
-                    "2 processes",
-                    "ratio",
-                    "ops each started (2 processes)",
-                    "load",
-                ],
-                lines,
+            print(
+                "PDS ceiling: the same repositories fetched raw (getRepo for did-sync, listRecords for pds-scan) by 4"
+                " client processes at once, no processing: as fast as the testnet's PDS serves them"
             )
-        )
-        if big is not None:
+        if big is not None and args.only in (None, "failover"):
             load_before = load_average()
             result = await failover_run(dbs, tmp, net, args, big)
             lease = args.lease_seconds if args.lease_seconds is not None else DEFAULT_LEASE_SECONDS
@@ -421,7 +438,6 @@ async def measure(args: argparse.Namespace) -> list[list[str]]:
                     ],
                 )
             )
-    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -432,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="--workers of each process")
     parser.add_argument("--failover-records", type=int, default=20_000)
     parser.add_argument("--lease-seconds", type=int, default=None, help="CHIVE_ADMIN_LEASE_SECONDS of each process")
-    parser.add_argument("--skip-failover", action="store_true")
+    parser.add_argument("--only", choices=("sharing", "failover"), help="run one of the two")
     args = parser.parse_args(argv)
     with backends.terminated_as_interrupt():
         asyncio.run(measure(args))
