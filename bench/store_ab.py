@@ -53,6 +53,7 @@ from chive_admin.store.sqlite_db import BUSY_TIMEOUT_MS
 from chive_admin.store.target import DbTarget, PostgresUrl
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 #: what each status call reads: every active op (the 5 seeded), then the newest ended ones, 50 rows in all
@@ -159,45 +160,38 @@ class SqlalchemyStore:
         await self.writer.dispose()
 
     async def status(self) -> list[ops.Operation]:
+        t = self.t.operations
         async with self.reader.connect() as conn:
-            rows = [*await self._active(conn), *await self._history(conn)]
-        return [ops._row(row) for row in rows]
+            active = await self._operations(
+                conn,
+                "status IN ('queued', 'running', 'cancelling') ORDER BY requested_at, id",
+                lambda query: query.where(t.c.status.in_(ops.ACTIVE)).order_by(t.c.requested_at, t.c.id),
+                ACTIVE_LIMIT,
+            )
+            history = await self._operations(
+                conn,
+                "completed_at IS NOT NULL ORDER BY completed_at DESC, id DESC",
+                lambda query: query.where(t.c.completed_at.is_not(None)).order_by(
+                    t.c.completed_at.desc(), t.c.id.desc()
+                ),
+                HISTORY_LIMIT,
+            )
+        return [ops._row(row) for row in [*active, *history]]
 
-    async def _active(self, conn: AsyncConnection) -> Sequence[Any]:
+    async def _operations(
+        self, conn: AsyncConnection, clauses: str, shaped: Callable[[Select[Any]], Select[Any]], limit: int
+    ) -> Sequence[Any]:
+        """Operations rows: with ``text()``, the store's own WHERE and ORDER BY ``clauses``; with Core, a ``select()``
+        of the table ``shaped`` into the same."""
         from sqlalchemy import select, text
 
         if self.statements == "text":
-            stmt = text(
-                f"SELECT {ops._COLUMNS} FROM operations WHERE status IN ('queued', 'running', 'cancelling')"
-                " ORDER BY requested_at, id LIMIT :limit"
-            )
-            return (await conn.execute(stmt, {"limit": ACTIVE_LIMIT})).all()
+            stmt = text(f"SELECT {ops._COLUMNS} FROM operations WHERE {clauses} LIMIT :limit")
+            return (await conn.execute(stmt, {"limit": limit})).all()
         t = self.t.operations
-        query = (
-            select(*(t.c[name] for name in ops._NAMES))
-            .where(t.c.status.in_(ops.ACTIVE))
-            .order_by(t.c.requested_at, t.c.id)
-            .limit(ACTIVE_LIMIT)
-        )
-        return (await conn.execute(query)).all()
-
-    async def _history(self, conn: AsyncConnection) -> Sequence[Any]:
-        from sqlalchemy import select, text
-
-        if self.statements == "text":
-            stmt = text(
-                f"SELECT {ops._COLUMNS} FROM operations WHERE completed_at IS NOT NULL"
-                " ORDER BY completed_at DESC, id DESC LIMIT :limit"
-            )
-            return (await conn.execute(stmt, {"limit": HISTORY_LIMIT})).all()
-        t = self.t.operations
-        query = (
-            select(*(t.c[name] for name in ops._NAMES))
-            .where(t.c.completed_at.is_not(None))
-            .order_by(t.c.completed_at.desc(), t.c.id.desc())
-            .limit(HISTORY_LIMIT)
-        )
-        return (await conn.execute(query)).all()
+        query = shaped(select(*(t.c[name] for name in ops._NAMES))).limit(limit)
+        rows: Sequence[Any] = (await conn.execute(query)).all()
+        return rows
 
     async def upsert(self, records: Sequence[index.IndexedRecord], now: str) -> int:
         """``index.upsert_records`` for a page of records none of which is stored yet: look them up, insert them."""
