@@ -247,6 +247,11 @@ class Engine:
     async def _claim(self, owner: str) -> ops.Operation | None:
         async with self._state_write() as conn:
             now = now_stamp()
+            # an op whose lease ran out (its process died, on a shared database) is taken over by the next idle
+            # worker's poll, not at the next maintenance round
+            stale, cancelled = await ops.requeue_expired(conn, now)
+            if stale or cancelled:
+                log.warning("requeued %d operation(s) whose lease expired; %d cancelled", stale, cancelled)
             for op_id in await ops.fail_exhausted(conn, self.config.max_attempts, now):
                 log.error(
                     "operation %s failed: too many attempts",
