@@ -35,6 +35,16 @@ class ReplayFull(Exception):
         self.retry_after = max(1.0, retry_after)
         self.per_issuer = per_issuer
 
+    @classmethod
+    def of_issuer(cls, limit: int, retry_after: float) -> ReplayFull:
+        return cls(
+            f"{limit} unexpired tokens of this issuer are in use", limit=limit, retry_after=retry_after, per_issuer=True
+        )
+
+    @classmethod
+    def of_everyone(cls, limit: int, retry_after: float) -> ReplayFull:
+        return cls(f"{limit} unexpired tokens are in use", limit=limit, retry_after=retry_after, per_issuer=False)
+
 
 class Replay(Protocol):
     async def first_use(self, issuer: str, jti: str, expires_at: float) -> bool: ...
@@ -69,19 +79,9 @@ class ReplayCache:
             return False
         if self._per_issuer[issuer] >= self.max_per_issuer:
             soonest = min(at for (who, _), at in self._expires.items() if who == issuer)
-            raise ReplayFull(
-                f"{self.max_per_issuer} unexpired tokens of this issuer are in use",
-                limit=self.max_per_issuer,
-                retry_after=soonest - now,
-                per_issuer=True,
-            )
+            raise ReplayFull.of_issuer(self.max_per_issuer, soonest - now)
         if len(self._expires) >= self.max_entries:
-            raise ReplayFull(
-                f"{self.max_entries} unexpired tokens are in use",
-                limit=self.max_entries,
-                retry_after=self._queue[0][0] - now,
-                per_issuer=False,
-            )
+            raise ReplayFull.of_everyone(self.max_entries, self._queue[0][0] - now)
         self._expires[key] = expires_at
         heapq.heappush(self._queue, (expires_at, issuer, jti))
         self._per_issuer[issuer] += 1
@@ -126,17 +126,7 @@ class SharedReplayCache:
                 max_per_issuer=self.max_per_issuer,
             )
         if found.use is replay_store.Use.ISSUER_FULL:
-            raise ReplayFull(
-                f"{self.max_per_issuer} unexpired tokens of this issuer are in use",
-                limit=self.max_per_issuer,
-                retry_after=(found.soonest_expiry or now) - now,
-                per_issuer=True,
-            )
+            raise ReplayFull.of_issuer(self.max_per_issuer, (found.soonest_expiry or now) - now)
         if found.use is replay_store.Use.FULL:
-            raise ReplayFull(
-                f"{self.max_entries} unexpired tokens are in use",
-                limit=self.max_entries,
-                retry_after=(found.soonest_expiry or now) - now,
-                per_issuer=False,
-            )
+            raise ReplayFull.of_everyone(self.max_entries, (found.soonest_expiry or now) - now)
         return found.use is replay_store.Use.FIRST
