@@ -78,25 +78,6 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
     assert "Application shutdown complete" in proc.output()
 
 
-@pytest.mark.parametrize(
-    ("args", "env", "fragment"),
-    [
-        (["--admin-did", "not-a-did"], {}, "--admin-did: 'not-a-did' is not a valid DID"),
-        (["--service-did", "did:web:"], {}, "--service-did"),
-        (["--plc-url", "ftp://plc"], {}, "--plc-url: 'ftp://plc' is not an http(s) URL"),
-        (["--port", "99999"], {}, "--port: 99999 is out of range"),
-        (["--workers", "many"], {}, "--workers: 'many' is not a whole number"),
-        (["--db", "/nonexistent-dir/x.db"], {}, "--db: directory /nonexistent-dir does not exist"),
-        (["--db", "/proc/chive.db"], {}, "--db"),
-        ([], {"CHIVE_ADMIN_ADMIN_DIDS": "did:plc:ok,bad"}, "CHIVE_ADMIN_ADMIN_DIDS: 'bad' is not a valid DID"),
-        ([], {"CHIVE_ADMIN_PORT": "eighty"}, "CHIVE_ADMIN_PORT: 'eighty' is not a whole number"),
-        ([], {"CHIVE_ADMIN_WORKERS": "abc"}, "CHIVE_ADMIN_WORKERS: 'abc' is not a whole number"),
-        ([], {"CHIVE_ADMIN_TRUSTED_PROXIES": "10.0.0.0/8,proxy"}, "CHIVE_ADMIN_TRUSTED_PROXIES: 'proxy' is not"),
-        (["--trusted-proxy", "*"], {}, "--trusted-proxy: '*' is not an IP address or CIDR block"),
-        (["--client-timeout", "0"], {}, "--client-timeout: 0 is out of range"),
-        (["--bogus"], {}, "unrecognized arguments: --bogus"),
-    ],
-)
 def refused_at_start(
     cwd: Path, args: list[str], fragment: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -116,6 +97,25 @@ def refused_at_start(
     return result
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "fragment"),
+    [
+        (["--admin-did", "not-a-did"], {}, "--admin-did: 'not-a-did' is not a valid DID"),
+        (["--service-did", "did:web:"], {}, "--service-did"),
+        (["--plc-url", "ftp://plc"], {}, "--plc-url: 'ftp://plc' is not an http(s) URL"),
+        (["--port", "99999"], {}, "--port: 99999 is out of range"),
+        (["--workers", "many"], {}, "--workers: 'many' is not a whole number"),
+        (["--db", "/nonexistent-dir/x.db"], {}, "--db: directory /nonexistent-dir does not exist"),
+        (["--db", "/proc/chive.db"], {}, "--db"),
+        ([], {"CHIVE_ADMIN_ADMIN_DIDS": "did:plc:ok,bad"}, "CHIVE_ADMIN_ADMIN_DIDS: 'bad' is not a valid DID"),
+        ([], {"CHIVE_ADMIN_PORT": "eighty"}, "CHIVE_ADMIN_PORT: 'eighty' is not a whole number"),
+        ([], {"CHIVE_ADMIN_WORKERS": "abc"}, "CHIVE_ADMIN_WORKERS: 'abc' is not a whole number"),
+        ([], {"CHIVE_ADMIN_TRUSTED_PROXIES": "10.0.0.0/8,proxy"}, "CHIVE_ADMIN_TRUSTED_PROXIES: 'proxy' is not"),
+        (["--trusted-proxy", "*"], {}, "--trusted-proxy: '*' is not an IP address or CIDR block"),
+        (["--client-timeout", "0"], {}, "--client-timeout: 0 is out of range"),
+        (["--bogus"], {}, "unrecognized arguments: --bogus"),
+    ],
+)
 def test_bad_configuration_is_one_line_and_exit_2(
     tmp_path: Path, args: list[str], env: dict[str, str], fragment: str
 ) -> None:
