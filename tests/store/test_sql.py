@@ -35,3 +35,13 @@ async def test_the_same_statements_answer_the_same_on_both_backends(db: Database
         assert await conn.fetchone("SELECT k FROM t WHERE k = ?", ("c",)) is None
         assert await sql.fetch_int(conn, "SELECT sum(n) FROM t") == 13
         assert await sql.fetch_int(conn, "SELECT sum(n) FROM t WHERE k = ?", ("none",)) == 0
+
+
+async def test_any_of_matches_lists_of_every_length(db: Database) -> None:
+    async with db.write() as conn:
+        await conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+        await conn.executemany("INSERT INTO t (k) VALUES (?)", [(f"k{n}",) for n in range(5)])
+        for wanted in (["k1"], ["k0", "k4", "nope"], [f"k{n}" for n in range(5)], []):
+            where, args = sql.any_of(conn.dialect, "k", wanted)
+            rows = await conn.fetchall(f"SELECT k FROM t WHERE {where} ORDER BY k", args)
+            assert [r[0] for r in rows] == sorted(set(wanted) - {"nope"})

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from chive_admin.lex.data_model import record_json
-from chive_admin.store.sql import Conn, Dialect
+from chive_admin.store.sql import Conn, Dialect, any_of
 
 PDS_STATUSES = ("healthy", "unhealthy", "unknown")
 #: values bound in one ``IN (…)`` at most (SQLite's bound-parameter limit is far above it)
@@ -92,8 +92,8 @@ async def upsert_records(
     uris = [r.uri for r in records]
     for start in range(0, len(uris), _CHUNK):
         chunk = uris[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        rows = await conn.fetchall(f"SELECT uri, cid FROM records WHERE uri IN ({marks})", chunk)
+        where, args = any_of(conn.dialect, "uri", chunk)
+        rows = await conn.fetchall(f"SELECT uri, cid FROM records WHERE {where}", args)
         known.update({row[0]: row[1] for row in rows})
     fresh = [r for r in records if r.uri not in known]
     changed = [r for r in records if r.uri in known and known[r.uri] != r.cid]
@@ -183,7 +183,8 @@ async def delete_records(conn: Conn, uris: Iterable[str]) -> int:
     deleted = 0
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        deleted += await conn.execute(f"DELETE FROM records WHERE uri IN ({','.join('?' * len(chunk))})", chunk)
+        where, args = any_of(conn.dialect, "uri", chunk)
+        deleted += await conn.execute(f"DELETE FROM records WHERE {where}", args)
     return deleted
 
 

@@ -71,6 +71,14 @@ def numbered(sql: str) -> str:
     return "".join(out)
 
 
+def any_of(dialect: Dialect, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``column`` is one of ``values``: ``IN (?, …)`` on SQLite; ``= ANY(?)`` with one array on PostgreSQL, so that
+    lists of every length are one prepared statement, not one per length."""
+    if dialect is Dialect.POSTGRES:
+        return f"{column} = ANY(?)", [list(values)]
+    return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+
 def json_text(dialect: Dialect, column: str, *path: str) -> str:
     """The SQL for the text at ``path`` inside a JSON text column (NULL when it is missing)."""
     if dialect is Dialect.POSTGRES:
