@@ -3,6 +3,7 @@ of them, and says after its commit when the job must stop (cancel, shutdown, a l
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -191,3 +192,37 @@ async def test_dead_letters_are_parked_in_the_batch_and_counted_as_failed(db: Da
     ]
     assert entries[1].context == {"uri": bad[0].uri, "did": "did:plc:a", "pds": "https://pds.example"}
     assert entries[1].message == "body: wrong type"
+
+
+async def test_the_batches_of_one_job_commit_one_at_a_time(db: Database) -> None:
+    """A job's concurrent fetches (a pds-scan's repositories) each write a batch: a failing one must not take a
+    committed neighbour's counts with it, nor leave its own in what the neighbour commits. PostgreSQL runs
+    transactions side by side, so the context itself makes the batches of one job take turns."""
+    ctx = context(db, await claimed(db))
+    async with ctx.batch():
+        ctx.checkpoint = {"seen": []}
+    failing_started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def failing() -> None:
+        async with ctx.batch() as conn:
+            await conn.execute("INSERT INTO items (n) VALUES (?)", (99,))
+            ctx.progress.records_processed += 5
+            failing_started.set()
+            await release.wait()
+            raise RuntimeError("this batch fails after its neighbour tried to commit")
+
+    async def committing() -> None:
+        await failing_started.wait()
+        await write_item(ctx, 1)
+
+    failing_task = asyncio.create_task(failing())
+    committing_task = asyncio.create_task(committing())
+    await failing_started.wait()
+    await asyncio.sleep(0.2)  # the neighbour is at its batch now: it must wait, not commit these 5 with its own
+    release.set()
+    with pytest.raises(RuntimeError, match="neighbour"):
+        await failing_task
+    await committing_task
+    assert await items(db) == [1]
+    assert ((await stored(db)).progress.records_processed, ctx.progress.records_processed) == (1, 1)

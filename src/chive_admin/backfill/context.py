@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -68,6 +69,10 @@ class JobContext(Generic[C]):
         self._stages = stages
         self._stopping = stopping
         self._committed = self._snapshot()
+        #: one batch of this op at a time: its counters and checkpoint describe what the batches before it
+        #: committed. SQLite's single writer did it implicitly; PostgreSQL commits transactions in parallel, so the
+        #: concurrent fetches of one job (a pds-scan's repositories) would mix each other's uncommitted counts.
+        self._batch_lock = asyncio.Lock()
 
     def count(self, name: str, n: int = 1) -> None:
         """Add to one of the job's own counters (inside a batch, like every change of progress)."""
@@ -84,18 +89,19 @@ class JobContext(Generic[C]):
 
         After the commit, a cancel request or a shutdown raises ``Stop`` so the job returns at this checkpoint.
         """
-        try:
-            async with self.db.write() as conn:
-                yield conn
-                status = await ops.save_progress(
-                    conn, self.op_id, self.owner, self.progress, now_stamp(), self._stored_checkpoint()
-                )
-                if status is None:
-                    raise LeaseLost(f"operation {self.op_id} is no longer held by this worker")
-        except BaseException:
-            self._restore(self._committed)  # after a failed batch, state must describe what is committed
-            raise
-        self._committed = self._snapshot()
+        async with self._batch_lock:
+            try:
+                async with self.db.write() as conn:
+                    yield conn
+                    status = await ops.save_progress(
+                        conn, self.op_id, self.owner, self.progress, now_stamp(), self._stored_checkpoint()
+                    )
+                    if status is None:
+                        raise LeaseLost(f"operation {self.op_id} is no longer held by this worker")
+            except BaseException:
+                self._restore(self._committed)  # after a failed batch, state must describe what is committed
+                raise
+            self._committed = self._snapshot()
         if status == "cancelling":
             raise CancelRequested(self.op_id)
         if self._stopping():
