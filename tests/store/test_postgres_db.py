@@ -166,3 +166,18 @@ async def test_a_shutdown_under_busy_writers_is_only_ever_database_unavailable()
             assert set(failures) == {DatabaseUnavailable.__name__}, failures
         finally:
             await db.close()
+
+
+async def test_the_password_may_stay_out_of_the_url(
+    postgres_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the README advises, so that it shows in no process list: the URL without a password, and libpq's own
+    PGPASSWORD (or ~/.pgpass) holding it."""
+    name = postgres_cluster.create_database()
+    monkeypatch.setenv("PGPASSWORD", postgres_cluster.password)
+    url = PostgresUrl(f"postgresql://{postgres_cluster.user}@127.0.0.1:{postgres_cluster.port}/{name}")
+    db = await Database.open(url, readers=1, writers=1)
+    try:
+        assert await db.schema_version() > 0
+    finally:
+        await db.close()
