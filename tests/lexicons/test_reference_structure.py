@@ -103,6 +103,8 @@ OTHER_ADDITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("pub.chive.admin.listPDSes", "defs.pdsInfo.properties"): ("lastError",),
     # the graph's shape, not just its size
     ("pub.chive.admin.getGraphStats", "defs.main.output.schema.properties"): ("nodesByKind", "edgesByRelation"),
+    # the record a violation concerns, who recorded it and who resolved it (the local moderation record keeps them)
+    ("pub.chive.admin.listViolations", "defs.violation.properties"): ("subjectUri", "recordedBy", "resolvedBy"),
 }
 # Properties the reference requires that we make optional, each for a reason: (lexicon id, path) -> ours.
 RELAXED_REQUIRED: dict[tuple[str, str], list[str]] = {

@@ -25,6 +25,8 @@ from chive_admin.handlers.admin import (
     get_system_health,
     list_dlq_entries,
     list_pdses,
+    list_violations,
+    list_warnings,
     purge_old_dlq,
     rescan_pds,
     retry_all_dlq,
@@ -68,6 +70,12 @@ _INDEX: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_GET_GRAPH_STATS: get_graph_stats.handle,
 }
 
+# the local moderation record
+_MODERATION: dict[str, Handler] = {
+    ids.PUB_CHIVE_ADMIN_LIST_WARNINGS: list_warnings.handle,
+    ids.PUB_CHIVE_ADMIN_LIST_VIOLATIONS: list_violations.handle,
+}
+
 # health of the server itself
 _HEALTH: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH: get_system_health.handle,
@@ -76,4 +84,4 @@ _HEALTH: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_GET_ENDPOINT_METRICS: get_endpoint_metrics.handle,
 }
 
-HANDLERS: Mapping[str, Handler] = MappingProxyType({**_ACCESS, **_BACKFILL, **_DLQ, **_INDEX, **_HEALTH})
+HANDLERS: Mapping[str, Handler] = MappingProxyType({**_ACCESS, **_BACKFILL, **_DLQ, **_INDEX, **_MODERATION, **_HEALTH})

@@ -36,6 +36,9 @@ class Violation(lex.LexModel):
     context: str | None = Field(default=None, description='Supporting details, e.g. the offending record.')
     created_at: formats.Datetime = Field(alias='createdAt', description='When the breach was recorded (RFC 3339, UTC).')
     resolved_at: formats.Datetime | None = Field(default=None, alias='resolvedAt', description='When it was resolved (RFC 3339, UTC); absent while still open.')
+    subject_uri: formats.AtUri | None = Field(default=None, alias='subjectUri', description='The record the breach concerns, if one does. An extension of this server.')
+    recorded_by: formats.Did | None = Field(default=None, alias='recordedBy', description='Moderator or admin account that recorded it. An extension of this server.')
+    resolved_by: formats.Did | None = Field(default=None, alias='resolvedBy', description='Moderator or admin account that resolved it; absent while still open. An extension of this server.')
 
 
 Params.model_rebuild()
