@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from chive_admin import __version__
 from chive_admin.backfill.job_types import PluginError
 from chive_admin.cli import keys as keys_cli
+from chive_admin.cli import moderation as moderation_cli
 from chive_admin.cli import ops as client_commands
 from chive_admin.cli import roles as roles_cli
 from chive_admin.settings import (
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     add_arguments(serve)
     keys_cli.add_commands(commands)
     roles_cli.add_commands(commands)
+    moderation_cli.add_commands(commands)
     client_commands.add_commands(commands)
     return parser
 
@@ -72,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return keys_cli.run(args)
         if args.command == "roles":
             return roles_cli.run(args)
+        if args.command == "moderation":
+            return moderation_cli.run(args)
         if args.command in ("ops", "dlq"):
             return client_commands.run(args)
     except (SettingsError, PluginError, DatabaseLockedByOtherProcess, DatabaseUnavailable) as exc:
