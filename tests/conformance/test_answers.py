@@ -33,11 +33,11 @@ from support.unavailable import unavailable
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
-from chive_admin.clock import now_stamp
+from chive_admin.clock import now_stamp, stamp_in
 from chive_admin.handlers import HANDLERS
 from chive_admin.lex import Route
 from chive_admin.store import api_keys as api_keys_store
-from chive_admin.store import dead_letters, index
+from chive_admin.store import dead_letters, index, moderation
 from chive_admin.store import operations as ops
 from chive_admin.store.index import IndexedRecord
 from chive_admin.xrpc.errors import XRPCError
@@ -70,6 +70,8 @@ QUERIES: Mapping[str, list[Params]] = {
     ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH: [{}],
     ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES: [{}, {"limit": "1", "offset": "1"}],
     ids.PUB_CHIVE_ADMIN_LIST_PDSES: [{}, {"limit": "1"}],
+    ids.PUB_CHIVE_ADMIN_LIST_VIOLATIONS: [{}, {"did": AUTHOR, "limit": "1"}],
+    ids.PUB_CHIVE_ADMIN_LIST_WARNINGS: [{}, {"did": AUTHOR, "limit": "1"}, {"did": OTHER}],
 }
 
 # Calls of every implemented procedure, made once the store is full (in this order: the last ones empty the DLQ).
@@ -365,6 +367,40 @@ async def registry_and_index(app: Starlette) -> None:
         await index.upsert_repo(conn, AUTHOR, now, handle="author.test", pds_url=PDS_A, synced=True)
 
 
+async def moderation_record(app: Starlette) -> None:
+    """Warnings active, lapsing, expired and revoked; violations of every severity, open and resolved, with and
+    without their optional fields (the author's repository is indexed: its handle is shown)."""
+    now = now_stamp()
+    async with app.state.services.db.write() as conn:
+        await moderation.add_warning(conn, did=AUTHOR, reason="spam links in abstracts", issued_by=ADMIN, now=now)
+        await moderation.add_warning(
+            conn,
+            did=AUTHOR,
+            reason='\u202eunicode, "quotes" and\nnewlines',
+            issued_by=ADMIN,
+            now=now,
+            expires_at=stamp_in(86400),
+        )
+        lapsed = stamp_in(-1)
+        await moderation.add_warning(conn, did=OTHER, reason="lapsed", issued_by=ADMIN, now=now, expires_at=lapsed)
+        revoked = await moderation.add_warning(conn, did=OTHER, reason="a mistake", issued_by=ADMIN, now=now)
+        await moderation.revoke_warning(conn, revoked, ADMIN, now)
+        for n, severity in enumerate(moderation.SEVERITIES):
+            violation = await moderation.add_violation(
+                conn,
+                did=AUTHOR if n % 2 else OTHER,
+                type="plagiarism" if n % 2 else "spam",
+                severity=severity,
+                recorded_by=ADMIN,
+                now=now,
+                description="abstract copied from doi:10.1000/x" if n else None,
+                context='{"similarity":0.97}' if n else None,
+                subject_uri=records.at_uri(AUTHOR, records.SUBMISSION, "a1") if n % 2 else None,
+            )
+            if n == 0:
+                await moderation.resolve_violation(conn, violation, ADMIN, now)
+
+
 @pytest.fixture
 async def server(make_app: AppFactory) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
     app = make_app(admin_dids=(ADMIN,), governance_did=GOVERNANCE, engine_config=engine_config(workers=0))
@@ -404,6 +440,7 @@ async def test_every_answer_is_valid_against_chives_lexicons(
     op_ids = await operations_of_every_status(app)
     await dead_letter_entries(app, op_ids)
     await registry_and_index(app)
+    await moderation_record(app)
     await caller.every_query("populated", list(op_ids.values()))
 
     procedures = {
