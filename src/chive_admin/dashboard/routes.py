@@ -46,6 +46,8 @@ METHODS = {
     "dismissDlq": ids.PUB_CHIVE_ADMIN_DISMISS_DLQ_ENTRY,
     "listPdses": ids.PUB_CHIVE_ADMIN_LIST_PDSES,
     "rescanPds": ids.PUB_CHIVE_ADMIN_RESCAN_PDS,
+    "listWarnings": ids.PUB_CHIVE_ADMIN_LIST_WARNINGS,
+    "listViolations": ids.PUB_CHIVE_ADMIN_LIST_VIOLATIONS,
 }
 
 

@@ -453,6 +453,52 @@ async function refreshPdses() {
   $("pds-total").textContent = `(${stats.total})`;
 }
 
+// --- the local moderation record (read-only: the CLI writes it) ---------------------------------------------------
+
+const account = (item) => (item.handle ? `${item.handle} (${item.did})` : item.did);
+
+function warningRow(warning) {
+  return el(
+    "tr",
+    { "data-warning-id": warning.id },
+    cell(warning.id),
+    cell(account(warning), "mono"),
+    cell(warning.reason, "warning-reason"),
+    cell(warning.issuedBy, "mono"),
+    cell(when(warning.createdAt)),
+    cell(warning.expiresAt ? when(warning.expiresAt) : "never"),
+  );
+}
+
+function violationRow(violation) {
+  const resolved = violation.resolvedAt
+    ? `${when(violation.resolvedAt)}${violation.resolvedBy ? ` by ${violation.resolvedBy}` : ""}`
+    : "open";
+  return el(
+    "tr",
+    { "data-violation-id": violation.id },
+    cell(violation.id),
+    cell(account(violation), "mono"),
+    cell(violation.type),
+    cell(violation.severity, `severity severity-${violation.severity}`),
+    cell(violation.description ?? "", "violation-description"),
+    cell(violation.subjectUri ?? "", "mono"),
+    cell(when(violation.createdAt)),
+    cell(resolved, "violation-resolved"),
+  );
+}
+
+async function refreshModeration() {
+  const [warnings, violations] = await Promise.all([
+    xrpc(config.methods.listWarnings, { params: { limit: 100 } }),
+    xrpc(config.methods.listViolations, { params: { limit: 100 } }),
+  ]);
+  fillTable($("warnings"), warnings.warnings.map(warningRow), "No active warning.");
+  $("warnings-total").textContent = `(${warnings.total})`;
+  fillTable($("violations"), violations.violations.map(violationRow), "No violation recorded.");
+  $("violations-total").textContent = `(${violations.total})`;
+}
+
 // --- session -----------------------------------------------------------------------------------------------------
 
 function every(ms, refresh) {
@@ -486,7 +532,7 @@ function startConsole() {
   stoppers = [
     every(ACTIVE_EVERY_MS, refreshActive),
     every(OTHERS_EVERY_MS, async () => {
-      await Promise.all([refreshHistory(), refreshDlq(), refreshPdses()]);
+      await Promise.all([refreshHistory(), refreshDlq(), refreshPdses(), refreshModeration()]);
     }),
   ];
 }
