@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from chive_admin.cli.local_db import add_db_option, chosen_db, opened
-from chive_admin.cli.roles import VIA
+from chive_admin.cli.roles import cli_audit
 from chive_admin.clock import now_stamp, stamp, utc_now
 from chive_admin.lex.formats import validate_at_uri, validate_did
 from chive_admin.settings import SettingsError
@@ -94,16 +94,7 @@ def _context(value: str | None) -> str | None:
 
 
 def _audit(action: str, by: str, did: str, detail: str) -> audit_store.AuditEntry:
-    return audit_store.AuditEntry(
-        at=now_stamp(),
-        method=f"moderation.{action}",
-        outcome="allowed",
-        status=200,
-        actor_did=by,
-        via=VIA,
-        target=did,
-        detail=detail + " (chive-admin moderation, on the server's machine)",
-    )
+    return cli_audit(f"moderation.{action}", by, did, detail + " (chive-admin moderation, on the server's machine)")
 
 
 async def _warn(path: DbTarget, did: str, by: str, reason: str, expires_at: str | None) -> int:

@@ -56,17 +56,22 @@ def bootstrap_admins() -> frozenset[str]:
     return frozenset(d.strip() for d in os.environ.get(ENV_PREFIX + "ADMIN_DIDS", "").split(",") if d.strip())
 
 
-def _audit(method: str, did: str, detail: str) -> audit_store.AuditEntry:
+def cli_audit(method: str, actor_did: str, target: str, detail: str) -> audit_store.AuditEntry:
+    """The audit entry of a change made by a local command (``via=cli``), allowed by construction."""
     return audit_store.AuditEntry(
         at=now_stamp(),
         method=method,
         outcome="allowed",
         status=200,
-        actor_did=did,
+        actor_did=actor_did,
         via=VIA,
-        target=did,
-        detail=detail + " (chive-admin roles, on the server's machine)",
+        target=target,
+        detail=detail,
     )
+
+
+def _audit(method: str, did: str, detail: str) -> audit_store.AuditEntry:
+    return cli_audit(method, did, did, detail + " (chive-admin roles, on the server's machine)")
 
 
 async def _grant(path: DbTarget, did: str, role: str) -> bool:
