@@ -353,11 +353,8 @@ class Engine:
             else:
                 log.warning("operation %s: lease lost, its job was stopped", op.id)
         except Exception as exc:
-            if is_storage_full(exc):
-                await self._requeue_for_storage(op.id, owner)
-                return
-            if isinstance(exc, DatabaseUnavailable):
-                await self._requeue_for_database(op.id, owner, exc)
+            if is_transient(exc):
+                await self._requeue_transient(op.id, owner, exc)
                 return
             log.exception("operation %s (%s) crashed", op.id, op.type)
             await self._failed_internally(op.id, owner, f"unexpected {type(exc).__name__} in the {op.type} job")
@@ -461,37 +458,21 @@ class Engine:
             return dataclasses.replace(op, error=STORAGE_FULL_MESSAGE, error_code=STORAGE_FULL)
         return op
 
-    async def _requeue_for_storage(self, op_id: str, owner: str) -> None:
-        """The disk filled up under a job: its batch rolled back, so requeue it with the reason showing; it resumes
-        from its checkpoint once a claim gets through again."""
-        log.warning("operation %s: storage is full; requeued, it resumes when space is freed", op_id)
+    async def _requeue_transient(self, op_id: str, owner: str, exc: Exception) -> None:
+        """A full disk or a database out of reach stopped a job: its batch rolled back, so give the op back to the
+        queue with the reason showing; it resumes from its checkpoint once a claim gets through again. Should this
+        process die first, the lease runs out and another process takes the op."""
+        if is_storage_full(exc):
+            code, message = STORAGE_FULL, STORAGE_FULL_MESSAGE
+            log.warning("operation %s: storage is full; requeued, it resumes when space is freed", op_id)
+        else:
+            code, message = DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE
+            log.warning("operation %s: %s; it resumes when the database is back", op_id, exc)
         self._pause_for_storage()
 
         async def write() -> bool:
             async with self._state_write() as conn:
-                return await ops.release(
-                    conn,
-                    op_id,
-                    owner,
-                    now_stamp(),
-                    error=STORAGE_FULL_MESSAGE,
-                    error_code=STORAGE_FULL,
-                )
-
-        await self._persist(op_id, "requeueing it", write)
-
-    async def _requeue_for_database(self, op_id: str, owner: str, exc: DatabaseUnavailable) -> None:
-        """The database went away under a job: its batch is lost with the connection, so give the op back to the
-        queue (from its checkpoint) as soon as the database answers again. Should this process die first, the lease
-        runs out and another process takes the op."""
-        log.warning("operation %s: %s; it resumes when the database is back", op_id, exc)
-        self._pause_for_storage()
-
-        async def write() -> bool:
-            async with self._state_write() as conn:
-                return await ops.release(
-                    conn, op_id, owner, now_stamp(), error=DATABASE_UNAVAILABLE_MESSAGE, error_code=DATABASE_UNAVAILABLE
-                )
+                return await ops.release(conn, op_id, owner, now_stamp(), error=message, error_code=code)
 
         await self._persist(op_id, "requeueing it", write)
 
