@@ -21,7 +21,7 @@ from chive_admin.handlers.call import AuditNote, Call, Handler
 from chive_admin.lex import Route
 from chive_admin.settings import DEFAULT_CLIENT_TIMEOUT
 from chive_admin.store.audit import AuditEntry
-from chive_admin.store.db import DatabaseUnavailable, is_storage_full
+from chive_admin.store.db import is_storage_full, is_transient
 from chive_admin.telemetry.metrics import AUTH_REFUSALS, observe_request
 from chive_admin.xrpc.body import parse_input, read_capped
 from chive_admin.xrpc.errors import XRPCError
@@ -64,16 +64,16 @@ class Pipeline:
                 AUTH_REFUSALS.labels(exc.reason or "unknown").inc()
             raise
         except Exception as exc:
-            if is_storage_full(exc):  # the write rolled back whole; the caller may try again once space is freed
-                log.error("%s: storage is full; the call's write was rolled back", self.route.nsid)
-                full = XRPCError.named("NotEnoughResources", "The server's storage is full; try again later")
-                self._done(request, state, "failed", full.status, full.error, started)
-                raise full from None
-            if isinstance(exc, DatabaseUnavailable):  # nothing was written; the server reconnects by itself
-                log.error("%s: %s", self.route.nsid, exc)
-                down = XRPCError.named("NotEnoughResources", "The server's database cannot be reached; try again later")
-                self._done(request, state, "failed", down.status, down.error, started)
-                raise down from None
+            if is_transient(exc):  # the write rolled back whole; the caller may try again once it passes
+                if is_storage_full(exc):
+                    log.error("%s: storage is full; the call's write was rolled back", self.route.nsid)
+                    why = "The server's storage is full; try again later"
+                else:  # the server reconnects by itself
+                    log.error("%s: %s", self.route.nsid, exc)
+                    why = "The server's database cannot be reached; try again later"
+                busy = XRPCError.named("NotEnoughResources", why)
+                self._done(request, state, "failed", busy.status, busy.error, started)
+                raise busy from None
             self._done(request, state, "failed", 500, "InternalServerError", started)
             raise
         self._done(request, state, "allowed", response.status_code, None, started)
