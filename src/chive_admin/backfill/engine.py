@@ -31,7 +31,7 @@ from chive_admin.backfill.job_types import JobRegistry
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
 from chive_admin.settings import DEFAULT_LEASE_SECONDS
 from chive_admin.store import operations as ops
-from chive_admin.store.db import Database, DatabaseUnavailable, is_storage_full, is_transient
+from chive_admin.store.db import Database, is_storage_full, is_transient
 from chive_admin.store.sql import Conn
 
 if TYPE_CHECKING:
@@ -285,11 +285,8 @@ class Engine:
             try:
                 op = await self._claim(owner)
             except Exception as exc:  # a worker outlives a database hiccup; the next poll tries again
-                if is_storage_full(exc):
-                    log.warning("worker %d: storage is full; claiming paused", index)
-                    self._pause_for_storage()
-                elif isinstance(exc, DatabaseUnavailable):
-                    log.warning("worker %d: %s; claiming paused", index, exc)
+                if is_transient(exc):
+                    log.warning("worker %d: %s; claiming paused", index, _trouble(exc))
                     self._pause_for_storage()
                 else:
                     log.exception("worker %d: could not claim an operation", index)
