@@ -14,6 +14,7 @@ from chive_admin.backfill.job_types import TRIGGER_METHODS
 from chive_admin.handlers.admin import (
     assign_role,
     cancel_backfill,
+    delete_content,
     dismiss_dlq_entry,
     get_audit_log,
     get_backfill_history,
@@ -68,6 +69,7 @@ _INDEX: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_LIST_PDSES: list_pdses.handle,
     ids.PUB_CHIVE_ADMIN_RESCAN_PDS: rescan_pds.handle,
     ids.PUB_CHIVE_ADMIN_GET_GRAPH_STATS: get_graph_stats.handle,
+    ids.PUB_CHIVE_ADMIN_DELETE_CONTENT: delete_content.handle,
 }
 
 # the local moderation record

@@ -136,3 +136,16 @@ BY_FORMAT: dict[str, str] = {
     "uri": "Uri",
     "language": "Language",
 }
+
+
+def record_uri_parts(uri: str) -> tuple[str, str, str]:
+    """(did, collection, rkey) of an at-uri that names one record by its repository's DID, the form the index
+    keys records by; ValueError for any other at-uri (a repository, a collection, a handle authority, a fragment)."""
+    validate_at_uri(uri)
+    parts = uri.removeprefix("at://").split("/")
+    if "#" in uri or "?" in uri or len(parts) != 3:
+        raise ValueError("not the at-uri of one record (at://DID/COLLECTION/RKEY)")
+    did, collection, rkey = parts
+    if not did.startswith("did:"):
+        raise ValueError("the record must be named by its repository's DID, not a handle")
+    return validate_did(did), validate_nsid(collection), validate_record_key(rkey)

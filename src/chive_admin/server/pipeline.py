@@ -16,8 +16,7 @@ from starlette.responses import Response
 
 from chive_admin.auth.policy import authorize
 from chive_admin.auth.principal import Principal
-from chive_admin.clock import now_stamp
-from chive_admin.handlers.call import AuditNote, Call, Handler
+from chive_admin.handlers.call import AuditNote, Call, Handler, audit_entry
 from chive_admin.lex import Route
 from chive_admin.settings import DEFAULT_CLIENT_TIMEOUT
 from chive_admin.store.audit import AuditEntry
@@ -84,7 +83,8 @@ class Pipeline:
     ) -> None:
         """The call's traces: audit entry, metrics, one log line."""
         nsid = self.route.nsid
-        request.app.state.services.audit.record(state.entry(nsid, request, outcome, status, reason))
+        if not (outcome == "allowed" and state.note.written):
+            request.app.state.services.audit.record(state.entry(nsid, request, outcome, status, reason))
         observe_request(nsid, request.method, status, started)
         actor = state.principal.did if state.principal else None
         polled = status < 400 and POLL_HEADER in request.headers
@@ -142,17 +142,4 @@ class _CallState:
     note: AuditNote = field(default_factory=AuditNote)
 
     def entry(self, method: str, request: Request, outcome: str, status: int, reason: str | None) -> AuditEntry:
-        principal = self.principal
-        return AuditEntry(
-            at=now_stamp(),
-            method=method,
-            outcome=outcome,
-            status=status,
-            actor_did=principal.did if principal else None,
-            via=principal.via if principal else None,
-            key_id=principal.key_id if principal else None,
-            target=self.note.target,
-            reason=reason,
-            detail=self.note.detail,
-            client_ip=request.client.host if request.client else None,
-        )
+        return audit_entry(method, request, self.principal, self.note, outcome, status, reason)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from chive_admin.citations.extract import Citation
 from chive_admin.store.search import EPRINT_COLLECTION
 from chive_admin.store.sql import Conn, Dialect, json_text
+from chive_admin.store.takedowns import visible
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ async def pending(conn: Conn, after_uri: str, limit: int) -> list[PendingEprint]
     rows = await conn.fetchall(
         "SELECT r.uri, r.did, r.cid, r.value FROM records r"
         " LEFT JOIN citation_extractions x ON x.eprint_uri = r.uri AND x.cid = r.cid"
-        " WHERE r.collection = ? AND r.hidden = 0 AND x.eprint_uri IS NULL AND r.uri > ?"
+        f" WHERE r.collection = ? AND {visible('r')} AND x.eprint_uri IS NULL AND r.uri > ?"
         " ORDER BY r.uri LIMIT ?",
         (EPRINT_COLLECTION, after_uri, limit),
     )
@@ -33,7 +34,7 @@ async def pending(conn: Conn, after_uri: str, limit: int) -> list[PendingEprint]
 async def count_pending(conn: Conn) -> int:
     row = await conn.fetchone(
         "SELECT count(*) FROM records r LEFT JOIN citation_extractions x ON x.eprint_uri = r.uri AND x.cid = r.cid"
-        " WHERE r.collection = ? AND r.hidden = 0 AND x.eprint_uri IS NULL",
+        f" WHERE r.collection = ? AND {visible('r')} AND x.eprint_uri IS NULL",
         (EPRINT_COLLECTION,),
     )
     return int(row[0]) if row else 0
@@ -41,7 +42,7 @@ async def count_pending(conn: Conn) -> int:
 
 async def eprint(conn: Conn, uri: str) -> PendingEprint | None:
     row = await conn.fetchone(
-        "SELECT uri, did, cid, value FROM records WHERE uri = ? AND collection = ? AND hidden = 0",
+        f"SELECT uri, did, cid, value FROM records WHERE uri = ? AND collection = ? AND {visible()}",
         (uri, EPRINT_COLLECTION),
     )
     return PendingEprint(row[0], row[1], row[2], row[3]) if row else None

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from chive_admin.lex.data_model import record_json
 from chive_admin.store.sql import Conn, Dialect, any_of
+from chive_admin.store.takedowns import visible
 
 PDS_STATUSES = ("healthy", "unhealthy", "unknown")
 #: values bound in one ``IN (…)`` at most (SQLite's bound-parameter limit is far above it)
@@ -263,13 +264,13 @@ async def pds_stats(conn: Conn, limit: int) -> PdsStats:
     total, healthy, unhealthy = (int(v or 0) for v in (total_row or (0, 0, 0)))
     row = await conn.fetchone(
         "SELECT count(DISTINCT repos.pds_url) FROM repos JOIN records ON records.did = repos.did"
-        " WHERE repos.pds_url IN (SELECT url FROM pdses)"
+        f" WHERE repos.pds_url IN (SELECT url FROM pdses) AND {visible()}"
     )
     with_records = int(row[0]) if row else 0
     items: list[PdsRow] = []
     for r in await conn.fetchall(
         "SELECT p.url, p.status, p.last_scan_at, p.repo_count, p.error_count, p.consecutive_errors, p.last_error,"
-        " (SELECT count(*) FROM records r JOIN repos o ON o.did = r.did WHERE o.pds_url = p.url)"
+        f" (SELECT count(*) FROM records r JOIN repos o ON o.did = r.did WHERE o.pds_url = p.url AND {visible('r')})"
         " FROM pdses p ORDER BY p.last_scan_at IS NULL, p.last_scan_at DESC, p.url LIMIT ?",
         (limit,),
     ):
@@ -282,7 +283,7 @@ async def counts_by(conn: Conn, collection: str, field: str) -> dict[str, int]:
     member = "(value::jsonb ->> ?)" if conn.dialect is Dialect.POSTGRES else "json_extract(value, '$.' || ?)"
     rows = await conn.fetchall(
         f"SELECT coalesce({member}, ''), count(*) FROM records"
-        " WHERE collection = ? AND hidden = 0 GROUP BY 1 ORDER BY 1",
+        f" WHERE collection = ? AND {visible()} GROUP BY 1 ORDER BY 1",
         (field, collection),
     )
     return {str(row[0]): int(row[1]) for row in rows}

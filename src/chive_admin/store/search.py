@@ -9,6 +9,7 @@ from typing import Any
 
 from chive_admin._generated import ids
 from chive_admin.store.sql import Conn, Dialect
+from chive_admin.store.takedowns import taken_down, visible
 
 TABLES = ("search_a", "search_b")
 EPRINT_COLLECTION = ids.PUB_CHIVE_EPRINT_SUBMISSION
@@ -86,7 +87,12 @@ async def _write_docs(conn: Conn, table: str, docs: list[SearchDoc]) -> None:
 
 
 async def upsert(conn: Conn, docs: list[SearchDoc]) -> None:
-    """Keep the live index (and one being rebuilt) in step with newly ingested eprints."""
+    """Keep the live index (and one being rebuilt) in step with newly ingested eprints; a taken-down one stays out
+    however often an ingest path writes it."""
+    if not docs:
+        return
+    hidden = await taken_down(conn, [d.uri for d in docs])
+    docs = [d for d in docs if d.uri not in hidden]
     if not docs:
         return
     current = await state(conn)
@@ -122,7 +128,7 @@ async def begin_rebuild(conn: Conn) -> str:
 async def eprints_after(conn: Conn, after_uri: str, limit: int) -> list[SearchDoc]:
     """The next batch of visible eprints in URI order, for a rebuild that checkpoints on the last URI."""
     rows = await conn.fetchall(
-        "SELECT uri, value FROM records WHERE collection = ? AND hidden = 0 AND uri > ? ORDER BY uri LIMIT ?",
+        f"SELECT uri, value FROM records WHERE collection = ? AND {visible()} AND uri > ? ORDER BY uri LIMIT ?",
         (EPRINT_COLLECTION, after_uri, limit),
     )
     return [document_for(row[0], json.loads(row[1])) for row in rows]
@@ -130,7 +136,9 @@ async def eprints_after(conn: Conn, after_uri: str, limit: int) -> list[SearchDo
 
 async def visible_eprints(conn: Conn) -> int:
     """How many eprints a rebuild will index (its expected total)."""
-    row = await conn.fetchone("SELECT count(*) FROM records WHERE collection = ? AND hidden = 0", (EPRINT_COLLECTION,))
+    row = await conn.fetchone(
+        f"SELECT count(*) FROM records WHERE collection = ? AND {visible()}", (EPRINT_COLLECTION,)
+    )
     return int(row[0]) if row else 0
 
 
