@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from chive_admin import __version__
 from chive_admin.backfill.job_types import PluginError
+from chive_admin.cli import content as content_cli
 from chive_admin.cli import keys as keys_cli
 from chive_admin.cli import moderation as moderation_cli
 from chive_admin.cli import ops as client_commands
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     keys_cli.add_commands(commands)
     roles_cli.add_commands(commands)
     moderation_cli.add_commands(commands)
+    content_cli.add_commands(commands)
     client_commands.add_commands(commands)
     return parser
 
@@ -76,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return roles_cli.run(args)
         if args.command == "moderation":
             return moderation_cli.run(args)
+        if args.command == "content":
+            return content_cli.run(args)
         if args.command in ("ops", "dlq"):
             return client_commands.run(args)
     except (SettingsError, PluginError, DatabaseLockedByOtherProcess, DatabaseUnavailable) as exc:

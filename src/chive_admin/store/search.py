@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chive_admin._generated import ids
-from chive_admin.store.sql import Conn, Dialect
+from chive_admin.store.sql import Conn, Dialect, any_of
 from chive_admin.store.takedowns import taken_down, visible
 
 TABLES = ("search_a", "search_b")
@@ -132,6 +132,17 @@ async def eprints_after(conn: Conn, after_uri: str, limit: int) -> list[SearchDo
         (EPRINT_COLLECTION, after_uri, limit),
     )
     return [document_for(row[0], json.loads(row[1])) for row in rows]
+
+
+async def refresh(conn: Conn, uris: list[str]) -> None:
+    """Put the visible eprints among ``uris`` back in the search index (a takedown lifted)."""
+    if not uris:
+        return
+    where, args = any_of(conn.dialect, "uri", uris)
+    rows = await conn.fetchall(
+        f"SELECT uri, value FROM records WHERE collection = ? AND {visible()} AND {where}", [EPRINT_COLLECTION, *args]
+    )
+    await upsert(conn, [document_for(row[0], json.loads(row[1])) for row in rows])
 
 
 async def visible_eprints(conn: Conn) -> int:

@@ -22,6 +22,9 @@ def visible(alias: str = "records") -> str:
     return f"({alias}.hidden = 0 AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = {alias}.uri))"
 
 
+_COLUMNS = "uri, collection, cid, reason, taken_down_by, taken_down_at"
+
+
 @dataclass(frozen=True)
 class Takedown:
     uri: str
@@ -54,10 +57,14 @@ async def restore(conn: Conn, uri: str) -> Takedown | None:
 
 
 async def get(conn: Conn, uri: str) -> Takedown | None:
-    row = await conn.fetchone(
-        "SELECT uri, collection, cid, reason, taken_down_by, taken_down_at FROM takedowns WHERE uri = ?", (uri,)
-    )
-    return Takedown(row[0], row[1], row[2], row[3], row[4], row[5]) if row is not None else None
+    row = await conn.fetchone(f"SELECT {_COLUMNS} FROM takedowns WHERE uri = ?", (uri,))
+    return Takedown(*row) if row is not None else None
+
+
+async def every(conn: Conn) -> list[Takedown]:
+    """Every takedown, newest first."""
+    rows = await conn.fetchall(f"SELECT {_COLUMNS} FROM takedowns ORDER BY taken_down_at DESC, uri")
+    return [Takedown(*row) for row in rows]
 
 
 async def taken_down(conn: Conn, uris: Sequence[str]) -> set[str]:
