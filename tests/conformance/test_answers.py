@@ -98,6 +98,12 @@ PROCEDURES: Mapping[str, list[Body]] = {
     ids.PUB_CHIVE_ADMIN_DISMISS_DLQ_ENTRY: [{"index": 1}],
     ids.PUB_CHIVE_ADMIN_RETRY_ALL_DLQ: [{"errorType": "invalid_record"}, {}],
     ids.PUB_CHIVE_ADMIN_PURGE_OLD_DLQ: [{"olderThanDays": 30}, {}],
+    # an indexed eprint taken down, the repeat, and a review not indexed yet taken down in advance
+    ids.PUB_CHIVE_ADMIN_DELETE_CONTENT: [
+        {"uri": records.at_uri(AUTHOR, records.SUBMISSION, "a1"), "collection": records.SUBMISSION, "reason": "spam"},
+        {"uri": records.at_uri(AUTHOR, records.SUBMISSION, "a1"), "collection": records.SUBMISSION},
+        {"uri": records.at_uri(AUTHOR, ids.PUB_CHIVE_REVIEW_COMMENT, "r1"), "collection": ids.PUB_CHIVE_REVIEW_COMMENT},
+    ],
 }
 
 
