@@ -20,7 +20,7 @@ from support.resume import ended, left_off
 from support.scripted import Answer, Script
 
 from chive_admin._generated import ids
-from chive_admin.store import operations
+from chive_admin.store import index, operations
 from testnet import records
 
 FAST = engine_config(workers=1, lease_seconds=3, poll_seconds=0.05, stop_grace_seconds=5)
@@ -99,3 +99,40 @@ async def test_a_sync_stored_by_the_previous_version_runs_again_from_the_start(
     assert (op.status, op.attempts, op.checkpoint) == ("completed", 2, None)
     assert (op.progress.records_processed, op.progress.total_records, op.progress.counts["inserted"]) == (1, 1, 1)
     assert exports(script) == 1
+
+
+async def test_a_taken_down_record_stays_hidden_through_resyncs_and_a_recreate(
+    make_app: AppFactory, network: tuple[str, Script, deque[Answer]]
+) -> None:
+    url, _, answers = network
+    eprint = records.at_uri(DID, records.SUBMISSION, "e1")
+    uri = records.at_uri(DID, records.COMMENT, "3kabc")
+    kept = records.at_uri(DID, records.SUBMISSION, "e2")
+
+    def export(text: str | None) -> Answer:
+        held: dict[str, object] = {f"{records.COMMENT}/3kkept": records.review_comment(eprint_uri=kept)}
+        if text is not None:
+            held[f"{records.COMMENT}/3kabc"] = records.review_comment(eprint_uri=eprint, text=text)
+        return Answer(200, build_car(held), {"content-type": CAR})
+
+    app = make_app(authenticator=FixedTokens(), engine_config=FAST, plc_url=url)
+
+    async def shown() -> tuple[dict[str, int], bool]:
+        async with app.state.services.db.read() as conn:
+            visible = await index.counts_by(conn, records.COMMENT, "eprintUri")
+            indexed = await conn.fetchone("SELECT count(*) FROM records WHERE uri = ?", (uri,))
+            return visible, bool(indexed and indexed[0])
+
+    async for client in running_client(app):
+        answers.append(export("First version"))
+        assert (await synced(client))["status"] == "completed"
+        assert await shown() == ({kept: 1, eprint: 1}, True)
+        body = {"uri": uri, "collection": records.COMMENT, "reason": "harassment"}
+        taken = await client.post(f"/xrpc/{ids.PUB_CHIVE_ADMIN_DELETE_CONTENT}", json=body, headers=ADMIN)
+        assert taken.json() == {"success": True}
+        assert await shown() == ({kept: 1}, True)
+        # a re-sync with a new version, one without the record (deleted upstream), one with it recreated
+        for text in ("Second version", None, "Recreated"):
+            answers.append(export(text))
+            assert (await synced(client))["status"] == "completed"
+            assert await shown() == ({kept: 1}, text is not None)
