@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import get_audit_log as api
 from chive_admin.handlers.call import Call
+from chive_admin.handlers.shared.present import present
 from chive_admin.store import audit as audit_store
 from chive_admin.store.audit import AuditEntry
 from chive_admin.xrpc.params import id_cursor
@@ -25,15 +26,15 @@ def _details(entry: AuditEntry) -> str:
 
 
 def _view(entry: AuditEntry) -> api.AuditEntry:
-    fields = {
-        "id": str(entry.id),
-        "action": entry.method,
-        "actorDid": entry.actor_did,
-        "targetUri": entry.target,
-        "details": _details(entry),
-        "timestamp": entry.at,
-    }
-    return api.AuditEntry.model_validate({k: v for k, v in fields.items() if v is not None})
+    return present(
+        api.AuditEntry,
+        id=str(entry.id),
+        action=entry.method,
+        actorDid=entry.actor_did,
+        targetUri=entry.target,
+        details=_details(entry),
+        timestamp=entry.at,
+    )
 
 
 async def handle(call: Call[api.Params, None]) -> api.Output:

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 from chive_admin._generated.models.pub.chive.admin import list_dlq_entries as api
 from chive_admin.handlers.call import Call
+from chive_admin.handlers.shared.present import present
 from chive_admin.store import dead_letters
 
 
 def entry_view(entry: dead_letters.DeadLetter) -> api.DlqEntry:
     context = entry.context
-    fields = {
-        "id": str(entry.id),
-        "uri": context.get("uri"),
-        "did": context.get("did"),
-        "errorType": entry.error_type,
-        "errorMessage": entry.message,
-        "retryCount": entry.retry_count,
-        "createdAt": entry.created_at,
-        "lastRetryAt": entry.last_retry_at,
-    }
-    return api.DlqEntry.model_validate({k: v for k, v in fields.items() if v is not None})
+    return present(
+        api.DlqEntry,
+        id=str(entry.id),
+        uri=context.get("uri"),
+        did=context.get("did"),
+        errorType=entry.error_type,
+        errorMessage=entry.message,
+        retryCount=entry.retry_count,
+        createdAt=entry.created_at,
+        lastRetryAt=entry.last_retry_at,
+    )
 
 
 async def handle(call: Call[api.Params, None]) -> api.Output:

@@ -6,20 +6,21 @@ from __future__ import annotations
 from chive_admin._generated.models.pub.chive.admin import list_warnings as api
 from chive_admin.clock import now_stamp
 from chive_admin.handlers.call import Call
+from chive_admin.handlers.shared.present import present
 from chive_admin.store import moderation
 
 
 def _view(warning: moderation.AccountWarning) -> api.WarningDef:
-    fields = {
-        "id": str(warning.id),
-        "did": warning.did,
-        "handle": warning.handle,
-        "reason": warning.reason,
-        "issuedBy": warning.issued_by,
-        "createdAt": warning.created_at,
-        "expiresAt": warning.expires_at,
-    }
-    return api.WarningDef.model_validate({k: v for k, v in fields.items() if v is not None})
+    return present(
+        api.WarningDef,
+        id=str(warning.id),
+        did=warning.did,
+        handle=warning.handle,
+        reason=warning.reason,
+        issuedBy=warning.issued_by,
+        createdAt=warning.created_at,
+        expiresAt=warning.expires_at,
+    )
 
 
 async def handle(call: Call[api.Params, None]) -> api.Output:
