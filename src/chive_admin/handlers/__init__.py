@@ -22,9 +22,12 @@ from chive_admin.handlers.admin import (
     get_endpoint_metrics,
     get_graph_stats,
     get_node_metrics,
+    get_overview,
     get_prometheus_metrics,
     get_system_health,
     list_dlq_entries,
+    list_eprints,
+    list_imports,
     list_pdses,
     list_violations,
     list_warnings,
@@ -70,6 +73,9 @@ _INDEX: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_RESCAN_PDS: rescan_pds.handle,
     ids.PUB_CHIVE_ADMIN_GET_GRAPH_STATS: get_graph_stats.handle,
     ids.PUB_CHIVE_ADMIN_DELETE_CONTENT: delete_content.handle,
+    ids.PUB_CHIVE_ADMIN_GET_OVERVIEW: get_overview.handle,
+    ids.PUB_CHIVE_ADMIN_LIST_EPRINTS: list_eprints.handle,
+    ids.PUB_CHIVE_ADMIN_LIST_IMPORTS: list_imports.handle,
 }
 
 # the local moderation record

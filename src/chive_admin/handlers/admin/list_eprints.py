@@ -1,0 +1,37 @@
+"""pub.chive.admin.listEprints: visible eprint submissions, newest first by their ``createdAt`` then URI.
+
+``authorDid`` is the record's ``submittedBy``, ``authorHandle`` the stored handle of that repository when we hold it,
+``status`` the publication status slug (``eprint`` when the record has none), ``field`` its first field URI,
+``indexedAt`` when the index last stored the record. ``views``/``downloads`` stay absent: nothing counts them yet.
+"""
+
+from __future__ import annotations
+
+from chive_admin._generated.models.pub.chive.admin import list_eprints as api
+from chive_admin.handlers.call import Call
+from chive_admin.store import content
+
+#: ``status`` of a submission that names no publication status
+NO_STATUS = "eprint"
+
+
+def _summary(row: content.EprintRow) -> api.EprintSummary:
+    fields = {
+        "uri": row.uri,
+        "cid": row.cid,
+        "title": row.title or "",
+        "authorDid": row.submitted_by,
+        "authorHandle": row.handle,
+        "status": row.status or NO_STATUS,
+        "field": row.field,
+        "indexedAt": row.indexed_at,
+    }
+    return api.EprintSummary.model_validate({k: v for k, v in fields.items() if v is not None})
+
+
+async def handle(call: Call[api.Params, None]) -> api.Output:
+    params = call.params
+    async with call.services.db.read() as conn:
+        rows = await content.eprints_page(conn, limit=params.limit, offset=params.offset)
+        total = await content.eprint_total(conn)
+    return api.Output(items=[_summary(row) for row in rows], total=total)
