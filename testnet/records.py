@@ -25,6 +25,8 @@ from typing import Any
 SUBMISSION = "pub.chive.eprint.submission"
 COMMENT = "pub.chive.review.comment"
 ENDORSEMENT = "pub.chive.review.endorsement"
+PROFILE = "pub.chive.actor.profile"
+USER_TAG = "pub.chive.eprint.userTag"
 GRAPH_NODE = "pub.chive.graph.node"
 GRAPH_EDGE = "pub.chive.graph.edge"
 RICHTEXT = "pub.chive.richtext.defs"
@@ -280,6 +282,22 @@ def review_endorsement(
     if comment is not None:
         record["comment"] = comment
     return record
+
+
+# -- pub.chive.actor.profile, pub.chive.eprint.userTag ---------------------------------------------------------
+
+
+def actor_profile(*, display_name: str = "Ada Lovelace", bio: str | None = "Computing pioneer.") -> Record:
+    """A ``pub.chive.actor.profile`` record (its key is ``self``)."""
+    record: Record = {"$type": PROFILE, "displayName": display_name, "schemaRevision": 1}
+    if bio is not None:
+        record["bio"] = bio
+    return record
+
+
+def user_tag(*, eprint_uri: str, tag: str = "distributed-systems", created_at: str | None = None) -> Record:
+    """A ``pub.chive.eprint.userTag`` record: a reader's tag on an eprint."""
+    return {"$type": USER_TAG, "eprintUri": eprint_uri, "tag": tag, "createdAt": created_at or now_iso()}
 
 
 # -- pub.chive.graph.* ----------------------------------------------------------------------------

@@ -66,9 +66,12 @@ QUERIES: Mapping[str, list[Params]] = {
     ids.PUB_CHIVE_ADMIN_GET_ENDPOINT_METRICS: [{}],
     ids.PUB_CHIVE_ADMIN_GET_GRAPH_STATS: [{}],
     ids.PUB_CHIVE_ADMIN_GET_NODE_METRICS: [{}],
+    ids.PUB_CHIVE_ADMIN_GET_OVERVIEW: [{}],
     ids.PUB_CHIVE_ADMIN_GET_PROMETHEUS_METRICS: [{}],
     ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH: [{}],
     ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES: [{}, {"limit": "1", "offset": "1"}],
+    ids.PUB_CHIVE_ADMIN_LIST_EPRINTS: [{}, {"limit": "1", "offset": "1"}, {"offset": "1000"}],
+    ids.PUB_CHIVE_ADMIN_LIST_IMPORTS: [{}, {"source": PDS_A, "limit": "1"}, {"source": "https://elsewhere.example"}],
     ids.PUB_CHIVE_ADMIN_LIST_PDSES: [{}, {"limit": "1"}],
     ids.PUB_CHIVE_ADMIN_LIST_VIOLATIONS: [{}, {"did": AUTHOR, "limit": "1"}],
     ids.PUB_CHIVE_ADMIN_LIST_WARNINGS: [{}, {"did": AUTHOR, "limit": "1"}, {"did": OTHER}],
@@ -244,14 +247,14 @@ class Caller:
         for op_id in op_ids:
             await self.query(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS, {"id": op_id}, state)
         cursor: str | None = None
-        for _ in range(100):  # every page of the audit trail, two entries a page
+        for _ in range(300):  # every page of the audit trail, two entries a page
             params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
             page = await self.query(ids.PUB_CHIVE_ADMIN_GET_AUDIT_LOG, params, state)
             cursor = page.get("cursor")
             if cursor is None:
                 break
         else:
-            raise AssertionError(f"[{state}] getAuditLog: still a cursor after 100 pages")
+            raise AssertionError(f"[{state}] getAuditLog: still a cursor after 300 pages")
 
 
 async def refusals(client: httpx.AsyncClient, other_key: str) -> None:
@@ -357,11 +360,30 @@ async def registry_and_index(app: Starlette) -> None:
     edge = records.graph_edge(source_uri=records.node_uri(node_b["id"]), target_uri=records.node_uri(node_a["id"]))
     pdf = records.minimal_pdf()
     eprint = records.eprint_submission(submitted_by=AUTHOR, document=records.blob_ref(pdf, "application/pdf"))
+    # a second eprint without the optional fields listEprints reads (status, field), submitted from OTHER's repository
+    bare = records.eprint_submission(
+        submitted_by=AUTHOR, document=records.blob_ref(pdf, "application/pdf"), field=None, title="Bare"
+    )
+    del bare["publicationStatusSlug"]
+    a1 = records.at_uri(AUTHOR, records.SUBMISSION, "a1")
+    collection = records.graph_node(label="Reading list", kind="object", subkind="collection", created_by=AUTHOR)
     rows = [
         IndexedRecord.from_parts(GOVERNANCE, records.GRAPH_NODE, "n1", records.raw_cid(b"n1"), node_a),
         IndexedRecord.from_parts(GOVERNANCE, records.GRAPH_NODE, "n2", records.raw_cid(b"n2"), node_b),
         IndexedRecord.from_parts(GOVERNANCE, records.GRAPH_EDGE, "e1", records.raw_cid(b"e1"), edge),
         IndexedRecord.from_parts(AUTHOR, records.SUBMISSION, "a1", records.raw_cid(b"a1"), eprint),
+        IndexedRecord.from_parts(OTHER, records.SUBMISSION, "o1", records.raw_cid(b"o1"), bare),
+        IndexedRecord.from_parts(AUTHOR, records.PROFILE, "self", records.raw_cid(b"p"), records.actor_profile()),
+        IndexedRecord.from_parts(
+            OTHER, records.COMMENT, "c1", records.raw_cid(b"c1"), records.review_comment(eprint_uri=a1)
+        ),
+        IndexedRecord.from_parts(
+            OTHER, records.ENDORSEMENT, "d1", records.raw_cid(b"d1"), records.review_endorsement(eprint_uri=a1)
+        ),
+        IndexedRecord.from_parts(
+            OTHER, records.USER_TAG, "t1", records.raw_cid(b"t1"), records.user_tag(eprint_uri=a1)
+        ),
+        IndexedRecord.from_parts(AUTHOR, records.GRAPH_NODE, "n3", records.raw_cid(b"n3"), collection),
     ]
     async with app.state.services.db.write() as conn:
         await index.record_pds_scan(conn, PDS_A, now, repo_count=2)

@@ -53,6 +53,9 @@ def _samples() -> list[tuple[str, dict]]:
         (records.COMMENT, records.review_comment(eprint_uri=eprint, parent_comment=comment_uri, quote="two-phase")),
         (records.ENDORSEMENT, records.review_endorsement(eprint_uri=eprint)),
         (records.ENDORSEMENT, records.review_endorsement(eprint_uri=eprint, contributions=["data"], comment=None)),
+        (records.PROFILE, records.actor_profile()),
+        (records.PROFILE, records.actor_profile(bio=None)),
+        (records.USER_TAG, records.user_tag(eprint_uri=eprint)),
         (records.GRAPH_NODE, a),
         (records.GRAPH_NODE, b),
         (
