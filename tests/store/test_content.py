@@ -100,12 +100,16 @@ async def test_the_counters_follow_every_write_path(db: Database) -> None:
         await index.upsert_repo(conn, BOB, "t0", pds_url=PDS_B)
         await index.upsert_records(conn, first, "t0")
     held = await assert_in_step(db)
-    assert held[("authors", ALICE)] == 1 and ("authors", BOB) not in held
-    assert held[("collections", ALICE)] == 1 and held[("eprints", ALICE)] == 2
+    assert held[("authors", ALICE)] == 1
+    assert ("authors", BOB) not in held
+    assert held[("collections", ALICE)] == 1
+    assert held[("eprints", ALICE)] == 2
 
     # a new version that changes a node's subkind moves it in or out of the collections
     async with db.write() as conn:
-        await index.upsert_records(conn, [node(ALICE, "n1", "collection", "c2"), node(ALICE, "n2", "field", "c2")], "t1")
+        await index.upsert_records(
+            conn, [node(ALICE, "n1", "collection", "c2"), node(ALICE, "n2", "field", "c2")], "t1"
+        )
     assert (await assert_in_step(db))[("collections", ALICE)] == 1
     async with db.write() as conn:
         await index.upsert_records(conn, [node(ALICE, "n2", "collection", "c3")], "t1")
@@ -128,14 +132,17 @@ async def test_the_counters_follow_every_write_path(db: Database) -> None:
         await takedowns.take_down(conn, later.uri, later.collection, None, ADMIN, "t3")
         await index.upsert_records(conn, [later], "t3")
     held = await assert_in_step(db)
-    assert ("eprints", BOB) not in held and held[("reviews", BOB)] == 1
+    assert ("eprints", BOB) not in held
+    assert held[("reviews", BOB)] == 1
     async with db.write() as conn:
         await takedowns.restore(conn, profile.uri)
         await takedowns.restore(conn, later.uri)
         # a new version of a taken-down record stays out
         await index.upsert_records(conn, [eprint(BOB, "e1", "2026-01-04T00:00:00Z", cid="c2")], "t4")
     held = await assert_in_step(db)
-    assert held[("authors", ALICE)] == 1 and held[("reviews", BOB)] == 2 and ("eprints", BOB) not in held
+    assert held[("authors", ALICE)] == 1
+    assert held[("reviews", BOB)] == 2
+    assert ("eprints", BOB) not in held
 
     # deletes: a visible record, a taken-down one, one of a hidden repository; then a whole repository purged
     async with db.write() as conn:
@@ -215,7 +222,7 @@ async def test_eprints_newest_first_with_the_submitters_handle(db: Database) -> 
         await takedowns.take_down(conn, gone.uri, gone.collection, None, ADMIN, "t1")
     async with db.read() as conn:
         page = await content.eprints_page(conn, limit=10, offset=0)
-        assert [r.uri for r in page] == sorted([tie_1.uri, tie_2.uri]) + [old.uri]
+        assert [r.uri for r in page] == [*sorted([tie_1.uri, tie_2.uri]), old.uri]
         by_uri = {r.uri: r for r in page}
         assert by_uri[tie_1.uri] == content.EprintRow(
             tie_1.uri, tie_1.cid, "Title b", BOB, None, "published", field, "t0"
@@ -252,4 +259,5 @@ async def test_the_eprint_page_walks_its_index(db: Database) -> None:
             plan = await conn.fetchall(f"EXPLAIN QUERY PLAN {sql}", (10, 0))
     text = " ".join(str(row[-1]) for row in plan)
     assert "records_eprint_created" in text
-    assert "TEMP B-TREE" not in text and "Sort" not in text
+    assert "TEMP B-TREE" not in text
+    assert "Sort" not in text
