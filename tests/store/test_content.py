@@ -190,7 +190,8 @@ async def test_the_migration_fills_the_counters_from_the_rows_present(db: Databa
 async def undo_015(conn: Conn) -> None:
     """The schema as it was before migration 015, so that applying it again finds rows to count."""
     if conn.dialect is Dialect.POSTGRES:
-        drops = ["DROP FUNCTION records_count() CASCADE", "DROP FUNCTION takedowns_count() CASCADE"]
+        functions = ("records_count_inserted", "records_count_deleted", "records_count_updated", "takedowns_count")
+        drops = [f"DROP FUNCTION {f}() CASCADE" for f in functions]
         drops.append("DROP FUNCTION content_count_add")
     else:
         drops = [
@@ -249,7 +250,7 @@ async def test_eprints_per_pds(db: Database) -> None:
 
 
 async def test_the_eprint_page_walks_its_index(db: Database) -> None:
-    sql = content.eprints_sql(db.dialect)
+    sql = content.page_uris_sql(db.dialect)
     async with db.write() as conn:
         if conn.dialect is Dialect.POSTGRES:
             # an empty table is cheaper to sort than to walk: forbid the sort to see that the index can serve

@@ -80,21 +80,28 @@ def _walk(dialect: Dialect) -> str:
     return "" if dialect is Dialect.POSTGRES else " INDEXED BY records_eprint_created"
 
 
-def eprints_sql(dialect: Dialect) -> str:
-    """The query of :func:`eprints_page` (``limit``, ``offset``)."""
-    created = _created_at(dialect)
+def page_uris_sql(dialect: Dialect) -> str:
+    """The URIs of one page of :func:`eprints_page` (``limit``, ``offset``), read from the index alone: the rows an
+    offset skips are never read."""
+    return (
+        f"SELECT r.uri FROM records r{_walk(dialect)}"
+        # the collection is written out: a partial index is used only for the very condition it was made with
+        f" WHERE r.collection = '{ids.PUB_CHIVE_EPRINT_SUBMISSION}' AND {visible('r')}"
+        f" ORDER BY {_created_at(dialect)} DESC, r.uri LIMIT ? OFFSET ?"
+    )
+
+
+def _eprints_sql(dialect: Dialect) -> str:
     submitted_by = json_text(dialect, "r.value", "submittedBy")
     return (
         f"SELECT r.uri, r.cid, {json_text(dialect, 'r.value', 'title')}, {submitted_by}, p.handle,"
         f" {json_text(dialect, 'r.value', 'publicationStatusSlug')}, {_first_field(dialect)}, r.indexed_at"
-        f" FROM records r{_walk(dialect)} LEFT JOIN repos p ON p.did = {submitted_by}"
-        # the collection is written out: a partial index is used only for the very condition it was made with
-        f" WHERE r.collection = '{ids.PUB_CHIVE_EPRINT_SUBMISSION}' AND {visible('r')}"
-        f" ORDER BY {created} DESC, r.uri LIMIT ? OFFSET ?"
+        f" FROM ({page_uris_sql(dialect)}) page JOIN records r ON r.uri = page.uri"
+        f" LEFT JOIN repos p ON p.did = {submitted_by} ORDER BY {_created_at(dialect)} DESC, r.uri"
     )
 
 
 async def eprints_page(conn: Conn, *, limit: int, offset: int) -> list[EprintRow]:
     """Visible eprint submissions, newest first by their ``createdAt`` then URI, with the stored handle of the
     submitter's repository."""
-    return [EprintRow(*row) for row in await conn.fetchall(eprints_sql(conn.dialect), (limit, offset))]
+    return [EprintRow(*row) for row in await conn.fetchall(_eprints_sql(conn.dialect), (limit, offset))]

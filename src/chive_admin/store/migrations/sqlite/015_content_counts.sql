@@ -112,6 +112,7 @@ BEGIN
     ON CONFLICT (kind, did) DO UPDATE SET n = n + excluded.n;
 END;
 
--- listEprints pages newest first by the record's createdAt, then URI, without sorting the table.
-CREATE INDEX records_eprint_created ON records (json_extract(value, '$.createdAt') DESC, uri)
+-- listEprints pages newest first by the record's createdAt, then URI, without sorting the table; `hidden` is in
+-- the index so that the rows an offset skips can be checked without reading them.
+CREATE INDEX records_eprint_created ON records (json_extract(value, '$.createdAt') DESC, uri, hidden)
     WHERE collection = 'pub.chive.eprint.submission';
