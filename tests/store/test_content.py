@@ -4,9 +4,12 @@ visible records after every kind of write, the migration fills them from rows al
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from typing import Any
+
+import pytest
 
 from chive_admin._generated import ids
 from chive_admin.store import content, index, takedowns
@@ -262,3 +265,32 @@ async def test_the_eprint_page_walks_its_index(db: Database) -> None:
     assert "records_eprint_created" in text
     assert "TEMP B-TREE" not in text
     assert "Sort" not in text
+
+
+@pytest.mark.postgres_only
+async def test_a_takedown_and_its_record_written_at_once_by_two_processes(db: Database) -> None:
+    """Each transaction's trigger cannot see the other's uncommitted row; the takedown trigger's lock on ``records``
+    makes one wait for the other, so the counters stay right in either order."""
+    first, second = eprint(ALICE, "race1", "2026-01-01T00:00:00Z"), eprint(ALICE, "race2", "2026-01-01T00:00:00Z")
+
+    async def take_down(uri: str) -> None:
+        async with db.write() as conn:
+            await takedowns.take_down(conn, uri, ids.PUB_CHIVE_EPRINT_SUBMISSION, None, ADMIN, "t1")
+
+    async def ingest(record: IndexedRecord) -> None:
+        async with db.write() as conn:
+            await index.upsert_records(conn, [record], "t1")
+
+    # the record written first, the takedown while it is not committed yet
+    async with db.write() as conn:
+        await index.upsert_records(conn, [first], "t0")
+        racing = asyncio.create_task(take_down(first.uri))
+        await asyncio.sleep(0.3)
+    await racing
+    # the takedown first, the record while it is not committed yet
+    async with db.write() as conn:
+        await takedowns.take_down(conn, second.uri, second.collection, None, ADMIN, "t2")
+        racing = asyncio.create_task(ingest(second))
+        await asyncio.sleep(0.3)
+    await racing
+    assert await assert_in_step(db) == {}
