@@ -58,6 +58,26 @@ async def test_listing_and_export_agree_and_sort_invalid_records(
     assert exported.rev
 
 
+async def test_profiles_endorsements_and_tags_come_through_listing_and_export(
+    testnet: Testnet, pds: PdsClient, account: Account, client: AtprotoClient
+) -> None:
+    # what getOverview counts besides eprints, reviews and graph nodes: valid ones indexed, invalid ones refused
+    profile = pds.create_record(account, records.PROFILE, records.actor_profile(), rkey="self")
+    endorsement = pds.create_record(account, records.ENDORSEMENT, records.review_endorsement(eprint_uri=EPRINT))
+    tag = pds.create_record(account, records.USER_TAG, records.user_tag(eprint_uri=EPRINT))
+    bad_tag = pds.create_record(
+        account, records.USER_TAG, {"$type": records.USER_TAG, "eprintUri": EPRINT, "tag": 7}, validate=False
+    )
+    bad_profile = pds.create_record(
+        account, records.PROFILE, {"$type": records.PROFILE, "displayName": ["x"]}, rkey="other", validate=False
+    )
+    listed = await fetch_by_listing(client, testnet.pds_url, account.did)
+    exported = await fetch_by_export(client, testnet.pds_url, account.did, testnet.signing_key(account.did))
+    for contents in (listed, exported):
+        assert {(r.uri, r.cid) for r in contents.records} == {(ref.uri, ref.cid) for ref in (profile, endorsement, tag)}
+        assert sorted(i.uri for i in contents.invalid) == sorted([bad_tag.uri, bad_profile.uri])
+
+
 @pytest.mark.parametrize("in_readers", [False, True], ids=["thread", "reader"])
 async def test_an_export_stream_is_released_when_closed_read_or_not(
     testnet: Testnet, pds: PdsClient, account: Account, client: AtprotoClient, in_readers: bool
