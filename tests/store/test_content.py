@@ -202,12 +202,13 @@ async def undo_015(conn: Conn) -> None:
             for name in (
                 "records_count_insert",
                 "records_count_delete",
-                "records_count_update",
+                "records_count_update_old",
+                "records_count_update_new",
                 "takedowns_count_insert",
                 "takedowns_count_delete",
-                "takedowns_count_update",
             )
         ]
+        drops.append("DROP VIEW counted_records")
     drops += ["DROP INDEX records_eprint_created", "DROP TABLE content_counts", "DROP TABLE content_kinds"]
     for statement in drops:
         await conn.execute(statement)

@@ -16,17 +16,17 @@ NO_STATUS = "eprint"
 
 
 def _summary(row: content.EprintRow) -> api.EprintSummary:
-    fields = {
-        "uri": row.uri,
-        "cid": row.cid,
-        "title": row.title or "",
-        "authorDid": row.submitted_by,
-        "authorHandle": row.handle,
-        "status": row.status or NO_STATUS,
-        "field": row.field,
-        "indexedAt": row.indexed_at,
-    }
-    return api.EprintSummary.model_validate({k: v for k, v in fields.items() if v is not None})
+    # absent fields stay None, and None is left out of the answer
+    return api.EprintSummary(
+        uri=row.uri,
+        cid=row.cid,
+        title=row.title or "",
+        author_did=row.submitted_by,
+        author_handle=row.handle,
+        status=row.status or NO_STATUS,
+        field=row.field,
+        indexed_at=row.indexed_at,
+    )
 
 
 async def handle(call: Call[api.Params, None]) -> api.Output:

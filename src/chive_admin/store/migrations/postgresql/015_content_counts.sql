@@ -111,19 +111,18 @@ CREATE TRIGGER records_count_update AFTER UPDATE ON records REFERENCING OLD TABL
 CREATE FUNCTION takedowns_count() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
     LOCK TABLE records IN SHARE MODE;
-    IF TG_OP <> 'INSERT' THEN
+    IF TG_OP = 'DELETE' THEN
         PERFORM content_count_add(r.did, r.collection, r.rkey, r.value, 1) FROM records r
         WHERE r.uri = OLD.uri AND r.hidden = 0;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
+    ELSE
         PERFORM content_count_add(r.did, r.collection, r.rkey, r.value, -1) FROM records r
         WHERE r.uri = NEW.uri AND r.hidden = 0;
     END IF;
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER takedowns_count AFTER INSERT OR DELETE OR UPDATE OF uri ON takedowns FOR EACH ROW
-    EXECUTE FUNCTION takedowns_count();
+-- (the store never changes a takedown's URI)
+CREATE TRIGGER takedowns_count AFTER INSERT OR DELETE ON takedowns FOR EACH ROW EXECUTE FUNCTION takedowns_count();
 
 -- listEprints pages newest first by the record's createdAt, then URI, without sorting the table; `hidden` is in
 -- the index so that the rows an offset skips can be checked without reading them.

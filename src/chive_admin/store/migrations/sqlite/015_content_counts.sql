@@ -1,6 +1,6 @@
 -- Maintained content counters behind getOverview and listImports, kept by triggers so that every path that writes
--- `records` or `takedowns` (backfill jobs, the firehose, dead-letter retries, deleteContent, `content restore`,
--- migrations to come) keeps them right without having to remember them.
+-- `records` or `takedowns` (every job, dead-letter retries, deleteContent, `content restore`, and any path to come)
+-- keeps them right without having to remember them.
 
 -- What is counted, as data: a record of `collection` counts as `kind` when its rkey is `rkey` (if set) and its
 -- `subkind` field is `subkind` (if set). The triggers and the first fill below read this one table.
@@ -29,86 +29,66 @@ CREATE TABLE content_counts (
     PRIMARY KEY (kind, did)
 ) STRICT, WITHOUT ROWID;
 
-INSERT INTO content_counts (kind, did, n)
-SELECT k.kind, r.did, count(*)
+-- The rows of `records` that count, with their kind. The triggers below read a row through it while the row is in
+-- the table: after an insert, before a delete, before and after an update.
+CREATE VIEW counted_records AS
+SELECT r.uri, r.did, r.hidden, k.kind
 FROM records r JOIN content_kinds k ON k.collection = r.collection
-WHERE (k.rkey IS NULL OR k.rkey = r.rkey)
-  AND (k.subkind IS NULL OR k.subkind = json_extract(r.value, '$.subkind'))
-  AND r.hidden = 0 AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = r.uri)
-GROUP BY k.kind, r.did;
+WHERE (k.rkey IS NULL OR k.rkey = r.rkey) AND (k.subkind IS NULL OR k.subkind = json_extract(r.value, '$.subkind'));
 
--- A row of `records` adds to its kind's counter while it is visible: hidden = 0 and no takedown of its URI.
+INSERT INTO content_counts (kind, did, n)
+SELECT c.kind, c.did, count(*) FROM counted_records c
+WHERE c.hidden = 0 AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = c.uri)
+GROUP BY c.kind, c.did;
+
+-- A row of `records` adds to its kind's counter while it is visible: hidden = 0 and no takedown of its URI. An
+-- update takes the old row out and puts the new one in (a changed subkind, a hidden repository). (If the statement
+-- fails, SQLite undoes what its triggers did with it, the BEFORE ones included.)
 CREATE TRIGGER records_count_insert AFTER INSERT ON records
-WHEN NEW.hidden = 0 AND NEW.collection IN (SELECT collection FROM content_kinds)
 BEGIN
     INSERT INTO content_counts (kind, did, n)
-    SELECT k.kind, NEW.did, 1 FROM content_kinds k
-    WHERE k.collection = NEW.collection AND (k.rkey IS NULL OR k.rkey = NEW.rkey)
-      AND (k.subkind IS NULL OR k.subkind = json_extract(NEW.value, '$.subkind'))
-      AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = NEW.uri)
+    SELECT c.kind, c.did, 1 FROM counted_records c
+    WHERE c.uri = NEW.uri AND c.hidden = 0 AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = c.uri)
     ON CONFLICT (kind, did) DO UPDATE SET n = n + excluded.n;
 END;
 
-CREATE TRIGGER records_count_delete AFTER DELETE ON records
-WHEN OLD.hidden = 0 AND OLD.collection IN (SELECT collection FROM content_kinds)
+CREATE TRIGGER records_count_delete BEFORE DELETE ON records
 BEGIN
     INSERT INTO content_counts (kind, did, n)
-    SELECT k.kind, OLD.did, -1 FROM content_kinds k
-    WHERE k.collection = OLD.collection AND (k.rkey IS NULL OR k.rkey = OLD.rkey)
-      AND (k.subkind IS NULL OR k.subkind = json_extract(OLD.value, '$.subkind'))
-      AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = OLD.uri)
+    SELECT c.kind, c.did, -1 FROM counted_records c
+    WHERE c.uri = OLD.uri AND c.hidden = 0 AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = c.uri)
     ON CONFLICT (kind, did) DO UPDATE SET n = n + excluded.n;
 END;
 
--- An update takes the old row out and puts the new one in (a changed subkind, a hidden repository).
-CREATE TRIGGER records_count_update AFTER UPDATE OF uri, did, collection, rkey, value, hidden ON records
-WHEN OLD.collection IN (SELECT collection FROM content_kinds) OR NEW.collection IN (SELECT collection FROM content_kinds)
+CREATE TRIGGER records_count_update_old BEFORE UPDATE OF uri, did, collection, rkey, value, hidden ON records
 BEGIN
     INSERT INTO content_counts (kind, did, n)
-    SELECT k.kind, OLD.did, -1 FROM content_kinds k
-    WHERE k.collection = OLD.collection AND (k.rkey IS NULL OR k.rkey = OLD.rkey)
-      AND (k.subkind IS NULL OR k.subkind = json_extract(OLD.value, '$.subkind'))
-      AND OLD.hidden = 0 AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = OLD.uri)
+    SELECT c.kind, c.did, -1 FROM counted_records c
+    WHERE c.uri = OLD.uri AND c.hidden = 0 AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = c.uri)
     ON CONFLICT (kind, did) DO UPDATE SET n = n + excluded.n;
+END;
+
+CREATE TRIGGER records_count_update_new AFTER UPDATE OF uri, did, collection, rkey, value, hidden ON records
+BEGIN
     INSERT INTO content_counts (kind, did, n)
-    SELECT k.kind, NEW.did, 1 FROM content_kinds k
-    WHERE k.collection = NEW.collection AND (k.rkey IS NULL OR k.rkey = NEW.rkey)
-      AND (k.subkind IS NULL OR k.subkind = json_extract(NEW.value, '$.subkind'))
-      AND NEW.hidden = 0 AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = NEW.uri)
+    SELECT c.kind, c.did, 1 FROM counted_records c
+    WHERE c.uri = NEW.uri AND c.hidden = 0 AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = c.uri)
     ON CONFLICT (kind, did) DO UPDATE SET n = n + excluded.n;
 END;
 
 -- A takedown takes its record out of the counters (it was visible if its repository is not hidden: a URI has at
--- most one takedown), a restore puts it back. Both run after the row changed, so `takedowns` already says so.
+-- most one takedown), a restore puts it back. The store never changes a takedown's URI.
 CREATE TRIGGER takedowns_count_insert AFTER INSERT ON takedowns
 BEGIN
     INSERT INTO content_counts (kind, did, n)
-    SELECT k.kind, r.did, -1 FROM records r JOIN content_kinds k ON k.collection = r.collection
-    WHERE r.uri = NEW.uri AND r.hidden = 0 AND (k.rkey IS NULL OR k.rkey = r.rkey)
-      AND (k.subkind IS NULL OR k.subkind = json_extract(r.value, '$.subkind'))
+    SELECT c.kind, c.did, -1 FROM counted_records c WHERE c.uri = NEW.uri AND c.hidden = 0
     ON CONFLICT (kind, did) DO UPDATE SET n = n + excluded.n;
 END;
 
 CREATE TRIGGER takedowns_count_delete AFTER DELETE ON takedowns
 BEGIN
     INSERT INTO content_counts (kind, did, n)
-    SELECT k.kind, r.did, 1 FROM records r JOIN content_kinds k ON k.collection = r.collection
-    WHERE r.uri = OLD.uri AND r.hidden = 0 AND (k.rkey IS NULL OR k.rkey = r.rkey)
-      AND (k.subkind IS NULL OR k.subkind = json_extract(r.value, '$.subkind'))
-    ON CONFLICT (kind, did) DO UPDATE SET n = n + excluded.n;
-END;
-
-CREATE TRIGGER takedowns_count_update AFTER UPDATE OF uri ON takedowns
-BEGIN
-    INSERT INTO content_counts (kind, did, n)
-    SELECT k.kind, r.did, 1 FROM records r JOIN content_kinds k ON k.collection = r.collection
-    WHERE r.uri = OLD.uri AND r.hidden = 0 AND (k.rkey IS NULL OR k.rkey = r.rkey)
-      AND (k.subkind IS NULL OR k.subkind = json_extract(r.value, '$.subkind'))
-    ON CONFLICT (kind, did) DO UPDATE SET n = n + excluded.n;
-    INSERT INTO content_counts (kind, did, n)
-    SELECT k.kind, r.did, -1 FROM records r JOIN content_kinds k ON k.collection = r.collection
-    WHERE r.uri = NEW.uri AND r.hidden = 0 AND (k.rkey IS NULL OR k.rkey = r.rkey)
-      AND (k.subkind IS NULL OR k.subkind = json_extract(r.value, '$.subkind'))
+    SELECT c.kind, c.did, 1 FROM counted_records c WHERE c.uri = OLD.uri AND c.hidden = 0
     ON CONFLICT (kind, did) DO UPDATE SET n = n + excluded.n;
 END;
 
