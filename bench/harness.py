@@ -8,7 +8,7 @@ import socket
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,11 +105,15 @@ class Load:
     def p99(self) -> float:
         return self.percentile(99)
 
+    @property
+    def max(self) -> float:
+        return max(self.latencies_ms, default=float("nan"))
+
 
 async def _connection(
     host: str,
     port: int,
-    path: str,
+    path_for: Callable[[int], str],
     headers_for: Callable[[int], Mapping[str, str]],
     end: float,
     latencies: list[float],
@@ -122,6 +126,7 @@ async def _connection(
         while time.perf_counter() < end:
             counter[0] += 1
             headers = headers_for(counter[0])
+            path = path_for(counter[0])
             started = time.perf_counter()
             answer = await connection.request("GET", path, headers=headers)
             latencies.append((time.perf_counter() - started) * 1000)
@@ -130,17 +135,28 @@ async def _connection(
 
 
 async def _drive(
-    url: str, headers_for: Callable[[int], Mapping[str, str]], concurrency: int, seconds: float, warmup: float
+    url: str | Sequence[str],
+    headers_for: Callable[[int], Mapping[str, str]],
+    concurrency: int,
+    seconds: float,
+    warmup: float,
 ) -> Load:
-    parsed = httpx.URL(url)
-    path = parsed.raw_path.decode()
+    urls = [httpx.URL(u) for u in ([url] if isinstance(url, str) else url)]
+    parsed = urls[0]
+    if any((u.host, u.port) != (parsed.host, parsed.port) for u in urls):
+        raise ValueError("every URL of one drive names the same server")
+    paths = [u.raw_path.decode() for u in urls]
+
+    def path_for(n: int) -> str:
+        return paths[n % len(paths)]
+
     latencies: list[float] = []
     failures: list[str] = []
     counter = [0]
     await asyncio.gather(
         *(
             _connection(
-                parsed.host, parsed.port or 80, path, headers_for, time.perf_counter() + warmup, [], counter, []
+                parsed.host, parsed.port or 80, path_for, headers_for, time.perf_counter() + warmup, [], counter, []
             )
             for _ in range(concurrency)
         )
@@ -149,7 +165,7 @@ async def _drive(
     end = began + seconds
     await asyncio.gather(
         *(
-            _connection(parsed.host, parsed.port or 80, path, headers_for, end, latencies, counter, failures)
+            _connection(parsed.host, parsed.port or 80, path_for, headers_for, end, latencies, counter, failures)
             for _ in range(concurrency)
         )
     )
@@ -160,13 +176,15 @@ async def _drive(
 
 
 def drive(
-    url: str,
+    url: str | Sequence[str],
     headers_for: Callable[[int], Mapping[str, str]] = lambda _: {},
     *,
     concurrency: int = 16,
     seconds: float = 5.0,
     warmup: float = 0.5,
 ) -> Load:
+    """Requests to ``url`` (or to each of several URLs of one server in turn) from ``concurrency`` connections for
+    ``seconds``, after ``warmup`` seconds whose answers are not counted."""
     return asyncio.run(_drive(url, headers_for, concurrency, seconds, warmup))
 
 

@@ -53,32 +53,33 @@ OPERATION_COLUMNS = (
 )
 
 
-def operation_rows(ops: int) -> list[tuple[Any, ...]]:
-    """``ops`` pds-scan operations: the first 5 queued (what the status call lists as active), the rest ended, each
-    a millisecond apart (as ops end: identical end stamps would make every history page sort all of them)."""
+def operation_rows(ops: int, active: int = 5) -> list[tuple[Any, ...]]:
+    """``ops`` pds-scan operations: the first ``active`` queued (what the status call lists as active), the rest
+    ended, each a millisecond apart (as ops end: identical end stamps would make every history page sort all of
+    them)."""
     now = utc_now()
     return [
         (
             op_id(n),
             "pds-scan",
-            "completed" if n >= 5 else "queued",
+            "completed" if n >= active else "queued",
             "{}",
             f"hash{n}",
             ADMIN,
             f"2026-01-01T00:00:{n % 60:02d}.{n:06d}Z",
             "2026-01-01T00:00:00.000000Z",
             # recent: older ones would be pruned at start (retention)
-            None if n < 5 else stamp(now - timedelta(milliseconds=n)),
+            None if n < active else stamp(now - timedelta(milliseconds=n)),
             n,
         )
         for n in range(ops)
     ]
 
 
-async def seed_operations(target: DbTarget, ops: int) -> None:
+async def seed_operations(target: DbTarget, ops: int, active: int = 5) -> None:
     """Bulk rows straight into an (already migrated) database: the benches measure reads, not 100k trigger round
     trips. PostgreSQL's copy is followed by ANALYZE, as autovacuum would do soon after on a live server."""
-    rows = operation_rows(ops)
+    rows = operation_rows(ops, active)
     if isinstance(target, PostgresUrl):
         pg = await asyncpg.connect(target.url)
         try:
