@@ -3,8 +3,8 @@
     python -m bench.content [--records 1000000] [--seconds 3] [--concurrency 16] [--db-backend sqlite|postgresql|both]
                             [--cache-dir .cache/bench-content] [--rebuild]
 
-The store is built by ``bench.content_store`` (synthetic records written through the store's own write paths) and,
-on SQLite, kept in ``--cache-dir`` between runs; on PostgreSQL it is built in the throwaway cluster each run. The
+The store is built by ``bench.content_store`` (synthetic records written through the store's own write paths) and
+kept in ``--cache-dir`` between runs, for each backend (on PostgreSQL as a dump, restored into the run's cluster). The
 real server then answers every read method, one client after another (sequential) and from ``--concurrency``
 clients at once; each cell is p50 / p99 / max in ms (and requests/s with many clients). The baseline column is
 getBackfillStatus (one operation by id, ``--ops`` stored) measured the same way in the same run. A method this
@@ -26,8 +26,8 @@ from urllib.parse import quote
 
 import httpx
 
-from bench import backends
-from bench.content_store import DEFAULT_CACHE_DIR, GOVERNANCE, Built, Store, build, sqlite_store
+from bench import backends, content_store
+from bench.content_store import DEFAULT_CACHE_DIR, GOVERNANCE, Built, Store
 from bench.harness import Load, Row, Served, api_key, drive
 from bench.status import ADMIN, op_id, seed_operations
 from chive_admin._generated import ids
@@ -243,13 +243,10 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
     if args.db_backend == backends.BOTH:
         parser.error("--db-backend both is for main(), which runs this once per backend")
     with tempfile.TemporaryDirectory() as tmp, backends.databases(args.db_backend, Path(tmp)) as dbs:
-        if dbs.cluster is None:
-            store = sqlite_store(args.records, args.cache_dir, Path(tmp), rebuild=args.rebuild)
-        else:
-            target = dbs.new("content")
-            store = Store(target, asyncio.run(build(target, args.records)), cached=False)
+        store = content_store.store(args.records, args.cache_dir, dbs.new("content"), dbs.cluster, args.rebuild)
         size = asyncio.run(size_on_disk(store.target))
-        print(f"  store ready: {store_rows(store, size)[1][1]}, {store_rows(store, size)[2][1]}", flush=True)
+        _, made, on_disk = store_rows(store, size)
+        print(f"  store ready: {made[1]}, {on_disk[1]}", flush=True)
         key = asyncio.run(api_key(store.target, ADMIN))
         # ended ops only: a queued one would start a scan of the store's (unreachable) PDS hosts during the run
         asyncio.run(seed_operations(store.target, args.ops, active=0))

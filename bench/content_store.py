@@ -11,9 +11,10 @@ Everything goes in through the store's own write paths (``ingest.write.apply_rec
 ``index.set_repo_hidden``, ``takedowns.take_down``, ``moderation``, ``roles``), as an ingest would write it: so
 whatever those paths maintain (search documents, counters, derived columns) is there, as it would be on a server.
 
-A built SQLite store is kept under ``--cache-dir``, keyed by :data:`GENERATOR_VERSION`, the record count and a hash
-of the schema and of the write paths: a change to any of them builds a new store. A run works on a copy, so the
-server's own writes (its API key, audit entries) never reach the cache.
+A built store is kept under ``--cache-dir`` (a copy of the SQLite file, a ``pg_dump`` of the PostgreSQL database),
+keyed by :data:`GENERATOR_VERSION`, the record count and a hash of the schema and of the write paths: a change to any
+of them builds a new store. A run works on a copy, so the server's own writes (its API key, audit entries) never
+reach the cache.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,6 +34,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chive_admin._generated import ids
 from chive_admin.clock import stamp
@@ -42,6 +45,7 @@ from chive_admin.store import index, moderation, roles, takedowns
 from chive_admin.store.db import Database
 from chive_admin.store.index import IndexedRecord
 from chive_admin.store.target import DbTarget, PostgresUrl
+from testnet.postgres import PostgresCluster
 
 #: bump whenever what the generator writes changes: cached stores of another version are not used
 GENERATOR_VERSION = 1
@@ -423,15 +427,14 @@ async def build(target: DbTarget, records: int, progress: bool = True) -> Built:
         now = stamp(datetime.fromtimestamp(clock, UTC))
         async with db.write() as conn:
             await _moderate(conn, gen, now)
-        if isinstance(target, PostgresUrl):
-            async with db.write() as conn:  # as autovacuum would soon after on a live server
-                await conn.execute("ANALYZE")
         async with db.read() as conn:
             visible = {
                 c: sum((await index.counts_by(conn, c, "$type")).values()) for c in (EPRINT, REVIEW, ENDORSEMENT)
             }
     finally:
         await db.close()
+    if isinstance(target, PostgresUrl):
+        await _analyze(target)  # as autovacuum would soon after on a live server
     heavy = gen.dids[0]
     return Built(
         records=written,
@@ -511,21 +514,61 @@ class Store:
     cached: bool
 
 
-def sqlite_store(records: int, cache_dir: Path, work_dir: Path, rebuild: bool = False) -> Store:
-    """A copy of the cached SQLite store of ``records`` records (built first when the cache has none)."""
+def store(records: int, cache_dir: Path, target: DbTarget, cluster: PostgresCluster | None, rebuild: bool) -> Store:
+    """The store of ``records`` records in ``target`` (a new SQLite file, or a new database of ``cluster``): from the
+    cache when it holds one, else built and then kept there. SQLite keeps a copy of the file, PostgreSQL a
+    ``pg_dump`` (restored with ``pg_restore``, then analysed as autovacuum would soon after)."""
+    backend = "sqlite" if cluster is None else "postgresql"
     cache_dir.mkdir(parents=True, exist_ok=True)
     key = cache_key(records)
-    cached_db, facts = cache_dir / f"{key}.db", cache_dir / f"{key}.json"
-    cached = cached_db.exists() and facts.exists() and not rebuild
-    if not cached:
-        for stale in cache_dir.glob(f"v*-{records}-*"):  # an older build of this size: superseded
-            stale.unlink()
-        building = cache_dir / f"{key}.building.db"
-        for leftover in cache_dir.glob(f"{key}.building.db*"):
-            leftover.unlink()
-        built = asyncio.run(build(building, records))
-        facts.write_text(json.dumps(asdict(built)))
-        os.replace(building, cached_db)  # complete, or not there: an interrupted build is built again
-    copy = work_dir / "content.db"
-    shutil.copyfile(cached_db, copy)
-    return Store(copy, Built(**json.loads(facts.read_text())), cached)
+    kept, facts = cache_dir / f"{key}.{backend}", cache_dir / f"{key}.{backend}.json"
+    if kept.exists() and facts.exists() and not rebuild:
+        if cluster is None:
+            assert isinstance(target, Path)
+            shutil.copyfile(kept, target)
+        else:
+            assert isinstance(target, PostgresUrl)
+            _pg(cluster, "pg_restore", target, "--no-owner", "--no-privileges", "--jobs=2", str(kept))
+            asyncio.run(_analyze(target))
+        return Store(target, Built(**json.loads(facts.read_text())), cached=True)
+    for stale in cache_dir.glob(f"v*-{records}-*.{backend}*"):  # an older build of this size: superseded
+        stale.unlink()
+    built = asyncio.run(build(target, records))
+    partial = cache_dir / f"{key}.{backend}.partial"
+    if cluster is None:
+        assert isinstance(target, Path)
+        shutil.copyfile(target, partial)
+    else:
+        assert isinstance(target, PostgresUrl)
+        _pg(cluster, "pg_dump", target, "--format=custom", "--no-owner", "--no-privileges", f"--file={partial}")
+    os.replace(partial, kept)  # complete, or not there: an interrupted copy is made again
+    facts.write_text(json.dumps(asdict(built)))
+    return Store(target, built, cached=False)
+
+
+def _pg(cluster: PostgresCluster, program: str, target: PostgresUrl, *args: str) -> None:
+    """A PostgreSQL client program on ``target``'s database, its password in the environment (not the arguments)."""
+    url = urlsplit(target.url)
+    subprocess.run(
+        [
+            str(cluster.bindir / program),
+            f"--host={url.hostname}",
+            f"--port={url.port}",
+            f"--username={url.username}",
+            f"--dbname={url.path.lstrip('/')}",
+            *args,
+        ],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("PG")}, "PGPASSWORD": cluster.password},
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
+
+
+async def _analyze(target: DbTarget) -> None:
+    db = await Database.open(target, readers=1)
+    try:
+        async with db.write() as conn:
+            await conn.execute("ANALYZE")
+    finally:
+        await db.close()
