@@ -243,7 +243,8 @@ class Generator:
                 per = self.counts.setdefault(did, {})
                 per[collection] = per.get(collection, 0) + 1
         self.with_profile = set(rng.sample(self.dids, self.mix.profiles))
-        self.hidden = rng.sample(self.dids, self.mix.hidden_repos)
+        # never the heaviest user, whom the bench asks about
+        self.hidden = rng.sample(self.dids[1:], self.mix.hidden_repos)
 
     def _draw(self, count: int) -> list[str]:
         """``count`` repositories, drawn with replacement: a few write a lot, most write a little."""
@@ -442,8 +443,14 @@ async def build(target: DbTarget, records: int, progress: bool = True) -> Built:
         hosts=len(gen.hosts),
         build_seconds=time.monotonic() - started,
         heavy_did=heavy,
-        sample_dids=[heavy, *gen.rng.sample(gen.dids, 31)],
-        handle_prefixes=[gen.handles[gen.dids[n]][:k] for n, k in ((0, 3), (1, 5), (2, 4), (3, 8))] + ["@" + _NAMES[4]],
+        # accounts with something visible (a profile, and not hidden): getUserDetail answers NotFound for the others
+        sample_dids=[heavy, *gen.rng.sample(sorted(gen.with_profile - set(gen.hidden) - {heavy}), 31)],
+        # a short and a long prefix, one in capitals (the match ignores case), one with the '@' a user may type
+        handle_prefixes=[
+            *(gen.handles[gen.dids[n]][:k] for n, k in ((0, 3), (1, 5), (3, 8))),
+            gen.handles[gen.dids[2]][:4].upper(),
+            "@" + _NAMES[4],
+        ],
         did_prefixes=[gen.dids[n][:k] for n, k in ((0, 10), (1, 12), (2, 14), (3, 9))],
         pds_url=gen.hosts[1],
         visible_eprints=visible[EPRINT],
