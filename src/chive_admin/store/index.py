@@ -236,32 +236,45 @@ async def set_repo_hidden(conn: Conn, did: str, hidden: bool) -> int:
     )
 
 
+class _Keep:
+    """The handle argument of :func:`upsert_repo` when the caller did not verify one: the stored one stays."""
+
+
+KEEP_HANDLE = _Keep()
+
+
 async def upsert_repo(
     conn: Conn,
     did: str,
     now: str,
     *,
-    handle: str | None = None,
+    handle: str | None | _Keep = KEEP_HANDLE,
     pds_url: str | None = None,
     status: str = "active",
     rev: str | None = None,
     synced: bool = False,
 ) -> None:
     """Create or update a repo row. Its PDS joins the registry: every host the index holds records from is one
-    ``listPDSes`` lists, with the records of its repos counted, whichever job indexed them."""
+    ``listPDSes`` lists, with the records of its repos counted, whichever job indexed them.
+
+    ``handle`` is the *verified* handle (``None``: none verified, so none is stored), stored lowercased; a caller
+    that did not verify one leaves it out and the stored one stays. ``first_seen_at`` is set when the row is made
+    and never changed."""
     if pds_url is not None:
         await ensure_pds(conn, pds_url, now)
+    keep = isinstance(handle, _Keep)
+    stored = None if isinstance(handle, _Keep) or handle is None else handle.lower()
     await conn.execute(
-        "INSERT INTO repos (did, handle, pds_url, status, rev, last_synced_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO repos (did, handle, pds_url, status, rev, last_synced_at, updated_at, first_seen_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (did) DO UPDATE SET"
-        "   handle = coalesce(excluded.handle, repos.handle),"
+        f"   handle = {'repos.handle' if keep else 'excluded.handle'},"
         "   pds_url = coalesce(excluded.pds_url, repos.pds_url),"
         "   status = excluded.status,"
         "   rev = coalesce(excluded.rev, repos.rev),"
         "   last_synced_at = coalesce(excluded.last_synced_at, repos.last_synced_at),"
         "   updated_at = excluded.updated_at",
-        (did, handle, pds_url, status, rev, now if synced else None, now),
+        (did, stored, pds_url, status, rev, now if synced else None, now, now),
     )
 
 

@@ -1,0 +1,50 @@
+"""Pages of visible reviews and endorsements (listReviews, listEndorsements), newest first.
+
+Both collections are read by one function: newest first by the record's own ``createdAt``, then by uri (both
+descending), ``offset`` rows in, each with the eprint it is about and the verified handle of its repository. The
+order and the total are read from the collection's partial index (migration 016), which carries ``hidden`` too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chive_admin._generated import ids
+from chive_admin.store.sql import Conn, Dialect, fetch_int, json_text
+from chive_admin.store.takedowns import visible
+
+#: the collections with a createdAt index of their own (migration 016)
+PAGED = frozenset({ids.PUB_CHIVE_REVIEW_COMMENT, ids.PUB_CHIVE_REVIEW_ENDORSEMENT})
+
+
+@dataclass(frozen=True)
+class Entry:
+    uri: str
+    did: str
+    handle: str | None
+    #: as the record states them (``None`` when the record has no such string)
+    eprint_uri: str | None
+    created_at: str | None
+
+
+def _created(dialect: Dialect, alias: str) -> str:
+    # byte order on both engines, and the expression of the index: PostgreSQL's is under COLLATE "C"
+    text = json_text(dialect, f"{alias}.value", "createdAt")
+    return f'({text} COLLATE "C")' if dialect is Dialect.POSTGRES else text
+
+
+async def page(conn: Conn, collection: str, *, limit: int, offset: int) -> tuple[list[Entry], int]:
+    """``limit`` visible records of ``collection`` from ``offset`` on, newest first, and how many are visible."""
+    if collection not in PAGED:
+        raise ValueError(f"{collection} has no createdAt index")
+    # the collection is a literal: SQLite uses a partial index only for a WHERE it can match when preparing
+    where = f"r.collection = '{collection}' AND {visible('r')}"
+    total = await fetch_int(conn, f"SELECT count(*) FROM records r WHERE {where}")
+    created = _created(conn.dialect, "r")
+    rows = await conn.fetchall(
+        f"SELECT r.uri, r.did, p.handle, {json_text(conn.dialect, 'r.value', 'eprintUri')}, {created}"
+        f" FROM records r LEFT JOIN repos p ON p.did = r.did WHERE {where}"
+        f" ORDER BY {created} DESC, r.uri DESC LIMIT ? OFFSET ?",
+        (limit, offset),
+    )
+    return [Entry(str(row[0]), str(row[1]), row[2], row[3], row[4]) for row in rows], total
