@@ -152,3 +152,21 @@ async def test_a_database_from_before_gets_the_hosts_of_its_repos(db: Database) 
 
 # what a parsed JSON value can hold: no floats (the atproto data model has none), but integers past 64 bits and lone
 # surrogates, which JSON can carry and the data model cannot
+
+
+async def test_upsert_repo_stores_the_verified_handle_lowercased_and_first_seen_once(db: Database) -> None:
+    async def row() -> tuple[str | None, str | None]:
+        async with db.read() as conn:
+            found = await conn.fetchone("SELECT handle, first_seen_at FROM repos WHERE did = ?", (DID,))
+        assert found is not None
+        return found[0], found[1]
+
+    async with db.write() as conn:
+        await index.upsert_repo(conn, DID, "t1", handle="Alice.TEST", synced=True)
+    assert await row() == ("alice.test", "t1")
+    async with db.write() as conn:  # a path that verified nothing keeps the handle
+        await index.upsert_repo(conn, DID, "t2", status="deactivated")
+    assert await row() == ("alice.test", "t1")
+    async with db.write() as conn:  # one that found none verified drops it: the claimed one is never kept
+        await index.upsert_repo(conn, DID, "t3", handle=None, synced=True)
+    assert await row() == (None, "t1")

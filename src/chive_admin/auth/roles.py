@@ -33,11 +33,15 @@ class RoleBook:
         held = self._cache.get(did)
         if held is None:
             async with self._db.read() as conn:
-                held = await roles_store.roles_of(conn, did)
-            if did in self.bootstrap_admins:
-                held |= {"admin"}
+                held = self.effective(did, await roles_store.roles_of(conn, did))
             self._cache.put(did, held)
         return held
+
+    def effective(self, did: str, granted: Iterable[str]) -> frozenset[str]:
+        """The roles ``did`` holds, given those the roles table grants it: a bootstrap admin is admin whatever the
+        table says (the one place that rule is written; callers that read the table in bulk apply it here)."""
+        held = frozenset(granted)
+        return held | {"admin"} if did in self.bootstrap_admins else held
 
     def changed(self, did: str) -> None:
         self._cache.pop(did)

@@ -25,10 +25,13 @@ from chive_admin.handlers.admin import (
     get_overview,
     get_prometheus_metrics,
     get_system_health,
+    get_user_detail,
     list_dlq_entries,
+    list_endorsements,
     list_eprints,
     list_imports,
     list_pdses,
+    list_reviews,
     list_violations,
     list_warnings,
     purge_old_dlq,
@@ -36,6 +39,7 @@ from chive_admin.handlers.admin import (
     retry_all_dlq,
     retry_dlq_entry,
     revoke_role,
+    search_users,
     trigger_backfill,
 )
 from chive_admin.handlers.call import Handler
@@ -78,6 +82,14 @@ _INDEX: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_LIST_IMPORTS: list_imports.handle,
 }
 
+# accounts and their reviews and endorsements
+_USERS: dict[str, Handler] = {
+    ids.PUB_CHIVE_ADMIN_SEARCH_USERS: search_users.handle,
+    ids.PUB_CHIVE_ADMIN_GET_USER_DETAIL: get_user_detail.handle,
+    ids.PUB_CHIVE_ADMIN_LIST_REVIEWS: list_reviews.handle,
+    ids.PUB_CHIVE_ADMIN_LIST_ENDORSEMENTS: list_endorsements.handle,
+}
+
 # the local moderation record
 _MODERATION: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_LIST_WARNINGS: list_warnings.handle,
@@ -92,4 +104,6 @@ _HEALTH: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_GET_ENDPOINT_METRICS: get_endpoint_metrics.handle,
 }
 
-HANDLERS: Mapping[str, Handler] = MappingProxyType({**_ACCESS, **_BACKFILL, **_DLQ, **_INDEX, **_MODERATION, **_HEALTH})
+HANDLERS: Mapping[str, Handler] = MappingProxyType(
+    {**_ACCESS, **_BACKFILL, **_DLQ, **_INDEX, **_USERS, **_MODERATION, **_HEALTH}
+)

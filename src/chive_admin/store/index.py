@@ -248,7 +248,7 @@ async def upsert_repo(
     did: str,
     now: str,
     *,
-    handle: str | None | _Keep = KEEP_HANDLE,
+    handle: str | _Keep | None = KEEP_HANDLE,
     pds_url: str | None = None,
     status: str = "active",
     rev: str | None = None,

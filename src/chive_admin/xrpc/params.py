@@ -16,6 +16,8 @@ from chive_admin.xrpc.validation import validate
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
 #: a row id: ASCII digits only (``str.isdigit`` also accepts "²" and "٣", which ``int`` then refuses), within int64
 _ID_CURSOR = re.compile(r"[0-9]{1,18}")
+#: an offset: ASCII digits, at most nine (a billion rows in is no page anyone reads)
+_OFFSET_CURSOR = re.compile(r"[0-9]{1,9}")
 _MAX_VALUES = 100
 
 
@@ -37,6 +39,15 @@ def id_cursor(raw: str | None) -> int | None:
         return None
     if not _ID_CURSOR.fullmatch(raw):
         raise XRPCError.invalid_request("Invalid cursor")
+    return int(raw)
+
+
+def offset_cursor(raw: str | None) -> int:
+    """The offset a cursor names (0: the first page); 400 for anything but 1-9 ASCII digits."""
+    if raw is None:
+        return 0
+    if not _OFFSET_CURSOR.fullmatch(raw):
+        raise XRPCError.invalid_request("Invalid cursor: expected a decimal offset")
     return int(raw)
 
 

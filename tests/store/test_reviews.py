@@ -1,0 +1,71 @@
+"""Pages of reviews and endorsements: visible ones only, newest first by the record's createdAt then uri, the
+verified handle of the repository, the total under the same filter, read from the collection's index."""
+
+from __future__ import annotations
+
+import pytest
+from support.recording import RecordingConn
+
+from chive_admin._generated import ids
+from chive_admin.store import index, reviews, takedowns
+from chive_admin.store.db import Database
+from chive_admin.store.index import IndexedRecord
+from chive_admin.store.sql import Dialect
+
+ALICE = "did:plc:alice00000000000000000000"
+BOB = "did:plc:bob0000000000000000000000"
+EPRINT = f"at://{ALICE}/{ids.PUB_CHIVE_EPRINT_SUBMISSION}/e1"
+
+
+def review(did: str, rkey: str, created: str, collection: str = ids.PUB_CHIVE_REVIEW_COMMENT) -> IndexedRecord:
+    value = {"eprintUri": EPRINT, "createdAt": created, "body": []}
+    return IndexedRecord.from_parts(did, collection, rkey, f"c-{rkey}", value)
+
+
+async def test_newest_first_then_uri_visible_only_with_handles(db: Database) -> None:
+    rows = [
+        review(ALICE, "a1", "2026-01-01T00:00:00.000Z"),
+        review(ALICE, "a2", "2026-03-01T00:00:00.000Z"),
+        review(BOB, "b1", "2026-03-01T00:00:00.000Z"),  # same createdAt as a2: uri descending breaks the tie
+        review(BOB, "b2", "2026-02-01T00:00:00.000Z"),
+        review(BOB, "gone", "2026-04-01T00:00:00.000Z"),
+        review(ALICE, "e1", "2026-05-01T00:00:00.000Z", ids.PUB_CHIVE_REVIEW_ENDORSEMENT),
+    ]
+    async with db.write() as conn:
+        await index.upsert_repo(conn, ALICE, "t", handle="alice.test")
+        await index.upsert_repo(conn, BOB, "t")  # no verified handle
+        await index.upsert_records(conn, rows, "t")
+        await takedowns.take_down(conn, rows[4].uri, rows[4].collection, None, "did:plc:admin", "t")
+    async with db.read() as conn:
+        entries, total = await reviews.page(conn, ids.PUB_CHIVE_REVIEW_COMMENT, limit=10, offset=0)
+        assert total == 4
+        assert entries == [
+            reviews.Entry(rows[2].uri, BOB, None, EPRINT, "2026-03-01T00:00:00.000Z"),
+            reviews.Entry(rows[1].uri, ALICE, "alice.test", EPRINT, "2026-03-01T00:00:00.000Z"),
+            reviews.Entry(rows[3].uri, BOB, None, EPRINT, "2026-02-01T00:00:00.000Z"),
+            reviews.Entry(rows[0].uri, ALICE, "alice.test", EPRINT, "2026-01-01T00:00:00.000Z"),
+        ]
+        page, total = await reviews.page(conn, ids.PUB_CHIVE_REVIEW_COMMENT, limit=2, offset=2)
+        assert ([e.uri for e in page], total) == ([rows[3].uri, rows[0].uri], 4)
+        assert await reviews.page(conn, ids.PUB_CHIVE_REVIEW_COMMENT, limit=2, offset=9) == ([], 4)
+        endorsements, total = await reviews.page(conn, ids.PUB_CHIVE_REVIEW_ENDORSEMENT, limit=10, offset=0)
+        assert ([e.uri for e in endorsements], total) == ([rows[5].uri], 1)
+    async with db.write() as conn:
+        await index.set_repo_hidden(conn, BOB, True)
+    async with db.read() as conn:
+        entries, total = await reviews.page(conn, ids.PUB_CHIVE_REVIEW_COMMENT, limit=10, offset=0)
+        assert ([e.uri for e in entries], total) == ([rows[1].uri, rows[0].uri], 2)
+        with pytest.raises(ValueError):
+            await reviews.page(conn, ids.PUB_CHIVE_EPRINT_SUBMISSION, limit=1, offset=0)
+
+
+async def test_page_and_total_are_read_from_the_collection_index(db: Database) -> None:
+    if db.dialect is not Dialect.SQLITE:
+        return  # PostgreSQL's plan follows its statistics; the index is the same expression
+    async with db.read() as conn:
+        recording = RecordingConn(conn)
+        await reviews.page(recording, ids.PUB_CHIVE_REVIEW_ENDORSEMENT, limit=5, offset=5)
+        plans = await recording.sqlite_plans()
+    assert len(plans) == 2  # the total, the page
+    for plan in plans:
+        assert "records_endorsement_created" in " ".join(plan) and "TEMP B-TREE" not in " ".join(plan), plan
