@@ -14,6 +14,7 @@ AUTH_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("pub.chive.admin.", "admin"),
     ("com.atproto.sync.", UPSTREAM),
     ("com.atproto.repo.", UPSTREAM),
+    ("com.atproto.identity.", UPSTREAM),
 )
 
 

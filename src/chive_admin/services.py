@@ -11,6 +11,7 @@ from chive_admin.auth.policy import Authenticator
 from chive_admin.auth.roles import RoleBook
 from chive_admin.backfill.engine import Engine
 from chive_admin.ingest.export_readers import ExportReaders
+from chive_admin.ingest.handles import HandleVerifier
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database
 from chive_admin.telemetry.health import IntegrityMonitor
@@ -30,6 +31,8 @@ class Services:
     #: the one client for every upstream ATProto call
     upstream: AtprotoClient
     identities: IdentityResolver
+    #: what makes a DID document's handle the one the index stores
+    handles: HandleVerifier
     audit: AuditLog
     keys: ApiKeyStore
     roles: RoleBook

@@ -335,6 +335,12 @@ class Settings:
     )
     admin_dids: tuple[str, ...] = repeated("--admin-did", check_did, "a DID that is always admin", metavar="DID")
     plc_url: str = setting(DEFAULT_PLC_URL, check_url, "PLC directory for did:plc resolution")
+    #: asked only for handles DNS and HTTPS do not resolve (the only way for `.test` handles)
+    handle_resolver: str | None = setting(
+        None,
+        check_url,
+        "a service trusted to resolve handles (com.atproto.identity.resolveHandle), after DNS and HTTPS",
+    )
     governance_did: str | None = setting(
         None, check_did, "repo DID whose pub.chive.graph.* records governance-sync mirrors"
     )

@@ -7,6 +7,7 @@ from typing import Final
 
 from chive_admin import lex
 from chive_admin._generated import ids
+from chive_admin._generated.models.com.atproto.identity import resolve_handle as _identity_resolve_handle
 from chive_admin._generated.models.com.atproto.repo import describe_repo as _repo_describe_repo
 from chive_admin._generated.models.com.atproto.repo import get_record as _repo_get_record
 from chive_admin._generated.models.com.atproto.repo import list_records as _repo_list_records
@@ -632,6 +633,19 @@ ROUTES: Final[Mapping[str, lex.Route]] = MappingProxyType({
 
 # methods this server calls on other servers, for their typed models; never served
 UPSTREAM: Final[Mapping[str, lex.Route]] = MappingProxyType({
+    ids.COM_ATPROTO_IDENTITY_RESOLVE_HANDLE: lex.Route(
+        nsid=ids.COM_ATPROTO_IDENTITY_RESOLVE_HANDLE,
+        kind='query',
+        params=_identity_resolve_handle.Params,
+        param_specs={'handle': lex.ParamSpec(lex.ParamKind.STRING)},
+        input=None,
+        input_encoding=None,
+        output=_identity_resolve_handle.Output,
+        output_encoding='application/json',
+        errors=('HandleNotFound',),
+        auth='upstream',
+        description='Called by chive-admin on the trusted handle resolver the operator names (--handle-resolver): the DID a handle names, as that service resolves it.',
+    ),
     ids.COM_ATPROTO_REPO_DESCRIBE_REPO: lex.Route(
         nsid=ids.COM_ATPROTO_REPO_DESCRIBE_REPO,
         kind='query',

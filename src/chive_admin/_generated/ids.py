@@ -3,6 +3,7 @@
 
 from typing import Final
 
+COM_ATPROTO_IDENTITY_RESOLVE_HANDLE: Final = 'com.atproto.identity.resolveHandle'
 COM_ATPROTO_REPO_DESCRIBE_REPO: Final = 'com.atproto.repo.describeRepo'
 COM_ATPROTO_REPO_GET_RECORD: Final = 'com.atproto.repo.getRecord'
 COM_ATPROTO_REPO_LIST_RECORDS: Final = 'com.atproto.repo.listRecords'
@@ -80,6 +81,7 @@ PUB_CHIVE_RICHTEXT_DEFS: Final = 'pub.chive.richtext.defs'
 PUB_CHIVE_RICHTEXT_FACETS: Final = 'pub.chive.richtext.facets'
 
 ALL: Final[frozenset[str]] = frozenset({
+    COM_ATPROTO_IDENTITY_RESOLVE_HANDLE,
     COM_ATPROTO_REPO_DESCRIBE_REPO,
     COM_ATPROTO_REPO_GET_RECORD,
     COM_ATPROTO_REPO_LIST_RECORDS,

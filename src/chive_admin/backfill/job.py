@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chive_admin.backfill.engine import Engine
     from chive_admin.backfill.job_types import JobType
     from chive_admin.ingest.export_readers import ExportReaders
+    from chive_admin.ingest.handles import HandleVerifier
     from chive_admin.settings import Settings
     from chive_admin.store.db import Database
     from chive_admin.upstream.atproto import AtprotoClient
@@ -30,6 +31,7 @@ class JobServices(Protocol):
     engine: Engine
     upstream: AtprotoClient
     identities: IdentityResolver
+    handles: HandleVerifier
     readers: ExportReaders | None
 
 

@@ -30,6 +30,7 @@ from chive_admin.dashboard.routes import dashboard_routes
 from chive_admin.handlers import HANDLERS
 from chive_admin.handlers.call import Handler
 from chive_admin.ingest.export_readers import ExportReaders
+from chive_admin.ingest.handles import HandleVerifier
 from chive_admin.server.banner import announce
 from chive_admin.server.metrics_route import prometheus
 from chive_admin.server.router import XRPCRouter
@@ -44,6 +45,7 @@ from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.calls import RetryPolicy, XrpcCaller
 from chive_admin.upstream.did_docs import DidDocFetcher
 from chive_admin.upstream.guard import upstream_http
+from chive_admin.upstream.handles import HandleResolver
 from chive_admin.upstream.hosts import HostLimits, HostPolicy
 from chive_admin.xrpc.answer_cache import AnswerCache
 from chive_admin.xrpc.errors import XRPCError
@@ -111,6 +113,8 @@ def create_app(
         identities = IdentityResolver(
             DidDocFetcher(identity_http, settings.plc_url, allow_private=settings.allow_private_network)
         )
+        upstream = AtprotoClient(xrpc)
+        handles = HandleVerifier(HandleResolver(identity_http, upstream, trusted=settings.handle_resolver))
         keys = ApiKeyStore(db)
         roles = RoleBook(db, settings.admin_dids)
         # a server that owns its database keeps the jti set in memory; processes sharing one keep it there
@@ -123,8 +127,9 @@ def create_app(
             integrity=IntegrityMonitor(db),
             engine=engine,
             status_answers=status_answers,
-            upstream=AtprotoClient(xrpc),
+            upstream=upstream,
             identities=identities,
+            handles=handles,
             audit=AuditLog(db, keys),
             keys=keys,
             roles=roles,

@@ -236,11 +236,11 @@ async def set_repo_hidden(conn: Conn, did: str, hidden: bool) -> int:
     )
 
 
-class _Keep:
+class KeepHandle:
     """The handle argument of :func:`upsert_repo` when the caller did not verify one: the stored one stays."""
 
 
-KEEP_HANDLE = _Keep()
+KEEP_HANDLE = KeepHandle()
 
 
 async def upsert_repo(
@@ -248,7 +248,7 @@ async def upsert_repo(
     did: str,
     now: str,
     *,
-    handle: str | _Keep | None = KEEP_HANDLE,
+    handle: str | KeepHandle | None = KEEP_HANDLE,
     pds_url: str | None = None,
     status: str = "active",
     rev: str | None = None,
@@ -262,8 +262,8 @@ async def upsert_repo(
     and never changed."""
     if pds_url is not None:
         await ensure_pds(conn, pds_url, now)
-    keep = isinstance(handle, _Keep)
-    stored = None if isinstance(handle, _Keep) or handle is None else handle.lower()
+    keep = isinstance(handle, KeepHandle)
+    stored = None if isinstance(handle, KeepHandle) or handle is None else handle.lower()
     await conn.execute(
         "INSERT INTO repos (did, handle, pds_url, status, rev, last_synced_at, updated_at, first_seen_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"

@@ -9,6 +9,7 @@ from typing import IO, Any, TypeVar
 from pydantic import ValidationError
 
 from chive_admin._generated import ids
+from chive_admin._generated.models.com.atproto.identity import resolve_handle as lex_resolve_handle
 from chive_admin._generated.models.com.atproto.repo import describe_repo as lex_describe_repo
 from chive_admin._generated.models.com.atproto.repo import get_record as lex_get_record
 from chive_admin._generated.models.com.atproto.repo import list_records as lex_list_records
@@ -121,6 +122,12 @@ class AtprotoClient:
                 return
             seen.follow(page.cursor)
             cursor = page.cursor
+
+    async def resolve_handle(self, service: str, handle: str) -> str:
+        """The DID ``service`` resolves ``handle`` to (``XrpcCallError`` HandleNotFound when it knows none)."""
+        nsid = ids.COM_ATPROTO_IDENTITY_RESOLVE_HANDLE
+        data = await self.caller.query_json(service, nsid, {"handle": handle})
+        return _checked(lex_resolve_handle.Output, data, service, nsid).did
 
     async def describe_repo(self, pds: str, did: str) -> lex_describe_repo.Output:
         nsid = ids.COM_ATPROTO_REPO_DESCRIBE_REPO

@@ -103,7 +103,7 @@ class DidDocFetcher:
         async with self.http.stream("GET", url, headers=headers) as response:
             if response.status_code == 404:
                 # the reference PLC server answers a tombstoned DID 404 "DID not available" (plc.directory: 410)
-                detail = await _head_of(response, 512)
+                detail = await head_of(response, 512)
                 if b"not available" in detail:
                     raise DidTombstoned(host, f"{did} is tombstoned", status=404)
                 raise DidNotFound(host, f"{did} is not registered", status=404)
@@ -113,13 +113,13 @@ class DidDocFetcher:
                 raise ServerError(host, f"DID resolution answered {response.status_code}", status=response.status_code)
             if response.status_code != 200:
                 raise BadResponse(host, f"DID resolution answered {response.status_code}", status=response.status_code)
-            body = await _head_of(response, MAX_DOCUMENT_BYTES)
+            body = await head_of(response, MAX_DOCUMENT_BYTES)
             if len(body) > MAX_DOCUMENT_BYTES:
                 raise BadResponse(host, "DID document is over the size cap")
         return body
 
 
-async def _head_of(response: httpx.Response, limit: int) -> bytes:
+async def head_of(response: httpx.Response, limit: int) -> bytes:
     """The body up to a little past ``limit`` bytes: enough to tell whether it is over (the rest is not read)."""
     body = bytearray()
     async for chunk in response.aiter_bytes():

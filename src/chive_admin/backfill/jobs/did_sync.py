@@ -79,6 +79,9 @@ class DidSync(Job[DidSyncParams, None]):
         if not identity.signing_key:
             raise JobFailed("no_signing_key", f"{did} has no #atproto verification key", {"did": did})
         pds = _registry_key(identity.pds)
+        # the document was fetched for this sync (``fresh``; one fetched seconds before is reused): a handle changed
+        # upstream is the one verified here
+        handle = await ctx.services.handles.verified(did, identity.handle)
 
         ctx.stage("fetching_repo")
         await ctx.save()
@@ -93,7 +96,7 @@ class DidSync(Job[DidSyncParams, None]):
                     stream = await stream_by_listing(client, pds, did, prefix=self.scope)
                 ctx.stage("writing_records")
                 async with aclosing(stream):
-                    await self._write(ctx, did, pds, identity.handle or stream.handle, stream.rev, stream.parts)
+                    await self._write(ctx, did, pds, handle, stream.rev, stream.parts)
             except RepoVerificationError as exc:
                 check = {"did": did, "pds": pds, "check": exc.code}
                 raise JobFailed("repo_verification_failed", str(exc), check) from None

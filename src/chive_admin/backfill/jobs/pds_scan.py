@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chive_admin._generated.models.com.atproto.sync import list_repos as lex_list_repos
 from chive_admin.aio import run_bounded
+from chive_admin.auth.identity import IdentityError
 from chive_admin.backfill import job_types
 from chive_admin.backfill.context import AnyContext, JobContext
 from chive_admin.backfill.items import Item, RecordItem
@@ -242,12 +243,11 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
             listed = await self._list_collection(ctx, did, work.pds, listed, track=track)
             listed = listed.next_collection()
         work = RepoWork(work.pds, listed)
+        handle = await _verified_handle(ctx, did)
         async with ctx.batch() as conn:
             now = now_stamp()
             await remove_records(conn, await index.unverified_since(conn, did, listed.since))
-            await index.upsert_repo(
-                conn, did, now, handle=listed.handle, pds_url=work.pds, status="active", synced=True
-            )
+            await index.upsert_repo(conn, did, now, handle=handle, pds_url=work.pds, status="active", synced=True)
             await index.set_repo_hidden(conn, did, False)
             if track:
                 await work_items.update(conn, ctx.op_id, did, state="done", info=work.to_json())
@@ -328,6 +328,16 @@ async def _describe(client: AtprotoClient, pds: str, did: str) -> RepoListing:
     indexed, _ = chive_collections(description.collections)
     # records not re-verified after ``since`` were not listed: gone upstream
     return RepoListing(handle=description.handle, collections=tuple(indexed), next=0, since=now_stamp())
+
+
+async def _verified_handle(ctx: AnyContext, did: str) -> str | index.KeepHandle | None:
+    """The handle of ``did``'s DID document if it verifies (describeRepo's is the PDS's word, not checked); the
+    stored one is kept when the document cannot be had."""
+    try:
+        identity = await ctx.services.identities.resolve(did)
+    except IdentityError:
+        return index.KEEP_HANDLE
+    return await ctx.services.handles.verified(did, identity.handle)
 
 
 async def _mark_gone(conn: Conn, did: str, pds: str, status: str) -> None:
