@@ -45,7 +45,9 @@ CASES = {
     "service_did": Case("did:web:example.org", "did:web:example.org", "did:web:", "'did:web:' is not a valid DID"),
     "admin_dids": Case("did:plc:aaa,did:plc:bbb", ("did:plc:aaa", "did:plc:bbb"), "nope", "'nope' is not a valid DID"),
     "plc_url": Case("http://127.0.0.1:2582/", "http://127.0.0.1:2582", "ftp://x", "'ftp://x' is not an http(s) URL"),
-    "handle_resolver": Case("http://127.0.0.1:2583/", "http://127.0.0.1:2583", "ftp://x", "'ftp://x' is not an http(s) URL"),
+    "handle_resolver": Case(
+        "http://127.0.0.1:2583/", "http://127.0.0.1:2583", "ftp://x", "'ftp://x' is not an http(s) URL"
+    ),
     "governance_did": Case("did:plc:gov", "did:plc:gov", "did:bad", "'did:bad' is not a valid DID"),
     "workers": Case("8", 8, "abc", "'abc' is not a whole number"),
     "lease_seconds": Case("10", 10.0, "2", "2 is out of range (3…600)"),
