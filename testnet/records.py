@@ -287,9 +287,11 @@ def review_endorsement(
 # -- pub.chive.actor.profile, pub.chive.eprint.userTag ---------------------------------------------------------
 
 
-def actor_profile(*, display_name: str = "Ada Lovelace", bio: str | None = "Computing pioneer.") -> Record:
-    """A ``pub.chive.actor.profile`` record (its key is ``self``)."""
-    record: Record = {"$type": PROFILE, "displayName": display_name, "schemaRevision": 1}
+def actor_profile(*, display_name: str | None = "Ada Researcher", bio: str | None = "Computing pioneer.") -> Record:
+    """A ``pub.chive.actor.profile`` record (record key ``self``)."""
+    record: Record = {"$type": PROFILE, "schemaRevision": 1}
+    if display_name is not None:
+        record["displayName"] = display_name
     if bio is not None:
         record["bio"] = bio
     return record

@@ -75,6 +75,13 @@ QUERIES: Mapping[str, list[Params]] = {
     ids.PUB_CHIVE_ADMIN_LIST_PDSES: [{}, {"limit": "1"}],
     ids.PUB_CHIVE_ADMIN_LIST_VIOLATIONS: [{}, {"did": AUTHOR, "limit": "1"}],
     ids.PUB_CHIVE_ADMIN_LIST_WARNINGS: [{}, {"did": AUTHOR, "limit": "1"}, {"did": OTHER}],
+    ids.PUB_CHIVE_ADMIN_SEARCH_USERS: [{"query": "a"}, {"query": "@Author", "limit": "1"}, {"query": "did:plc:c"}],
+    ids.PUB_CHIVE_ADMIN_LIST_REVIEWS: [{}, {"limit": "1"}, {"limit": "1", "cursor": "1"}, {"cursor": "99"}],
+    ids.PUB_CHIVE_ADMIN_LIST_ENDORSEMENTS: [{}, {"limit": "1"}, {"limit": "1", "cursor": "1"}],
+}
+# Calls of implemented queries that answer only once the index holds what they name (NotFound before).
+INDEXED_QUERIES: Mapping[str, list[Params]] = {
+    ids.PUB_CHIVE_ADMIN_GET_USER_DETAIL: [{"did": AUTHOR}, {"did": GOVERNANCE}],
 }
 
 # Calls of every implemented procedure, made once the store is full (in this order: the last ones empty the DLQ).
@@ -244,6 +251,9 @@ class Caller:
         for nsid, variants in QUERIES.items():
             for params in variants:
                 await self.query(nsid, params, state)
+        for nsid, variants in INDEXED_QUERIES.items():
+            for params in variants if state != "empty" else []:
+                await self.query(nsid, params, state)
         for op_id in op_ids:
             await self.query(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS, {"id": op_id}, state)
         cursor: str | None = None
@@ -384,6 +394,15 @@ async def registry_and_index(app: Starlette) -> None:
             OTHER, records.USER_TAG, "t1", records.raw_cid(b"t1"), records.user_tag(eprint_uri=a1)
         ),
         IndexedRecord.from_parts(AUTHOR, records.GRAPH_NODE, "n3", records.raw_cid(b"n3"), collection),
+        *(
+            IndexedRecord.from_parts(did, nsid, rkey, records.raw_cid(rkey.encode()), make(eprint_uri=a1))
+            for did, nsid, rkey, make in (
+                (AUTHOR, records.COMMENT, "c2", records.review_comment),
+                (GOVERNANCE, records.COMMENT, "c3", records.review_comment),
+                (AUTHOR, records.ENDORSEMENT, "d2", records.review_endorsement),
+                (GOVERNANCE, records.ENDORSEMENT, "d3", records.review_endorsement),
+            )
+        ),
     ]
     async with app.state.services.db.write() as conn:
         await index.record_pds_scan(conn, PDS_A, now, repo_count=2)
@@ -391,7 +410,8 @@ async def registry_and_index(app: Starlette) -> None:
         for _ in range(3):
             await index.record_pds_scan(conn, PDS_DOWN, now, error="timed out")
         await index.upsert_records(conn, rows, now)
-        await index.upsert_repo(conn, GOVERNANCE, now, handle="gov.test", pds_url=PDS_A, synced=True)
+        # the governance repository without a verified handle: the optional fields are left out
+        await index.upsert_repo(conn, GOVERNANCE, now, handle=None, pds_url=PDS_A, synced=True)
         await index.upsert_repo(conn, AUTHOR, now, handle="author.test", pds_url=PDS_A, synced=True)
 
 
@@ -484,7 +504,7 @@ async def test_every_answer_is_valid_against_chives_lexicons(
     probe_app = make_app(db=tmp_path / "probe.db", admin_dids=(ADMIN,), engine_config=engine_config(workers=0))
     async for probe_client in running_client(probe_app):
         implemented = await implemented_methods(probe_client, await admin_key(probe_app), caller)
-    covered = set(QUERIES) | set(PROCEDURES)
+    covered = set(QUERIES) | set(INDEXED_QUERIES) | set(PROCEDURES)
     assert implemented == set(HANDLERS), "the smallest calls and the handler table disagree on what is implemented"
     assert not implemented - covered, (
         f"implemented but never called here: add calls for {sorted(implemented - covered)}"
