@@ -62,6 +62,12 @@ class XRPCError(Exception):
         return cls(STATUS_BY_NAME.get(error, 400), error, message, headers=headers)
 
     @classmethod
+    def declared(cls, error: str, message: str) -> XRPCError:
+        """An error the method's lexicon declares: 400 with its name, even one the table answers otherwise at the
+        HTTP level (``NotFound`` is 404 for an unknown path, 400 from getUserDetail)."""
+        return cls(400, error, message)
+
+    @classmethod
     def invalid_request(cls, message: str) -> XRPCError:
         return cls.named("InvalidRequest", message)
 

@@ -12,5 +12,5 @@ from chive_admin.xrpc.errors import XRPCError
 async def handle(call: Call[api.Params, None]) -> api.Output:
     found = await user_details(call.services, [call.params.did])
     if not found:
-        raise XRPCError.named("NotFound", "no account with this DID is in the index")
+        raise XRPCError.declared("NotFound", "no account with this DID is in the index")
     return found[0]
