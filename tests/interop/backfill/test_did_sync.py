@@ -32,7 +32,10 @@ EPRINT = "at://did:plc:bench/pub.chive.eprint.submission/x"
 
 @pytest.fixture
 async def client(db_target: DbTarget, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(db=db_target, plc_url=testnet.plc_url, allow_private_network=True)
+    # the accounts here are on the second PDS: it resolves their `.test` handles, which nothing else does
+    settings = Settings(
+        db=db_target, plc_url=testnet.plc_url, handle_resolver=testnet.pds2_url, allow_private_network=True
+    )
     async for c in served_app(settings):
         yield c
 

@@ -93,14 +93,17 @@ class Server:
             return [tuple(r) for r in await conn.fetchall(sql, args)]
 
 
-def app_for(db_target: DbTarget) -> Starlette:
-    settings = Settings(db=db_target, allow_private_network=True)
+def app_for(db_target: DbTarget, testnet: Testnet) -> Starlette:
+    # handles are stored once verified: the DID document from the PLC, its `.test` handle resolved by the PDS
+    settings = Settings(
+        db=db_target, plc_url=testnet.plc_url, handle_resolver=testnet.pds_url, allow_private_network=True
+    )
     return create_app(settings, authenticator=FixedTokens(), engine_config=FAST)
 
 
 @pytest.fixture
-async def server(db_target: DbTarget) -> AsyncIterator[Server]:
-    app = app_for(db_target)
+async def server(db_target: DbTarget, testnet: Testnet) -> AsyncIterator[Server]:
+    app = app_for(db_target, testnet)
     async for client in running_client(app):
         yield Server(app, client)
 
