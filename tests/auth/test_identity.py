@@ -141,3 +141,17 @@ async def until(condition: Callable[[], bool], limit: float = 10) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.01)
+
+
+async def test_a_forced_refresh_is_rate_limited_but_a_current_one_is_not(
+    fetcher: DidDocFetcher, plc: tuple[str, Script]
+) -> None:
+    """A bad token's refresh (``fresh``) is honoured once per interval; a did-sync's (``current``) every time: it
+    must see a handle changed a moment ago."""
+    resolver = IdentityResolver(fetcher, min_refresh_interval=600)
+    await resolver.resolve(did(1))
+    await resolver.resolve(did(1), fresh=True)
+    assert resolver.fetches == 1
+    await resolver.resolve(did(1), current=True)
+    await resolver.resolve(did(1), current=True)
+    assert resolver.fetches == 3

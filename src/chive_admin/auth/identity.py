@@ -2,7 +2,9 @@
 
 Positive results are kept ``ttl`` seconds, failures ``negative_ttl`` seconds, at most ``max_entries`` of them (the
 least recently used go first); concurrent requests for one DID share one resolution (single flight).
-``resolve(did, fresh=True)`` bypasses the cache once, for key rotation.
+``resolve(did, fresh=True)`` bypasses the cache once, for key rotation (at most every few seconds per DID);
+``resolve(did, current=True)`` always does, for a did-sync an admin asked for, which must see the document as it
+is now (a handle changed a moment ago).
 
 Two lanes: a DID someone here vouches for (it holds a role, or a job resolves it) is resolved whenever it is
 needed, and once past half its lifetime it is refreshed in the background while the cached identity answers, so
@@ -110,10 +112,11 @@ class IdentityResolver:
         #: network resolutions made (cache misses), for tests and metrics
         self.fetches = 0
 
-    async def resolve(self, did: str, *, fresh: bool = False, vouched: bool = True) -> Identity:
+    async def resolve(self, did: str, *, fresh: bool = False, current: bool = False, vouched: bool = True) -> Identity:
         """The identity of ``did``; ``IdentityError`` if it has none. With ``vouched=False`` a lookup on the network
         comes out of the budget, and ``ResolutionShed`` is raised at once when that is spent."""
-        if fresh and self._recent.get(did):
+        fresh = fresh or current
+        if fresh and not current and self._recent.get(did):
             fresh = False  # resolved moments ago: a second look now would see the same document
         if not fresh:
             cached = self._cache.get(did)

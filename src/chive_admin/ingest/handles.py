@@ -36,15 +36,16 @@ class HandleVerifier:
         #: handle -> the DID it resolved to (``_NONE``: none)
         self._cache: TtlCache[str, str] = TtlCache(max_entries, ttl, clock=clock)
 
-    async def verified(self, did: str, claimed: str | None) -> str | None:
-        """``claimed`` (lowercased) when it resolves back to ``did``; else ``None``."""
+    async def verified(self, did: str, claimed: str | None, *, fresh: bool = False) -> str | None:
+        """``claimed`` (lowercased) when it resolves back to ``did``; else ``None``. ``fresh`` resolves it again
+        whatever is cached (a did-sync: a handle that moved away a minute ago must not stay)."""
         if claimed is None:
             return None
         try:
             handle = validate_handle(claimed.lower())
         except ValueError:
             return None
-        named = self._cache.get(handle)
+        named = None if fresh else self._cache.get(handle)
         if named is None:
             named = await self.resolver.resolve(handle) or _NONE
             self._cache.put(handle, named, ttl=None if named else self._negative_ttl)

@@ -70,7 +70,7 @@ class DidSync(Job[DidSyncParams, None]):
         ctx.stage("resolving_identity")
         await ctx.save()
         try:
-            identity = await ctx.services.identities.resolve(did, fresh=True)
+            identity = await ctx.services.identities.resolve(did, current=True)
         except IdentityError as exc:
             code = _IDENTITY_FAILURES.get(exc.code, "did_unresolvable")
             raise JobFailed(code, str(exc), {"did": did, "reason": exc.code}) from None
@@ -79,9 +79,8 @@ class DidSync(Job[DidSyncParams, None]):
         if not identity.signing_key:
             raise JobFailed("no_signing_key", f"{did} has no #atproto verification key", {"did": did})
         pds = _registry_key(identity.pds)
-        # the document was fetched for this sync (``fresh``; one fetched seconds before is reused): a handle changed
-        # upstream is the one verified here
-        handle = await ctx.services.handles.verified(did, identity.handle)
+        # the document as it is now, its handle resolved now: a handle changed upstream is what this sync stores
+        handle = await ctx.services.handles.verified(did, identity.handle, fresh=True)
 
         ctx.stage("fetching_repo")
         await ctx.save()
