@@ -184,6 +184,10 @@ class PdsClient:
             pds_url=self.base_url,
         )
 
+    def update_handle(self, account: Account, handle: str) -> None:
+        """``com.atproto.identity.updateHandle``: the PDS writes the new handle into the DID document (PLC)."""
+        self.procedure("com.atproto.identity.updateHandle", {"handle": handle}, headers=account.auth)
+
     def deactivate_account(self, account: Account, delete_after: str | None = None) -> None:
         """``com.atproto.server.deactivateAccount``: listRepos then reports the repo inactive."""
         body = {"deleteAfter": delete_after} if delete_after else {}
