@@ -101,7 +101,10 @@ def test_try_it_on_a_local_network(tmp_path: Path, testnet_install_dir: Path) ->
         # the server as the README starts it, the first seeded account its admin
         admin = accounts[0]["did"]
         db = tmp_path / "chive-admin.db"
-        args = ["--db", str(db), "--allow-private-network", "--plc-url", info["plc"], "--admin-did", admin]
+        args = [
+            *("--db", str(db), "--allow-private-network", "--plc-url", info["plc"]),
+            *("--handle-resolver", info["pds"], "--admin-did", admin),
+        ]
         server = ServerProcess(args=args, cwd=tmp_path).start()
         try:
             key = create_key(db, admin, "local")
@@ -117,6 +120,11 @@ def test_try_it_on_a_local_network(tmp_path: Path, testnet_install_dir: Path) ->
             registry = httpx.get(f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_PDSES}", headers=bearer(key)).json()
             scanned = {item["url"]: item["recordCount"] for item in registry["stats"]["items"]}
             assert scanned == {info["pds"]: total}
+            # the accounts' `.test` handles verified through the PDS the README names as the handle resolver
+            detail = httpx.get(
+                f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_USER_DETAIL}", params={"did": admin}, headers=bearer(key)
+            ).json()
+            assert detail["handle"] == accounts[0]["handle"]
         finally:
             server.stop()
         assert "--allow-private-network is on" in server.output()
