@@ -9,7 +9,7 @@ from support.recording import RecordingConn
 
 from chive_admin._generated import ids
 from chive_admin.store import index, roles, takedowns, users
-from chive_admin.store.db import Database
+from chive_admin.store.db import Database, bundled_migrations
 from chive_admin.store.index import IndexedRecord
 from chive_admin.store.sql import Dialect
 
@@ -103,3 +103,28 @@ async def test_a_hundred_accounts_take_a_fixed_number_of_queries(db: Database) -
     for (sql, _), plan in zip(recording.statements, plans, strict=False):  # each a search of an index, no scan
         assert not [step for step in plan if step.startswith("SCAN")], (sql, plan)
         assert "TEMP B-TREE FOR ORDER BY" not in " ".join(plan), (sql, plan)
+
+
+async def test_migration_016_fills_first_seen_and_drops_unverified_handles(db: Database) -> None:
+    """A repository indexed before 016: first seen when its first record was indexed (else its last update), and
+    the handle an ingest path stored unchecked is dropped."""
+    [migration] = [m for m in bundled_migrations(db.dialect) if m.name == "users"]
+    async with db.write() as conn:  # the schema as 015 left it, and rows written then
+        for name in ("repos_handle", "records_submitted_by", "records_comment_created", "records_endorsement_created"):
+            await conn.execute(f"DROP INDEX {name}")
+        await conn.execute("ALTER TABLE repos DROP COLUMN first_seen_at")
+        await conn.execute("DELETE FROM schema_migrations WHERE version = ?", (migration.version,))
+        for did, updated in ((ALICE, "2026-05-01T00:00:00.000Z"), (ALBERT, "2026-06-01T00:00:00.000Z")):
+            await conn.execute(
+                "INSERT INTO repos (did, handle, status, updated_at) VALUES (?, 'Claimed.Test', 'active', ?)",
+                (did, updated),
+            )
+        for stamp, rkey in (("2026-03-01T00:00:00.000Z", "b"), ("2026-02-01T00:00:00.000Z", "a")):
+            await index.upsert_records(conn, [record(ALICE, ids.PUB_CHIVE_REVIEW_COMMENT, rkey, {})], stamp)
+    await db.migrate(bundled_migrations(db.dialect))
+    async with db.read() as conn:
+        rows = await conn.fetchall("SELECT did, handle, first_seen_at FROM repos ORDER BY did")
+    assert [tuple(row) for row in rows] == [
+        (ALBERT, None, "2026-06-01T00:00:00.000Z"),
+        (ALICE, None, "2026-02-01T00:00:00.000Z"),
+    ]
