@@ -67,6 +67,6 @@ async def test_page_and_total_are_read_from_the_collection_index(db: Database) -
         await reviews.page(recording, ids.PUB_CHIVE_REVIEW_ENDORSEMENT, limit=5, offset=5)
         plans = await recording.sqlite_plans()
     assert len(plans) == 2  # the total, the page
-    for plan in plans:
+    for plan in plans:  # the total and the offset walked in the index, no record read but the page's
         assert "records_endorsement_created" in " ".join(plan), plan
-        assert "TEMP B-TREE" not in " ".join(plan), plan
+        assert not [step for step in plan if step.startswith("SCAN r")], plan

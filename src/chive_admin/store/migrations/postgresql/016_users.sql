@@ -16,13 +16,13 @@ CREATE INDEX repos_handle ON repos (handle);
 
 -- getUserDetail / searchUsers: the eprints an account submitted (by `submittedBy`, which may name another
 -- repository than the one holding the record)
-CREATE INDEX records_submitted_by ON records (((value::jsonb) #>> '{submittedBy}'))
+CREATE INDEX records_submitted_by ON records (collection, ((value::jsonb) #>> '{submittedBy}'))
     WHERE collection = 'pub.chive.eprint.submission';
 
--- listReviews / listEndorsements: newest first by the record's createdAt, then uri, with `hidden` so that the
--- page and the total are read from the index alone (`collection` leads: with it, SQLite's planner prefers this
--- index to records_collection without statistics)
-CREATE INDEX records_comment_created ON records (collection, ((value::jsonb) #>> '{createdAt}') COLLATE "C", uri, hidden)
+-- listReviews / listEndorsements: visible (`hidden` = 0) records newest first by the record's createdAt, then uri;
+-- the total is a count of the index's hidden = 0 range. (`collection` leads every index here: with an equality on
+-- it, SQLite's planner, which has no statistics, prefers these to records_collection.)
+CREATE INDEX records_comment_created ON records (collection, hidden, ((value::jsonb) #>> '{createdAt}') COLLATE "C", uri)
     WHERE collection = 'pub.chive.review.comment';
-CREATE INDEX records_endorsement_created ON records (collection, ((value::jsonb) #>> '{createdAt}') COLLATE "C", uri, hidden)
+CREATE INDEX records_endorsement_created ON records (collection, hidden, ((value::jsonb) #>> '{createdAt}') COLLATE "C", uri)
     WHERE collection = 'pub.chive.review.endorsement';
