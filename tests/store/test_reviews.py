@@ -70,3 +70,22 @@ async def test_page_and_total_are_read_from_the_collection_index(db: Database) -
     for plan in plans:  # the total and the offset walked in the index, no record read but the page's
         assert "records_endorsement_created" in " ".join(plan), plan
         assert not [step for step in plan if step.startswith("SCAN r")], plan
+
+
+@pytest.mark.postgres_only
+async def test_postgresql_can_read_the_page_and_total_from_the_index(db: Database) -> None:
+    """With sequential scans and sorts priced out, PostgreSQL still answers from the createdAt index: its expression
+    (under COLLATE "C") is the one the queries order by."""
+    async with db.write() as conn:
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        await conn.execute("SET LOCAL enable_sort = off")
+        recording = RecordingConn(conn)
+        await reviews.page(recording, ids.PUB_CHIVE_REVIEW_COMMENT, limit=5, offset=5)
+        total, page = [
+            " ".join(str(row[0]) for row in await conn.fetchall(f"EXPLAIN {sql}", args))
+            for sql, args in recording.statements
+        ]
+    assert "Index Only Scan using records_comment_created" in total, total
+    # the offset walked in index order (backward: newest first), no sort below the limit
+    assert "Index Scan Backward using records_comment_created" in page, page
+    assert "Seq Scan on records" not in total + page

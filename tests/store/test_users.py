@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from support.recording import RecordingConn
 
 from chive_admin._generated import ids
@@ -128,3 +129,21 @@ async def test_migration_016_fills_first_seen_and_drops_unverified_handles(db: D
         (ALBERT, None, "2026-06-01T00:00:00.000Z"),
         (ALICE, None, "2026-02-01T00:00:00.000Z"),
     ]
+
+
+@pytest.mark.postgres_only
+async def test_postgresql_can_use_the_handle_and_submitter_indexes(db: Database) -> None:
+    """With sequential scans priced out, the handle prefix is a range of repos_handle and the eprint count a lookup
+    of records_submitted_by: the queries' expressions are the indexes'."""
+    await seed(db)
+    async with db.write() as conn:
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        recording = RecordingConn(conn)
+        await users.accounts(recording, await users.find(recording, "al", 10))
+        plans = [
+            " ".join(str(row[0]) for row in await conn.fetchall(f"EXPLAIN {sql}", args))
+            for sql, args in recording.statements
+        ]
+    assert "repos_handle" in plans[0], plans[0]
+    [submitted] = [plan for (sql, _), plan in zip(recording.statements, plans, strict=True) if "submittedBy" in sql]
+    assert "records_submitted_by" in submitted, submitted
