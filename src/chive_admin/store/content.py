@@ -50,6 +50,16 @@ async def overview(conn: Conn, governance_did: str | None) -> Overview:
     return Overview(**{kind: found.get(kind, 0) for kind in KINDS})
 
 
+async def visible_count(conn: Conn, collection: str) -> int:
+    """Visible records of ``collection``, one of ``content_kinds`` (migration 015), from the counters."""
+    return await fetch_int(
+        conn,
+        "SELECT coalesce(sum(c.n), 0) FROM content_counts c JOIN content_kinds k ON k.kind = c.kind"
+        " WHERE k.collection = ?",
+        (collection,),
+    )
+
+
 async def eprint_total(conn: Conn, pds_url: str | None = None) -> int:
     """Visible eprint submissions, of the repositories hosted on ``pds_url`` when given."""
     if pds_url is None:

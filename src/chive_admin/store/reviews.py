@@ -2,9 +2,8 @@
 
 Both collections are read by one function: newest first by the record's own ``createdAt``, then by uri (both
 descending), ``offset`` rows in, each with the eprint it is about and the verified handle of its repository. The
-page is read in the order of the collection's partial index (migration 016, ``hidden`` = 0 a range of it); the total
-is that range's size less the takedowns of records in it, the same rule as
-:func:`~chive_admin.store.takedowns.visible` counted without a lookup per record.
+page is read in the order of the collection's partial index (migration 016); the total comes from the content counters
+(migration 015), which count by the rule of :func:`~chive_admin.store.takedowns.visible`.
 """
 
 from __future__ import annotations
@@ -12,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chive_admin._generated import ids
-from chive_admin.store.sql import Conn, Dialect, fetch_int, json_text
+from chive_admin.store.content import visible_count
+from chive_admin.store.sql import Conn, Dialect, json_text
 from chive_admin.store.takedowns import visible
 
 #: the collections with a createdAt index of their own (migration 016)
@@ -39,13 +39,7 @@ async def page(conn: Conn, collection: str, *, limit: int, offset: int) -> tuple
     """``limit`` visible records of ``collection`` from ``offset`` on, newest first, and how many are visible."""
     if collection not in PAGED:
         raise ValueError(f"{collection} has no createdAt index")
-    # the collection is a literal: SQLite uses a partial index only for a WHERE it can match when preparing
-    in_view = f"r.collection = '{collection}' AND r.hidden = 0"
-    total = await fetch_int(
-        conn,
-        f"SELECT (SELECT count(*) FROM records r WHERE {in_view}) - (SELECT count(*) FROM takedowns t"
-        f" WHERE EXISTS (SELECT 1 FROM records r WHERE r.uri = t.uri AND {in_view}))",
-    )
+    total = await visible_count(conn, collection)
     where = f"r.collection = '{collection}' AND {visible('r')}"
     # the offset is walked in the index alone (uris only); the records of the page are read after
     order = f"{_created(conn.dialect, 'r')} DESC, r.uri DESC"

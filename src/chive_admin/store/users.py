@@ -68,12 +68,13 @@ async def accounts(conn: Conn, dids: Sequence[str]) -> list[Account]:
         return []
     held = list(found)
 
-    where, args = any_of(conn.dialect, "r.did", held)
+    # reviews and endorsements are counted in the repository: the content counters (migration 015) hold them
+    where, args = any_of(conn.dialect, "c.did", held)
     in_repo = (ids.PUB_CHIVE_REVIEW_COMMENT, ids.PUB_CHIVE_REVIEW_ENDORSEMENT)
-    kinds, kind_args = any_of(conn.dialect, "r.collection", in_repo)
+    kinds, kind_args = any_of(conn.dialect, "k.collection", in_repo)
     for did, collection, count in await conn.fetchall(
-        f"SELECT r.did, r.collection, count(*) FROM records r WHERE {where} AND {kinds} AND {visible('r')}"
-        " GROUP BY r.did, r.collection",
+        f"SELECT c.did, k.collection, c.n FROM content_counts c JOIN content_kinds k ON k.kind = c.kind"
+        f" WHERE {where} AND {kinds}",
         [*args, *kind_args],
     ):
         if collection == ids.PUB_CHIVE_REVIEW_COMMENT:
