@@ -58,6 +58,22 @@ async def test_newest_first_then_uri_visible_only_with_handles(db: Database) -> 
             await reviews.page(conn, ids.PUB_CHIVE_EPRINT_SUBMISSION, limit=1, offset=0)
 
 
+async def test_every_page_from_either_end_is_the_slice_its_offset_names(db: Database) -> None:
+    """Pages past the middle are read from the oldest end (store/pages.py); with createdAt ties and a taken-down
+    review among them, every page is the slice of the whole list at its offset."""
+    rows = [review(ALICE if i % 2 else BOB, f"r{i:02d}", f"2026-01-{1 + i // 3:02d}T00:00:00.000Z") for i in range(17)]
+    async with db.write() as conn:
+        await index.upsert_records(conn, rows, "t")
+        await takedowns.take_down(conn, rows[8].uri, rows[8].collection, None, "did:plc:admin", "t")
+    async with db.read() as conn:
+        everything, total = await reviews.page(conn, ids.PUB_CHIVE_REVIEW_COMMENT, limit=100, offset=0)
+        assert total == len(everything) == 16
+        for limit in (1, 3, 5):
+            for offset in range(total + 2):
+                page, _ = await reviews.page(conn, ids.PUB_CHIVE_REVIEW_COMMENT, limit=limit, offset=offset)
+                assert page == everything[offset : offset + limit], (limit, offset)
+
+
 @pytest.mark.sqlite_only
 async def test_page_and_total_are_read_from_the_collection_index(db: Database) -> None:
     async with db.read() as conn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chive_admin._generated import ids
+from chive_admin.store import pages
 from chive_admin.store.sql import Conn, Dialect, fetch_int, json_text
 from chive_admin.store.takedowns import visible
 
@@ -90,28 +91,36 @@ def _walk(dialect: Dialect) -> str:
     return "" if dialect is Dialect.POSTGRES else " INDEXED BY records_eprint_created"
 
 
-def page_uris_sql(dialect: Dialect) -> str:
+def page_uris_sql(dialect: Dialect, backward: bool = False) -> str:
     """The URIs of one page of :func:`eprints_page` (``limit``, ``offset``), read from the index alone: the rows an
-    offset skips are never read."""
+    offset skips are never read. ``backward`` walks from the oldest end (see :mod:`~chive_admin.store.pages`)."""
     return (
         f"SELECT r.uri FROM records r{_walk(dialect)}"
         # the collection is written out: a partial index is used only for the very condition it was made with
         f" WHERE r.collection = '{ids.PUB_CHIVE_EPRINT_SUBMISSION}' AND {visible('r')}"
-        f" ORDER BY {_created_at(dialect)} DESC, r.uri LIMIT ? OFFSET ?"
+        f" ORDER BY {pages.order(_order(dialect), backward)} LIMIT ? OFFSET ?"
     )
 
 
-def _eprints_sql(dialect: Dialect) -> str:
+def _order(dialect: Dialect) -> list[tuple[str, bool]]:
+    # newest first by the record's createdAt, then URI: the order of records_eprint_created
+    return [(_created_at(dialect), True), ("r.uri", False)]
+
+
+def _eprints_sql(dialect: Dialect, backward: bool) -> str:
     submitted_by = json_text(dialect, "r.value", "submittedBy")
     return (
         f"SELECT r.uri, r.cid, {json_text(dialect, 'r.value', 'title')}, {submitted_by}, p.handle,"
         f" {json_text(dialect, 'r.value', 'publicationStatusSlug')}, {_first_field(dialect)}, r.indexed_at"
-        f" FROM ({page_uris_sql(dialect)}) page JOIN records r ON r.uri = page.uri"
-        f" LEFT JOIN repos p ON p.did = {submitted_by} ORDER BY {_created_at(dialect)} DESC, r.uri"
+        f" FROM ({page_uris_sql(dialect, backward)}) page JOIN records r ON r.uri = page.uri"
+        f" LEFT JOIN repos p ON p.did = {submitted_by} ORDER BY {pages.order(_order(dialect), False)}"
     )
 
 
-async def eprints_page(conn: Conn, *, limit: int, offset: int) -> list[EprintRow]:
+async def eprints_page(conn: Conn, *, limit: int, offset: int) -> tuple[list[EprintRow], int]:
     """Visible eprint submissions, newest first by their ``createdAt`` then URI, with the stored handle of the
-    submitter's repository."""
-    return [EprintRow(*row) for row in await conn.fetchall(_eprints_sql(conn.dialect), (limit, offset))]
+    submitter's repository; and how many are visible."""
+    total = await eprint_total(conn)
+    window = pages.window(total, offset, limit)
+    rows = await conn.fetchall(_eprints_sql(conn.dialect, window.backward), (window.limit, window.offset))
+    return [EprintRow(*row) for row in rows], total

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chive_admin._generated import ids
+from chive_admin.store import pages
 from chive_admin.store.content import visible_count
 from chive_admin.store.sql import Conn, Dialect, json_text
 from chive_admin.store.takedowns import visible
@@ -41,13 +42,16 @@ async def page(conn: Conn, collection: str, *, limit: int, offset: int) -> tuple
         raise ValueError(f"{collection} has no createdAt index")
     total = await visible_count(conn, collection)
     where = f"r.collection = '{collection}' AND {visible('r')}"
-    # the offset is walked in the index alone (uris only); the records of the page are read after
-    order = f"{_created(conn.dialect, 'r')} DESC, r.uri DESC"
+    # the offset is walked in the index alone (uris only), from the nearer end; the records of the page are read after
+    columns = [(_created(conn.dialect, "r"), True), ("r.uri", True)]
+    window = pages.window(total, offset, limit)
     rows = await conn.fetchall(
         f"SELECT r.uri, r.did, p.handle, {json_text(conn.dialect, 'r.value', 'eprintUri')},"
         f" {json_text(conn.dialect, 'r.value', 'createdAt')}"
-        f" FROM (SELECT r.uri AS uri FROM records r WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) page"
-        f" JOIN records r ON r.uri = page.uri LEFT JOIN repos p ON p.did = r.did ORDER BY {order}",
-        (limit, offset),
+        f" FROM (SELECT r.uri AS uri FROM records r WHERE {where}"
+        f" ORDER BY {pages.order(columns, window.backward)} LIMIT ? OFFSET ?) page"
+        f" JOIN records r ON r.uri = page.uri LEFT JOIN repos p ON p.did = r.did"
+        f" ORDER BY {pages.order(columns, False)}",
+        (window.limit, window.offset),
     )
     return [Entry(str(row[0]), str(row[1]), row[2], row[3], row[4]) for row in rows], total

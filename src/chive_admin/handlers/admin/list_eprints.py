@@ -32,6 +32,5 @@ def _summary(row: content.EprintRow) -> api.EprintSummary:
 async def handle(call: Call[api.Params, None]) -> api.Output:
     params = call.params
     async with call.services.db.read() as conn:
-        rows = await content.eprints_page(conn, limit=params.limit, offset=params.offset)
-        total = await content.eprint_total(conn)
+        rows, total = await content.eprints_page(conn, limit=params.limit, offset=params.offset)
     return api.Output(items=[_summary(row) for row in rows], total=total)
