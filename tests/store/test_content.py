@@ -71,10 +71,20 @@ async def counters(conn: Conn) -> dict[tuple[str, str], int]:
     return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
 
 
+async def totals(conn: Conn) -> dict[str, int]:
+    rows = await conn.fetchall("SELECT kind, sum(n) FROM content_totals GROUP BY kind HAVING sum(n) <> 0")
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
 async def assert_in_step(db: Database) -> dict[tuple[str, str], int]:
+    """The counters equal a recount from scratch, and the totals (migration 017) their sums."""
     async with db.read() as conn:
-        expected, held = await recount(conn), await counters(conn)
+        expected, held, summed = await recount(conn), await counters(conn), await totals(conn)
     assert held == expected
+    by_kind: Counter[str] = Counter()
+    for (kind, _), n in held.items():
+        by_kind[kind] += n
+    assert summed == {kind: n for kind, n in by_kind.items() if n}
     return held
 
 
@@ -168,7 +178,7 @@ async def test_the_counters_follow_every_write_path(db: Database) -> None:
 
 async def test_the_migration_fills_the_counters_from_the_rows_present(db: Database) -> None:
     async with db.write() as conn:
-        await undo_015(conn)
+        await undo_counters(conn)
         await index.upsert_records(
             conn,
             [
@@ -190,9 +200,13 @@ async def test_the_migration_fills_the_counters_from_the_rows_present(db: Databa
     assert (await assert_in_step(db))[("authors", BOB)] == 1
 
 
-async def undo_015(conn: Conn) -> None:
-    """The schema as it was before migration 015, so that applying it again finds rows to count."""
+async def undo_counters(conn: Conn) -> None:
+    """The schema as it was before migrations 015 and 017, so that applying them again finds rows to count."""
+    await conn.execute("DROP TABLE content_totals")
+    await conn.execute("DELETE FROM schema_migrations WHERE version = 17")
     if conn.dialect is Dialect.POSTGRES:
+        for name in ("inserted", "deleted", "updated"):
+            await conn.execute(f"DROP FUNCTION content_counts_total_{name}() CASCADE")
         functions = ("records_count_inserted", "records_count_deleted", "records_count_updated", "takedowns_count")
         drops = [f"DROP FUNCTION {f}() CASCADE" for f in functions]
         drops.append("DROP FUNCTION content_count_add")

@@ -1,8 +1,9 @@
 """Content of the index as the admin sees it: headline counts, the eprint list, and eprints per PDS.
 
 The counts come from ``content_counts``, which triggers on ``records`` and ``takedowns`` keep (migration 015): the
-visible records (:func:`~chive_admin.store.takedowns.visible`) of each kind per repository. No reader scans
-``records`` to count, and no write path has to remember the counters.
+visible records (:func:`~chive_admin.store.takedowns.visible`) of each kind per repository; and from
+``content_totals``, which triggers on ``content_counts`` keep (migration 017): the same per kind, in a few rows. No
+reader scans ``records`` or every repository's counter to count, and no write path has to remember the counters.
 """
 
 from __future__ import annotations
@@ -43,19 +44,20 @@ class EprintRow:
 async def overview(conn: Conn, governance_did: str | None) -> Overview:
     """Visible records of each kind; the governance repository's collections are the community's shared graph, not
     a user's, so they are left out of ``collections``."""
-    rows = await conn.fetchall(
-        "SELECT kind, sum(n) FROM content_counts WHERE NOT (kind = 'collections' AND did = ?) GROUP BY kind",
-        (governance_did or "",),
-    )
+    rows = await conn.fetchall("SELECT kind, sum(n) FROM content_totals GROUP BY kind")
     found = {str(row[0]): int(row[1]) for row in rows}
+    if governance_did is not None:
+        found["collections"] = found.get("collections", 0) - await fetch_int(
+            conn, "SELECT n FROM content_counts WHERE kind = 'collections' AND did = ?", (governance_did,)
+        )
     return Overview(**{kind: found.get(kind, 0) for kind in KINDS})
 
 
 async def visible_count(conn: Conn, collection: str) -> int:
-    """Visible records of ``collection``, one of ``content_kinds`` (migration 015), from the counters."""
+    """Visible records of ``collection``, one of ``content_kinds`` (migration 015), from the totals."""
     return await fetch_int(
         conn,
-        "SELECT coalesce(sum(c.n), 0) FROM content_counts c JOIN content_kinds k ON k.kind = c.kind"
+        "SELECT coalesce(sum(t.n), 0) FROM content_totals t JOIN content_kinds k ON k.kind = t.kind"
         " WHERE k.collection = ?",
         (collection,),
     )
@@ -64,7 +66,7 @@ async def visible_count(conn: Conn, collection: str) -> int:
 async def eprint_total(conn: Conn, pds_url: str | None = None) -> int:
     """Visible eprint submissions, of the repositories hosted on ``pds_url`` when given."""
     if pds_url is None:
-        return await fetch_int(conn, "SELECT sum(n) FROM content_counts WHERE kind = 'eprints'")
+        return await visible_count(conn, ids.PUB_CHIVE_EPRINT_SUBMISSION)
     return await fetch_int(
         conn,
         "SELECT sum(c.n) FROM repos p JOIN content_counts c ON c.kind = 'eprints' AND c.did = p.did"
