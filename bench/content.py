@@ -56,6 +56,8 @@ class Figure:
     queries: tuple[str, ...] = ("",)
     #: a content read, held to the goal (the baseline is not)
     content: bool = True
+    #: measure the page that the cursor returned by each query names (the way a client follows pages)
+    follow: bool = False
 
     def urls(self, base: str) -> list[str]:
         return [f"{base}/xrpc/{self.nsid}" + (f"?{query}" if query else "") for query in self.queries]
@@ -87,11 +89,23 @@ def figures(built: Built, ops: int) -> list[Figure]:
             ids.PUB_CHIVE_ADMIN_LIST_REVIEWS,
             (f"cursor={built.visible_reviews // 2}",),
         ),
+        Figure(
+            f"listReviews returned cursor at {built.visible_reviews // 2 + 50:,}",
+            ids.PUB_CHIVE_ADMIN_LIST_REVIEWS,
+            (f"cursor={built.visible_reviews // 2}",),
+            follow=True,
+        ),
         Figure("listEndorsements first page", ids.PUB_CHIVE_ADMIN_LIST_ENDORSEMENTS),
         Figure(
             f"listEndorsements cursor {built.visible_endorsements // 2:,}",
             ids.PUB_CHIVE_ADMIN_LIST_ENDORSEMENTS,
             (f"cursor={built.visible_endorsements // 2}",),
+        ),
+        Figure(
+            f"listEndorsements returned cursor at {built.visible_endorsements // 2 + 50:,}",
+            ids.PUB_CHIVE_ADMIN_LIST_ENDORSEMENTS,
+            (f"cursor={built.visible_endorsements // 2}",),
+            follow=True,
         ),
         Figure(
             "searchUsers handle prefix",
@@ -126,6 +140,12 @@ def answer_kind(status: int, body: bytes) -> str:
     if status == 501 and error == "MethodNotImplemented":
         return NOT_BUILT
     return f"error {status} {error or ''}".strip()
+
+
+def followed(url: str, auth: dict[str, str]) -> str:
+    """The URL of the page after ``url``'s, by the cursor its answer returned."""
+    cursor = httpx.get(url, headers=auth, timeout=60).json()["cursor"]
+    return f"{url.partition('?')[0]}?cursor={quote(cursor)}"
 
 
 def probe(urls: list[str], auth: dict[str, str]) -> str:
@@ -202,6 +222,8 @@ def measure_reads(
             print(f"  {figure.name}: {kind}", flush=True)
             measured.append(Measured(figure, kind))
             continue
+        if figure.follow:
+            urls = [followed(seed, auth) for seed in urls]
         sequential = drive(urls, lambda _: auth, concurrency=1, seconds=seconds)
         concurrent = drive(urls, lambda _: auth, concurrency=concurrency, seconds=seconds)
         print(

@@ -105,7 +105,7 @@ OTHER_ADDITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("pub.chive.admin.getGraphStats", "defs.main.output.schema.properties"): ("nodesByKind", "edgesByRelation"),
     # the record a violation concerns, who recorded it and who resolved it (the local moderation record keeps them)
     ("pub.chive.admin.listViolations", "defs.violation.properties"): ("subjectUri", "recordedBy", "resolvedBy"),
-    # Chive's cursor is a decimal offset the client had to compute; the next one is returned
+    # Chive's cursor is a decimal offset the client had to compute; the next page's cursor is returned (a position)
     ("pub.chive.admin.listReviews", "defs.main.output.schema.properties"): ("cursor",),
     ("pub.chive.admin.listEndorsements", "defs.main.output.schema.properties"): ("cursor",),
 }

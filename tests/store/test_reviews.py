@@ -86,6 +86,13 @@ async def test_page_and_total_are_read_from_the_collection_index(db: Database) -
     # the offset walked in the index, no record read but the page's
     assert "records_endorsement_created" in " ".join(page), page
     assert not [step for step in page if step.startswith("SCAN r")], page
+    async with db.read() as conn:
+        recording = RecordingConn(conn)
+        after = reviews.Position("2026-01-01T00:00:00.000Z", f"at://{ALICE}/{ids.PUB_CHIVE_REVIEW_ENDORSEMENT}/x")
+        await reviews.page(recording, ids.PUB_CHIVE_REVIEW_ENDORSEMENT, limit=5, after=after)
+        _, seek = await recording.sqlite_plans()
+    # a position is a range of the same index: (createdAt, uri) below it
+    assert [step for step in seek if "records_endorsement_created" in step and "<" in step], seek
 
 
 @pytest.mark.postgres_only
@@ -106,3 +113,19 @@ async def test_postgresql_can_read_the_page_and_total_from_the_index(db: Databas
     # the offset walked in index order (backward: newest first), no sort below the limit
     assert "Index Scan Backward using records_comment_created" in page, page
     assert "Seq Scan on records" not in total + page
+
+
+@pytest.mark.postgres_only
+async def test_postgresql_seeks_a_position_in_the_index(db: Database) -> None:
+    async with db.write() as conn:
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        await conn.execute("SET LOCAL enable_sort = off")
+        recording = RecordingConn(conn)
+        after = reviews.Position("2026-01-01T00:00:00.000Z", f"at://{ALICE}/{ids.PUB_CHIVE_REVIEW_COMMENT}/x")
+        await reviews.page(recording, ids.PUB_CHIVE_REVIEW_COMMENT, limit=5, after=after)
+        sql, args = recording.statements[-1]
+        plan = "\n".join(str(row[0]) for row in await conn.fetchall(f"EXPLAIN {sql}", args))
+    # the position bounds the index scan itself (an Index Cond), not a filter over the whole collection
+    assert "Index Scan Backward using records_comment_created" in plan, plan
+    cond = [line for line in plan.splitlines() if "Index Cond" in line and "<=" in line]
+    assert cond, plan

@@ -33,7 +33,7 @@ async def test_visible_endorsements_field_by_field(api: Api) -> None:
             }
         ],
         "total": 2,
-        "cursor": "1",
+        "cursor": f"2099-01-01T00:00:00.000Z::{row.uri}",
     }
     answer(response, list_endorsements.Output)
     async with api.services.db.write() as conn:

@@ -16,13 +16,13 @@ __all__ = ['Output', 'Params', 'ReviewSummary']
 class Params(lex.LexStrictModel):
     """Query parameters."""
     limit: Annotated[int, Field(ge=1, le=100)] = Field(default=50, description='Page size (1 to 100).')
-    cursor: str | None = Field(default=None, description='A decimal offset: the cursor of the previous page; omit for the first page.')
+    cursor: str | None = Field(default=None, description='The cursor of the previous page, or a decimal offset; omit for the first page.')
 
 
 class Output(lex.LexModel):
     items: list[ReviewSummary] | None = Field(default=None, description='Reviews on this page.')
     total: int = Field(description='Reviews in the index overall.')
-    cursor: str | None = Field(default=None, description='Pass as cursor to get the next, older page of reviews (a decimal offset); absent on the last page.')
+    cursor: str | None = Field(default=None, description='Pass as cursor to get the next, older page of reviews (a position in the order, opaque); absent on the last page.')
 
 
 class ReviewSummary(lex.LexModel):
