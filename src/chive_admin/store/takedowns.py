@@ -1,10 +1,12 @@
 """Index takedowns (deleteContent), and the one rule of what the index shows.
 
-A takedown hides a record from every count, list and search document without touching its row in ``records``:
+A takedown hides a record from every count, list and search document without touching its content in ``records``:
 every ingest path (did-sync, pds-scan, freshness-scan, governance-sync, dead-letter retries) keeps writing the
-record as the network has it, and every reader asks :func:`visible`. So no ingest path can bring a taken-down record
-back, whichever writes it and however often (a delete-and-recreate of the same record key is the same URI), and a
-URI can be taken down before it is indexed. A restore deletes the row; the audit trail keeps the history.
+record as the network has it, and every reader asks :func:`visible`. The row's ``taken_down`` flag mirrors this
+table, set by triggers (migration 018) whenever a takedown or a record is written, so no path has to set it. So no
+ingest path can bring a taken-down record back, whichever writes it and however often (a delete-and-recreate of
+the same record key is the same URI), and a URI can be taken down before it is indexed. A restore deletes the row;
+the audit trail keeps the history.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ def visible(alias: str = "records") -> str:
     """The SQL condition that a row of ``records`` (under ``alias``) is visible: its repository is not hidden
     (deactivated or taken down upstream) and no admin has taken the record down. Every reader that counts or lists
     records uses it, so the rule is written once."""
-    return f"({alias}.hidden = 0 AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = {alias}.uri))"
+    # records.taken_down mirrors this table (migration 018's triggers), so the rule reads the row alone
+    return f"({alias}.hidden = 0 AND {alias}.taken_down = 0)"
 
 
 _COLUMNS = "uri, collection, cid, reason, taken_down_by, taken_down_at"
