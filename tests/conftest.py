@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,7 @@ def make_app(settings: Settings) -> AppFactory:
     return factory
 
 
+@contextlib.asynccontextmanager
 async def running_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client on the app in-process, with the app's lifespan (database, services) running."""
     async with app.router.lifespan_context(app):
@@ -113,5 +115,5 @@ async def running_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def client(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in running_client(make_app()):
+    async with running_client(make_app()) as c:
         yield c

@@ -61,7 +61,7 @@ async def world(make_app: AppFactory) -> AsyncIterator[World]:
     key = SigningKey()
     async with did_web_host(key) as host:
         app = make_app(admin_dids=(host.did, ADMIN), allow_private_network=True)
-        async for client in running_client(app):
+        async with running_client(app) as client:
             api_key = new_key()
             async with app.state.services.db.write() as conn:
                 await api_keys_store.create_key(
@@ -165,7 +165,7 @@ async def test_ssrf_targets_are_refused_at_every_door(make_app: AppFactory, host
     port = server.sockets[0].getsockname()[1]
     async with server:
         app = make_app(admin_dids=(ADMIN,), allow_private_network=False)
-        async for client in running_client(app):
+        async with running_client(app) as client:
             key = new_key()
             async with app.state.services.db.write() as conn:
                 await api_keys_store.create_key(

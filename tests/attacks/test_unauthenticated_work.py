@@ -101,7 +101,7 @@ async def test_slow_did_web_issuers_cannot_lock_admins_out(make_app: AppFactory)
         dripping_hosts(DRIPPING_HOSTS) as drips,
     ):
         app = make_app(admin_dids=(admin.did,), allow_private_network=True)
-        async for client in running_client(app):
+        async with running_client(app) as client:
             async with app.state.services.db.write() as conn:  # an admin from the roles table, not the flag
                 await roles_store.grant(conn, granted.did, "admin", None, now_stamp())
             aud = app.state.services.settings.service_did
@@ -144,7 +144,7 @@ async def test_new_did_plc_issuers_cannot_make_the_server_hammer_the_directory(
     url, script = plc
     app = make_app(plc_url=url, allow_private_network=True)
     stranger = SigningKey()
-    async for client in running_client(app):
+    async with running_client(app) as client:
         budget = ResolutionBudget(rate=0.001, burst=10)  # the default burst, and next to no refill during the test
         app.state.services.identities.budget = budget
         aud = app.state.services.settings.service_did

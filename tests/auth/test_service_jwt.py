@@ -51,7 +51,7 @@ async def world(request: pytest.FixtureRequest, make_app: AppFactory) -> AsyncIt
     key = SigningKey(request.param)
     async with did_web_host(key) as host:
         app = make_app(admin_dids=(host.did,), allow_private_network=True)
-        async for client in running_client(app):
+        async with running_client(app) as client:
             yield World(app, client, host, key, app.state.services.settings.service_did)
 
 
@@ -202,7 +202,7 @@ async def test_a_valid_identity_without_the_admin_role_gets_403_and_costs_no_rep
     key = SigningKey()
     async with did_web_host(key) as host:
         app = make_app(allow_private_network=True)  # host.did is no bootstrap admin
-        async for client in running_client(app):
+        async with running_client(app) as client:
             service_did = app.state.services.settings.service_did
             tokens = [service_token(key, iss=host.did, aud=service_did, lxm=METHOD) for _ in range(40)]
             for token in [*tokens, tokens[0]]:  # a token that was refused stays refused for its role, not replayed

@@ -82,7 +82,7 @@ async def world(make_app: AppFactory) -> AsyncIterator[World]:
     key = SigningKey()
     async with did_web_host(key) as host:
         app = make_app(admin_dids=(host.did,), allow_private_network=True)
-        async for client in running_client(app):
+        async with running_client(app) as client:
             api_key = new_key()
             async with app.state.services.db.write() as conn:
                 await api_keys_store.create_key(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -85,16 +86,17 @@ def registry() -> JobRegistry:
     return JobRegistry([*BUILTIN_JOBS, CountItems])
 
 
+@contextlib.asynccontextmanager
 async def serving(make_app: AppFactory, config: EngineConfig) -> AsyncIterator[Server]:
     """An app running the test jobs with ``config``, and a client on it."""
     app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=config)
-    async for client in running_client(app):
+    async with running_client(app) as client:
         yield Server(app, client)
 
 
 @pytest.fixture
 async def server(make_app: AppFactory) -> AsyncIterator[Server]:
-    async for running in serving(make_app, FAST):
+    async with serving(make_app, FAST) as running:
         yield running
 
 
@@ -206,7 +208,7 @@ async def test_cancel_a_queued_op_ends_it_before_it_starts(
     monkeypatch.setenv("TEST_JOB_DELAY", "0.01")
     one_worker = engine_config(workers=1, lease_seconds=3, poll_seconds=0.05)
     app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=one_worker)
-    async for client in running_client(app):
+    async with running_client(app) as client:
         server = Server(app, client)
         busy = await server.trigger(type="testCount", batchSize=1)
         await server.wait(busy["id"], "running")
@@ -258,7 +260,7 @@ async def test_types_without_a_job_answer_501_and_store_nothing(make_app: AppFac
     op_type, name, body = TRIGGERS[nsid]
     # a registry without that type: the state of a server where its job has not landed
     app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=FAST)
-    async for client in running_client(app):
+    async with running_client(app) as client:
         direct = await client.post(xrpc(nsid), json=body, headers=ADMIN)
         generic = await client.post(
             xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL), json={"type": name, **body}, headers=ADMIN
@@ -329,14 +331,14 @@ async def test_graceful_stop_releases_and_the_next_start_resumes_from_the_checkp
     monkeypatch.setenv("TEST_JOB_ITEMS", "400")
     monkeypatch.setenv("TEST_JOB_DELAY", "0.005")
     app = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=FAST)
-    async for client in running_client(app):
+    async with running_client(app) as client:
         server = Server(app, client)
         op = await server.trigger(type="testCount", batchSize=5)
         while (await server.status(op["id"]))["recordsProcessed"] < 50:
             await asyncio.sleep(0.01)
     # the lifespan ended (as on SIGTERM): the op went back to the queue with its checkpoint
     app2 = make_app(authenticator=FixedTokens(), jobs=registry(), engine_config=FAST)
-    async for client in running_client(app2):
+    async with running_client(app2) as client:
         server = Server(app2, client)
         done = await server.wait(op["id"])
         items = await server.items(op["id"])
@@ -397,7 +399,7 @@ async def test_retention_prunes_old_ended_operations(server: Server, monkeypatch
 )
 async def test_a_private_pds_url_is_refused_at_trigger_time_without_the_flag(make_app: AppFactory, url: str) -> None:
     app = make_app(authenticator=FixedTokens(), engine_config=FAST, allow_private_network=False)
-    async for client in running_client(app):
+    async with running_client(app) as client:
         response = await client.post(xrpc(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN), json={"pdsUrl": url}, headers=ADMIN)
         async with app.state.services.db.read() as conn:
             count = (await conn.fetchall("SELECT count(*) FROM operations"))[0][0]
@@ -411,7 +413,7 @@ async def test_a_private_pds_url_is_refused_at_trigger_time_without_the_flag(mak
 async def slow_poll_server(make_app: AppFactory) -> AsyncIterator[Server]:
     """One worker that, left alone, looks for work only every 10 minutes: only a wake-up can start an op."""
     config = engine_config(workers=1, lease_seconds=3, poll_seconds=600, stop_grace_seconds=5)
-    async for running in serving(make_app, config):
+    async with serving(make_app, config) as running:
         yield running
 
 
@@ -490,7 +492,7 @@ async def test_a_cancel_interrupts_an_upstream_wait_and_keeps_the_checkpoint(ser
 async def test_an_op_whose_state_cannot_be_written_shows_why(make_app: AppFactory) -> None:
     app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=engine_config(workers=0))
     status = f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
-    async for client in running_client(app):
+    async with running_client(app) as client:
         made = await client.post(
             f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL}", json={"type": "testCount"}, headers=ADMIN
         )

@@ -452,7 +452,7 @@ async def moderation_record(app: Starlette) -> None:
 @pytest.fixture
 async def server(make_app: AppFactory) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
     app = make_app(admin_dids=(ADMIN,), governance_did=GOVERNANCE, engine_config=engine_config(workers=0))
-    async for client in running_client(app):
+    async with running_client(app) as client:
         yield app, client
 
 
@@ -502,7 +502,7 @@ async def test_every_answer_is_valid_against_chives_lexicons(
 
     # the smallest calls run on a server of their own: they grant roles and queue operations
     probe_app = make_app(db=tmp_path / "probe.db", admin_dids=(ADMIN,), engine_config=engine_config(workers=0))
-    async for probe_client in running_client(probe_app):
+    async with running_client(probe_app) as probe_client:
         implemented = await implemented_methods(probe_client, await admin_key(probe_app), caller)
     covered = set(QUERIES) | set(INDEXED_QUERIES) | set(PROCEDURES)
     assert implemented == set(HANDLERS), "the smallest calls and the handler table disagree on what is implemented"
@@ -527,7 +527,7 @@ async def test_a_method_built_later_is_found_and_must_be_listed(make_app: AppFac
 
     handlers = {**HANDLERS, ids.PUB_CHIVE_ADMIN_GET_USER_DETAIL: built_later}
     app = make_app(handlers=handlers, admin_dids=(ADMIN,), engine_config=engine_config(workers=0))
-    async for client in running_client(app):
+    async with running_client(app) as client:
         implemented = await implemented_methods(client, await admin_key(app), Caller(client, ""))
     assert implemented == set(handlers)
     assert implemented - set(QUERIES) - set(PROCEDURES) == {ids.PUB_CHIVE_ADMIN_GET_USER_DETAIL}

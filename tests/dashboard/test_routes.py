@@ -45,7 +45,7 @@ class _Inline(HTMLParser):
 
 
 async def test_page_and_assets_are_served_under_a_strict_csp(make_app: AppFactory) -> None:
-    async for client in running_client(make_app(authenticator=FixedTokens())):
+    async with running_client(make_app(authenticator=FixedTokens())) as client:
         bare = await client.get("/admin", follow_redirects=False)
         page = await client.get("/admin/")
         script = await client.get("/admin/app.js")
@@ -80,7 +80,7 @@ async def test_page_and_assets_are_served_under_a_strict_csp(make_app: AppFactor
 
 
 async def test_config_needs_an_admin_and_names_real_methods(make_app: AppFactory) -> None:
-    async for client in running_client(make_app(authenticator=FixedTokens())):
+    async with running_client(make_app(authenticator=FixedTokens())) as client:
         anonymous = await client.get("/admin/config.json")
         not_admin = await client.get("/admin/config.json", headers=USER)
         admin = await client.get("/admin/config.json", headers=ADMIN)

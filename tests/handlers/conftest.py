@@ -22,11 +22,11 @@ IDLE = engine_config(workers=0)
 @pytest.fixture
 async def api(make_app: AppFactory) -> AsyncIterator[Api]:
     app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([*BUILTIN_JOBS, CountItems]), engine_config=IDLE)
-    async for running in serving(app):
+    async with serving(app) as running:
         yield running
 
 
 @pytest.fixture
 async def keyed(make_app: AppFactory) -> AsyncIterator[Api]:
-    async for running in serving(make_app(admin_dids=(BOOTSTRAP_ADMIN,), engine_config=IDLE)):
+    async with serving(make_app(admin_dids=(BOOTSTRAP_ADMIN,), engine_config=IDLE)) as running:
         yield running

@@ -35,7 +35,7 @@ async def test_a_handler_gets_the_call_and_its_note_reaches_the_audit_trail(
     received.clear()
     handlers = {ids.PUB_CHIVE_ADMIN_LIST_PDSES: query, ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL: procedure}
     entries: list[AuditEntry] = []
-    async for api in serving(make_app(authenticator=FixedTokens(), handlers=handlers)):
+    async with serving(make_app(authenticator=FixedTokens(), handlers=handlers)) as api:
         monkeypatch.setattr(api.services.audit, "record", entries.append)
         await api.get(ids.PUB_CHIVE_ADMIN_LIST_PDSES, {"limit": 3})
         await api.post(ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL, {"id": "01OP"})

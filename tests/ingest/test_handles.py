@@ -88,7 +88,7 @@ async def served(make_app: AppFactory, pds: ScriptedPds) -> AsyncIterator[Served
     app = make_app(
         authenticator=FixedTokens(), engine_config=FAST, plc_url=pds.url, handle_resolver=pds.url, upstream_attempts=1
     )
-    async for client in running_client(app):
+    async with running_client(app) as client:
         yield Served(app, client)
 
 

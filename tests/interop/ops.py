@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -20,6 +21,7 @@ from chive_admin.settings import Settings
 from testnet.pds_client import PdsClient
 
 
+@contextlib.asynccontextmanager
 async def served_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client on the app in-process (``ADMIN`` is admin, the engine polls fast); ``client.app`` is the app."""
     app = create_app(
@@ -27,7 +29,7 @@ async def served_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         authenticator=FixedTokens(),
         engine_config=replace(EngineConfig.from_settings(settings), poll_seconds=0.05),
     )
-    async for client in running_client(app):
+    async with running_client(app) as client:
         client.app = app  # type: ignore[attr-defined]
         yield client
 

@@ -43,7 +43,7 @@ async def client(db_target: DbTarget, testnet: Testnet) -> AsyncIterator[httpx.A
     settings = Settings(
         db=db_target, plc_url=testnet.plc_url, handle_resolver=testnet.pds_url, allow_private_network=True
     )
-    async for c in served_app(settings):
+    async with served_app(settings) as c:
         yield c
 
 

@@ -3,6 +3,8 @@ and ``/xrpc/_health`` answers anyone."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from conftest import AppFactory, running_client
 from support.admin_api import ADMIN, refusal, serving
@@ -18,7 +20,7 @@ from chive_admin.store.sqlite_db import OwnerLock
 
 
 async def test_health_answers_its_version_to_anyone(make_app: AppFactory) -> None:
-    async for api in serving(make_app()):
+    async with serving(make_app()) as api:
         response = await api.client.get("/xrpc/_health")
         head = await api.client.head("/xrpc/_health")
     assert response.status_code == 200
@@ -27,7 +29,7 @@ async def test_health_answers_its_version_to_anyone(make_app: AppFactory) -> Non
 
 
 async def test_paths_beside_xrpc_answer_xrpc_error_bodies(make_app: AppFactory) -> None:
-    async for api in serving(make_app()):
+    async with serving(make_app()) as api:
         refusal(await api.client.get("/nothing-here"), 404, "NotFound")
         refusal(await api.client.post("/.well-known/did.json"), 405, "InvalidRequest")
         refusal(await api.client.post("/xrpc/_health"), 400, "InvalidRequest")  # no NSID: not a method
@@ -36,7 +38,7 @@ async def test_paths_beside_xrpc_answer_xrpc_error_bodies(make_app: AppFactory) 
 
 async def test_the_lifespan_holds_the_database_and_the_services(make_app: AppFactory, settings: Settings) -> None:
     app = make_app(authenticator=FixedTokens())
-    async for api in serving(app):
+    async with serving(app) as api:
         services = api.services
         assert services.settings is settings
         assert services.db.path == settings.db.resolve()
@@ -51,7 +53,29 @@ async def test_the_lifespan_holds_the_database_and_the_services(make_app: AppFac
 
 async def test_the_real_handlers_are_served_by_default(settings: Settings) -> None:
     app = create_app(settings)
-    async for client in running_client(app):
+    async with running_client(app) as client:
         response = await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_PDSES}")
     refusal(response, 401, "AuthenticationRequired")  # the real authenticator: no key, no answer
     assert ids.PUB_CHIVE_ADMIN_LIST_PDSES in HANDLERS
+
+
+async def test_a_failure_inside_a_running_client_still_closes_the_database(make_app: AppFactory) -> None:
+    """A test that fails inside ``running_client`` must still stop the app: an app left open keeps its database
+    threads alive, and the interpreter then waits on them forever after the last test."""
+
+    def db_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if "connection_worker" in t.name}
+
+    async def fail_inside() -> None:
+        async with running_client(make_app()) as client:
+            assert (await client.get("/xrpc/_health")).status_code == 200
+            assert db_threads() - before  # the app's database is open
+            raise RuntimeError("boom")
+
+    before = db_threads()
+    with pytest.raises(RuntimeError, match="boom"):
+        await fail_inside()
+    left = db_threads() - before
+    for thread in left:  # a closed connection's thread ends on its own, soon after
+        thread.join(10)
+    assert not {t for t in left if t.is_alive()}

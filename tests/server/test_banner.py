@@ -24,7 +24,7 @@ async def banner(
 ) -> list[logging.LogRecord]:
     caplog.clear()
     caplog.set_level(logging.INFO, logger="chive_admin.server.banner")
-    async for _ in serving(make_app(**overrides)):
+    async with serving(make_app(**overrides)) as _:
         pass
     return [r for r in caplog.records if r.name == "chive_admin.server.banner"]
 
@@ -55,10 +55,9 @@ async def test_says_where_what_and_who(
 async def test_admins_of_the_roles_table_are_named_with_their_source(
     make_app: AppFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async for api in serving(make_app()):
-        async with api.services.db.write() as conn:
-            await roles_store.grant(conn, GRANTED, "admin", None, now_stamp())
-            await roles_store.grant(conn, ADMIN, "admin", None, now_stamp())
+    async with serving(make_app()) as api, api.services.db.write() as conn:
+        await roles_store.grant(conn, GRANTED, "admin", None, now_stamp())
+        await roles_store.grant(conn, ADMIN, "admin", None, now_stamp())
     said = lines(await banner(make_app, caplog, admin_dids=(ADMIN,)))
     assert f"admins: {ADMIN} (--admin-did), {GRANTED} (roles table)" in said  # each admin once
 

@@ -14,7 +14,7 @@ TOKEN = "scrape-token-0123456789"
 
 
 async def test_an_admin_or_the_scrape_token_reads_the_exposition(make_app: AppFactory) -> None:
-    async for api in serving(make_app(authenticator=FixedTokens(), metrics_token=TOKEN)):
+    async with serving(make_app(authenticator=FixedTokens(), metrics_token=TOKEN)) as api:
         as_admin = await api.client.get("/metrics", headers=ADMIN)
         as_scraper = await api.client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     for response in (as_admin, as_scraper):
@@ -37,12 +37,12 @@ async def test_an_admin_or_the_scrape_token_reads_the_exposition(make_app: AppFa
 async def test_anyone_else_is_refused_as_by_an_admin_method(
     make_app: AppFactory, headers: dict[str, str], status: int, error: str
 ) -> None:
-    async for api in serving(make_app(authenticator=FixedTokens(), metrics_token=TOKEN)):
+    async with serving(make_app(authenticator=FixedTokens(), metrics_token=TOKEN)) as api:
         refusal(await api.client.get("/metrics", headers=headers), status, error)
 
 
 async def test_without_a_scrape_token_only_admins_read_it(make_app: AppFactory) -> None:
-    async for api in serving(make_app(authenticator=FixedTokens())):
+    async with serving(make_app(authenticator=FixedTokens())) as api:
         for header in ("Bearer ", "Bearer None", "Bearer"):
             refusal(await api.client.get("/metrics", headers={"Authorization": header}), 401, "AuthenticationRequired")
         assert (await api.client.get("/metrics", headers=ADMIN)).status_code == 200

@@ -60,7 +60,7 @@ async def api(make_app: AppFactory) -> AsyncIterator[Api]:
             HISTORY: full_disk_handler,
         },
     )
-    async for running in serving(app):
+    async with serving(app) as running:
         yield running
 
 

@@ -66,14 +66,14 @@ def test_names_without_a_pipeline(method: str, status: int, fragment: str) -> No
     ],
 )
 async def test_method_names_on_the_wire(make_app: AppFactory, path: str, status: int, error: str) -> None:
-    async for api in serving(make_app(authenticator=FixedTokens())):
+    async with serving(make_app(authenticator=FixedTokens())) as api:
         refusal(await api.client.get(path), status, error)
 
 
 async def test_upstream_methods_are_modelled_but_never_served(make_app: AppFactory) -> None:
     assert ids.COM_ATPROTO_SYNC_LIST_REPOS in UPSTREAM
     assert not set(UPSTREAM) & set(ROUTES)
-    async for api in serving(make_app(authenticator=FixedTokens())):
+    async with serving(make_app(authenticator=FixedTokens())) as api:
         refusal(await api.get(ids.COM_ATPROTO_SYNC_LIST_REPOS), 501, "MethodNotImplemented")
 
 
@@ -83,7 +83,7 @@ async def broken(call: Call[object, None]) -> None:
 
 async def test_an_unhandled_exception_is_an_opaque_500(make_app: AppFactory, caplog: pytest.LogCaptureFixture) -> None:
     app = make_app(authenticator=FixedTokens(), handlers={ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS: broken})
-    async for api in serving(app):
+    async with serving(app) as api:
         message = refusal(await api.get(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), 500, "InternalServerError")
     assert "SELECT" not in message
     assert "Traceback" not in message

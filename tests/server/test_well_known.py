@@ -11,7 +11,7 @@ from chive_admin.settings import Settings
 
 
 async def test_a_did_web_service_publishes_its_document(make_app: AppFactory, settings: Settings) -> None:
-    async for api in serving(make_app()):
+    async with serving(make_app()) as api:
         response = await api.client.get("/.well-known/did.json")
     assert response.status_code == 200
     assert settings.service_did.startswith("did:web:")
@@ -23,12 +23,12 @@ async def test_a_did_web_service_publishes_its_document(make_app: AppFactory, se
 
 
 async def test_a_named_service_did_is_the_documents_id(make_app: AppFactory) -> None:
-    async for api in serving(make_app(service_did="did:web:admin.example.com")):
+    async with serving(make_app(service_did="did:web:admin.example.com")) as api:
         document = (await api.client.get("/.well-known/did.json")).json()
     assert document["id"] == "did:web:admin.example.com"
 
 
 async def test_a_did_plc_service_has_no_document_here(make_app: AppFactory) -> None:
-    async for api in serving(make_app(service_did="did:plc:abcdefghijklmnopqrstuvwx")):
+    async with serving(make_app(service_did="did:plc:abcdefghijklmnopqrstuvwx")) as api:
         message = refusal(await api.client.get("/.well-known/did.json"), 404, "NotFound")
     assert "not a did:web" in message

@@ -4,6 +4,7 @@ operations of any status and dead-letter entries put straight into the store."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -92,8 +93,9 @@ class Api:
             )
 
 
+@contextlib.asynccontextmanager
 async def serving(app: Starlette) -> AsyncIterator[Api]:
-    async for client in running_client(app):
+    async with running_client(app) as client:
         yield Api(app, client)
 
 

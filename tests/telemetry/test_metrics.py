@@ -24,7 +24,7 @@ def sample(text: str, name: str, **labels: str) -> float:
 
 async def test_requests_and_refusals_are_counted(make_app: AppFactory) -> None:
     status = ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS
-    async for api in serving(make_app(authenticator=FixedTokens())):
+    async with serving(make_app(authenticator=FixedTokens())) as api:
         before = (await api.client.get("/metrics", headers=ADMIN)).text
         for _ in range(3):
             await api.get(status)
@@ -42,7 +42,7 @@ async def test_requests_and_refusals_are_counted(make_app: AppFactory) -> None:
 
 
 async def test_database_gauges_are_refreshed_when_read(make_app: AppFactory) -> None:
-    async for api in serving(make_app(authenticator=FixedTokens())):
+    async with serving(make_app(authenticator=FixedTokens())) as api:
         await api.stored_op("did-sync", {"did": "did:plc:abcdefghijklmnopqrstuvwx"}, status="failed")
         await api.stored_op("did-sync", {"did": "did:plc:bbcdefghijklmnopqrstuvwx"}, status="queued")
         await metrics.refresh(api.services.db)

@@ -52,7 +52,7 @@ async def test_a_change_during_the_load_keeps_nothing() -> None:
 async def test_a_new_or_cancelled_op_shows_at_once(make_app: AppFactory) -> None:
     app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=engine_config(workers=0))
     status = f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
-    async for client in running_client(app):
+    async with running_client(app) as client:
         assert (await client.get(status, headers=ADMIN)).json()["operations"] == []
         made = await client.post(
             f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL}", json={"type": "testCount"}, headers=ADMIN

@@ -5,7 +5,6 @@ body; every 200 an output that validates against the lexicon. Fixed example budg
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -65,7 +64,7 @@ class Harness:
         self.app = app
         self.loop = asyncio.new_event_loop()
         self._clients = running_client(app)
-        self.client: httpx.AsyncClient = self.loop.run_until_complete(anext(self._clients))
+        self.client: httpx.AsyncClient = self.loop.run_until_complete(self._clients.__aenter__())
         self.key = self.loop.run_until_complete(self._key())
 
     async def _key(self) -> str:
@@ -77,8 +76,7 @@ class Harness:
         return key
 
     def close(self) -> None:
-        with contextlib.suppress(StopAsyncIteration):
-            self.loop.run_until_complete(anext(self._clients))
+        self.loop.run_until_complete(self._clients.__aexit__(None, None, None))
         self.loop.close()
 
 

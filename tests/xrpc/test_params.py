@@ -122,7 +122,7 @@ def test_unicode_digits_are_not_a_cursor(raw: str) -> None:
 
 @pytest.fixture
 async def api(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in running_client(make_app(authenticator=FixedTokens())):
+    async with running_client(make_app(authenticator=FixedTokens())) as client:
         yield client
 
 

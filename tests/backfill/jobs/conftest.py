@@ -15,5 +15,5 @@ from support.served import FAST, Served
 @pytest.fixture
 async def served(make_app: AppFactory, pds: ScriptedPds) -> AsyncIterator[Served]:
     app = make_app(authenticator=FixedTokens(), engine_config=FAST, plc_url=pds.url, upstream_attempts=1)
-    async for client in running_client(app):
+    async with running_client(app) as client:
         yield Served(app, client)

@@ -25,7 +25,7 @@ async def test_an_extraction_stored_by_the_previous_version_resumes_after_its_ch
     make_app: AppFactory,
 ) -> None:
     app = make_app(authenticator=FixedTokens(), engine_config=engine_config(workers=1, poll_seconds=0.05))
-    async for _ in running_client(app):
+    async with running_client(app) as _:
         async with app.state.services.db.write() as conn:
             await apply_records(conn, [eprint(n) for n in range(3)], "2026-01-01T00:00:00.000000Z")
         # the JSON the previous version stored once it was past the first eprint

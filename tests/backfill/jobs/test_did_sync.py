@@ -38,7 +38,7 @@ def network() -> Iterator[tuple[str, Script, deque[Answer]]]:
 async def client(make_app: AppFactory, network: tuple[str, Script, deque[Answer]]) -> AsyncIterator[httpx.AsyncClient]:
     url, _, _ = network
     app = make_app(authenticator=FixedTokens(), engine_config=FAST, plc_url=url)
-    async for running in running_client(app):
+    async with running_client(app) as running:
         yield running
 
 
@@ -93,7 +93,7 @@ async def test_a_sync_stored_by_the_previous_version_runs_again_from_the_start(
     value = records.review_comment(eprint_uri=records.at_uri(DID, records.SUBMISSION, "e1"))
     answers.append(Answer(200, build_car({f"{records.COMMENT}/3kabc": value}), {"content-type": CAR}))
     app = make_app(authenticator=FixedTokens(), engine_config=FAST, plc_url=url)
-    async for _ in running_client(app):
+    async with running_client(app) as _:
         progress = operations.Progress(stage="fetching_repo")
         op = await ended(app, await left_off(app, "did-sync", {"did": DID}, None, progress=progress))
     assert (op.status, op.attempts, op.checkpoint) == ("completed", 2, None)
@@ -123,7 +123,7 @@ async def test_a_taken_down_record_stays_hidden_through_resyncs_and_a_recreate(
             indexed = await conn.fetchone("SELECT count(*) FROM records WHERE uri = ?", (uri,))
             return visible, bool(indexed and indexed[0])
 
-    async for client in running_client(app):
+    async with running_client(app) as client:
         answers.append(export("First version"))
         assert (await synced(client))["status"] == "completed"
         assert await shown() == ({kept: 1, eprint: 1}, True)

@@ -61,7 +61,7 @@ async def dlq(make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> AsyncIte
         jobs=JobRegistry([*BUILTIN_JOBS, CountItems]),
         engine_config=engine_config(workers=1, poll_seconds=0.02),
     )
-    async for client in running_client(app):
+    async with running_client(app) as client:
         server = Dlq(app, client)
         await call(server.client, ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": "testCount", "batchSize": 4})
         assert [op["status"] for op in await server.wait_all_ended()] == ["partial"]

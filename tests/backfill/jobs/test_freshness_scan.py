@@ -25,7 +25,7 @@ def comment(did: str, n: int) -> IndexedRecord:
 
 async def test_a_scan_stored_by_the_previous_version_resumes_after_its_last_repository(make_app: AppFactory) -> None:
     app = make_app(authenticator=FixedTokens(), engine_config=engine_config(workers=1, poll_seconds=0.05))
-    async for _ in running_client(app):
+    async with running_client(app) as _:
         async with app.state.services.db.write() as conn:
             # repositories whose PDS is not known: each one checked is dead-lettered, none asks the network
             await apply_records(conn, [comment(FIRST, 1), comment(SECOND, 2), comment(SECOND, 3)], VERIFIED)

@@ -40,7 +40,7 @@ def eprint(n: int) -> IndexedRecord:
 @pytest.fixture
 async def seeded(make_app: AppFactory) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
     app = make_app(authenticator=FixedTokens(), engine_config=engine_config(workers=1, poll_seconds=0.05))
-    async for client in running_client(app):
+    async with running_client(app) as client:
         db = app.state.services.db
         async with db.write() as conn:
             await apply_records(conn, [eprint(n) for n in range(COUNT)], "2026-01-01T00:00:00.000000Z")
@@ -155,7 +155,7 @@ async def test_batch_size_is_checked(seeded: tuple[Starlette, httpx.AsyncClient]
 
 async def test_a_rebuild_stored_by_the_previous_version_resumes_after_its_checkpoint(make_app: AppFactory) -> None:
     app = make_app(authenticator=FixedTokens(), engine_config=engine_config(workers=1, poll_seconds=0.05))
-    async for _ in running_client(app):
+    async with running_client(app) as _:
         async with app.state.services.db.write() as conn:
             await apply_records(conn, [eprint(n) for n in range(30)], "2026-01-01T00:00:00.000000Z")
         tenth = eprint(9).uri

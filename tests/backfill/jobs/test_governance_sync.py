@@ -25,7 +25,7 @@ async def test_a_sync_stored_by_the_previous_version_runs_again_from_the_start(m
         app = make_app(
             authenticator=FixedTokens(), engine_config=engine_config(workers=1), plc_url=url, governance_did=DID
         )
-        async for _ in running_client(app):
+        async with running_client(app) as _:
             progress = operations.Progress(stage="fetching_repo")
             op = await ended(app, await left_off(app, "governance-sync", {}, None, progress=progress))
             async with app.state.services.db.read() as conn:

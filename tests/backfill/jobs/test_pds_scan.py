@@ -68,7 +68,7 @@ def pds() -> Iterator[tuple[str, Script]]:
 @pytest.fixture
 async def app(make_app: AppFactory) -> AsyncIterator[Starlette]:
     app = make_app(authenticator=FixedTokens(), engine_config=engine_config(workers=1, poll_seconds=0.05))
-    async for _ in running_client(app):
+    async with running_client(app) as _:
         yield app
 
 

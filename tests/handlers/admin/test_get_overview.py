@@ -25,7 +25,7 @@ GOVERNANCE = "did:plc:overviewgovernance00000000"
 @pytest.fixture
 async def governed(make_app: AppFactory) -> AsyncIterator[Api]:
     app = make_app(authenticator=FixedTokens(), governance_did=GOVERNANCE, engine_config=engine_config(workers=0))
-    async for running in serving(app):
+    async with serving(app) as running:
         yield running
 
 

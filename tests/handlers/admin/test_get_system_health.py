@@ -59,7 +59,7 @@ async def test_corruption_is_reported_unhealthy(tmp_path: Path, make_app: AppFac
     finally:
         await db.close()
     assert integrity.ok is False
-    async for api in serving(make_app(authenticator=FixedTokens(), db=path)):
+    async with serving(make_app(authenticator=FixedTokens(), db=path)) as api:
         out = answer(await api.get(METHOD), get_system_health.Output)
     assert out.status == "unhealthy"
     assert out.databases[0].integrity == "failed"

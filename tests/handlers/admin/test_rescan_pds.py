@@ -33,7 +33,7 @@ async def test_a_url_that_is_no_uri_is_refused(api: Api) -> None:
 
 
 async def test_a_private_address_is_refused_without_the_flag(make_app: AppFactory) -> None:
-    async for api in serving(make_app(authenticator=FixedTokens(), allow_private_network=False)):
+    async with serving(make_app(authenticator=FixedTokens(), allow_private_network=False)) as api:
         message = refusal(await api.post(METHOD, {"pdsUrl": PDS}), 400, "InvalidRequest")
         assert await active(api) == []
     assert message.startswith("pdsUrl: ")

@@ -37,7 +37,7 @@ CALLS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 @pytest.fixture
 async def governed(make_app: AppFactory) -> AsyncIterator[Api]:
     app = make_app(authenticator=FixedTokens(), governance_did=GOVERNANCE, engine_config=engine_config(workers=0))
-    async for api in serving(app):
+    async with serving(app) as api:
         yield api
 
 

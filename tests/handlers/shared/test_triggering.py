@@ -32,7 +32,7 @@ async def stored(api: Api) -> list[ops.Operation]:
 async def test_a_type_without_a_job_here_is_501_and_queues_nothing(make_app: AppFactory) -> None:
     # the state of a server where the job of a lexicon type has not landed
     app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=engine_config(workers=0))
-    async for api in serving(app):
+    async with serving(app) as api:
         direct = await api.post(ids.PUB_CHIVE_ADMIN_TRIGGER_FULL_REINDEX, {"batchSize": 10})
         generic = await api.post(TRIGGER, {"type": "fullReindex", "batchSize": 10})
         assert await stored(api) == []
@@ -69,7 +69,7 @@ async def bounded(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
     # no workers: whatever is triggered stays queued
     config = engine_config(workers=0, max_queued=3)
     app = make_app(authenticator=FixedTokens(), jobs=JobRegistry([CountItems]), engine_config=config)
-    async for client in running_client(app):
+    async with running_client(app) as client:
         yield client
 
 

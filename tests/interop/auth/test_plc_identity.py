@@ -46,7 +46,7 @@ async def client(
         plc_url=testnet.plc_url,
         allow_private_network=True,
     )
-    async for c in running_client(create_app(settings)):
+    async with running_client(create_app(settings)) as c:
         c.app_state = c._transport.app.state  # type: ignore[attr-defined]
         yield c
 

@@ -38,7 +38,7 @@ async def admin_and_client(
         plc_url=testnet.plc_url,
         allow_private_network=True,
     )
-    async for client in running_client(create_app(settings)):
+    async with running_client(create_app(settings)) as client:
         yield admin, client
 
 

@@ -46,7 +46,7 @@ def encrypted(pdf: bytes) -> bytes:
 @pytest.fixture
 async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(db=db_target, plc_url=testnet.plc_url, allow_private_network=True)
-    async for c in served_app(settings):
+    async with served_app(settings) as c:
         yield c
 
 

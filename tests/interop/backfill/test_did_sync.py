@@ -5,6 +5,7 @@ a fault-injecting proxy that breaks the export in every way it knows, and agains
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -36,7 +37,7 @@ async def client(db_target: DbTarget, testnet: Testnet) -> AsyncIterator[httpx.A
     settings = Settings(
         db=db_target, plc_url=testnet.plc_url, handle_resolver=testnet.pds2_url, allow_private_network=True
     )
-    async for c in served_app(settings):
+    async with served_app(settings) as c:
         yield c
 
 
@@ -158,6 +159,7 @@ async def test_a_bad_did_is_refused_at_trigger_time(client: httpx.AsyncClient) -
         assert response.status_code == 400
 
 
+@contextlib.asynccontextmanager
 async def faulty_client(db_target: DbTarget, plc_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
         db=db_target,
@@ -166,7 +168,7 @@ async def faulty_client(db_target: DbTarget, plc_url: str) -> AsyncIterator[http
         upstream_timeout=2.0,
         upstream_attempts=6,
     )
-    async for c in served_app(settings):
+    async with served_app(settings) as c:
         yield c
 
 
@@ -192,12 +194,12 @@ async def test_did_sync_of_2000_records_through_every_fault(
     async with (
         FaultProxy(testnet.pds2_url, config) as proxy,
         plc_view(testnet.plc_url, testnet.pds2_url, proxy.url) as plc,
+        faulty_client(db_target, plc.url) as client,
     ):
-        async for client in faulty_client(db_target, plc.url):
-            ops = [await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 300)]
-            while proxy.stats().faulted < len(transient):  # every planned fault met by some sync
-                ops.append(await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 300))
-            got = await indexed(client, author.did)
+        ops = [await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 300)]
+        while proxy.stats().faulted < len(transient):  # every planned fault met by some sync
+            ops.append(await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 300))
+        got = await indexed(client, author.did)
     stats = proxy.stats()
     print(f"\n[did-sync faults] {len(ops)} syncs, {stats.calls} upstream calls, {stats.faulted} faulted")
     assert [op["status"] for op in ops] == ["completed"] * len(ops), ops
@@ -216,12 +218,12 @@ async def test_did_sync_against_a_pds_that_never_recovers(
     async with (
         FaultProxy(testnet.pds2_url, never) as proxy,
         plc_view(testnet.plc_url, testnet.pds2_url, proxy.url) as plc,
+        faulty_client(db_target, plc.url) as client,
     ):
-        async for client in faulty_client(db_target, plc.url):
-            started = asyncio.get_running_loop().time()
-            op = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 120)
-            elapsed = asyncio.get_running_loop().time() - started
-            answer = await call(client, ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS)
+        started = asyncio.get_running_loop().time()
+        op = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": author.did}, 120)
+        elapsed = asyncio.get_running_loop().time() - started
+        answer = await call(client, ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS)
     print(f"\n[did-sync never recovers] {op['status']} {op.get('errorCode')} after {elapsed:.1f} s")
     assert op["status"] == "failed"
     assert op["errorCode"]

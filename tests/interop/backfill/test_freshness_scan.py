@@ -28,7 +28,7 @@ pytestmark = pytest.mark.interop
 @pytest.fixture
 async def client(db_target: DbTarget, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(db=db_target, allow_private_network=True)
-    async for c in served_app(settings):
+    async with served_app(settings) as c:
         yield c
 
 

@@ -52,7 +52,7 @@ async def test_graph_records_are_mirrored(
     # not an authority record: governance-sync leaves it alone
     pds.create_record(governance, records.COMMENT, records.review_comment(eprint_uri=refs[0].uri))
 
-    async for client in app_client(db_target, testnet, governance.did):
+    async with app_client(db_target, testnet, governance.did) as client:
         assert (await stats(client))["nodeCount"] == 0
         first = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC, {})
         assert first["status"] == "completed", first
@@ -73,7 +73,7 @@ async def test_graph_records_are_mirrored(
 
 
 async def test_without_a_governance_did_the_trigger_is_refused(db_target: DbTarget, testnet: Testnet) -> None:
-    async for client in app_client(db_target, testnet, None):
+    async with app_client(db_target, testnet, None) as client:
         response = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_GOVERNANCE_SYNC, {})
         assert response.status_code == 400
         assert "--governance-did" in response.json()["message"]

@@ -104,7 +104,7 @@ def app_for(db_target: DbTarget, testnet: Testnet) -> Starlette:
 @pytest.fixture
 async def server(db_target: DbTarget, testnet: Testnet) -> AsyncIterator[Server]:
     app = app_for(db_target, testnet)
-    async for client in running_client(app):
+    async with running_client(app) as client:
         yield Server(app, client)
 
 

@@ -32,7 +32,7 @@ async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> Async
         allow_private_network=True,
         upstream_concurrency=LIMIT,
     )
-    async for c in served_app(settings):
+    async with served_app(settings) as c:
         yield c
 
 

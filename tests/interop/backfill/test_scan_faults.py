@@ -43,7 +43,7 @@ async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> Async
         upstream_timeout=2.0,
         upstream_attempts=10,
     )
-    async for c in served_app(settings):
+    async with served_app(settings) as c:
         yield c
 
 

@@ -100,7 +100,7 @@ async def test_content_counts_lists_and_a_deactivation(
         governance_did=gov.did,
         allow_private_network=True,
     )
-    async for client in served_app(settings):
+    async with served_app(settings) as client:
         for account in (gov, alice, bob, carol):
             await sync(client, account.did)
         overview = {"eprints": 3 + MANY, "authors": 2, "reviews": 1, "endorsements": 1, "collections": 1, "tags": 2}
