@@ -114,6 +114,12 @@ def trigger_count(served: Served, batch: int) -> str:
         return started(call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, body, headers=bearer(served[1])))
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    # a command started in the background of a shell without job control (nohup, `cmd &` in a script) inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt; a terminal's Ctrl-C has its default action
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Terminal:
     """The real CLI under a pseudo-terminal (a live display, as an operator sees it); its output read as it comes."""
 
@@ -122,7 +128,13 @@ class Terminal:
         env = {**os.environ, "CHIVE_ADMIN_URL": server.url, "CHIVE_ADMIN_KEY": key, "COLUMNS": "120", "TERM": "xterm"}
         self.primary, secondary = pty.openpty()
         self.proc = subprocess.Popen(
-            cli_command(*args), stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True
+            cli_command(*args),
+            stdin=secondary,
+            stdout=secondary,
+            stderr=secondary,
+            env=env,
+            close_fds=True,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )
         os.close(secondary)
         self.seen = b""
