@@ -15,15 +15,12 @@ from typing import Any
 
 from chive_admin._generated import ids
 from chive_admin.cli.local_db import add_db_option, chosen_db, opened
-from chive_admin.clock import now_stamp
+from chive_admin.cli.roles import cli_audit
 from chive_admin.lex.formats import record_uri_parts
 from chive_admin.settings import SettingsError
 from chive_admin.store import audit as audit_store
 from chive_admin.store import search, takedowns
 from chive_admin.store.target import DbTarget
-
-#: the ``via`` of the audit entries this command writes
-VIA = "cli"
 
 
 def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
@@ -47,15 +44,11 @@ async def _restore(path: DbTarget, uri: str, did: str) -> takedowns.Takedown | N
         if lifted is not None:
             await search.refresh(conn, [uri])
         detail = "takedown lifted" if lifted is not None else "was not taken down"
-        entry = audit_store.AuditEntry(
-            at=now_stamp(),
-            method=ids.PUB_CHIVE_ADMIN_DELETE_CONTENT,
-            outcome="allowed",
-            status=200,
-            actor_did=did,
-            via=VIA,
-            target=uri,
-            detail=detail + " (chive-admin content restore, on the server's machine)",
+        entry = cli_audit(
+            ids.PUB_CHIVE_ADMIN_DELETE_CONTENT,
+            did,
+            uri,
+            detail + " (chive-admin content restore, on the server's machine)",
         )
         await audit_store.append_audit(conn, [entry])
     return lifted
