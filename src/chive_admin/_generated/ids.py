@@ -12,6 +12,7 @@ COM_ATPROTO_SYNC_GET_BLOB: Final = 'com.atproto.sync.getBlob'
 COM_ATPROTO_SYNC_GET_REPO: Final = 'com.atproto.sync.getRepo'
 COM_ATPROTO_SYNC_GET_REPO_STATUS: Final = 'com.atproto.sync.getRepoStatus'
 COM_ATPROTO_SYNC_LIST_REPOS: Final = 'com.atproto.sync.listRepos'
+COM_ATPROTO_SYNC_SUBSCRIBE_REPOS: Final = 'com.atproto.sync.subscribeRepos'
 PUB_CHIVE_ACTOR_MUTE: Final = 'pub.chive.actor.mute'
 PUB_CHIVE_ACTOR_PROFILE: Final = 'pub.chive.actor.profile'
 PUB_CHIVE_ADMIN_ASSIGN_ROLE: Final = 'pub.chive.admin.assignRole'
@@ -90,6 +91,7 @@ ALL: Final[frozenset[str]] = frozenset({
     COM_ATPROTO_SYNC_GET_REPO,
     COM_ATPROTO_SYNC_GET_REPO_STATUS,
     COM_ATPROTO_SYNC_LIST_REPOS,
+    COM_ATPROTO_SYNC_SUBSCRIBE_REPOS,
     PUB_CHIVE_ACTOR_MUTE,
     PUB_CHIVE_ACTOR_PROFILE,
     PUB_CHIVE_ADMIN_ASSIGN_ROLE,

@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Callable
 
 import aiohttp
 import httpx
+import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from chive_admin.settings import DEFAULT_UPSTREAM_DEADLINE
@@ -132,18 +134,25 @@ def _check_literal(host: str, *, allow_private: bool) -> None:
         raise UnsafeUpstream(host, f"{host!r} is a non-public address{PRIVATE_HINT}")
 
 
+def guarded_connector(*, allow_private: bool, limits: httpx.Limits) -> Callable[[], aiohttp.TCPConnector]:
+    """What makes the connector of a guarded session: names resolved (and refused) by the guard, httpx's trust store
+    (certifi, loaded once here)."""
+    tls = httpx.create_ssl_context()
+
+    def connector() -> aiohttp.TCPConnector:
+        return aiohttp.TCPConnector(
+            resolver=GuardedResolver(allow_private=allow_private),
+            ssl=tls,
+            limit=limits.max_connections or 0,
+            keepalive_timeout=limits.keepalive_expiry,
+        )
+
+    return connector
+
+
 class GuardedTransport(AiohttpTransport):
     def __init__(self, *, allow_private: bool, limits: httpx.Limits, limit: Deadline, on_bytes: ByteObserver) -> None:
-        tls = httpx.create_ssl_context()  # the trust store httpx would use (certifi): loaded once, with the client
-
-        def connector() -> aiohttp.TCPConnector:
-            return aiohttp.TCPConnector(
-                resolver=GuardedResolver(allow_private=allow_private),
-                ssl=tls,
-                limit=limits.max_connections or 0,
-                keepalive_timeout=limits.keepalive_expiry,
-            )
-
+        connector = guarded_connector(allow_private=allow_private, limits=limits)
         super().__init__(connector, limit=limit, on_bytes=on_bytes)
         self._allow_private = allow_private
 
@@ -159,6 +168,47 @@ class GuardedTransport(AiohttpTransport):
         except httpx.InvalidURL:
             # aiohttp refuses legacy spellings of IPv4 (2130706433, 127.1) rather than resolve them
             raise UnsafeUpstream(host, f"{host!r} is not an address this server calls") from None
+
+
+def check_websocket_url(url: str, *, allow_private: bool) -> yarl.URL:
+    """A WebSocket URL the guard lets through: ws/wss, no credentials, an IP literal only if allowed (a name is
+    checked by :class:`GuardedResolver` when it is connected to)."""
+    try:
+        parsed = yarl.URL(url)
+    except (ValueError, TypeError):
+        raise UnsafeUpstream(url[:200], f"{url[:200]!r} is not a URL") from None
+    host = parsed.host or ""
+    if parsed.scheme not in ("ws", "wss") or not host:
+        raise UnsafeUpstream(host, f"{url[:200]!r} is not a ws:// or wss:// URL")
+    if parsed.user is not None or parsed.password is not None:
+        raise UnsafeUpstream(host, "credentials in upstream URLs are not allowed")
+    _check_literal(host, allow_private=allow_private)
+    return parsed
+
+
+async def _refuse_redirect(
+    session: aiohttp.ClientSession, context: object, params: aiohttp.TraceRequestRedirectParams
+) -> None:
+    params.response.release()
+    host = params.url.host or ""
+    raise UnsafeUpstream(host, f"{host!r} answered the handshake with a redirect (not followed upstream)")
+
+
+def websocket_session(*, allow_private: bool) -> aiohttp.ClientSession:
+    """A session for upstream WebSockets, on the guard's resolver: no redirects, cookies or proxies, as for calls.
+
+    ``ws_connect`` has no ``allow_redirects``: it follows up to ten, and aiohttp connects to an IP literal without
+    asking the resolver, so a redirect to ``http://127.0.0.1`` would pass the guard. Every redirect is refused."""
+    connector = guarded_connector(allow_private=allow_private, limits=httpx.Limits(max_connections=8))
+    refuse = aiohttp.TraceConfig()
+    refuse.on_request_redirect.append(_refuse_redirect)
+    return aiohttp.ClientSession(
+        connector=connector(),
+        trace_configs=[refuse],
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+        headers={"User-Agent": "chive-admin"},
+    )
 
 
 UPSTREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
