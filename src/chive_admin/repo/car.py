@@ -7,6 +7,7 @@ its current ``#atproto`` key, and only the ``pub.chive.*`` key range of the MST 
 
 from __future__ import annotations
 
+import io
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,6 +72,21 @@ class VerifiedRepo:
                 yield RepoRecord(collection, rkey, text, None, "record is not a map")
                 continue
             yield RepoRecord(collection, rkey, text, value)
+
+    @property
+    def data_cid(self) -> str:
+        """The root of the repository's MST at this commit (the ``prevData`` of the next one)."""
+        return self._data.encode("base32")
+
+    def cid_at(self, key: str) -> bytes | None:
+        """The record CID the MST holds at ``key``, or ``None`` when it holds none. Only the nodes on the way to
+        the key are read: a commit's diff CAR holds them (``missing_block`` when it does not)."""
+        for found, cid in self.keys_in_range(key, key + "\x00"):
+            return cid if found == key else None
+        return None
+
+    def block(self, cid: bytes, what: str) -> bytes:
+        return _block(self._store, cid, what)
 
     def keys_in_range(self, low: str, high: str) -> Iterator[tuple[str, bytes]]:
         """``(key, record CID bytes)`` for every MST key in ``[low, high)``, in order.
@@ -198,6 +214,16 @@ def open_verified(file: IO[bytes], *, did: str, signing_key: str) -> VerifiedRep
     except BaseException:
         store.close()
         raise
+
+
+def open_commit(blocks: bytes, *, did: str, signing_key: str, commit_cid: CID) -> VerifiedRepo:
+    """A firehose commit's diff CAR, its commit checked as :func:`open_verified` checks an export's, and its root
+    the commit the event names (the CAR could otherwise carry another, correctly signed, older commit)."""
+    verified = open_verified(io.BytesIO(blocks), did=did, signing_key=signing_key)
+    if verified.commit_cid != commit_cid.encode("base32"):
+        verified.close()
+        raise RepoVerificationError("bad_commit", "the CAR's root is not the commit the event names")
+    return verified
 
 
 def _checked_commit(store: CarBlocks, commit: Any, *, did: str, signing_key: str) -> VerifiedRepo:
