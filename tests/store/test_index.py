@@ -170,3 +170,19 @@ async def test_upsert_repo_stores_the_verified_handle_lowercased_and_first_seen_
     async with db.write() as conn:  # one that found none verified drops it: the claimed one is never kept
         await index.upsert_repo(conn, DID, "t3", handle=None, synced=True)
     assert await row() == (None, "t1")
+
+
+async def test_a_repo_head_and_a_snapshot_rev_forgetting_its_root(db: Database) -> None:
+    async with db.write() as conn:
+        await index.upsert_repo(conn, "did:plc:h", "t0", pds_url="http://pds.test", rev="r1")
+        await index.set_repo_head(conn, "did:plc:h", "r2", "bafyroot2", "t1")
+        assert await index.repo_heads(conn, ["did:plc:h", "did:plc:none"]) == {
+            "did:plc:h": index.RepoHead("r2", "bafyroot2", "http://pds.test")
+        }
+        await index.upsert_repo(conn, "did:plc:h", "t2", status="active")  # no rev: the head stays whole
+        assert (await index.repo_heads(conn, ["did:plc:h"]))["did:plc:h"].data_cid == "bafyroot2"
+        # a snapshot's rev comes without its root: the stored one was another rev's
+        await index.upsert_repo(conn, "did:plc:h", "t3", rev="r5")
+        assert (await index.repo_heads(conn, ["did:plc:h"]))["did:plc:h"] == index.RepoHead(
+            "r5", None, "http://pds.test"
+        )

@@ -272,9 +272,35 @@ async def upsert_repo(
         "   pds_url = coalesce(excluded.pds_url, repos.pds_url),"
         "   status = excluded.status,"
         "   rev = coalesce(excluded.rev, repos.rev),"
+        # a snapshot's rev comes without its data root: the one kept was another rev's
+        "   data_cid = CASE WHEN excluded.rev IS NULL THEN repos.data_cid END,"
         "   last_synced_at = coalesce(excluded.last_synced_at, repos.last_synced_at),"
         "   updated_at = excluded.updated_at",
         (did, stored, pds_url, status, rev, now if synced else None, now, now),
+    )
+
+
+@dataclass(frozen=True)
+class RepoHead:
+    """Where the index holds a repository: the rev it last applied and that commit's MST root, when known."""
+
+    rev: str | None
+    data_cid: str | None
+    pds_url: str | None
+
+
+async def repo_heads(conn: Conn, dids: Sequence[str]) -> dict[str, RepoHead]:
+    heads: dict[str, RepoHead] = {}
+    for start in range(0, len(dids), _CHUNK):
+        where, args = any_of(conn.dialect, "did", list(dids[start : start + _CHUNK]))
+        for row in await conn.fetchall(f"SELECT did, rev, data_cid, pds_url FROM repos WHERE {where}", args):
+            heads[str(row[0])] = RepoHead(row[1], row[2], row[3])
+    return heads
+
+
+async def set_repo_head(conn: Conn, did: str, rev: str, data_cid: str, now: str) -> None:
+    await conn.execute(
+        "UPDATE repos SET rev = ?, data_cid = ?, updated_at = ? WHERE did = ?", (rev, data_cid, now, did)
     )
 
 
