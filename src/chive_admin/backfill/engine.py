@@ -189,6 +189,23 @@ class Engine:
             self._wake.set()
         return op, reused
 
+    async def enqueue(
+        self, conn: Conn, op_type: str, params: JobParams, started_by: str | None
+    ) -> tuple[ops.Operation, bool]:
+        """:meth:`trigger` inside the caller's transaction (the op is queued with what that transaction commits);
+        the caller calls :meth:`wake` and ``on_change`` once it has committed. ``QueueFull`` writes nothing."""
+        if self.registry.job(op_type) is None:
+            raise NotRunnable(op_type)
+        return await ops.insert_or_reuse(
+            conn,
+            op_id=str(ULID()),
+            op_type=op_type,
+            params=params.normalised(),
+            started_by=started_by,
+            now=now_stamp(),
+            max_queued=self.config.max_queued,
+        )
+
     async def cancel(self, op_id: str) -> tuple[ops.CancelResult, ops.Operation | None]:
         async with self._state_write() as conn:
             result, op = await ops.request_cancel(conn, op_id, now_stamp())

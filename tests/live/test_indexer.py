@@ -1,0 +1,181 @@
+"""The live indexer end to end against a scripted source on loopback: verified commits applied with the cursor in
+one transaction, forged and replayed ones not, a restart resuming from the committed cursor, FutureCursor
+forgetting it, an unknown repository queued for a did-sync."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import cast
+
+from support.engine import engine_config
+from support.firehose import Repo, ScriptedSource, error_frame, scripted_source
+from support.jwts import SigningKey
+
+from chive_admin.auth.identity import Identity, IdentityResolver
+from chive_admin.backfill.engine import Engine
+from chive_admin.backfill.job_types import build_registry
+from chive_admin.backfill.jobs import BUILTIN_JOBS
+from chive_admin.clock import now_stamp
+from chive_admin.live.indexer import LiveIndexer
+from chive_admin.store import firehose_cursors, index, operations
+from chive_admin.store.db import Database
+from chive_admin.upstream.firehose import FirehoseLimits
+from testnet import records
+
+DID = "did:plc:indexerindexerindexerinde"
+EPRINT = "at://did:plc:x/pub.chive.eprint.submission/x"
+LIMITS = FirehoseLimits(backoff_base=0.01, backoff_cap=0.05, connect_deadline=5)
+
+
+class Keys:
+    def __init__(self, *repos: Repo) -> None:
+        self.keys = {repo.did: repo.key for repo in repos}
+
+    async def resolve(self, did: str, *, current: bool = False) -> Identity:
+        return Identity(did, self.keys[did].did_key, None, None)
+
+
+def comment(text: str = "x") -> dict[str, object]:
+    return records.review_comment(eprint_uri=EPRINT, text=text)
+
+
+async def hold(db: Database, repo: Repo) -> None:
+    """The repository as a did-sync would leave it: held, at its current rev, no data root."""
+    async with db.write() as conn:
+        await index.upsert_repo(conn, repo.did, now_stamp(), pds_url="http://pds.test", rev=repo.rev)
+
+
+@asynccontextmanager
+async def indexing(db: Database, source: ScriptedSource, *repos: Repo) -> AsyncIterator[LiveIndexer]:
+    engine = Engine(db, build_registry(BUILTIN_JOBS, ()), engine_config())
+    live = LiveIndexer(source.url, db, cast(IdentityResolver, Keys(*repos)), engine, allow_private=True, limits=LIMITS)
+    task = asyncio.create_task(live.run())
+    try:
+        yield live
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def until(check: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition did not hold within 10 s")
+
+
+async def held(db: Database, did: str) -> dict[str, tuple[str, int]]:
+    async with db.read() as conn:
+        rows = await conn.fetchall("SELECT uri, cid, writes FROM records WHERE did = ?", (did,))
+    return {str(r[0]): (str(r[1]), int(r[2])) for r in rows}
+
+
+def from_cursor(frames: dict[int, bytes]) -> Callable[[int | None], list[bytes]]:
+    return lambda cursor: [data for seq, data in sorted(frames.items()) if cursor is None or seq > cursor]
+
+
+async def test_commits_apply_forged_and_replayed_ones_do_not(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    first = repo.commit(1, put={"pub.chive.review.comment/a": comment()})
+    forged_repo = Repo(
+        DID, key=SigningKey(), records=dict(repo.records), rev_counter=repo.rev_counter, data=repo.data, rev=repo.rev
+    )
+    forged = forged_repo.commit(2, put={"pub.chive.review.comment/evil": comment("evil")})
+    second = repo.commit(3, put={"pub.chive.review.comment/b": comment(), "app.bsky.feed.post/p": {"t": 1}})
+    replayed = first[:]  # the same commit again, under a later sequence: its rev is not after the head's
+    frames = [first, forged, second, replayed.replace(b"seq\x01", b"seq\x04")]
+    source = ScriptedSource(lambda cursor: frames if cursor is None else [], hold=True)
+    async with scripted_source(source), indexing(db, source, repo) as live:
+        await until(lambda: live.stats.cursor == 4)
+        assert live.stats.applied == 2
+        assert live.stats.refused == 1
+        assert live.stats.replayed == 1
+    assert set(await held(db, DID)) == {
+        f"at://{DID}/pub.chive.review.comment/a",
+        f"at://{DID}/pub.chive.review.comment/b",
+    }
+    async with db.read() as conn:
+        assert await firehose_cursors.get(conn, source.url) == 4
+        head = (await index.repo_heads(conn, [DID]))[DID]
+    assert repo.data is not None
+    assert (head.rev, head.data_cid) == (repo.rev, repo.data.encode("base32"))
+
+
+async def test_a_restart_resumes_from_the_committed_cursor_and_applies_nothing_twice(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    frames = {seq: repo.commit(seq, put={f"pub.chive.review.comment/{seq}": comment()}) for seq in (1, 2, 3)}
+    source = ScriptedSource(from_cursor(frames), hold=True)
+    async with scripted_source(source):
+        async with indexing(db, source, repo) as live:
+            await until(lambda: live.stats.cursor == 3)
+        frames.update({seq: repo.commit(seq, put={"pub.chive.review.comment/1": comment(str(seq))}) for seq in (4, 5)})
+        async with indexing(db, source, repo) as live:
+            await until(lambda: live.stats.cursor == 5)
+            assert live.stats.applied == 2
+            assert live.stats.replayed == 0
+    assert source.cursors == [None, 3]
+    rows = await held(db, DID)
+    assert len(rows) == 3
+    assert rows[f"at://{DID}/pub.chive.review.comment/1"][1] == 3  # written, then rewritten twice
+    assert {rows[f"at://{DID}/pub.chive.review.comment/{seq}"][1] for seq in (2, 3)} == {1}
+
+
+async def test_future_cursor_forgets_the_cursor_and_starts_at_the_head(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    head = repo.commit(7, put={"pub.chive.review.comment/a": comment()})
+    answers = {100: [error_frame("FutureCursor")], None: [head], 7: []}
+    source = ScriptedSource(lambda cursor: answers[cursor])
+    async with scripted_source(source):
+        async with db.write() as conn:
+            await firehose_cursors.advance(conn, source.url, 100, now_stamp())
+        async with indexing(db, source, repo) as live:
+            await until(lambda: live.stats.cursor == 7)
+            assert live.stats.stream_errors == {"FutureCursor": 1}
+    assert source.cursors[:2] == [100, None]
+
+
+async def test_an_unknown_repository_with_chive_records_is_queued_for_a_did_sync(db: Database) -> None:
+    repo = Repo(DID)
+    frames = [repo.commit(1, put={"pub.chive.review.comment/a": comment()})]
+    source = ScriptedSource(lambda cursor: frames if cursor is None else [], hold=True)
+    async with scripted_source(source), indexing(db, source, repo) as live:
+        await until(lambda: live.stats.cursor == 1)
+        assert live.stats.resyncs == 1
+    async with db.read() as conn:
+        active = await operations.list_active(conn, 10)
+    assert [(op.type, op.params) for op in active] == [("did-sync", {"did": DID})]
+    assert await held(db, DID) == {}
+
+
+class Broken(Keys):
+    async def resolve(self, did: str, *, current: bool = False) -> Identity:
+        raise RuntimeError("a resolver bug")
+
+
+async def test_a_commit_that_breaks_the_judge_is_refused_and_the_stream_goes_on(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    frames = [repo.commit(1, put={"pub.chive.review.comment/a": comment()}), repo.commit(2)]
+    source = ScriptedSource(lambda cursor: frames if cursor is None else [], hold=True)
+    engine = Engine(db, build_registry(BUILTIN_JOBS, ()), engine_config())
+    async with scripted_source(source):
+        keys = cast(IdentityResolver, Broken(repo))
+        live = LiveIndexer(source.url, db, keys, engine, allow_private=True, limits=LIMITS)
+        task = asyncio.create_task(live.run())
+        try:
+            await until(lambda: live.stats.cursor == 2)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert live.stats.refused == 2
+    assert live.stats.connections == 1  # not restarted
