@@ -94,6 +94,14 @@ def check_url(flag: str, value: str) -> str:
     return value.rstrip("/")
 
 
+def check_firehose_url(flag: str, value: str) -> str:
+    """A firehose source: its http(s) service URL, or the ws(s) URL of the same origin."""
+    parts = urlsplit(value)
+    if parts.scheme in ("ws", "wss"):
+        return check_url(flag, ("https" if parts.scheme == "wss" else "http") + value[len(parts.scheme) :])
+    return check_url(flag, value)
+
+
 def check_host(flag: str, value: str) -> str:
     if not value:
         raise SettingsError(f"{flag}: must not be empty")
@@ -343,6 +351,12 @@ class Settings:
     )
     governance_did: str | None = setting(
         None, check_did, "repo DID whose pub.chive.graph.* records governance-sync mirrors"
+    )
+    #: off by default: one source, a relay or a PDS (see the README's "Live indexing")
+    firehose_url: str | None = setting(
+        None,
+        check_firehose_url,
+        "a relay or PDS whose com.atproto.sync.subscribeRepos keeps the index current (live indexing)",
     )
     workers: int = setting(DEFAULT_WORKERS, whole(1, 64), "backfill operations run at once")
     #: how long a claim holds without a heartbeat: on a shared database, how soon another process takes the op

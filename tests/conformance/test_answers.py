@@ -37,7 +37,7 @@ from chive_admin.clock import now_stamp, stamp_in
 from chive_admin.handlers import HANDLERS
 from chive_admin.lex import Route
 from chive_admin.store import api_keys as api_keys_store
-from chive_admin.store import dead_letters, index, moderation
+from chive_admin.store import dead_letters, firehose_cursors, index, moderation
 from chive_admin.store import operations as ops
 from chive_admin.store.index import IndexedRecord
 from chive_admin.xrpc.errors import XRPCError
@@ -64,6 +64,7 @@ QUERIES: Mapping[str, list[Params]] = {
     ids.PUB_CHIVE_ADMIN_GET_BACKFILL_HISTORY: [{}],
     ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS: [{}, *({"status": s} for s in ops.STATUSES)],
     ids.PUB_CHIVE_ADMIN_GET_ENDPOINT_METRICS: [{}],
+    ids.PUB_CHIVE_ADMIN_GET_FIREHOSE_STATUS: [{}],
     ids.PUB_CHIVE_ADMIN_GET_GRAPH_STATS: [{}],
     ids.PUB_CHIVE_ADMIN_GET_NODE_METRICS: [{}],
     ids.PUB_CHIVE_ADMIN_GET_OVERVIEW: [{}],
@@ -413,6 +414,8 @@ async def registry_and_index(app: Starlette) -> None:
         # the governance repository without a verified handle: the optional fields are left out
         await index.upsert_repo(conn, GOVERNANCE, now, handle=None, pds_url=PDS_A, synced=True)
         await index.upsert_repo(conn, AUTHOR, now, handle="author.test", pds_url=PDS_A, synced=True)
+        # the live indexer's committed position: getFirehoseStatus answers a cursor from here on
+        await firehose_cursors.advance(conn, PDS_A, 42, now)
 
 
 async def moderation_record(app: Starlette) -> None:

@@ -20,6 +20,7 @@ from chive_admin.handlers.admin import (
     get_backfill_history,
     get_backfill_status,
     get_endpoint_metrics,
+    get_firehose_status,
     get_graph_stats,
     get_node_metrics,
     get_overview,
@@ -69,6 +70,7 @@ _DLQ: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY: retry_dlq_entry.handle,
     ids.PUB_CHIVE_ADMIN_RETRY_ALL_DLQ: retry_all_dlq.handle,
     ids.PUB_CHIVE_ADMIN_PURGE_OLD_DLQ: purge_old_dlq.handle,
+    ids.PUB_CHIVE_ADMIN_GET_FIREHOSE_STATUS: get_firehose_status.handle,
 }
 
 # the record index

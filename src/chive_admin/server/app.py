@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from chive_admin.handlers import HANDLERS
 from chive_admin.handlers.call import Handler
 from chive_admin.ingest.export_readers import ExportReaders
 from chive_admin.ingest.handles import HandleVerifier
+from chive_admin.live.indexer import LiveIndexer
 from chive_admin.server.banner import announce
 from chive_admin.server.metrics_route import prometheus
 from chive_admin.server.router import XRPCRouter
@@ -135,15 +137,24 @@ def create_app(
             roles=roles,
         )
         app.state.services = services
+        live_task: asyncio.Task[None] | None = None
         try:
             if settings.export_readers:
                 services.readers = ExportReaders(settings.export_readers)
                 await services.readers.warm()
             services.audit.start()
             await engine.start(services)
+            if settings.firehose_url:
+                services.live = LiveIndexer(
+                    settings.firehose_url, db, identities, engine, allow_private=settings.allow_private_network
+                )
+                live_task = asyncio.create_task(services.live.run(), name="live-indexer")
             await announce(services)
             yield
         finally:
+            if live_task is not None:  # first: a batch in flight is rolled back whole, the cursor with it
+                live_task.cancel()
+                await asyncio.gather(live_task, return_exceptions=True)
             await engine.stop()
             if services.readers is not None:
                 await services.readers.close()
