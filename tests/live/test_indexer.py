@@ -179,3 +179,14 @@ async def test_a_commit_that_breaks_the_judge_is_refused_and_the_stream_goes_on(
             await asyncio.gather(task, return_exceptions=True)
     assert live.stats.refused == 2
     assert live.stats.connections == 1  # not restarted
+
+
+async def test_a_source_that_ignores_the_cursor_is_not_believed_twice(db: Database) -> None:
+    # without the sequence floor, the repeated commit of a repository not held would queue its did-sync again
+    repo = Repo(DID)
+    frames = [repo.commit(1, put={"pub.chive.review.comment/a": comment()})]
+    source = ScriptedSource(lambda cursor: frames)  # every connection from the start, whatever it asked
+    async with scripted_source(source), indexing(db, source, repo) as live:
+        await until(lambda: len(source.cursors) >= 3 and live.stats.replayed >= 2)
+        assert live.stats.resyncs == 1
+    assert source.cursors[1:3] == [1, 1]
