@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import cast
 
 from support.engine import engine_config
-from support.firehose import Repo, ScriptedSource, error_frame, scripted_source
+from support.firehose import Repo, ScriptedSource, error_frame, frame, info_frame, scripted_source
 from support.jwts import SigningKey
 
 from chive_admin.auth.identity import Identity, IdentityResolver
@@ -190,3 +190,32 @@ async def test_a_source_that_ignores_the_cursor_is_not_believed_twice(db: Databa
         await until(lambda: len(source.cursors) >= 3 and live.stats.replayed >= 2)
         assert live.stats.resyncs == 1
     assert source.cursors[1:3] == [1, 1]
+
+
+async def test_stream_troubles_are_counted_and_the_cursor_holds(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    first = repo.commit(1, put={"pub.chive.review.comment/a": comment()})
+    big = frame({"op": 1, "t": "#identity"}, {"seq": 2, "did": DID, "pad": b"x" * 200_000})
+    answers = {
+        None: [first, info_frame("OutdatedCursor"), b"\xff", error_frame("ConsumerTooSlow")],
+        1: [big],
+    }
+    source = ScriptedSource(lambda cursor: answers.get(cursor, []))
+    limits = FirehoseLimits(max_frame_bytes=100_000, backoff_base=0.01, backoff_cap=0.05)
+    engine = Engine(db, build_registry(BUILTIN_JOBS, ()), engine_config())
+    async with scripted_source(source):
+        keys = cast(IdentityResolver, Keys(repo))
+        live = LiveIndexer(source.url, db, keys, engine, allow_private=True, limits=limits)
+        task = asyncio.create_task(live.run())
+        try:
+            await until(lambda: live.stats.too_large >= 1)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    stats = live.stats
+    assert (stats.applied, stats.infos, stats.undecodable) == (1, 1, 1)
+    assert stats.stream_errors == {"ConsumerTooSlow": 1}
+    assert stats.cursor == 1  # the oversized event was never read: its sequence is not passed
+    assert source.cursors[:2] == [None, 1]  # after ConsumerTooSlow: from the committed cursor
