@@ -11,6 +11,7 @@ import pytest
 from chive_admin.upstream.guard import (
     UnsafeUpstream,
     check_service_url,
+    check_websocket_url,
     is_private_name,
     is_public,
     resolve_checked,
@@ -177,3 +178,25 @@ async def test_every_refusal_of_a_private_target_names_the_flag_that_allows_it(l
     for message in refusals:
         assert message.endswith("a local or test network needs the server started with --allow-private-network")
     assert listener.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_private", "why"),
+    [
+        ("https://relay.example/xrpc/x", False, "not a ws:// or wss://"),
+        ("wss://user:pw@relay.example/xrpc/x", False, "credentials"),
+        ("ws://127.0.0.1:2583/xrpc/x", False, "non-public"),
+        ("ws://[::ffff:10.0.0.1]/xrpc/x", False, "non-public"),
+        ("wss:///xrpc/x", True, "not a ws:// or wss://"),
+    ],
+)
+def test_websocket_urls_the_guard_refuses(url: str, allow_private: bool, why: str) -> None:
+    with pytest.raises(UnsafeUpstream, match=why):
+        check_websocket_url(url, allow_private=allow_private)
+
+
+def test_websocket_urls_the_guard_lets_through() -> None:
+    assert check_websocket_url("wss://relay.example/xrpc/x", allow_private=False).host == "relay.example"
+    # a name is checked by what it resolves to, when it is connected to (GuardedResolver)
+    assert check_websocket_url("ws://localhost:2583/xrpc/x", allow_private=True).port == 2583
+    assert check_websocket_url("ws://127.0.0.1:2583/xrpc/x", allow_private=True).host == "127.0.0.1"
