@@ -5,6 +5,7 @@ resumes from the committed cursor with nothing applied twice; getFirehoseStatus 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -36,8 +37,9 @@ def settings_for(db_target: DbTarget, testnet: Testnet) -> Settings:
     )
 
 
+@contextlib.asynccontextmanager
 async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in served_app(settings):
+    async with served_app(settings) as client:
         await until(connected(indexer_of(client)))
         yield client
 
@@ -99,7 +101,7 @@ async def test_commits_flow_into_the_index_and_a_restart_resumes_from_the_cursor
 ) -> None:
     settings = settings_for(db_target, testnet)
     author: Account = pds.create_account(prefix="live")
-    async for client in live(settings):
+    async with live(settings) as client:
         indexer = indexer_of(client)
         first = pds.create_record(author, records.COMMENT, records.review_comment(eprint_uri=EPRINT))
         # a repository the index does not hold: a did-sync brings it level, then commits apply one by one
@@ -127,7 +129,7 @@ async def test_commits_flow_into_the_index_and_a_restart_resumes_from_the_cursor
 
     # while the server is down the repository goes on; the restart asks the PDS for what came after the cursor
     made = [pds.create_record(author, records.COMMENT, records.review_comment(eprint_uri=EPRINT)) for _ in range(3)]
-    async for client in live(settings):
+    async with live(settings) as client:
         indexer = indexer_of(client)
         await until(mirrored(client, pds, author.did))
         assert indexer.stats.applied == 3  # exactly the missed commits, each once, and no resync
