@@ -18,10 +18,13 @@ from chive_admin.backfill.engine import Engine
 from chive_admin.backfill.job_types import build_registry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.clock import now_stamp
+from chive_admin.ingest.handles import HandleVerifier
+from chive_admin.live.handover import HeldCommits
 from chive_admin.live.indexer import LiveIndexer
 from chive_admin.store import firehose_cursors, index, operations
 from chive_admin.store.db import Database
 from chive_admin.upstream.firehose import FirehoseLimits
+from chive_admin.upstream.handles import HandleResolver
 from testnet import records
 
 DID = "did:plc:indexerindexerindexerinde"
@@ -30,11 +33,25 @@ LIMITS = FirehoseLimits(backoff_base=0.01, backoff_cap=0.05, connect_deadline=5)
 
 
 class Keys:
+    """The identities of ``repos``, and the handles that resolve back to them."""
+
     def __init__(self, *repos: Repo) -> None:
         self.keys = {repo.did: repo.key for repo in repos}
+        self.documents: dict[str, tuple[str | None, str | None]] = {}
+        #: handle -> the DID it resolves to
+        self.handles: dict[str, str] = {}
 
     async def resolve(self, did: str, *, current: bool = False) -> Identity:
-        return Identity(did, self.keys[did].did_key, None, None)
+        handle, pds = self.documents.get(did, (None, None))
+        return Identity(did, self.keys[did].did_key, handle, pds)
+
+
+class Handles:
+    def __init__(self, keys: Keys) -> None:
+        self.keys = keys
+
+    async def resolve(self, handle: str) -> str | None:
+        return self.keys.handles.get(handle)
 
 
 def comment(text: str = "x") -> dict[str, object]:
@@ -48,9 +65,27 @@ async def hold(db: Database, repo: Repo) -> None:
 
 
 @asynccontextmanager
-async def indexing(db: Database, source: ScriptedSource, *repos: Repo) -> AsyncIterator[LiveIndexer]:
+async def indexing(
+    db: Database,
+    source: ScriptedSource,
+    *repos: Repo,
+    keys: Keys | None = None,
+    limits: FirehoseLimits = LIMITS,
+    held: HeldCommits | None = None,
+) -> AsyncIterator[LiveIndexer]:
+    """A live indexer of ``source`` (its engine is not started: the ops it queues stay queued)."""
     engine = Engine(db, build_registry(BUILTIN_JOBS, ()), engine_config())
-    live = LiveIndexer(source.url, db, cast(IdentityResolver, Keys(*repos)), engine, allow_private=True, limits=LIMITS)
+    keys = keys or Keys(*repos)
+    live = LiveIndexer(
+        source.url,
+        db,
+        cast(IdentityResolver, keys),
+        HandleVerifier(cast(HandleResolver, Handles(keys))),
+        engine,
+        allow_private=True,
+        limits=limits,
+        held=held,
+    )
     task = asyncio.create_task(live.run())
     try:
         yield live
@@ -71,6 +106,11 @@ async def held(db: Database, did: str) -> dict[str, tuple[str, int]]:
     async with db.read() as conn:
         rows = await conn.fetchall("SELECT uri, cid, writes FROM records WHERE did = ?", (did,))
     return {str(r[0]): (str(r[1]), int(r[2])) for r in rows}
+
+
+async def queued(db: Database) -> list[tuple[str, dict[str, object]]]:
+    async with db.read() as conn:
+        return [(op.type, op.params) for op in await operations.list_active(conn, 10)]
 
 
 def from_cursor(frames: dict[int, bytes]) -> Callable[[int | None], list[bytes]]:
@@ -141,6 +181,7 @@ async def test_future_cursor_forgets_the_cursor_and_starts_at_the_head(db: Datab
             await until(lambda: live.stats.cursor == 7)
             assert live.stats.stream_errors == {"FutureCursor": 1}
     assert source.cursors[:2] == [100, None]
+    assert await queued(db) == [("freshness-scan", {"tier": "all"})]
 
 
 async def test_an_unknown_repository_with_chive_records_is_queued_for_a_did_sync(db: Database) -> None:
@@ -150,9 +191,7 @@ async def test_an_unknown_repository_with_chive_records_is_queued_for_a_did_sync
     async with scripted_source(source), indexing(db, source, repo) as live:
         await until(lambda: live.stats.cursor == 1)
         assert live.stats.resyncs == 1
-    async with db.read() as conn:
-        active = await operations.list_active(conn, 10)
-    assert [(op.type, op.params) for op in active] == [("did-sync", {"did": DID})]
+    assert await queued(db) == [("did-sync", {"did": DID})]
     assert await held(db, DID) == {}
 
 
@@ -167,16 +206,8 @@ async def test_a_commit_that_breaks_the_judge_is_refused_and_the_stream_goes_on(
     await hold(db, repo)
     frames = [repo.commit(1, put={"pub.chive.review.comment/a": comment()}), repo.commit(2)]
     source = ScriptedSource(lambda cursor: frames if cursor is None else [], hold=True)
-    engine = Engine(db, build_registry(BUILTIN_JOBS, ()), engine_config())
-    async with scripted_source(source):
-        keys = cast(IdentityResolver, Broken(repo))
-        live = LiveIndexer(source.url, db, keys, engine, allow_private=True, limits=LIMITS)
-        task = asyncio.create_task(live.run())
-        try:
-            await until(lambda: live.stats.cursor == 2)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async with scripted_source(source), indexing(db, source, keys=Broken(repo)) as live:
+        await until(lambda: live.stats.cursor == 2)
     assert live.stats.refused == 2
     assert live.stats.connections == 1  # not restarted
 
@@ -204,18 +235,13 @@ async def test_stream_troubles_are_counted_and_the_cursor_holds(db: Database) ->
     }
     source = ScriptedSource(lambda cursor: answers.get(cursor, []))
     limits = FirehoseLimits(max_frame_bytes=100_000, backoff_base=0.01, backoff_cap=0.05)
-    engine = Engine(db, build_registry(BUILTIN_JOBS, ()), engine_config())
-    async with scripted_source(source):
-        keys = cast(IdentityResolver, Keys(repo))
-        live = LiveIndexer(source.url, db, keys, engine, allow_private=True, limits=limits)
-        task = asyncio.create_task(live.run())
-        try:
-            await until(lambda: live.stats.too_large >= 1)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async with scripted_source(source), indexing(db, source, repo, limits=limits) as live:
+        await until(lambda: live.stats.too_large >= 1)
     stats = live.stats
     assert (stats.applied, stats.infos, stats.undecodable) == (1, 1, 1)
     assert stats.stream_errors == {"ConsumerTooSlow": 1}
     assert stats.cursor == 1  # the oversized event was never read: its sequence is not passed
     assert source.cursors[:2] == [None, 1]  # after ConsumerTooSlow: from the committed cursor
+    # the OutdatedCursor's gap is repaired by a freshness-scan
+    assert stats.gaps == 1
+    assert await queued(db) == [("freshness-scan", {"tier": "all"})]

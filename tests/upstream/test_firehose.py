@@ -14,15 +14,18 @@ from support.firehose import Repo, ScriptedSource, error_frame, frame, info_fram
 
 from chive_admin.upstream.firehose import (
     MAX_OPS,
+    Account,
     Commit,
     Connected,
     Disconnected,
     Event,
     FirehoseClient,
     FirehoseLimits,
+    Identity,
     Info,
     Passing,
     StreamError,
+    Sync,
     Undecodable,
     decode_frame,
     subscribe_url,
@@ -74,8 +77,34 @@ def test_error_info_and_other_kinds() -> None:
     # an error body with keys the SDK's ErrorFrameBody(**body) would raise TypeError on
     assert decode_frame(frame({"op": -1}, {"error": "X", "extra": 1})) == StreamError("X", None)
     assert decode_frame(info_frame("OutdatedCursor")) == Info("OutdatedCursor", "test")
-    assert decode_frame(frame({"op": 1, "t": "#identity"}, {"seq": 3, "did": DID})) == Passing(3, "#identity", DID)
+    assert decode_frame(frame({"op": 1, "t": "#identity"}, {"seq": 3, "did": DID, "handle": "x.test"})) == Identity(
+        3, DID
+    )
     assert decode_frame(frame({"op": 1, "t": "#future"}, {"seq": 4})) == Passing(4, "#future", None)
+
+
+def test_account_events() -> None:
+    def account(**body: object) -> bytes:
+        return frame({"op": 1, "t": "#account"}, {"seq": 5, "did": DID, **body})
+
+    assert decode_frame(account(active=True)) == Account(5, DID, True, None)
+    assert decode_frame(account(active=False, status="takendown")) == Account(5, DID, False, "takendown")
+    # an inactive account with no status is still inactive
+    assert decode_frame(account(active=False)) == Account(5, DID, False, "inactive")
+    # an active account's status is not carried (it means nothing while active)
+    assert decode_frame(account(active=True, status="deleted")) == Account(5, DID, True, None)
+    assert isinstance(decode_frame(account(active="yes")), Undecodable)
+    assert isinstance(decode_frame(account(active=False, status=7)), Undecodable)
+    assert isinstance(decode_frame(frame({"op": 1, "t": "#account"}, {"seq": 5, "active": True})), Undecodable)
+
+
+def test_sync_events() -> None:
+    def sync(**body: object) -> bytes:
+        return frame({"op": 1, "t": "#sync"}, {"seq": 6, "did": DID, **body})
+
+    assert decode_frame(sync(rev="3abc", blocks=b"car")) == Sync(6, DID, "3abc", b"car")
+    assert isinstance(decode_frame(sync(rev="3abc")), Undecodable)
+    assert isinstance(decode_frame(sync(rev=1, blocks=b"car")), Undecodable)
 
 
 def test_subscribe_url() -> None:

@@ -98,12 +98,13 @@ def _reply(reply: Any) -> Any:
 
 
 class ExportSession:
-    """One export open in a reader: its commit's ``rev``, then its rows a part at a time."""
+    """One export open in a reader: its commit's ``rev`` and MST root, then its rows a part at a time."""
 
-    def __init__(self, reader: _Reader, rev: str, commit_cid: str) -> None:
+    def __init__(self, reader: _Reader, rev: str, commit_cid: str, data_cid: str) -> None:
         self._reader = reader
         self.rev = rev
         self.commit_cid = commit_cid
+        self.data_cid = data_cid
 
     async def parts(self) -> AsyncGenerator[list[RecordRow], None]:
         """The parts in order; the next is read by the reader while the caller works on this one."""
@@ -155,7 +156,7 @@ class ExportReaders:
             try:
                 try:
                     opened = _reply(await reader.ask(("open", path, did, signing_key, prefix, size)))
-                    yield ExportSession(reader, opened[1], opened[2])
+                    yield ExportSession(reader, opened[1], opened[2], opened[3])
                 except ReaderFailed:
                     raise
                 except Exception:

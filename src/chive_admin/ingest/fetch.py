@@ -96,6 +96,8 @@ class RepoStream:
     rev: str | None
     parts: AsyncGenerator[RepoContents, None]
     release: Callable[[], Awaitable[None]] | None = None
+    #: the MST root of ``rev`` (an export's; a listing has none)
+    data_cid: str | None = None
 
     async def aclose(self) -> None:
         try:
@@ -130,7 +132,7 @@ async def stream_by_export(
             session = await stack.enter_async_context(
                 readers.session(spool.name, did=did, signing_key=signing_key, prefix=prefix, size=size)
             )
-            rev = session.rev
+            rev, data_cid = session.rev, session.data_cid
 
             async def parts() -> AsyncGenerator[RepoContents, None]:
                 # the next part is sorted (and its JSON parsed) while the consumer writes this one: the write's
@@ -153,7 +155,7 @@ async def stream_by_export(
             # parsing and hashing a large CAR is CPU work: keep it off the event loop
             repo = await asyncio.to_thread(open_verified, spool, did=did, signing_key=signing_key)
             stack.callback(repo.close)
-            rev = repo.rev
+            rev, data_cid = repo.rev, repo.data_cid
 
             async def parts() -> AsyncGenerator[RepoContents, None]:
                 def read() -> Iterator[RepoContents]:
@@ -163,7 +165,7 @@ async def stream_by_export(
                     async for part in read_parts:
                         yield part
 
-        return RepoStream(did, None, rev, parts(), stack.pop_all().aclose)
+        return RepoStream(did, None, rev, parts(), stack.pop_all().aclose, data_cid)
     raise AssertionError("unreachable")  # mypy: the exit stack does not swallow exceptions
 
 

@@ -1,4 +1,5 @@
-"""One firehose ``#commit``, verified with the repository code backfills use, and what it means for the index.
+"""One firehose ``#commit`` (or ``#sync``), verified with the repository code backfills use, and what it means for
+the index.
 
 A commit is believed only when all of these hold (the checks of an export, plus the chain):
 
@@ -15,18 +16,20 @@ A commit is believed only when all of these hold (the checks of an export, plus 
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass, field
 from enum import Enum
 
-from cbrrr import decode_dag_cbor
+from cbrrr import CID, decode_dag_cbor
 
 from chive_admin.auth.identity import IdentityError, IdentityResolver
 from chive_admin.ingest.fetch import InvalidRecord, RepoContents
 from chive_admin.lex.formats import validate_did
-from chive_admin.repo.car import RepoVerificationError, VerifiedRepo, encode_cid, open_commit
+from chive_admin.repo.car import RepoVerificationError, VerifiedRepo, encode_cid, open_commit, open_verified
 from chive_admin.repo.validate import is_indexed
 from chive_admin.store.index import IndexedRecord, RepoHead
-from chive_admin.upstream.firehose import Commit
+from chive_admin.upstream.firehose import Commit, Sync
 
 
 class Verdict(Enum):
@@ -40,6 +43,8 @@ class Verdict(Enum):
     RESYNC = "resync"
     #: not what the repository's owner signed: nothing of it is used
     REFUSE = "refuse"
+    #: a did-sync of the repository is under way: the commit waits for its snapshot (see ``live.handover``)
+    HOLD = "hold"
 
 
 @dataclass
@@ -89,7 +94,7 @@ async def judge(commit: Commit, head: RepoHead | None, identities: IdentityResol
     if head is not None and head.rev is not None and commit.rev <= head.rev:
         return Judgement(Verdict.REPLAY, f"rev {commit.rev} is not after {head.rev}")
     try:
-        repo = await _open(commit, identities)
+        repo = await _open_at(commit.repo, commit.rev, commit.blocks, commit.commit, identities)
     except RepoVerificationError as exc:  # a tooBig commit still carries its signed commit block
         return Judgement(Verdict.REFUSE, f"{exc.code}: {exc}")
     try:
@@ -132,25 +137,51 @@ async def judge(commit: Commit, head: RepoHead | None, identities: IdentityResol
         repo.close()
 
 
-async def _open(commit: Commit, identities: IdentityResolver) -> VerifiedRepo:
-    """The commit's CAR, signature checked with the DID's key; once more with a freshly resolved key if it fails."""
+async def _open(did: str, blocks: bytes, commit_cid: CID | None, identities: IdentityResolver) -> VerifiedRepo:
+    """A firehose CAR whose root is ``did``'s commit (``commit_cid``, when the event names one), its signature
+    checked with the DID's key; once more with a freshly resolved key if it fails."""
     for current in (False, True):
         try:
-            identity = await identities.resolve(commit.repo, current=current)
+            identity = await identities.resolve(did, current=current)
         except IdentityError as exc:
             raise RepoVerificationError("did_unresolvable", str(exc)) from None
         if not identity.signing_key:
-            raise RepoVerificationError("no_signing_key", f"{commit.repo} has no #atproto key")
+            raise RepoVerificationError("no_signing_key", f"{did} has no #atproto key")
         try:
-            repo = open_commit(
-                commit.blocks, did=commit.repo, signing_key=identity.signing_key, commit_cid=commit.commit
-            )
+            if commit_cid is None:
+                return open_verified(io.BytesIO(blocks), did=did, signing_key=identity.signing_key)
+            return open_commit(blocks, did=did, signing_key=identity.signing_key, commit_cid=commit_cid)
         except RepoVerificationError as exc:
             if exc.code == "bad_signature" and not current:
                 continue
             raise
-        if repo.rev != commit.rev:
-            repo.close()
-            raise RepoVerificationError("bad_commit", f"the commit's rev is {repo.rev!r}, the event's {commit.rev!r}")
-        return repo
     raise AssertionError("unreachable")  # pragma: no cover - the second pass returns or raises
+
+
+async def _open_at(
+    did: str, rev: str, blocks: bytes, commit_cid: CID | None, identities: IdentityResolver
+) -> VerifiedRepo:
+    """:func:`_open`, and the signed commit's rev is the event's."""
+    repo = await _open(did, blocks, commit_cid, identities)
+    if repo.rev != rev:
+        repo.close()
+        raise RepoVerificationError("bad_commit", f"the commit's rev is {repo.rev!r}, the event's {rev!r}")
+    return repo
+
+
+async def judge_sync(event: Sync, head: RepoHead | None, identities: IdentityResolver) -> Judgement:
+    """What a ``#sync`` (the repository's current signed commit, no diff) means for a repository held at ``head``:
+    nothing when it is where the index stands, a resync when it is elsewhere."""
+    if head is None:
+        return Judgement(Verdict.IGNORE, "not held")
+    if head.rev is not None and event.rev <= head.rev:
+        return Judgement(Verdict.REPLAY, f"rev {event.rev} is not after {head.rev}")
+    try:
+        repo = await _open_at(event.did, event.rev, event.blocks, None, identities)
+    except RepoVerificationError as exc:
+        return Judgement(Verdict.REFUSE, f"{exc.code}: {exc}")
+    with contextlib.closing(repo):
+        if head.data_cid is not None and repo.data_cid == head.data_cid:
+            # the same records under a newer rev: only the head moves
+            return Judgement(Verdict.APPLY, rev=event.rev, data_cid=repo.data_cid)
+        return Judgement(Verdict.RESYNC, "#sync: the repository is not where the index holds it")

@@ -17,37 +17,71 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from enum import Enum
 
-from chive_admin.auth.identity import IdentityResolver
+from chive_admin.auth.identity import IdentityError, IdentityResolver
 from chive_admin.backfill import job_types
 from chive_admin.backfill.engine import Engine
 from chive_admin.backfill.items import RecordItem
 from chive_admin.backfill.jobs.did_sync import DidSyncParams
+from chive_admin.backfill.jobs.freshness_scan import FreshnessParams
 from chive_admin.clock import now_stamp
-from chive_admin.ingest.live_commit import Judgement, Verdict, judge
+from chive_admin.ingest.handles import HandleVerifier
+from chive_admin.ingest.live_commit import Judgement, Verdict, judge, judge_sync
 from chive_admin.ingest.write import apply_records, remove_records
-from chive_admin.store import dead_letters, firehose_cursors, index
+from chive_admin.live.handover import HeldCommits
+from chive_admin.store import dead_letters, firehose_cursors, index, operations
 from chive_admin.store.db import Database
 from chive_admin.store.index import RepoHead
 from chive_admin.store.operations import QueueFull
 from chive_admin.store.sql import Conn
 from chive_admin.upstream.firehose import (
+    Account,
     Commit,
     Connected,
     Disconnected,
     Event,
     FirehoseClient,
     FirehoseLimits,
+    Identity,
     Info,
-    Passing,
+    Sequenced,
     StreamError,
+    Sync,
     Undecodable,
 )
+from chive_admin.upstream.urls import registry_key
 
 log = logging.getLogger(__name__)
 
 #: events judged and committed together at most
 BATCH_SIZE = 100
+#: seconds between looks at whether a held repository's sync has ended, while the stream is quiet
+HELD_POLL = 1.0
+#: what a commit of a repository being synced waits for the snapshot instead of doing
+_AWAITING_SNAPSHOT = (Verdict.APPLY, Verdict.RESYNC, Verdict.HOLD)
+
+
+class Gap(Enum):
+    """Events the source can no longer send: the index may have missed some."""
+
+    #: ``#info OutdatedCursor``: the cursor is older than what the source keeps
+    OUTDATED = "outdated"
+    #: error ``FutureCursor``: the cursor is ahead of the source's sequence
+    FUTURE = "future"
+
+
+@dataclass(frozen=True)
+class IdentityUpdate:
+    """A held repository's identity as resolved for an ``#identity`` event."""
+
+    #: the verified handle (None: none verifies)
+    handle: str | None
+    pds_url: str | None
+
+
+def _did_of(event: Sequenced) -> str:
+    return event.repo if isinstance(event, Commit) else event.did or ""
 
 
 @dataclass
@@ -61,7 +95,15 @@ class LiveStats:
     ignored: int = 0
     refused: int = 0
     resyncs: int = 0
-    #: sequenced events of other kinds (#identity, #account, #sync…): the cursor moves past them
+    #: commits held while a did-sync of their repository ran, then judged against its snapshot
+    held: int = 0
+    handed_over: int = 0
+    identities: int = 0
+    accounts: int = 0
+    syncs: int = 0
+    #: OutdatedCursor / FutureCursor: a freshness-scan was queued
+    gaps: int = 0
+    #: sequenced events of types this version does not know: the cursor moves past them
     passed: int = 0
     undecodable: int = 0
     too_large: int = 0
@@ -80,15 +122,19 @@ class LiveIndexer:
         source: str,
         db: Database,
         identities: IdentityResolver,
+        handles: HandleVerifier,
         engine: Engine,
         *,
         allow_private: bool,
         limits: FirehoseLimits | None = None,
         batch_size: int = BATCH_SIZE,
+        held: HeldCommits | None = None,
     ) -> None:
         self.source = source
         self.db = db
         self.identities = identities
+        self.handles = handles
+        self._held = held or HeldCommits()
         self.engine = engine
         self.batch_size = batch_size
         self.stats = LiveStats()
@@ -125,7 +171,13 @@ class LiveIndexer:
 
     async def _apply_loop(self) -> None:
         while True:
-            batch = [await self.queue.get()]
+            try:
+                # while commits are held, the end of their sync is looked for even if the stream is quiet
+                first = await asyncio.wait_for(self.queue.get(), HELD_POLL) if self._held else await self.queue.get()
+            except TimeoutError:
+                await self._handle([])
+                continue
+            batch = [first]
             while len(batch) < self.batch_size and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             try:
@@ -135,33 +187,27 @@ class LiveIndexer:
                     self.queue.task_done()
 
     async def _handle(self, batch: list[Event]) -> None:
-        commits: list[Commit] = []
+        events: list[Sequenced] = []
         last_seq: int | None = None
-        forget = False
+        gap: Gap | None = None
         for event in batch:
-            seq = event.seq if isinstance(event, Commit | Passing) else None
-            if seq is not None:
-                if self._floor is not None and seq <= self._floor:
+            if isinstance(event, Sequenced):
+                if self._floor is not None and event.seq <= self._floor:
                     self.stats.replayed += 1
                     continue
-                last_seq = seq if last_seq is None else max(last_seq, seq)
-            if isinstance(event, Commit):
-                commits.append(event)
-            elif self._note(event):
-                forget = True
-        if commits or last_seq is not None:
-            await self._commit(commits, last_seq)
-        if forget:
-            async with self.db.write() as conn:
-                await firehose_cursors.clear(conn, self.source)
-            self._floor = None
+                last_seq = event.seq if last_seq is None else max(last_seq, event.seq)
+                events.append(event)
+            else:
+                gap = self._note(event) or gap
+        if events or last_seq is not None or self._held:
+            await self._commit(events, last_seq)
+        if gap is not None:
+            await self._repair(gap)
 
-    def _note(self, event: Event) -> bool:
-        """Count a non-commit event; ``True`` when the committed cursor must be forgotten."""
+    def _note(self, event: Event) -> Gap | None:
+        """Count an event of the stream itself; the gap it reveals in what the index has seen, if any."""
         stats = self.stats
-        if isinstance(event, Passing):
-            stats.passed += 1
-        elif isinstance(event, Connected):
+        if isinstance(event, Connected):
             stats.connected = True
             stats.connections += 1
             log.info("firehose %s: connected (cursor %s)", self.source, event.cursor)
@@ -174,48 +220,62 @@ class LiveIndexer:
             log.warning("firehose %s: an undecodable frame: %s", self.source, event.reason)
         elif isinstance(event, Info):
             stats.infos += 1
-            log.warning("firehose %s: info %s: %s", self.source, event.name, event.message or "")
+            log.warning("firehose %s: info %r: %r", self.source, event.name, event.message or "")
+            if event.name == "OutdatedCursor":
+                # the source replays from the oldest event it kept: what came between is lost to the stream
+                return Gap.OUTDATED
         elif isinstance(event, StreamError):
             stats.stream_errors[event.error] = stats.stream_errors.get(event.error, 0) + 1
-            log.warning("firehose %s: error frame %s: %s", self.source, event.error, event.message or "")
-            # the source is behind our cursor (reset, or another source): its sequence starts again lower
-            return event.error == "FutureCursor"
-        return False
+            log.warning("firehose %s: error frame %r: %r", self.source, event.error, event.message or "")
+            if event.error == "FutureCursor":
+                # the source is behind our cursor (reset, or another source): its sequence starts again lower
+                return Gap.FUTURE
+        return None
 
-    async def _commit(self, commits: list[Commit], last_seq: int | None) -> None:
-        dids = sorted({c.repo for c in commits})
+    async def _repair(self, gap: Gap) -> None:
+        """After a gap the stream cannot fill: a freshness-scan re-checks the index against the hosts. A cursor the
+        source does not know is forgotten, so that the next connection starts at its head."""
+        async with self.db.write() as conn:
+            if gap is Gap.FUTURE:
+                await firehose_cursors.clear(conn, self.source)
+            try:
+                await self.engine.enqueue(conn, job_types.FRESHNESS_SCAN.name, FreshnessParams(tier="all"), None)
+            except QueueFull:
+                log.warning("firehose %s: the operation queue is full; no freshness-scan after a gap", self.source)
+        if gap is Gap.FUTURE:
+            self._floor = None
+        self.stats.gaps += 1
+        self.engine.wake()
+        self.engine.on_change()
+
+    async def _commit(self, events: list[Sequenced], last_seq: int | None) -> None:
+        """Judge ``events`` (and the held commits whose repository's sync has ended) against the stored heads, then
+        apply them in order in one transaction with the cursor."""
+        dids = sorted({_did_of(e) for e in events} | self._held.dids())
         async with self.db.read() as conn:
             seen = await index.repo_heads(conn, dids)
-        heads: dict[str, RepoHead | None] = {did: seen.get(did) for did in dids}
-        judged: list[tuple[Commit, Judgement]] = []
-        for commit in commits:
-            try:
-                judgement = await judge(commit, heads[commit.repo], self.identities)
-            except Exception as exc:
-                # a commit that breaks the judge is refused, not retried: the stream would otherwise stop on it
-                # forever (every restart resumes at the same event)
-                log.exception("firehose: judging %s rev %s (seq %d) failed", commit.repo, commit.rev, commit.seq)
-                judgement = Judgement(Verdict.REFUSE, f"judging failed: {type(exc).__name__}")
-            judged.append((commit, judgement))
-            head = heads[commit.repo]
-            if judgement.verdict is Verdict.APPLY and head is not None:
-                heads[commit.repo] = RepoHead(judgement.rev, judgement.data_cid, head.pds_url)
+            syncing = await self._syncing(conn, dids)
         resyncs: set[str] = set()
+        work: list[Sequenced] = []
+        for did in self._held.dids() - syncing:
+            released = self._held.release(did)
+            if released is None:  # more came than could be held: the sync's snapshot is too old already
+                resyncs.add(did)
+            else:
+                self.stats.handed_over += len(released)
+                work += released
+        work += events
+        heads: dict[str, RepoHead | None] = {did: seen.get(did) for did in dids}
+        prepared = [(event, await self._prepare(event, heads, syncing)) for event in work]
         now = now_stamp()
         async with self.db.write() as conn:
             now_held = await index.repo_heads(conn, dids)
+            now_syncing = await self._syncing(conn, dids)
             # a did-sync may have moved a head since it was read: what was judged against the old one is redone
             moved = {did for did in dids if now_held.get(did) != seen.get(did)}
-            for commit, judgement in judged:
-                verdict = judgement.verdict
-                if commit.repo in moved and verdict is Verdict.APPLY:
-                    verdict = Verdict.RESYNC
-                self._count(commit, judgement, verdict)
-                if verdict is Verdict.APPLY:
-                    await self._apply(conn, commit, judgement, now_held[commit.repo], now)
-                elif verdict is Verdict.RESYNC:
-                    resyncs.add(commit.repo)
-            for did in sorted(resyncs):
+            for event, judgement in prepared:
+                await self._effect(conn, event, judgement, moved, now_syncing, resyncs, now)
+            for did in sorted(resyncs - now_syncing):
                 await self._queue_resync(conn, did)
             if last_seq is not None:
                 await firehose_cursors.advance(conn, self.source, last_seq, now)
@@ -226,9 +286,113 @@ class LiveIndexer:
             self.engine.wake()
             self.engine.on_change()
 
-    def _count(self, commit: Commit, judgement: Judgement, verdict: Verdict) -> None:
+    async def _syncing(self, conn: Conn, dids: list[str]) -> set[str]:
+        """Which of ``dids`` a did-sync is queued or running for: their commits wait for its snapshot."""
+        params = [DidSyncParams(did=did).normalised() for did in dids]
+        return {dids[i] for i in await operations.active_among(conn, job_types.DID_SYNC.name, params)}
+
+    async def _prepare(
+        self, event: Sequenced, heads: dict[str, RepoHead | None], syncing: set[str]
+    ) -> Judgement | IdentityUpdate | None:
+        """The network half of an event (verification, resolution), done outside the transaction."""
+        if isinstance(event, Commit):
+            if event.repo in syncing:
+                return Judgement(Verdict.HOLD, "a did-sync of the repository is under way")
+            judgement = await self._judged(event, heads[event.repo])
+        elif isinstance(event, Sync):
+            judgement = await judge_sync(event, heads[event.did], self.identities)
+        elif isinstance(event, Identity):
+            return await self._resolve(event.did) if heads[event.did] is not None else None
+        else:
+            return None
+        head = heads[_did_of(event)]
+        if judgement.verdict is Verdict.APPLY and head is not None:
+            heads[_did_of(event)] = RepoHead(judgement.rev, judgement.data_cid, head.pds_url)
+        return judgement
+
+    async def _judged(self, commit: Commit, head: RepoHead | None) -> Judgement:
+        try:
+            return await judge(commit, head, self.identities)
+        except Exception as exc:
+            # a commit that breaks the judge is refused, not retried: the stream would otherwise stop on it
+            # forever (every restart resumes at the same event)
+            log.exception("firehose: judging %s rev %s (seq %d) failed", commit.repo, commit.rev, commit.seq)
+            return Judgement(Verdict.REFUSE, f"judging failed: {type(exc).__name__}")
+
+    async def _resolve(self, did: str) -> IdentityUpdate | None:
+        """``#identity``: the DID's document as it is now, its handle verified now."""
+        try:
+            identity = await self.identities.resolve(did, current=True)
+        except IdentityError as exc:
+            log.warning("firehose: #identity of %s: cannot resolve: %s", did, exc)
+            return None
+        handle = await self.handles.verified(did, identity.handle, fresh=True)
+        return IdentityUpdate(handle, registry_key(identity.pds) if identity.pds else None)
+
+    async def _effect(
+        self,
+        conn: Conn,
+        event: Sequenced,
+        prepared: Judgement | IdentityUpdate | None,
+        moved: set[str],
+        syncing: set[str],
+        resyncs: set[str],
+        now: str,
+    ) -> None:
         stats = self.stats
-        if verdict is Verdict.APPLY:
+        if isinstance(event, Commit | Sync):
+            assert isinstance(prepared, Judgement)
+            did = _did_of(event)
+            verdict = prepared.verdict
+            if isinstance(event, Commit) and did in syncing and verdict in _AWAITING_SNAPSHOT:
+                verdict = Verdict.HOLD
+            elif did in moved and verdict is Verdict.APPLY:
+                verdict = Verdict.RESYNC
+            self._count(event, prepared, verdict)
+            if verdict is Verdict.HOLD:
+                assert isinstance(event, Commit)
+                self._held.add(event)
+            elif verdict is Verdict.APPLY:
+                if isinstance(event, Commit):
+                    await self._apply(conn, event, prepared, now)
+                await index.set_repo_head(conn, did, prepared.rev, prepared.data_cid, now)
+            elif verdict is Verdict.RESYNC:
+                resyncs.add(did)
+        elif isinstance(event, Identity):
+            stats.identities += 1
+            if isinstance(prepared, IdentityUpdate):
+                await index.set_repo_identity(conn, event.did, prepared.handle, prepared.pds_url, now)
+        elif isinstance(event, Account):
+            stats.accounts += 1
+            if await self._account(conn, event, now):
+                resyncs.add(event.did)
+        else:
+            stats.passed += 1
+
+    async def _account(self, conn: Conn, event: Account, now: str) -> bool:
+        """Apply an ``#account`` to a held repository; ``True`` when it must be resynced (it came back)."""
+        status = "active" if event.active else (event.status or "inactive")
+        before = await index.set_repo_status(conn, event.did, status, now)
+        if before is None or before == status:
+            return False
+        log.info("firehose: %s is %s (was %s)", event.did, status, before)
+        if status == "deleted":
+            self._held.release(event.did)
+            self.stats.records_deleted += await remove_records(conn, list(await index.record_cids(conn, event.did)))
+            await index.forget_repo_head(conn, event.did, now)
+            return False
+        await index.set_repo_hidden(conn, event.did, not event.active)
+        # back: what changed while it was away is not in the stream (a deactivated repository emits nothing)
+        return event.active
+
+    def _count(self, event: Commit | Sync, judgement: Judgement, verdict: Verdict) -> None:
+        stats = self.stats
+        did, kind = (event.repo, "") if isinstance(event, Commit) else (event.did, "#sync ")
+        if isinstance(event, Sync):
+            stats.syncs += 1
+        if verdict is Verdict.HOLD:
+            stats.held += 1
+        elif verdict is Verdict.APPLY:
             stats.applied += 1
         elif verdict is Verdict.REPLAY:
             stats.replayed += 1
@@ -236,19 +400,20 @@ class LiveIndexer:
             stats.ignored += 1
         elif verdict is Verdict.RESYNC:
             stats.resyncs += 1
-            log.info("firehose: %s rev %s: resync (%s)", commit.repo, commit.rev, judgement.reason)
+            log.info("firehose: %s%s rev %r: resync (%s)", kind, did, event.rev, judgement.reason)
         else:
             stats.refused += 1
             reason = judgement.reason
-            log.warning("firehose: refused %s rev %s (seq %d): %s", commit.repo, commit.rev, commit.seq, reason)
+            log.warning("firehose: refused %s%s rev %r (seq %d): %s", kind, did, event.rev, event.seq, reason)
 
-    async def _apply(self, conn: Conn, commit: Commit, judgement: Judgement, head: RepoHead, now: str) -> None:
+    async def _apply(self, conn: Conn, commit: Commit, judgement: Judgement, now: str) -> None:
         if judgement.upserts:
             result = await apply_records(conn, judgement.upserts, now)
             self.stats.records_written += result.written
         if judgement.deletes:
             self.stats.records_deleted += await remove_records(conn, judgement.deletes)
-        pds = head.pds_url or ""
+        head = (await index.repo_heads(conn, [commit.repo])).get(commit.repo) if judgement.invalid else None
+        pds = (head.pds_url if head else None) or ""
         for bad in judgement.invalid:
             # as did-sync parks them: retried by refetching the record from the repository's PDS
             await dead_letters.add(
@@ -262,7 +427,6 @@ class LiveIndexer:
                 now=now,
             )
             self.stats.dead_lettered += 1
-        await index.set_repo_head(conn, commit.repo, judgement.rev, judgement.data_cid, now)
 
     async def _queue_resync(self, conn: Conn, did: str) -> None:
         try:

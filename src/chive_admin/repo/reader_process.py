@@ -8,7 +8,7 @@ takes down this process, not the server. It imports the reader and the record le
 Messages are length-prefixed pickles, one reply per request, in order (the parent is this module's only caller,
 over a pipe it made):
 
-- ``("open", path, did, signing_key, prefix, size)`` → ``("opened", rev, commit_cid)`` or ``("refused", code,
+- ``("open", path, did, signing_key, prefix, size)`` → ``("opened", rev, commit_cid, data_cid)`` or ``("refused", code,
   message)``: the export at ``path`` is indexed and its commit verified; a session replaces the one before.
 - ``("next",)`` → ``("rows", [RecordRow, ...])`` (at most ``size``), ``("end",)``, or ``("refused", code, message)``
   when the walk meets a broken tree or a missing or forged block.
@@ -60,7 +60,7 @@ class Session:
         with open(path, "rb") as file:  # a mapping or the bytes read outlive the file
             self._repo = open_verified(file, did=did, signing_key=signing_key)
         self._rows = record_rows(self._repo, prefix, size)
-        return ("opened", self._repo.rev, self._repo.commit_cid)
+        return ("opened", self._repo.rev, self._repo.commit_cid, self._repo.data_cid)
 
     def next(self) -> tuple[object, ...]:
         if self._rows is None:

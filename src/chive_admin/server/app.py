@@ -146,7 +146,12 @@ def create_app(
             await engine.start(services)
             if settings.firehose_url:
                 services.live = LiveIndexer(
-                    settings.firehose_url, db, identities, engine, allow_private=settings.allow_private_network
+                    settings.firehose_url,
+                    db,
+                    identities,
+                    services.handles,
+                    engine,
+                    allow_private=settings.allow_private_network,
                 )
                 live_task = asyncio.create_task(services.live.run(), name="live-indexer")
             await announce(services)

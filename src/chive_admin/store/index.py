@@ -252,6 +252,7 @@ async def upsert_repo(
     pds_url: str | None = None,
     status: str = "active",
     rev: str | None = None,
+    data_cid: str | None = None,
     synced: bool = False,
 ) -> None:
     """Create or update a repo row. Its PDS joins the registry: every host the index holds records from is one
@@ -259,25 +260,53 @@ async def upsert_repo(
 
     ``handle`` is the *verified* handle (``None``: none verified, so none is stored), stored lowercased; a caller
     that did not verify one leaves it out and the stored one stays. ``first_seen_at`` is set when the row is made
-    and never changed."""
+    and never changed. ``data_cid`` is the MST root of ``rev``, when the snapshot that gave ``rev`` knows it."""
     if pds_url is not None:
         await ensure_pds(conn, pds_url, now)
     keep = isinstance(handle, KeepHandle)
     stored = None if isinstance(handle, KeepHandle) or handle is None else handle.lower()
     await conn.execute(
-        "INSERT INTO repos (did, handle, pds_url, status, rev, last_synced_at, updated_at, first_seen_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO repos (did, handle, pds_url, status, rev, data_cid, last_synced_at, updated_at, first_seen_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (did) DO UPDATE SET"
         f"   handle = {'repos.handle' if keep else 'excluded.handle'},"
         "   pds_url = coalesce(excluded.pds_url, repos.pds_url),"
         "   status = excluded.status,"
         "   rev = coalesce(excluded.rev, repos.rev),"
-        # a snapshot's rev comes without its data root: the one kept was another rev's
-        "   data_cid = CASE WHEN excluded.rev IS NULL THEN repos.data_cid END,"
+        # a new rev comes with its own data root, or none (a listing): the one kept was another rev's
+        "   data_cid = CASE WHEN excluded.rev IS NULL THEN repos.data_cid ELSE excluded.data_cid END,"
         "   last_synced_at = coalesce(excluded.last_synced_at, repos.last_synced_at),"
         "   updated_at = excluded.updated_at",
-        (did, stored, pds_url, status, rev, now if synced else None, now, now),
+        (did, stored, pds_url, status, rev, data_cid if rev is not None else None, now if synced else None, now, now),
     )
+
+
+async def set_repo_status(conn: Conn, did: str, status: str, now: str) -> str | None:
+    """Set a held repository's hosting status; the status it had (``None``: the index does not hold it)."""
+    row = await conn.fetchone("SELECT status FROM repos WHERE did = ?", (did,))
+    if row is None:
+        return None
+    await conn.execute("UPDATE repos SET status = ?, updated_at = ? WHERE did = ?", (status, now, did))
+    return str(row[0])
+
+
+async def set_repo_identity(conn: Conn, did: str, handle: str | None, pds_url: str | None, now: str) -> bool:
+    """A held repository's verified handle (``None``: none verified) and, when known, its PDS (registered);
+    ``False`` when the index does not hold it."""
+    if await conn.fetchone("SELECT 1 FROM repos WHERE did = ?", (did,)) is None:
+        return False
+    if pds_url is not None:
+        await ensure_pds(conn, pds_url, now)
+    await conn.execute(
+        "UPDATE repos SET handle = ?, pds_url = coalesce(?, pds_url), updated_at = ? WHERE did = ?",
+        (None if handle is None else handle.lower(), pds_url, now, did),
+    )
+    return True
+
+
+async def forget_repo_head(conn: Conn, did: str, now: str) -> None:
+    """No rev is held any more (the repository was purged): whatever comes next is synced whole."""
+    await conn.execute("UPDATE repos SET rev = NULL, data_cid = NULL, updated_at = ? WHERE did = ?", (now, did))
 
 
 @dataclass(frozen=True)

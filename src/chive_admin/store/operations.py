@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from typing import Any
 
-from chive_admin.store.sql import Conn, Dialect, Row, fetch_int
+from chive_admin.store.sql import Conn, Dialect, Row, any_of, fetch_int
 
 #: the channel a trigger NOTIFYs on PostgreSQL; every process LISTENs on it (``postgres_db``)
 WORK_CHANNEL = "chive_admin_work"
@@ -110,6 +110,19 @@ def canonical_json(value: Any) -> str:
 
 def params_hash(op_type: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(f"{op_type}\n{canonical_json(params)}".encode()).hexdigest()
+
+
+async def active_among(conn: Conn, op_type: str, params: Sequence[dict[str, Any]]) -> list[int]:
+    """Which of ``params`` (by position) an op of ``op_type`` is queued or running with."""
+    if not params:
+        return []
+    hashes = {params_hash(op_type, p): i for i, p in enumerate(params)}
+    where, args = any_of(conn.dialect, "params_hash", list(hashes))
+    rows = await conn.fetchall(
+        f"SELECT params_hash FROM operations WHERE type = ? AND status IN ('queued', 'running') AND {where}",
+        (op_type, *args),
+    )
+    return sorted(hashes[str(row[0])] for row in rows)
 
 
 async def _one(conn: Conn, sql: str, args: Sequence[Any]) -> Operation | None:

@@ -77,9 +77,38 @@ class Commit:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """``#identity``: the DID's document or handle may have changed (the event's handle is a hint, not verified)."""
+
+    seq: int
+    did: str
+
+
+@dataclass(frozen=True)
+class Account:
+    """``#account``: the hosting status of an account, as the source sees it."""
+
+    seq: int
+    did: str
+    active: bool
+    #: why an inactive account is: ``takendown``, ``suspended``, ``deleted``, ``deactivated``… (None when active)
+    status: str | None
+
+
+@dataclass(frozen=True)
+class Sync:
+    """``#sync``: the repository's current commit, with no diff; the index resyncs when it is not where it stands."""
+
+    seq: int
+    did: str
+    rev: str
+    #: a CAR whose root is the signed commit
+    blocks: bytes
+
+
+@dataclass(frozen=True)
 class Passing:
-    """A sequenced event the indexer does not act on in this version (``#identity``, ``#account``, ``#sync``, and
-    types it does not know): its sequence still moves the cursor."""
+    """A sequenced event of a type the indexer does not know: its sequence still moves the cursor."""
 
     seq: int
     kind: str
@@ -117,7 +146,9 @@ class Disconnected:
     too_large: bool = False
 
 
-Event = Commit | Passing | Info | StreamError | Undecodable | Connected | Disconnected
+#: the events that carry a sequence number, which the cursor follows
+Sequenced = Commit | Identity | Account | Sync | Passing
+Event = Commit | Identity | Account | Sync | Passing | Info | StreamError | Undecodable | Connected | Disconnected
 
 
 class BadFrame(ValueError):
@@ -187,6 +218,14 @@ def _decode(data: bytes) -> Event:
             ops=_ops(body.get("ops")),
             too_big=body.get("tooBig") is True,
         )
+    if kind == "#identity":
+        return Identity(seq, _field(body, "did", str))
+    if kind == "#account":
+        active = _field(body, "active", bool)
+        status = _field(body, "status", str, optional=True)
+        return Account(seq, _field(body, "did", str), active, None if active else (status or "inactive")[:40])
+    if kind == "#sync":
+        return Sync(seq, _field(body, "did", str), _field(body, "rev", str), _field(body, "blocks", bytes))
     did = body.get("did")
     return Passing(seq, kind[:40], did if isinstance(did, str) else None)
 

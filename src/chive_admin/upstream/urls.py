@@ -24,3 +24,12 @@ def normalise_service_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def registry_key(endpoint: str) -> str:
+    """The PDS named by a DID document, as the registry keys hosts (pds-scan's form, so that ``https://PDS.example/``
+    and ``https://pds.example`` are one row); an endpoint that is more than an origin is kept as given."""
+    try:
+        return normalise_service_url(endpoint)
+    except ValueError:
+        return endpoint.rstrip("/")

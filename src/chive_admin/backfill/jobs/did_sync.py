@@ -7,7 +7,6 @@ download, so a resumed sync fetches it again; applying it is idempotent by (uri,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from pydantic import field_validator
@@ -19,7 +18,7 @@ from chive_admin.backfill.items import Item, RecordItem
 from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
 from chive_admin.clock import now_stamp
 from chive_admin.ingest.export_readers import ReaderFailed
-from chive_admin.ingest.fetch import RepoContents, stream_by_export, stream_by_listing
+from chive_admin.ingest.fetch import RepoStream, stream_by_export, stream_by_listing
 from chive_admin.ingest.hosting import hosting_status, is_hosted
 from chive_admin.ingest.retry_record import retry_record
 from chive_admin.ingest.write import apply_records, remove_records
@@ -28,18 +27,9 @@ from chive_admin.repo.car import RepoVerificationError
 from chive_admin.repo.validate import CHIVE_PREFIX
 from chive_admin.store import index
 from chive_admin.upstream.errors import MethodNotImplemented, UpstreamError
-from chive_admin.upstream.urls import normalise_service_url
+from chive_admin.upstream.urls import registry_key
 
 _IDENTITY_FAILURES = {"not_found": "did_not_found", "tombstoned": "did_tombstoned"}
-
-
-def _registry_key(endpoint: str) -> str:
-    """The PDS named by a DID document, as the registry keys hosts (pds-scan's form, so that ``https://PDS.example/``
-    and ``https://pds.example`` are one row); an endpoint that is more than an origin is kept as given."""
-    try:
-        return normalise_service_url(endpoint)
-    except ValueError:
-        return endpoint.rstrip("/")
 
 
 class DidSyncParams(JobParams):
@@ -78,7 +68,7 @@ class DidSync(Job[DidSyncParams, None]):
             raise JobFailed("no_pds_endpoint", f"{did} names no #atproto_pds service", {"did": did})
         if not identity.signing_key:
             raise JobFailed("no_signing_key", f"{did} has no #atproto verification key", {"did": did})
-        pds = _registry_key(identity.pds)
+        pds = registry_key(identity.pds)
         # the document as it is now, its handle resolved now: a handle changed upstream is what this sync stores
         handle = await ctx.services.handles.verified(did, identity.handle, fresh=True)
 
@@ -95,7 +85,7 @@ class DidSync(Job[DidSyncParams, None]):
                     stream = await stream_by_listing(client, pds, did, prefix=self.scope)
                 ctx.stage("writing_records")
                 async with aclosing(stream):
-                    await self._write(ctx, did, pds, handle, stream.rev, stream.parts)
+                    await self._write(ctx, did, pds, handle, stream)
             except RepoVerificationError as exc:
                 check = {"did": did, "pds": pds, "check": exc.code}
                 raise JobFailed("repo_verification_failed", str(exc), check) from None
@@ -117,8 +107,7 @@ class DidSync(Job[DidSyncParams, None]):
         did: str,
         pds: str,
         handle: str | None,
-        rev: str | None,
-        parts: AsyncIterator[RepoContents],
+        stream: RepoStream,
     ) -> None:
         """Write the parts as they are read (each its own batch), then delete what the repository no longer holds.
 
@@ -129,7 +118,7 @@ class DidSync(Job[DidSyncParams, None]):
         ctx.progress.counts = {}
         since = now_stamp()  # every record written below is verified at or after this
         registered = False
-        async for part in parts:  # both streams hold only the collections within ``scope``
+        async for part in stream.parts:  # both streams hold only the collections within ``scope``
             if not part.records and not part.invalid:
                 continue
             async with ctx.batch() as conn:
@@ -150,7 +139,15 @@ class DidSync(Job[DidSyncParams, None]):
             gone = [uri for uri in stale if uri.split("/")[3].startswith(self.scope)]
             ctx.count("deleted", await remove_records(conn, gone))
             await index.upsert_repo(
-                conn, did, now_stamp(), handle=handle, pds_url=pds, status="active", rev=rev, synced=True
+                conn,
+                did,
+                now_stamp(),
+                handle=handle,
+                pds_url=pds,
+                status="active",
+                rev=stream.rev,
+                data_cid=stream.data_cid,
+                synced=True,
             )
             await index.set_repo_hidden(conn, did, False)
 
