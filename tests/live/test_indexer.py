@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import Any, cast
 
+from cbrrr import decode_multi_dag_cbor_in_violation_of_the_spec
 from support.engine import engine_config
 from support.firehose import Repo, ScriptedSource, error_frame, frame, info_frame, scripted_source
 from support.jwts import SigningKey
@@ -245,3 +246,227 @@ async def test_stream_troubles_are_counted_and_the_cursor_holds(db: Database) ->
     # the OutdatedCursor's gap is repaired by a freshness-scan
     assert stats.gaps == 1
     assert await queued(db) == [("freshness-scan", {"tier": "all"})]
+
+
+def account(seq: int, did: str, active: bool, status: str | None = None) -> bytes:
+    body: dict[str, object] = {"seq": seq, "did": did, "active": active, "time": "2026-12-06T00:00:00.000Z"}
+    if status is not None:
+        body["status"] = status
+    return frame({"op": 1, "t": "#account"}, body)
+
+
+async def visible(db: Database, did: str) -> set[str]:
+    async with db.read() as conn:
+        rows = await conn.fetchall("SELECT uri FROM records WHERE did = ? AND hidden = 0", (did,))
+    return {str(r[0]) for r in rows}
+
+
+async def repo_status(db: Database, did: str) -> str:
+    async with db.read() as conn:
+        row = await conn.fetchone("SELECT status FROM repos WHERE did = ?", (did,))
+    assert row is not None
+    return str(row[0])
+
+
+async def test_account_events_hide_bring_back_and_purge(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    frames = {1: repo.commit(1, put={"pub.chive.review.comment/a": comment()})}
+    source = ScriptedSource(from_cursor(frames), hold=True)
+    uri = f"at://{DID}/pub.chive.review.comment/a"
+    async with scripted_source(source):
+        async with indexing(db, source, repo) as live:
+            await until(lambda: live.stats.cursor == 1)
+        assert await visible(db, DID) == {uri}
+        # an account the index does not hold is no business of it
+        frames[2] = account(2, "did:plc:someoneelsesomeoneelse", False, "takendown")
+        frames[3] = account(3, DID, False, "takendown")
+        async with indexing(db, source, repo) as live:
+            await until(lambda: live.stats.cursor == 3)
+        assert await visible(db, DID) == set()
+        assert set(await held(db, DID)) == {uri}  # hidden, not gone
+        assert await repo_status(db, DID) == "takendown"
+        assert await queued(db) == []
+        frames[4] = account(4, DID, True)
+        frames[5] = account(5, DID, True)  # the same status again changes nothing
+        async with indexing(db, source, repo) as live:
+            await until(lambda: live.stats.cursor == 5)
+            assert live.stats.accounts == 2
+        assert await visible(db, DID) == {uri}
+        assert await repo_status(db, DID) == "active"
+        # what changed while it was away is not in the stream: the repository is synced again
+        assert await queued(db) == [("did-sync", {"did": DID})]
+        frames[6] = account(6, DID, False, "deleted")
+        async with indexing(db, source, repo) as live:
+            await until(lambda: live.stats.cursor == 6)
+    assert await held(db, DID) == {}
+    assert await repo_status(db, DID) == "deleted"
+    async with db.read() as conn:
+        head = (await index.repo_heads(conn, [DID]))[DID]
+    assert (head.rev, head.data_cid) == (None, None)
+
+
+def identity_frame(seq: int, did: str) -> bytes:
+    return frame({"op": 1, "t": "#identity"}, {"seq": seq, "did": did, "handle": "ignored.test"})
+
+
+async def test_identity_events_store_the_verified_handle_and_the_pds(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    keys = Keys(repo)
+    keys.documents[DID] = ("New.Example.Test", "https://PDS2.example.test/")
+    keys.handles["new.example.test"] = DID
+    frames = {1: identity_frame(1, DID)}
+    source = ScriptedSource(from_cursor(frames), hold=True)
+
+    async def stored() -> tuple[object, ...]:
+        async with db.read() as conn:
+            row = await conn.fetchone("SELECT handle, pds_url FROM repos WHERE did = ?", (DID,))
+            pdses = await index.known_pds_urls(conn)
+        assert row is not None
+        return (row[0], row[1], "https://pds2.example.test" in pdses)
+
+    async with scripted_source(source):
+        async with indexing(db, source, keys=keys) as live:
+            await until(lambda: live.stats.cursor == 1)
+        assert await stored() == ("new.example.test", "https://pds2.example.test", True)
+        # the document now claims a handle that does not resolve back: no handle is stored, not the claim
+        keys.documents[DID] = ("stolen.example.test", "https://pds2.example.test")
+        keys.handles["stolen.example.test"] = "did:plc:theownertheownertheowner"
+        frames[2] = identity_frame(2, DID)
+        async with indexing(db, source, keys=keys) as live:
+            await until(lambda: live.stats.cursor == 2)
+            assert live.stats.identities == 1
+        assert await stored() == (None, "https://pds2.example.test", True)
+
+
+def sync_frame(seq: int, repo: Repo, signer: SigningKey | None = None) -> bytes:
+    """A #sync of ``repo`` as it stands (its last commit's CAR, which carries the commit block as its root)."""
+    commit = repo.commit(seq, signer=signer)  # a commit with no ops: the same data root under a new rev
+    body = decode_body(commit)
+    return frame({"op": 1, "t": "#sync"}, {"seq": seq, "did": repo.did, "rev": body["rev"], "blocks": body["blocks"]})
+
+
+def decode_body(data: bytes) -> dict[str, Any]:
+    parts = list(decode_multi_dag_cbor_in_violation_of_the_spec(data))
+    body = parts[1]
+    assert isinstance(body, dict)
+    return body
+
+
+async def test_sync_events_move_the_head_or_resync(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    frames = {1: repo.commit(1, put={"pub.chive.review.comment/a": comment()})}
+    # the same records under a newer rev: the head moves, nothing is synced
+    frames[2] = sync_frame(2, repo)
+    source = ScriptedSource(from_cursor(frames), hold=True)
+    async with scripted_source(source):
+        async with indexing(db, source, repo) as live:
+            await until(lambda: live.stats.cursor == 2)
+            assert (live.stats.syncs, live.stats.applied, live.stats.resyncs) == (1, 2, 0)
+        async with db.read() as conn:
+            assert (await index.repo_heads(conn, [DID]))[DID].rev == repo.rev
+        # a forged #sync is refused; an older one is a replay
+        forged = sync_frame(3, Repo(DID, records=dict(repo.records), rev_counter=repo.rev_counter + 5), SigningKey())
+        frames[3] = forged
+        frames[4] = frame({"op": 1, "t": "#sync"}, {**decode_body(frames[2]), "seq": 4})
+        # records changed out of the stream's sight: a #sync with another data root resyncs
+        repo.records["pub.chive.review.comment/b"] = b"\xa0"
+        frames[5] = sync_frame(5, repo)
+        async with indexing(db, source, repo) as live:
+            await until(lambda: live.stats.cursor == 5)
+            assert (live.stats.refused, live.stats.replayed, live.stats.resyncs) == (1, 1, 1)
+    assert await queued(db) == [("did-sync", {"did": DID})]
+
+
+async def syncing(db: Database, did: str) -> str:
+    """A did-sync of ``did`` queued (the engine is not started: it stays queued until cancelled)."""
+    async with db.write() as conn:
+        op, _ = await operations.insert_or_reuse(
+            conn,
+            op_id=f"op-{did[-6:]}",
+            op_type="did-sync",
+            params={"did": did},
+            started_by=None,
+            now=now_stamp(),
+            max_queued=10,
+        )
+    return op.id
+
+
+async def sync_ends(db: Database, op_id: str, repo: Repo, snapshot: dict[str, bytes], rev: str, data: str) -> None:
+    """What a did-sync's last batch does: the records of its export, its rev and data root; then it ends."""
+    async with db.write() as conn:
+        await conn.execute("DELETE FROM records WHERE did = ?", (repo.did,))
+        for path in snapshot:
+            collection, _, rkey = path.partition("/")
+            await index.upsert_records(
+                conn,
+                [index.IndexedRecord.from_parts(repo.did, collection, rkey, "cid-" + rkey, comment())],
+                now_stamp(),
+            )
+        await index.upsert_repo(conn, repo.did, now_stamp(), rev=rev, data_cid=data)
+        await operations.request_cancel(conn, op_id, now_stamp())
+
+
+async def test_commits_of_a_repository_being_synced_wait_for_its_snapshot(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    op_id = await syncing(db, DID)
+    frames = {seq: repo.commit(seq, put={f"pub.chive.review.comment/{seq}": comment()}) for seq in (1, 2)}
+    # the sync's export was made here: it holds commits 1 and 2
+    snapshot, rev, data = dict(repo.records), repo.rev, repo.data
+    assert rev is not None
+    assert data is not None
+    frames[3] = repo.commit(3, put={"pub.chive.review.comment/3": comment()}, delete=("pub.chive.review.comment/1",))
+    source = ScriptedSource(from_cursor(frames), hold=True)
+    async with scripted_source(source), indexing(db, source, repo) as live:
+        await until(lambda: live.stats.cursor == 3)
+        assert live.stats.held == 3
+        assert await held(db, DID) == {}  # nothing applied under the sync's feet
+        await sync_ends(db, op_id, repo, snapshot, rev, data.encode("base32"))
+        await until(lambda: live.stats.handed_over == 3)
+        await until(lambda: live.stats.applied == 1)
+        assert live.stats.replayed == 2  # in the snapshot already
+    assert set(await held(db, DID)) == {f"at://{DID}/pub.chive.review.comment/{n}" for n in (2, 3)}
+    async with db.read() as conn:
+        assert (await index.repo_heads(conn, [DID]))[DID].rev == repo.rev
+    assert await queued(db) == []
+
+
+async def test_a_held_commit_that_does_not_chain_from_the_snapshot_resyncs(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    op_id = await syncing(db, DID)
+    frames = {1: repo.commit(1, put={"pub.chive.review.comment/1": comment()})}
+    source = ScriptedSource(from_cursor(frames), hold=True)
+    async with scripted_source(source), indexing(db, source, repo) as live:
+        await until(lambda: live.stats.held == 1)
+        # a snapshot from another branch of history than the held commit's (its data root is not prevData)
+        await sync_ends(db, op_id, repo, {}, "3a0000000000", "bafyreiother")
+        await until(lambda: live.stats.resyncs == 1)
+    assert await queued(db) == [("did-sync", {"did": DID})]
+
+
+async def test_the_hold_is_bounded_and_an_overflowing_repository_is_synced_again(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    op_id = await syncing(db, DID)
+    frames = {seq: repo.commit(seq, put={f"pub.chive.review.comment/{seq}": comment()}) for seq in (1, 2, 3)}
+    source = ScriptedSource(from_cursor(frames), hold=True)
+    bound = HeldCommits(max_commits=2)
+    async with scripted_source(source), indexing(db, source, repo, held=bound) as live:
+        await until(lambda: live.stats.cursor == 3)
+        assert bound.commits == 0  # dropped whole, and no more taken in
+        assert bound.dids() == {DID}
+        await sync_ends(db, op_id, repo, {}, "3a0000000000", "bafyreiother")
+        await until(lambda: not bound)
+        assert live.stats.handed_over == 0
+    assert await queued(db) == [("did-sync", {"did": DID})]

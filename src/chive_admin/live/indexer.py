@@ -134,7 +134,7 @@ class LiveIndexer:
         self.db = db
         self.identities = identities
         self.handles = handles
-        self._held = held or HeldCommits()
+        self._held = held if held is not None else HeldCommits()
         self.engine = engine
         self.batch_size = batch_size
         self.stats = LiveStats()

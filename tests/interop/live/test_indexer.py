@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -137,3 +138,112 @@ async def test_commits_flow_into_the_index_and_a_restart_resumes_from_the_cursor
         held = await indexed(client, author.did)
         assert {held[ref.uri][1] for ref in made} == {1}
         assert held[first.uri][1] == 2  # written by the did-sync, rewritten once by the update
+
+
+async def hidden_and_status(client: httpx.AsyncClient, did: str) -> tuple[set[bool], str | None]:
+    async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
+        rows = await conn.fetchall("SELECT hidden FROM records WHERE did = ?", (did,))
+        repo = await conn.fetchone("SELECT status FROM repos WHERE did = ?", (did,))
+    return {bool(r[0]) for r in rows}, None if repo is None else str(repo[0])
+
+
+def state_is(client: httpx.AsyncClient, did: str, hidden: set[bool], status: str) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await hidden_and_status(client, did) == (hidden, status)
+
+    return check
+
+
+async def test_account_status_from_the_pds_hides_brings_back_and_purges(
+    db_target: DbTarget, testnet: Testnet, pds: PdsClient
+) -> None:
+    settings = settings_for(db_target, testnet)
+    author: Account = pds.create_account(prefix="acct")
+    other: Account = pds.create_account(prefix="acct")
+    async with live(settings) as client:
+        for account in (author, other):
+            pds.create_record(account, records.COMMENT, records.review_comment(eprint_uri=EPRINT))
+            await until(mirrored(client, pds, account.did))
+        pds.deactivate_account(author)
+        await until(state_is(client, author.did, {True}, "deactivated"))
+        pds.activate_account(author)
+        await until(state_is(client, author.did, {False}, "active"))
+        # back: synced again, since what changed while it was away is not in the stream
+        pds.create_record(author, records.COMMENT, records.review_comment(eprint_uri=EPRINT))
+        await until(mirrored(client, pds, author.did))
+        pds.takedown_account(other.did)
+        await until(state_is(client, other.did, {True}, "takendown"))
+        pds.delete_account_admin(author.did)
+        await until(state_is(client, author.did, set(), "deleted"))
+        stats = indexer_of(client).stats
+        assert stats.refused == 0
+        assert stats.accounts >= 4
+
+
+async def test_a_did_sync_under_live_commits_ends_with_the_index_equal_to_the_pds(
+    db_target: DbTarget, testnet: Testnet, pds: PdsClient
+) -> None:
+    settings = settings_for(db_target, testnet)
+    author: Account = pds.create_account(prefix="race")
+    async with live(settings) as client:
+        made = pds.bulk_create(
+            author, records.COMMENT, 1500, factory=lambda i: records.review_comment(eprint_uri=EPRINT)
+        )
+        await until(mirrored(client, pds, author.did))
+        indexer = indexer_of(client)
+        started = threading.Event()
+
+        def churn() -> None:
+            """Creates, updates and deletes before, while and after the did-sync below runs."""
+            for i in range(30):
+                if i == 3:
+                    started.set()
+                rkey = made[i].uri.rsplit("/", 1)[1]
+                if i % 3 == 0:
+                    pds.delete_record(author, records.COMMENT, rkey)
+                elif i % 3 == 1:
+                    pds.put_record(author, records.COMMENT, rkey, records.review_comment(eprint_uri=EPRINT, text="v2"))
+                else:
+                    pds.create_record(author, records.COMMENT, records.review_comment(eprint_uri=EPRINT))
+
+        churning = asyncio.create_task(asyncio.to_thread(churn))
+        await asyncio.to_thread(started.wait)
+        trigger = await client.post(
+            f"/xrpc/{ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC}", json={"did": author.did}, headers=ADMIN
+        )
+        assert trigger.status_code == 200, trigger.text
+        await churning
+        await until(mirrored(client, pds, author.did))
+        stats = indexer.stats
+        assert stats.refused == 0
+        # every commit held for the sync's snapshot was judged against it once the sync ended
+        assert stats.handed_over == stats.held
+
+
+async def test_a_cursor_ahead_of_the_pds_is_forgotten_and_the_gap_rescanned(
+    db_target: DbTarget, testnet: Testnet, pds: PdsClient
+) -> None:
+    settings = settings_for(db_target, testnet)
+    author: Account = pds.create_account(prefix="future")
+    async with live(settings) as client:
+        pds.create_record(author, records.COMMENT, records.review_comment(eprint_uri=EPRINT))
+        await until(mirrored(client, pds, author.did))
+    # the PDS was reset, or the cursor is another source's: the PDS answers FutureCursor
+    async with served_app(settings) as admin, admin.app.state.services.db.write() as conn:  # type: ignore[attr-defined]
+        await firehose_cursors.advance(conn, testnet.pds_url, 10**12, "2026-12-06T00:00:00Z")
+    async with served_app(settings) as client:
+        indexer = indexer_of(client)
+
+        async def refused() -> bool:
+            return indexer.stats.stream_errors.get("FutureCursor", 0) >= 1
+
+        await until(refused)
+        await until(connected(indexer))
+        pds.create_record(author, records.COMMENT, records.review_comment(eprint_uri=EPRINT))
+        await until(mirrored(client, pds, author.did))
+        async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
+            committed = await firehose_cursors.get(conn, testnet.pds_url)
+            ops = await operations.history(conn, 20) + await operations.list_active(conn, 20)
+        assert committed is not None
+        assert committed < 10**12
+        assert "freshness-scan" in {op.type for op in ops}
