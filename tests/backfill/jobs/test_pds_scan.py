@@ -4,7 +4,9 @@ tests/interop/backfill/test_pds_scan.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,6 +21,7 @@ from support.resume import ended, left_off
 from support.scripted import Answer, Script, scripted_server
 
 from chive_admin._generated import ids
+from chive_admin.clock import now_stamp
 from chive_admin.ingest import listing
 from chive_admin.ingest.write import apply_records
 from chive_admin.store import index, operations, work_items
@@ -136,3 +139,39 @@ async def test_a_repository_stored_while_listing_its_records_resumes_at_its_posi
 def indexed(rkey: str) -> IndexedRecord:
     record = comment(rkey)
     return IndexedRecord.from_parts(LISTED, records.COMMENT, rkey, record["cid"], record["value"])
+
+
+async def test_a_repository_whose_head_moves_while_it_is_listed_is_synced_again(
+    app: Starlette, pds: tuple[str, Script]
+) -> None:
+    url, script = pds
+    listing_started, go_on = threading.Event(), threading.Event()
+
+    def slow(request: Request) -> Answer:
+        if request.url.path.endswith(ids.COM_ATPROTO_REPO_LIST_RECORDS):
+            listing_started.set()
+            go_on.wait(30)
+        return answer(request)
+
+    script.default = slow
+    db = app.state.services.db
+    async with db.write() as conn:
+        await index.upsert_repo(conn, LISTED, now_stamp(), pds_url=url, rev="3kaaaaaaaaa22")
+    repository = {"pds": url, "handle": "a.test", "collections": [records.COMMENT], "next": 0, "since": SINCE}
+    op_id = await left_off(
+        app,
+        "pds-scan",
+        {"pdsUrl": url},
+        {"phase": "fetching"},
+        progress=operations.Progress(stage="fetching_records", total_repos=1),
+        work={LISTED: {**repository, **listing.START.to_json(), "done": False}},
+    )
+    await asyncio.to_thread(listing_started.wait, 30)
+    # a live commit lands while the listing is under way: a page listed before it may be older than it
+    async with db.write() as conn:
+        await index.set_repo_head(conn, LISTED, "3kbbbbbbbbb22", "bafyreidata", now_stamp())
+    go_on.set()
+    assert (await ended(app, op_id)).status == "completed"
+    async with db.read() as conn:
+        queued = await operations.list_active(conn, 10) + await operations.history(conn, 10)
+    assert any(op.type == "did-sync" and op.params == {"did": LISTED} for op in queued)
