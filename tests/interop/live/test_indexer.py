@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -247,3 +248,39 @@ async def test_a_cursor_ahead_of_the_pds_is_forgotten_and_the_gap_rescanned(
         assert committed is not None
         assert committed < 10**12
         assert "freshness-scan" in {op.type for op in ops}
+
+
+async def test_an_outdated_cursor_goes_on_from_the_oldest_event_and_the_gap_is_rescanned(
+    db_target: DbTarget, testnet_install_dir: Path
+) -> None:
+    # a PDS that replays only the last second of its sequence: a cursor older than that is outdated
+    net = Testnet(testnet_install_dir, extra_env={"TESTNET_PDS_BACKFILL_LIMIT_MS": "1000"}).start()
+    try:
+        info = net.info
+        with PdsClient(net.pds_url, admin_password=info.admin_password, handle_domain=info.handle_domain) as pds:
+            settings = settings_for(db_target, net)
+            author: Account = pds.create_account(prefix="old")
+            async with live(settings) as client:
+                pds.create_record(author, records.COMMENT, records.review_comment(eprint_uri=EPRINT))
+                await until(mirrored(client, pds, author.did))
+            # while the server is down, more than the window passes
+            missed = pds.create_record(author, records.COMMENT, records.review_comment(eprint_uri=EPRINT))
+            await asyncio.sleep(1.5)
+            async with live(settings) as client:
+                indexer = indexer_of(client)
+
+                async def outdated() -> bool:
+                    return indexer.stats.gaps >= 1
+
+                await until(outdated)
+                assert indexer.stats.infos == 1
+                # the stream goes on. The next commit does not chain from what the index holds (the missed one is
+                # between them): its repository is synced, the missed record with it
+                pds.create_record(author, records.COMMENT, records.review_comment(eprint_uri=EPRINT))
+                await until(mirrored(client, pds, author.did))
+                assert missed.uri in await indexed(client, author.did)
+                async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
+                    ops = await operations.history(conn, 20) + await operations.list_active(conn, 20)
+                assert "freshness-scan" in {op.type for op in ops}
+    finally:
+        net.close()

@@ -19,6 +19,7 @@
 //   TESTNET_DATA_DIR      where both PDSes keep their SQLite files and blobs; default: a fresh temp dir,
 //                         removed on exit. If given, the caller owns (and removes) it.
 //   TESTNET_PLC_PORT, TESTNET_PDS_PORT, TESTNET_PDS2_PORT  fixed ports (default: free ports).
+//   TESTNET_PDS_BACKFILL_LIMIT_MS  how far back the first PDS's subscribeRepos replays (default: a day).
 //   TESTNET_HOST          address every server binds to (default 127.0.0.1; loopback only, please).
 //   TESTNET_CLOSE_TIMEOUT_MS  give up closing after this long and exit 1 (default 20000).
 //   LOG_ENABLED, LOG_LEVEL, LOG_SYSTEMS  dev-env/PDS logging (pino), sent to stderr. pino reopens
@@ -78,6 +79,14 @@ const portFromEnv = (name) => {
     throw new Error(`${name}=${raw} is not a TCP port`);
   }
   return port;
+};
+
+const millisFromEnv = (name) => {
+  const raw = process.env[name];
+  if (!raw) return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms <= 0) throw new Error(`${name}=${raw} is not a positive number of milliseconds`);
+  return ms;
 };
 
 const loadDevEnv = async () => {
@@ -187,7 +196,12 @@ const main = async () => {
 
   net = await TestNetworkNoAppView.create({
     plc: definedOnly({ port: portFromEnv('TESTNET_PLC_PORT') }),
-    pds: definedOnly({ port: portFromEnv('TESTNET_PDS_PORT'), ...(await pdsStorage(dataDir, 'pds')) }),
+    pds: definedOnly({
+      port: portFromEnv('TESTNET_PDS_PORT'),
+      // how far back subscribeRepos replays (a day by default): a short window makes an old cursor outdated
+      repoBackfillLimitMs: millisFromEnv('TESTNET_PDS_BACKFILL_LIMIT_MS'),
+      ...(await pdsStorage(dataDir, 'pds')),
+    }),
   });
   if (closing) return;
 
