@@ -26,11 +26,13 @@ def export(tmp_path: Path, count: int) -> tuple[Path, bytes]:
 
 def test_a_session_opens_reads_every_part_in_order_then_ends(tmp_path: Path) -> None:
     path, car = export(tmp_path, 25)
-    expected = list(record_rows(open_verified(io.BytesIO(car), did=DID, signing_key=KEY.did_key), "pub.chive.", 10))
+    repo = open_verified(io.BytesIO(car), did=DID, signing_key=KEY.did_key)
+    expected = list(record_rows(repo, "pub.chive.", 10))
     session = Session()
 
     opened = session.handle(("open", str(path), DID, KEY.did_key, "pub.chive.", 10))
-    assert opened == ("opened", "3kabcdefghi22", opened[2])
+    # the rev and data root a did-sync records as the repository's head
+    assert opened == ("opened", "3kabcdefghi22", repo.commit_cid, repo.data_cid)
     parts = [session.handle(("next",)) for _ in range(3)]
     assert parts == [("rows", rows) for rows in expected]
     assert session.handle(("next",)) == ("end",)
