@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from support.plc_view import plc_view
 
 from chive_admin._generated import ids
 from chive_admin.backfill.jobs import did_sync
+from chive_admin.repo.car import open_verified
 from chive_admin.settings import Settings
 from chive_admin.store.target import DbTarget
 from testnet import records
@@ -79,10 +81,14 @@ async def test_did_sync_finds_the_second_pds_and_mirrors_changes(
     assert first["counts"] == {"inserted": 121, "updated": 0, "unchanged": 0, "deleted": 0}
     assert await indexed(client, author.did) == upstream(pds2, author.did)
     async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
-        repo = await conn.fetchall("SELECT pds_url, handle, rev FROM repos WHERE did = ?", (author.did,))
+        repo = await conn.fetchall("SELECT pds_url, handle, rev, data_cid FROM repos WHERE did = ?", (author.did,))
     assert repo[0][0] == testnet.pds2_url  # found through the PLC document, not told
     assert repo[0][1] == author.handle
-    assert repo[0][2]
+    # the head a live commit must chain from: the export's rev and its MST root
+    exported = open_verified(
+        io.BytesIO(pds2.get_repo(author.did)), did=author.did, signing_key=testnet.signing_key(author.did)
+    )
+    assert (repo[0][2], repo[0][3]) == (exported.rev, exported.data_cid)
 
     pds2.delete_record(author, records.COMMENT, comments[0].rkey)
     updated = pds2.put_record(
