@@ -3,13 +3,20 @@ tests/interop/backfill/test_freshness_scan.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+
 from conftest import AppFactory, running_client
+from starlette.requests import Request
 from support.auth import FixedTokens
 from support.engine import engine_config
 from support.resume import ended, left_off
+from support.scripted import Answer, scripted_server
 
+from chive_admin.clock import now_stamp
 from chive_admin.ingest.write import apply_records
-from chive_admin.store import dead_letters
+from chive_admin.store import dead_letters, index, operations
 from chive_admin.store.index import IndexedRecord
 from testnet import records
 
@@ -38,3 +45,38 @@ async def test_a_scan_stored_by_the_previous_version_resumes_after_its_last_repo
     assert (op.status, op.attempts, op.progress.records_processed) == ("partial", 2, 2)
     assert op.checkpoint == {"before": "2026-06-01T00:00:00.000000Z", "after": SECOND}
     assert [(e.error_type, e.item) for e in parked] == [("no_pds", {"kind": "repo", "did": SECOND})]
+
+
+async def test_records_fetched_while_a_live_commit_moved_the_head_are_not_written(make_app: AppFactory) -> None:
+    listing_started, go_on = threading.Event(), threading.Event()
+    stale = comment(FIRST, 1)
+
+    def answer(request: Request) -> Answer:
+        """The PDS: the record as it was before the live commit (another CID)."""
+        listing_started.set()
+        go_on.wait(30)
+        body = {"uri": stale.uri, "cid": "bafyreiolderversion", "value": stale.value}
+        return Answer(200, json.dumps(body).encode())
+
+    app = make_app(authenticator=FixedTokens(), engine_config=engine_config(workers=1, poll_seconds=0.05))
+    with scripted_server() as (url, script):
+        script.default = answer
+        async with running_client(app) as _:
+            db = app.state.services.db
+            async with db.write() as conn:
+                await apply_records(conn, [stale], VERIFIED)
+                await index.upsert_repo(conn, FIRST, now_stamp(), pds_url=url, rev="3kaaaaaaaaa22")
+            op_id = await left_off(app, "freshness-scan", {"tier": "all"}, {"before": "2026-06-01T00:00:00.000000Z"})
+            await asyncio.to_thread(listing_started.wait, 30)
+            # the live indexer applies a newer commit of the repository while its record is being fetched
+            async with db.write() as conn:
+                await index.set_repo_head(conn, FIRST, "3kbbbbbbbbb22", "bafyreidata", now_stamp())
+            go_on.set()
+            op = await ended(app, op_id)
+            async with db.read() as conn:
+                held = await index.record_cids(conn, FIRST)
+                ops = await operations.list_active(conn, 10) + await operations.history(conn, 10)
+    assert op.status == "completed"
+    assert op.progress.counts.get("resynced") == 1
+    assert held == {stale.uri: stale.cid}  # not overwritten with what was fetched
+    assert any(o.type == "did-sync" and o.params == {"did": FIRST} for o in ops)

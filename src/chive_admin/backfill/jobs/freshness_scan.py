@@ -19,6 +19,7 @@ from pydantic import Field
 from chive_admin.aio import run_bounded
 from chive_admin.backfill import job_types
 from chive_admin.backfill.context import AnyContext, JobContext
+from chive_admin.backfill.handover import resync_if_moved
 from chive_admin.backfill.items import Item, RecordItem
 from chive_admin.backfill.job import Checkpoint, Job, JobParams, RetryFailed
 from chive_admin.clock import now_stamp, stamp, utc_now
@@ -27,7 +28,7 @@ from chive_admin.ingest.hosting import hosting_status, is_hosted
 from chive_admin.ingest.retry_record import retry_record
 from chive_admin.ingest.write import apply_records, remove_records
 from chive_admin.store import index
-from chive_admin.store.index import StoredRecord
+from chive_admin.store.index import RepoHead, StoredRecord
 from chive_admin.store.sql import Conn
 from chive_admin.upstream.errors import RecordNotFound, UpstreamError
 
@@ -107,6 +108,7 @@ class FreshnessScan(Job[FreshnessParams, FreshnessCheckpoint]):
         async with ctx.db.read() as conn:
             rows = await index.records_to_verify(conn, did, before)
             host = await index.repo_host(conn, did)
+            head = (await index.repo_heads(conn, [did])).get(did)
         pds = host[0] if host else None
         if pds is None:
             await self._unverifiable(ctx, did, rows, "no_pds", "the repository's PDS is not known", None, retrying)
@@ -120,7 +122,7 @@ class FreshnessScan(Job[FreshnessParams, FreshnessCheckpoint]):
             else:
                 await self._unverifiable(ctx, did, rows, "verify_failed", str(exc)[:500], pds, retrying)
             return
-        await self._mirror(ctx, did, pds, rows, upstream, was_active=host is not None and host[1] == "active")
+        await self._mirror(ctx, did, pds, rows, upstream, head, was_active=host is not None and host[1] == "active")
 
     async def _fetch(self, ctx: AnyContext, pds: str, did: str, rows: list[StoredRecord]) -> Upstream:
         client = ctx.services.upstream
@@ -145,7 +147,15 @@ class FreshnessScan(Job[FreshnessParams, FreshnessCheckpoint]):
         return found
 
     async def _mirror(
-        self, ctx: AnyContext, did: str, pds: str, rows: list[StoredRecord], upstream: Upstream, *, was_active: bool
+        self,
+        ctx: AnyContext,
+        did: str,
+        pds: str,
+        rows: list[StoredRecord],
+        upstream: Upstream,
+        head: RepoHead | None,
+        *,
+        was_active: bool,
     ) -> None:
         contents = RepoContents(did=did)
         gone: list[str] = []
@@ -160,19 +170,27 @@ class FreshnessScan(Job[FreshnessParams, FreshnessCheckpoint]):
                 contents.add(row.collection, row.rkey, current[0], current[1])
         async with ctx.batch() as conn:
             now = now_stamp()
-            await index.mark_verified(conn, same, now)
-            await apply_records(conn, contents.records, now)
-            # a record that changed into something invalid must not keep being served in its old form
-            await remove_records(conn, [*gone, *(bad.uri for bad in contents.invalid)])
-            await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
-            if not was_active:  # served again after being hidden
-                await index.upsert_repo(conn, did, now, pds_url=pds, status="active")
-                await index.set_repo_hidden(conn, did, False)
+            # a live commit came while the records were fetched: what was fetched may be older than it
+            resync = await resync_if_moved(ctx, conn, did, head)
+            if not resync:
+                await index.mark_verified(conn, same, now)
+                await apply_records(conn, contents.records, now)
+                # a record that changed into something invalid must not keep being served in its old form
+                await remove_records(conn, [*gone, *(bad.uri for bad in contents.invalid)])
+                await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
+                if not was_active:  # served again after being hidden
+                    await index.upsert_repo(conn, did, now, pds_url=pds, status="active")
+                    await index.set_repo_hidden(conn, did, False)
             ctx.progress.records_processed += len(rows)
             ctx.count("checked", len(rows))
-            ctx.count("unchanged", len(same))
-            ctx.count("updated", len(contents.records))
-            ctx.count("deleted", len(gone))
+            if resync:
+                ctx.count("resynced", len(rows))
+            else:
+                ctx.count("unchanged", len(same))
+                ctx.count("updated", len(contents.records))
+                ctx.count("deleted", len(gone))
+        if resync:
+            ctx.services.engine.wake()
 
     async def _not_hosted(self, ctx: AnyContext, did: str, pds: str, status: str, rows: list[StoredRecord]) -> None:
         async with ctx.batch() as conn:

@@ -21,9 +21,9 @@ from chive_admin.aio import run_bounded
 from chive_admin.auth.identity import IdentityError
 from chive_admin.backfill import job_types
 from chive_admin.backfill.context import AnyContext, JobContext
+from chive_admin.backfill.handover import head_of, resync_if_moved
 from chive_admin.backfill.items import Item, RecordItem
 from chive_admin.backfill.job import Checkpoint, Job, JobFailed, JobParams, Refused, RetryFailed
-from chive_admin.backfill.jobs.did_sync import DidSyncParams
 from chive_admin.clock import now_stamp
 from chive_admin.ingest import listing
 from chive_admin.ingest.fetch import RepoContents, chive_collections
@@ -239,8 +239,7 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
     async def _sync_repo(self, ctx: AnyContext, did: str, work: RepoWork, *, track: bool) -> RepoWork:
         """List every indexed collection of ``did`` from its PDS and mirror it; with ``track``, the position is
         committed with each page so a resumed scan continues where it stopped."""
-        async with ctx.services.db.read() as conn:
-            before = (await index.repo_heads(conn, [did])).get(did)
+        before = await head_of(ctx, did)
         listed = work.listing or await _describe(ctx.services.upstream, work.pds, did)
         while listed.next < len(listed.collections):
             listed = await self._list_collection(ctx, did, work.pds, listed, track=track)
@@ -252,7 +251,7 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
             await remove_records(conn, await index.unverified_since(conn, did, listed.since))
             await index.upsert_repo(conn, did, now, handle=handle, pds_url=work.pds, status="active", synced=True)
             await index.set_repo_hidden(conn, did, False)
-            resync = await _resync_if_moved(ctx, conn, did, before)
+            resync = await resync_if_moved(ctx, conn, did, before)
             if track:
                 await work_items.update(conn, ctx.op_id, did, state="done", info=work.to_json())
                 ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
@@ -306,21 +305,6 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
                 raise
             async with ctx.batch() as conn:
                 await _mark_gone(conn, item.did, item.pds, status)
-
-
-async def _resync_if_moved(ctx: AnyContext, conn: Conn, did: str, before: index.RepoHead | None) -> bool:
-    """A listing is no snapshot: a live commit applied while it ran may have been overwritten by an older page. If
-    the repository's head moved meanwhile, a did-sync (whose export is one snapshot) brings it level; ``True`` then.
-    With the queue full, the head is forgotten instead, so that the repository's next commit resyncs it."""
-    after = (await index.repo_heads(conn, [did])).get(did)
-    if after is None or before is None or after.rev == before.rev:
-        return False
-    try:
-        await ctx.services.engine.enqueue(conn, job_types.DID_SYNC.name, DidSyncParams(did=did), None)
-    except QueueFull:
-        await index.forget_repo_head(conn, did, now_stamp())
-        return False
-    return True
 
 
 async def _hosts(ctx: AnyContext, params: PdsScanParams) -> list[str]:
