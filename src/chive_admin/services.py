@@ -13,6 +13,7 @@ from chive_admin.backfill.engine import Engine
 from chive_admin.ingest.export_readers import ExportReaders
 from chive_admin.ingest.handles import HandleVerifier
 from chive_admin.live.indexer import LiveIndexer
+from chive_admin.live.sources import LiveSources
 from chive_admin.settings import Settings
 from chive_admin.store.db import Database
 from chive_admin.telemetry.health import IntegrityMonitor
@@ -39,5 +40,7 @@ class Services:
     roles: RoleBook
     #: reader processes for repository exports; None reads them on threads (``--export-readers 0``)
     readers: ExportReaders | None = None
-    #: the live indexer of ``--firehose-url``; None when it is off
+    #: the live indexer of ``--firehose-url`` (the relay); None when it is off
     live: LiveIndexer | None = None
+    #: every live source (the relay, the registry's PDSes with ``--firehose-pdses``); None when both are off
+    sources: LiveSources | None = None

@@ -358,14 +358,18 @@ class Settings:
         check_firehose_url,
         "a relay or PDS whose com.atproto.sync.subscribeRepos keeps the index current (live indexing)",
     )
+    #: off by default: one subscription per host of the PDS registry, the registry polled for new hosts
+    firehose_pdses: bool = switch(
+        "also subscribe to every PDS of the registry (one source per host, each with its own cursor; live indexing)"
+    )
     workers: int = setting(DEFAULT_WORKERS, whole(1, 64), "backfill operations run at once")
     #: how long a claim holds without a heartbeat: on a shared database, how soon another process takes the op
     #: of one that died
     lease_seconds: float = setting(
         float(DEFAULT_LEASE_SECONDS),
         seconds(3, 600),
-        "seconds an operation's claim holds without a heartbeat; on PostgreSQL, how soon another process resumes"
-        " the op of one that died",
+        "seconds an operation's claim (or a firehose source's lease) holds without a heartbeat; on PostgreSQL, how"
+        " soon another process resumes the op (or reads the source) of one that died",
     )
     allow_private_network: bool = switch(
         "let upstream calls reach loopback/private addresses: for local development and tests only"

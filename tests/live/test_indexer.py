@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from cbrrr import decode_multi_dag_cbor_in_violation_of_the_spec
 from support.engine import engine_config
-from support.firehose import Repo, ScriptedSource, error_frame, frame, info_frame, scripted_source
+from support.firehose import Repo, ScriptedSource, error_frame, frame, handle_verifier, info_frame, scripted_source
 from support.jwts import SigningKey
 
 from chive_admin.auth.identity import Identity, IdentityResolver
@@ -19,13 +19,11 @@ from chive_admin.backfill.engine import Engine
 from chive_admin.backfill.job_types import build_registry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.clock import now_stamp
-from chive_admin.ingest.handles import HandleVerifier
 from chive_admin.live.handover import HeldCommits
 from chive_admin.live.indexer import LiveIndexer
 from chive_admin.store import firehose_cursors, index, operations
 from chive_admin.store.db import Database
 from chive_admin.upstream.firehose import FirehoseLimits
-from chive_admin.upstream.handles import HandleResolver
 from testnet import records
 
 DID = "did:plc:indexerindexerindexerinde"
@@ -45,14 +43,6 @@ class Keys:
     async def resolve(self, did: str, *, current: bool = False) -> Identity:
         handle, pds = self.documents.get(did, (None, None))
         return Identity(did, self.keys[did].did_key, handle, pds)
-
-
-class Handles:
-    def __init__(self, keys: Keys) -> None:
-        self.keys = keys
-
-    async def resolve(self, handle: str) -> str | None:
-        return self.keys.handles.get(handle)
 
 
 def comment(text: str = "x") -> dict[str, object]:
@@ -81,7 +71,7 @@ async def indexing(
         source.url,
         db,
         cast(IdentityResolver, keys),
-        HandleVerifier(cast(HandleResolver, Handles(keys))),
+        handle_verifier(keys.handles),
         engine,
         allow_private=True,
         limits=limits,

@@ -116,6 +116,28 @@ async def test_pds_health_and_stats(db: Database) -> None:
     assert {row.url: row.consecutive_errors for row in stats.items}["http://b"] == 0
 
 
+async def test_live_connections_mark_a_registered_host_but_no_scan_and_register_nothing(db: Database) -> None:
+    async with db.write() as conn:
+        await index.record_pds_scan(conn, "http://a", "2026-01-01T00:00:00Z", repo_count=2)
+        for n in range(3):
+            await index.record_pds_connection(
+                conn, "http://a", f"2026-01-02T00:00:0{n}Z", error="refused", unhealthy_after=4
+            )
+        held = await index.pds_stats(conn, limit=10)
+        await index.record_pds_connection(conn, "http://a", "2026-01-02T00:00:09Z", error="refused", unhealthy_after=4)
+        down = await index.pds_stats(conn, limit=10)
+        await index.record_pds_connection(conn, "http://a", "2026-01-03T00:00:00Z", error=None, unhealthy_after=4)
+        up = await index.pds_stats(conn, limit=10)
+        await index.record_pds_connection(conn, "http://relay", "t", error="refused", unhealthy_after=1)
+        assert not await index.pds_known(conn, "http://relay")  # a relay is no PDS of the registry
+    assert [(r.status, r.consecutive_errors) for r in held.items] == [("healthy", 3)]
+    assert [(r.status, r.consecutive_errors, r.last_error) for r in down.items] == [("unhealthy", 4, "refused")]
+    [row] = up.items
+    assert (row.status, row.consecutive_errors, row.last_error, row.error_count) == ("healthy", 0, None, 4)
+    # a connection is no scan: the last scan and its repository count stay
+    assert (row.last_scan_at, row.repo_count) == ("2026-01-01T00:00:00Z", 2)
+
+
 async def test_the_host_of_every_repo_is_in_the_registry(db: Database) -> None:
     """A repo indexed by any job (did-sync, governance-sync, freshness-scan), not only by a pds-scan, names a host
     that listPDSes lists, with that repo's records counted; registering it leaves a scanned host's health alone."""

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import WSMsgType, web
 from atmst.blockstore import MemoryBlockStore
@@ -17,6 +17,8 @@ from atmst.mst.node_wrangler import NodeWrangler
 from cbrrr import CID, encode_dag_cbor
 
 from chive_admin._generated import ids
+from chive_admin.ingest.handles import HandleVerifier
+from chive_admin.upstream.handles import HandleResolver
 from support.jwts import SigningKey
 
 
@@ -141,12 +143,12 @@ class ScriptedSource:
 
 
 @asynccontextmanager
-async def scripted_source(source: ScriptedSource) -> AsyncIterator[ScriptedSource]:
+async def scripted_source(source: ScriptedSource, port: int = 0) -> AsyncIterator[ScriptedSource]:
     app = web.Application()
     app.router.add_get(f"/xrpc/{ids.COM_ATPROTO_SYNC_SUBSCRIBE_REPOS}", source.handler)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = runner.addresses[0][1]
     source.url = f"http://127.0.0.1:{port}"
@@ -154,3 +156,16 @@ async def scripted_source(source: ScriptedSource) -> AsyncIterator[ScriptedSourc
         yield source
     finally:
         await runner.cleanup()
+
+
+class _Handles:
+    def __init__(self, handles: dict[str, str]) -> None:
+        self.handles = handles
+
+    async def resolve(self, handle: str) -> str | None:
+        return self.handles.get(handle)
+
+
+def handle_verifier(handles: dict[str, str] | None = None) -> HandleVerifier:
+    """A verifier whose handles resolve as ``handles`` says (handle → DID; the dict may change later)."""
+    return HandleVerifier(cast(HandleResolver, _Handles({} if handles is None else handles)))

@@ -45,6 +45,8 @@ class Verdict(Enum):
     REFUSE = "refuse"
     #: a did-sync of the repository is under way: the commit waits for its snapshot (see ``live.handover``)
     HOLD = "hold"
+    #: read from a PDS that does not host the repository: not believed, whatever it carries
+    FOREIGN = "foreign"
 
 
 @dataclass

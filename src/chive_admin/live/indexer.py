@@ -18,6 +18,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 from chive_admin.auth.identity import IdentityError, IdentityResolver
 from chive_admin.backfill import job_types
@@ -45,6 +46,7 @@ from chive_admin.upstream.firehose import (
     FirehoseLimits,
     Identity,
     Info,
+    Passing,
     Sequenced,
     StreamError,
     Sync,
@@ -94,6 +96,8 @@ class LiveStats:
     replayed: int = 0
     ignored: int = 0
     refused: int = 0
+    #: commits of repositories another host holds (a per-PDS source speaks for its own accounts only)
+    foreign: int = 0
     resyncs: int = 0
     #: commits held while a did-sync of their repository ran, then judged against its snapshot
     held: int = 0
@@ -116,6 +120,23 @@ class LiveStats:
     cursor: int | None = None
 
 
+class SourcePolicy(Protocol):
+    """What the process around an indexer decides of its source (see :mod:`chive_admin.live.sources`)."""
+
+    async def admit(self, commit: Commit, head: RepoHead | None) -> Judgement | None:
+        """A verdict on a commit before it is judged (a source that may not speak for its repository), or ``None``."""
+
+    async def speaks_for(self, did: str, head: RepoHead | None) -> bool:
+        """Whether the source may speak for ``did``'s account at all (an ``#account`` event of another host's
+        repository is not believed either)."""
+
+    async def fence(self, conn: Conn) -> None:
+        """Inside every transaction that moves the cursor: raise to roll it back (the source is no longer ours)."""
+
+    def connection(self, made: bool, reason: str) -> None:
+        """A connection was made, or could not be (``reason``)."""
+
+
 class LiveIndexer:
     def __init__(
         self,
@@ -129,8 +150,10 @@ class LiveIndexer:
         limits: FirehoseLimits | None = None,
         batch_size: int = BATCH_SIZE,
         held: HeldCommits | None = None,
+        policy: SourcePolicy | None = None,
     ) -> None:
         self.source = source
+        self.policy = policy
         self.db = db
         self.identities = identities
         self.handles = handles
@@ -208,10 +231,14 @@ class LiveIndexer:
         """Count an event of the stream itself; the gap it reveals in what the index has seen, if any."""
         stats = self.stats
         if isinstance(event, Connected):
+            if self.policy is not None:
+                self.policy.connection(True, "")
             stats.connected = True
             stats.connections += 1
             log.info("firehose %s: connected (cursor %s)", self.source, event.cursor)
         elif isinstance(event, Disconnected):
+            if self.policy is not None and not stats.connected:  # no Connected before it: the dial failed
+                self.policy.connection(False, event.reason)
             stats.connected = False
             stats.too_large += int(event.too_large)
             log.warning("firehose %s: disconnected: %s", self.source, event.reason)
@@ -236,6 +263,8 @@ class LiveIndexer:
         """After a gap the stream cannot fill: a freshness-scan re-checks the index against the hosts. A cursor the
         source does not know is forgotten, so that the next connection starts at its head."""
         async with self.db.write() as conn:
+            if self.policy is not None:
+                await self.policy.fence(conn)
             if gap is Gap.FUTURE:
                 await firehose_cursors.clear(conn, self.source)
             try:
@@ -269,12 +298,15 @@ class LiveIndexer:
         prepared = [(event, await self._prepare(event, heads, syncing)) for event in work]
         now = now_stamp()
         async with self.db.write() as conn:
-            now_held = await index.repo_heads(conn, dids)
+            if self.policy is not None:
+                await self.policy.fence(conn)
+            # locked: a batch of another source committing the same repositories goes first or waits for this one
+            now_held = await index.repo_heads(conn, dids, lock=True)
             now_syncing = await self._syncing(conn, dids)
             # a did-sync may have moved a head since it was read: what was judged against the old one is redone
             moved = {did for did in dids if now_held.get(did) != seen.get(did)}
             for event, judgement in prepared:
-                await self._effect(conn, event, judgement, moved, now_syncing, resyncs, now)
+                await self._effect(conn, event, judgement, now_held, moved, now_syncing, resyncs, now)
             for did in sorted(resyncs - now_syncing):
                 await self._queue_resync(conn, did)
             if last_seq is not None:
@@ -299,6 +331,10 @@ class LiveIndexer:
             if event.repo in syncing:
                 return Judgement(Verdict.HOLD, "a did-sync of the repository is under way")
             judgement = await self._judged(event, heads[event.repo])
+        elif isinstance(event, Passing):
+            return None
+        elif not await self._speaks_for(event.did, heads[event.did]):
+            return Judgement(Verdict.FOREIGN, "the source does not host the repository")
         elif isinstance(event, Sync):
             judgement = await judge_sync(event, heads[event.did], self.identities)
         elif isinstance(event, Identity):
@@ -310,9 +346,14 @@ class LiveIndexer:
             heads[_did_of(event)] = RepoHead(judgement.rev, judgement.data_cid, head.pds_url)
         return judgement
 
+    async def _speaks_for(self, did: str, head: RepoHead | None) -> bool:
+        """Whether the source may speak of ``did``'s account (a per-PDS source: only of the accounts it hosts)."""
+        return head is None or self.policy is None or await self.policy.speaks_for(did, head)
+
     async def _judged(self, commit: Commit, head: RepoHead | None) -> Judgement:
         try:
-            return await judge(commit, head, self.identities)
+            admitted = None if self.policy is None else await self.policy.admit(commit, head)
+            return admitted or await judge(commit, head, self.identities)
         except Exception as exc:
             # a commit that breaks the judge is refused, not retried: the stream would otherwise stop on it
             # forever (every restart resumes at the same event)
@@ -334,20 +375,27 @@ class LiveIndexer:
         conn: Conn,
         event: Sequenced,
         prepared: Judgement | IdentityUpdate | None,
+        held: dict[str, RepoHead],
         moved: set[str],
         syncing: set[str],
         resyncs: set[str],
         now: str,
     ) -> None:
         stats = self.stats
-        if isinstance(event, Commit | Sync):
+        if isinstance(prepared, Judgement) and prepared.verdict is Verdict.FOREIGN:
+            # before the kinds' own counters: a foreign event is not one of theirs
+            self._foreign(event, prepared)
+        elif isinstance(event, Commit | Sync):
             assert isinstance(prepared, Judgement)
             did = _did_of(event)
             verdict = prepared.verdict
             if isinstance(event, Commit) and did in syncing and verdict in _AWAITING_SNAPSHOT:
                 verdict = Verdict.HOLD
             elif did in moved and verdict is Verdict.APPLY:
-                verdict = Verdict.RESYNC
+                # at or past this rev: another source applied the same commit (a relay and its PDS both
+                # followed), or a did-sync stored a later snapshot; a replay either way, as judge() says
+                held_rev = held[did].rev if did in held else None
+                verdict = Verdict.REPLAY if held_rev is not None and held_rev >= event.rev else Verdict.RESYNC
             self._count(event, prepared, verdict)
             if verdict is Verdict.HOLD:
                 assert isinstance(event, Commit)
@@ -368,6 +416,16 @@ class LiveIndexer:
                 resyncs.add(event.did)
         else:
             stats.passed += 1
+
+    def _foreign(self, event: Sequenced, judgement: Judgement) -> None:
+        self.stats.foreign += 1
+        log.warning(  # the repository and rev are the source's text: shown literally
+            "firehose %s: not believed from this source: %r (seq %d): %s",
+            self.source,
+            _did_of(event),
+            event.seq,
+            judgement.reason,
+        )
 
     async def _account(self, conn: Conn, event: Account, now: str) -> bool:
         """Apply an ``#account`` to a held repository; ``True`` when it must be resynced (it came back)."""

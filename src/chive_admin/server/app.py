@@ -32,7 +32,7 @@ from chive_admin.handlers import HANDLERS
 from chive_admin.handlers.call import Handler
 from chive_admin.ingest.export_readers import ExportReaders
 from chive_admin.ingest.handles import HandleVerifier
-from chive_admin.live.indexer import LiveIndexer
+from chive_admin.live.sources import LiveConfig, LiveSources
 from chive_admin.server.banner import announce
 from chive_admin.server.metrics_route import prometheus
 from chive_admin.server.router import XRPCRouter
@@ -144,16 +144,17 @@ def create_app(
                 await services.readers.warm()
             services.audit.start()
             await engine.start(services)
-            if settings.firehose_url:
-                services.live = LiveIndexer(
-                    settings.firehose_url,
-                    db,
-                    identities,
-                    services.handles,
-                    engine,
+            if settings.firehose_url or settings.firehose_pdses:
+                live = LiveConfig(
+                    relay=settings.firehose_url,
+                    pdses=settings.firehose_pdses,
                     allow_private=settings.allow_private_network,
+                    # a process that owns its database (SQLite) is the only one that can read a source
+                    lease_seconds=None if db.exclusive else settings.lease_seconds,
                 )
-                live_task = asyncio.create_task(services.live.run(), name="live-indexer")
+                services.sources = LiveSources(db, identities, services.handles, engine, live)
+                services.live = services.sources.relay
+                live_task = asyncio.create_task(services.sources.run(), name="live-indexer")
             await announce(services)
             yield
         finally:

@@ -20,6 +20,13 @@ async def lowest(conn: Conn) -> int | None:
     return int(row[0]) if row and row[0] is not None else None
 
 
+async def lowest_of_pdses(conn: Conn) -> int | None:
+    """The lowest cursor over the PDS sources (the hosts of the registry), a relay's left out; ``None`` before any
+    of them commits."""
+    row = await conn.fetchone("SELECT min(seq) FROM firehose_cursors WHERE source IN (SELECT url FROM pdses)")
+    return int(row[0]) if row and row[0] is not None else None
+
+
 async def advance(conn: Conn, source: str, seq: int, now: str) -> None:
     """Set the cursor to ``seq``; it never moves back here (a reset is :func:`clear`)."""
     await conn.execute(

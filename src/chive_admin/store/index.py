@@ -214,6 +214,12 @@ async def known_pds_urls(conn: Conn) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
+async def oldest_pds_urls(conn: Conn, limit: int) -> list[str]:
+    """The first ``limit`` hosts the registry came to know: hosts registered later never displace them."""
+    rows = await conn.fetchall("SELECT url FROM pdses ORDER BY first_seen_at, url LIMIT ?", (limit,))
+    return [str(row[0]) for row in rows]
+
+
 async def pds_known(conn: Conn, url: str) -> bool:
     return await conn.fetchone("SELECT 1 FROM pdses WHERE url = ?", (url,)) is not None
 
@@ -318,11 +324,16 @@ class RepoHead:
     pds_url: str | None
 
 
-async def repo_heads(conn: Conn, dids: Sequence[str]) -> dict[str, RepoHead]:
+async def repo_heads(conn: Conn, dids: Sequence[str], *, lock: bool = False) -> dict[str, RepoHead]:
+    """The heads of ``dids`` held. ``lock`` (in a write transaction): on PostgreSQL the rows stay locked to its end,
+    in DID order, so two writers of one repository's head take turns and the second reads what the first wrote
+    (SQLite's single writer takes turns already)."""
     heads: dict[str, RepoHead] = {}
-    for start in range(0, len(dids), _CHUNK):
-        where, args = any_of(conn.dialect, "did", list(dids[start : start + _CHUNK]))
-        for row in await conn.fetchall(f"SELECT did, rev, data_cid, pds_url FROM repos WHERE {where}", args):
+    ordered = sorted(dids) if lock else list(dids)
+    locking = " ORDER BY did FOR UPDATE" if lock and conn.dialect is Dialect.POSTGRES else ""
+    for start in range(0, len(ordered), _CHUNK):
+        where, args = any_of(conn.dialect, "did", ordered[start : start + _CHUNK])
+        for row in await conn.fetchall(f"SELECT did, rev, data_cid, pds_url FROM repos WHERE {where}{locking}", args):
             heads[str(row[0])] = RepoHead(row[1], row[2], row[3])
     return heads
 
@@ -347,19 +358,38 @@ async def record_pds_scan(
     """Note a scan of ``url``: a success resets the failure streak, a failure extends it."""
     await ensure_pds(conn, url, now)
     if error is None:
-        await conn.execute(
-            "UPDATE pdses SET status = 'healthy', last_scan_at = ?, repo_count = coalesce(?, repo_count),"
-            " consecutive_errors = 0, last_error = NULL, updated_at = ? WHERE url = ?",
-            (now, repo_count, now, url),
-        )
+        await _pds_reached(conn, url, now, scanned=True, repo_count=repo_count)
     else:
-        await conn.execute(
-            "UPDATE pdses SET error_count = error_count + 1, consecutive_errors = consecutive_errors + 1,"
-            " last_error = ?, updated_at = ?,"
-            " status = CASE WHEN consecutive_errors + 1 >= ? THEN 'unhealthy' ELSE status END"
-            " WHERE url = ?",
-            (error[:500], now, UNHEALTHY_AFTER, url),
-        )
+        await _pds_failed(conn, url, now, error, UNHEALTHY_AFTER)
+
+
+async def record_pds_connection(conn: Conn, url: str, now: str, *, error: str | None, unhealthy_after: int) -> None:
+    """Note a live-indexing connection to a registered host (a scan's streak and status, but no scan): a failure
+    extends the streak (``unhealthy`` once it reaches ``unhealthy_after``), a success ends it and makes the host
+    ``healthy``. A URL the registry does not hold (a relay) is left alone: the registry lists PDSes only."""
+    if error is None:
+        await _pds_reached(conn, url, now, scanned=False, repo_count=None)
+    else:
+        await _pds_failed(conn, url, now, error, unhealthy_after)
+
+
+async def _pds_reached(conn: Conn, url: str, now: str, *, scanned: bool, repo_count: int | None) -> None:
+    scan = "last_scan_at = ?, repo_count = coalesce(?, repo_count)," if scanned else ""
+    await conn.execute(
+        f"UPDATE pdses SET status = 'healthy', {scan} consecutive_errors = 0, last_error = NULL, updated_at = ?"
+        " WHERE url = ?",
+        ((now, repo_count) if scanned else ()) + (now, url),
+    )
+
+
+async def _pds_failed(conn: Conn, url: str, now: str, error: str, unhealthy_after: int) -> None:
+    await conn.execute(
+        "UPDATE pdses SET error_count = error_count + 1, consecutive_errors = consecutive_errors + 1,"
+        " last_error = ?, updated_at = ?,"
+        " status = CASE WHEN consecutive_errors + 1 >= ? THEN 'unhealthy' ELSE status END"
+        " WHERE url = ?",
+        (error[:500], now, unhealthy_after, url),
+    )
 
 
 async def pds_stats(conn: Conn, limit: int) -> PdsStats:

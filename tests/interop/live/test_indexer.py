@@ -14,6 +14,7 @@ import httpx
 import pytest
 from interop.ops import served_app
 from support.auth import ADMIN
+from support.polling import until
 
 from chive_admin._generated import ids
 from chive_admin.live.indexer import LiveIndexer
@@ -69,15 +70,6 @@ def indexer_of(client: httpx.AsyncClient) -> LiveIndexer:
     indexer = client.app.state.services.live  # type: ignore[attr-defined]
     assert isinstance(indexer, LiveIndexer)
     return indexer
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float = 60) -> None:
-    """Poll ``check`` until it holds: a bounded wait, not a timing assertion."""
-    for _ in range(int(within / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {within} s")
 
 
 async def indexed(client: httpx.AsyncClient, did: str) -> dict[str, tuple[str, int]]:
