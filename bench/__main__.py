@@ -1,8 +1,8 @@
 """``python -m bench``: every benchmark, one table (figure, ours, baseline measured in the same run, ratio, goal).
 
     python -m bench            # the CI-sized run (a few seconds per figure)
-    python -m bench --full     # longer runs: 100k stored operations, 1M indexed records for the content reads, and
-                               # the peak RSS of a 105k-record pds-scan
+    python -m bench --full     # longer runs: 100k stored operations, 1M indexed records for the content reads,
+                               # the peak RSS of a 105k-record pds-scan, 50k firehose commits
 
 It prints; it never asserts. The ingest rows start the Node testnet (scripts/install-testnet.sh installs it); without
 it they are left out, and the table says so.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import auth, content, ingest, jobs, status
+from bench import auth, content, firehose, ingest, jobs, status
 from bench.harness import table
 
 
@@ -40,6 +40,7 @@ def main() -> None:
         ("auth", auth.measure(["--seconds", seconds])),
         ("content", content.measure(["--records", "1000000" if full else "20000", "--seconds", seconds])),
         ("jobs", jobs.measure(["--eprints", "20000" if full else "5000", "--pdfs", "200" if full else "50"])),
+        ("firehose", firehose.measure(["--full"] if full else [])),
         ("ingest", _ingest(full)),
     ):
         print(f"[{title}] {name}", flush=True)

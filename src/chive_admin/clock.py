@@ -28,3 +28,13 @@ def stamp_in(seconds: float) -> str:
 
 def parse_stamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def epoch_ms_stamp(seconds: float | None) -> str | None:
+    """An epoch time as answers show a moment; ``None`` for none, or for one no datetime can hold."""
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    except (OverflowError, OSError, ValueError):
+        return None

@@ -44,3 +44,10 @@ class Services:
     live: LiveIndexer | None = None
     #: every live source (the relay, the registry's PDSes with ``--firehose-pdses``); None when both are off
     sources: LiveSources | None = None
+
+    def live_sources(self) -> list[LiveIndexer]:
+        """The indexer of every firehose source this process consumes (what status, health and metrics report): one
+        whose lease another process holds is that process's to report."""
+        if self.sources is None:  # an indexer made alone (a tool, a test) is its process's
+            return [] if self.live is None else [self.live]
+        return [indexer for url, indexer in self.sources.indexers.items() if self.sources.consuming(url)]

@@ -55,6 +55,10 @@ DEFAULT_UPSTREAM_ATTEMPTS = 6
 DEFAULT_CLIENT_TIMEOUT = 10
 #: open client connections at once; each holds a file descriptor, and the usual soft limit is 1,024 of them
 DEFAULT_MAX_CONNECTIONS = 512
+#: a firehose source disconnected for longer than this (seconds) makes getSystemHealth say degraded
+FIREHOSE_DOWN_DEGRADED_S = 60
+#: an index lagging a firehose source by more than this (seconds) makes getSystemHealth say degraded
+FIREHOSE_LAG_DEGRADED_S = 60
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMATS = ("text", "json")
 #: variables of the client commands (``ops``, ``dlq``): read there, so not unknown to the server either

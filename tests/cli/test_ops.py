@@ -431,3 +431,27 @@ def test_an_answer_of_another_shape_is_one_line() -> None:
             )
             assert done.returncode == 1, args
             assert done.stderr == "chive-admin: error: the server's answer is not what this command expects\n", args
+
+
+def test_status_without_live_indexing(served: Served) -> None:
+    done = cli(served, "status")
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == [
+        "health: healthy",
+        "firehose cursor: none, dead letters: " + str(json.loads(cli(served, "dlq", "list", "--json").stdout)["total"]),
+        "live indexing is off in this server process (no --firehose-url)",
+    ]
+
+
+def test_status_shows_each_firehose_source(tmp_path: Path) -> None:
+    unreachable = "http://127.0.0.1:1"  # nothing listens: the source stays disconnected
+    for served in serve_counting(tmp_path, {}, "--firehose-url", unreachable):
+        answer = json.loads(cli(served, "status", "--json").stdout)
+        (source,) = answer["firehose"]["sources"]
+        assert (source["url"], source["connected"], source["lagMs"]) == (unreachable, False, 0)
+        assert answer["health"]["status"] == "healthy"  # not down for a minute yet
+        lines = cli(served, "status").stdout.splitlines()
+        assert lines[0] == "health: healthy"
+        assert lines[2].split() == ["source", "state", "cursor", "lag", "events/s", "problem"]
+        assert lines[3].split()[:3] == [unreachable, "disconnected", "since"]
+        assert lines[3].split()[-4:] == ["none", "0.0", "s", "0.0"]

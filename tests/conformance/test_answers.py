@@ -25,7 +25,9 @@ import httpx
 import pytest
 from conftest import AppFactory, running_client
 from starlette.applications import Starlette
+from support.clock import ManualClock
 from support.engine import engine_config
+from support.firehose import idle_indexer
 from support.reference import reference_lexicons
 from support.seeding import new_op
 from support.unavailable import unavailable
@@ -33,13 +35,14 @@ from support.unavailable import unavailable
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
-from chive_admin.clock import now_stamp, stamp_in
+from chive_admin.clock import now_stamp, parse_stamp, stamp_in
 from chive_admin.handlers import HANDLERS
 from chive_admin.lex import Route
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store import dead_letters, firehose_cursors, index, moderation
 from chive_admin.store import operations as ops
 from chive_admin.store.index import IndexedRecord
+from chive_admin.upstream.firehose import Connected, Passing
 from chive_admin.xrpc.errors import XRPCError
 from testnet import records
 from testnet.harness import TestnetUnavailable, locate_install, node_binary
@@ -416,6 +419,12 @@ async def registry_and_index(app: Starlette) -> None:
         await index.upsert_repo(conn, AUTHOR, now, handle="author.test", pds_url=PDS_A, synced=True)
         # the live indexer's committed position: getFirehoseStatus answers a cursor from here on
         await firehose_cursors.advance(conn, PDS_A, 42, now)
+    # a live source as this process consumes it, an event waiting for two minutes: getFirehoseStatus lists it,
+    # getSystemHealth reports it degraded
+    clock = ManualClock(parse_stamp(now).timestamp())
+    flow = idle_indexer(app.state.services, PDS_A, clock).stats.flow
+    flow.received(Connected(42), clock())
+    flow.received(Passing(43, "#identity", AUTHOR, clock() - 120), clock())
 
 
 async def moderation_record(app: Starlette) -> None:

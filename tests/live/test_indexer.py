@@ -18,7 +18,7 @@ from chive_admin.auth.identity import Identity, IdentityResolver
 from chive_admin.backfill.engine import Engine
 from chive_admin.backfill.job_types import build_registry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
-from chive_admin.clock import now_stamp
+from chive_admin.clock import now_stamp, parse_stamp
 from chive_admin.live.handover import HeldCommits
 from chive_admin.live.indexer import LiveIndexer
 from chive_admin.store import firehose_cursors, index, operations
@@ -481,3 +481,25 @@ async def test_the_hold_is_bounded_and_an_overflowing_repository_is_synced_again
         await eventually(resync_queued(db))
         assert not bound
         assert live.stats.handed_over == 0
+
+
+async def test_the_flow_counts_events_by_kind_and_reads_no_lag_once_all_is_committed(db: Database) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    frames = [
+        repo.commit(1, put={"pub.chive.review.comment/a": comment()}, time="2026-12-06T10:00:00Z"),
+        frame({"op": 1, "t": "#identity"}, {"seq": 2, "did": DID, "time": "2026-12-06T10:00:01Z"}),
+        info_frame("OutdatedCursor"),
+        repo.commit(3, time="2026-12-06T10:00:02Z"),
+    ]
+    source = ScriptedSource(lambda cursor: frames if cursor is None else [], hold=True)
+    async with scripted_source(source), indexing(db, source, repo) as live:
+        # the OutdatedCursor's repair is the batch's last step
+        await until(lambda: live.stats.cursor == 3 and live.stats.gaps == 1)
+        flow = live.stats.flow
+        assert flow.connected
+        assert {kind: n for kind, n in flow.events.items() if n} == {"commit": 2, "identity": 1, "info": 1}
+        assert flow.lag(live.clock()) == 0.0
+        assert flow.applied_event_at == flow.newest_event_at == parse_stamp("2026-12-06T10:00:02Z").timestamp()
+        assert flow.events_last_minute(live.clock()) == 4

@@ -7,7 +7,9 @@ import io
 import random
 
 import pytest
+from atmst.blockstore import MemoryBlockStore
 from atmst.blockstore.car_file import ReadOnlyCARBlockStore, encode_varint
+from atmst.mst.node import MSTNode
 from atmst.mst.node_store import NodeStore
 from atmst.mst.node_walker import NodeWalker
 from cbrrr import decode_dag_cbor, encode_dag_cbor
@@ -148,3 +150,34 @@ def test_a_header_claiming_more_than_a_header_fails_verification() -> None:
         opened(huge)
     assert refused.value.code == "bad_car"
     assert "header" in str(refused.value)
+
+
+def test_an_exact_lookup_needs_only_the_path_to_its_key() -> None:
+    # a firehose commit's CAR holds the path to each op's key; a key in an inner node has a left neighbour subtree
+    # that no lookup of it needs (reading it would fail a commit that carries only the path)
+    keys = [f"pub.chive.review.comment/{n:05d}" for n in range(300)]
+    inner = next(k for k in keys if MSTNode.key_height(k) >= 1 and k != keys[0])
+    kept: set[bytes] = set()
+
+    def only_the_path(state: dict[bytes, bytes]) -> None:
+        commit = next(cid for cid, data in state.items() if b"sig" in data and b"version" in data)
+        nodes = NodeStore(MemoryBlockStore(state))
+        cid = decode_dag_cbor(state[commit])["data"]
+        kept.add(commit)
+        while cid is not None:
+            kept.add(bytes(cid))
+            node = nodes.get_node(cid)
+            at = node.gte_index(inner)
+            if at < len(node.keys) and node.keys[at] == inner:
+                kept.add(bytes(node.vals[at]))
+                break
+            cid = node.subtrees[at]
+        for cid in set(state) - kept:
+            del state[cid]
+
+    car = build_car({key: {"n": n} for n, key in enumerate(keys)}, tamper=only_the_path)
+    repo = open_verified(io.BytesIO(car), did=DID, signing_key=KEY.did_key)
+    try:
+        assert repo.cid_at(inner) == bytes(block_cid(encode_dag_cbor({"n": keys.index(inner)})))
+    finally:
+        repo.close()

@@ -7,8 +7,11 @@ from conftest import AppFactory
 from prometheus_client.parser import text_string_to_metric_families
 from support.admin_api import ADMIN, USER, refusal, serving
 from support.auth import FixedTokens
+from support.clock import ManualClock
+from support.firehose import idle_indexer
 
 from chive_admin.server.metrics_route import CONTENT_TYPE
+from chive_admin.upstream.firehose import Connected, Passing
 
 TOKEN = "scrape-token-0123456789"
 
@@ -46,3 +49,33 @@ async def test_without_a_scrape_token_only_admins_read_it(make_app: AppFactory) 
         for header in ("Bearer ", "Bearer None", "Bearer"):
             refusal(await api.client.get("/metrics", headers={"Authorization": header}), 401, "AuthenticationRequired")
         assert (await api.client.get("/metrics", headers=ADMIN)).status_code == 200
+
+
+async def test_the_firehose_series_per_source(make_app: AppFactory) -> None:
+    async with serving(make_app(authenticator=FixedTokens())) as api:
+        text = (await api.client.get("/metrics", headers=ADMIN)).text
+        assert "chive_admin_firehose_connected{" not in text  # live indexing off: no series
+        clock = ManualClock()
+        live = idle_indexer(api.services, "https://relay.example", clock)
+        live.stats.flow.received(Connected(None), clock())
+        live.stats.flow.received(Passing(4, "#identity", "did:plc:someone", clock() - 3.0), clock())
+        live.stats.applied, live.stats.records_deleted, live.stats.cursor = 2, 1, 3
+        text = (await api.client.get("/metrics", headers=ADMIN)).text
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("chive_admin_firehose")
+        for sample in family.samples
+    }
+    source = ("source", "https://relay.example")
+    assert samples[("chive_admin_firehose_events_total", (("kind", "identity"), source))] == 1
+    assert samples[("chive_admin_firehose_events_total", (("kind", "commit"), source))] == 0
+    assert samples[("chive_admin_firehose_commits_total", (("outcome", "applied"), source))] == 2
+    assert samples[("chive_admin_firehose_records_total", (("change", "deleted"), source))] == 1
+    assert samples[("chive_admin_firehose_connected", (source,))] == 1
+    assert samples[("chive_admin_firehose_lag_seconds", (source,))] == 3.0
+    assert samples[("chive_admin_firehose_cursor", (source,))] == 3
+    assert samples[("chive_admin_firehose_reconnects_total", (source,))] == 0
+    assert samples[("chive_admin_firehose_frames_refused_total", (("reason", "too_large"), source))] == 0
+    # no label value comes from what a source sent
+    assert not any("did:plc" in value for _, labels in samples for _, value in labels)

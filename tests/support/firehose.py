@@ -18,6 +18,8 @@ from cbrrr import CID, encode_dag_cbor
 
 from chive_admin._generated import ids
 from chive_admin.ingest.handles import HandleVerifier
+from chive_admin.live.indexer import LiveIndexer
+from chive_admin.services import Services
 from chive_admin.upstream.handles import HandleResolver
 from support.jwts import SigningKey
 
@@ -71,6 +73,7 @@ class Repo:
         rev: str | None = None,
         op_cids: dict[str, CID] | None = None,
         too_big: bool = False,
+        time: str = "2026-12-06T00:00:00.000Z",
     ) -> bytes:
         """The #commit frame of applying ``put`` and ``delete``; ``signer`` forges it, ``op_cids`` lies in the ops."""
         ops: list[dict[str, Any]] = []
@@ -107,7 +110,7 @@ class Repo:
             "ops": ops,
             "blobs": [],
             "prevData": self.data,
-            "time": "2026-12-06T00:00:00.000Z",
+            "time": time,
         }
         self.data, self.rev = root, new_rev
         return frame({"op": 1, "t": "#commit"}, body)
@@ -169,3 +172,19 @@ class _Handles:
 def handle_verifier(handles: dict[str, str] | None = None) -> HandleVerifier:
     """A verifier whose handles resolve as ``handles`` says (handle → DID; the dict may change later)."""
     return HandleVerifier(cast(HandleResolver, _Handles({} if handles is None else handles)))
+
+
+def idle_indexer(services: Services, source: str, clock: Callable[[], float]) -> LiveIndexer:
+    """A live indexer of ``source`` that is not running, on a test's clock, as the server's: what status, health
+    and metrics report of it is what the test feeds its flow."""
+    live = LiveIndexer(
+        source,
+        services.db,
+        services.identities,
+        services.handles,
+        services.engine,
+        allow_private=True,
+        clock=clock,
+    )
+    services.live = live
+    return live

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
@@ -43,6 +44,23 @@ def test_a_commit_frame_decodes_to_a_typed_commit() -> None:
     assert [(op.action, op.path) for op in event.ops] == [("create", "pub.chive.review.comment/a")]
     assert event.prev_data is None
     assert not event.too_big
+    assert event.time == datetime(2026, 12, 6, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    "value", [None, 5, "yesterday", "2026-12-06T00:00:00", "2026-12-06T00:00:00.000Z" + " " * 60, b"2026-12-06"]
+)
+def test_an_event_time_that_is_no_datetime_is_none_and_the_event_stands(value: object) -> None:
+    body = {"seq": 3, "did": DID} if value is None else {"seq": 3, "did": DID, "time": value}
+    assert decode_frame(frame({"op": 1, "t": "#identity"}, body)) == Identity(3, DID, None)
+
+
+def test_the_time_of_other_sequenced_kinds() -> None:
+    at = "2026-12-06T01:00:00+01:00"
+    event = decode_frame(frame({"op": 1, "t": "#account"}, {"seq": 3, "did": DID, "active": True, "time": at}))
+    assert event == Account(3, DID, True, None, datetime(2026, 12, 6, tzinfo=UTC).timestamp())
+    event = decode_frame(frame({"op": 1, "t": "#unknown"}, {"seq": 4, "did": DID, "time": at}))
+    assert event == Passing(4, "#unknown", DID, datetime(2026, 12, 6, tzinfo=UTC).timestamp())
 
 
 @pytest.mark.parametrize(
@@ -204,17 +222,21 @@ async def test_the_backlog_is_bounded_and_pushes_back() -> None:
     async def cursor() -> int | None:
         return None
 
+    received: list[Event] = []
     async with (
         scripted_source(source),
-        running(client(source, queue, cursor, FAST)),
+        running(FirehoseClient(source.url, queue, cursor, allow_private=True, limits=FAST, received=received.append)),
     ):
         while not queue.full():
             await asyncio.sleep(0.01)
         for _ in range(20):  # the reader is stopped at the bound, the rest waits in the socket
             await asyncio.sleep(0.005)
             assert queue.qsize() == 5
+        # the hook saw what is queued and the event waiting for room, nothing more
+        assert len(received) == 6
         events = await take(queue, 30)
     assert [e.seq for e in events if isinstance(e, Commit)] == list(range(1, 30))
+    assert received[:30] == events
 
 
 async def test_a_redirect_of_the_handshake_is_not_followed() -> None:

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return moderation_cli.run(args)
         if args.command == "content":
             return content_cli.run(args)
-        if args.command in ("ops", "dlq"):
+        if args.command in ("ops", "dlq", "status"):
             return client_commands.run(args)
     except (SettingsError, PluginError, DatabaseLockedByOtherProcess, DatabaseUnavailable) as exc:
         print(f"chive-admin: error: {exc}", file=sys.stderr)

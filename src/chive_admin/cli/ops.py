@@ -1,4 +1,5 @@
-"""``chive-admin ops …`` and ``chive-admin dlq …``: operations and the dead-letter queue from the terminal.
+"""``chive-admin ops …``, ``chive-admin dlq …`` and ``chive-admin status``: operations, the dead-letter queue, and the
+server's health with its firehose sources, from the terminal.
 
 Exit codes: 0 success (an op that ended ``completed``), 1 a server or connection error (one line on stderr),
 2 bad usage, 3 op ended ``partial``, 4 ``failed``, 5 ``cancelled``, 130 stopped watching with Ctrl-C.
@@ -114,6 +115,11 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     for parser in (dlq_list, retry, dismiss):
         connection(parser)
 
+    status = commands.add_parser(
+        "status", help="the server's health and its firehose sources (connected, cursor, lag, events/s)"
+    )
+    connection(status)
+
 
 def _client(args: argparse.Namespace) -> AdminClient:
     url = args.url or os.environ.get("CHIVE_ADMIN_URL") or DEFAULT_URL
@@ -128,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
         with _client(args) as client:
             if args.command == "ops":
                 return _ops(args, client)
+            if args.command == "status":
+                return _status(args, client)
             return _dlq(args, client)
     except UsageError as exc:
         print(f"chive-admin: error: {exc}", file=sys.stderr)
@@ -467,3 +475,44 @@ def _dlq(args: argparse.Namespace, client: AdminClient) -> int:
     else:
         out.print(literal(f"index {args.index}: {answer.get('message') or ('done' if answer.get('success') else '')}"))
     return 0 if answer.get("success", True) else EXIT_ERROR
+
+
+# --- status ------------------------------------------------------------------------------------------------------
+
+
+def _lag(source: dict[str, Any]) -> str:
+    return f"{int(source['lagMs']) / 1000:.1f} s" if "lagMs" in source else "unknown"
+
+
+def _sources_table(sources: list[dict[str, Any]]) -> Table:
+    table = _table(("source",), ("state", "cursor", "lag", "events/s", "problem"))
+    for source in sources:
+        state = "connected" if source.get("connected") else "disconnected"
+        cells = (
+            source.get("url", ""),
+            f"{state} since {_moment(source.get('since'))}",
+            source.get("cursor", "none"),
+            _lag(source),
+            f"{int(source.get('eventsLastMinute', 0)) / 60:.1f}",
+            source.get("problem", ""),
+        )
+        table.add_row(*(literal(str(cell)) for cell in cells))
+    return table
+
+
+def _status(args: argparse.Namespace, client: AdminClient) -> int:
+    health = client.query(ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH)
+    firehose = client.query(ids.PUB_CHIVE_ADMIN_GET_FIREHOSE_STATUS)
+    if args.json:
+        _print_json({"health": health, "firehose": firehose})
+        return 0
+    out = plain_console()
+    out.print(literal(f"health: {health.get('status', '')}"))
+    cursor = firehose.get("cursor", "none")
+    out.print(literal(f"firehose cursor: {cursor}, dead letters: {firehose.get('dlqCount', 0)}"))
+    sources = firehose.get("sources", [])
+    if sources:
+        out.print(_sources_table(sources))
+    else:
+        out.print("live indexing is off in this server process (no --firehose-url)")
+    return 0

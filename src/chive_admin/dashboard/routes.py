@@ -48,6 +48,7 @@ METHODS = {
     "rescanPds": ids.PUB_CHIVE_ADMIN_RESCAN_PDS,
     "listWarnings": ids.PUB_CHIVE_ADMIN_LIST_WARNINGS,
     "listViolations": ids.PUB_CHIVE_ADMIN_LIST_VIOLATIONS,
+    "firehoseStatus": ids.PUB_CHIVE_ADMIN_GET_FIREHOSE_STATUS,
 }
 
 

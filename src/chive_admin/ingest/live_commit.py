@@ -80,7 +80,7 @@ def _indexed(path: str) -> bool:
 
 def chains(commit: Commit, head: RepoHead) -> bool:
     if commit.prev_data is not None and head.data_cid is not None:
-        return commit.prev_data.encode("base32") == head.data_cid
+        return encode_cid(bytes(commit.prev_data)) == head.data_cid
     # no root stored (the head came from a snapshot) or a legacy event without prevData: the rev chain
     return commit.since is not None and commit.since == head.rev
 

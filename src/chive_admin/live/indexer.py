@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -30,6 +32,7 @@ from chive_admin.clock import now_stamp
 from chive_admin.ingest.handles import HandleVerifier
 from chive_admin.ingest.live_commit import Judgement, Verdict, judge, judge_sync
 from chive_admin.ingest.write import apply_records, remove_records
+from chive_admin.live.flow import Flow
 from chive_admin.live.handover import HeldCommits
 from chive_admin.store import dead_letters, firehose_cursors, index, operations
 from chive_admin.store.db import Database
@@ -90,8 +93,8 @@ def _did_of(event: Sequenced) -> str:
 class LiveStats:
     """What the indexer has seen since it started; every event lands in exactly one of the event counters."""
 
-    connected: bool = False
-    connections: int = 0
+    #: the connection, events by kind, lag (see :mod:`chive_admin.live.flow`)
+    flow: Flow
     applied: int = 0
     replayed: int = 0
     ignored: int = 0
@@ -118,6 +121,14 @@ class LiveStats:
     dead_lettered: int = 0
     #: the last sequence committed by this process
     cursor: int | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.flow.connected
+
+    @property
+    def connections(self) -> int:
+        return self.flow.connections
 
 
 class SourcePolicy(Protocol):
@@ -151,6 +162,7 @@ class LiveIndexer:
         batch_size: int = BATCH_SIZE,
         held: HeldCommits | None = None,
         policy: SourcePolicy | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.source = source
         self.policy = policy
@@ -160,12 +172,16 @@ class LiveIndexer:
         self._held = held if held is not None else HeldCommits()
         self.engine = engine
         self.batch_size = batch_size
-        self.stats = LiveStats()
+        #: epoch seconds, as event times are: what lag and connection ages are measured with
+        self.clock = clock
+        self.stats = LiveStats(Flow(since=clock()))
         self.limits = limits or FirehoseLimits()
         self._allow_private = allow_private
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=self.limits.backlog)
         #: the sequence a batch must exceed: what the source sends again after a reconnect is not applied twice
         self._floor: int | None = None
+        #: whether the connection the indexer last heard of was made (the flow knows it sooner, at the socket)
+        self._connected = False
 
     async def committed_cursor(self) -> int | None:
         async with self.db.read() as conn:
@@ -179,14 +195,20 @@ class LiveIndexer:
             try:
                 await self._run_once()
             except Exception:
-                self.stats.connected = False
+                self.stats.flow.down(self.clock())
                 log.exception("firehose %s: the live indexer failed; starting again from its cursor", self.source)
                 await asyncio.sleep(self.limits.backoff_cap / 4)
 
     async def _run_once(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.limits.backlog)
+        self.stats.flow.restart()
         client = FirehoseClient(
-            self.source, self.queue, self.committed_cursor, allow_private=self._allow_private, limits=self.limits
+            self.source,
+            self.queue,
+            self.committed_cursor,
+            allow_private=self._allow_private,
+            limits=self.limits,
+            received=self._received,
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(client.run(), name="firehose-reader")
@@ -205,9 +227,13 @@ class LiveIndexer:
                 batch.append(self.queue.get_nowait())
             try:
                 await self._handle(batch)
+                self.stats.flow.done(len(batch))
             finally:
                 for _ in batch:
                     self.queue.task_done()
+
+    def _received(self, event: Event) -> None:
+        self.stats.flow.received(event, self.clock())
 
     async def _handle(self, batch: list[Event]) -> None:
         events: list[Sequenced] = []
@@ -233,13 +259,12 @@ class LiveIndexer:
         if isinstance(event, Connected):
             if self.policy is not None:
                 self.policy.connection(True, "")
-            stats.connected = True
-            stats.connections += 1
+            self._connected = True
             log.info("firehose %s: connected (cursor %s)", self.source, event.cursor)
         elif isinstance(event, Disconnected):
-            if self.policy is not None and not stats.connected:  # no Connected before it: the dial failed
+            if self.policy is not None and not self._connected:  # no Connected before it: the dial failed
                 self.policy.connection(False, event.reason)
-            stats.connected = False
+            self._connected = False
             stats.too_large += int(event.too_large)
             log.warning("firehose %s: disconnected: %s", self.source, event.reason)
         elif isinstance(event, Undecodable):

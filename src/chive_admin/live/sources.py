@@ -274,7 +274,7 @@ class LiveSources:
                     log.warning("firehose %r: the lease was lost; another process may read it now", guard.source)
                 finally:
                     guard.held = False
-                    indexer.stats.connected = False
+                    indexer.stats.flow.down(indexer.clock())
         finally:
             # a clean stop gives the source up at once, not after the lease runs out
             with contextlib.suppress(Exception):

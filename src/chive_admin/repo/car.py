@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
 import libipld
-from atproto_crypto.verify import verify_signature
 from cbrrr import CID, decode_dag_cbor, encode_dag_cbor
 
 from chive_admin.repo.blocks import BadBlock, BadCar, CarBlocks, TooManyBlocks
+from chive_admin.repo.signature import verify_signature
 
 #: the longest MST key the repository spec allows (``collection/rkey``)
 MAX_KEY_BYTES = 1024
@@ -76,7 +76,7 @@ class VerifiedRepo:
     @property
     def data_cid(self) -> str:
         """The root of the repository's MST at this commit (the ``prevData`` of the next one)."""
-        return self._data.encode("base32")
+        return encode_cid(bytes(self._data))
 
     def cid_at(self, key: str) -> bytes | None:
         """The record CID the MST holds at ``key``, or ``None`` when it holds none. Only the nodes on the way to
@@ -125,7 +125,10 @@ def _in_order(store: CarBlocks, root: CID, low: str, high: str) -> Iterator[tupl
             node = _node(store, pending)
             first = bisect_left(node.keys, low)  # what is left of it is below the range
             stack.append((node, first))
-            pending = node.subtrees[first]
+            # the subtree left of a key equal to ``low`` holds only smaller keys: an exact lookup (a firehose op's
+            # proof) reads the path to its key, not the right spine of its left neighbour too
+            at_low = first < len(node.keys) and node.keys[first] == low
+            pending = None if at_low else node.subtrees[first]
         if not stack:
             return
         node, i = stack.pop()
@@ -220,7 +223,7 @@ def open_commit(blocks: bytes, *, did: str, signing_key: str, commit_cid: CID) -
     """A firehose commit's diff CAR, its commit checked as :func:`open_verified` checks an export's, and its root
     the commit the event names (the CAR could otherwise carry another, correctly signed, older commit)."""
     verified = open_verified(io.BytesIO(blocks), did=did, signing_key=signing_key)
-    if verified.commit_cid != commit_cid.encode("base32"):
+    if verified.commit_cid != encode_cid(bytes(commit_cid)):
         verified.close()
         raise RepoVerificationError("bad_commit", "the CAR's root is not the commit the event names")
     return verified
@@ -239,4 +242,4 @@ def _checked_commit(store: CarBlocks, commit: Any, *, did: str, signing_key: str
     unsigned = {k: v for k, v in commit.items() if k != "sig"}
     if not verify_signature(signing_key, encode_dag_cbor(unsigned), sig):
         raise RepoVerificationError("bad_signature", "the commit signature does not verify with the DID's key")
-    return VerifiedRepo(did, str(commit.get("rev", "")), root.encode("base32"), store, data)
+    return VerifiedRepo(did, str(commit.get("rev", "")), encode_cid(bytes(root)), store, data)

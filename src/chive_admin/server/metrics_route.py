@@ -14,6 +14,7 @@ from starlette.responses import Response
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
 from chive_admin.auth.policy import authenticate_and_authorize
+from chive_admin.live import status
 from chive_admin.telemetry import metrics
 from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.responses import error_response
@@ -32,5 +33,5 @@ async def prometheus(request: Request) -> Response:
             await authenticate_and_authorize(services.authenticator, request, route)
         except XRPCError as exc:
             return error_response(exc)
-    await metrics.refresh(services.db)
+    await metrics.refresh(services.db, [status.figures(live) for live in services.live_sources()])
     return Response(metrics.exposition(), media_type=CONTENT_TYPE)

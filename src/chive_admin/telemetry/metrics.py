@@ -1,17 +1,20 @@
 """Prometheus metrics of this process, and per-endpoint latency figures for getEndpointMetrics.
 
 One registry per process (one server per process). Gauges that mirror the database (operations by type and status,
-dead-letter queue size) are refreshed when metrics are read, not kept in step on every write.
+dead-letter queue size) are refreshed when metrics are read, not kept in step on every write. So are the firehose
+series: the live indexer keeps plain counters, and :class:`FirehoseCollector` turns them into families per source
+when metrics are read (nothing on the indexer's hot path).
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
 from chive_admin.store import dead_letters
@@ -63,6 +66,83 @@ OPERATIONS = Gauge(
     registry=REGISTRY,
 )
 DLQ_SIZE = Gauge("chive_admin_dlq_entries", "Entries in the dead-letter queue", registry=REGISTRY)
+
+
+@dataclass(frozen=True)
+class SourceFigures:
+    """One firehose source's counters since this process started consuming it. Label values come from fixed sets
+    (kinds, outcomes) and the operator's configured URL, never from what a source sends."""
+
+    source: str
+    connected: bool
+    #: events received, by kind
+    events: Mapping[str, int]
+    #: commits judged, by outcome (applied, replayed, ignored, resynced, refused, foreign, held)
+    commits: Mapping[str, int]
+    #: records written and deleted
+    records: Mapping[str, int]
+    dead_lettered: int
+    #: frames that were no event (undecodable, too large)
+    frames_refused: Mapping[str, int]
+    lag_seconds: float | None
+    cursor: int | None
+    reconnects: int
+
+
+class FirehoseCollector:
+    """The ``chive_admin_firehose_*`` families of the sources given at the last :func:`refresh`."""
+
+    def __init__(self) -> None:
+        self.sources: Sequence[SourceFigures] = ()
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        prefix = "chive_admin_firehose"
+        events = CounterMetricFamily(
+            f"{prefix}_events", "Events received from a source, by kind", labels=["source", "kind"]
+        )
+        commits = CounterMetricFamily(f"{prefix}_commits", "Commits judged, by outcome", labels=["source", "outcome"])
+        records = CounterMetricFamily(f"{prefix}_records", "Records written or deleted", labels=["source", "change"])
+        dead = CounterMetricFamily(
+            f"{prefix}_dead_lettered", "Invalid records sent to the dead-letter queue", labels=["source"]
+        )
+        refused = CounterMetricFamily(
+            f"{prefix}_frames_refused", "Frames that were no event, by reason", labels=["source", "reason"]
+        )
+        reconnects = CounterMetricFamily(
+            f"{prefix}_reconnects", "Connections lost or not made (each is dialled again)", labels=["source"]
+        )
+        connected = GaugeMetricFamily(f"{prefix}_connected", "1 while the source's stream is open", labels=["source"])
+        lag = GaugeMetricFamily(
+            f"{prefix}_lag_seconds",
+            "Age of the oldest event received and not yet committed (0 when all are)",
+            labels=["source"],
+        )
+        cursor = GaugeMetricFamily(f"{prefix}_cursor", "The last sequence committed", labels=["source"])
+        for figures in self.sources:
+            url = figures.source
+            for kind, n in figures.events.items():
+                events.add_metric([url, kind], n)
+            for outcome, n in figures.commits.items():
+                commits.add_metric([url, outcome], n)
+            for change, n in figures.records.items():
+                records.add_metric([url, change], n)
+            for reason, n in figures.frames_refused.items():
+                refused.add_metric([url, reason], n)
+            dead.add_metric([url], figures.dead_lettered)
+            reconnects.add_metric([url], figures.reconnects)
+            connected.add_metric([url], int(figures.connected))
+            if figures.lag_seconds is not None:
+                lag.add_metric([url], figures.lag_seconds)
+            if figures.cursor is not None:
+                cursor.add_metric([url], figures.cursor)
+        yield from (events, commits, records, dead, refused, reconnects, connected, lag, cursor)
+
+
+FIREHOSE = FirehoseCollector()
+REGISTRY.register(FIREHOSE)
 
 RESERVOIR = 2048
 
@@ -128,8 +208,10 @@ def observe_request(nsid: str, method: str, status: int, started: float) -> None
     ENDPOINTS.observe(method, f"/xrpc/{nsid}", status, elapsed)
 
 
-async def refresh(db: Database) -> None:
-    """Bring the database-backed gauges up to date before metrics are read."""
+async def refresh(db: Database, firehose: Sequence[SourceFigures] = ()) -> None:
+    """Bring the database-backed gauges, and the firehose series of the sources given, up to date before metrics are
+    read."""
+    FIREHOSE.sources = tuple(firehose)
     async with db.read() as conn:
         rows = await counts_by_type_and_status(conn)
         size = await dead_letters.count(conn)

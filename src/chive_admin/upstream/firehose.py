@@ -25,6 +25,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -74,6 +75,8 @@ class Commit:
     blocks: bytes
     ops: tuple[RepoOp, ...]
     too_big: bool
+    #: the event's ``time`` (epoch seconds): when the source sequenced it; ``None`` when absent or not a datetime
+    time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Identity:
 
     seq: int
     did: str
+    time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class Account:
     active: bool
     #: why an inactive account is: ``takendown``, ``suspended``, ``deleted``, ``deactivated``… (None when active)
     status: str | None
+    time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class Sync:
     rev: str
     #: a CAR whose root is the signed commit
     blocks: bytes
+    time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,7 @@ class Passing:
     seq: int
     kind: str
     did: str | None
+    time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -217,21 +224,37 @@ def _decode(data: bytes) -> Event:
             blocks=_field(body, "blocks", bytes),
             ops=_ops(body.get("ops")),
             too_big=body.get("tooBig") is True,
+            time=event_time(body.get("time")),
         )
+    time = event_time(body.get("time"))
     if kind == "#identity":
-        return Identity(seq, _field(body, "did", str))
+        return Identity(seq, _field(body, "did", str), time)
     if kind == "#account":
         active = _field(body, "active", bool)
         status = _field(body, "status", str, optional=True)
-        return Account(seq, _field(body, "did", str), active, None if active else (status or "inactive")[:40])
+        return Account(seq, _field(body, "did", str), active, None if active else (status or "inactive")[:40], time)
     if kind == "#sync":
-        return Sync(seq, _field(body, "did", str), _field(body, "rev", str), _field(body, "blocks", bytes))
+        return Sync(seq, _field(body, "did", str), _field(body, "rev", str), _field(body, "blocks", bytes), time)
     did = body.get("did")
-    return Passing(seq, kind[:40], did if isinstance(did, str) else None)
+    return Passing(seq, kind[:40], did if isinstance(did, str) else None, time)
 
 
 def _text(value: Any) -> str | None:
     return value[:500] if isinstance(value, str) else None
+
+
+def event_time(value: Any) -> float | None:
+    """An event's ``time`` as epoch seconds. Only lag is computed from it, so a missing or malformed one costs the
+    event nothing but its lag figure (it is remote text: never trusted beyond that)."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.timestamp()
 
 
 def subscribe_url(source: str, cursor: int | None) -> str:
@@ -256,9 +279,12 @@ class FirehoseClient:
         allow_private: bool,
         limits: FirehoseLimits | None = None,
         jitter: Callable[[], float] = random.random,
+        received: Callable[[Event], None] | None = None,
     ) -> None:
         self.source = source
         self.queue = queue
+        #: sees every event as it leaves the socket, before the queue (where it may wait behind a backlog)
+        self._received = received
         self._cursor = cursor
         self._allow_private = allow_private
         self.limits = limits or FirehoseLimits()
@@ -273,7 +299,7 @@ class FirehoseClient:
                 # whatever is queued is from the previous connection: once it is committed, the cursor is exact
                 await self.queue.join()
                 delivered, reason, too_large = await self._connection(session, await self._cursor())
-                await self.queue.put(Disconnected(reason, too_large))
+                await self._put(Disconnected(reason, too_large))
                 self.failures = 0 if delivered else self.failures + 1
                 if self.failures:
                     limits = self.limits
@@ -281,6 +307,11 @@ class FirehoseClient:
                     await asyncio.sleep(self._jitter() * ceiling)
         finally:
             await session.close()
+
+    async def _put(self, event: Event) -> None:
+        if self._received is not None:
+            self._received(event)
+        await self.queue.put(event)
 
     async def _connection(self, session: aiohttp.ClientSession, cursor: int | None) -> tuple[bool, str, bool]:
         """Read one connection to its end: (whether it delivered an event, why it ended, whether a frame was too
@@ -297,13 +328,13 @@ class FirehoseClient:
             return False, f"cannot connect: {str(exc)[:300] or type(exc).__name__}", False
         delivered = False
         try:
-            await self.queue.put(Connected(cursor))
+            await self._put(Connected(cursor))
             async for message in ws:
                 if message.type is aiohttp.WSMsgType.BINARY:
                     delivered = True
-                    await self.queue.put(decode_frame(message.data))
+                    await self._put(decode_frame(message.data))
                 elif message.type is aiohttp.WSMsgType.TEXT:
-                    await self.queue.put(Undecodable("a text frame"))
+                    await self._put(Undecodable("a text frame"))
                 elif message.type is aiohttp.WSMsgType.ERROR:
                     error = message.data
                     if isinstance(error, aiohttp.WebSocketError) and error.code == MESSAGE_TOO_BIG:

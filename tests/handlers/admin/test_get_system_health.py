@@ -9,13 +9,17 @@ import pytest
 from conftest import AppFactory
 from support.admin_api import USER, Api, answer, refusal, serving
 from support.auth import FixedTokens
+from support.clock import ManualClock
+from support.firehose import idle_indexer
 
 from chive_admin._generated import ids
 from chive_admin._generated.models.pub.chive.admin import get_system_health
 from chive_admin.handlers.admin import get_system_health as handler
+from chive_admin.settings import FIREHOSE_DOWN_DEGRADED_S
 from chive_admin.store.db import Database, bundled_migrations
 from chive_admin.store.sql import Dialect
 from chive_admin.telemetry.health import IntegrityMonitor
+from chive_admin.upstream.firehose import Connected, Disconnected, Passing
 
 METHOD = ids.PUB_CHIVE_ADMIN_GET_SYSTEM_HEALTH
 
@@ -90,3 +94,49 @@ async def test_postgres_reports_its_size_and_no_file_it_does_not_have(api: Api) 
 
 async def test_refused_to_a_caller_without_the_admin_role(api: Api) -> None:
     refusal(await api.get(METHOD, headers=USER), 403, "AdminRequired")
+
+
+async def test_no_firehose_entry_when_live_indexing_is_off(api: Api) -> None:
+    assert "firehose" not in (await api.get(METHOD)).json()
+
+
+async def test_a_firehose_source_down_for_more_than_a_minute_is_degraded(api: Api) -> None:
+    clock = ManualClock()
+    live = idle_indexer(api.services, "https://relay.example", clock)
+    live.stats.flow.received(Connected(None), clock())
+    clock.now += 600
+    out = answer(await api.get(METHOD), get_system_health.Output)
+    assert out.status == "healthy"
+    assert out.firehose is not None
+    (source,) = out.firehose
+    assert (source.url, source.connected, source.healthy, source.lag_ms, source.problem) == (
+        "https://relay.example",
+        True,
+        True,
+        0,
+        None,
+    )
+    live.stats.flow.received(Disconnected("closed by the source (1000)"), clock())
+    clock.now += FIREHOSE_DOWN_DEGRADED_S
+    assert answer(await api.get(METHOD), get_system_health.Output).status == "healthy"  # a redial takes a moment
+    clock.now += 1
+    out = answer(await api.get(METHOD), get_system_health.Output)
+    assert out.status == "degraded"
+    assert out.firehose is not None
+    (source,) = out.firehose
+    assert (source.connected, source.healthy) == (False, False)
+    assert source.problem == f"disconnected for 61 s (more than {FIREHOSE_DOWN_DEGRADED_S} s)"
+    assert out.databases[0].healthy is True
+
+
+async def test_a_firehose_source_lagging_past_the_bound_is_degraded(api: Api) -> None:
+    clock = ManualClock()
+    live = idle_indexer(api.services, "https://relay.example", clock)
+    live.stats.flow.received(Connected(None), clock())
+    live.stats.flow.received(Passing(5, "#account", None, clock() - 90.0), clock())
+    out = answer(await api.get(METHOD), get_system_health.Output)
+    assert out.status == "degraded"
+    assert out.firehose is not None
+    assert out.firehose[0].lag_ms == 90_000
+    live.stats.flow.done(2)
+    assert answer(await api.get(METHOD), get_system_health.Output).status == "healthy"

@@ -12,6 +12,7 @@ invalid record there would (rightly) turn this scan ``partial``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -54,6 +55,25 @@ def chromium_path() -> str:
     if found is None:
         unavailable("Debian's chromium is not installed (.ci/run installs it with apt-get)")
     return found
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[playwright_api.Browser]:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def signed_in(browser: playwright_api.Browser, url: str, key: str) -> playwright_api.Page:
+    """A new page of the dashboard at ``url``, signed in with ``key``."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/admin/")
+    page.fill("#api-key", key)
+    page.click("#signin-form button[type=submit]")
+    return page
 
 
 #: what a hostile PDS puts in its error message: markup that would run if the page ever parsed it

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from interop.dashboard.test_browser import CHROMIUM_ARGS, HOSTILE, chromium_path
+from interop.dashboard.test_browser import HOSTILE, chromium, signed_in
 from playwright import sync_api as playwright_api
 from support.server import ServerProcess, cli_command, create_key
 
@@ -28,31 +28,24 @@ def test_the_moderation_view_in_headless_chromium(tmp_path: Path) -> None:
     server = ServerProcess(args=["--db", str(db), "--admin-did", ADMIN], cwd=tmp_path).start()
     expect = playwright_api.expect
     try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"{server.url}/admin/")
-                page.fill("#api-key", key)
-                page.click("#signin-form button[type=submit]")
-                expect(page.locator("#warnings tr.empty")).to_have_text("No active warning.")
-                expect(page.locator("#violations tr.empty")).to_have_text("No violation recorded.")
+        with chromium() as browser:
+            page = signed_in(browser, server.url, key)
+            expect(page.locator("#warnings tr.empty")).to_have_text("No active warning.")
+            expect(page.locator("#violations tr.empty")).to_have_text("No violation recorded.")
 
-                moderation(db, "warn", ALICE, "--reason", HOSTILE, "--by", ADMIN, "--days", "7")
-                moderation(db, "warn", ALICE, "--reason", "a mistake", "--by", ADMIN)
-                moderation(db, "revoke", "2", "--by", ADMIN)
-                moderation(db, "violation", ALICE, "--type", "spam", "--severity", "critical", "--by", ADMIN)
-                moderation(db, "resolve", "1", "--by", ADMIN)
+            moderation(db, "warn", ALICE, "--reason", HOSTILE, "--by", ADMIN, "--days", "7")
+            moderation(db, "warn", ALICE, "--reason", "a mistake", "--by", ADMIN)
+            moderation(db, "revoke", "2", "--by", ADMIN)
+            moderation(db, "violation", ALICE, "--type", "spam", "--severity", "critical", "--by", ADMIN)
+            moderation(db, "resolve", "1", "--by", ADMIN)
 
-                expect(page.locator("#warnings-total")).to_have_text("(1)")
-                expect(page.locator('#warnings tr[data-warning-id="1"] .warning-reason')).to_have_text(HOSTILE)
-                expect(page.locator('#warnings tr[data-warning-id="2"]')).to_have_count(0)
-                violation = page.locator('#violations tr[data-violation-id="1"]')
-                expect(violation.locator(".severity-critical")).to_have_text("critical")
-                expect(violation.locator(".violation-resolved")).to_contain_text(f"by {ADMIN}")
-                assert page.evaluate("window.pwned") is None
-                assert page.locator("#warnings button, #violations button").count() == 0
-            finally:
-                browser.close()
+            expect(page.locator("#warnings-total")).to_have_text("(1)")
+            expect(page.locator('#warnings tr[data-warning-id="1"] .warning-reason')).to_have_text(HOSTILE)
+            expect(page.locator('#warnings tr[data-warning-id="2"]')).to_have_count(0)
+            violation = page.locator('#violations tr[data-violation-id="1"]')
+            expect(violation.locator(".severity-critical")).to_have_text("critical")
+            expect(violation.locator(".violation-resolved")).to_contain_text(f"by {ADMIN}")
+            assert page.evaluate("window.pwned") is None
+            assert page.locator("#warnings button, #violations button").count() == 0
     finally:
         server.stop()

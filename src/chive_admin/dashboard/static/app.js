@@ -453,6 +453,31 @@ async function refreshPdses() {
   $("pds-total").textContent = `(${stats.total})`;
 }
 
+// --- the live indexer's sources (absent when it is off) -----------------------------------------------------------
+
+function firehoseRow(source) {
+  const lag = source.lagMs === undefined ? "unknown" : `${(source.lagMs / 1000).toFixed(1)} s`;
+  return el(
+    "tr",
+    { "data-source": source.url },
+    cell(source.url, "mono"),
+    cell(source.connected ? "connected" : "disconnected", `firehose-state ${source.connected ? "ok" : "error-text"}`),
+    cell(when(source.since)),
+    cell(source.cursor ?? "none", "firehose-cursor"),
+    cell(lag, "firehose-lag"),
+    cell((source.eventsLastMinute / 60).toFixed(1), "firehose-rate"),
+    cell(source.problem ?? "", "error-text firehose-problem"),
+  );
+}
+
+async function refreshFirehose() {
+  const answer = await xrpc(config.methods.firehoseStatus);
+  const sources = answer.sources ?? [];
+  $("firehose-panel").hidden = sources.length === 0;
+  fillTable($("firehose"), sources.map(firehoseRow), "No firehose source.");
+  $("firehose-cursor").textContent = answer.cursor === undefined ? "" : `(cursor ${answer.cursor})`;
+}
+
 // --- the local moderation record (read-only: the CLI writes it) ---------------------------------------------------
 
 const account = (item) => (item.handle ? `${item.handle} (${item.did})` : item.did);
@@ -532,7 +557,7 @@ function startConsole() {
   stoppers = [
     every(ACTIVE_EVERY_MS, refreshActive),
     every(OTHERS_EVERY_MS, async () => {
-      await Promise.all([refreshHistory(), refreshDlq(), refreshPdses(), refreshModeration()]);
+      await Promise.all([refreshHistory(), refreshDlq(), refreshPdses(), refreshModeration(), refreshFirehose()]);
     }),
   ];
 }

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated, ClassVar
+
 from pydantic import Field
 
 from chive_admin import lex
 from chive_admin.lex import formats
 
-__all__ = ['Output', 'Params']
+__all__ = ['Output', 'Params', 'Source']
 
 
 class Params(lex.LexStrictModel):
@@ -16,10 +18,26 @@ class Params(lex.LexStrictModel):
 
 
 class Output(lex.LexModel):
-    cursor: str | None = Field(default=None, description='Sequence number of the last processed firehose event; absent if none was processed yet.')
+    cursor: str | None = Field(default=None, description='Sequence number of the last durably committed firehose event; with several sources, the lowest of their cursors. Absent if none was committed yet.')
     dlq_count: int = Field(alias='dlqCount', description='Entries currently waiting in the dead-letter queue.')
     timestamp: formats.Datetime = Field(description='When this status was read (RFC 3339, UTC).')
+    sources: list[Source] | None = Field(default=None, description='Each firehose source this server process consumes, as it sees it now; absent when live indexing is off.')
+
+
+class Source(lex.LexModel):
+    """One firehose source (a relay or a PDS) as this process consumes it."""
+    LEX_TYPE: ClassVar[str] = 'pub.chive.admin.getFirehoseStatus#source'
+    url: formats.Uri = Field(description='The source, as configured.')
+    connected: bool = Field(description='True while a subscription to the source is open.')
+    since: formats.Datetime = Field(description='When the connection last came up or went down (before the first connection: when the indexer started).')
+    cursor: str | None = Field(default=None, description='Sequence number of the last event of this source whose effects are committed; absent before the first.')
+    lag_ms: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='lagMs', description='How stale the index is: milliseconds since the event time of the oldest event received and not yet committed; 0 when every received event is committed; absent when that event carries no time.')
+    events_last_minute: Annotated[int, Field(ge=0)] = Field(alias='eventsLastMinute', description='Events received from the source during the last 60 seconds.')
+    newest_event_at: formats.Datetime | None = Field(default=None, alias='newestEventAt', description="Event time of the newest event received (the source's clock).")
+    applied_event_at: formats.Datetime | None = Field(default=None, alias='appliedEventAt', description='Event time of the last event committed.')
+    problem: str | None = Field(default=None, description='Why this source makes the server degraded (disconnected or lagging past the stated bound); absent when it does not.')
 
 
 Params.model_rebuild()
 Output.model_rebuild()
+Source.model_rebuild()

@@ -10,7 +10,7 @@ from pydantic import Field
 from chive_admin import lex
 from chive_admin.lex import formats
 
-__all__ = ['DatabaseHealth', 'Output', 'Params']
+__all__ = ['DatabaseHealth', 'FirehoseSource', 'Output', 'Params']
 
 
 class Params(lex.LexStrictModel):
@@ -18,10 +18,11 @@ class Params(lex.LexStrictModel):
 
 
 class Output(lex.LexModel):
-    status: str = Field(description='healthy: every check passes; degraded: some checks fail but the service still works; unhealthy: the service cannot work.')
+    status: str = Field(description='healthy: every check passes; degraded: some checks fail but the service still works (a slow or nearly full database, a firehose source disconnected or lagging); unhealthy: the service cannot work.')
     databases: list[DatabaseHealth] = Field(description='Result of probing each database.')
     uptime: int = Field(description='Seconds since the server started.')
     timestamp: formats.Datetime = Field(description='When the check ran (RFC 3339, UTC).')
+    firehose: list[FirehoseSource] | None = Field(default=None, description='Each firehose source this process consumes; absent when live indexing is off.')
 
 
 class DatabaseHealth(lex.LexModel):
@@ -40,6 +41,20 @@ class DatabaseHealth(lex.LexModel):
     integrity_check_ms: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='integrityCheckMs', description='How long the last integrity quick-check took, in milliseconds.')
 
 
+class FirehoseSource(lex.LexModel):
+    """The health of one firehose source: degraded when disconnected for more than 60 s, or when
+    the index lags it by more than 60 s.
+    """
+    LEX_TYPE: ClassVar[str] = 'pub.chive.admin.getSystemHealth#firehoseSource'
+    url: formats.Uri = Field(description='The source, as configured.')
+    connected: bool = Field(description='True while a subscription to the source is open.')
+    healthy: bool = Field(description='False when this source makes the status degraded.')
+    since: formats.Datetime | None = Field(default=None, description='When the connection last came up or went down.')
+    lag_ms: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='lagMs', description='Milliseconds since the event time of the oldest event received and not yet committed; absent when unknown.')
+    problem: str | None = Field(default=None, description='Why the source is not healthy; absent when it is.')
+
+
 Params.model_rebuild()
 Output.model_rebuild()
 DatabaseHealth.model_rebuild()
+FirehoseSource.model_rebuild()
