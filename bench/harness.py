@@ -119,16 +119,20 @@ async def _connection(
     latencies: list[float],
     counter: list[int],
     failures: list[str],
+    body_for: Callable[[int], object] | None = None,
 ) -> None:
-    """One keep-alive HTTP/1.1 connection sending GETs back to back: a client light enough that the server, not
-    the driver, is what gets measured (httpx tops out near the rates we want to see)."""
+    """One keep-alive HTTP/1.1 connection sending GETs (POSTs of ``body_for``'s JSON) back to back: a client light
+    enough that the server, not the driver, is what gets measured (httpx tops out near the rates we want to see)."""
     async with RawConnection(host, port, {}) as connection:
         while time.perf_counter() < end:
             counter[0] += 1
             headers = headers_for(counter[0])
             path = path_for(counter[0])
             started = time.perf_counter()
-            answer = await connection.request("GET", path, headers=headers)
+            if body_for is None:
+                answer = await connection.request("GET", path, headers=headers)
+            else:
+                answer = await connection.request("POST", path, body_for(counter[0]), headers=headers)
             latencies.append((time.perf_counter() - started) * 1000)
             if answer.status != 200:
                 failures.append(f"{answer.status}: {answer.text[:200]}")
@@ -140,6 +144,7 @@ async def _drive(
     concurrency: int,
     seconds: float,
     warmup: float,
+    body_for: Callable[[int], object] | None = None,
 ) -> Load:
     urls = [httpx.URL(u) for u in ([url] if isinstance(url, str) else url)]
     parsed = urls[0]
@@ -156,7 +161,15 @@ async def _drive(
     await asyncio.gather(
         *(
             _connection(
-                parsed.host, parsed.port or 80, path_for, headers_for, time.perf_counter() + warmup, [], counter, []
+                parsed.host,
+                parsed.port or 80,
+                path_for,
+                headers_for,
+                time.perf_counter() + warmup,
+                [],
+                counter,
+                [],
+                body_for,
             )
             for _ in range(concurrency)
         )
@@ -165,7 +178,9 @@ async def _drive(
     end = began + seconds
     await asyncio.gather(
         *(
-            _connection(parsed.host, parsed.port or 80, path_for, headers_for, end, latencies, counter, failures)
+            _connection(
+                parsed.host, parsed.port or 80, path_for, headers_for, end, latencies, counter, failures, body_for
+            )
             for _ in range(concurrency)
         )
     )
@@ -182,10 +197,11 @@ def drive(
     concurrency: int = 16,
     seconds: float = 5.0,
     warmup: float = 0.5,
+    body_for: Callable[[int], object] | None = None,
 ) -> Load:
     """Requests to ``url`` (or to each of several URLs of one server in turn) from ``concurrency`` connections for
-    ``seconds``, after ``warmup`` seconds whose answers are not counted."""
-    return asyncio.run(_drive(url, headers_for, concurrency, seconds, warmup))
+    ``seconds``, after ``warmup`` seconds whose answers are not counted; POSTs of ``body_for(n)`` when it is given."""
+    return asyncio.run(_drive(url, headers_for, concurrency, seconds, warmup, body_for))
 
 
 Row = tuple[str, str, str, str, str]

@@ -12,6 +12,11 @@ UPSTREAM = "upstream"
 
 AUTH_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("pub.chive.admin.", "admin"),
+    # engagement events from the deployer's front end or proxy, and our own impression route beside them
+    ("pub.chive.metrics.record", "metrics-writer"),
+    ("dev.chiveadmin.search.record", "metrics-writer"),
+    # a user's own intents, with that user's own service-auth token
+    ("pub.chive.activity.", "user"),
     ("com.atproto.sync.", UPSTREAM),
     ("com.atproto.repo.", UPSTREAM),
     ("com.atproto.identity.", UPSTREAM),

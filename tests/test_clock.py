@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from chive_admin.clock import now_ms_stamp, now_stamp, parse_stamp, stamp, stamp_in, utc_now
+from chive_admin.clock import micros, now_ms_stamp, now_stamp, parse_stamp, stamp, stamp_in, utc_now
 
 STORED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
@@ -41,3 +41,8 @@ def test_stamp_in_is_that_far_from_now() -> None:
 
 def test_an_answers_moment_has_milliseconds() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", now_ms_stamp())
+
+
+def test_micros_are_whole_microseconds_since_the_epoch() -> None:
+    assert micros(datetime(1970, 1, 1, 0, 0, 1, 250, tzinfo=UTC)) == 1_000_250
+    assert micros(parse_stamp("2026-01-01T00:00:00.000001Z")) % 1_000_000 == 1

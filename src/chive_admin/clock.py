@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -38,3 +40,8 @@ def epoch_ms_stamp(seconds: float | None) -> str | None:
         return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch: a moment as an integer, for latencies computed in SQL."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)  # exact: a float of seconds would round

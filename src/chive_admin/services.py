@@ -10,6 +10,9 @@ from chive_admin.auth.identity import IdentityResolver
 from chive_admin.auth.policy import Authenticator
 from chive_admin.auth.roles import RoleBook
 from chive_admin.backfill.engine import Engine
+from chive_admin.engagement.activity import ActivityBook
+from chive_admin.engagement.hourly_answers import HourlyAnswers
+from chive_admin.engagement.recorder import EngagementRecorder
 from chive_admin.ingest.export_readers import ExportReaders
 from chive_admin.ingest.handles import HandleVerifier
 from chive_admin.live.indexer import LiveIndexer
@@ -38,6 +41,12 @@ class Services:
     audit: AuditLog
     keys: ApiKeyStore
     roles: RoleBook
+    #: views and downloads the front end reports, written in shared transactions
+    engagement: EngagementRecorder
+    #: users' write intents (pub.chive.activity.*)
+    activity: ActivityBook
+    #: trending and the overview, computed once an hour
+    hourly_answers: HourlyAnswers
     #: reader processes for repository exports; None reads them on threads (``--export-readers 0``)
     readers: ExportReaders | None = None
     #: the live indexer of ``--firehose-url`` (the relay); None when it is off

@@ -55,8 +55,9 @@ async def revoke(db: Database, did: str, role: str) -> None:
         await roles_store.revoke(conn, did, role)
 
 
-def test_the_roles_are_chives_known_values() -> None:
-    assert ROLES == ("admin", "moderator", "graph-editor", "author", "reader", "alpha-tester", "premium")
+def test_the_roles_are_chives_known_values_and_ours() -> None:
+    chives = ("admin", "moderator", "graph-editor", "author", "reader", "alpha-tester", "premium")
+    assert (*chives, "metrics-writer") == ROLES
 
 
 async def test_bootstrap_admins_are_admins_whatever_the_table_says(db: Database) -> None:

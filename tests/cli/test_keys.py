@@ -64,3 +64,37 @@ def test_bad_arguments_are_one_line(tmp_path: Path) -> None:
     assert bad_did.stderr.count("\n") == 1
     bad_name = keys("create", "--did", ADMIN, "--name", " ", db=db)
     assert bad_name.returncode == 2
+
+
+def test_a_metrics_writer_key_records_and_administers_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "writer.db"
+    writer = "did:plc:keysmetricswriter000000000"
+    server = ServerProcess(args=["--db", str(db)], cwd=tmp_path).start()
+    try:
+        granted = subprocess.run(
+            cli_command("roles", "grant", writer, "metrics-writer", "--db", str(db)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert granted.returncode == 0, granted.stderr
+        created = keys("create", "--did", writer, "--name", "front-end", db=db)
+        assert created.returncode == 0, created.stderr
+        assert "warning" not in created.stderr  # the role it needs is held
+        key = created.stdout.strip()
+        deadline = time.monotonic() + 15
+        view = {"uri": "at://did:plc:nobody00000000000000000/pub.chive.eprint.submission/x"}
+        recorded = httpx.post(f"{server.url}/xrpc/{ids.PUB_CHIVE_METRICS_RECORD_VIEW}", json=view, headers=bearer(key))
+        while recorded.status_code == 403 and time.monotonic() < deadline:  # the role cache: within 5 s
+            time.sleep(0.2)
+            recorded = httpx.post(
+                f"{server.url}/xrpc/{ids.PUB_CHIVE_METRICS_RECORD_VIEW}", json=view, headers=bearer(key)
+            )
+        assert (recorded.status_code, recorded.json()["error"]) == (400, "NotFound")  # allowed; no such eprint
+        status = httpx.get(f"{server.url}/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}", headers=bearer(key))
+        assert status.status_code == 403
+        without = keys("create", "--did", "did:plc:keysnobody0000000000000000", "--name", "x", db=db)
+        assert "metrics-writer" in without.stderr
+    finally:
+        server.stop()

@@ -14,6 +14,7 @@ go to ``validate_answers.mjs`` in one Node run, against ``../shared/reference/ch
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from collections.abc import AsyncIterator, Mapping
@@ -31,15 +32,16 @@ from support.firehose import idle_indexer
 from support.reference import reference_lexicons
 from support.seeding import new_op
 from support.unavailable import unavailable
+from support.users import UserTokens
 
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
-from chive_admin.clock import now_stamp, parse_stamp, stamp_in
+from chive_admin.clock import micros, now_stamp, parse_stamp, stamp_in, utc_now
 from chive_admin.handlers import HANDLERS
 from chive_admin.lex import Route
+from chive_admin.store import activity, dead_letters, engagement, firehose_cursors, index, moderation
 from chive_admin.store import api_keys as api_keys_store
-from chive_admin.store import dead_letters, firehose_cursors, index, moderation
 from chive_admin.store import operations as ops
 from chive_admin.store.index import IndexedRecord
 from chive_admin.upstream.firehose import Connected, Passing
@@ -57,6 +59,9 @@ AUTHOR = "did:plc:conformanceauthor000000000"
 PDS_A = "http://127.0.0.1:1"
 PDS_B = "http://127.0.0.1:2"
 PDS_DOWN = "http://127.0.0.1:3"
+IMPRESSION = "5b0d7a52-3a38-4f4e-9d0b-8f2b8d6c1e11"
+#: methods of this server's own namespace: validated against our lexicons, Chive has none
+OWN_NAMESPACE = "dev.chiveadmin."
 
 Params = dict[str, str]
 Body = dict[str, Any]
@@ -82,10 +87,43 @@ QUERIES: Mapping[str, list[Params]] = {
     ids.PUB_CHIVE_ADMIN_SEARCH_USERS: [{"query": "a"}, {"query": "@Author", "limit": "1"}, {"query": "did:plc:c"}],
     ids.PUB_CHIVE_ADMIN_LIST_REVIEWS: [{}, {"limit": "1"}, {"limit": "1", "cursor": "1"}, {"cursor": "99"}],
     ids.PUB_CHIVE_ADMIN_LIST_ENDORSEMENTS: [{}, {"limit": "1"}, {"limit": "1", "cursor": "1"}],
+    ids.PUB_CHIVE_ADMIN_GET_VIEW_DOWNLOAD_TIME_SERIES: [
+        {},
+        *({"granularity": g} for g in ("hour", "day", "week")),
+        {"uri": records.at_uri(OTHER, records.SUBMISSION, "o1"), "granularity": "hour"},
+    ],
+    ids.PUB_CHIVE_ADMIN_GET_METRICS_OVERVIEW: [{}, {"days": "1"}, {"days": "90"}],
+    ids.PUB_CHIVE_ADMIN_GET_TRENDING_VELOCITY: [{}, {"window": "7d", "limit": "1"}, {"window": "30d"}],
+    ids.PUB_CHIVE_ADMIN_GET_SEARCH_ANALYTICS: [{}],
+    ids.PUB_CHIVE_ADMIN_GET_ACTIVITY_CORRELATION: [{}],
 }
 # Calls of implemented queries that answer only once the index holds what they name (NotFound before).
 INDEXED_QUERIES: Mapping[str, list[Params]] = {
     ids.PUB_CHIVE_ADMIN_GET_USER_DETAIL: [{"did": AUTHOR}, {"did": GOVERNANCE}],
+}
+
+# Calls of the methods a user makes with its own service-auth token (a stand-in authenticator here: the real one is
+# tested with a real PDS in tests/interop/handlers), made before the store is populated: the intent on a1 is confirmed
+# by engagement_history (as the index's write path would), the one on b1 fails, the one on n9 stays pending.
+USER_PROCEDURES: Mapping[str, list[Body]] = {
+    ids.PUB_CHIVE_ACTIVITY_LOG: [
+        {"collection": records.SUBMISSION, "rkey": "a1", "action": "create", "category": "eprint_submit"},
+        {
+            "collection": records.SUBMISSION,
+            "rkey": "b1",
+            "action": "create",
+            "category": "eprint_submit",
+            "targetTitle": "On graphs",
+            "traceId": "0af7651916cd43dd8448eb211c80319c",
+            "spanId": "b7ad6b7169203331",
+            "uiContext": "{}",
+            "recordSnapshot": '{"title": "On graphs"}',
+        },
+        {"collection": records.GRAPH_NODE, "rkey": "n9", "action": "update", "category": "proposal_create"},
+    ],
+    ids.PUB_CHIVE_ACTIVITY_MARK_FAILED: [
+        {"collection": records.SUBMISSION, "rkey": "b1", "errorCode": "PDS_ERROR", "errorMessage": "the PDS said no"}
+    ],
 }
 
 # Calls of every implemented procedure, made once the store is full (in this order: the last ones empty the DLQ).
@@ -107,6 +145,26 @@ PROCEDURES: Mapping[str, list[Body]] = {
         {"type": "citationExtraction"},
     ],
     ids.PUB_CHIVE_ADMIN_RESCAN_PDS: [{"pdsUrl": PDS_DOWN}],
+    # engagement, before the takedown of a1 below (an impression before what names it)
+    ids.PUB_CHIVE_METRICS_RECORD_VIEW: [
+        {"uri": records.at_uri(AUTHOR, records.SUBMISSION, "a1")},
+        {"uri": records.at_uri(AUTHOR, records.SUBMISSION, "a1"), "viewerDid": OTHER},
+    ],
+    ids.PUB_CHIVE_METRICS_RECORD_DOWNLOAD: [
+        {"uri": records.at_uri(OTHER, records.SUBMISSION, "o1"), "viewerDid": ADMIN}
+    ],
+    ids.DEV_CHIVEADMIN_SEARCH_RECORD_IMPRESSION: [
+        {"impressionId": IMPRESSION, "query": "graphs", "resultCount": 2, "at": "2026-01-01T00:00:00.000Z"},
+    ],
+    ids.PUB_CHIVE_METRICS_RECORD_SEARCH_CLICK: [
+        {"impressionId": IMPRESSION, "uri": records.at_uri(OTHER, records.SUBMISSION, "o1"), "position": 1}
+    ],
+    ids.PUB_CHIVE_METRICS_RECORD_DWELL_TIME: [
+        {"impressionId": IMPRESSION, "uri": records.at_uri(OTHER, records.SUBMISSION, "o1"), "dwellTimeMs": 5300}
+    ],
+    ids.PUB_CHIVE_METRICS_RECORD_SEARCH_DOWNLOAD: [
+        {"impressionId": IMPRESSION, "uri": records.at_uri(OTHER, records.SUBMISSION, "o1")}
+    ],
     ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL: [],  # filled in with the ids of a queued and a running op
     ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY: [{"index": 0}],
     ids.PUB_CHIVE_ADMIN_DISMISS_DLQ_ENTRY: [{"index": 1}],
@@ -427,6 +485,22 @@ async def registry_and_index(app: Starlette) -> None:
     flow.received(Passing(43, "#identity", AUTHOR, clock() - 120), clock())
 
 
+async def engagement_history(app: Starlette) -> None:
+    """Views and downloads of both eprints over the last weeks, so the analytics answer non-empty lists."""
+    now_hour = int(utc_now().timestamp()) // 3600
+    a1, o1 = records.at_uri(AUTHOR, records.SUBMISSION, "a1"), records.at_uri(OTHER, records.SUBMISSION, "o1")
+    events = [
+        engagement.Event(uri, kind, now_hour - back, f"viewer-{n}")
+        for uri, kind, backs in ((a1, "view", (1, 5, 30, 200, 800)), (o1, "view", (1, 50)), (o1, "download", (2,)))
+        for back in backs
+        for n in range(1 + back % 3)
+    ]
+    async with app.state.services.db.write() as conn:
+        await engagement.record(conn, events)
+        await activity.confirm(conn, [a1], ["create"], micros(utc_now()))
+    app.state.services.hourly_answers.clear()  # the empty state's rankings were kept for this hour
+
+
 async def moderation_record(app: Starlette) -> None:
     """Warnings active, lapsing, expired and revoked; violations of every severity, open and resolved, with and
     without their optional fields (the author's repository is indexed: its handle is shown)."""
@@ -468,6 +542,20 @@ async def server(make_app: AppFactory) -> AsyncIterator[tuple[Starlette, httpx.A
         yield app, client
 
 
+async def user_calls(app: Starlette, checks: list[Check]) -> None:
+    """The users' procedures, on the same database, through an app whose callers present their own tokens."""
+    services = app.state.services
+    as_user = Starlette()
+    as_user.state.services = dataclasses.replace(services, authenticator=UserTokens())
+    as_user.router.routes = app.router.routes
+    transport = httpx.ASGITransport(app=as_user)
+    async with httpx.AsyncClient(transport=transport, base_url="http://chive-admin.test") as client:
+        caller = Caller(client, f"jwt:{AUTHOR}", checks)
+        for nsid, bodies in USER_PROCEDURES.items():
+            for body in bodies:
+                await caller.procedure(nsid, body, "user")
+
+
 async def implemented_methods(client: httpx.AsyncClient, key: str, caller: Caller) -> set[str]:
     """Every registry method that answers the smallest call its lexicon allows with anything but 501; the 200
     answers are checked too."""
@@ -497,10 +585,12 @@ async def test_every_answer_is_valid_against_chives_lexicons(
     await refusals(client, await admin_key(app, OTHER))
     await caller.procedure(ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE, {"did": OTHER, "role": "moderator"}, "seeding")
     await caller.procedure(ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE, {"did": AUTHOR, "role": "admin"}, "seeding")
+    await user_calls(app, caller.checks)
     op_ids = await operations_of_every_status(app)
     await dead_letter_entries(app, op_ids)
     await registry_and_index(app)
     await moderation_record(app)
+    await engagement_history(app)
     await caller.every_query("populated", list(op_ids.values()))
 
     procedures = {
@@ -516,19 +606,25 @@ async def test_every_answer_is_valid_against_chives_lexicons(
     probe_app = make_app(db=tmp_path / "probe.db", admin_dids=(ADMIN,), engine_config=engine_config(workers=0))
     async with running_client(probe_app) as probe_client:
         implemented = await implemented_methods(probe_client, await admin_key(probe_app), caller)
-    covered = set(QUERIES) | set(INDEXED_QUERIES) | set(PROCEDURES)
+    covered = set(QUERIES) | set(INDEXED_QUERIES) | set(PROCEDURES) | set(USER_PROCEDURES)
     assert implemented == set(HANDLERS), "the smallest calls and the handler table disagree on what is implemented"
     assert not implemented - covered, (
         f"implemented but never called here: add calls for {sorted(implemented - covered)}"
     )
     assert not covered - implemented, f"called here but not implemented (answer 501): {sorted(covered - implemented)}"
 
-    verdict = validate(caller.checks, reference, install, tmp_path)
+    chives = [c for c in caller.checks if not c.nsid.startswith(OWN_NAMESPACE)]
+    verdict = validate(chives, reference, install, tmp_path)
     assert not verdict.unloadable, f"reference lexicons the validator could not load: {verdict.unloadable}"
     assert verdict.lexicons > 40
-    assert not verdict.failures, f"{len(verdict.failures)} of {len(caller.checks)} checks failed:\n" + "\n".join(
+    assert not verdict.failures, f"{len(verdict.failures)} of {len(chives)} checks failed:\n" + "\n".join(
         verdict.failures
     )
+    ours = [c for c in caller.checks if c.nsid.startswith(OWN_NAMESPACE)]
+    assert ours
+    own = validate(ours, PROJECT_LEXICONS, install, tmp_path)
+    assert not own.unloadable
+    assert not own.failures, "\n".join(own.failures)
 
 
 async def test_a_method_built_later_is_found_and_must_be_listed(make_app: AppFactory) -> None:
@@ -542,4 +638,5 @@ async def test_a_method_built_later_is_found_and_must_be_listed(make_app: AppFac
     async with running_client(app) as client:
         implemented = await implemented_methods(client, await admin_key(app), Caller(client, ""))
     assert implemented == set(handlers)
-    assert implemented - set(QUERIES) - set(PROCEDURES) == {ids.PUB_CHIVE_ADMIN_GET_USER_DETAIL}
+    listed = set(QUERIES) | set(PROCEDURES) | set(USER_PROCEDURES)
+    assert implemented - listed == {ids.PUB_CHIVE_ADMIN_GET_USER_DETAIL}

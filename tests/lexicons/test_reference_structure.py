@@ -108,6 +108,15 @@ OTHER_ADDITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     # Chive's cursor is a decimal offset the client had to compute; the next page's cursor is returned (a position)
     ("pub.chive.admin.listReviews", "defs.main.output.schema.properties"): ("cursor",),
     ("pub.chive.admin.listEndorsements", "defs.main.output.schema.properties"): ("cursor",),
+    # what each firehose source is doing (connection, cursor, lag, rate), and why the server is degraded
+    ("pub.chive.admin.getFirehoseStatus", "defs.main.output.schema.properties"): ("sources",),
+    ("pub.chive.admin.getSystemHealth", "defs.main.output.schema.properties"): ("firehose",),
+}
+# Definitions we add, each the item type of an optional property added above (a client that does not know the
+# property never meets it): lexicon id -> names in order.
+ADDED_DEFS: dict[str, tuple[str, ...]] = {
+    "pub.chive.admin.getFirehoseStatus": ("source",),
+    "pub.chive.admin.getSystemHealth": ("firehoseSource",),
 }
 # Properties the reference requires that we make optional, each for a reason: (lexicon id, path) -> ours.
 RELAXED_REQUIRED: dict[tuple[str, str], list[str]] = {
@@ -130,7 +139,7 @@ class Addition:
     ``knownValues`` key)."""
 
     path: str
-    kind: str  # "property" or "knownValues"
+    kind: str  # "property", "def" or "knownValues"
     names: tuple[str, ...]
 
 
@@ -156,6 +165,11 @@ def expected_additions() -> dict[tuple[str, str, str], tuple[str, ...]]:
     )
     for (lex_id, path), names in OTHER_ADDITIONS.items():
         expected[(lex_id, path, "property")] = names
+    # the role of a front end that records views and downloads (pub.chive.metrics.record*) and may do nothing else
+    for lex_id in ("pub.chive.admin.assignRole", "pub.chive.admin.revokeRole"):
+        expected[(lex_id, "defs.main.input.schema.properties.role.knownValues", "knownValues")] = ("metrics-writer",)
+    for lex_id, defs in ADDED_DEFS.items():
+        expected[(lex_id, "defs", "def")] = defs
     return expected
 
 
@@ -227,7 +241,7 @@ def _compare_schema_node(ours: dict[str, Any], ref: dict[str, Any], path: str, r
             result.differences.append(f"{sub}: missing (reference has {_brief(ref[key])})")
         elif key in NAME_MAPS and isinstance(ref[key], dict):
             is_object = ref.get("type") == "object" and ours.get("type") == "object"
-            allow_additions = key == "properties" and is_object
+            allow_additions = (key == "properties" and is_object) or (key == "defs" and not path)
             required = ours.get("required") if allow_additions else None
             _compare_names(ours[key], ref[key], sub, result, allow_additions, required)
         elif key == "knownValues":
@@ -267,7 +281,7 @@ def _compare_names(
     extra = tuple(name for name in ours if name not in ref)
     if extra:
         if allow_additions:
-            result.additions.append(Addition(path, "property", extra))
+            result.additions.append(Addition(path, "def" if path == "defs" else "property", extra))
             required_names = required if isinstance(required, list) else []
             for name in extra:
                 if name in required_names:
@@ -692,12 +706,17 @@ def _add_def(doc: dict[str, Any]) -> None:
         (_rename_error, "defs.main.errors[0].name: 'AuthRequired' != 'AuthenticationRequired'"),
         (_add_error, "defs.main.errors[1]: unexpected item"),
         (_change_ref, "defs.main.output.schema.ref: '#other' != '#thing'"),
-        (_add_def, "defs.other: unexpected"),
     ],
 )
 def test_compare_reports_difference(change: Callable[[dict[str, Any]], None], expected: str) -> None:
     differences = compare_lexicon(_mutated(change), _sample()).differences
     assert any(d.startswith(expected) for d in differences), differences
+
+
+def test_an_added_def_is_an_addition_to_review_not_a_difference() -> None:
+    comparison = compare_lexicon(_mutated(_add_def), _sample())
+    assert comparison.differences == []
+    assert comparison.additions == [Addition("defs", "def", ("other",))]
 
 
 def test_compare_identical_and_description_changes_are_clean() -> None:

@@ -24,7 +24,7 @@ SQLITE = "sqlite"
 POSTGRES = "postgresql"
 BACKENDS = (SQLITE, POSTGRES)
 #: the top-level test folders whose tests run on both backends
-BOTH_BACKENDS = frozenset({"store", "backfill", "handlers", "ingest", "live", "interop"})
+BOTH_BACKENDS = frozenset({"store", "backfill", "handlers", "ingest", "live", "interop", "engagement"})
 TEMPLATE = "chive_template"
 #: what a constraint the database itself enforces raises, on either backend
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)

@@ -15,6 +15,9 @@ from chive_admin._generated.models.com.atproto.sync import get_blob as _sync_get
 from chive_admin._generated.models.com.atproto.sync import get_repo as _sync_get_repo
 from chive_admin._generated.models.com.atproto.sync import get_repo_status as _sync_get_repo_status
 from chive_admin._generated.models.com.atproto.sync import list_repos as _sync_list_repos
+from chive_admin._generated.models.dev.chiveadmin.search import record_impression as _search_record_impression
+from chive_admin._generated.models.pub.chive.activity import log as _activity_log
+from chive_admin._generated.models.pub.chive.activity import mark_failed as _activity_mark_failed
 from chive_admin._generated.models.pub.chive.actor import mute as _actor_mute
 from chive_admin._generated.models.pub.chive.actor import profile as _actor_profile
 from chive_admin._generated.models.pub.chive.admin import assign_role as _admin_assign_role
@@ -91,11 +94,59 @@ from chive_admin._generated.models.pub.chive.graph import node as _graph_node
 from chive_admin._generated.models.pub.chive.graph import node_proposal as _graph_node_proposal
 from chive_admin._generated.models.pub.chive.graph import reconciliation as _graph_reconciliation
 from chive_admin._generated.models.pub.chive.graph import vote as _graph_vote
+from chive_admin._generated.models.pub.chive.metrics import record_download as _metrics_record_download
+from chive_admin._generated.models.pub.chive.metrics import record_dwell_time as _metrics_record_dwell_time
+from chive_admin._generated.models.pub.chive.metrics import (
+    record_search_click as _metrics_record_search_click,
+)
+from chive_admin._generated.models.pub.chive.metrics import (
+    record_search_download as _metrics_record_search_download,
+)
+from chive_admin._generated.models.pub.chive.metrics import record_view as _metrics_record_view
 from chive_admin._generated.models.pub.chive.review import comment as _review_comment
 from chive_admin._generated.models.pub.chive.review import endorsement as _review_endorsement
 from chive_admin._generated.models.pub.chive.review import entity_link as _review_entity_link
 
 ROUTES: Final[Mapping[str, lex.Route]] = MappingProxyType({
+    ids.DEV_CHIVEADMIN_SEARCH_RECORD_IMPRESSION: lex.Route(
+        nsid=ids.DEV_CHIVEADMIN_SEARCH_RECORD_IMPRESSION,
+        kind='procedure',
+        params=_search_record_impression.Params,
+        param_specs={},
+        input=_search_record_impression.Input,
+        input_encoding='application/json',
+        output=_search_record_impression.Output,
+        output_encoding='application/json',
+        errors=('InvalidRequest',),
+        auth='metrics-writer',
+        description='Record a search impression (a page of search results shown), so that pub.chive.metrics.recordSearchClick, recordDwellTime and recordSearchDownload can name it. A method of chive-admin, not of Chive: Chive records impressions inside its own search service and has no lexicon for them. Callers need the metrics-writer or admin role.',
+    ),
+    ids.PUB_CHIVE_ACTIVITY_LOG: lex.Route(
+        nsid=ids.PUB_CHIVE_ACTIVITY_LOG,
+        kind='procedure',
+        params=_activity_log.Params,
+        param_specs={},
+        input=_activity_log.Input,
+        input_encoding='application/json',
+        output=_activity_log.Output,
+        output_encoding='application/json',
+        errors=('AuthenticationRequired', 'InvalidRequest'),
+        auth='user',
+        description="A user's intent to write a record to its own PDS, sent just before the write with the user's own service-auth token; pending until the record reaches the index.",
+    ),
+    ids.PUB_CHIVE_ACTIVITY_MARK_FAILED: lex.Route(
+        nsid=ids.PUB_CHIVE_ACTIVITY_MARK_FAILED,
+        kind='procedure',
+        params=_activity_mark_failed.Params,
+        param_specs={},
+        input=_activity_mark_failed.Input,
+        input_encoding='application/json',
+        output=_activity_mark_failed.Output,
+        output_encoding='application/json',
+        errors=('AuthenticationRequired', 'NotFound'),
+        auth='user',
+        description="Report that the user's PDS write for a pending intent did not succeed.",
+    ),
     ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE: lex.Route(
         nsid=ids.PUB_CHIVE_ADMIN_ASSIGN_ROLE,
         kind='procedure',
@@ -628,6 +679,71 @@ ROUTES: Final[Mapping[str, lex.Route]] = MappingProxyType({
         errors=('AuthenticationRequired', 'AdminRequired'),
         auth='admin',
         description='Start an operation that crawls PDSes: list their repositories and index the pub.chive.* records found.',
+    ),
+    ids.PUB_CHIVE_METRICS_RECORD_DOWNLOAD: lex.Route(
+        nsid=ids.PUB_CHIVE_METRICS_RECORD_DOWNLOAD,
+        kind='procedure',
+        params=_metrics_record_download.Params,
+        param_specs={},
+        input=_metrics_record_download.Input,
+        input_encoding='application/json',
+        output=_metrics_record_download.Output,
+        output_encoding='application/json',
+        errors=('InvalidRequest', 'NotFound'),
+        auth='metrics-writer',
+        description='Count a download of an indexed eprint.',
+    ),
+    ids.PUB_CHIVE_METRICS_RECORD_DWELL_TIME: lex.Route(
+        nsid=ids.PUB_CHIVE_METRICS_RECORD_DWELL_TIME,
+        kind='procedure',
+        params=_metrics_record_dwell_time.Params,
+        param_specs={},
+        input=_metrics_record_dwell_time.Input,
+        input_encoding='application/json',
+        output=_metrics_record_dwell_time.Output,
+        output_encoding='application/json',
+        errors=('InvalidRequest',),
+        auth='metrics-writer',
+        description='Report how long a reader stayed on a search result it clicked (sent by the page as it closes).',
+    ),
+    ids.PUB_CHIVE_METRICS_RECORD_SEARCH_CLICK: lex.Route(
+        nsid=ids.PUB_CHIVE_METRICS_RECORD_SEARCH_CLICK,
+        kind='procedure',
+        params=_metrics_record_search_click.Params,
+        param_specs={},
+        input=_metrics_record_search_click.Input,
+        input_encoding='application/json',
+        output=_metrics_record_search_click.Output,
+        output_encoding='application/json',
+        errors=('InvalidRequest',),
+        auth='metrics-writer',
+        description='Count a click on a search result, a signal for ranking.',
+    ),
+    ids.PUB_CHIVE_METRICS_RECORD_SEARCH_DOWNLOAD: lex.Route(
+        nsid=ids.PUB_CHIVE_METRICS_RECORD_SEARCH_DOWNLOAD,
+        kind='procedure',
+        params=_metrics_record_search_download.Params,
+        param_specs={},
+        input=_metrics_record_search_download.Input,
+        input_encoding='application/json',
+        output=_metrics_record_search_download.Output,
+        output_encoding='application/json',
+        errors=('InvalidRequest',),
+        auth='metrics-writer',
+        description='Count a download started from a search result, a strong signal that the result was relevant.',
+    ),
+    ids.PUB_CHIVE_METRICS_RECORD_VIEW: lex.Route(
+        nsid=ids.PUB_CHIVE_METRICS_RECORD_VIEW,
+        kind='procedure',
+        params=_metrics_record_view.Params,
+        param_specs={},
+        input=_metrics_record_view.Input,
+        input_encoding='application/json',
+        output=_metrics_record_view.Output,
+        output_encoding='application/json',
+        errors=('InvalidRequest', 'NotFound'),
+        auth='metrics-writer',
+        description='Count a view of an indexed eprint.',
     ),
 })
 

@@ -13,6 +13,9 @@ COM_ATPROTO_SYNC_GET_REPO: Final = 'com.atproto.sync.getRepo'
 COM_ATPROTO_SYNC_GET_REPO_STATUS: Final = 'com.atproto.sync.getRepoStatus'
 COM_ATPROTO_SYNC_LIST_REPOS: Final = 'com.atproto.sync.listRepos'
 COM_ATPROTO_SYNC_SUBSCRIBE_REPOS: Final = 'com.atproto.sync.subscribeRepos'
+DEV_CHIVEADMIN_SEARCH_RECORD_IMPRESSION: Final = 'dev.chiveadmin.search.recordImpression'
+PUB_CHIVE_ACTIVITY_LOG: Final = 'pub.chive.activity.log'
+PUB_CHIVE_ACTIVITY_MARK_FAILED: Final = 'pub.chive.activity.markFailed'
 PUB_CHIVE_ACTOR_MUTE: Final = 'pub.chive.actor.mute'
 PUB_CHIVE_ACTOR_PROFILE: Final = 'pub.chive.actor.profile'
 PUB_CHIVE_ADMIN_ASSIGN_ROLE: Final = 'pub.chive.admin.assignRole'
@@ -75,6 +78,11 @@ PUB_CHIVE_GRAPH_NODE: Final = 'pub.chive.graph.node'
 PUB_CHIVE_GRAPH_NODE_PROPOSAL: Final = 'pub.chive.graph.nodeProposal'
 PUB_CHIVE_GRAPH_RECONCILIATION: Final = 'pub.chive.graph.reconciliation'
 PUB_CHIVE_GRAPH_VOTE: Final = 'pub.chive.graph.vote'
+PUB_CHIVE_METRICS_RECORD_DOWNLOAD: Final = 'pub.chive.metrics.recordDownload'
+PUB_CHIVE_METRICS_RECORD_DWELL_TIME: Final = 'pub.chive.metrics.recordDwellTime'
+PUB_CHIVE_METRICS_RECORD_SEARCH_CLICK: Final = 'pub.chive.metrics.recordSearchClick'
+PUB_CHIVE_METRICS_RECORD_SEARCH_DOWNLOAD: Final = 'pub.chive.metrics.recordSearchDownload'
+PUB_CHIVE_METRICS_RECORD_VIEW: Final = 'pub.chive.metrics.recordView'
 PUB_CHIVE_REVIEW_COMMENT: Final = 'pub.chive.review.comment'
 PUB_CHIVE_REVIEW_ENDORSEMENT: Final = 'pub.chive.review.endorsement'
 PUB_CHIVE_REVIEW_ENTITY_LINK: Final = 'pub.chive.review.entityLink'
@@ -92,6 +100,9 @@ ALL: Final[frozenset[str]] = frozenset({
     COM_ATPROTO_SYNC_GET_REPO_STATUS,
     COM_ATPROTO_SYNC_LIST_REPOS,
     COM_ATPROTO_SYNC_SUBSCRIBE_REPOS,
+    DEV_CHIVEADMIN_SEARCH_RECORD_IMPRESSION,
+    PUB_CHIVE_ACTIVITY_LOG,
+    PUB_CHIVE_ACTIVITY_MARK_FAILED,
     PUB_CHIVE_ACTOR_MUTE,
     PUB_CHIVE_ACTOR_PROFILE,
     PUB_CHIVE_ADMIN_ASSIGN_ROLE,
@@ -154,6 +165,11 @@ ALL: Final[frozenset[str]] = frozenset({
     PUB_CHIVE_GRAPH_NODE_PROPOSAL,
     PUB_CHIVE_GRAPH_RECONCILIATION,
     PUB_CHIVE_GRAPH_VOTE,
+    PUB_CHIVE_METRICS_RECORD_DOWNLOAD,
+    PUB_CHIVE_METRICS_RECORD_DWELL_TIME,
+    PUB_CHIVE_METRICS_RECORD_SEARCH_CLICK,
+    PUB_CHIVE_METRICS_RECORD_SEARCH_DOWNLOAD,
+    PUB_CHIVE_METRICS_RECORD_VIEW,
     PUB_CHIVE_REVIEW_COMMENT,
     PUB_CHIVE_REVIEW_ENDORSEMENT,
     PUB_CHIVE_REVIEW_ENTITY_LINK,

@@ -8,16 +8,16 @@ may have written (``X-Forwarded-For: <script>…``), and the trail is read by pe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import ipaddress
 import logging
 
 from chive_admin.auth.api_keys import ApiKeyStore
+from chive_admin.flusher import Flusher
 from chive_admin.store import api_keys as api_keys_store
 from chive_admin.store import audit as audit_store
 from chive_admin.store.audit import AuditEntry
-from chive_admin.store.db import Database, is_transient
+from chive_admin.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,8 @@ class AuditLog:
     def __init__(self, db: Database, keys: ApiKeyStore, *, flush_seconds: float = FLUSH_SECONDS) -> None:
         self._db = db
         self._keys = keys
-        self._flush_seconds = flush_seconds
         self._buffer: list[AuditEntry] = []
-        self._due = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._flusher = Flusher(self.flush, flush_seconds, "audit flush", log)
         self._lock = asyncio.Lock()
 
     def record(self, entry: AuditEntry) -> None:
@@ -42,17 +40,13 @@ class AuditLog:
             entry = dataclasses.replace(entry, client_ip=ip_or_none(entry.client_ip))
         self._buffer.append(entry)
         if len(self._buffer) >= FLUSH_AT:
-            self._due.set()
+            self._flusher.due()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="audit-flusher")
+        self._flusher.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.flush()
+        await self._flusher.stop()
 
     async def flush(self) -> None:
         async with self._lock:
@@ -71,19 +65,6 @@ class AuditLog:
                     del self._buffer[:overflow]
                     log.error("audit: %d entries dropped: the database has not taken any for too long", overflow)
                 raise
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._due.wait(), self._flush_seconds)
-            self._due.clear()
-            try:
-                await self.flush()
-            except Exception as exc:
-                if not is_transient(exc):
-                    log.exception("audit flush failed; entries kept for the next attempt")
-                else:  # the database is away or full: a line, not a traceback every half second until it is back
-                    log.warning("audit flush failed (%s); entries kept for the next attempt", exc)
 
 
 def ip_or_none(text: str) -> str | None:

@@ -9,8 +9,11 @@ from chive_admin.store import roles as roles_store
 from chive_admin.store.db import Database
 from chive_admin.ttl_cache import TtlCache
 
-#: knownValues of assignRole/revokeRole
-ROLES = ("admin", "moderator", "graph-editor", "author", "reader", "alpha-tester", "premium")
+#: the role of a deployment's front end or proxy: it may record engagement events (pub.chive.metrics.record*)
+#: and nothing else
+METRICS_WRITER = "metrics-writer"
+#: knownValues of assignRole/revokeRole, and ours
+ROLES = ("admin", "moderator", "graph-editor", "author", "reader", "alpha-tester", "premium", METRICS_WRITER)
 CACHE_SECONDS = 5.0
 #: DIDs whose roles are kept at most: every token names one, whoever sent it
 MAX_CACHED = 10_000

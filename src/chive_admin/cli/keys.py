@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from chive_admin.auth.api_keys import key_hash, new_key, new_key_id
+from chive_admin.auth.roles import METRICS_WRITER
 from chive_admin.cli.local_db import add_db_option, chosen_db, opened
 from chive_admin.cli.roles import bootstrap_admins
 from chive_admin.clock import now_stamp
@@ -24,7 +25,9 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     keys = commands.add_parser("keys", help="manage API keys", description="Create, list and revoke API keys.")
     actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a key; it is printed once and never stored")
-    create.add_argument("--did", required=True, help="the DID the key acts as (it needs the admin role)")
+    create.add_argument(
+        "--did", required=True, help="the DID the key acts as (it needs the admin or the metrics-writer role)"
+    )
     create.add_argument("--name", required=True, help="what the key is for (e.g. ci-nightly)")
     listing = actions.add_parser("list", help="list keys (never the keys themselves)")
     revoke = actions.add_parser("revoke", help="revoke a key by its id")
@@ -67,11 +70,13 @@ def run(args: argparse.Namespace) -> int:
         key_id, key, roles = asyncio.run(_create(chosen_db(args), did, name))
         print(key)
         print(f"key {key_id} for {did} ({name}); shown once: store it now", file=sys.stderr)
-        if "admin" not in roles and did not in bootstrap_admins():
-            # every method needs the admin role: without it the key is refused everywhere with AdminRequired
+        if not roles & {"admin", METRICS_WRITER} and did not in bootstrap_admins():
+            # every method needs the admin role (the record* methods: metrics-writer): without either the key is
+            # refused everywhere with AdminRequired
             print(
                 f"warning: {did} has no admin role in this database; grant one with "
-                f"`chive-admin roles grant {did} admin`, or start the server with --admin-did {did}",
+                f"`chive-admin roles grant {did} admin` (or `metrics-writer` for a front end that records views), "
+                f"or start the server with --admin-did {did}",
                 file=sys.stderr,
             )
         return 0

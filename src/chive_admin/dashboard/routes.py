@@ -49,6 +49,8 @@ METHODS = {
     "listWarnings": ids.PUB_CHIVE_ADMIN_LIST_WARNINGS,
     "listViolations": ids.PUB_CHIVE_ADMIN_LIST_VIOLATIONS,
     "firehoseStatus": ids.PUB_CHIVE_ADMIN_GET_FIREHOSE_STATUS,
+    "timeSeries": ids.PUB_CHIVE_ADMIN_GET_VIEW_DOWNLOAD_TIME_SERIES,
+    "trending": ids.PUB_CHIVE_ADMIN_GET_TRENDING_VELOCITY,
 }
 
 

@@ -11,22 +11,28 @@ from types import MappingProxyType
 from chive_admin._generated import ids
 from chive_admin._generated.catalog import ROUTES
 from chive_admin.backfill.job_types import TRIGGER_METHODS
+from chive_admin.handlers.activity import log, mark_failed
 from chive_admin.handlers.admin import (
     assign_role,
     cancel_backfill,
     delete_content,
     dismiss_dlq_entry,
+    get_activity_correlation,
     get_audit_log,
     get_backfill_history,
     get_backfill_status,
     get_endpoint_metrics,
     get_firehose_status,
     get_graph_stats,
+    get_metrics_overview,
     get_node_metrics,
     get_overview,
     get_prometheus_metrics,
+    get_search_analytics,
     get_system_health,
+    get_trending_velocity,
     get_user_detail,
+    get_view_download_time_series,
     list_dlq_entries,
     list_endorsements,
     list_eprints,
@@ -44,6 +50,14 @@ from chive_admin.handlers.admin import (
     trigger_backfill,
 )
 from chive_admin.handlers.call import Handler
+from chive_admin.handlers.metrics import (
+    record_download,
+    record_dwell_time,
+    record_search_click,
+    record_search_download,
+    record_view,
+)
+from chive_admin.handlers.search import record_impression
 from chive_admin.handlers.shared.trigger_methods import handler_for
 
 # access control: roles, audit log
@@ -106,6 +120,42 @@ _HEALTH: dict[str, Handler] = {
     ids.PUB_CHIVE_ADMIN_GET_ENDPOINT_METRICS: get_endpoint_metrics.handle,
 }
 
+# engagement reported by a deployment's front end (the metrics-writer role)
+_RECORDING: dict[str, Handler] = {
+    ids.PUB_CHIVE_METRICS_RECORD_VIEW: record_view.handle,
+    ids.PUB_CHIVE_METRICS_RECORD_DOWNLOAD: record_download.handle,
+    ids.PUB_CHIVE_METRICS_RECORD_SEARCH_CLICK: record_search_click.handle,
+    ids.PUB_CHIVE_METRICS_RECORD_DWELL_TIME: record_dwell_time.handle,
+    ids.PUB_CHIVE_METRICS_RECORD_SEARCH_DOWNLOAD: record_search_download.handle,
+    ids.DEV_CHIVEADMIN_SEARCH_RECORD_IMPRESSION: record_impression.handle,
+}
+
+# analytics of that engagement
+_ANALYTICS: dict[str, Handler] = {
+    ids.PUB_CHIVE_ADMIN_GET_VIEW_DOWNLOAD_TIME_SERIES: get_view_download_time_series.handle,
+    ids.PUB_CHIVE_ADMIN_GET_METRICS_OVERVIEW: get_metrics_overview.handle,
+    ids.PUB_CHIVE_ADMIN_GET_TRENDING_VELOCITY: get_trending_velocity.handle,
+    ids.PUB_CHIVE_ADMIN_GET_SEARCH_ANALYTICS: get_search_analytics.handle,
+    ids.PUB_CHIVE_ADMIN_GET_ACTIVITY_CORRELATION: get_activity_correlation.handle,
+}
+
+# users' own write intents, and their correlation with what the index receives
+_ACTIVITY: dict[str, Handler] = {
+    ids.PUB_CHIVE_ACTIVITY_LOG: log.handle,
+    ids.PUB_CHIVE_ACTIVITY_MARK_FAILED: mark_failed.handle,
+}
+
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
-    {**_ACCESS, **_BACKFILL, **_DLQ, **_INDEX, **_USERS, **_MODERATION, **_HEALTH}
+    {
+        **_ACCESS,
+        **_BACKFILL,
+        **_DLQ,
+        **_INDEX,
+        **_USERS,
+        **_MODERATION,
+        **_HEALTH,
+        **_RECORDING,
+        **_ANALYTICS,
+        **_ACTIVITY,
+    }
 )

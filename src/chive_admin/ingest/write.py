@@ -1,11 +1,14 @@
-"""Where fetched records become index rows: the record index and the live search index change together."""
+"""Where fetched records become index rows: the record index and the live search index change together, and the
+activity intents waiting for those records are confirmed in the same transaction (every write path comes here:
+backfills, retries, the live indexer)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 
-from chive_admin.store import index, search
+from chive_admin.clock import micros, utc_now
+from chive_admin.store import activity, index, search
 from chive_admin.store.index import IndexedRecord, UpsertResult
 from chive_admin.store.sql import Conn
 from chive_admin.telemetry.metrics import RECORDS_INGESTED
@@ -20,6 +23,9 @@ async def apply_records(conn: Conn, records: Sequence[IndexedRecord], now: str) 
     docs = [search.document_for(r.uri, r.value) for r in written if r.collection == search.EPRINT_COLLECTION]
     if docs:
         await search.upsert(conn, docs)
+    if written:
+        # the moment of this write, not ``now`` (a batch's stamp, which callers may set as they like)
+        await activity.confirm(conn, [r.uri for r in written], ("create", "update"), micros(utc_now()))
     return result
 
 
@@ -27,4 +33,5 @@ async def remove_records(conn: Conn, uris: Sequence[str]) -> int:
     removed = await index.delete_records(conn, uris)
     if uris:
         await search.remove(conn, list(uris))
+        await activity.confirm(conn, uris, ("delete",), micros(utc_now()))
     return removed

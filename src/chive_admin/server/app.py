@@ -28,6 +28,9 @@ from chive_admin.backfill.engine import Engine, EngineConfig
 from chive_admin.backfill.job_types import JobRegistry, build_registry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.dashboard.routes import dashboard_routes
+from chive_admin.engagement.activity import ActivityBook
+from chive_admin.engagement.hourly_answers import HourlyAnswers
+from chive_admin.engagement.recorder import EngagementRecorder
 from chive_admin.handlers import HANDLERS
 from chive_admin.handlers.call import Handler
 from chive_admin.ingest.export_readers import ExportReaders
@@ -135,6 +138,9 @@ def create_app(
             audit=AuditLog(db, keys),
             keys=keys,
             roles=roles,
+            engagement=EngagementRecorder(db),
+            activity=ActivityBook(db),
+            hourly_answers=HourlyAnswers(),
         )
         app.state.services = services
         live_task: asyncio.Task[None] | None = None
@@ -143,6 +149,7 @@ def create_app(
                 services.readers = ExportReaders(settings.export_readers)
                 await services.readers.warm()
             services.audit.start()
+            services.engagement.start()
             await engine.start(services)
             if settings.firehose_url or settings.firehose_pdses:
                 live = LiveConfig(
@@ -162,6 +169,8 @@ def create_app(
                 live_task.cancel()
                 await asyncio.gather(live_task, return_exceptions=True)
             await engine.stop()
+            await services.engagement.stop()
+            await services.hourly_answers.close()
             if services.readers is not None:
                 await services.readers.close()
             await services.audit.stop()

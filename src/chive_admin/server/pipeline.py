@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chive_admin.auth.policy import authorize
+from chive_admin.auth.policy import UNAUDITED_WHEN_ALLOWED, authorize
 from chive_admin.auth.principal import Principal
 from chive_admin.handlers.call import AuditNote, Call, Handler, audit_entry
 from chive_admin.lex import Route
@@ -83,7 +83,8 @@ class Pipeline:
     ) -> None:
         """The call's traces: audit entry, metrics, one log line."""
         nsid = self.route.nsid
-        if not (outcome == "allowed" and state.note.written):
+        unaudited = state.note.written or self.route.auth in UNAUDITED_WHEN_ALLOWED
+        if not (outcome == "allowed" and unaudited):
             request.app.state.services.audit.record(state.entry(nsid, request, outcome, status, reason))
         observe_request(nsid, request.method, status, started)
         actor = state.principal.did if state.principal else None

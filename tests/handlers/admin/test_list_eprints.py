@@ -12,6 +12,7 @@ from chive_admin.store import index, takedowns
 from chive_admin.store.index import IndexedRecord
 
 METHOD = ids.PUB_CHIVE_ADMIN_LIST_EPRINTS
+VIEW, DOWNLOAD = ids.PUB_CHIVE_METRICS_RECORD_VIEW, ids.PUB_CHIVE_METRICS_RECORD_DOWNLOAD
 ALICE = "did:plc:eprintsalice00000000000000"
 BOB = "did:plc:eprintsbob0000000000000000"
 FIELD = "at://did:plc:eprintsgovernance0000000/pub.chive.graph.node/physics"
@@ -80,3 +81,20 @@ async def test_bad_params_and_a_caller_without_the_admin_role(api: Api) -> None:
     for params in ({"limit": 0}, {"limit": 101}, {"limit": "x"}, {"offset": -1}, {"cursor": "1"}):
         refusal(await api.get(METHOD, params), 400, "InvalidRequest")
     refusal(await api.get(METHOD, headers=USER), 403, "AdminRequired")
+
+
+async def test_views_and_downloads_once_the_deployment_records_any(api: Api) -> None:
+    seen, unseen = (
+        submission(ALICE, "seen", "2026-03-01T00:00:00.000Z"),
+        submission(ALICE, "unseen", "2026-02-01T00:00:00.000Z"),
+    )
+    async with api.services.db.write() as conn:
+        await index.upsert_records(conn, [seen, unseen], "2026-05-02T00:00:00.000Z")
+    items = (await api.get(METHOD)).json()["items"]
+    assert all("views" not in i and "downloads" not in i for i in items)  # nothing counts them: absent, not 0
+    for kind, viewer in ((VIEW, "did:plc:v1"), (VIEW, "did:plc:v2"), (DOWNLOAD, "did:plc:v1")):
+        response = await api.post(kind, {"uri": seen.uri, "viewerDid": viewer})
+        assert response.status_code == 200, response.text
+    await api.services.engagement.flush()
+    items = (await api.get(METHOD)).json()["items"]
+    assert [(i["uri"], i["views"], i["downloads"]) for i in items] == [(seen.uri, 2, 1), (unseen.uri, 0, 0)]

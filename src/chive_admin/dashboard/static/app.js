@@ -524,6 +524,77 @@ async function refreshModeration() {
   $("violations-total").textContent = `(${violations.total})`;
 }
 
+// --- engagement: the time series as an inline SVG chart, and the trending list ------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+const CHART = { width: 720, height: 220, left: 48, right: 12, top: 12, bottom: 28 };
+
+function svg(tag, attrs = {}, text = undefined) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// Two lines (views, downloads) over the buckets, oldest left; the y axis from 0 to the largest count.
+function drawSeries(buckets) {
+  const { width, height, left, right, top, bottom } = CHART;
+  const most = Math.max(1, ...buckets.map((b) => Math.max(b.views, b.downloads)));
+  const x = (i) => left + (buckets.length > 1 ? (i * (width - left - right)) / (buckets.length - 1) : 0);
+  const y = (v) => top + (height - top - bottom) * (1 - v / most);
+  const line = (key, className) =>
+    svg("polyline", { class: className, points: buckets.map((b, i) => `${x(i)},${y(b[key])}`).join(" ") });
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": "engagement-caption" });
+  chart.append(
+    svg("line", { class: "chart-axis", x1: left, y1: top, x2: left, y2: height - bottom }),
+    svg("line", { class: "chart-axis", x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }),
+    svg("text", { class: "chart-label", x: left - 6, y: top + 10, "text-anchor": "end" }, String(most)),
+    svg("text", { class: "chart-label", x: left - 6, y: height - bottom, "text-anchor": "end" }, "0"),
+    line("views", "chart-views"),
+    line("downloads", "chart-downloads"),
+  );
+  if (buckets.length) {
+    const first = when(buckets[0].timestamp);
+    const last = when(buckets[buckets.length - 1].timestamp);
+    chart.append(
+      svg("text", { class: "chart-label", x: left, y: height - 8 }, first),
+      svg("text", { class: "chart-label", x: width - right, y: height - 8, "text-anchor": "end" }, last),
+    );
+  }
+  return chart;
+}
+
+function trendingRow(item) {
+  const thousandths = (v) => (v === undefined || v === null ? "" : (v / 1000).toFixed(2));
+  return el(
+    "tr",
+    {},
+    cell(item.title || item.uri, "trending-title"),
+    cell(`${thousandths(item.velocity)}×`),
+    cell(thousandths(item.acceleration)),
+    cell(String(item.views ?? 0)),
+    cell(String(item.downloads ?? 0)),
+  );
+}
+
+async function refreshEngagement() {
+  const granularity = $("engagement-granularity").value;
+  const [series, trending] = await Promise.all([
+    xrpc(config.methods.timeSeries, { params: { granularity } }),
+    xrpc(config.methods.trending, { params: { window: "24h", limit: 10 } }),
+  ]);
+  const buckets = series.buckets ?? [];
+  $("engagement-chart").replaceChildren(drawSeries(buckets));
+  const views = buckets.reduce((sum, b) => sum + b.views, 0);
+  const downloads = buckets.reduce((sum, b) => sum + b.downloads, 0);
+  $("engagement-caption").replaceChildren(
+    el("span", { className: "legend-views", text: `■ views ${views}` }),
+    " · ",
+    el("span", { className: "legend-downloads", text: `■ downloads ${downloads}` }),
+  );
+  fillTable($("trending"), trending.items.map(trendingRow), "Nothing viewed in the last 24 hours.");
+}
+
 // --- session -----------------------------------------------------------------------------------------------------
 
 function every(ms, refresh) {
@@ -557,7 +628,14 @@ function startConsole() {
   stoppers = [
     every(ACTIVE_EVERY_MS, refreshActive),
     every(OTHERS_EVERY_MS, async () => {
-      await Promise.all([refreshHistory(), refreshDlq(), refreshPdses(), refreshModeration(), refreshFirehose()]);
+      await Promise.all([
+        refreshHistory(),
+        refreshDlq(),
+        refreshPdses(),
+        refreshModeration(),
+        refreshFirehose(),
+        refreshEngagement(),
+      ]);
     }),
   ];
 }
@@ -599,6 +677,7 @@ function main() {
   $("detail-close").addEventListener("click", hideDetail);
   $("trigger-type").addEventListener("change", showFields);
   $("trigger-form").addEventListener("submit", startOp);
+  $("engagement-granularity").addEventListener("change", () => refreshEngagement().catch((err) => handleFailure(err, "banner")));
   if (storedKey()) signIn();
 }
 

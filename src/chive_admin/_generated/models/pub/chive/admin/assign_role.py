@@ -17,7 +17,7 @@ class Params(lex.LexStrictModel):
 
 class Input(lex.LexStrictModel):
     did: formats.Did = Field(description='Account that receives the role.')
-    role: str = Field(description='Role name to grant; see knownValues for the roles in use.')
+    role: str = Field(description="Role name to grant; see knownValues for the roles in use (metrics-writer is this server's: it may call pub.chive.metrics.record* and nothing else).")
 
 
 class Output(lex.LexModel):

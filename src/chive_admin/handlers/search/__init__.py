@@ -1,0 +1,1 @@
+"""Handlers of this server's own ``dev.chiveadmin.search.*`` methods (no Chive lexicon covers them)."""
