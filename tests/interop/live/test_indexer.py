@@ -10,6 +10,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 from interop.ops import served_app
@@ -21,6 +22,7 @@ from chive_admin.live.indexer import LiveIndexer
 from chive_admin.settings import Settings
 from chive_admin.store import firehose_cursors, operations
 from chive_admin.store.target import DbTarget
+from chive_admin.upstream.firehose import Sequenced, decode_frame, subscribe_url
 from testnet import records
 from testnet.harness import Testnet
 from testnet.pds_client import Account, PdsClient
@@ -120,6 +122,8 @@ async def test_commits_flow_into_the_index_and_a_restart_resumes_from_the_cursor
         status = (await client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_FIREHOSE_STATUS}", headers=ADMIN)).json()
         assert committed is not None
         assert status["cursor"] == str(committed)
+        # and it is the PDS's own: its stream, asked for what follows the one before, sends exactly that event
+        assert await pds_sequence_after(testnet.pds_url, committed - 1) == [committed]
 
     # while the server is down the repository goes on; the restart asks the PDS for what came after the cursor
     made = [pds.create_record(author, records.COMMENT, records.review_comment(eprint_uri=EPRINT)) for _ in range(3)]
@@ -131,6 +135,22 @@ async def test_commits_flow_into_the_index_and_a_restart_resumes_from_the_cursor
         held = await indexed(client, author.did)
         assert {held[ref.uri][1] for ref in made} == {1}
         assert held[first.uri][1] == 2  # written by the did-sync, rewritten once by the update
+
+
+async def pds_sequence_after(url: str, cursor: int) -> list[int]:
+    """The sequence numbers the PDS's subscribeRepos sends after ``cursor``, until a second passes without one."""
+    seqs: list[int] = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(subscribe_url(url, cursor)) as ws:
+        while True:
+            try:
+                message = await ws.receive(timeout=1.0)
+            except TimeoutError:
+                return seqs
+            if message.type is not aiohttp.WSMsgType.BINARY:
+                return seqs
+            event = decode_frame(message.data)
+            assert isinstance(event, Sequenced), event
+            seqs.append(event.seq)
 
 
 async def hidden_and_status(client: httpx.AsyncClient, did: str) -> tuple[set[bool], str | None]:
