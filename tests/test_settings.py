@@ -52,6 +52,9 @@ CASES = {
     # a relay's wss:// URL is its https:// service URL (what the firehose client turns back into wss://)
     "firehose_url": Case("wss://relay.example/", "https://relay.example", "ftp://x", "'ftp://x' is not an http(s) URL"),
     "firehose_pdses": Case("1", True, "several", "'several' is not a boolean (true/false)"),
+    # `none` turns the network backfill's relay off
+    "relay_url": Case("None", None, "ftp://x", "'ftp://x' is not an http(s) URL"),
+    "discovery": Case("PDS", "pds", "dns", "'dns' is not one of relay, pds"),
     "workers": Case("8", 8, "abc", "'abc' is not a whole number"),
     "lease_seconds": Case("10", 10.0, "2", "2 is out of range (3…600)"),
     "allow_private_network": Case("yes", True, "maybe", "'maybe' is not a boolean (true/false)"),

@@ -21,6 +21,7 @@ from chive_admin.settings import Settings
 from chive_admin.store.db import Database
 from chive_admin.telemetry.health import IntegrityMonitor
 from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.upstream.relay import RelayClient
 from chive_admin.xrpc.answer_cache import AnswerCache
 
 
@@ -51,6 +52,8 @@ class Services:
     readers: ExportReaders | None = None
     #: the live indexer of ``--firehose-url`` (the relay); None when it is off
     live: LiveIndexer | None = None
+    #: network discovery through ``--relay-url``; None when it is ``none``
+    relay: RelayClient | None = None
     #: every live source (the relay, the registry's PDSes with ``--firehose-pdses``); None when both are off
     sources: LiveSources | None = None
 

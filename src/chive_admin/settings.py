@@ -40,6 +40,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8590
 DEFAULT_DB = Path("chive-admin.db")
 DEFAULT_PLC_URL = "https://plc.directory"
+#: the relay a network backfill discovers repositories through (HappyView's default too)
+DEFAULT_RELAY_URL = "https://bsky.network"
+#: how a pds-scan without a pdsUrl finds repositories: through the relay, or on every PDS the registry knows
+DISCOVERY_MODES = ("relay", "pds")
 DEFAULT_WORKERS = 2
 DEFAULT_LEASE_SECONDS = 30
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -104,6 +108,11 @@ def check_firehose_url(flag: str, value: str) -> str:
     if parts.scheme in ("ws", "wss"):
         return check_url(flag, ("https" if parts.scheme == "wss" else "http") + value[len(parts.scheme) :])
     return check_url(flag, value)
+
+
+def check_relay_url(flag: str, value: str) -> str | None:
+    """A relay's http(s) URL, or ``none`` (no relay: a pds-scan without pdsUrl crawls the known PDSes)."""
+    return None if value.strip().lower() == "none" else check_url(flag, value)
 
 
 def check_host(flag: str, value: str) -> str:
@@ -365,6 +374,18 @@ class Settings:
     #: off by default: one subscription per host of the PDS registry, the registry polled for new hosts
     firehose_pdses: bool = switch(
         "also subscribe to every PDS of the registry (one source per host, each with its own cursor; live indexing)"
+    )
+    #: None: no relay (``none``); a pds-scan without pdsUrl then crawls the known PDSes
+    relay_url: str | None = setting(
+        cast("str | None", DEFAULT_RELAY_URL),
+        check_relay_url,
+        "a relay whose com.atproto.sync.listReposByCollection a pds-scan without pdsUrl discovers repositories"
+        " through (network backfill); `none` disables it",
+    )
+    discovery: str = setting(
+        "relay",
+        choice(DISCOVERY_MODES),
+        "how a pds-scan without pdsUrl finds repositories: relay (--relay-url), or pds (every PDS the registry knows)",
     )
     workers: int = setting(DEFAULT_WORKERS, whole(1, 64), "backfill operations run at once")
     #: how long a claim holds without a heartbeat: on a shared database, how soon another process takes the op

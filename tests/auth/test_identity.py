@@ -15,7 +15,7 @@ from support.clock import ManualClock
 from support.scripted import Answer, Script, scripted_server
 
 from chive_admin.auth.budget import ResolutionBudget
-from chive_admin.auth.identity import IdentityError, IdentityResolver, ResolutionShed
+from chive_admin.auth.identity import IdentityError, IdentityResolver, ResolutionRateLimited, ResolutionShed
 from chive_admin.upstream.did_docs import DidDocFetcher
 from chive_admin.upstream.guard import upstream_http
 
@@ -155,3 +155,36 @@ async def test_a_forced_refresh_is_rate_limited_but_a_current_one_is_not(
     await resolver.resolve(did(1), current=True)
     await resolver.resolve(did(1), current=True)
     assert resolver.fetches == 3
+
+
+async def test_a_rate_limited_resolution_says_how_long_and_is_not_remembered(
+    fetcher: DidDocFetcher, plc: tuple[str, Script]
+) -> None:
+    _, script = plc
+    script.push(Answer(429, b'{"message": "slow down"}', {"content-type": "application/json", "retry-after": "3"}))
+    resolver = IdentityResolver(fetcher)
+    with pytest.raises(ResolutionRateLimited) as limited:
+        await resolver.resolve(did(1))
+    assert (limited.value.code, limited.value.retry_after) == ("rate_limited", 3)
+    # nothing was learnt of the DID: the next resolution asks again, and succeeds
+    assert (await resolver.resolve(did(1))).did == did(1)
+    assert resolver.fetches == 2
+
+
+async def test_a_remembered_failure_keeps_its_words_not_the_failed_fetch(
+    fetcher: DidDocFetcher, plc: tuple[str, Script]
+) -> None:
+    """A cached failure held as the exception raised for it kept that exception's traceback and, through its
+    suppressed context, the failed fetch's frames: ten thousand of them (a network backfill's stale DIDs, or
+    strangers' tokens) held ~150 MB. Each hit raises a fresh error from the remembered words."""
+    _, script = plc
+    script.default = Answer(404, b'{"message": "DID not registered"}')
+    resolver = IdentityResolver(fetcher)
+    with pytest.raises(IdentityError) as first:
+        await resolver.resolve(did(7))
+    with pytest.raises(IdentityError) as again:
+        await resolver.resolve(did(7))
+    assert resolver.fetches == 1
+    assert again.value is not first.value
+    assert (again.value.code, str(again.value)) == (first.value.code, str(first.value))
+    assert again.value.__context__ is None

@@ -254,6 +254,17 @@ def test_server_errors_are_one_line(served: Served) -> None:
     assert misuse.stderr == "chive-admin: error: governance-sync takes no --did\n"
 
 
+def test_a_trial_network_backfill_is_triggered_with_collection_and_limit(served: Served) -> None:
+    made = cli(
+        served, "ops", "trigger", "pds-scan", "--collection", "pub.chive.review.comment", "--limit", "5", "--json"
+    )
+    assert made.returncode == 0, made.stderr
+    op_id = json.loads(made.stdout)["operationId"]
+    shown = json.loads(cli(served, "ops", "show", op_id, "--json").stdout)["operation"]
+    assert (shown["type"], shown["params"]) == ("pds-scan", {"collection": "pub.chive.review.comment", "limit": 5})
+    cli(served, "ops", "cancel", op_id)
+
+
 def test_client_errors_are_words_not_class_names(served: Served) -> None:
     unreachable = cli(served, "ops", "list", "--url", "http://127.0.0.1:9")
     assert unreachable.returncode == 1
@@ -305,6 +316,8 @@ def test_help_says_which_type_takes_each_trigger_flag() -> None:
         ("--tier", "freshness-scan"),
         ("--uri", "citation-extraction"),
         ("--batch-size", "full-reindex"),
+        ("--collection", "pds-scan"),
+        ("--limit", "pds-scan"),
     ):
         assert re.search(rf"{flag} \S+ {op_type} only:", flat), flag
     dlq_help = subprocess.run(cli_command("dlq", "--help"), capture_output=True, text=True).stdout

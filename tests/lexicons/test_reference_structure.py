@@ -111,6 +111,8 @@ OTHER_ADDITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     # what each firehose source is doing (connection, cursor, lag, rate), and why the server is degraded
     ("pub.chive.admin.getFirehoseStatus", "defs.main.output.schema.properties"): ("sources",),
     ("pub.chive.admin.getSystemHealth", "defs.main.output.schema.properties"): ("firehose",),
+    # a network backfill (pdsScan without pdsUrl) limited to one collection, or to a trial number of repositories
+    ("pub.chive.admin.triggerBackfill", "defs.main.input.schema.properties"): ("collection", "limit"),
 }
 # Definitions we add, each the item type of an optional property added above (a client that does not know the
 # property never meets it): lexicon id -> names in order.

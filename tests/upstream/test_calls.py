@@ -328,3 +328,21 @@ async def test_an_answer_in_an_encoding_not_asked_for_or_broken_is_refused_once(
     with pytest.raises(errors.RefusedContent, match=r"encod|inflate|compressed"):
         await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
     assert len(script.seen) == 1
+
+
+async def test_a_429_asking_for_more_than_the_policy_sits_out_is_raised_at_once(
+    server: tuple[str, Script], caller: XrpcCaller
+) -> None:
+    url, script = server
+    far = str(int(time.time()) + 3600)
+    script.push(j({"error": "RateLimitExceeded"}, 429, **{"ratelimit-reset": far}), j({"repos": []}))
+    caller.retry = replace(FAST, give_up_429_over=60.0)
+    with pytest.raises(errors.RateLimited) as limited:
+        await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {})
+    assert len(script.seen) == 1
+    assert limited.value.asked_s > 3500
+    assert limited.value.wait_s == FAST.max_429_wait
+    # a near one is waited out as always
+    script.answers.clear()
+    script.push(j({"error": "RateLimitExceeded"}, 429, **{"retry-after": "0.05"}), j({"repos": []}))
+    assert await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {}) == {"repos": []}

@@ -107,3 +107,11 @@ async def test_a_404_body_is_not_read_whole(server: tuple[str, Script]) -> None:
     script.default = Answer(404, b"x" * 20_000_000, JSON)
     with pytest.raises(errors.UpstreamError, match="not registered"):
         await fetched(url)
+
+
+async def test_a_429_is_a_rate_limit_with_the_wait_asked_for(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.default = Answer(429, b'{"message": "slow down"}', {**JSON, "retry-after": "7"})
+    with pytest.raises(errors.RateLimited) as limited:
+        await fetched(url)
+    assert limited.value.wait_s == 7

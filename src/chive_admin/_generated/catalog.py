@@ -15,6 +15,9 @@ from chive_admin._generated.models.com.atproto.sync import get_blob as _sync_get
 from chive_admin._generated.models.com.atproto.sync import get_repo as _sync_get_repo
 from chive_admin._generated.models.com.atproto.sync import get_repo_status as _sync_get_repo_status
 from chive_admin._generated.models.com.atproto.sync import list_repos as _sync_list_repos
+from chive_admin._generated.models.com.atproto.sync import (
+    list_repos_by_collection as _sync_list_repos_by_collection,
+)
 from chive_admin._generated.models.dev.chiveadmin.search import record_impression as _search_record_impression
 from chive_admin._generated.models.pub.chive.activity import log as _activity_log
 from chive_admin._generated.models.pub.chive.activity import mark_failed as _activity_mark_failed
@@ -852,6 +855,19 @@ UPSTREAM: Final[Mapping[str, lex.Route]] = MappingProxyType({
         errors=(),
         auth='upstream',
         description='Called by chive-admin on a PDS: one page of the repositories it hosts, with their state.',
+    ),
+    ids.COM_ATPROTO_SYNC_LIST_REPOS_BY_COLLECTION: lex.Route(
+        nsid=ids.COM_ATPROTO_SYNC_LIST_REPOS_BY_COLLECTION,
+        kind='query',
+        params=_sync_list_repos_by_collection.Params,
+        param_specs={'collection': lex.ParamSpec(lex.ParamKind.STRING), 'limit': lex.ParamSpec(lex.ParamKind.INTEGER), 'cursor': lex.ParamSpec(lex.ParamKind.STRING)},
+        input=None,
+        input_encoding=None,
+        output=_sync_list_repos_by_collection.Output,
+        output_encoding='application/json',
+        errors=(),
+        auth='upstream',
+        description='Called by chive-admin on a relay: one page of the repositories that hold records of a collection (network discovery).',
     ),
 })
 

@@ -12,6 +12,7 @@ COM_ATPROTO_SYNC_GET_BLOB: Final = 'com.atproto.sync.getBlob'
 COM_ATPROTO_SYNC_GET_REPO: Final = 'com.atproto.sync.getRepo'
 COM_ATPROTO_SYNC_GET_REPO_STATUS: Final = 'com.atproto.sync.getRepoStatus'
 COM_ATPROTO_SYNC_LIST_REPOS: Final = 'com.atproto.sync.listRepos'
+COM_ATPROTO_SYNC_LIST_REPOS_BY_COLLECTION: Final = 'com.atproto.sync.listReposByCollection'
 COM_ATPROTO_SYNC_SUBSCRIBE_REPOS: Final = 'com.atproto.sync.subscribeRepos'
 DEV_CHIVEADMIN_SEARCH_RECORD_IMPRESSION: Final = 'dev.chiveadmin.search.recordImpression'
 PUB_CHIVE_ACTIVITY_LOG: Final = 'pub.chive.activity.log'
@@ -99,6 +100,7 @@ ALL: Final[frozenset[str]] = frozenset({
     COM_ATPROTO_SYNC_GET_REPO,
     COM_ATPROTO_SYNC_GET_REPO_STATUS,
     COM_ATPROTO_SYNC_LIST_REPOS,
+    COM_ATPROTO_SYNC_LIST_REPOS_BY_COLLECTION,
     COM_ATPROTO_SYNC_SUBSCRIBE_REPOS,
     DEV_CHIVEADMIN_SEARCH_RECORD_IMPRESSION,
     PUB_CHIVE_ACTIVITY_LOG,

@@ -28,7 +28,7 @@ from atproto_core.did_doc import DidDocument
 from chive_admin.auth.budget import BudgetExhausted, ResolutionBudget
 from chive_admin.ttl_cache import TtlCache
 from chive_admin.upstream.did_docs import DidDocFetcher, DidNotFound, DidTombstoned
-from chive_admin.upstream.errors import UpstreamError
+from chive_admin.upstream.errors import RateLimited, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,26 @@ class ResolutionShed(IdentityError):
         self.retry_after = exhausted.retry_after
 
 
+class ResolutionRateLimited(IdentityError):
+    """The DID's directory (the PLC) asked us to slow down: nothing was learnt about the DID, so nothing is
+    remembered; ``retry_after`` seconds is what it asked for."""
+
+    def __init__(self, limited: RateLimited) -> None:
+        super().__init__("rate_limited", str(limited))
+        self.retry_after = limited.wait_s
+
+
 #: failures that say nothing about the DID itself (its host was slow or down)
 _TRANSIENT = frozenset({"unreachable"})
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A failure as remembered: its words only. The exception raised for it holds its traceback, and through it
+    the frames of the failed fetch (its response, its buffers): thousands of those cached would hold megabytes."""
+
+    code: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -102,7 +120,7 @@ class IdentityResolver:
         self._fetcher = fetcher
         self._negative_ttl = negative_ttl
         self._clock = clock
-        self._cache: TtlCache[str, _Known | IdentityError] = TtlCache(max_entries, ttl, clock=clock)
+        self._cache: TtlCache[str, _Known | _Failed] = TtlCache(max_entries, ttl, clock=clock)
         #: DIDs fetched within the last ``min_refresh_interval`` seconds
         self._recent: TtlCache[str, bool] = TtlCache(max_entries, min_refresh_interval, clock=clock)
         self._inflight: dict[str, asyncio.Future[Identity]] = {}
@@ -120,8 +138,8 @@ class IdentityResolver:
             fresh = False  # resolved moments ago: a second look now would see the same document
         if not fresh:
             cached = self._cache.get(did)
-            if isinstance(cached, IdentityError):
-                raise cached
+            if isinstance(cached, _Failed):
+                raise IdentityError(cached.code, cached.message)
             if cached is not None:
                 if vouched and cached.stale_at <= self._clock() and did not in self._inflight:
                     self._refresh(did)
@@ -179,6 +197,8 @@ class IdentityResolver:
             raise self._remember_failure(did, IdentityError("tombstoned", str(exc))) from None
         except DidNotFound as exc:
             raise self._remember_failure(did, IdentityError("not_found", str(exc))) from None
+        except RateLimited as exc:
+            raise ResolutionRateLimited(exc) from None
         except UpstreamError as exc:
             raise self._remember_failure(did, IdentityError("unreachable", str(exc))) from None
         except IdentityError as exc:
@@ -189,5 +209,5 @@ class IdentityResolver:
     def _remember_failure(self, did: str, error: IdentityError) -> IdentityError:
         if error.code in _TRANSIENT and isinstance(self._cache.get(did), _Known):
             return error  # a refresh that could not reach the host: the identity known a moment ago still holds
-        self._cache.put(did, error, ttl=self._negative_ttl)
+        self._cache.put(did, _Failed(error.code, str(error)), ttl=self._negative_ttl)
         return error

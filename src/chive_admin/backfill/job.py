@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chive_admin.settings import Settings
     from chive_admin.store.db import Database
     from chive_admin.upstream.atproto import AtprotoClient
+    from chive_admin.upstream.relay import RelayClient
 
 
 class JobServices(Protocol):
@@ -33,6 +34,8 @@ class JobServices(Protocol):
     identities: IdentityResolver
     handles: HandleVerifier
     readers: ExportReaders | None
+    #: the relay of ``--relay-url``; None when there is none
+    relay: RelayClient | None
 
 
 class JobParams(BaseModel):

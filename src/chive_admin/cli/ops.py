@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Column, Table
 
 from chive_admin._generated import ids
-from chive_admin.backfill.job_types import TRIGGER_METHODS
+from chive_admin.backfill.job_types import LEXICON_TYPES, TRIGGER_METHODS
 from chive_admin.cli.http import AdminClient, ServerError
 from chive_admin.cli.terminal import console as plain_console
 from chive_admin.cli.terminal import literal, visible
@@ -42,7 +42,7 @@ RECONNECT_FIRST, RECONNECT_CAP, RECONNECT_GIVE_UP = 0.5, 5.0, 300.0
 TRIGGERS: dict[str, tuple[str, tuple[str, ...]]] = {
     op_type: (TRIGGER_METHODS[op_type], options)
     for op_type, options in {
-        "pds-scan": ("pdsUrl",),
+        "pds-scan": ("pdsUrl", "collection", "limit"),
         "did-sync": ("did",),
         "freshness-scan": ("tier",),
         "citation-extraction": ("uri",),
@@ -53,11 +53,18 @@ TRIGGERS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: each trigger option: its flag's destination, and what it means
 _OPTIONS = {
     "pdsUrl": ("pds_url", "base URL of one PDS to scan (without it: every PDS, through the relay)"),
+    "collection": ("collection", "without --pds-url: discover through the relay only this pub.chive collection"),
+    "limit": ("limit", "without --pds-url: at most this many repositories (a trial run)"),
     "did": ("did", "the account to re-sync"),
     "tier": ("tier", "records to re-check, by time since last verified"),
     "uri": ("uri", "at:// URI of one eprint (without it: every eprint not yet extracted)"),
     "batchSize": ("batch_size", "records written per batch (without it: the server's default)"),
 }
+
+
+#: options that triggerBackfill takes and the type's own trigger method does not
+BACKFILL_ONLY = ("collection", "limit")
+TRIGGER_NAMES = {kind.name: kind.trigger_name for kind in LEXICON_TYPES if kind.trigger_name is not None}
 
 
 class UsageError(Exception):
@@ -88,7 +95,7 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     trigger.add_argument("type", choices=sorted(TRIGGERS))
     for option, (dest, meaning) in _OPTIONS.items():
         flag = "--" + dest.replace("_", "-")
-        extra: dict[str, Any] = {"type": int} if option == "batchSize" else {}
+        extra: dict[str, Any] = {"type": int} if option in ("batchSize", "limit") else {}
         if option == "tier":
             extra["choices"] = ["hot", "warm", "cold", "all"]
         trigger.add_argument(flag, dest=dest, help=f"{_takers(option)} only: {meaning}", **extra)
@@ -304,7 +311,16 @@ def _trigger(args: argparse.Namespace, client: AdminClient, out: Console) -> int
         flags = ", ".join("--" + _OPTIONS[name][0].replace("_", "-") for name in given)
         raise UsageError(f"{args.type} takes no {flags}")
     body = {name: getattr(args, _OPTIONS[name][0]) for name in accepted}
-    op_id = str(client.procedure(nsid, body)["operationId"])
+    if any(body.get(name) is not None for name in BACKFILL_ONLY):
+        # options only triggerBackfill takes (lexicon extensions): the op is started through it
+        given_body = {name: value for name, value in body.items() if value is not None}
+        answer = client.procedure(
+            ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": TRIGGER_NAMES[args.type], **given_body}
+        )
+        op_id = str(answer["operation"]["id"])
+    else:
+        body = {name: value for name, value in body.items() if name not in BACKFILL_ONLY}
+        op_id = str(client.procedure(nsid, body)["operationId"])
     if not args.watch:
         _print_json({"operationId": op_id}) if args.json else out.print(op_id)
         return 0

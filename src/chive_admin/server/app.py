@@ -52,6 +52,7 @@ from chive_admin.upstream.did_docs import DidDocFetcher
 from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.handles import HandleResolver
 from chive_admin.upstream.hosts import HostLimits, HostPolicy
+from chive_admin.upstream.relay import RelayClient, relay_policy
 from chive_admin.xrpc.answer_cache import AnswerCache
 from chive_admin.xrpc.errors import XRPCError
 from chive_admin.xrpc.responses import error_response, json_response
@@ -119,6 +120,10 @@ def create_app(
             DidDocFetcher(identity_http, settings.plc_url, allow_private=settings.allow_private_network)
         )
         upstream = AtprotoClient(xrpc)
+        relay = None
+        if settings.relay_url is not None:
+            policy = relay_policy(attempts=settings.upstream_attempts, deadline=settings.upstream_deadline)
+            relay = RelayClient(settings.relay_url, http, xrpc.hosts, policy)
         handles = HandleVerifier(HandleResolver(identity_http, upstream, trusted=settings.handle_resolver))
         keys = ApiKeyStore(db)
         roles = RoleBook(db, settings.admin_dids)
@@ -141,6 +146,7 @@ def create_app(
             engagement=EngagementRecorder(db),
             activity=ActivityBook(db),
             hourly_answers=HourlyAnswers(),
+            relay=relay,
         )
         app.state.services = services
         live_task: asyncio.Task[None] | None = None
@@ -175,6 +181,8 @@ def create_app(
                 await services.readers.close()
             await services.audit.stop()
             await xrpc.aclose()
+            if relay is not None:
+                await relay.aclose()
             await http.aclose()
             await identities.close()
             await identity_http.aclose()

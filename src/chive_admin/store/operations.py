@@ -77,7 +77,9 @@ class Operation:
     lease_owner: str | None
     lease_expires_at: str | None
     attempt_started_at: str | None
+    #: records and repositories processed when the current attempt began (the ETA's rate is this attempt's)
     attempt_base: int
+    attempt_repo_base: int
 
     @property
     def ended(self) -> bool:
@@ -225,7 +227,8 @@ async def claim_next(conn: Conn, *, types: Iterable[str], owner: str, lease_unti
         conn,
         "UPDATE operations SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?,"
         " started_at = coalesce(started_at, ?), updated_at = ?, attempt_started_at = ?,"
-        " attempt_base = records_processed, error = NULL, error_code = NULL, error_context = NULL"
+        " attempt_base = records_processed, attempt_repo_base = coalesce(processed_repos, 0),"
+        " error = NULL, error_code = NULL, error_context = NULL"
         " WHERE id = (SELECT id FROM operations WHERE status = 'queued' AND type IN (" + marks + ")"
         "             ORDER BY requested_at, id LIMIT 1" + skip_locked + ")"
         " AND status = 'queued'"

@@ -46,7 +46,7 @@ class CursorLoop(InvalidAnswer):
     code = "upstream_cursor_loop"
 
 
-class _Cursors:
+class CursorLog:
     """The cursors one listing has followed, as digests (a cursor is the server's text, of any length), so that any
     repeat is caught, not only of the one before; at most ``MAX_PAGES`` are kept, and a listing that needs more is
     refused rather than remembered without bound."""
@@ -72,7 +72,7 @@ class _Cursors:
         self._seen.add(digest)
 
 
-def _checked(model: type[M], data: Any, service: str, nsid: str) -> M:
+def checked(model: type[M], data: Any, service: str, nsid: str) -> M:
     try:
         return model.model_validate(data, strict=True, by_alias=True, by_name=False)
     except ValidationError as exc:
@@ -109,12 +109,12 @@ class AtprotoClient:
     async def list_repos(self, pds: str, *, cursor: str | None = None, limit: int = 1000) -> lex_list_repos.Output:
         nsid = ids.COM_ATPROTO_SYNC_LIST_REPOS
         data = await self.caller.query_json(pds, nsid, {"limit": limit, "cursor": cursor})
-        return _checked(lex_list_repos.Output, data, pds, nsid)
+        return checked(lex_list_repos.Output, data, pds, nsid)
 
     async def iter_repo_pages(self, pds: str, *, cursor: str | None = None) -> AsyncIterator[lex_list_repos.Output]:
         """Every page, following the cursor until it is absent; a short page is not taken to mean the end. A cursor
         that names the page it came from ends the listing; one that names any earlier page is a ``CursorLoop``."""
-        seen = _Cursors(pds, ids.COM_ATPROTO_SYNC_LIST_REPOS, cursor)
+        seen = CursorLog(pds, ids.COM_ATPROTO_SYNC_LIST_REPOS, cursor)
         while True:
             page = await self.list_repos(pds, cursor=cursor)
             yield page
@@ -127,11 +127,11 @@ class AtprotoClient:
         """The DID ``service`` resolves ``handle`` to (``XrpcCallError`` HandleNotFound when it knows none)."""
         nsid = ids.COM_ATPROTO_IDENTITY_RESOLVE_HANDLE
         data = await self.caller.query_json(service, nsid, {"handle": handle})
-        return _checked(lex_resolve_handle.Output, data, service, nsid).did
+        return checked(lex_resolve_handle.Output, data, service, nsid).did
 
     async def describe_repo(self, pds: str, did: str) -> lex_describe_repo.Output:
         nsid = ids.COM_ATPROTO_REPO_DESCRIBE_REPO
-        return _checked(lex_describe_repo.Output, await self.caller.query_json(pds, nsid, {"repo": did}), pds, nsid)
+        return checked(lex_describe_repo.Output, await self.caller.query_json(pds, nsid, {"repo": did}), pds, nsid)
 
     async def list_records(
         self,
@@ -152,13 +152,13 @@ class AtprotoClient:
             "reverse": True if reverse else None,
         }
         data = await self.caller.query_json(pds, nsid, params)
-        return _checked(lex_list_records.Output, data, pds, nsid)
+        return checked(lex_list_records.Output, data, pds, nsid)
 
     async def iter_record_pages(
         self, pds: str, did: str, collection: str, *, cursor: str | None = None, reverse: bool = False
     ) -> AsyncIterator[lex_list_records.Output]:
         """Every page, as :meth:`iter_repo_pages` (an empty page ends it too)."""
-        seen = _Cursors(pds, ids.COM_ATPROTO_REPO_LIST_RECORDS, cursor)
+        seen = CursorLog(pds, ids.COM_ATPROTO_REPO_LIST_RECORDS, cursor)
         while True:
             page = await self.list_records(pds, did, collection, cursor=cursor, reverse=reverse)
             yield page
@@ -170,11 +170,11 @@ class AtprotoClient:
     async def get_record(self, pds: str, did: str, collection: str, rkey: str) -> lex_get_record.Output:
         nsid = ids.COM_ATPROTO_REPO_GET_RECORD
         data = await self.caller.query_json(pds, nsid, {"repo": did, "collection": collection, "rkey": rkey})
-        return _checked(lex_get_record.Output, data, pds, nsid)
+        return checked(lex_get_record.Output, data, pds, nsid)
 
     async def get_repo_status(self, pds: str, did: str) -> lex_get_repo_status.Output:
         nsid = ids.COM_ATPROTO_SYNC_GET_REPO_STATUS
-        return _checked(lex_get_repo_status.Output, await self.caller.query_json(pds, nsid, {"did": did}), pds, nsid)
+        return checked(lex_get_repo_status.Output, await self.caller.query_json(pds, nsid, {"did": did}), pds, nsid)
 
     async def get_repo(self, pds: str, did: str, *, max_bytes: int = MAX_REPO_BYTES) -> IO[bytes]:
         """The repository export (CAR) in a named temporary file (a reader process opens it by name); the caller

@@ -56,6 +56,9 @@ class RetryPolicy:
     deadline: float = DEFAULT_UPSTREAM_DEADLINE
     #: bytes a second an export (getRepo, getBlob) must keep up, on average, to run past ``deadline``
     export_min_rate: float = 256 * 1024
+    #: a 429 asking for a longer wait than this is raised at once instead of waited out (``None``: every 429 is
+    #: waited, ``max_429_wait`` at most); for a caller that must end with a clear answer rather than sit
+    give_up_429_over: float | None = None
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: spreads retries of many workers instead of synchronising them."""
@@ -64,6 +67,11 @@ class RetryPolicy:
 
 def rate_limit_wait(headers: httpx.Headers, policy: RetryPolicy, now: float | None = None) -> float:
     """Seconds to wait after a 429, from ``RateLimit-Reset`` (epoch) or ``Retry-After`` (seconds or a date)."""
+    return min(rate_limit_asked(headers, policy, now), policy.max_429_wait)
+
+
+def rate_limit_asked(headers: httpx.Headers, policy: RetryPolicy, now: float | None = None) -> float:
+    """Seconds a 429 asks us to wait, uncapped (``rate_limit_wait`` caps it)."""
     now = time.time() if now is None else now
     wait: float | None = None
     reset = headers.get("ratelimit-reset")
@@ -83,7 +91,7 @@ def rate_limit_wait(headers: httpx.Headers, policy: RetryPolicy, now: float | No
                 wait = None
     if wait is None:
         wait = policy.default_429_wait
-    return min(max(wait, 0.0), policy.max_429_wait)
+    return max(wait, 0.0)
 
 
 def _params(params: Mapping[str, ParamValue | None]) -> dict[str, str]:
@@ -164,6 +172,9 @@ class XrpcCaller:
                 result = await self._in_slot(host, fn, drain=drain)
             except RateLimited as exc:
                 self._on_attempt(host, exc.code)
+                far = self.retry.give_up_429_over
+                if far is not None and exc.asked_s > far:
+                    raise
                 last = exc
                 continue
             except UpstreamError as exc:
@@ -197,7 +208,9 @@ class XrpcCaller:
         try:
             async with self.http.stream("GET", url, params=_params(params), extensions=limit) as response:
                 if response.status_code == 429:
-                    raise RateLimited(host, "rate limited", wait_s=rate_limit_wait(response.headers, self.retry))
+                    asked = rate_limit_asked(response.headers, self.retry)
+                    wait = min(asked, self.retry.max_429_wait)
+                    raise RateLimited(host, f"rate limited for {asked:.0f} s", wait_s=wait, asked_s=asked)
                 if response.status_code >= 400:
                     body = await self._read(response, host, 64 * 1024)
                     error, message = _error_fields(body)

@@ -17,11 +17,16 @@ from urllib.parse import unquote
 import httpx
 
 from chive_admin import untrusted_json
-from chive_admin.upstream.errors import BadResponse, ServerError, Unreachable, UpstreamError
+from chive_admin.upstream.calls import RetryPolicy, rate_limit_wait
+from chive_admin.upstream.errors import BadResponse, RateLimited, ServerError, Unreachable, UpstreamError
 
 MAX_DOCUMENT_BYTES = 64 * 1024
 #: seconds a whole DID-document fetch (connect, headers, body) may take; PLC answers in well under one
 DEADLINE_SECONDS = 5.0
+
+
+#: how a 429's wait is read (RateLimit-Reset, else Retry-After, capped)
+_RATE_LIMITS = RetryPolicy()
 
 
 class DidNotFound(UpstreamError):
@@ -107,6 +112,9 @@ class DidDocFetcher:
                 if b"not available" in detail:
                     raise DidTombstoned(host, f"{did} is tombstoned", status=404)
                 raise DidNotFound(host, f"{did} is not registered", status=404)
+            if response.status_code == 429:  # the PLC directory's rate limit: the caller waits, nothing is learnt
+                wait = rate_limit_wait(response.headers, _RATE_LIMITS)
+                raise RateLimited(host, f"DID resolution rate limited for {wait:.0f} s", wait_s=wait)
             if response.status_code == 410:
                 raise DidTombstoned(host, f"{did} is tombstoned", status=410)
             if response.status_code >= 500:

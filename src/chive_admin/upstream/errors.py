@@ -56,9 +56,14 @@ class MethodNotImplemented(XrpcCallError):
 class RateLimited(XrpcCallError):
     code = "rate_limited"
 
-    def __init__(self, host: str, message: str, *, wait_s: float, status: int = 429) -> None:
+    def __init__(
+        self, host: str, message: str, *, wait_s: float, asked_s: float | None = None, status: int = 429
+    ) -> None:
         super().__init__(host, message, status=status, error="RateLimitExceeded")
+        #: what we wait (capped)
         self.wait_s = wait_s
+        #: what the host asked for, uncapped
+        self.asked_s = wait_s if asked_s is None else asked_s
 
     @property
     def retryable(self) -> bool:

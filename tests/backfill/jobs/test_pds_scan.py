@@ -5,6 +5,7 @@ tests/interop/backfill/test_pds_scan.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -15,15 +16,20 @@ import pytest
 from conftest import AppFactory, running_client
 from starlette.applications import Starlette
 from starlette.requests import Request
+from support.api import Operation, call, started, wait_ended
 from support.auth import FixedTokens
 from support.engine import engine_config
+from support.pds import ScriptedPds, scripted_pds
+from support.relay import LoopbackRelay, loopback_relay
 from support.resume import ended, left_off
 from support.scripted import Answer, Script, scripted_server
+from support.served import FAST, Served
 
 from chive_admin._generated import ids
 from chive_admin.clock import now_stamp
 from chive_admin.ingest import listing
 from chive_admin.ingest.write import apply_records
+from chive_admin.repo.validate import INDEXED
 from chive_admin.store import index, operations, work_items
 from chive_admin.store.index import IndexedRecord
 from testnet import records
@@ -175,3 +181,253 @@ async def test_a_repository_whose_head_moves_while_it_is_listed_is_synced_again(
     async with db.read() as conn:
         queued = await operations.list_active(conn, 10) + await operations.history(conn, 10)
     assert any(op.type == "did-sync" and op.params == {"did": LISTED} for op in queued)
+
+
+# --- the network backfill: discovery through a relay (tests/support/relay.py), then resolution, then fetching ---
+
+ALICE = "did:plc:alicehasreviews0000000000"
+BOB = "did:plc:bobhasanendorsement0000000"
+CAROL = "did:plc:carolhasnothingofours00000"
+GONE = "did:plc:deletedaccountstilllisted"
+
+
+@pytest.fixture
+def hosting() -> Iterator[ScriptedPds]:
+    """The PDS the relay's DIDs live on, and their PLC directory."""
+    with scripted_pds() as running:
+        yield running
+
+
+@pytest.fixture
+def network(hosting: ScriptedPds) -> Iterator[LoopbackRelay]:
+    """ALICE (two comments) and BOB (a comment, an endorsement) on the scripted PDS; CAROL there with nothing of
+    ours; the relay lists ALICE and BOB, BOB under both collections, and GONE, whose account no longer exists."""
+    eprint = records.at_uri(ALICE, records.SUBMISSION, "e1")
+    for rkey in ("3kc1", "3kc2"):
+        hosting.put(ALICE, records.COMMENT, rkey, records.review_comment(eprint_uri=eprint))
+    hosting.put(BOB, records.COMMENT, "3kc3", records.review_comment(eprint_uri=eprint))
+    hosting.put(BOB, records.ENDORSEMENT, "3ke1", records.review_endorsement(eprint_uri=eprint))
+    hosting.repo(CAROL)
+    index = {records.COMMENT: [ALICE, BOB], records.ENDORSEMENT: [BOB]}
+    with loopback_relay(index) as relay:
+        relay.stale = {records.COMMENT: [GONE]}
+        relay.max_page = 1  # a page per DID: every page boundary is met
+        yield relay
+
+
+@pytest.fixture
+def relay_app(make_app: AppFactory, hosting: ScriptedPds, network: LoopbackRelay) -> AppFactory:
+    def factory(**overrides: Any) -> Starlette:
+        settings = {"plc_url": hosting.url, "relay_url": network.url, "upstream_attempts": 2} | overrides
+        return make_app(authenticator=FixedTokens(), engine_config=FAST, **settings)
+
+    return factory
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Starlette) -> AsyncIterator[Served]:
+    async with running_client(app) as client:
+        yield Served(app, client)
+
+
+async def network_backfill(served: Served, body: dict[str, Any] | None = None) -> Operation:
+    return await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": "pdsScan", **(body or {})})
+
+
+async def test_a_network_backfill_indexes_every_repository_the_relay_names_and_no_other(
+    relay_app: AppFactory, hosting: ScriptedPds, network: LoopbackRelay
+) -> None:
+    async with serving(relay_app()) as served:
+        op = await network_backfill(served)
+        held = await served.rows("SELECT DISTINCT did FROM records")
+        pdses = await served.rows("SELECT url FROM pdses")
+    assert op["status"] == "completed", op
+    assert op["stage"] == "fetching_records"
+    # three distinct DIDs discovered (BOB twice), GONE skipped as stale, two fetched
+    assert (op["totalRepos"], op["processedRepos"]) == (3, 3)
+    assert op["counts"] == {"resolved": 2, "stale_not_found": 1}
+    assert op["recordsProcessed"] == 4
+    assert {row[0] for row in held} == {ALICE, BOB}
+    assert [row[0] for row in pdses] == [hosting.url]
+    # every collection we index was asked for, each to its end, pages followed one by one
+    asked_comments = [cursor for collection, cursor in network.requests if collection == records.COMMENT]
+    assert asked_comments == [None, "1", "2", "3"]
+    assert {collection for collection, _ in network.requests} == set(INDEXED)
+    # CAROL is on the PDS but the relay never named her: not visited
+    assert not any(CAROL in seen for seen in hosting.seen)
+
+
+async def test_a_network_backfill_takes_one_collection_and_at_most_limit_repositories(
+    relay_app: AppFactory, network: LoopbackRelay
+) -> None:
+    async with serving(relay_app()) as served:
+        op = await network_backfill(served, {"collection": records.COMMENT, "limit": 1})
+        held = await served.rows("SELECT DISTINCT did FROM records")
+    assert op["status"] == "completed", op
+    assert op["params"] == {"collection": records.COMMENT, "limit": 1}
+    assert (op["totalRepos"], op["processedRepos"]) == (1, 1)
+    assert network.requests == [(records.COMMENT, None)]
+    assert held == [(ALICE,)]
+
+
+async def test_a_last_full_page_without_a_cursor_ends_the_collection(
+    relay_app: AppFactory, network: LoopbackRelay
+) -> None:
+    network.cursor_on_full_pages = False
+    network.max_page = 2000
+    async with serving(relay_app()) as served:
+        op = await network_backfill(served, {"collection": records.COMMENT})
+    assert op["status"] == "completed", op
+    assert network.requests == [(records.COMMENT, None)]
+    assert op["totalRepos"] == 3
+
+
+@pytest.mark.parametrize(
+    ("misbehave", "code"),
+    [
+        (lambda relay: setattr(relay, "loop_cursor", "again"), "relay_cursor_loop"),
+        (lambda relay: relay.throttle.extend([3600.0] * 3), "relay_rate_limited"),
+        (lambda relay: relay.garbage.extend([b'{"repos": [{"did": "not a did"}]}'] * 3), "relay_bad_answer"),
+        (lambda relay: relay.garbage.extend([b"<html>"] * 3), "relay_bad_answer"),
+    ],
+    ids=["cursor-loop", "far-rate-limit", "not-a-did", "not-json"],
+)
+async def test_a_relay_that_misbehaves_ends_discovery_with_a_clear_error_code(
+    relay_app: AppFactory, network: LoopbackRelay, misbehave: Any, code: str
+) -> None:
+    misbehave(network)
+    async with serving(relay_app()) as served:
+        op = await network_backfill(served, {"collection": records.COMMENT})
+    assert op["status"] == "failed", op
+    assert op["errorCode"] == code
+    assert op["errorContext"]["relay"] == network.url
+    assert op["errorContext"]["collection"] == records.COMMENT
+    assert op["stage"] == "discovering_repos"
+    assert len(network.requests) <= 3  # given up at once, not retried until a deadline
+
+
+async def test_a_near_rate_limit_of_the_relay_is_waited_out(relay_app: AppFactory, network: LoopbackRelay) -> None:
+    network.throttle.append(0.0)
+    async with serving(relay_app()) as served:
+        op = await network_backfill(served, {"collection": records.ENDORSEMENT})
+    assert op["status"] == "completed", op
+    assert network.requests == [(records.ENDORSEMENT, None)] * 2 + [(records.ENDORSEMENT, "1")]
+
+
+async def test_discovery_resumes_at_the_relay_cursor_it_committed(
+    relay_app: AppFactory, network: LoopbackRelay
+) -> None:
+    app = relay_app()
+    async with running_client(app):
+        checkpoint = {"phase": "relay", "collection": 0, "cursor": "1", "found": 1}
+        progress = operations.Progress(stage="discovering_repos", total_repos=1)
+        op_id = await left_off(
+            app, "pds-scan", {"collection": records.COMMENT}, checkpoint, progress=progress, work={ALICE: {}}
+        )
+        op = await ended(app, op_id)
+    assert op.status == "completed"
+    assert network.requests == [(records.COMMENT, "1"), (records.COMMENT, "2"), (records.COMMENT, "3")]
+    assert (op.progress.total_repos, op.progress.processed_repos) == (3, 3)
+
+
+async def test_resolution_resumes_after_the_last_did_it_committed(
+    relay_app: AppFactory, hosting: ScriptedPds, network: LoopbackRelay
+) -> None:
+    app = relay_app()
+    async with running_client(app):
+        # ALICE resolved (and BOB's page not yet) when the previous run stopped
+        work = {ALICE: {"pds": hosting.url}, BOB: {}, GONE: {}}
+        progress = operations.Progress(stage="resolving_pds", total_repos=3)
+        op_id = await left_off(
+            app, "pds-scan", {}, {"phase": "resolving", "after": ALICE}, progress=progress, work=work
+        )
+        op = await ended(app, op_id)
+    assert op.status == "completed"
+    assert network.requests == []
+    # ALICE, resolved before the stop, is not resolved again; BOB and GONE are
+    assert op.progress.counts == {"resolved": 1, "stale_not_found": 1}
+
+
+async def test_cancel_during_discovery_stops_within_one_page(relay_app: AppFactory, network: LoopbackRelay) -> None:
+    network.index[records.COMMENT] = [f"did:plc:many{n:022d}" for n in range(200)]
+    network.delay = 0.2
+    app = relay_app()
+    async with running_client(app) as client:
+        served = Served(app, client)
+        op_id = started(await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": "pdsScan"}))
+        async with asyncio.timeout(30):
+            while len(network.requests) < 3:
+                await asyncio.sleep(0.02)
+        asked = len(network.requests)
+        assert (await call(client, ids.PUB_CHIVE_ADMIN_CANCEL_BACKFILL, {"id": op_id})).status_code == 200
+        op = await wait_ended(client, op_id)
+        assert op["status"] == "cancelled"
+        assert op["stage"] == "discovering_repos"
+        assert len(network.requests) <= asked + 1  # the page in flight, and no other
+        assert await served.rows("SELECT count(*) FROM records") == [(0,)]
+
+
+async def test_collection_and_limit_are_refused_where_they_mean_nothing(
+    relay_app: AppFactory, network: LoopbackRelay
+) -> None:
+    del network
+    async with running_client(relay_app()) as client:
+        for body, words in [
+            ({"pdsUrl": "http://127.0.0.1:1", "limit": 5}, "give no pdsUrl"),
+            ({"collection": "app.bsky.feed.post"}, "not a pub.chive record collection"),
+            ({"limit": 0}, "limit"),
+        ]:
+            answer = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": "pdsScan", **body})
+            assert answer.status_code == 400, body
+            assert words in answer.json()["message"], answer.json()
+        other = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": "fullReindex", "limit": 5})
+        assert other.status_code == 400
+
+
+async def test_without_a_relay_a_scan_without_pds_url_crawls_the_known_pdses(
+    relay_app: AppFactory, hosting: ScriptedPds, network: LoopbackRelay
+) -> None:
+    app = relay_app(discovery="pds")
+    async with running_client(app) as client:
+        async with app.state.services.db.write() as conn:
+            await index.ensure_pds(conn, hosting.url, "2026-01-01T00:00:00.000000Z")
+        op = await Served(app, client).run(ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": "pdsScan"})
+        refused = await call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_BACKFILL, {"type": "pdsScan", "limit": 1})
+    assert op["status"] == "completed", op
+    assert network.requests == []
+    assert op["totalRepos"] == 3  # ALICE, BOB and CAROL: what the PDS lists
+    assert refused.status_code == 400
+    assert "need a relay" in refused.json()["message"]
+
+
+async def test_a_relay_on_a_private_address_ends_discovery_unsafe_without_allow_private_network(
+    relay_app: AppFactory, network: LoopbackRelay
+) -> None:
+    async with serving(relay_app(allow_private_network=False)) as served:
+        op = await network_backfill(served)
+    assert op["status"] == "failed", op
+    assert op["errorCode"] == "relay_unsafe"
+    assert network.requests == []
+
+
+async def test_a_did_whose_directory_fails_is_dead_lettered_and_retried_as_a_did_sync(
+    relay_app: AppFactory, hosting: ScriptedPds, network: LoopbackRelay
+) -> None:
+    hosting.overrides[f"/{ALICE}"] = Answer(500, b'{"error": "InternalServerError"}')
+    async with serving(relay_app()) as served:
+        op = await network_backfill(served, {"collection": records.COMMENT})
+        entries = (await call(served.client, ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES)).json()["entries"]
+        # the directory is back: the retry syncs ALICE's repository with a did-sync
+        del hosting.overrides[f"/{ALICE}"]
+        retried = await call(served.client, ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY, {"index": 0})
+        async with asyncio.timeout(30):
+            while not await served.rows(
+                "SELECT status FROM operations WHERE type = 'did-sync' AND status = 'completed'"
+            ):
+                await asyncio.sleep(0.05)
+        held = await served.rows("SELECT DISTINCT did FROM records ORDER BY did")
+    assert op["status"] == "partial", op
+    assert (op["recordsFailed"], op["totalRepos"], op["processedRepos"]) == (1, 3, 3)
+    assert [(e["errorType"], e.get("did")) for e in entries] == [("did_unresolved", ALICE)]
+    assert retried.status_code == 200, retried.text
+    assert held == [(ALICE,), (BOB,)]

@@ -38,6 +38,7 @@ def operation(**changes: Any) -> Operation:
         lease_expires_at=None,
         attempt_started_at=None,
         attempt_base=0,
+        attempt_repo_base=0,
     )
     return changed(queued, **changes)
 
@@ -120,6 +121,22 @@ def test_no_eta_without_a_total_a_start_or_progress(changes: dict[str, Any]) -> 
         status="running", total_records=1000, records_processed=600, attempt_base=100, attempt_started_at=ago(10)
     )
     assert eta_seconds(changed(running, **changes)) is None
+
+
+def test_without_a_record_total_the_eta_counts_repositories_while_they_are_fetched() -> None:
+    # 300 repositories fetched in this attempt (200 before it), in 600 s: 500 left take 1000 s
+    fetching = operation(
+        status="running",
+        stage="fetching_records",
+        total_repos=1000,
+        processed_repos=500,
+        attempt_repo_base=200,
+        attempt_started_at=ago(600),
+    )
+    assert eta_seconds(fetching) == 1000
+    # while discovering (the total still grows) or resolving (few repositories finish there): no estimate
+    assert eta_seconds(changed(fetching, stage="discovering_repos")) is None
+    assert eta_seconds(changed(fetching, stage="resolving_pds")) is None
 
 
 def test_the_eta_is_never_negative() -> None:

@@ -14,7 +14,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chive_admin._generated.models.com.atproto.sync import list_repos as lex_list_repos
 from chive_admin.aio import run_bounded
@@ -24,31 +24,52 @@ from chive_admin.backfill.context import AnyContext, JobContext
 from chive_admin.backfill.handover import head_of, resync_if_moved
 from chive_admin.backfill.items import Item, RecordItem
 from chive_admin.backfill.job import Checkpoint, Job, JobFailed, JobParams, Refused, RetryFailed
+from chive_admin.backfill.jobs.did_sync import DidSyncParams
 from chive_admin.clock import now_stamp
 from chive_admin.ingest import listing
+from chive_admin.ingest.discovery import Hosted, Pacer, Resolution, Stale, resolve_all
 from chive_admin.ingest.fetch import RepoContents, chive_collections
 from chive_admin.ingest.hosting import hosting_status, is_hosted
 from chive_admin.ingest.retry_record import retry_record
 from chive_admin.ingest.write import apply_records, remove_records
+from chive_admin.repo.validate import INDEXED, is_indexed
 from chive_admin.store import index, work_items
 from chive_admin.store.operations import QueueFull
 from chive_admin.store.sql import Conn
-from chive_admin.upstream.atproto import AtprotoClient
-from chive_admin.upstream.errors import UpstreamError
+from chive_admin.upstream.atproto import AtprotoClient, CursorLoop
+from chive_admin.upstream.errors import BadResponse, RateLimited, UpstreamError
 from chive_admin.upstream.guard import UnsafeUpstream, check_service_url
 from chive_admin.upstream.urls import normalise_service_url
 
 if TYPE_CHECKING:
     from chive_admin.backfill.job import JobServices
+    from chive_admin.upstream.relay import RelayClient
 
 
 class PdsScanParams(JobParams):
     pds_url: str | None = Field(default=None, alias="pdsUrl")
+    #: network backfill only: the one collection discovered through the relay (all indexed ones without it)
+    collection: str | None = None
+    #: network backfill only: at most this many repositories (a trial run)
+    limit: int | None = Field(default=None, ge=1)
 
     @field_validator("pds_url")
     @classmethod
     def _origin(cls, value: str | None) -> str | None:
         return None if value is None else normalise_service_url(value)
+
+    @field_validator("collection")
+    @classmethod
+    def _indexed(cls, value: str | None) -> str | None:
+        if value is not None and not is_indexed(value):
+            raise ValueError(f"{value[:100]!r} is not a pub.chive record collection this index keeps")
+        return value
+
+    @model_validator(mode="after")
+    def _network_only(self) -> PdsScanParams:
+        if self.pds_url is not None and (self.collection is not None or self.limit is not None):
+            raise ValueError("collection and limit select repositories of a network backfill: give no pdsUrl")
+        return self
 
 
 class Discovering(Checkpoint):
@@ -66,13 +87,51 @@ class Discovering(Checkpoint):
         return Discovering(host=self.host + 1)
 
 
+class RelayDiscovering(Checkpoint):
+    """Network backfill: listing through the relay the repositories of the ``collection``-th collection, from
+    ``cursor`` on; ``found`` distinct repositories are in the work list so far."""
+
+    phase: Literal["relay"] = "relay"
+    collection: int = 0
+    cursor: str | None = None
+    found: int = 0
+
+    def after_page(self, cursor: str | None, added: int) -> RelayDiscovering:
+        if cursor is None:  # that collection is done: the next one starts from its beginning
+            return RelayDiscovering(collection=self.collection + 1, found=self.found + added)
+        return self.model_copy(update={"cursor": cursor, "found": self.found + added})
+
+
+class Resolving(Checkpoint):
+    """Network backfill: the work list's DIDs are resolved to their PDS in item order, up to ``after`` so far."""
+
+    phase: Literal["resolving"] = "resolving"
+    after: str = ""
+
+
 class Fetching(Checkpoint):
     """Every host listed: what is left to do is in the work list, each repository with its own position."""
 
     phase: Literal["fetching"] = "fetching"
 
 
-PdsScanCheckpoint = Discovering | Fetching
+PdsScanCheckpoint = Discovering | RelayDiscovering | Resolving | Fetching
+#: DIDs resolved (and committed) together
+RESOLVE_PAGE = 500
+#: resolutions at once: the PLC directory is one host, and its 429s hold them all (ingest.discovery.Pacer)
+RESOLVE_CONCURRENCY = 16
+#: repositories fetched at once by a network backfill, as multiples of the per-host limit: they are spread over
+#: many hosts, each still held to ``--upstream-concurrency`` by the upstream client
+NETWORK_FETCH_SPREAD = 4
+#: repositories read from the work list at a time for fetching (the list may hold millions)
+FETCH_PAGE = 1000
+#: error codes of a relay that ends discovery, by the upstream error that ended it
+RELAY_ERRORS: dict[type[UpstreamError], str] = {
+    CursorLoop: "relay_cursor_loop",
+    RateLimited: "relay_rate_limited",
+    BadResponse: "relay_bad_answer",
+    UnsafeUpstream: "relay_unsafe",
+}
 
 
 class RepoListing(BaseModel):
@@ -126,6 +185,13 @@ class RepoItem(Item):
     pds: str
 
 
+class DidItem(Item):
+    """A discovered DID whose directory could not be asked: retried as a did-sync of it."""
+
+    kind: Literal["did"] = "did"
+    did: str
+
+
 class PdsItem(Item):
     """A host whose repositories could not be listed: scanned again on retry."""
 
@@ -141,32 +207,100 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
     kind = job_types.PDS_SCAN
     params_model = PdsScanParams
     checkpoint_model = Annotated[PdsScanCheckpoint, Field(discriminator="phase")]
-    item_model = Annotated[RecordItem | RepoItem | PdsItem, Field(discriminator="kind")]
-    stages = ("discovering_repos", "fetching_records")
+    item_model = Annotated[RecordItem | RepoItem | PdsItem | DidItem, Field(discriminator="kind")]
+    stages = ("discovering_repos", "resolving_pds", "fetching_records")
 
     @classmethod
     async def admit(cls, params: PdsScanParams, services: JobServices) -> None:
-        if params.pds_url is None:
+        if params.pds_url is not None:
+            try:
+                await check_service_url(params.pds_url, allow_private=services.settings.allow_private_network)
+            except UnsafeUpstream as exc:
+                raise Refused(f"pdsUrl: {exc}") from None
             return
-        try:
-            await check_service_url(params.pds_url, allow_private=services.settings.allow_private_network)
-        except UnsafeUpstream as exc:
-            raise Refused(f"pdsUrl: {exc}") from None
+        # the relay is the operator's choice, checked by the guard when discovery dials it (``relay_unsafe``): a
+        # trigger is not refused for a moment when its name does not resolve
+        if _relay(services) is None and (params.collection is not None or params.limit is not None):
+            raise Refused("collection and limit need a relay: this server has none (--relay-url, --discovery)")
 
     async def run(self, ctx: JobContext[PdsScanCheckpoint], params: PdsScanParams) -> None:
         if ctx.checkpoint is None:
-            ctx.checkpoint = Discovering()
+            network = params.pds_url is None and _relay(ctx.services) is not None
+            ctx.checkpoint = RelayDiscovering() if network else Discovering()
         if isinstance(ctx.checkpoint, Discovering):
             ctx.stage("discovering_repos")
             await ctx.save()
             await self._discover(ctx, await _hosts(ctx, params), ctx.checkpoint)
+        if isinstance(ctx.checkpoint, RelayDiscovering):
+            ctx.stage("discovering_repos")
+            await ctx.save()
+            await self._discover_relay(ctx, params, ctx.checkpoint)
+        if isinstance(ctx.checkpoint, Resolving):
+            ctx.stage("resolving_pds")
+            await ctx.save()
+            await self._resolve(ctx, ctx.checkpoint)
         ctx.stage("fetching_records")
         await ctx.save()
-        async with ctx.db.read() as conn:
-            pending = await work_items.with_state(conn, ctx.op_id, "pending")
-        # as many repositories at once as a host takes requests: most of a repository's time is one request waiting
+        # as many repositories at once as a host takes requests: most of a repository's time is one request waiting;
+        # a network backfill's are spread over many hosts
         concurrency = ctx.services.settings.upstream_concurrency
-        await run_bounded(pending, lambda item: self._repo(ctx, item[0], RepoWork.from_json(item[1])), concurrency)
+        if params.pds_url is None and _relay(ctx.services) is not None:
+            concurrency *= NETWORK_FETCH_SPREAD
+        after = ""
+        while True:
+            async with ctx.db.read() as conn:
+                pending = await work_items.page(conn, ctx.op_id, "pending", after=after, limit=FETCH_PAGE)
+            if not pending:
+                return
+            after = pending[-1][0]
+            await run_bounded(pending, lambda item: self._repo(ctx, item[0], RepoWork.from_json(item[1])), concurrency)
+
+    async def _discover_relay(
+        self, ctx: JobContext[PdsScanCheckpoint], params: PdsScanParams, at: RelayDiscovering
+    ) -> None:
+        """Page listReposByCollection for each collection from ``at`` on, the DIDs into the work list (which
+        de-duplicates them), the relay's cursor committed with each page; then on to resolving them."""
+        relay = _relay(ctx.services)
+        if relay is None:  # the server was restarted without its relay: nothing to resume discovery from
+            raise JobFailed("relay_unavailable", "this network backfill needs a relay and the server has none now")
+        collections = [params.collection] if params.collection is not None else sorted(INDEXED)
+        while at.collection < len(collections) and (params.limit is None or at.found < params.limit):
+            collection = collections[at.collection]
+            try:
+                async with aclosing(relay.pages(collection, cursor=at.cursor)) as pages:
+                    async for page in pages:
+                        dids = [repo.did for repo in page.repos]
+                        if params.limit is not None:
+                            dids = dids[: params.limit - at.found]
+                        async with ctx.batch() as conn:
+                            added = await work_items.add(conn, ctx.op_id, [(did, {}) for did in dids])
+                            ctx.progress.total_repos = (ctx.progress.total_repos or 0) + added
+                            at = at.after_page(page.cursor, added)
+                            ctx.checkpoint = at
+                        if params.limit is not None and at.found >= params.limit:
+                            break
+            except UpstreamError as exc:
+                raise _relay_failed(relay.url, collection, at, exc) from None
+        async with ctx.batch():
+            ctx.checkpoint = Resolving()
+
+    async def _resolve(self, ctx: JobContext[PdsScanCheckpoint], at: Resolving) -> None:
+        """Resolve the discovered DIDs page by page: each one's PDS registered and noted in its work item, a DID
+        gone from the network skipped (counted), one whose directory cannot be asked dead-lettered."""
+        pacer = Pacer()
+        while True:
+            async with ctx.db.read() as conn:
+                page = await work_items.page(conn, ctx.op_id, "pending", after=at.after, limit=RESOLVE_PAGE)
+            if not page:
+                break
+            dids = [did for did, info in page if "pds" not in info]
+            outcomes = await resolve_all(ctx.services.identities, dids, pacer, concurrency=RESOLVE_CONCURRENCY)
+            at = Resolving(after=page[-1][0])
+            async with ctx.batch() as conn:
+                await _note_resolutions(ctx, conn, outcomes)
+                ctx.checkpoint = at
+        async with ctx.batch():
+            ctx.checkpoint = Fetching()
 
     async def _discover(self, ctx: JobContext[PdsScanCheckpoint], hosts: list[str], at: Discovering) -> None:
         """List the repositories of every host from ``at`` on into the work list, then move on to fetching them."""
@@ -287,6 +421,12 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
             await retry_record(ctx.services.upstream, ctx, item.uri, item.pds)
         elif isinstance(item, RepoItem):
             await self._retry_repo(ctx, item)
+        elif isinstance(item, DidItem):
+            # its repository is fetched by a did-sync of it (or the one already queued)
+            try:
+                await ctx.services.engine.trigger(job_types.DID_SYNC.name, DidSyncParams(did=item.did), None)
+            except QueueFull as full:
+                raise RetryFailed(f"the operation queue is full ({full.limit} queued)") from None
         elif isinstance(item, PdsItem):
             # a host that could not be listed is retried as a new scan of that host (or the one already queued)
             try:
@@ -305,6 +445,41 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
                 raise
             async with ctx.batch() as conn:
                 await _mark_gone(conn, item.did, item.pds, status)
+
+
+def _relay(services: JobServices) -> RelayClient | None:
+    """The relay a pds-scan without pdsUrl discovers through; ``None`` when it crawls the known PDSes instead."""
+    return services.relay if services.settings.discovery == "relay" else None
+
+
+def _relay_failed(url: str, collection: str, at: RelayDiscovering, exc: UpstreamError) -> JobFailed:
+    code = next((c for kind, c in RELAY_ERRORS.items() if isinstance(exc, kind)), "relay_unreachable")
+    context = {"relay": url, "collection": collection, "found": at.found, "status": exc.status, "upstream": exc.code}
+    return JobFailed(code, f"discovery through {url} stopped at {collection}: {_error_text(exc)}", context)
+
+
+async def _note_resolutions(ctx: AnyContext, conn: Conn, outcomes: list[Resolution]) -> None:
+    """One page of resolutions, inside its batch."""
+    now = now_stamp()
+    for outcome in outcomes:
+        if isinstance(outcome, Hosted):
+            await index.ensure_pds(conn, outcome.pds, now)
+            await work_items.update(conn, ctx.op_id, outcome.did, state="pending", info=RepoWork(outcome.pds).to_json())
+            ctx.count("resolved")
+            continue
+        if isinstance(outcome, Stale):
+            await work_items.update(conn, ctx.op_id, outcome.did, state="skipped", info={"stale": outcome.reason})
+            ctx.count(f"stale_{outcome.reason}")
+        else:
+            await ctx.dead_letter(
+                conn,
+                error_type="did_unresolved",
+                message=outcome.detail,
+                context={"did": outcome.did, "identityError": outcome.code},
+                item=DidItem(did=outcome.did),
+            )
+            await work_items.update(conn, ctx.op_id, outcome.did, state="failed", info={"unresolved": outcome.code})
+        ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
 
 
 async def _hosts(ctx: AnyContext, params: PdsScanParams) -> list[str]:

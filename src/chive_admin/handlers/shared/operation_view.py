@@ -14,16 +14,28 @@ from chive_admin.store.operations import Operation
 M = TypeVar("M", bound=LexModel)
 
 
+#: the stage in which a job counting repositories works through a known total of them at a steady rate (before it,
+#: a network backfill's total still grows while discovering, and resolving moves few repositories to processed)
+FETCHING_STAGE = "fetching_records"
+
+
 def eta_seconds(op: Operation) -> int | None:
-    """Seconds left at the rate of the current attempt; ``None`` without a total, a start or any progress yet."""
+    """Seconds left at the rate of the current attempt: of records when the job knows their total, else of
+    repositories while it fetches them; ``None`` without a total, a start or any progress yet."""
     progress = op.progress
-    if op.status not in ("running", "cancelling") or progress.total_records is None or op.attempt_started_at is None:
+    if op.status not in ("running", "cancelling") or op.attempt_started_at is None:
         return None
-    done = progress.records_processed - op.attempt_base
+    if progress.total_records is not None:
+        total, processed, base = progress.total_records, progress.records_processed, op.attempt_base
+    elif progress.total_repos is not None and progress.stage == FETCHING_STAGE:
+        total, processed, base = progress.total_repos, progress.processed_repos or 0, op.attempt_repo_base
+    else:
+        return None
+    done = processed - base
     elapsed = (utc_now() - parse_stamp(op.attempt_started_at)).total_seconds()
     if done <= 0 or elapsed <= 0:
         return None
-    return max(0, round((progress.total_records - progress.records_processed) / (done / elapsed)))
+    return max(0, round((total - processed) / (done / elapsed)))
 
 
 def operation_fields(op: Operation) -> dict[str, Any]:

@@ -23,6 +23,8 @@ class Input(lex.LexStrictModel):
     uri: formats.AtUri | None = Field(default=None, description='citationExtraction only: at:// URI of one eprint; omit to process all pending eprints.')
     did: formats.Did | None = Field(default=None, description='didSync only: account whose repository is synced.')
     batch_size: int | None = Field(default=None, alias='batchSize', description='fullReindex only: records written per batch; omit for the server default.')
+    collection: formats.Nsid | None = Field(default=None, description='pdsScan without pdsUrl only: discover through the relay the repositories of this one pub.chive record collection (all indexed collections if omitted).')
+    limit: Annotated[int, Field(ge=1)] | None = Field(default=None, description='pdsScan without pdsUrl only: visit at most this many repositories (a trial run).')
 
 
 class Output(lex.LexModel):
