@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from cbrrr import decode_multi_dag_cbor_in_violation_of_the_spec
+from support import polling
 from support.engine import engine_config
 from support.firehose import Repo, ScriptedSource, error_frame, frame, handle_verifier, info_frame, scripted_source
 from support.jwts import SigningKey
@@ -97,15 +98,6 @@ async def held(db: Database, did: str) -> dict[str, tuple[str, int]]:
     async with db.read() as conn:
         rows = await conn.fetchall("SELECT uri, cid, writes FROM records WHERE did = ?", (did,))
     return {str(r[0]): (str(r[1]), int(r[2])) for r in rows}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
-    """``check`` holds within 10 s (what the database shows once a batch has committed, not what was counted)."""
-    for _ in range(1000):
-        if await check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition did not hold within 10 s")
 
 
 async def queued(db: Database) -> list[tuple[str, dict[str, object]]]:
@@ -435,7 +427,7 @@ async def test_commits_of_a_repository_being_synced_wait_for_its_snapshot(db: Da
             async with db.read() as conn:
                 return (await index.repo_heads(conn, [DID]))[DID].rev == repo.rev
 
-        await eventually(at_head)
+        await polling.until(at_head)
         assert (live.stats.applied, live.stats.replayed) == (1, 2)  # two were in the snapshot already
     assert set(await held(db, DID)) == {f"at://{DID}/pub.chive.review.comment/{n}" for n in (2, 3)}
     async with db.read() as conn:
@@ -461,7 +453,7 @@ async def test_a_held_commit_that_does_not_chain_from_the_snapshot_resyncs(db: D
         await until(lambda: live.stats.held == 1)
         # a snapshot from another branch of history than the held commit's (its data root is not prevData)
         await sync_ends(db, op_id, repo, {}, "3a0000000000", "bafyreiother")
-        await eventually(resync_queued(db))
+        await polling.until(resync_queued(db))
         assert live.stats.resyncs == 1
 
 
@@ -478,7 +470,7 @@ async def test_the_hold_is_bounded_and_an_overflowing_repository_is_synced_again
         assert bound.commits == 0  # dropped whole, and no more taken in
         assert bound.dids() == {DID}
         await sync_ends(db, op_id, repo, {}, "3a0000000000", "bafyreiother")
-        await eventually(resync_queued(db))
+        await polling.until(resync_queued(db))
         assert not bound
         assert live.stats.handed_over == 0
 

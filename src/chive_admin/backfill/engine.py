@@ -172,18 +172,8 @@ class Engine:
 
     async def trigger(self, op_type: str, params: JobParams, started_by: str | None) -> tuple[ops.Operation, bool]:
         """A new queued op, or the queued/running op with the same type and params (``True`` when reused)."""
-        if self.registry.job(op_type) is None:
-            raise NotRunnable(op_type)
         async with self._state_write() as conn:
-            op, reused = await ops.insert_or_reuse(
-                conn,
-                op_id=str(ULID()),
-                op_type=op_type,
-                params=params.normalised(),
-                started_by=started_by,
-                now=now_stamp(),
-                max_queued=self.config.max_queued,
-            )
+            op, reused = await self.enqueue(conn, op_type, params, started_by)
         if not reused:
             log.info("operation %s (%s) queued by %s", op.id, op_type, started_by, extra=op_fields(op))
             self._wake.set()
