@@ -42,6 +42,7 @@ from bench.harness import Row, report
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from support.engine import engine_config
+from support.firehose import handle_verifier
 from support.jwts import SigningKey
 
 from chive_admin._generated import ids
@@ -50,12 +51,10 @@ from chive_admin.backfill.engine import Engine
 from chive_admin.backfill.job_types import build_registry
 from chive_admin.backfill.jobs import BUILTIN_JOBS
 from chive_admin.clock import now_stamp
-from chive_admin.ingest.handles import HandleVerifier
 from chive_admin.live.indexer import LiveIndexer
 from chive_admin.store import index
 from chive_admin.store.db import Database
 from chive_admin.upstream.firehose import Commit, Event, FirehoseClient, Sequenced
-from chive_admin.upstream.handles import HandleResolver
 from testnet import records
 
 #: the event time a frame is built with; the source overwrites it (same length) with the moment it sends the frame
@@ -273,13 +272,6 @@ class _Keys:
         return Identity(did, self._keys[did], None, None)
 
 
-class _NoHandles:
-    """No handle resolves: the bench's events are commits only."""
-
-    async def resolve(self, handle: str) -> str | None:
-        return None
-
-
 class TimedIndexer(LiveIndexer):
     """The live indexer, noting when the first event arrived and each commit's lag when its batch commits."""
 
@@ -316,7 +308,7 @@ async def index_all(url: str, work: Workload, db_path: Path) -> TimedIndexer:
                 await index.set_repo_head(conn, did, rev, data, now)
         engine = Engine(db, build_registry(BUILTIN_JOBS, ()), engine_config())
         keys = cast(IdentityResolver, _Keys(work.chains))
-        handles = HandleVerifier(cast(HandleResolver, _NoHandles()))
+        handles = handle_verifier()  # the bench's events are commits only: no handle is asked
         live = TimedIndexer(url, db, keys, handles, engine, allow_private=True, last_seq=len(work.frames))
         task = asyncio.create_task(live.run())
         try:
