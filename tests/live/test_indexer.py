@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
+import pytest
 from cbrrr import decode_multi_dag_cbor_in_violation_of_the_spec
 from support import polling
 from support.engine import engine_config
@@ -495,3 +496,61 @@ async def test_the_flow_counts_events_by_kind_and_reads_no_lag_once_all_is_commi
         assert flow.lag(live.clock()) == 0.0
         assert flow.applied_event_at == flow.newest_event_at == parse_stamp("2026-12-06T10:00:02Z").timestamp()
         assert flow.events_last_minute(live.clock()) == 4
+
+
+def fails_once(real: Callable[..., Awaitable[None]]) -> tuple[Callable[..., Awaitable[None]], list[int]]:
+    """``real``, except that its first call raises inside the caller's transaction (the database went away)."""
+    calls: list[int] = []
+
+    async def flaky(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("the database went away")
+        await real(*args, **kwargs)
+
+    return flaky, calls
+
+
+async def test_a_batch_whose_transaction_fails_is_redone_and_counted_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    frames = {seq: repo.commit(seq, put={f"pub.chive.review.comment/{seq}": comment()}) for seq in (1, 2, 3)}
+    source = ScriptedSource(from_cursor(frames), hold=True)
+    flaky, calls = fails_once(firehose_cursors.advance)
+    monkeypatch.setattr(firehose_cursors, "advance", flaky)
+    async with scripted_source(source), indexing(db, source, repo) as live:
+        await until(lambda: live.stats.cursor == 3)
+        assert len(calls) >= 2  # the failed batch, then its redo
+        assert (live.stats.applied, live.stats.replayed, live.stats.records_written) == (3, 0, 3)
+    assert source.cursors[:2] == [None, None]  # the redo started again from the (empty) committed cursor
+    assert {writes for _, writes in (await held(db, DID)).values()} == {1}
+
+
+async def test_held_commits_survive_a_failed_release(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = Repo(DID)
+    repo.commit(0)
+    await hold(db, repo)
+    op_id = await syncing(db, DID)
+    snapshot, rev, data = dict(repo.records), repo.rev, repo.data
+    assert rev is not None
+    assert data is not None
+    frames = {1: repo.commit(1, put={"pub.chive.review.comment/1": comment()})}
+    source = ScriptedSource(from_cursor(frames), hold=True)
+    async with scripted_source(source), indexing(db, source, repo) as live:
+        await until(lambda: live.stats.cursor == 1 and live.stats.held == 1)
+        flaky, calls = fails_once(index.set_repo_head)
+        monkeypatch.setattr(index, "set_repo_head", flaky)
+        await sync_ends(db, op_id, repo, snapshot, rev, data.encode("base32"))
+        expected = {f"at://{DID}/pub.chive.review.comment/1"}
+
+        async def applied() -> bool:
+            return set(await held(db, DID)) == expected
+
+        await polling.until(applied)
+        assert len(calls) == 2
+        # released once for good: the failed release was undone (without that, the commit was lost)
+        assert (live.stats.applied, live.stats.handed_over) == (1, 1)
+    assert await queued(db) == []

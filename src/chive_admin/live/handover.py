@@ -15,12 +15,24 @@ export that contains them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from chive_admin.upstream.firehose import Commit
 
 #: commits held for all repositories at most
 MAX_COMMITS = 10_000
 #: bytes of commit blocks held at most
 MAX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HeldState:
+    """What :class:`HeldCommits` held at one moment (:meth:`HeldCommits.snapshot`)."""
+
+    by_did: dict[str, list[Commit]]
+    overflowed: frozenset[str]
+    commits: int
+    bytes: int
 
 
 class HeldCommits:
@@ -57,6 +69,20 @@ class HeldCommits:
             self._overflowed.discard(did)
             return None
         return self._drop(did)
+
+    def snapshot(self) -> HeldState:
+        """The hold as it is now, for :meth:`restore` if the transaction that releases or adds commits fails."""
+        return HeldState(
+            {did: list(held) for did, held in self._by_did.items()},
+            frozenset(self._overflowed),
+            self.commits,
+            self.bytes,
+        )
+
+    def restore(self, state: HeldState) -> None:
+        self._by_did = {did: list(held) for did, held in state.by_did.items()}
+        self._overflowed = set(state.overflowed)
+        self.commits, self.bytes = state.commits, state.bytes
 
     def _drop(self, did: str) -> list[Commit]:
         held = self._by_did.pop(did, [])

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from typing import Protocol
 
@@ -125,6 +125,16 @@ class LiveStats:
     @property
     def connected(self) -> bool:
         return self.flow.connected
+
+    def counters(self) -> LiveStats:
+        """A copy of the counters, for :meth:`restore` (the flow is the connection's, not a batch's: not copied)."""
+        return replace(self, stream_errors=dict(self.stream_errors))
+
+    def restore(self, before: LiveStats) -> None:
+        """The counters as they were ``before`` a batch whose transaction failed: it is redone from the committed
+        cursor, and counted then."""
+        for name in (f.name for f in fields(self) if f.name != "flow"):
+            setattr(self, name, getattr(before, name))
 
     @property
     def connections(self) -> int:
@@ -305,6 +315,17 @@ class LiveIndexer:
     async def _commit(self, events: list[Sequenced], last_seq: int | None) -> None:
         """Judge ``events`` (and the held commits whose repository's sync has ended) against the stored heads, then
         apply them in order in one transaction with the cursor."""
+        before, held_before = self.stats.counters(), self._held.snapshot()
+        try:
+            await self._commit_batch(events, last_seq)
+        except BaseException:
+            # nothing of the batch was committed: it is redone from the cursor, so neither its counts nor what it
+            # took from or added to the hold may stay
+            self.stats.restore(before)
+            self._held.restore(held_before)
+            raise
+
+    async def _commit_batch(self, events: list[Sequenced], last_seq: int | None) -> None:
         dids = sorted({_did_of(e) for e in events} | self._held.dids())
         async with self.db.read() as conn:
             seen = await index.repo_heads(conn, dids)
