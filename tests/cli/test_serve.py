@@ -274,3 +274,25 @@ def test_a_postgresql_database_that_cannot_be_used_is_one_line_and_exit_2(
         assert "wrong-s3cret" not in result.stderr
         assert postgres_cluster.password not in result.stderr
     postgres_cluster.drop_database(newer)
+
+
+def test_the_served_app_freezes_its_start_up_heap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve`` is the one app of its process: it asks for the start-up heap to be frozen (see ``settle_heap``)."""
+    import uvicorn
+
+    from chive_admin.server import app as app_module
+
+    made: list[dict[str, object]] = []
+    real = app_module.create_app
+
+    def recording(*args: object, **kwargs: object) -> object:
+        made.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app_module, "create_app", recording)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    from chive_admin.cli import serve
+    from chive_admin.settings import Settings
+
+    assert serve.run(Settings(db=tmp_path / "x.db", port=free_port())) == 0
+    assert [kwargs.get("freeze_heap") for kwargs in made] == [True]

@@ -18,6 +18,7 @@ from support.jwts import SigningKey
 
 from chive_admin.ingest.export_readers import ExportReaders, ReaderFailed
 from chive_admin.repo.car import RepoVerificationError
+from chive_admin.repo.reader_process import NICENESS
 from chive_admin.repo.rows import RecordRow
 
 COMMENT = "pub.chive.review.comment"
@@ -219,3 +220,10 @@ async def test_an_idle_reader_outlives_sigint_and_sigterm(readers: ExportReaders
     for sig in (signal.SIGINT, signal.SIGTERM):
         os.kill(reader.process.pid, sig)
     assert await reader.ask(("ping",)) == ("pong",)
+
+
+async def test_a_reader_yields_the_cpu_to_the_server(readers: ExportReaders) -> None:
+    """Readers run niced: where a reader and the server's event loop want the same core, the loop goes first."""
+    await readers.warm()
+    (pid,) = pids(readers)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + NICENESS

@@ -3,7 +3,9 @@ and ``/xrpc/_health`` answers anyone."""
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import pytest
 from conftest import AppFactory, running_client
@@ -79,3 +81,33 @@ async def test_a_failure_inside_a_running_client_still_closes_the_database(make_
     for thread in left:  # a closed connection's thread ends on its own, soon after
         thread.join(10)
     assert not {t for t in left if t.is_alive()}
+
+
+async def test_a_frozen_heap_leaves_start_up_objects_to_the_collector_no_more(settings: Settings) -> None:
+    """The served app freezes its start-up heap, so the collector's full passes (on the event loop) no longer walk
+    it; what is made afterwards is still collected."""
+    frozen_before = gc.get_freeze_count()
+    try:
+        async with serving(create_app(settings, authenticator=FixedTokens(), freeze_heap=True)) as api:
+            assert gc.get_freeze_count() > frozen_before
+            services = api.services
+            assert not any(services is o for o in gc.get_objects())  # out of every generation the collector walks
+
+            class Cycle:
+                other: object = None
+
+            garbage = Cycle()
+            garbage.other = Cycle()
+            garbage.other.other = garbage  # type: ignore[attr-defined]
+            gone = weakref.ref(garbage)
+            del garbage
+            gc.collect()
+            assert gone() is None
+    finally:
+        gc.unfreeze()  # the test session's later apps are collected as usual
+
+
+async def test_an_app_does_not_freeze_the_heap_unless_asked(settings: Settings) -> None:
+    frozen_before = gc.get_freeze_count()
+    async with serving(create_app(settings, authenticator=FixedTokens())):
+        assert gc.get_freeze_count() == frozen_before

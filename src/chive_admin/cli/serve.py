@@ -217,7 +217,12 @@ def run(settings: Settings) -> int:
             configure_logging(settings.log_level, settings.log_format)
             for warning in unknown_variables(os.environ):
                 log.warning("%s", warning)
-            app = create_app(settings, owner_lock=lock, jobs=build_registry(BUILTIN_JOBS, settings.job_plugins))
+            app = create_app(
+                settings,
+                owner_lock=lock,
+                jobs=build_registry(BUILTIN_JOBS, settings.job_plugins),
+                freeze_heap=True,  # one app for the life of this process
+            )
             config = uvicorn.Config(app, host=settings.host, port=settings.port, **uvicorn_options(settings))
             uvicorn.Server(config).run(sockets=sockets)
         finally:
