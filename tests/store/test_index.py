@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from chive_admin.store import index
@@ -208,3 +212,136 @@ async def test_a_repo_head_and_a_snapshot_rev_forgetting_its_root(db: Database) 
         assert (await index.repo_heads(conn, ["did:plc:h"]))["did:plc:h"] == index.RepoHead(
             "r5", None, "http://pds.test"
         )
+
+
+@pytest.mark.sqlite_only  # the SQLite table is made again; PostgreSQL's 026 only swaps an index (below)
+async def test_migration_026_keeps_every_row_and_what_reads_them(tmp_path: Path) -> None:
+    """A database at 025, with records, counters, a takedown and search documents, migrates to 026 without losing a
+    row: the columns now computed from the URI read as they were stored, the counters and triggers still count, the
+    search index still answers."""
+    from chive_admin.store import content, search, takedowns
+
+    path = tmp_path / "old.db"
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)")
+    for migration in bundled_migrations(Dialect.SQLITE):
+        if migration.version < 26:
+            raw.executescript(f"BEGIN; {migration.sql}; COMMIT;")
+            raw.execute("INSERT INTO schema_migrations VALUES (?, ?, 't')", (migration.version, migration.name))
+    stored = [
+        (f"at://{did}/{coll}/{rkey}", did, coll, rkey, f"c{n}", json.dumps({"$type": coll, "createdAt": f"2026-0{n}"}))
+        for n, (did, coll, rkey) in enumerate(
+            [
+                (DID, COLL, "a"),
+                (DID, COLL, "b"),
+                ("did:web:x-y.test%3A80", "pub.chive.review.endorsement", "3k2"),
+                (DID, "pub.chive.actor.profile", "self"),
+                (DID, "pub.chive.future.thing", "k"),  # a collection 026 does not number: kept by name
+            ],
+            start=1,
+        )
+    ]
+    raw.executemany(
+        "INSERT INTO records (uri, did, collection, rkey, cid, value, indexed_at, verified_at, hidden)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'i', 'v', 0)",
+        stored,
+    )
+    raw.execute(
+        "INSERT INTO takedowns (uri, collection, taken_down_by, taken_down_at) VALUES (?, ?, 'did:plc:mod', 't')",
+        (stored[1][0], COLL),
+    )
+    raw.execute("INSERT INTO search_docids (uri) VALUES ('at://e/pub.chive.eprint.submission/1')")
+    raw.execute(
+        "INSERT INTO search_a (rowid, uri, title, abstract, keywords, authors) VALUES (1, ?, 'Knots', '', '', '')",
+        ("at://e/pub.chive.eprint.submission/1",),
+    )
+    raw.close()
+
+    db = await Database.open(path)
+    try:
+        async with db.read() as conn:
+            after = await conn.fetchall(
+                "SELECT uri, did, collection, rkey, cid, value, indexed_at, verified_at, hidden, taken_down"
+                " FROM records ORDER BY uri"
+            )
+            assert [tuple(r) for r in after] == sorted((*s, "i", "v", 0, int(s[0] == stored[1][0])) for s in stored)
+            assert await content.visible_count(conn, COLL) == 1  # one comment taken down
+            assert await search.search(conn, "knots") == ["at://e/pub.chive.eprint.submission/1"]
+            indexes = {
+                str(r[0]) for r in await conn.fetchall("SELECT name FROM sqlite_schema WHERE tbl_name = 'records'")
+            }
+        assert "records_did_collection" not in indexes
+        assert {"records_uri", "records_verified_at", "records_comment_created", "records_eprint_uri"} <= indexes
+        async with db.write() as conn:  # the triggers made again count and flag as before
+            await index.upsert_records(conn, [rec("c", "c9")], "t")
+            await takedowns.restore(conn, stored[1][0])
+            assert await content.visible_count(conn, COLL) == 3
+            assert await index.record_cids(conn, DID, [COLL]) == {
+                f"at://{DID}/{COLL}/{k}": c for k, c in (("a", "c1"), ("b", "c2"), ("c", "c9"))
+            }
+    finally:
+        await db.close()
+
+
+async def test_a_repository_is_read_from_an_index(db: Database) -> None:
+    """records_did_collection is gone (026): on SQLite a repository's records are a range of the URI index, on
+    PostgreSQL records_did; either way they are read from an index, not a scan."""
+    other = "did:plc:alice00000000000000000000"  # alice's DID with one character more: not her repository
+    async with db.write() as conn:
+        await index.upsert_records(conn, [rec("a", "c1"), rec("b", "c2"), rec("z", "c3", did=other)], "t")
+        await index.upsert_repo(conn, DID, "t", pds_url="http://p")
+    async with db.read() as conn:
+        assert set(await index.record_cids(conn, DID)) == {f"at://{DID}/{COLL}/a", f"at://{DID}/{COLL}/b"}
+        assert await index.unverified_since(conn, DID, "u") == [f"at://{DID}/{COLL}/a", f"at://{DID}/{COLL}/b"]
+        assert [r.rkey for r in await index.records_to_verify(conn, other, "u")] == ["z"]
+        assert (await index.pds_stats(conn, limit=5)).items[0].record_count == 2
+        if db.dialect is Dialect.SQLITE:
+            names = {
+                str(r[0]) for r in await conn.fetchall("SELECT name FROM sqlite_schema WHERE tbl_name = 'records'")
+            }
+            where, args = index.in_repo(db.dialect, "r", DID)
+            plan = [
+                str(r[3])
+                for r in await conn.fetchall(f"EXPLAIN QUERY PLAN SELECT uri FROM records r WHERE {where}", args)
+            ]
+            assert plan == ["SEARCH r USING INDEX records_uri (uri>? AND uri<?)"], plan
+        else:
+            names = {
+                str(r[0]) for r in await conn.fetchall("SELECT indexname FROM pg_indexes WHERE tablename = 'records'")
+            }
+            assert "records_did" in names
+    assert "records_did_collection" not in names
+    async with db.write() as conn:
+        assert await index.set_repo_hidden(conn, DID, True) == 2
+    assert await rows(db) == [(f"at://{DID}/{COLL}/a", "c1", 1), (f"at://{DID}/{COLL}/b", "c2", 1),
+                              (f"at://{other}/{COLL}/z", "c3", 1)]  # fmt: skip
+
+
+async def test_new_records_are_written_in_uri_order(db: Database) -> None:
+    """A listing comes newest first: the batch is written in key order (its indexes' pages stay full)."""
+    async with db.write() as conn:
+        await index.upsert_records(conn, [rec(k, "c") for k in ("c", "b", "a")], "t")
+        order = await conn.fetchall(
+            "SELECT uri FROM records ORDER BY " + ("rowid" if db.dialect is Dialect.SQLITE else "ctid")
+        )
+    assert [r[0] for r in order] == [f"at://{DID}/{COLL}/{k}" for k in ("a", "b", "c")]
+
+
+@pytest.mark.sqlite_only
+async def test_collections_are_stored_by_number_and_read_by_name(db: Database) -> None:
+    """SQLite stores a collection's number (026); the name it computes back is the store's, for every numbered
+    collection and for one that is not numbered (stored by name)."""
+    from chive_admin.repo.validate import INDEXED
+
+    names = [*index.COLLECTION_CODES, "pub.chive.future.thing"]
+    assert set(INDEXED) <= set(index.COLLECTION_CODES)
+    async with db.write() as conn:
+        await index.upsert_records(
+            conn, [IndexedRecord.from_parts(DID, name, "k", "c", {"$type": name}) for name in names], "t"
+        )
+        rows = await conn.fetchall("SELECT uri, did, collection, rkey, kind, other_collection FROM records")
+    stored = {str(r[2]): tuple(r) for r in rows}
+    assert set(stored) == set(names)
+    for name in names:
+        code = index.COLLECTION_CODES.get(name)
+        assert stored[name] == (f"at://{DID}/{name}/k", DID, name, "k", code, None if code else name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chive_admin.store import index, search
 from chive_admin.store.db import Database
 from chive_admin.store.index import IndexedRecord
+from chive_admin.store.sql import Dialect
 
 DID = "did:plc:author000000000000000000"
 
@@ -95,3 +96,33 @@ async def test_abandoned_rebuild_leaves_live_index_alone(db: Database) -> None:
         assert current.building is None
         assert current.live != shadow
         assert await search.search(conn, "kept") == ["at://x/y.z/1"]
+
+
+async def test_a_swap_empties_the_old_index_and_gives_its_pages_back(db: Database) -> None:
+    """The index swapped out is emptied at once (kept, it doubled the search index on disk until the next rebuild);
+    on SQLite its pages then go back to the file system, a few at a time."""
+    records = [eprint(f"r{i:03d}", f"Topology {i}", abstract=f"knot{i} " * 20000) for i in range(60)]
+    async with db.write() as conn:
+        await index.upsert_records(conn, records, "t")
+        await search.upsert(conn, [search.document_for(r.uri, r.value) for r in records])
+        old = (await search.state(conn)).live
+        shadow = await search.begin_rebuild(conn)
+        await search.fill(conn, shadow, await search.eprints_after(conn, "", 100))
+        await search.finish_rebuild(conn, "now")
+        assert await search.count(conn, old) == 0
+        assert await search.count(conn) == 60
+    rounds = 0
+    while True:
+        async with db.write() as conn:
+            more = await search.reclaim_free_pages(conn)
+        rounds += 1
+        if not more:
+            break
+    async with db.read() as conn:
+        assert len(await search.search(conn, "topology", limit=100)) == 60
+        if db.dialect is Dialect.SQLITE:  # a new database is made with auto_vacuum = INCREMENTAL
+            assert [tuple(r) for r in await conn.fetchall("PRAGMA auto_vacuum")] == [(2,)]
+            assert [tuple(r) for r in await conn.fetchall("PRAGMA freelist_count")] == [(0,)]
+            assert rounds > 1  # more than RECLAIM_PAGES were freed, and given back over several transactions
+    async with db.write() as conn:  # the emptied table is the next rebuild's, as before
+        assert await search.begin_rebuild(conn) == old

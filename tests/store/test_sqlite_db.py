@@ -42,6 +42,9 @@ async def test_pragmas_on_writer_and_every_reader(db: Database) -> None:
         assert [tuple(r) for r in await conn.fetchall("PRAGMA foreign_keys")] == [(1,)]
         assert [tuple(r) for r in await conn.fetchall("PRAGMA synchronous")] == [(2,)]  # FULL
         assert [tuple(r) for r in await conn.fetchall("PRAGMA busy_timeout")] == [(5000,)]
+        # a new database: 8 KB pages (a records page wastes less), free pages given back on demand (migration 026)
+        assert [tuple(r) for r in await conn.fetchall("PRAGMA page_size")] == [(8192,)]
+        assert [tuple(r) for r in await conn.fetchall("PRAGMA auto_vacuum")] == [(2,)]  # INCREMENTAL
     for _ in range(3):  # cycle through the pool
         async with db.read() as conn:
             assert [tuple(r) for r in await conn.fetchall("PRAGMA foreign_keys")] == [(1,)]

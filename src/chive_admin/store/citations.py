@@ -24,9 +24,9 @@ async def pending(conn: Conn, after_uri: str, limit: int) -> list[PendingEprint]
     rows = await conn.fetchall(
         "SELECT r.uri, r.did, r.cid, r.value FROM records r"
         " LEFT JOIN citation_extractions x ON x.eprint_uri = r.uri AND x.cid = r.cid"
-        f" WHERE r.collection = ? AND {visible('r')} AND x.eprint_uri IS NULL AND r.uri > ?"
+        f" WHERE r.collection = '{EPRINT_COLLECTION}' AND {visible('r')} AND x.eprint_uri IS NULL AND r.uri > ?"
         " ORDER BY r.uri LIMIT ?",
-        (EPRINT_COLLECTION, after_uri, limit),
+        (after_uri, limit),
     )
     return [PendingEprint(row[0], row[1], row[2], row[3]) for row in rows]
 
@@ -34,8 +34,7 @@ async def pending(conn: Conn, after_uri: str, limit: int) -> list[PendingEprint]
 async def count_pending(conn: Conn) -> int:
     row = await conn.fetchone(
         "SELECT count(*) FROM records r LEFT JOIN citation_extractions x ON x.eprint_uri = r.uri AND x.cid = r.cid"
-        f" WHERE r.collection = ? AND {visible('r')} AND x.eprint_uri IS NULL",
-        (EPRINT_COLLECTION,),
+        f" WHERE r.collection = '{EPRINT_COLLECTION}' AND {visible('r')} AND x.eprint_uri IS NULL"
     )
     return int(row[0]) if row else 0
 

@@ -6,6 +6,7 @@ transaction (``Database.write()``); reads use a pooled reader.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -19,6 +20,34 @@ PDS_STATUSES = ("healthy", "unhealthy", "unknown")
 _CHUNK = 500
 #: consecutive scan failures after which a PDS is reported unhealthy
 UNHEALTHY_AFTER = 3
+#: the number SQLite stores for a record's collection in place of its name (migration 026 computes the name back
+#: from it, in the same numbering: tests/store/test_index.py checks that they agree); any other is stored by name
+COLLECTION_CODES: dict[str, int] = {
+    "pub.chive.actor.mute": 1,
+    "pub.chive.actor.profile": 2,
+    "pub.chive.annotation.comment": 3,
+    "pub.chive.annotation.entityLink": 4,
+    "pub.chive.collaboration.invite": 5,
+    "pub.chive.collaboration.inviteAcceptance": 6,
+    "pub.chive.discovery.settings": 7,
+    "pub.chive.eprint.changelog": 8,
+    "pub.chive.eprint.citation": 9,
+    "pub.chive.eprint.relatedWork": 10,
+    "pub.chive.eprint.submission": 11,
+    "pub.chive.eprint.userTag": 12,
+    "pub.chive.eprint.version": 13,
+    "pub.chive.graph.edge": 14,
+    "pub.chive.graph.edgeProposal": 15,
+    "pub.chive.graph.node": 16,
+    "pub.chive.graph.nodeProposal": 17,
+    "pub.chive.graph.reconciliation": 18,
+    "pub.chive.graph.vote": 19,
+    "pub.chive.review.comment": 20,
+    "pub.chive.review.endorsement": 21,
+    "pub.chive.review.entityLink": 22,
+}
+#: what a collection name written into SQL may hold (an NSID's characters)
+_NSID = re.compile(r"[A-Za-z0-9.-]+")
 
 
 class IndexedRecord(NamedTuple):
@@ -96,7 +125,9 @@ async def upsert_records(
         where, args = any_of(conn.dialect, "uri", chunk)
         rows = await conn.fetchall(f"SELECT uri, cid FROM records WHERE {where}", args)
         known.update({row[0]: row[1] for row in rows})
-    fresh = [r for r in records if r.uri not in known]
+    # in key order: a listing comes newest first, and keys inserted in descending order leave the pages of the
+    # URI and createdAt indexes half full (a quarter of those indexes' bytes)
+    fresh = sorted((r for r in records if r.uri not in known), key=lambda r: r.uri)
     changed = [r for r in records if r.uri in known and known[r.uri] != r.cid]
     same = [r for r in records if known.get(r.uri) == r.cid]
     if written is not None:
@@ -105,10 +136,15 @@ async def upsert_records(
         await _write_batch(conn, fresh, changed, same, now)
         return UpsertResult(len(fresh), len(changed), len(same))
     if fresh:
+        # the collection by its number, and the URI computed from the parts, on SQLite (migration 026)
         await conn.executemany(
-            "INSERT INTO records (uri, did, collection, rkey, cid, value, indexed_at, verified_at)"
+            "INSERT INTO records (did, kind, other_collection, rkey, cid, value, indexed_at, verified_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(r.uri, r.did, r.collection, r.rkey, r.cid, r.json, now, now) for r in fresh],
+            [
+                (r.did, code, None if code else r.collection, r.rkey, r.cid, r.json, now, now)
+                for r in fresh
+                for code in (COLLECTION_CODES.get(r.collection),)
+            ],
         )
     if changed:
         await conn.executemany(
@@ -154,16 +190,34 @@ async def _write_batch(
         await mark_verified(conn, [r.uri for r in same], now)
 
 
+def in_repo(dialect: Dialect, alias: str, did: str) -> tuple[str, list[str]]:
+    """The condition (and its arguments) that a row of ``records`` under ``alias`` is one of repository ``did``'s."""
+    if dialect is Dialect.POSTGRES:
+        return f"{alias}.did = ?", [did]
+    # SQLite keeps no index on did (migration 026): a repository's records are the range of the URI's that starts
+    # `at://<did>/` (a DID holds no '/', and '0' follows '/')
+    return f"{alias}.uri >= ? AND {alias}.uri < ?", [f"at://{did}/", f"at://{did}0"]
+
+
+def same_repo(dialect: Dialect, alias: str, did_column: str) -> str:
+    """:func:`in_repo` for a DID that is a column of another table (a join)."""
+    if dialect is Dialect.POSTGRES:
+        return f"{alias}.did = {did_column}"
+    return f"{alias}.uri >= 'at://' || {did_column} || '/' AND {alias}.uri < 'at://' || {did_column} || '0'"
+
+
 async def record_cids(conn: Conn, did: str, collections: Iterable[str] | None = None) -> dict[str, str]:
     """``{uri: cid}`` of what the index holds for a repo (optionally only some collections)."""
-    sql = "SELECT uri, cid, collection FROM records WHERE did = ?"
+    where, args = in_repo(conn.dialect, "r", did)
+    sql = f"SELECT r.uri, r.cid, r.collection FROM records r WHERE {where}"
     wanted = set(collections) if collections is not None else None
-    return {row[0]: row[1] for row in await conn.fetchall(sql, (did,)) if wanted is None or row[2] in wanted}
+    return {row[0]: row[1] for row in await conn.fetchall(sql, args) if wanted is None or row[2] in wanted}
 
 
 async def unverified_since(conn: Conn, did: str, since: str) -> list[str]:
     """URIs of ``did``'s records not seen upstream since ``since``: what a full listing that began then did not find."""
-    rows = await conn.fetchall("SELECT uri FROM records WHERE did = ? AND verified_at < ?", (did, since))
+    where, args = in_repo(conn.dialect, "r", did)
+    rows = await conn.fetchall(f"SELECT r.uri FROM records r WHERE {where} AND r.verified_at < ?", [*args, since])
     return [str(row[0]) for row in rows]
 
 
@@ -190,8 +244,10 @@ async def count_unverified(conn: Conn, before: str) -> int:
 
 
 async def records_to_verify(conn: Conn, did: str, before: str) -> list[StoredRecord]:
+    where, args = in_repo(conn.dialect, "r", did)
     rows = await conn.fetchall(
-        "SELECT uri, collection, rkey, cid FROM records WHERE did = ? AND verified_at < ? ORDER BY uri", (did, before)
+        f"SELECT r.uri, r.collection, r.rkey, r.cid FROM records r WHERE {where} AND r.verified_at < ? ORDER BY r.uri",
+        [*args, before],
     )
     return [StoredRecord(row[0], row[1], row[2], row[3]) for row in rows]
 
@@ -237,8 +293,9 @@ async def delete_records(conn: Conn, uris: Iterable[str]) -> int:
 async def set_repo_hidden(conn: Conn, did: str, hidden: bool) -> int:
     # only rows that change: SQLite rewrites every row an UPDATE matches, even to the value it holds (a re-synced
     # repository would rewrite all its rows to the flag they already have)
+    where, args = in_repo(conn.dialect, "records", did)
     return await conn.execute(
-        "UPDATE records SET hidden = ? WHERE did = ? AND hidden != ?", (int(hidden), did, int(hidden))
+        f"UPDATE records SET hidden = ? WHERE {where} AND hidden != ?", [int(hidden), *args, int(hidden)]
     )
 
 
@@ -400,14 +457,16 @@ async def pds_stats(conn: Conn, limit: int) -> PdsStats:
     )
     total, healthy, unhealthy = (int(v or 0) for v in (total_row or (0, 0, 0)))
     row = await conn.fetchone(
-        "SELECT count(DISTINCT repos.pds_url) FROM repos JOIN records ON records.did = repos.did"
+        "SELECT count(DISTINCT repos.pds_url) FROM repos"
+        f" JOIN records ON {same_repo(conn.dialect, 'records', 'repos.did')}"
         f" WHERE repos.pds_url IN (SELECT url FROM pdses) AND {visible()}"
     )
     with_records = int(row[0]) if row else 0
     items: list[PdsRow] = []
     for r in await conn.fetchall(
         "SELECT p.url, p.status, p.last_scan_at, p.repo_count, p.error_count, p.consecutive_errors, p.last_error,"
-        f" (SELECT count(*) FROM records r JOIN repos o ON o.did = r.did WHERE o.pds_url = p.url AND {visible('r')})"
+        f" (SELECT count(*) FROM repos o JOIN records r ON {same_repo(conn.dialect, 'r', 'o.did')}"
+        f" WHERE o.pds_url = p.url AND {visible('r')})"
         " FROM pdses p ORDER BY p.last_scan_at IS NULL, p.last_scan_at DESC, p.url LIMIT ?",
         (limit,),
     ):
@@ -418,9 +477,12 @@ async def pds_stats(conn: Conn, limit: int) -> PdsStats:
 async def counts_by(conn: Conn, collection: str, field: str) -> dict[str, int]:
     """Visible records of ``collection`` counted by one top-level field of their value (e.g. a node's kind)."""
     member = "(value::jsonb ->> ?)" if conn.dialect is Dialect.POSTGRES else "json_extract(value, '$.' || ?)"
+    if not _NSID.fullmatch(collection):
+        raise ValueError(f"not a collection: {collection!r}")
+    # the collection a literal: SQLite reads a collection's partial index (migration 026) only so
     rows = await conn.fetchall(
         f"SELECT coalesce({member}, ''), count(*) FROM records"
-        f" WHERE collection = ? AND {visible()} GROUP BY 1 ORDER BY 1",
-        (field, collection),
+        f" WHERE collection = '{collection}' AND {visible()} GROUP BY 1 ORDER BY 1",
+        (field,),
     )
     return {str(row[0]): int(row[1]) for row in rows}

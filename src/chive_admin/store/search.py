@@ -13,6 +13,9 @@ from chive_admin.store.takedowns import taken_down, visible
 
 TABLES = ("search_a", "search_b")
 EPRINT_COLLECTION = ids.PUB_CHIVE_EPRINT_SUBMISSION
+#: a literal, not a parameter: SQLite uses a partial index (records_eprint_uri, migration 026) only for a query whose
+#: WHERE visibly implies the index's
+_EPRINTS = f"collection = '{EPRINT_COLLECTION}'"
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ async def begin_rebuild(conn: Conn) -> str:
     if current.building is not None:
         return current.building
     shadow = TABLES[1] if current.live == TABLES[0] else TABLES[0]
-    await conn.execute(f"DELETE FROM {_checked(shadow)}")
+    await _empty(conn, shadow)  # empty already since the last swap, unless migrated from before 026
     await conn.execute("UPDATE search_state SET building = ? WHERE id = 1", (shadow,))
     return shadow
 
@@ -128,8 +131,8 @@ async def begin_rebuild(conn: Conn) -> str:
 async def eprints_after(conn: Conn, after_uri: str, limit: int) -> list[SearchDoc]:
     """The next batch of visible eprints in URI order, for a rebuild that checkpoints on the last URI."""
     rows = await conn.fetchall(
-        f"SELECT uri, value FROM records WHERE collection = ? AND {visible()} AND uri > ? ORDER BY uri LIMIT ?",
-        (EPRINT_COLLECTION, after_uri, limit),
+        f"SELECT uri, value FROM records WHERE {_EPRINTS} AND {visible()} AND uri > ? ORDER BY uri LIMIT ?",
+        (after_uri, limit),
     )
     return [document_for(row[0], json.loads(row[1])) for row in rows]
 
@@ -139,17 +142,13 @@ async def refresh(conn: Conn, uris: list[str]) -> None:
     if not uris:
         return
     where, args = any_of(conn.dialect, "uri", uris)
-    rows = await conn.fetchall(
-        f"SELECT uri, value FROM records WHERE collection = ? AND {visible()} AND {where}", [EPRINT_COLLECTION, *args]
-    )
+    rows = await conn.fetchall(f"SELECT uri, value FROM records WHERE {_EPRINTS} AND {visible()} AND {where}", args)
     await upsert(conn, [document_for(row[0], json.loads(row[1])) for row in rows])
 
 
 async def visible_eprints(conn: Conn) -> int:
     """How many eprints a rebuild will index (its expected total)."""
-    row = await conn.fetchone(
-        f"SELECT count(*) FROM records WHERE collection = ? AND {visible()}", (EPRINT_COLLECTION,)
-    )
+    row = await conn.fetchone(f"SELECT count(*) FROM records WHERE {_EPRINTS} AND {visible()}")
     return int(row[0]) if row else 0
 
 
@@ -163,7 +162,47 @@ async def finish_rebuild(conn: Conn, now: str) -> None:
     if current.building is None:
         return
     await conn.execute("UPDATE search_state SET live = building, building = NULL, swapped_at = ? WHERE id = 1", (now,))
-    # the old table is left as it was until the next rebuild empties it: no large delete inside the swap
+    # the old table is emptied at once, not at the next rebuild: kept, it doubled the search index on disk
+    await _empty(conn, current.live)
+
+
+#: the definition of both FTS5 tables (migration 005), made again whenever one is emptied
+_FTS5 = "fts5(uri UNINDEXED, title, abstract, keywords, authors, tokenize = 'unicode61')"
+
+
+async def _empty(conn: Conn, table: str) -> None:
+    """Empty a search table that is not live, at the cost of dropping it, not of deleting each document: a
+    ``DELETE`` from an FTS5 table reads every document back to unindex it and leaves its pages in use."""
+    table = _checked(table)
+    if conn.dialect is Dialect.POSTGRES:
+        await conn.execute(f"TRUNCATE {table}")
+        return
+    await conn.execute(f"DROP TABLE {table}")
+    await conn.execute(f"CREATE VIRTUAL TABLE {table} USING {_FTS5}")
+
+
+#: free pages given back per call (8 MB of 8 KB pages): a transaction that moves pages holds the writer
+RECLAIM_PAGES = 1000
+_INCREMENTAL = 2
+
+
+async def reclaim_free_pages(conn: Conn) -> bool:
+    """Give up to :data:`RECLAIM_PAGES` free pages back to the file system (SQLite, on a database made with
+    ``auto_vacuum = INCREMENTAL``); whether free pages remain to give back."""
+    if conn.dialect is Dialect.POSTGRES:  # PostgreSQL's autovacuum reuses them; TRUNCATE gave the files back
+        return False
+    mode = await conn.fetchone("PRAGMA auto_vacuum")
+    if mode is None or int(mode[0]) != _INCREMENTAL:
+        return False
+    # one page per statement: Python's sqlite3 steps a statement that returns no columns once, and
+    # incremental_vacuum(N) moves a page per step
+    for _ in range(RECLAIM_PAGES):
+        free = await conn.fetchone("PRAGMA freelist_count")
+        if free is None or int(free[0]) == 0:
+            return False
+        await conn.execute("PRAGMA incremental_vacuum(1)")
+    free = await conn.fetchone("PRAGMA freelist_count")
+    return free is not None and int(free[0]) > 0
 
 
 async def abandon_rebuild(conn: Conn) -> None:
@@ -201,17 +240,25 @@ async def search(conn: Conn, text: str, limit: int = 20) -> list[str]:
     query = fts_query(text, conn.dialect)
     if query is None:
         return []
-    table = _checked((await state(conn)).live)
+    # which table is live is read in the same statement as the search (one snapshot): the table a swap takes out of
+    # service is emptied at once, so a search that read the state first and then its table could find it empty
+    live = "(SELECT live FROM search_state WHERE id = 1)"
     if conn.dialect is Dialect.POSTGRES:
         # weights as in the table's tsvector (title A, keywords and authors B, abstract C); ties by URI
         rows = await conn.fetchall(
-            f"SELECT uri FROM {table}, to_tsquery('simple', ?) q WHERE document @@ q"
-            " ORDER BY ts_rank(document, q) DESC, uri LIMIT ?",
-            (query, limit),
+            " UNION ALL ".join(
+                f"SELECT uri, ts_rank(document, q) AS score FROM {t}, to_tsquery('simple', ?) q"
+                f" WHERE {live} = '{t}' AND document @@ q"
+                for t in TABLES
+            )
+            + " ORDER BY score DESC, uri LIMIT ?",
+            (query, query, limit),
         )
         return [row[0] for row in rows]
     rows = await conn.fetchall(
-        f"SELECT uri FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?",
-        (query, limit),
+        "SELECT uri FROM ("
+        + " UNION ALL ".join(f"SELECT uri, rank FROM {t} WHERE {live} = '{t}' AND {t} MATCH ?" for t in TABLES)
+        + ") ORDER BY rank LIMIT ?",
+        (query, query, limit),
     )
     return [row[0] for row in rows]

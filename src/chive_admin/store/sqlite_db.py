@@ -190,6 +190,12 @@ class SqliteDatabase(Database):
                 create_private(path)
             writer = await aiosqlite.connect(path, isolation_level=None)
             opened.append(writer)
+            # A new database (on one made before, both wait for a VACUUM, harmlessly): 8 KB pages, since a 4 KB page
+            # holds whole rows only and left up to a row (about 500 bytes, 10 %) unused in every page of records;
+            # and the pages it frees go back to the file system when asked (search.reclaim_free_pages: a search
+            # index swapped out). The page size first: auto_vacuum set first fixes the default one.
+            await writer.execute("PRAGMA page_size = 8192")
+            await writer.execute("PRAGMA auto_vacuum = INCREMENTAL")
             await writer.execute("PRAGMA journal_mode = WAL")
             await _configure(writer, reader=False)
             db = cls(path, writer, lock)

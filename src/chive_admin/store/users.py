@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from chive_admin._generated import ids
-from chive_admin.store.sql import Conn, any_of, json_text
+from chive_admin.store.index import same_repo
+from chive_admin.store.sql import Conn, Dialect, any_of, json_text
 from chive_admin.store.takedowns import visible
 
 #: above every character a handle or a DID can hold: ``prefix <= x < prefix + _TOP`` is "x starts with prefix"
@@ -33,8 +34,8 @@ class Account:
     roles: set[str] = field(default_factory=set)
 
 
-def _holds_visible(alias: str) -> str:
-    return f"EXISTS (SELECT 1 FROM records x WHERE x.did = {alias}.did AND {visible('x')})"
+def _holds_visible(dialect: Dialect, alias: str) -> str:
+    return f"EXISTS (SELECT 1 FROM records x WHERE {same_repo(dialect, 'x', f'{alias}.did')} AND {visible('x')})"
 
 
 async def find(conn: Conn, query: str, limit: int) -> list[str]:
@@ -44,9 +45,10 @@ async def find(conn: Conn, query: str, limit: int) -> list[str]:
         return []
     upper = query + _TOP
     found: list[str] = []
+    holds = _holds_visible(conn.dialect, "r")
     for column in ("handle", "did"):
         rows = await conn.fetchall(
-            f"SELECT r.did FROM repos r WHERE r.{column} >= ? AND r.{column} < ? AND {_holds_visible('r')}"
+            f"SELECT r.did FROM repos r WHERE r.{column} >= ? AND r.{column} < ? AND {holds}"
             f" ORDER BY r.{column} LIMIT ?",
             (query, upper, limit),
         )
@@ -61,7 +63,8 @@ async def accounts(conn: Conn, dids: Sequence[str]) -> list[Account]:
         return []
     where, args = any_of(conn.dialect, "r.did", dids)
     rows = await conn.fetchall(
-        f"SELECT r.did, r.handle, r.first_seen_at FROM repos r WHERE {where} AND {_holds_visible('r')}", args
+        f"SELECT r.did, r.handle, r.first_seen_at FROM repos r WHERE {where} AND {_holds_visible(conn.dialect, 'r')}",
+        args,
     )
     found = {str(row[0]): Account(str(row[0]), row[1], row[2]) for row in rows}
     if not found:
@@ -92,12 +95,11 @@ async def accounts(conn: Conn, dids: Sequence[str]) -> list[Account]:
     ):
         found[str(did)].eprints = int(count)
 
-    where, args = any_of(conn.dialect, "r.did", held)
+    # a profile's key is `self`: found by its URI, not among every record of the repository
+    where, args = any_of(conn.dialect, "r.uri", [f"at://{did}/{ids.PUB_CHIVE_ACTOR_PROFILE}/self" for did in held])
     name = json_text(conn.dialect, "r.value", "displayName")
     for did, display_name in await conn.fetchall(
-        f"SELECT r.did, {name} FROM records r WHERE {where} AND r.collection = ? AND r.rkey = 'self'"
-        f" AND {visible('r')}",
-        [*args, ids.PUB_CHIVE_ACTOR_PROFILE],
+        f"SELECT r.did, {name} FROM records r WHERE {where} AND {visible('r')}", args
     ):
         if isinstance(display_name, str) and display_name:
             found[str(did)].display_name = display_name

@@ -58,3 +58,8 @@ class FullReindex(Job[FullReindexParams, ReindexCheckpoint]):
         async with ctx.batch() as conn:
             await search.finish_rebuild(conn, now_stamp())
             ctx.progress.total_records = ctx.progress.records_processed
+        # the old index's pages back to the file system, a few MB a transaction so that ingest never waits long
+        more = True
+        while more:
+            async with ctx.db.write() as conn:
+                more = await search.reclaim_free_pages(conn)
