@@ -1,7 +1,8 @@
 """Ingest speed against the real testnet, each beside a raw baseline measured in the same run:
 
-* pds-scan of one 5,000-record repo vs a raw listRecords fetch of it (plain httpx, no processing) — goal ≥ 90 %;
-* pds-scan of 50 repos × 100 records vs a sequential raw fetch of them — goal ≥ 3×;
+* pds-scan of one 5,000-record repo vs a raw listRecords fetch of it (plain httpx, no processing) — goal ≥ 100 %;
+* pds-scan of 50 repos × 100 records vs a raw fetch of the same listings through as many connections as the scan
+  uses (``--upstream-concurrency``'s default) — goal ≥ 100 %;
 * did-sync (verified CAR) of the 5,000-record repo vs a raw getRepo download — goal ≥ 50 %;
 * with ``--full``: peak RSS of the server process during a pds-scan of 100,000 records (goal < 150 MB).
 
@@ -9,7 +10,8 @@ The PDS is a single Node process on the same (2-core) machine, so on loopback no
 serves: the 50-repo row also prints the ceiling, the same listings fetched by 4 raw client processes at once. With
 ``--rtt-ms``, both scans are measured again through a relay adding that round-trip time to every request (a PDS at
 network distance, where concurrency and read-ahead pay), raw baselines included. Each figure is the median of
-``--repeat`` runs (a fresh database each). ``--db-backend postgresql`` runs the server on a throwaway PostgreSQL
+``--repeat`` runs (a fresh database each), a scan's runs alternating with its baseline's (the machine's load
+changes under both alike). ``--db-backend postgresql`` runs the server on a throwaway PostgreSQL
 cluster instead of SQLite (``both``: one run each, side by side).
 
     python -m bench.ingest [--full] [--repeat N] [--rtt-ms MS] [--db-backend sqlite|postgresql|both]
@@ -44,7 +46,7 @@ from support.auth import FixedTokens
 
 from chive_admin._generated import ids
 from chive_admin.server.app import create_app
-from chive_admin.settings import Settings
+from chive_admin.settings import DEFAULT_UPSTREAM_CONCURRENCY, Settings
 from chive_admin.store import operations
 from chive_admin.store.target import PostgresUrl
 from testnet import records
@@ -62,23 +64,53 @@ def comment(i: int) -> dict[str, Any]:
     )
 
 
+LIST_RECORDS = "/xrpc/com.atproto.repo.listRecords"
+
+
+def page_params(did: str, cursor: str | None) -> dict[str, str | int | None]:
+    return {"repo": did, "collection": records.COMMENT, "limit": 100, "cursor": cursor}
+
+
+def next_cursor(page: dict[str, Any]) -> str | None:
+    """The cursor to follow after ``page``, ``None`` at the end (as the scan ends a listing)."""
+    cursor = page.get("cursor")
+    return cursor if cursor and page.get("records") else None
+
+
 def raw_listing(pds: str, dids: list[str]) -> float:
     started = time.perf_counter()
     with httpx.Client(base_url=pds, timeout=30) as http:
         for did in dids:
             cursor: str | None = None
             while True:
-                params: dict[str, str | int | None] = {
-                    "repo": did,
-                    "collection": records.COMMENT,
-                    "limit": 100,
-                    "cursor": cursor,
-                }
-                page = http.get("/xrpc/com.atproto.repo.listRecords", params=params).json()
-                cursor = page.get("cursor")
-                if not cursor or not page.get("records"):
+                cursor = next_cursor(http.get(LIST_RECORDS, params=page_params(did, cursor)).json())
+                if cursor is None:
                     break
     return time.perf_counter() - started
+
+
+def raw_listing_connections(pds: str, dids: list[str], connections: int) -> float:
+    """The same listings as :func:`raw_listing`, ``connections`` of them at once over as many connections, from one
+    process (as the server is): each repo's pages in order, the next repo taken by whichever connection is free."""
+
+    async def listings() -> float:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        async with httpx.AsyncClient(base_url=pds, timeout=30, limits=limits) as http:
+            todo = iter(dids)
+
+            async def worker() -> None:
+                for did in todo:
+                    cursor: str | None = None
+                    while True:
+                        cursor = next_cursor((await http.get(LIST_RECORDS, params=page_params(did, cursor))).json())
+                        if cursor is None:
+                            break
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(connections)))
+            return time.perf_counter() - started
+
+    return asyncio.run(listings())
 
 
 def raw_listing_concurrent(
@@ -121,6 +153,15 @@ def latency_relay(upstream: str, rtt_ms: float) -> Iterator[str]:
 
 def median(runs: int, once: Callable[[], float]) -> float:
     return statistics.median(once() for _ in range(runs))
+
+
+def alternating(runs: int, *measures: Callable[[], float]) -> list[float]:
+    """The median of each of ``measures``, run in turn ``runs`` times (one of each, then again)."""
+    seen: list[list[float]] = [[] for _ in measures]
+    for _ in range(runs):
+        for values, once in zip(seen, measures, strict=True):
+            values.append(once())
+    return [statistics.median(values) for values in seen]
 
 
 def raw_export(pds: str, did: str) -> float:
@@ -208,9 +249,11 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
             pds2.bulk_create(account, records.COMMENT, 100, factory=comment)
 
         def scans(label: str, one_url: str, many_url: str) -> None:
-            raw = median(args.repeat, lambda: raw_listing(one_url, [big.did]))
-            seconds = median(
-                args.repeat, lambda: op_seconds(dbs, net, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": one_url})
+            scan_one = {"pdsUrl": one_url}
+            raw, seconds = alternating(
+                args.repeat,
+                lambda: raw_listing(one_url, [big.did]),
+                lambda: op_seconds(dbs, net, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, scan_one),
             )
             rate, raw_rate = 5000 / seconds, 5000 / raw
             rows.append(
@@ -219,22 +262,25 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
                     f"{rate:,.0f} rec/s",
                     f"{raw_rate:,.0f} rec/s (raw listing)",
                     f"{rate / raw_rate:.0%}",
-                    ">= 90%",
+                    ">= 100%",
                 )
             )
             dids = [a.did for a in many]
-            raw_many = median(args.repeat, lambda: raw_listing(many_url, dids))
-            ceiling = median(args.repeat, lambda: raw_listing_concurrent(many_url, dids))
-            seconds_many = median(
-                args.repeat, lambda: op_seconds(dbs, net, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": many_url})
+            connections = DEFAULT_UPSTREAM_CONCURRENCY  # the per-host bound of the scan's requests
+            scan_many = {"pdsUrl": many_url}
+            raw_many, ceiling, seconds_many = alternating(
+                args.repeat,
+                lambda: raw_listing_connections(many_url, dids, connections),
+                lambda: raw_listing_concurrent(many_url, dids),
+                lambda: op_seconds(dbs, net, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, scan_many),
             )
             rows.append(
                 (
                     f"pds-scan, 50 repos x 100{label}",
                     f"{seconds_many:.2f} s",
-                    f"{raw_many:.2f} s (sequential raw)",
-                    f"{raw_many / seconds_many:.1f}x",
-                    ">= 3x",
+                    f"{raw_many:.2f} s (raw, {connections} connections)",
+                    f"{raw_many / seconds_many:.0%}",
+                    ">= 100%",
                 )
             )
             rows.append(

@@ -29,9 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from bench.ingest import comment, latency_relay, raw_export, raw_listing, timed_op
+from bench.ingest import comment, latency_relay, raw_export, raw_listing, raw_listing_connections, timed_op
 from chive_admin._generated import ids
-from chive_admin.settings import Settings
+from chive_admin.settings import DEFAULT_UPSTREAM_CONCURRENCY, Settings
 from chive_admin.store.target import parse_target
 from testnet import records
 from testnet.harness import Testnet, locate_install
@@ -140,7 +140,7 @@ def main() -> None:
                 {"pdsUrl": one_url},
             ),
             "many": (
-                lambda: raw_listing(many_url, [a.did for a in many]),
+                lambda: raw_listing_connections(many_url, [a.did for a in many], DEFAULT_UPSTREAM_CONCURRENCY),
                 ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN,
                 {"pdsUrl": many_url},
             ),

@@ -19,10 +19,14 @@ from hypothesis import strategies as st
 from chive_admin.ingest.listing import (
     FULL_PAGES_BEFORE_SECOND,
     PAGE_SIZE,
+    PAGES_AHEAD,
     START,
+    Batch,
     Page,
     Position,
+    Record,
     Upward,
+    batches,
     collection_pages,
     rkey,
 )
@@ -50,6 +54,8 @@ class FakePds:
             self.calls.append((cursor, reverse))
             await asyncio.sleep(self.random.random() / 1000)  # the two listings' answers interleave differently
             if reverse and self.quirks.get("reverse_fails"):
+                raise ServerError("pds", "listRecords answered 500", status=500)
+            if cursor is not None and not reverse and self.quirks.get("second_page_fails"):
                 raise ServerError("pds", "listRecords answered 500", status=500)
             descending = self.descending_default != (reverse and not self.quirks.get("ignores_reverse"))
             ordered = list(reversed(self.keys)) if descending else self.keys
@@ -144,6 +150,78 @@ async def test_a_pds_without_a_working_reverse_is_listed_by_the_first_listing_al
     got, position = await listed(pds)
     assert sorted(got) == sorted(keys)
     assert position.up is Upward.DROPPED
+
+
+def keys_of(records: list[Record]) -> list[str]:
+    return [rkey(r) for r in records]
+
+
+async def test_batches_keep_both_listings_reading_while_the_caller_writes() -> None:
+    keys = tids(20 * PAGE_SIZE)
+    pds = FakePds(keys)
+    got: list[str] = []
+    sizes: list[int] = []
+    read = batches(pds, "http://pds", DID, COLLECTION, keys_of)  # type: ignore[arg-type]
+    async with aclosing(read) as each:
+        first = await anext(each)
+        asked_then = len(pds.calls)
+        await asyncio.sleep(0.05)  # the caller writes its first batch
+        # pages went on being asked for (the first listing's chain, and the second one's once started), up to
+        # the pages held ahead: handing out one page at a time would have asked for the next one only
+        assert len(pds.calls) >= asked_then + PAGES_AHEAD
+        batch: Batch[list[str]] = first
+        while True:
+            got += [key for part in batch.parts for key in part]
+            sizes.append(len(batch.parts))
+            try:
+                batch = await anext(each)
+            except StopAsyncIteration:
+                break
+    assert sorted(got) == sorted(keys)
+    assert len(got) == len(set(got))
+    assert max(sizes) > 1  # what arrived during the write was taken as one batch
+    assert max(sizes) <= PAGES_AHEAD
+    assert batch.position.done
+
+
+async def test_a_batch_counts_its_records_and_carries_the_position_after_its_last_page() -> None:
+    keys = tids(5 * PAGE_SIZE)
+    pds = FakePds(keys)
+    read = batches(pds, "http://pds", DID, COLLECTION, keys_of)  # type: ignore[arg-type]
+    async with aclosing(read) as each:
+        first = await anext(each)
+        await asyncio.sleep(0.05)
+        second = await anext(each)
+    assert first.records == sum(len(part) for part in first.parts)
+    assert second.records == sum(len(part) for part in second.parts)
+    # resuming from the second batch's position hands out exactly what neither batch held
+    rest, _ = await listed(FakePds(keys), second.position)
+    held = [key for batch in (first, second) for part in batch.parts for key in part]
+    assert sorted(held + rest) == sorted(keys)
+
+
+async def test_an_error_reading_a_page_is_raised_once_the_pages_before_it_are_handed_out() -> None:
+    keys = tids(3 * PAGE_SIZE)
+    pds = FakePds(keys, second_page_fails=True)
+    got: list[str] = []
+
+    async def read_all() -> None:
+        async with aclosing(batches(pds, "http://pds", DID, COLLECTION, keys_of)) as each:  # type: ignore[arg-type]
+            async for batch in each:
+                got.extend(key for part in batch.parts for key in part)
+
+    with pytest.raises(ServerError):
+        await read_all()
+    assert got == sorted(keys, reverse=True)[:PAGE_SIZE]
+
+
+async def test_closing_batches_early_stops_the_reading() -> None:
+    pds = FakePds(tids(50 * PAGE_SIZE))
+    async with aclosing(batches(pds, "http://pds", DID, COLLECTION, keys_of)) as each:  # type: ignore[arg-type]
+        await anext(each)
+    asked = len(pds.calls)
+    await asyncio.sleep(0.05)
+    assert len(pds.calls) == asked
 
 
 def test_a_position_is_stored_with_the_keys_it_always_had() -> None:

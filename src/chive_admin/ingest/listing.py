@@ -12,36 +12,46 @@ that does not (a PDS that ignores ``reverse``, or orders differently), the secon
 pages unused, and the first one runs to its own end as a lone listing would. Records both listings returned are
 handed out once.
 
-The position (both cursors, both edges, the second listing's state) is a small frozen value, stored as JSON with each
-page by the caller, so a resumed scan continues both listings where they were.
+The position (both cursors, both edges, the second listing's state) is a small frozen value, stored as JSON with the
+records by the caller, so a resumed scan continues both listings where they were.
+
+:func:`batches` keeps both listings reading while the caller writes: a task pulls the pages into a small buffer
+(each page prepared, e.g. checked against its lexicon, as it arrives: one page of work on the event loop at a time)
+and the caller takes whatever has arrived as one batch, with the position after its last page. The PDS always has
+the next page to serve, and the caller commits once for several pages.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from contextlib import aclosing
 from dataclasses import replace
 from enum import Enum
 from functools import partial
 from itertools import pairwise
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pydantic import ConfigDict, TypeAdapter
 from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
 from chive_admin._generated.models.com.atproto.repo import list_records as lex_list_records
-from chive_admin.aio import End, next_or_end, prefetched
+from chive_admin.aio import END, End, next_or_end, prefetched
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.errors import UpstreamError
 
 Page = lex_list_records.Output
 Record = lex_list_records.RecordDef
+P = TypeVar("P")
 
 #: the page size the listing asks for (``AtprotoClient.list_records``' default, the lexicon's maximum)
 PAGE_SIZE = 100
 #: full pages the first listing returns before the second one starts: a collection of a page or two is not worth it
 FULL_PAGES_BEFORE_SECOND = 2
+#: pages :func:`batches` holds read ahead of its caller (what a batch can hold at most): enough for both listings to
+#: keep a request in flight while a batch is written, little enough that many repositories at once stay small
+PAGES_AHEAD = 3
 
 
 class Upward(Enum):
@@ -232,3 +242,55 @@ def _up_page(page: Page, pos: Position) -> tuple[list[Record], Position] | None:
         done=met or not keys or not page.cursor,
     )
     return kept, after
+
+
+class Batch(NamedTuple, Generic[P]):
+    """Pages read together: each one prepared, the records in them, and the position after the last one."""
+
+    parts: list[P]
+    records: int
+    position: Position
+
+
+async def batches(
+    client: AtprotoClient,
+    pds: str,
+    did: str,
+    collection: str,
+    prepare: Callable[[list[Record]], P],
+    position: Position = START,
+    *,
+    ahead: int = PAGES_AHEAD,
+) -> AsyncGenerator[Batch[P], None]:
+    """:func:`collection_pages` read ahead by a task, up to ``ahead`` pages: each batch is every page that has
+    arrived (at least one, pages without records included), ``prepare`` applied to each page as it arrived. An error
+    reading a page is raised once the pages before it have been handed out. Use it under ``contextlib.aclosing``:
+    closing stops the reading at once."""
+    buffer: asyncio.Queue[tuple[P, int, Position] | BaseException | End] = asyncio.Queue(ahead)
+
+    async def pump() -> None:
+        try:
+            async with aclosing(collection_pages(client, pds, did, collection, position)) as pages:
+                async for records, after in pages:
+                    await buffer.put((prepare(records), len(records), after))
+        except Exception as exc:  # handed to the reader, raised after the pages before it
+            await buffer.put(exc)
+        else:
+            await buffer.put(END)
+
+    reader = asyncio.ensure_future(pump())
+    try:
+        ended: BaseException | End | None = None
+        while ended is None:
+            arrived = [await buffer.get()]
+            while not buffer.empty():
+                arrived.append(buffer.get_nowait())
+            pages = [item for item in arrived if isinstance(item, tuple)]
+            ended = next((item for item in arrived if not isinstance(item, tuple)), None)
+            if pages:
+                yield Batch([part for part, _, _ in pages], sum(count for _, count, _ in pages), pages[-1][2])
+        if isinstance(ended, BaseException):
+            raise ended
+    finally:
+        reader.cancel()
+        await asyncio.wait([reader])

@@ -26,6 +26,7 @@ from support.scripted import Answer, Script, scripted_server
 from support.served import FAST, Served
 
 from chive_admin._generated import ids
+from chive_admin.backfill.jobs import pds_scan
 from chive_admin.clock import now_stamp
 from chive_admin.ingest import listing
 from chive_admin.ingest.write import apply_records
@@ -147,6 +148,19 @@ def indexed(rkey: str) -> IndexedRecord:
     return IndexedRecord.from_parts(LISTED, records.COMMENT, rkey, record["cid"], record["value"])
 
 
+async def listing_from_the_start(app: Starlette, url: str) -> str:
+    """A scan stored with only ``LISTED`` left to list, from its first record; its id."""
+    repository = {"pds": url, "handle": "a.test", "collections": [records.COMMENT], "next": 0, "since": SINCE}
+    return await left_off(
+        app,
+        "pds-scan",
+        {"pdsUrl": url},
+        {"phase": "fetching"},
+        progress=operations.Progress(stage="fetching_records", total_repos=1),
+        work={LISTED: {**repository, **listing.START.to_json(), "done": False}},
+    )
+
+
 async def test_a_repository_whose_head_moves_while_it_is_listed_is_synced_again(
     app: Starlette, pds: tuple[str, Script]
 ) -> None:
@@ -163,15 +177,7 @@ async def test_a_repository_whose_head_moves_while_it_is_listed_is_synced_again(
     db = app.state.services.db
     async with db.write() as conn:
         await index.upsert_repo(conn, LISTED, now_stamp(), pds_url=url, rev="3kaaaaaaaaa22")
-    repository = {"pds": url, "handle": "a.test", "collections": [records.COMMENT], "next": 0, "since": SINCE}
-    op_id = await left_off(
-        app,
-        "pds-scan",
-        {"pdsUrl": url},
-        {"phase": "fetching"},
-        progress=operations.Progress(stage="fetching_records", total_repos=1),
-        work={LISTED: {**repository, **listing.START.to_json(), "done": False}},
-    )
+    op_id = await listing_from_the_start(app, url)
     await asyncio.to_thread(listing_started.wait, 30)
     # a live commit lands while the listing is under way: a page listed before it may be older than it
     async with db.write() as conn:
@@ -431,3 +437,64 @@ async def test_a_did_whose_directory_fails_is_dead_lettered_and_retried_as_a_did
     assert [(e["errorType"], e.get("did")) for e in entries] == [("did_unresolved", ALICE)]
     assert retried.status_code == 200, retried.text
     assert held == [(ALICE,), (BOB,)]
+
+
+# --- how a repository's records are committed ---
+
+
+def counting_updates(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The state of each work-item update the scan makes from here on."""
+    states: list[str] = []
+    update = work_items.update
+
+    async def counted(conn: Any, op_id: str, did: str, *, state: str, info: dict[str, Any]) -> None:
+        states.append(state)
+        await update(conn, op_id, did, state=state, info=info)
+
+    monkeypatch.setattr(work_items, "update", counted)
+    return states
+
+
+async def scanned_from_the_start(app: Starlette, url: str) -> tuple[operations.Operation, int]:
+    """:func:`listing_from_the_start`, once it has ended; with the records held then."""
+    op = await ended(app, await listing_from_the_start(app, url))
+    async with app.state.services.db.read() as conn:
+        return op, len(await index.record_cids(conn, LISTED))
+
+
+async def test_a_small_repository_is_written_in_one_transaction_with_its_end(
+    app: Starlette, pds: tuple[str, Script], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = pds
+    states = counting_updates(monkeypatch)
+    op, held = await scanned_from_the_start(app, url)
+    assert (op.status, op.progress.records_processed, held) == ("completed", 3, 3)
+    # its two pages were not committed one by one, and then its end: all of it at once
+    assert states == ["done"]
+
+
+def numbered(request: Request) -> Answer:
+    """``LISTED`` holds 700 comments, listed a full page at a time from the highest key down (``reverse`` is
+    ignored: the second listing is dropped and the first lists them all)."""
+    if not request.url.path.endswith(ids.COM_ATPROTO_REPO_LIST_RECORDS):
+        return answer(request)
+    cursor = request.query_params.get("cursor")
+    keys = [f"3kd{n:04d}" for n in range(699, -1, -1)]
+    below = [key for key in keys if cursor is None or key < cursor][: listing.PAGE_SIZE]
+    page: dict[str, Any] = {"records": [comment(key) for key in below]}
+    if below:
+        page["cursor"] = below[-1]
+    return Answer(200, json.dumps(page).encode())
+
+
+async def test_a_large_repository_commits_several_pages_at_a_time(
+    app: Starlette, pds: tuple[str, Script], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, script = pds
+    script.default = numbered
+    states = counting_updates(monkeypatch)
+    op, held = await scanned_from_the_start(app, url)
+    assert (op.status, op.progress.records_processed, held) == ("completed", 700, 700)
+    # seven pages: a position committed with each batch of at least BATCH_RECORDS, the rest with the end
+    assert states.count("pending") <= 700 // pds_scan.BATCH_RECORDS
+    assert states[-1] == "done"

@@ -17,6 +17,7 @@ from support.auth import ADMIN, FixedTokens
 from support.engine import engine_config
 
 from chive_admin._generated import ids
+from chive_admin.backfill.jobs import pds_scan
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store.target import DbTarget
@@ -221,5 +222,5 @@ async def test_cancel_mid_scan_stops_within_one_batch(testnet: Testnet, populati
     ended = await server.wait(op_id)
     assert ended["status"] == "cancelled"
     kept = (await server.rows("SELECT count(*) FROM records"))[0][0]
-    assert kept - at_request <= 100  # at most one more page (listRecords pages hold 100 records)
+    assert kept - at_request <= pds_scan.MOST_IN_A_BATCH  # at most one more batch
     assert kept == ended["recordsProcessed"] - ended["recordsFailed"]

@@ -2,16 +2,19 @@
 
 Checkpoints are fine-grained: the listRepos cursor while discovering, then per repository its state and its
 listRecords position (a large collection is listed from both ends at once: :mod:`chive_admin.ingest.listing`),
-committed with each page of records. A resumed scan re-reads at most one page per listing.
+committed with each batch of records (a few pages, read ahead while the batch before is written). A resumed scan
+re-reads at most one batch per listing.
 Deletions upstream are mirrored by mark-and-sweep: every record seen is re-verified, and what a complete listing of a
 repository did not verify since the listing began is gone upstream.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -125,6 +128,16 @@ RESOLVE_CONCURRENCY = 16
 NETWORK_FETCH_SPREAD = 4
 #: repositories read from the work list at a time for fetching (the list may hold millions)
 FETCH_PAGE = 1000
+#: repositories of one host listed at once, as multiples of its request limit: a small repository leaves its slot
+#: idle while it is written and finished, and another one's request can take it (the host still never has more than
+#: the limit of our requests at once)
+REPOS_PER_SLOT = 2
+#: records of one repository committed together (besides its last ones, which commit with its end): pages that
+#: arrived while the previous batch was written are taken at once, so a batch holds at most this and a few pages
+BATCH_RECORDS = 300
+#: the most records one batch can hold (what a cancelled scan may still commit): short of ``BATCH_RECORDS`` by a
+#: record, then every page held ahead at once
+MOST_IN_A_BATCH = BATCH_RECORDS - 1 + listing.PAGES_AHEAD * listing.PAGE_SIZE
 #: error codes of a relay that ends discovery, by the upstream error that ended it
 RELAY_ERRORS: dict[type[UpstreamError], str] = {
     CursorLoop: "relay_cursor_loop",
@@ -241,11 +254,14 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
             await self._resolve(ctx, ctx.checkpoint)
         ctx.stage("fetching_records")
         await ctx.save()
-        # as many repositories at once as a host takes requests: most of a repository's time is one request waiting;
-        # a network backfill's are spread over many hosts
+        # more repositories at once than a host takes requests: most of a repository's time is one request waiting,
+        # and a small one's slot would idle while it is described and written; a network backfill's are spread
+        # over many hosts
         concurrency = ctx.services.settings.upstream_concurrency
         if params.pds_url is None and _relay(ctx.services) is not None:
             concurrency *= NETWORK_FETCH_SPREAD
+        else:
+            concurrency *= REPOS_PER_SLOT
         after = ""
         while True:
             async with ctx.db.read() as conn:
@@ -372,18 +388,30 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
 
     async def _sync_repo(self, ctx: AnyContext, did: str, work: RepoWork, *, track: bool) -> RepoWork:
         """List every indexed collection of ``did`` from its PDS and mirror it; with ``track``, the position is
-        committed with each page so a resumed scan continues where it stopped."""
-        before = await head_of(ctx, did)
-        listed = work.listing or await _describe(ctx.services.upstream, work.pds, did)
-        while listed.next < len(listed.collections):
-            listed = await self._list_collection(ctx, did, work.pds, listed, track=track)
-            listed = listed.next_collection()
-        work = RepoWork(work.pds, listed)
-        handle = await _verified_handle(ctx, did)
+        committed with each batch so a resumed scan continues where it stopped."""
+        # the handle is verified while the records are listed: its DID document and handle lookups are round trips
+        # of their own, to other hosts
+        handle = asyncio.ensure_future(_verified_handle(ctx, did))
+        try:
+            before = await head_of(ctx, did)
+            listed = work.listing or await _describe(ctx.services.upstream, work.pds, did)
+            last = RepoContents(did=did)
+            while listed.next < len(listed.collections):
+                final = listed.next == len(listed.collections) - 1
+                listed, last = await self._list_collection(ctx, did, work.pds, listed, track=track, hold_last=final)
+                listed = listed.next_collection()
+            work = RepoWork(work.pds, listed)
+            verified = await handle
+        finally:
+            if not handle.done():
+                handle.cancel()
+                await asyncio.wait([handle])
         async with ctx.batch() as conn:
+            # the last batch of records commits with the end of the repository: one transaction less for each
+            await _write_records(ctx, conn, last, work.pds)
             now = now_stamp()
             await remove_records(conn, await index.unverified_since(conn, did, listed.since))
-            await index.upsert_repo(conn, did, now, handle=handle, pds_url=work.pds, status="active", synced=True)
+            await index.upsert_repo(conn, did, now, handle=verified, pds_url=work.pds, status="active", synced=True)
             await index.set_repo_hidden(conn, did, False)
             resync = await resync_if_moved(ctx, conn, did, before)
             if track:
@@ -394,27 +422,40 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
         return work
 
     async def _list_collection(
-        self, ctx: AnyContext, did: str, pds: str, listed: RepoListing, *, track: bool
-    ) -> RepoListing:
-        """Mirror the collection ``listed`` is at, page by page from its position on; the listing once it is done."""
+        self, ctx: AnyContext, did: str, pds: str, listed: RepoListing, *, track: bool, hold_last: bool
+    ) -> tuple[RepoListing, RepoContents]:
+        """Mirror the collection ``listed`` is at from its position on, at least ``BATCH_RECORDS`` records (or the
+        rest) a transaction; the listing once it is done, and the records not written yet: with ``hold_last``, the
+        last batch is left for the caller to write."""
         collection = listed.collections[listed.next]
-        pages = listing.collection_pages(ctx.services.upstream, pds, did, collection, listed.position)
-        async with aclosing(pages):
-            async for records, position in pages:
-                listed = listed.model_copy(update={"position": position})
-                if not records:  # the empty last page, or one the other end had listed: nothing to commit
+        prepare = partial(_page_contents, did, collection)
+        pending: list[RepoContents] = []
+        read = listing.batches(ctx.services.upstream, pds, did, collection, prepare, listed.position)
+        async with aclosing(read):
+            async for batch in read:
+                listed = listed.model_copy(update={"position": batch.position})
+                pending += batch.parts
+                if batch.position.done or _size(pending) < BATCH_RECORDS:
                     continue
-                contents = RepoContents(did=did)
-                for record in records:
-                    contents.add(collection, listing.rkey(record), record.cid, record.value)
-                async with ctx.batch() as conn:
-                    await apply_records(conn, contents.records, now_stamp())
-                    await ctx.dead_letter_records(conn, contents.invalid, did=did, pds=pds)
-                    ctx.progress.records_processed += len(records)
-                    if track:
-                        info = RepoWork(pds, listed).to_json()
-                        await work_items.update(conn, ctx.op_id, did, state="pending", info=info)
-        return listed
+                await self._commit_records(ctx, did, pds, listed, _merged(did, pending), track=track)
+                pending = []
+        rest = _merged(did, pending)
+        if hold_last:
+            return listed, rest
+        await self._commit_records(ctx, did, pds, listed, rest, track=track)
+        return listed, RepoContents(did=did)
+
+    @staticmethod
+    async def _commit_records(
+        ctx: AnyContext, did: str, pds: str, listed: RepoListing, contents: RepoContents, *, track: bool
+    ) -> None:
+        """Write a batch of records with the listing's position after them."""
+        if not contents.records and not contents.invalid:
+            return  # the empty last page, or one the other end had listed: nothing to commit
+        async with ctx.batch() as conn:
+            await _write_records(ctx, conn, contents, pds)
+            if track:
+                await work_items.update(conn, ctx.op_id, did, state="pending", info=RepoWork(pds, listed).to_json())
 
     async def retry_item(self, ctx: AnyContext, item: Item) -> None:
         if isinstance(item, RecordItem):
@@ -445,6 +486,33 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
                 raise
             async with ctx.batch() as conn:
                 await _mark_gone(conn, item.did, item.pds, status)
+
+
+def _page_contents(did: str, collection: str, records: list[listing.Record]) -> RepoContents:
+    """One page of a listing, each record checked against its lexicon (as the page arrives)."""
+    contents = RepoContents(did=did)
+    for record in records:
+        contents.add(collection, listing.rkey(record), record.cid, record.value)
+    return contents
+
+
+def _size(parts: list[RepoContents]) -> int:
+    return sum(len(part.records) + len(part.invalid) for part in parts)
+
+
+def _merged(did: str, parts: list[RepoContents]) -> RepoContents:
+    merged = RepoContents(did=did)
+    for part in parts:
+        merged.records += part.records
+        merged.invalid += part.invalid
+    return merged
+
+
+async def _write_records(ctx: AnyContext, conn: Conn, contents: RepoContents, pds: str) -> None:
+    """Index the valid records, dead-letter the others (inside the caller's batch)."""
+    await apply_records(conn, contents.records, now_stamp())
+    await ctx.dead_letter_records(conn, contents.invalid, did=contents.did, pds=pds)
+    ctx.progress.records_processed += len(contents.records) + len(contents.invalid)
 
 
 def _relay(services: JobServices) -> RelayClient | None:
