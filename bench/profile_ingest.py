@@ -7,8 +7,8 @@ Writes ``<out>/<workload>.txt`` (pyinstrument's text tree, async-aware) and prin
 (another checkout's ``src``), every timed run happens in a child process, alternating between that code and this
 one, so both see the same testnet and the same machine load (a shared CI box is noisy); ``--against-python`` names
 that checkout's interpreter, so dependency changes are compared too. ``--rtt-ms`` puts both scans (and their raw
-baselines) behind :mod:`bench.latency_relay`; a did-sync follows the DID document to the PDS itself. It never
-asserts.
+baselines) behind :mod:`bench.latency_relay`, and the did-sync too, its calls to the PDS routed through the relay
+in the timed children (:func:`bench.ingest.routed`). It never asserts.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from bench.ingest import comment, latency_relay, raw_export, raw_listing, raw_listing_connections, timed_op
+from bench.ingest import comment, latency_relay, raw_export, raw_listing, raw_listing_connections, routed, timed_op
 from chive_admin._generated import ids
 from chive_admin.settings import DEFAULT_UPSTREAM_CONCURRENCY, Settings
 from chive_admin.store.target import parse_target
@@ -56,7 +57,8 @@ def run_profiled(out: Path, name: str, coro: Coroutine[Any, Any, tuple[float, di
 def child(spec: dict[str, Any]) -> None:
     """One timed op in this process (``--child``): prints its seconds, status and peak RSS (bytes) as JSON."""
     settings = Settings(db=parse_target(spec["db"]), plc_url=spec["plc"], allow_private_network=True)
-    seconds, op = asyncio.run(timed_op(settings, spec["nsid"], spec["body"]))
+    with routed({int(port): origin for port, origin in spec.get("routes", {}).items()}):
+        seconds, op = asyncio.run(timed_op(settings, spec["nsid"], spec["body"]))
     answer = {"seconds": seconds, "status": op["status"], "records": op.get("recordsProcessed"), "peak": peak_rss()}
     print(json.dumps(answer))
 
@@ -145,7 +147,7 @@ def main() -> None:
                 {"pdsUrl": many_url},
             ),
             "sync": (
-                lambda: raw_export(net.pds_url, big.did),
+                lambda: raw_export(one_url, big.did),
                 ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC,
                 {"did": big.did},
             ),
@@ -162,6 +164,8 @@ def main() -> None:
                 for who in ("against", "ours") if args.against else ("ours",):
                     run += 1
                     spec = {"db": str(tmp / f"{name}{run}.db"), "plc": net.plc_url, "nsid": nsid, "body": body}
+                    if name == "sync" and args.rtt_ms > 0:  # a did-sync follows the DID document: route it
+                        spec["routes"] = {str(urlsplit(net.pds_url).port): one_url}
                     if args.against:
                         if who == "against":
                             seconds, status = in_child(args.against_python, args.against, spec)
