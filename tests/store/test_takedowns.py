@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chive_admin._generated import ids
-from chive_admin.store import citations, index, search, takedowns
+from chive_admin.store import citations, content, index, search, takedowns
 from chive_admin.store.db import Database
 from chive_admin.store.index import IndexedRecord
 
@@ -65,13 +65,18 @@ async def test_a_takedown_hides_from_every_reader_and_survives_rewrites(db: Data
 
 async def test_a_uri_not_indexed_yet_is_taken_down_in_advance(db: Database) -> None:
     later = IndexedRecord.from_parts(DID, ids.PUB_CHIVE_REVIEW_COMMENT, "r1", "cr1", {"text": "later"})
+    other = IndexedRecord.from_parts(DID, ids.PUB_CHIVE_REVIEW_COMMENT, "r2", "cr2", {"text": "other"})
     async with db.write() as conn:
         assert await takedowns.take_down(conn, later.uri, later.collection, None, ADMIN, "t1") is True
         assert (await takedowns.get(conn, later.uri)) == takedowns.Takedown(
             later.uri, later.collection, None, None, ADMIN, "t1"
         )
-        await index.upsert_records(conn, [later], "t2")
+        await index.upsert_records(conn, [later, other], "t2")  # in one batch with a record not taken down
     async with db.read() as conn:
-        assert await index.counts_by(conn, later.collection, "text") == {}
+        assert await index.counts_by(conn, later.collection, "text") == {"other": 1}
+        flags = await conn.fetchall("SELECT rkey, taken_down FROM records ORDER BY rkey")
+        assert [(str(r[0]), int(r[1])) for r in flags] == [("r1", 1), ("r2", 0)]
+        # the per-repository counters count only the visible one
+        assert (await content.overview(conn, None)).reviews == 1
         assert await takedowns.taken_down(conn, [later.uri, "at://x"]) == {later.uri}
         assert await takedowns.taken_down(conn, []) == set()

@@ -146,6 +146,7 @@ async def upsert_records(
                 for code in (COLLECTION_CODES.get(r.collection),)
             ],
         )
+        await _count_inserted(conn, [r.uri for r in fresh])
     if changed:
         await conn.executemany(
             "UPDATE records SET cid = ?, value = ?, indexed_at = ?, verified_at = ?, hidden = 0,"
@@ -155,6 +156,24 @@ async def upsert_records(
     if same:
         await conn.executemany("UPDATE records SET verified_at = ? WHERE uri = ?", [(now, r.uri) for r in same])
     return UpsertResult(len(fresh), len(changed), len(same))
+
+
+async def _count_inserted(conn: Conn, uris: list[str]) -> None:
+    """What SQLite's per-row insert triggers did before migration 027, once per batch: count the new visible records
+    of each kind, and flag those a takedown names (a record may be taken down before it is indexed)."""
+    for start in range(0, len(uris), _CHUNK):
+        where, args = any_of(conn.dialect, "c.uri", uris[start : start + _CHUNK])
+        await conn.execute(
+            "INSERT INTO content_counts (kind, did, n)"
+            f" SELECT c.kind, c.did, count(*) FROM counted_records c WHERE {where} AND c.hidden = 0"
+            " AND NOT EXISTS (SELECT 1 FROM takedowns t WHERE t.uri = c.uri) GROUP BY c.kind, c.did"
+            " ON CONFLICT (kind, did) DO UPDATE SET n = n + excluded.n",
+            args,
+        )
+        where, args = any_of(conn.dialect, "uri", uris[start : start + _CHUNK])
+        await conn.execute(
+            f"UPDATE records SET taken_down = 1 WHERE {where} AND uri IN (SELECT uri FROM takedowns)", args
+        )
 
 
 async def _write_batch(
