@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from chive_admin._generated import ids
 from chive_admin.lex.data_model import record_json
 from chive_admin.store.sql import Conn, Dialect, any_of
 from chive_admin.store.takedowns import visible
@@ -23,28 +24,28 @@ UNHEALTHY_AFTER = 3
 #: the number SQLite stores for a record's collection in place of its name (migration 026 computes the name back
 #: from it, in the same numbering: tests/store/test_index.py checks that they agree); any other is stored by name
 COLLECTION_CODES: dict[str, int] = {
-    "pub.chive.actor.mute": 1,
-    "pub.chive.actor.profile": 2,
-    "pub.chive.annotation.comment": 3,
-    "pub.chive.annotation.entityLink": 4,
-    "pub.chive.collaboration.invite": 5,
-    "pub.chive.collaboration.inviteAcceptance": 6,
-    "pub.chive.discovery.settings": 7,
-    "pub.chive.eprint.changelog": 8,
-    "pub.chive.eprint.citation": 9,
-    "pub.chive.eprint.relatedWork": 10,
-    "pub.chive.eprint.submission": 11,
-    "pub.chive.eprint.userTag": 12,
-    "pub.chive.eprint.version": 13,
-    "pub.chive.graph.edge": 14,
-    "pub.chive.graph.edgeProposal": 15,
-    "pub.chive.graph.node": 16,
-    "pub.chive.graph.nodeProposal": 17,
-    "pub.chive.graph.reconciliation": 18,
-    "pub.chive.graph.vote": 19,
-    "pub.chive.review.comment": 20,
-    "pub.chive.review.endorsement": 21,
-    "pub.chive.review.entityLink": 22,
+    ids.PUB_CHIVE_ACTOR_MUTE: 1,
+    ids.PUB_CHIVE_ACTOR_PROFILE: 2,
+    ids.PUB_CHIVE_ANNOTATION_COMMENT: 3,
+    ids.PUB_CHIVE_ANNOTATION_ENTITY_LINK: 4,
+    ids.PUB_CHIVE_COLLABORATION_INVITE: 5,
+    ids.PUB_CHIVE_COLLABORATION_INVITE_ACCEPTANCE: 6,
+    ids.PUB_CHIVE_DISCOVERY_SETTINGS: 7,
+    ids.PUB_CHIVE_EPRINT_CHANGELOG: 8,
+    ids.PUB_CHIVE_EPRINT_CITATION: 9,
+    ids.PUB_CHIVE_EPRINT_RELATED_WORK: 10,
+    ids.PUB_CHIVE_EPRINT_SUBMISSION: 11,
+    ids.PUB_CHIVE_EPRINT_USER_TAG: 12,
+    ids.PUB_CHIVE_EPRINT_VERSION: 13,
+    ids.PUB_CHIVE_GRAPH_EDGE: 14,
+    ids.PUB_CHIVE_GRAPH_EDGE_PROPOSAL: 15,
+    ids.PUB_CHIVE_GRAPH_NODE: 16,
+    ids.PUB_CHIVE_GRAPH_NODE_PROPOSAL: 17,
+    ids.PUB_CHIVE_GRAPH_RECONCILIATION: 18,
+    ids.PUB_CHIVE_GRAPH_VOTE: 19,
+    ids.PUB_CHIVE_REVIEW_COMMENT: 20,
+    ids.PUB_CHIVE_REVIEW_ENDORSEMENT: 21,
+    ids.PUB_CHIVE_REVIEW_ENTITY_LINK: 22,
 }
 #: what a collection name written into SQL may hold (an NSID's characters)
 _NSID = re.compile(r"[A-Za-z0-9.-]+")
