@@ -59,7 +59,9 @@ def test_calls_answer_503_while_the_database_is_down_and_the_op_resumes_after(tm
         fleet = Fleet(tmp_path, db)
         stack.callback(fleet.stop)  # before the cluster goes: the servers stop on a database that answers
         pds = stack.enter_context(scripted_pds())
-        expected = fill(pds, "restart", repos=12, per_repo=40)
+        # more repositories than a scan lists at once (2 x --upstream-concurrency), each page slow: the scan is still
+        # listing, with records to write, when the database goes away
+        expected = fill(pds, "restart", repos=100, per_repo=40)
         pds.delays[ids.COM_ATPROTO_REPO_LIST_RECORDS] = PAGE_SECONDS
         server = fleet.start()
         with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as client:
