@@ -55,6 +55,13 @@ class RepoContents:
         uri = f"at://{self.did}/{collection}/{rkey}"
         self.invalid.append(InvalidRecord(uri, problem or "record is not a JSON object"))
 
+    def extend(self, part: RepoContents) -> None:
+        """Take in ``part``'s records, invalid records and unknown collections, after this one's."""
+        self.records += part.records
+        self.invalid += part.invalid
+        for collection in part.unknown_collections:
+            self.add_unknown(collection)
+
     def add_unknown(self, collection: str) -> None:
         """Note a collection no lexicon of ours describes, met in key order.
 
@@ -192,10 +199,7 @@ async def fetch_by_export(
     whole = RepoContents(did=did, rev=stream.rev)
     async with aclosing(stream):
         async for part in stream.parts:
-            whole.records += part.records
-            whole.invalid += part.invalid
-            for collection in part.unknown_collections:
-                whole.add_unknown(collection)
+            whole.extend(part)
     return whole
 
 

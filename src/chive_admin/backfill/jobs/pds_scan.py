@@ -503,8 +503,7 @@ def _size(parts: list[RepoContents]) -> int:
 def _merged(did: str, parts: list[RepoContents]) -> RepoContents:
     merged = RepoContents(did=did)
     for part in parts:
-        merged.records += part.records
-        merged.invalid += part.invalid
+        merged.extend(part)
     return merged
 
 
