@@ -21,7 +21,9 @@ KILL_AFTER = 150
 
 def test_sigkill_of_the_holder_hands_the_op_to_the_other_process(fleet: Fleet, admin: dict[str, str]) -> None:
     with scripted_pds() as pds:
-        expected = fill(pds, "failover", repos=16, per_repo=40)
+        # more repositories than a scan lists at once (2 x --upstream-concurrency), each page slow: the scan is still
+        # listing when its holder is killed, not already at its end
+        expected = fill(pds, "failover", repos=100, per_repo=40)
         pds.delays[ids.COM_ATPROTO_REPO_LIST_RECORDS] = PAGE_SECONDS
         a, b = fleet.start(), fleet.start()
         with httpx.Client(base_url=a.url, timeout=30) as on_a:
