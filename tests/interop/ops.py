@@ -36,10 +36,19 @@ async def served_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 async def run_op(client: httpx.AsyncClient, nsid: str, body: dict[str, Any], limit: float = 120) -> dict[str, Any]:
     """POST a trigger, then poll getBackfillStatus until the operation has ended; its last state."""
+    return await wait_op(client, await trigger_op(client, nsid, body), limit)
+
+
+async def trigger_op(client: httpx.AsyncClient, nsid: str, body: dict[str, Any]) -> str:
+    """POST a trigger; the id of its operation."""
     response = await client.post(f"/xrpc/{nsid}", json=body, headers=ADMIN)
     assert response.status_code == 200, response.text
     answer = response.json()
-    op_id = answer["operationId"] if "operationId" in answer else answer["operation"]["id"]
+    return str(answer["operationId"] if "operationId" in answer else answer["operation"]["id"])
+
+
+async def wait_op(client: httpx.AsyncClient, op_id: str, limit: float = 120) -> dict[str, Any]:
+    """Poll getBackfillStatus until the operation has ended; its last state."""
     deadline = asyncio.get_running_loop().time() + limit
     while asyncio.get_running_loop().time() < deadline:
         status = await client.get(

@@ -19,6 +19,7 @@ from chive_admin.store.sql import Conn
 
 if TYPE_CHECKING:
     from chive_admin.backfill.job import JobServices
+    from chive_admin.backfill.lookahead import Prepared
 
 
 class Stop(Exception):
@@ -53,6 +54,7 @@ class JobContext(Generic[C]):
         checkpoints: TypeAdapter[C],
         stages: tuple[str, ...],
         stopping: Callable[[], bool],
+        prepared: Prepared | None = None,
     ) -> None:
         """Raises pydantic's ``ValidationError`` when the stored checkpoint is not a ``C``."""
         self.op_id = op.id
@@ -64,6 +66,8 @@ class JobContext(Generic[C]):
         #: the job's position, ``None`` until it commits one; committed with each batch (frozen: replace it)
         self.checkpoint: C | None = None if op.checkpoint is None else checkpoints.validate_python(op.checkpoint)
         self.attempt = op.attempts
+        #: what the job type's ``prepare`` started while the op was queued (``None``: nothing; the run does it)
+        self.prepared = prepared
         #: the op's counters and stage, committed with each batch
         self.progress = op.progress.copy()
         self._stages = stages

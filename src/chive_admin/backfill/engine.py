@@ -28,6 +28,7 @@ from ulid import ULID
 from chive_admin.backfill.context import AnyContext, CancelRequested, JobContext, LeaseLost, ShuttingDown
 from chive_admin.backfill.job import Job, JobFailed, JobParams
 from chive_admin.backfill.job_types import JobRegistry
+from chive_admin.backfill.lookahead import Lookahead
 from chive_admin.clock import now_stamp, stamp, stamp_in, utc_now
 from chive_admin.settings import DEFAULT_LEASE_SECONDS
 from chive_admin.store import operations as ops
@@ -113,6 +114,8 @@ class Engine:
         self.on_change = on_change
         #: ops whose state cannot be written while the disk is full: their views say why they are stuck
         self._storage_waits: set[str] = set()
+        #: the next queued ops, prepared while they wait: as many as the workers take in two rounds
+        self.lookahead = Lookahead(db, registry, 2 * config.workers)
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -160,9 +163,13 @@ class Engine:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.lookahead.close()
 
     def wake(self) -> None:
+        """New work is queued: an idle worker claims it, and the look ahead prepares it if it must wait."""
         self._wake.set()
+        if self.services is not None and not self._stopping:
+            self.lookahead.soon(self.services)
 
     @property
     def stopping(self) -> bool:
@@ -176,7 +183,7 @@ class Engine:
             op, reused = await self.enqueue(conn, op_type, params, started_by)
         if not reused:
             log.info("operation %s (%s) queued by %s", op.id, op_type, started_by, extra=op_fields(op))
-            self._wake.set()
+            self.wake()
         return op, reused
 
     async def enqueue(
@@ -282,6 +289,8 @@ class Engine:
         self._paused_until = asyncio.get_running_loop().time() + self.config.storage_pause_seconds
 
     async def _worker(self, index: int) -> None:
+        services = self.services
+        assert services is not None, "started by start()"
         while not self._stopping:
             paused = self._paused_until - asyncio.get_running_loop().time()
             if paused > 0:
@@ -302,6 +311,7 @@ class Engine:
             if op is None:
                 await self._idle(self.config.poll_seconds)
                 continue
+            self.lookahead.soon(services)  # the ops behind this one move up
             try:
                 await self._run(op, owner)
             except asyncio.CancelledError:
@@ -329,6 +339,7 @@ class Engine:
                 checkpoints=job_class.checkpoints,
                 stages=job_class.stages,
                 stopping=lambda: self._stopping,
+                prepared=self.lookahead.take(op.id),
             )
         except ValidationError:  # not what this job stores: our own fault, so the op says no more than that
             log.exception("operation %s (%s): its checkpoint cannot be read", op.id, op.type)

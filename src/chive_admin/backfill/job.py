@@ -114,6 +114,18 @@ class Job(ABC, Generic[P, C]):
     async def admit(cls, params: P, services: JobServices) -> None:
         """Refuse, with ``Refused``, params that validate but can never run (checked before anything is queued)."""
 
+    @classmethod
+    async def prepare(cls, params: P, services: JobServices) -> object | None:
+        """Reads a run starts with, done while its op waits in the queue (:mod:`chive_admin.backfill.lookahead`);
+        the run finds the answer in ``ctx.prepared``. Only reads: an op prepared may never run here. ``None``, as
+        here, for a type with nothing to prepare."""
+        return None
+
+    @classmethod
+    def prepares(cls) -> bool:
+        """Whether this type has something to prepare (its own ``prepare``)."""
+        return cls.prepare.__func__ is not Job.prepare.__func__  # type: ignore[attr-defined]
+
     @abstractmethod
     async def run(self, ctx: JobContext[C], params: P) -> None:
         """Do the work from ``ctx.checkpoint`` on, committing data and checkpoint together in ``ctx.batch()``."""

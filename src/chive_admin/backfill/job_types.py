@@ -78,6 +78,11 @@ class JobRegistry:
     def runnable(self) -> frozenset[str]:
         return frozenset(self._by_type)
 
+    def prepares(self, op_type: str) -> bool:
+        """Whether queued ops of ``op_type`` have something to prepare (:meth:`Job.prepare`)."""
+        job = self._by_type.get(op_type)
+        return job is not None and job.prepares()
+
     @property
     def trigger_names(self) -> list[str]:
         return sorted(self._names)

@@ -197,6 +197,19 @@ async def list_active(conn: Conn, limit: int) -> list[Operation]:
     )
 
 
+async def next_queued(conn: Conn, *, types: Iterable[str], limit: int) -> list[Operation]:
+    """The queued ops of ``types`` that workers will claim next, in the order they claim them (``claim_next``)."""
+    kinds = list(types)
+    if not kinds:
+        return []
+    return await _many(
+        conn,
+        f"SELECT {_COLUMNS} FROM operations WHERE status = 'queued' AND type IN ({', '.join('?' for _ in kinds)})"
+        " ORDER BY requested_at, id LIMIT ?",
+        (*kinds, limit),
+    )
+
+
 async def list_by_status(conn: Conn, status: str, limit: int) -> list[Operation]:
     order = "DESC" if status in ENDED else "ASC"
     return await _many(

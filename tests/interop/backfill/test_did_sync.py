@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from faults.proxy import Fault, FaultConfig, FaultProxy
-from interop.ops import run_op, served_app
+from interop.ops import run_op, served_app, trigger_op, wait_op
 from support.api import call
 from support.plc_view import plc_view
 
@@ -102,6 +102,27 @@ async def test_did_sync_finds_the_second_pds_and_mirrors_changes(
 
     again = await sync_did(client, author.did)
     assert again["counts"] == {"inserted": 0, "updated": 0, "unchanged": 120, "deleted": 0}
+
+
+async def test_did_syncs_queued_behind_busy_workers_resolve_each_did_once(
+    pds2: PdsClient, client: httpx.AsyncClient
+) -> None:
+    # a batch: while the first ones run, the DID documents and handles of those queued behind them are looked up
+    # (the look ahead), and each run uses what was looked up for it rather than asking the PLC directory again
+    accounts = [pds2.create_account(prefix=f"ahead{i}") for i in range(6)]
+    for account in accounts:
+        pds2.bulk_create(account, records.COMMENT, 3, factory=lambda i: records.review_comment(eprint_uri=EPRINT))
+    services = client.app.state.services  # type: ignore[attr-defined]
+    fetches, prepared = services.identities.fetches, services.engine.lookahead.started
+    op_ids = [await trigger_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, {"did": a.did}) for a in accounts]
+    ops = [await wait_op(client, op_id) for op_id in op_ids]
+    assert [op["status"] for op in ops] == ["completed"] * 6, ops
+    assert services.engine.lookahead.started > prepared  # some were prepared ahead (the last ones, at least)
+    assert services.identities.fetches - fetches == 6  # once per DID, prepared or not
+    async with services.db.read() as conn:
+        rows = await conn.fetchall("SELECT did, handle FROM repos")
+    handles = {str(did): handle for did, handle in rows}
+    assert [handles[a.did] for a in accounts] == [a.handle for a in accounts]  # verified, ahead or in the run
 
 
 async def test_a_did_sync_alone_puts_the_pds_in_the_registry_with_its_counts(

@@ -8,14 +8,15 @@ download, so a resumed sync fetches it again; applying it is idempotent by (uri,
 from __future__ import annotations
 
 from contextlib import aclosing
+from dataclasses import dataclass
 
 from pydantic import field_validator
 
-from chive_admin.auth.identity import IdentityError
+from chive_admin.auth.identity import Identity, IdentityError
 from chive_admin.backfill import job_types
 from chive_admin.backfill.context import AnyContext, JobContext
 from chive_admin.backfill.items import Item, RecordItem
-from chive_admin.backfill.job import Job, JobFailed, JobParams, RetryFailed
+from chive_admin.backfill.job import Job, JobFailed, JobParams, JobServices, RetryFailed
 from chive_admin.clock import now_stamp
 from chive_admin.ingest.export_readers import ReaderFailed
 from chive_admin.ingest.fetch import RepoStream, stream_by_export, stream_by_listing
@@ -41,6 +42,25 @@ class DidSyncParams(JobParams):
         return validate_did(value)
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """A DID's document as it is now, and its handle if that resolves back to the DID now."""
+
+    identity: Identity
+    handle: str | None
+
+
+async def _resolve(services: JobServices, did: str) -> Resolved:
+    """Resolve ``did`` afresh (``JobFailed`` if it cannot be), and verify its handle afresh: a handle changed upstream
+    is what this sync stores."""
+    try:
+        identity = await services.identities.resolve(did, current=True)
+    except IdentityError as exc:
+        code = _IDENTITY_FAILURES.get(exc.code, "did_unresolvable")
+        raise JobFailed(code, str(exc), {"did": did, "reason": exc.code}) from None
+    return Resolved(identity, await services.handles.verified(did, identity.handle, fresh=True))
+
+
 class DidSync(Job[DidSyncParams, None]):
     kind = job_types.DID_SYNC
     params_model = DidSyncParams
@@ -52,25 +72,29 @@ class DidSync(Job[DidSyncParams, None]):
     #: which collections this job mirrors (every pub.chive.* one for did-sync)
     scope = CHIVE_PREFIX
 
+    @classmethod
+    async def prepare(cls, params: DidSyncParams, services: JobServices) -> Resolved:
+        """The DID's document and verified handle, looked up while the op waits for a worker."""
+        return await _resolve(services, params.did)
+
     async def run(self, ctx: JobContext[None], params: DidSyncParams) -> None:
         await self.mirror(ctx, params.did)
 
     async def mirror(self, ctx: JobContext[None], did: str) -> None:
         """Resolve ``did``, fetch its repository and make the index hold exactly its records within ``scope``."""
-        ctx.stage("resolving_identity")
-        await ctx.save()
-        try:
-            identity = await ctx.services.identities.resolve(did, current=True)
-        except IdentityError as exc:
-            code = _IDENTITY_FAILURES.get(exc.code, "did_unresolvable")
-            raise JobFailed(code, str(exc), {"did": did, "reason": exc.code}) from None
+        prepared = None if ctx.prepared is None else await ctx.prepared.result()
+        if isinstance(prepared, Resolved) and prepared.identity.did == did:
+            resolved = prepared
+        else:
+            ctx.stage("resolving_identity")
+            await ctx.save()
+            resolved = await _resolve(ctx.services, did)
+        identity, handle = resolved.identity, resolved.handle
         if not identity.pds:
             raise JobFailed("no_pds_endpoint", f"{did} names no #atproto_pds service", {"did": did})
         if not identity.signing_key:
             raise JobFailed("no_signing_key", f"{did} has no #atproto verification key", {"did": did})
         pds = registry_key(identity.pds)
-        # the document as it is now, its handle resolved now: a handle changed upstream is what this sync stores
-        handle = await ctx.services.handles.verified(did, identity.handle, fresh=True)
 
         ctx.stage("fetching_repo")
         await ctx.save()
