@@ -37,6 +37,8 @@ class RepoContents:
     invalid: list[InvalidRecord] = field(default_factory=list)
     #: ``pub.chive.*`` collections the repository has but no lexicon of ours describes (not indexed)
     unknown_collections: list[str] = field(default_factory=list)
+    #: a stream's part known to be its last (a consumer may commit it with the end); a last part may not say so
+    last: bool = False
 
     def add(
         self, collection: str, rkey: str, cid: str, value: object, problem: str | None = None, json: str | None = None
@@ -148,7 +150,8 @@ async def stream_by_export(
                 try:
                     async with aclosing(session.parts()) as read:
                         async for rows in read:
-                            checked = asyncio.ensure_future(asyncio.to_thread(_contents, did, rev, rows))
+                            # a part short of ``size`` ends the walk
+                            checked = asyncio.ensure_future(asyncio.to_thread(_contents, did, rev, rows, size))
                             if ahead is not None:
                                 yield await ahead
                             ahead = checked
@@ -166,7 +169,7 @@ async def stream_by_export(
 
             async def parts() -> AsyncGenerator[RepoContents, None]:
                 def read() -> Iterator[RepoContents]:
-                    return (_contents(did, rev, rows) for rows in record_rows(repo, prefix, size))
+                    return (_contents(did, rev, rows, size) for rows in record_rows(repo, prefix, size))
 
                 async with aclosing(iterate_in_thread(read)) as read_parts:
                     async for part in read_parts:
@@ -176,9 +179,10 @@ async def stream_by_export(
     raise AssertionError("unreachable")  # mypy: the exit stack does not swallow exceptions
 
 
-def _contents(did: str, rev: str, rows: list[RecordRow]) -> RepoContents:
-    """Sort checked rows (:mod:`chive_admin.repo.rows`) into a part: they were validated where they were read."""
-    part = RepoContents(did=did, rev=rev)
+def _contents(did: str, rev: str, rows: list[RecordRow], size: int) -> RepoContents:
+    """Sort checked rows (:mod:`chive_admin.repo.rows`) into a part: they were validated where they were read. The
+    walk gives ``size`` rows a part until its last, so a shorter part is the last."""
+    part = RepoContents(did=did, rev=rev, last=len(rows) < size)
     records, invalid = part.records, part.invalid
     for collection, rkey, cid, text, problem in rows:
         if text is not None:
@@ -208,6 +212,7 @@ async def stream_by_listing(client: AtprotoClient, pds: str, did: str, *, prefix
     contents = await fetch_by_listing(client, pds, did, prefix=prefix)
 
     async def parts() -> AsyncGenerator[RepoContents, None]:
+        contents.last = True
         yield contents
 
     return RepoStream(did, contents.handle, None, parts())

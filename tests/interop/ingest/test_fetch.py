@@ -9,7 +9,7 @@ from typing import IO, Any
 import pytest
 
 from chive_admin.ingest.export_readers import ExportReaders
-from chive_admin.ingest.fetch import fetch_by_export, fetch_by_listing, stream_by_export
+from chive_admin.ingest.fetch import fetch_by_export, fetch_by_listing, stream_by_export, stream_by_listing
 from chive_admin.upstream.atproto import AtprotoClient
 from testnet import records
 from testnet.harness import Testnet
@@ -108,6 +108,28 @@ async def test_an_export_stream_is_released_when_closed_read_or_not(
     finally:
         if readers is not None:
             await readers.close()
+
+
+@pytest.mark.parametrize("in_readers", [False, True], ids=["thread", "reader"])
+async def test_a_short_part_says_it_is_the_last_and_no_other_part_does(
+    testnet: Testnet, pds: PdsClient, account: Account, client: AtprotoClient, in_readers: bool
+) -> None:
+    # did-sync commits a part that says it is the last with the sync's end (a small repository: one transaction)
+    pds.bulk_create(account, records.COMMENT, 1200, factory=lambda i: records.review_comment(eprint_uri=EPRINT))
+    key = testnet.signing_key(account.did)
+    readers = ExportReaders(1) if in_readers else None
+    try:
+        for size, expected in ((500, [(500, False), (500, False), (200, True)]), (400, [(400, False)] * 3)):
+            stream = await stream_by_export(client, testnet.pds_url, account.did, key, size=size, readers=readers)
+            async with aclosing(stream):
+                parts = [(len(part.records), part.last) async for part in stream.parts]
+            assert parts == expected  # 3 x 400: the last part is full, so it cannot know it is the last
+    finally:
+        if readers is not None:
+            await readers.close()
+    listed = await stream_by_listing(client, testnet.pds_url, account.did)
+    async with aclosing(listed):
+        assert [(len(part.records), part.last) async for part in listed.parts] == [(1200, True)]
 
 
 async def test_a_listing_takes_only_the_collections_under_its_prefix(

@@ -27,6 +27,7 @@ from chive_admin.lex.formats import validate_did
 from chive_admin.repo.car import RepoVerificationError
 from chive_admin.repo.validate import CHIVE_PREFIX
 from chive_admin.store import index
+from chive_admin.store.sql import Conn
 from chive_admin.upstream.errors import MethodNotImplemented, UpstreamError
 from chive_admin.upstream.urls import registry_key
 
@@ -133,7 +134,8 @@ class DidSync(Job[DidSyncParams, None]):
         handle: str | None,
         stream: RepoStream,
     ) -> None:
-        """Write the parts as they are read (each its own batch), then delete what the repository no longer holds.
+        """Write the parts as they are read (each its own batch), then delete what the repository no longer holds,
+        in the last part's batch when the stream says which is last (a small repository: one transaction).
 
         A resumed sync re-applies the whole export: counts start again, and rewriting is idempotent by (uri, cid).
         """
@@ -143,7 +145,7 @@ class DidSync(Job[DidSyncParams, None]):
         since = now_stamp()  # every record written below is verified at or after this
         registered = False
         async for part in stream.parts:  # both streams hold only the collections within ``scope``
-            if not part.records and not part.invalid:
+            if not part.records and not part.invalid and not part.last:
                 continue
             async with ctx.batch() as conn:
                 if not registered:  # with the first records: a sync that stops midway leaves none of an unknown host
@@ -155,25 +157,42 @@ class DidSync(Job[DidSyncParams, None]):
                 ctx.count("inserted", result.inserted)
                 ctx.count("updated", result.updated)
                 ctx.count("unchanged", result.unchanged)
+                if part.last:
+                    await self._end(ctx, conn, did, pds, handle, stream, since)
+                    return
         async with ctx.batch() as conn:
-            ctx.progress.total_records = ctx.progress.records_processed
-            # what is not upstream, or is there but no longer valid, was not verified by this sync: it must not be
-            # served from the index
-            stale = await index.unverified_since(conn, did, since)
-            gone = [uri for uri in stale if uri.split("/")[3].startswith(self.scope)]
-            ctx.count("deleted", await remove_records(conn, gone))
-            await index.upsert_repo(
-                conn,
-                did,
-                now_stamp(),
-                handle=handle,
-                pds_url=pds,
-                status="active",
-                rev=stream.rev,
-                data_cid=stream.data_cid,
-                synced=True,
-            )
-            await index.set_repo_hidden(conn, did, False)
+            await self._end(ctx, conn, did, pds, handle, stream, since)
+
+    async def _end(
+        self,
+        ctx: JobContext[None],
+        conn: Conn,
+        did: str,
+        pds: str,
+        handle: str | None,
+        stream: RepoStream,
+        since: str,
+    ) -> None:
+        """With every part written (in the batch of ``conn``): remove what the export no longer holds, and record
+        the repository as synced at the export's commit."""
+        ctx.progress.total_records = ctx.progress.records_processed
+        # what is not upstream, or is there but no longer valid, was not verified by this sync: it must not be
+        # served from the index
+        stale = await index.unverified_since(conn, did, since)
+        gone = [uri for uri in stale if uri.split("/")[3].startswith(self.scope)]
+        ctx.count("deleted", await remove_records(conn, gone))
+        await index.upsert_repo(
+            conn,
+            did,
+            now_stamp(),
+            handle=handle,
+            pds_url=pds,
+            status="active",
+            rev=stream.rev,
+            data_cid=stream.data_cid,
+            synced=True,
+        )
+        await index.set_repo_hidden(conn, did, False)
 
     async def retry_item(self, ctx: AnyContext, item: Item) -> None:
         if not isinstance(item, RecordItem):
