@@ -19,7 +19,7 @@ alternating with its baseline's (the machine's load changes under both alike). `
 server on a throwaway PostgreSQL
 cluster instead of SQLite (``both``: one run each, side by side).
 
-    python -m bench.ingest [--full] [--repeat N] [--rtt-ms MS] [--db-backend sqlite|postgresql|both]
+    python -m bench.ingest [--full] [--repeat N] [--rtt-ms MS] [--only scan|sync] [--db-backend sqlite|postgresql|both]
 
 Needs the Node testnet (``scripts/install-testnet.sh``). It prints; it never asserts.
 """
@@ -334,6 +334,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rtt-ms", type=float, default=0.0)
+    parser.add_argument("--only", choices=("scan", "sync"), help="only the pds-scan rows, or only the did-sync rows")
     backends.add_option(parser)
     args = parser.parse_args(argv)
     if args.db_backend == backends.BOTH:
@@ -405,22 +406,26 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
                 )
             )
 
-        scans("", net.pds_url, net.pds2_url)
+        if args.only != "sync":
+            scans("", net.pds_url, net.pds2_url)
 
         syncs = DidSyncRows(args.repeat, lambda: settings_for(dbs, net, f"run{next(runs)}"), rows)
         huge_did = None
-        if args.full:
+        if args.full and args.only != "scan":
             huge = pds.create_account(prefix="benchsync50k")
             pds.bulk_create(huge, records.COMMENT, 50_000, factory=comment)
             huge_did = huge.did
-        syncs.measure("", net.pds_url, net.pds2_url, big.did, huge_did, [a.did for a in many])
+        if args.only != "scan":
+            syncs.measure("", net.pds_url, net.pds2_url, big.did, huge_did, [a.did for a in many])
         if args.rtt_ms > 0:
             with latency_relay(net.pds_url, args.rtt_ms) as one, latency_relay(net.pds2_url, args.rtt_ms) as other:
-                scans(f", RTT {args.rtt_ms:g} ms", one, other)
+                if args.only != "sync":
+                    scans(f", RTT {args.rtt_ms:g} ms", one, other)
                 far = {urlsplit(net.pds_url).port or 0: one, urlsplit(net.pds2_url).port or 0: other}
-                with routed(far):
-                    label = f", RTT {args.rtt_ms:g} ms"
-                    syncs.measure(label, one, other, big.did, huge_did, [a.did for a in many])
+                if args.only != "scan":
+                    with routed(far):
+                        label = f", RTT {args.rtt_ms:g} ms"
+                        syncs.measure(label, one, other, big.did, huge_did, [a.did for a in many])
         if args.full:
             huge = pds.create_account(prefix="benchhuge")
             pds.bulk_create(huge, records.COMMENT, 100_000, factory=comment)
