@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chive_admin.citations.extract import Citation
-from chive_admin.store.search import EPRINT_COLLECTION
+from chive_admin.store.search import EPRINT_COLLECTION, is_eprint
 from chive_admin.store.sql import Conn, Dialect, json_text
 from chive_admin.store.takedowns import visible
 
@@ -24,7 +24,7 @@ async def pending(conn: Conn, after_uri: str, limit: int) -> list[PendingEprint]
     rows = await conn.fetchall(
         "SELECT r.uri, r.did, r.cid, r.value FROM records r"
         " LEFT JOIN citation_extractions x ON x.eprint_uri = r.uri AND x.cid = r.cid"
-        f" WHERE r.collection = '{EPRINT_COLLECTION}' AND {visible('r')} AND x.eprint_uri IS NULL AND r.uri > ?"
+        f" WHERE {is_eprint('r')} AND {visible('r')} AND x.eprint_uri IS NULL AND r.uri > ?"
         " ORDER BY r.uri LIMIT ?",
         (after_uri, limit),
     )
@@ -34,7 +34,7 @@ async def pending(conn: Conn, after_uri: str, limit: int) -> list[PendingEprint]
 async def count_pending(conn: Conn) -> int:
     row = await conn.fetchone(
         "SELECT count(*) FROM records r LEFT JOIN citation_extractions x ON x.eprint_uri = r.uri AND x.cid = r.cid"
-        f" WHERE r.collection = '{EPRINT_COLLECTION}' AND {visible('r')} AND x.eprint_uri IS NULL"
+        f" WHERE {is_eprint('r')} AND {visible('r')} AND x.eprint_uri IS NULL"
     )
     return int(row[0]) if row else 0
 
@@ -58,10 +58,7 @@ def _by_identifier(dialect: Dialect, kind: str) -> str | None:
     path = _IDENTIFIER_PATHS.get(kind)
     if path is None:
         return None
-    return (
-        f"SELECT uri FROM records WHERE collection = '{EPRINT_COLLECTION}'"
-        f" AND lower({json_text(dialect, 'value', *path)}) = ? LIMIT 1"
-    )
+    return f"SELECT uri FROM records WHERE {is_eprint()} AND lower({json_text(dialect, 'value', *path)}) = ? LIMIT 1"
 
 
 async def _cited_eprints(conn: Conn, citations: Sequence[Citation]) -> dict[tuple[str, str], str]:

@@ -13,9 +13,17 @@ from chive_admin.store.takedowns import taken_down, visible
 
 TABLES = ("search_a", "search_b")
 EPRINT_COLLECTION = ids.PUB_CHIVE_EPRINT_SUBMISSION
-#: a literal, not a parameter: SQLite uses a partial index (records_eprint_uri, migration 026) only for a query whose
-#: WHERE visibly implies the index's
-_EPRINTS = f"collection = '{EPRINT_COLLECTION}'"
+
+
+def is_eprint(alias: str | None = None) -> str:
+    """The condition that a row of ``records`` (as ``alias``) is an eprint, for a WHERE clause. A literal, not a
+    parameter: SQLite uses a partial index (records_eprint_uri, migration 026) only for a query whose WHERE visibly
+    implies the index's."""
+    column = f"{alias}.collection" if alias else "collection"
+    return f"{column} = '{EPRINT_COLLECTION}'"
+
+
+_EPRINTS = is_eprint()
 
 
 @dataclass(frozen=True)
