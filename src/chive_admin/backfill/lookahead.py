@@ -54,6 +54,8 @@ class Lookahead:
         self._types = frozenset(t for t in registry.runnable if registry.prepares(t))
         #: each op's preparation: what it found (``None``: nothing, or it failed) and the loop's time it ended
         self._preparing: dict[str, asyncio.Task[tuple[object | None, float]]] = {}
+        #: preparations handed to runs and not ended yet (a run stopped early leaves its own): the stop cancels them
+        self._handed: set[asyncio.Task[tuple[object | None, float]]] = set()
         self._refreshing: asyncio.Task[None] | None = None
         #: another refresh is wanted after the one under way (an op was queued while it read)
         self._again = False
@@ -111,10 +113,15 @@ class Lookahead:
     def take(self, op_id: str) -> Prepared | None:
         """The preparation of ``op_id``, which a worker has just taken; ``None`` when there is none."""
         task = self._preparing.pop(op_id, None)
-        return None if task is None else Prepared(task, self._max_age)
+        if task is None:
+            return None
+        if not task.done():
+            self._handed.add(task)
+            task.add_done_callback(self._handed.discard)
+        return Prepared(task, self._max_age)
 
     async def close(self) -> None:
-        tasks: list[asyncio.Task[Any]] = list(self._preparing.values())
+        tasks: list[asyncio.Task[Any]] = [*self._preparing.values(), *self._handed]
         if self._refreshing is not None:
             tasks.append(self._refreshing)
         self._preparing.clear()
