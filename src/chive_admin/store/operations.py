@@ -197,16 +197,18 @@ async def list_active(conn: Conn, limit: int) -> list[Operation]:
     )
 
 
+def _in_claim_order(kinds: list[str]) -> str:
+    """WHERE and ORDER BY of the queued ops of ``kinds`` (one ``?`` each), in the order workers claim them."""
+    return f"status = 'queued' AND type IN ({', '.join('?' for _ in kinds)}) ORDER BY requested_at, id"
+
+
 async def next_queued(conn: Conn, *, types: Iterable[str], limit: int) -> list[Operation]:
     """The queued ops of ``types`` that workers will claim next, in the order they claim them (``claim_next``)."""
     kinds = list(types)
     if not kinds:
         return []
     return await _many(
-        conn,
-        f"SELECT {_COLUMNS} FROM operations WHERE status = 'queued' AND type IN ({', '.join('?' for _ in kinds)})"
-        " ORDER BY requested_at, id LIMIT ?",
-        (*kinds, limit),
+        conn, f"SELECT {_COLUMNS} FROM operations WHERE {_in_claim_order(kinds)} LIMIT ?", (*kinds, limit)
     )
 
 
@@ -233,7 +235,6 @@ async def claim_next(conn: Conn, *, types: Iterable[str], owner: str, lease_unti
     kinds = list(types)
     if not kinds:
         return None
-    marks = ", ".join("?" for _ in kinds)
     # PostgreSQL: a row another process is claiming right now is skipped, not waited for (SQLite has one writer)
     skip_locked = " FOR UPDATE SKIP LOCKED" if conn.dialect is Dialect.POSTGRES else ""
     return await _one(
@@ -242,8 +243,7 @@ async def claim_next(conn: Conn, *, types: Iterable[str], owner: str, lease_unti
         " started_at = coalesce(started_at, ?), updated_at = ?, attempt_started_at = ?,"
         " attempt_base = records_processed, attempt_repo_base = coalesce(processed_repos, 0),"
         " error = NULL, error_code = NULL, error_context = NULL"
-        " WHERE id = (SELECT id FROM operations WHERE status = 'queued' AND type IN (" + marks + ")"
-        "             ORDER BY requested_at, id LIMIT 1" + skip_locked + ")"
+        f" WHERE id = (SELECT id FROM operations WHERE {_in_claim_order(kinds)} LIMIT 1{skip_locked})"
         " AND status = 'queued'"
         f" RETURNING {_COLUMNS}",
         (owner, lease_until, now, now, now, *kinds),
