@@ -406,23 +406,24 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
                 )
             )
 
-        if args.only != "sync":
+        with_scans, with_syncs = args.only != "sync", args.only != "scan"
+        if with_scans:
             scans("", net.pds_url, net.pds2_url)
 
         syncs = DidSyncRows(args.repeat, lambda: settings_for(dbs, net, f"run{next(runs)}"), rows)
         huge_did = None
-        if args.full and args.only != "scan":
+        if args.full and with_syncs:
             huge = pds.create_account(prefix="benchsync50k")
             pds.bulk_create(huge, records.COMMENT, 50_000, factory=comment)
             huge_did = huge.did
-        if args.only != "scan":
+        if with_syncs:
             syncs.measure("", net.pds_url, net.pds2_url, big.did, huge_did, [a.did for a in many])
         if args.rtt_ms > 0:
             with latency_relay(net.pds_url, args.rtt_ms) as one, latency_relay(net.pds2_url, args.rtt_ms) as other:
-                if args.only != "sync":
+                if with_scans:
                     scans(f", RTT {args.rtt_ms:g} ms", one, other)
                 far = {urlsplit(net.pds_url).port or 0: one, urlsplit(net.pds2_url).port or 0: other}
-                if args.only != "scan":
+                if with_syncs:
                     with routed(far):
                         label = f", RTT {args.rtt_ms:g} ms"
                         syncs.measure(label, one, other, big.did, huge_did, [a.did for a in many])
