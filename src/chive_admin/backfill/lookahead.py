@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from chive_admin.backfill.job import Job, JobParams
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 #: a preparation older than this when its op is taken is not used: a did-sync wants the DID document as it is now,
 #: and an op may wait long behind a big one
 MAX_AGE_SECONDS = 30.0
+#: how long the preparation of an op no longer queued is kept before it is cancelled: a worker that has just claimed
+#: the op may not have taken it yet when a read made after the claim drops it
+LEAVE_AFTER_SECONDS = 2.0
 
 
 class Prepared:
@@ -46,14 +50,27 @@ class Prepared:
 class Lookahead:
     """The preparations of at most ``size`` queued ops: the next ones a worker will take."""
 
-    def __init__(self, db: Database, registry: JobRegistry, size: int, *, max_age: float = MAX_AGE_SECONDS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        registry: JobRegistry,
+        size: int,
+        *,
+        max_age: float = MAX_AGE_SECONDS,
+        leave_after: float = LEAVE_AFTER_SECONDS,
+    ) -> None:
         self._db = db
         self._registry = registry
         self._size = size
         self._max_age = max_age
+        self._leave_after = leave_after
         self._types = frozenset(t for t in registry.runnable if registry.prepares(t))
         #: each op's preparation: what it found (``None``: nothing, or it failed) and the loop's time it ended
         self._preparing: dict[str, asyncio.Task[tuple[object | None, float]]] = {}
+        #: preparations of ops that left the next ``size``, until ``leave_after`` cancels them (or a worker takes one)
+        self._leaving: dict[str, asyncio.Task[tuple[object | None, float]]] = {}
+        #: the ops workers took last: a read made before a claim still lists its op, which must not be prepared then
+        self._taken: deque[str] = deque(maxlen=4 * max(size, 1))
         #: preparations handed to runs and not ended yet (a run stopped early leaves its own): the stop cancels them
         self._handed: set[asyncio.Task[tuple[object | None, float]]] = set()
         self._refreshing: asyncio.Task[None] | None = None
@@ -87,18 +104,35 @@ class Lookahead:
             self._refreshing = None
 
     async def refresh(self, services: JobServices) -> None:
-        """Read the next queued ops that have something to prepare and start what is not started yet; forget the
-        ones no longer among them (taken by another process, cancelled, or further back than the next ``size``)."""
+        """Read the next queued ops that have something to prepare and start what is not started yet, except ops a
+        worker took while this read (each DID is looked up once); cancel, ``leave_after`` later, the preparations of
+        ops no longer among them (taken by another process, cancelled, or further back than the next ``size``) that
+        no worker took meanwhile."""
         if not self._types or self._size <= 0:
             return
         async with self._db.read() as conn:
             queued = await ops.next_queued(conn, types=self._types, limit=self._size)
         wanted = {op.id for op in queued}
         for op_id in [op_id for op_id in self._preparing if op_id not in wanted]:
-            self._preparing.pop(op_id).cancel()
+            self._leave(op_id, self._preparing.pop(op_id))
         for op in queued:
-            if op.id not in self._preparing:
+            if op.id in self._preparing or op.id in self._taken:
+                continue
+            back = self._leaving.pop(op.id, None)  # queued again (released by a stopping worker) before it was dropped
+            if back is not None:
+                self._preparing[op.id] = back
+            else:
                 self._start(op, services)
+
+    def _leave(self, op_id: str, task: asyncio.Task[tuple[object | None, float]]) -> None:
+        self._leaving[op_id] = task
+
+        def drop() -> None:
+            if self._leaving.get(op_id) is task:
+                del self._leaving[op_id]
+                task.cancel()
+
+        asyncio.get_running_loop().call_later(self._leave_after, drop)
 
     def _start(self, op: ops.Operation, services: JobServices) -> None:
         job_class = self._registry.job(op.type)
@@ -112,7 +146,8 @@ class Lookahead:
 
     def take(self, op_id: str) -> Prepared | None:
         """The preparation of ``op_id``, which a worker has just taken; ``None`` when there is none."""
-        task = self._preparing.pop(op_id, None)
+        self._taken.append(op_id)
+        task = self._preparing.pop(op_id, None) or self._leaving.pop(op_id, None)
         if task is None:
             return None
         if not task.done():
@@ -121,10 +156,11 @@ class Lookahead:
         return Prepared(task, self._max_age)
 
     async def close(self) -> None:
-        tasks: list[asyncio.Task[Any]] = [*self._preparing.values(), *self._handed]
+        tasks: list[asyncio.Task[Any]] = [*self._preparing.values(), *self._leaving.values(), *self._handed]
         if self._refreshing is not None:
             tasks.append(self._refreshing)
         self._preparing.clear()
+        self._leaving.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
