@@ -112,6 +112,27 @@ async def test_nothing_reaches_a_refused_target(listener: Listener, host: str) -
     async with upstream_http(allow_private=False) as http:
         with pytest.raises(UnsafeUpstream):
             await http.get(f"http://{host}:{listener.port}/xrpc/_health")
+        with pytest.raises(UnsafeUpstream):  # the XRPC calls' path past httpx's models: the same guard
+            async with http.answer(f"http://{host}:{listener.port}/xrpc/_health", {}):
+                pass
+    assert listener.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("ftp://127.0.0.1/xrpc/x", "scheme 'ftp'"),
+        ("http://user:pw@127.0.0.1/xrpc/x", "credentials"),
+        ("http://127.1/xrpc/x", "not an address"),
+    ],
+)
+async def test_the_answer_path_refuses_what_the_client_refuses(listener: Listener, url: str, why: str) -> None:
+    async with upstream_http(allow_private=True) as http:
+        with pytest.raises(UnsafeUpstream, match=why):
+            await http.get(url)
+        with pytest.raises(UnsafeUpstream, match=why):
+            async with http.answer(url, {}):
+                pass
     assert listener.connections == 0
 
 
@@ -126,7 +147,9 @@ async def test_redirects_are_not_followed(listener: Listener) -> None:
     async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         location = f"http://127.0.0.1:{listener.port}/"
-        writer.write(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode())
+        writer.write(
+            f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+        )
         await writer.drain()
         writer.close()
 
@@ -134,7 +157,9 @@ async def test_redirects_are_not_followed(listener: Listener) -> None:
     port = server.sockets[0].getsockname()[1]
     async with server, upstream_http(allow_private=True) as http:
         response = await http.get(f"http://127.0.0.1:{port}/")
-    assert response.status_code == 302
+        async with http.answer(f"http://127.0.0.1:{port}/", {}) as answer:
+            answered = answer.status_code
+    assert response.status_code == answered == 302
     assert listener.connections == 0
 
 

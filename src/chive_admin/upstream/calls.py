@@ -35,9 +35,9 @@ from chive_admin.upstream.errors import (
     UpstreamError,
     from_xrpc,
 )
-from chive_admin.upstream.guard import UnsafeUpstream
+from chive_admin.upstream.guard import UnsafeUpstream, UpstreamHttp
 from chive_admin.upstream.hosts import HostPolicy, host_key
-from chive_admin.upstream.transport import DeadlinePassed, Undecodable, deadline
+from chive_admin.upstream.transport import Answer, Deadline, DeadlinePassed, Undecodable
 
 T = TypeVar("T")
 ParamValue = str | int | bool
@@ -65,12 +65,12 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311 - not crypto
 
 
-def rate_limit_wait(headers: httpx.Headers, policy: RetryPolicy, now: float | None = None) -> float:
+def rate_limit_wait(headers: Mapping[str, str], policy: RetryPolicy, now: float | None = None) -> float:
     """Seconds to wait after a 429, from ``RateLimit-Reset`` (epoch) or ``Retry-After`` (seconds or a date)."""
     return min(rate_limit_asked(headers, policy, now), policy.max_429_wait)
 
 
-def rate_limit_asked(headers: httpx.Headers, policy: RetryPolicy, now: float | None = None) -> float:
+def rate_limit_asked(headers: Mapping[str, str], policy: RetryPolicy, now: float | None = None) -> float:
     """Seconds a 429 asks us to wait, uncapped (``rate_limit_wait`` caps it)."""
     now = time.time() if now is None else now
     wait: float | None = None
@@ -106,7 +106,7 @@ def _params(params: Mapping[str, ParamValue | None]) -> dict[str, str]:
 class XrpcCaller:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: UpstreamHttp,
         hosts: HostPolicy,
         retry: RetryPolicy | None = None,
         *,
@@ -199,14 +199,14 @@ class XrpcCaller:
     @asynccontextmanager
     async def _stream(
         self, service: str, nsid: str, params: Mapping[str, ParamValue | None], *, min_rate: float = 0.0
-    ) -> AsyncIterator[httpx.Response]:
+    ) -> AsyncIterator[Answer]:
         """The answer, under the request's total deadline (``min_rate``: see ``transport.Deadline``), failures typed
         (the block's own included: the body is read inside it)."""
         host = host_key(service)
         url = f"{service.rstrip('/')}/xrpc/{nsid}"
-        limit = deadline(self.retry.deadline, min_rate=min_rate)
+        limit = Deadline(self.retry.deadline, min_rate=min_rate)
         try:
-            async with self.http.stream("GET", url, params=_params(params), extensions=limit) as response:
+            async with self.http.answer(url, _params(params), limit=limit) as response:
                 if response.status_code == 429:
                     asked = rate_limit_asked(response.headers, self.retry)
                     wait = min(asked, self.retry.max_429_wait)
@@ -228,7 +228,7 @@ class XrpcCaller:
             raise Unreachable(host, f"{type(exc).__name__} calling {nsid}") from None
 
     @staticmethod
-    async def _read(response: httpx.Response, host: str, limit: int) -> bytes:
+    async def _read(response: Answer, host: str, limit: int) -> bytes:
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise TooLarge(host, f"answer of {declared} bytes is over the {limit}-byte cap")

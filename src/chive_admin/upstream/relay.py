@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-import httpx
-
 from chive_admin._generated import ids
 from chive_admin._generated.models.com.atproto.sync import list_repos_by_collection as lex_by_collection
 from chive_admin.upstream.atproto import CursorLog, checked
 from chive_admin.upstream.calls import ParamValue, RetryPolicy, XrpcCaller
+from chive_admin.upstream.guard import UpstreamHttp
 from chive_admin.upstream.hosts import HostPolicy
 
 #: DIDs asked for per page (the lexicon allows 1-2000; the reference relay serves 1000 comfortably)
@@ -44,7 +43,7 @@ def relay_policy(*, attempts: int, deadline: float) -> RetryPolicy:
 class RelayClient:
     """Discovery through one relay (``url``, the operator's ``--relay-url``)."""
 
-    def __init__(self, url: str, http: httpx.AsyncClient, hosts: HostPolicy, policy: RetryPolicy) -> None:
+    def __init__(self, url: str, http: UpstreamHttp, hosts: HostPolicy, policy: RetryPolicy) -> None:
         self.url = url
         self.caller = XrpcCaller(http, hosts, policy)
 

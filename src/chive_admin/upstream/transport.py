@@ -3,7 +3,9 @@
 httpx's own HTTP/1.1 stack (h11, pure Python, on anyio) costs several times the CPU of aiohttp's C parser per
 listRecords page (``python -m bench.profile_ingest`` shows it). A backfill is thousands of such calls, so the
 transport is aiohttp's while callers keep one ``httpx.AsyncClient`` (timeouts, URL handling, content decoding, the
-typed errors they catch).
+typed errors they catch). The XRPC calls go one step further: :meth:`AiohttpTransport.get` answers an
+:class:`Answer` without httpx's request and response models, the rest of the client's cost per page, through the
+same send, deadline, inflating and errors as the httpx path.
 
 aiohttp failures become the httpx exception of the same meaning: a refused connection is a ``ConnectError``, a
 stalled read a ``ReadTimeout``, a cut or malformed answer a ``RemoteProtocolError``, so retry policy upstream of this
@@ -25,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import aiohttp
 import httpx
 import yarl
+from multidict import CIMultiDict, CIMultiDictProxy
 
 #: bytes asked of aiohttp per read; it hands over what has arrived, up to this
 CHUNK = 64 * 1024
@@ -70,7 +73,7 @@ class DeadlinePassed(httpx.TimeoutException):
     """The request ran past its total deadline (a ``TimeoutException``, so callers that only know httpx still see
     a timeout)."""
 
-    def __init__(self, limit: Deadline, request: httpx.Request) -> None:
+    def __init__(self, limit: Deadline, request: httpx.Request | None) -> None:
         rate = f" (and {limit.min_rate / 1024:g} KiB/s)" if limit.min_rate > 0 else ""
         super().__init__(f"the answer took longer than its {limit.seconds:g} s deadline{rate}", request=request)
         self.limit = limit
@@ -83,7 +86,7 @@ class Undecodable(httpx.RemoteProtocolError):
 class _Inflater:
     """A gzip or deflate body inflated a bounded piece at a time."""
 
-    def __init__(self, encoding: str, request: httpx.Request) -> None:
+    def __init__(self, encoding: str, request: httpx.Request | None) -> None:
         self._request = request
         self._gzip = encoding != "deflate"
         # "deflate" is zlib-wrapped by the spec and raw by some servers: the first bytes say which (as httpx does)
@@ -118,7 +121,7 @@ class _Inflater:
 
 
 @contextmanager
-def _as_httpx(request: httpx.Request) -> Iterator[None]:
+def _as_httpx(request: httpx.Request | None) -> Iterator[None]:
     try:
         yield
     except aiohttp.ConnectionTimeoutError as exc:
@@ -136,7 +139,7 @@ def _as_httpx(request: httpx.Request) -> Iterator[None]:
 
 
 @asynccontextmanager
-async def _within(request: httpx.Request, limit: Deadline, when: float) -> AsyncIterator[None]:
+async def _within(request: httpx.Request | None, limit: Deadline, when: float) -> AsyncIterator[None]:
     """One step of a request (sending it, one read of its answer) before ``when``, with httpx's errors."""
     timer = asyncio.timeout_at(when)
     try:
@@ -153,7 +156,7 @@ class _Body(httpx.AsyncByteStream):
     def __init__(
         self,
         response: aiohttp.ClientResponse,
-        request: httpx.Request,
+        request: httpx.Request | None,
         *,
         limit: Deadline,
         start: float,
@@ -166,6 +169,10 @@ class _Body(httpx.AsyncByteStream):
         self._limit = limit
         self._start = start
         self._inflater = inflater
+
+    @property
+    def inflates(self) -> bool:
+        return self._inflater is not None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         content, inflater = self._response.content, self._inflater
@@ -190,6 +197,27 @@ class _Body(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         # a body read to its end returns the connection to the pool; one left unread closes it
         self._response.release()
+
+
+#: the headers that described a compressed body, not the inflated one handed on
+_COMPRESSED_ONLY = ("content-encoding", "content-length")
+
+
+class Answer:
+    """An answer without httpx's models, for the calls made by the thousand (a listRecords page each): the status,
+    the headers (case-insensitive) and the body, with the deadline, the inflating and the errors of the httpx path.
+    The caller reads the body or leaves it, then ``aclose()``s."""
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], body: _Body) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self._body = body
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return self._body.__aiter__()
+
+    async def aclose(self) -> None:
+        await self._body.aclose()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -224,25 +252,30 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session._retry_connection = False
         return self._session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions.get("timeout", {})
-        limit = request.extensions.get(DEADLINE, self._limit)
-        if not isinstance(limit, Deadline):
-            raise TypeError(f"the {DEADLINE} extension must be a Deadline")
+    async def _send(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        *,
+        timeouts: Mapping[str, float | None],
+        limit: Deadline,
+        request: httpx.Request | None,
+    ) -> tuple[aiohttp.ClientResponse, _Body]:
         start = asyncio.get_running_loop().time()
-        body = None if request.method in ("GET", "HEAD") else await request.aread()
         async with _within(request, limit, limit.at(start, 0)):
             response = await self._open().request(
-                request.method,
-                yarl.URL(str(request.url), encoded=True),
-                headers=request.headers.multi_items(),
+                method,
+                yarl.URL(str(url), encoded=True),
+                headers=headers,
                 data=body or None,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(
                     total=None,
-                    connect=timeout.get("pool"),
-                    sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
+                    connect=timeouts.get("pool"),
+                    sock_connect=timeouts.get("connect"),
+                    sock_read=timeouts.get("read"),
                 ),
             )
         encoding = response.headers.get("content-encoding", "").strip().lower()
@@ -252,14 +285,45 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         elif encoding not in ("", "identity"):
             response.close()  # its body is never read: the connection cannot be reused
             raise Undecodable(f"an answer in the {encoding[:40]!r} encoding, which was not asked for", request=request)
-        # an inflated body is no longer what these two described
-        dropped = (b"content-encoding", b"content-length") if inflater is not None else ()
+        body_stream = _Body(response, request, limit=limit, start=start, inflater=inflater, on_bytes=self._on_bytes)
+        return response, body_stream
+
+    async def get(
+        self, url: httpx.URL, headers: list[tuple[str, str]], *, timeouts: httpx.Timeout, limit: Deadline | None = None
+    ) -> Answer:
+        """A GET answered as an :class:`Answer` (``limit``: this transport's own when ``None``)."""
+        response, body = await self._send(
+            "GET", url, headers, None, timeouts=timeouts.as_dict(), limit=limit or self._limit, request=None
+        )
+        headers_in = response.headers
+        if body.inflates:
+            kept = CIMultiDict(headers_in)
+            for name in _COMPRESSED_ONLY:
+                kept.popall(name, None)
+            headers_in = CIMultiDictProxy(kept)
+        return Answer(response.status, headers_in, body)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        limit = request.extensions.get(DEADLINE, self._limit)
+        if not isinstance(limit, Deadline):
+            raise TypeError(f"the {DEADLINE} extension must be a Deadline")
+        body = None if request.method in ("GET", "HEAD") else await request.aread()
+        response, stream = await self._send(
+            request.method,
+            request.url,
+            request.headers.multi_items(),
+            body,
+            timeouts=request.extensions.get("timeout", {}),
+            limit=limit,
+            request=request,
+        )
+        dropped = tuple(name.encode() for name in _COMPRESSED_ONLY) if stream.inflates else ()
         return httpx.Response(
             response.status,
             headers=[
                 (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers if k.lower() not in dropped
             ],
-            stream=_Body(response, request, limit=limit, start=start, inflater=inflater, on_bytes=self._on_bytes),
+            stream=stream,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode("latin-1")},
             request=request,
         )

@@ -9,10 +9,11 @@ import pytest
 
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.calls import XrpcCaller
+from chive_admin.upstream.guard import upstream_http
 from chive_admin.upstream.hosts import HostPolicy
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[AtprotoClient]:
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with upstream_http(allow_private=True, timeout=httpx.Timeout(30.0)) as http:
         yield AtprotoClient(XrpcCaller(http, HostPolicy()))
