@@ -11,8 +11,10 @@ spellings are refused as URLs (and by what they resolve to, where a service URL 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -136,10 +138,17 @@ def _check_literal(host: str, *, allow_private: bool) -> None:
         raise UnsafeUpstream(host, f"{host!r} is a non-public address{PRIVATE_HINT}")
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's trust store (certifi), loaded once for the process: loading it takes tens of milliseconds, a server
+    makes three clients, and one context serves any number of connections."""
+    return httpx.create_ssl_context()
+
+
 def guarded_connector(*, allow_private: bool, limits: httpx.Limits) -> Callable[[], aiohttp.TCPConnector]:
-    """What makes the connector of a guarded session: names resolved (and refused) by the guard, httpx's trust store
-    (certifi, loaded once here)."""
-    tls = httpx.create_ssl_context()
+    """What makes the connector of a guarded session: names resolved (and refused) by the guard, and the process's
+    one TLS context."""
+    tls = _tls()
 
     def connector() -> aiohttp.TCPConnector:
         return aiohttp.TCPConnector(
