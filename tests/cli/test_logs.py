@@ -114,7 +114,7 @@ def test_json_transitions_are_fields_and_no_field_holds_a_control_code(tmp_path:
     assert (failed["records_processed"], failed["records_failed"]) == (0, 0)
     assert failed["attempt"] == 1
     # an upstream request is detail (DEBUG); a dashboard's poll is not logged at INFO, a plain call is
-    assert not [e for e in lines if e["logger"] == "httpx"]
+    assert not [e for e in lines if e["logger"] in ("httpx", "chive_admin.upstream.transport")]
     calls = [e["nsid"] for e in lines if e["logger"] == "chive_admin.requests"]
     assert ids.PUB_CHIVE_ADMIN_LIST_PDSES in calls
     assert ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS not in calls  # the poll, and the test's own polling loop
@@ -124,7 +124,8 @@ def test_debug_shows_the_servers_detail_not_every_sql_statement(tmp_path: Path, 
     lines, _ = run_scan(tmp_path, hostile_pds, "debug")
     loggers = {e["logger"] for e in lines}
     assert not {name for name in loggers if name.startswith(("aiosqlite", "asyncio"))}
-    upstream = [e for e in lines if e["logger"] == "httpx"]
+    # upstream requests: the XRPC calls' own lines, and httpx's (DID documents, handles), both detail
+    upstream = [e for e in lines if e["logger"] in ("httpx", "chive_admin.upstream.transport")]
     assert upstream
     assert {e["level"] for e in upstream} == {"debug"}
     assert hostile_pds.removeprefix("http://") in upstream[0]["msg"]

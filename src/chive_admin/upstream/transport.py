@@ -26,6 +26,7 @@ DID documents):
 from __future__ import annotations
 
 import asyncio
+import logging
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -35,6 +36,8 @@ import aiohttp
 import httpx
 import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
+
+log = logging.getLogger(__name__)
 
 #: bytes asked of aiohttp per read; it hands over what has arrived, up to this
 CHUNK = 64 * 1024
@@ -295,6 +298,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         response, body = await self._send(
             "GET", url, headers, None, timeouts=timeouts.as_dict(), limit=limit or self._limit, request=None
         )
+        if log.isEnabledFor(logging.DEBUG):  # what httpx logs of the requests it sends, in its words
+            log.debug('HTTP Request: GET %s "HTTP/1.1 %d %s"', url, response.status, response.reason or "")
         headers_in = response.headers
         if body.inflates:
             kept = CIMultiDict(headers_in)
