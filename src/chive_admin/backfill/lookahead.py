@@ -118,7 +118,8 @@ class Lookahead:
         for op in queued:
             if op.id in self._preparing or op.id in self._taken:
                 continue
-            back = self._leaving.pop(op.id, None)  # queued again (released by a stopping worker) before it was dropped
+            # back among the next ones (a requeued op went before it, and was taken) before it was dropped
+            back = self._leaving.pop(op.id, None)
             if back is not None:
                 self._preparing[op.id] = back
             else:

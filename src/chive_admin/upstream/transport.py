@@ -202,8 +202,9 @@ class _Body(httpx.AsyncByteStream):
         self._response.release()
 
 
-#: the headers that described a compressed body, not the inflated one handed on
+#: the headers that described a compressed body, not the inflated one handed on (and as aiohttp's raw headers)
 _COMPRESSED_ONLY = ("content-encoding", "content-length")
+_COMPRESSED_ONLY_RAW = tuple(name.encode() for name in _COMPRESSED_ONLY)
 
 
 class Answer:
@@ -295,8 +296,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self, url: httpx.URL, headers: list[tuple[str, str]], *, timeouts: httpx.Timeout, limit: Deadline | None = None
     ) -> Answer:
         """A GET answered as an :class:`Answer` (``limit``: this transport's own when ``None``)."""
+        own = self._limit if limit is None else limit
         response, body = await self._send(
-            "GET", url, headers, None, timeouts=timeouts.as_dict(), limit=limit or self._limit, request=None
+            "GET", url, headers, None, timeouts=timeouts.as_dict(), limit=own, request=None
         )
         if log.isEnabledFor(logging.DEBUG):  # what httpx logs of the requests it sends, in its words
             log.debug('HTTP Request: GET %s "HTTP/1.1 %d %s"', url, response.status, response.reason or "")
@@ -322,7 +324,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             limit=limit,
             request=request,
         )
-        dropped = tuple(name.encode() for name in _COMPRESSED_ONLY) if stream.inflates else ()
+        dropped = _COMPRESSED_ONLY_RAW if stream.inflates else ()
         return httpx.Response(
             response.status,
             headers=[
