@@ -36,7 +36,7 @@ async def identities(pds: ScriptedPds) -> AsyncIterator[IdentityResolver]:
 
 async def test_each_did_has_its_outcome(pds: ScriptedPds, identities: IdentityResolver) -> None:
     outcomes = await resolve_all(identities, [HOSTED, TOMBSTONED, UNKNOWN, HOMELESS], Pacer(), concurrency=2)
-    assert outcomes[0] == Hosted(HOSTED, pds.url)
+    assert outcomes[0] == Hosted(HOSTED, pds.url, pds.repo(HOSTED).handle)
     assert [(type(o), getattr(o, "reason", None)) for o in outcomes[1:]] == [
         (Stale, "tombstoned"),
         (Stale, "not_found"),
@@ -68,7 +68,7 @@ async def test_a_429_of_the_directory_holds_resolution_until_its_reset(
     pacer = Pacer()
     began = time.monotonic()
     outcome = await resolve_one(identities, HOSTED, pacer)
-    assert outcome == Hosted(HOSTED, pds.url)
+    assert outcome == Hosted(HOSTED, pds.url, pds.repo(HOSTED).handle)
     assert pds.seen.count(f"/{HOSTED}") == 2
     # the hold was shared: any other resolution starting now would wait for it too
     assert pacer._until >= began + 1

@@ -36,6 +36,19 @@ def cid_of(value: Any) -> str:
     return CID.cidv1_dag_cbor_sha256_32_from(encode_dag_cbor(value)).encode()
 
 
+def did_document(did: str, handle: str, pds: str) -> dict[str, Any]:
+    """A DID document naming ``pds`` as the DID's PDS, and the key repository exports are signed with."""
+    return {
+        "@context": ["https://www.w3.org/ns/did/v1"],
+        "id": did,
+        "alsoKnownAs": [f"at://{handle}"],
+        "verificationMethod": [
+            {"id": f"{did}#atproto", "type": "Multikey", "controller": did, "publicKeyMultibase": KEY.multikey}
+        ],
+        "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds}],
+    }
+
+
 def _json(data: Any, status: int = 200) -> Answer:
     return Answer(status, json.dumps(data).encode(), JSON)
 
@@ -83,15 +96,7 @@ class ScriptedPds:
 
     def document(self, did: str) -> dict[str, Any]:
         """The DID document the PLC directory serves: this PDS, and the key repository exports are signed with."""
-        return {
-            "@context": ["https://www.w3.org/ns/did/v1"],
-            "id": did,
-            "alsoKnownAs": [f"at://{self.repo(did).handle}"],
-            "verificationMethod": [
-                {"id": f"{did}#atproto", "type": "Multikey", "controller": did, "publicKeyMultibase": KEY.multikey}
-            ],
-            "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": self.url}],
-        }
+        return did_document(did, self.repo(did).handle, self.url)
 
     def answer(self, request: Request) -> Answer:
         nsid = request.url.path.removeprefix("/xrpc/")

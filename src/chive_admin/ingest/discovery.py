@@ -26,10 +26,11 @@ MAX_HOLD = 120.0
 
 @dataclass(frozen=True)
 class Hosted:
-    """``did`` lives on ``pds`` (a normalised origin)."""
+    """``did`` lives on ``pds`` (a normalised origin); ``handle`` is the one its document claims (not verified)."""
 
     did: str
     pds: str
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ async def resolve_one(identities: IdentityResolver, did: str, pacer: Pacer) -> R
         if identity.pds is None:
             return Stale(did, "no_pds", f"the DID document of {did} names no PDS")
         try:
-            return Hosted(did, normalise_service_url(identity.pds))
+            return Hosted(did, normalise_service_url(identity.pds), identity.handle)
         except ValueError as exc:
             return Stale(did, "no_pds", f"the DID document of {did} names no usable PDS: {exc}"[:300])
     assert failure is not None

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from support.api import Operation, call, started, wait_ended
 from support.auth import FixedTokens
 from support.engine import engine_config
-from support.pds import ScriptedPds, scripted_pds
+from support.pds import ScriptedPds, cid_of, did_document, scripted_pds
 from support.relay import LoopbackRelay, loopback_relay
 from support.resume import ended, left_off
 from support.scripted import Answer, Script, scripted_server
@@ -31,7 +31,7 @@ from chive_admin.clock import now_stamp
 from chive_admin.ingest import listing
 from chive_admin.ingest.write import apply_records
 from chive_admin.repo.validate import INDEXED
-from chive_admin.store import index, operations, work_items
+from chive_admin.store import dead_letters, index, operations, work_items
 from chive_admin.store.index import IndexedRecord
 from testnet import records
 
@@ -54,6 +54,9 @@ def answer(request: Request) -> Answer:
     """The PDS: two pages of repositories, none holding a pub.chive collection but ``LISTED``, whose comments are
     listed two to a page: 3kc9 and 3kc5, then 3kc4."""
     nsid, cursor = request.url.path.removeprefix("/xrpc/"), request.query_params.get("cursor")
+    if nsid.startswith("/did:"):  # the PLC directory: each DID lives on this PDS
+        document = did_document(nsid[1:], "a.test", str(request.base_url).rstrip("/"))
+        return Answer(200, json.dumps(document).encode())
     if nsid == ids.COM_ATPROTO_SYNC_LIST_REPOS:
         page = {"repos": [repo(UNLISTED)]} if cursor else {"cursor": "after-page-1", "repos": [repo(LISTED)]}
         return Answer(200, json.dumps(page).encode())
@@ -76,8 +79,9 @@ def pds() -> Iterator[tuple[str, Script]]:
 
 
 @pytest.fixture
-async def app(make_app: AppFactory) -> AsyncIterator[Starlette]:
-    app = make_app(authenticator=FixedTokens(), engine_config=engine_config(workers=1, poll_seconds=0.05))
+async def app(make_app: AppFactory, pds: tuple[str, Script]) -> AsyncIterator[Starlette]:
+    config = engine_config(workers=1, poll_seconds=0.05)
+    app = make_app(authenticator=FixedTokens(), engine_config=config, plc_url=pds[0])
     async with running_client(app) as _:
         yield app
 
@@ -498,3 +502,101 @@ async def test_a_large_repository_commits_several_pages_at_a_time(
     # seven pages: a position committed with each batch of at least BATCH_RECORDS, the rest with the end
     assert states.count("pending") <= 700 // pds_scan.BATCH_RECORDS
     assert states[-1] == "done"
+
+
+# --- a host's word about whose repositories it holds: a hostile PDS lists other people's DIDs ---
+
+VICTIM = "did:plc:victimlivesonanotherpds00"
+SUSPENDED = "did:plc:victimcalledtakendownthere"
+MOVED = "did:plc:victimcalleddeactivated000"
+GHOST = "did:plc:nodirectoryknowsthisdid00"
+MALLORY = "did:plc:malloryrunsthehostilepds0"
+
+
+@pytest.fixture
+def hostile() -> Iterator[tuple[ScriptedPds, ScriptedPds]]:
+    """``home``: the PLC directory, and the PDS the victims' DID documents name; ``hostile``: MALLORY's PDS (her DID
+    document names it), which also lists VICTIM with forged records, MOVED as deactivated, SUSPENDED as active but
+    taken down when asked for its records, and GHOST, a DID no directory knows."""
+    eprint = records.at_uri(VICTIM, records.SUBMISSION, "e1")
+    with scripted_pds() as home, scripted_pds() as evil:
+        for did in (VICTIM, SUSPENDED, MOVED):
+            home.put(did, records.COMMENT, "3kc1", records.review_comment(eprint_uri=eprint, text="mine"))
+            evil.put(did, records.COMMENT, "3kc2", records.review_comment(eprint_uri=eprint, text="forged"))
+        evil.repo(MOVED).status = "deactivated"
+        evil.put(GHOST, records.COMMENT, "3kc3", records.review_comment(eprint_uri=eprint))
+        evil.put(MALLORY, records.COMMENT, "3kc4", records.review_comment(eprint_uri=eprint, text="her own"))
+        document = did_document(MALLORY, "mallory.test", evil.url)
+        home.overrides[f"/{MALLORY}"] = Answer(200, json.dumps(document).encode(), {"content-type": "application/json"})
+
+        def taken_down(request: Request) -> Answer | None:
+            if request.query_params.get("repo") != SUSPENDED and request.query_params.get("did") != SUSPENDED:
+                return None
+            if request.url.path.endswith(ids.COM_ATPROTO_SYNC_GET_REPO_STATUS):
+                status = {"did": SUSPENDED, "active": False, "status": "takendown"}
+                return Answer(200, json.dumps(status).encode(), {"content-type": "application/json"})
+            return Answer(400, b'{"error": "RepoTakendown", "message": "Repo has been takendown"}')
+
+        evil.overrides[ids.COM_ATPROTO_REPO_DESCRIBE_REPO] = taken_down
+        evil.overrides[ids.COM_ATPROTO_SYNC_GET_REPO_STATUS] = taken_down
+        yield home, evil
+
+
+@pytest.fixture
+async def facing(make_app: AppFactory, hostile: tuple[ScriptedPds, ScriptedPds]) -> AsyncIterator[Served]:
+    """A server whose PLC directory is ``home``'s."""
+    app = make_app(authenticator=FixedTokens(), engine_config=FAST, plc_url=hostile[0].url, upstream_attempts=1)
+    async with serving(app) as served:
+        yield served
+
+
+async def test_a_host_listing_dids_that_live_elsewhere_can_neither_write_nor_hide_their_records(
+    facing: Served, hostile: tuple[ScriptedPds, ScriptedPds]
+) -> None:
+    (home, evil), served = hostile, facing
+    # the victims' own records, indexed from their own PDS
+    for did in (VICTIM, SUSPENDED, MOVED):
+        genuine = home.repos[did].records[records.COMMENT]["3kc1"]
+        row = IndexedRecord.from_parts(did, records.COMMENT, "3kc1", cid_of(genuine), genuine)
+        async with served.db.write() as conn:
+            await apply_records(conn, [row], now_stamp())
+            await index.upsert_repo(conn, did, now_stamp(), pds_url=home.url, status="active")
+    op = await served.run(ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": evil.url})
+    held = await served.rows("SELECT did, rkey, hidden FROM records ORDER BY did, rkey")
+    repos = await served.rows("SELECT did, pds_url, status FROM repos ORDER BY did")
+    dead = await served.rows("SELECT count(*) FROM dead_letters")
+    assert op["status"] == "completed", op
+    assert op["counts"] == {"hosted_elsewhere": 2, "stale_not_found": 1, "inactive_elsewhere": 1}, op
+    # only MALLORY's own record came from her PDS; the victims' stayed as their PDS has them, and visible
+    assert held == sorted([(MALLORY, "3kc4", 0), (VICTIM, "3kc1", 0), (SUSPENDED, "3kc1", 0), (MOVED, "3kc1", 0)])
+    assert repos == sorted(
+        [(MALLORY, evil.url, "active"), *((did, home.url, "active") for did in (VICTIM, SUSPENDED, MOVED))]
+    )
+    assert dead == [(0,)]
+
+
+async def test_a_dead_lettered_repository_is_not_retried_from_a_host_that_is_not_its_pds(
+    facing: Served, hostile: tuple[ScriptedPds, ScriptedPds]
+) -> None:
+    (home, evil), served = hostile, facing
+    async with served.db.write() as conn:
+        await dead_letters.add(
+            conn,
+            operation_id=None,
+            job_type="pds-scan",
+            error_type="repo_fetch_failed",
+            message="502 UpstreamFailure",
+            context={"did": VICTIM, "pds": evil.url},
+            item={"kind": "repo", "did": VICTIM, "pds": evil.url},
+            now=now_stamp(),
+        )
+    response = await call(served.client, ids.PUB_CHIVE_ADMIN_RETRY_DLQ_ENTRY, {"index": 0})
+    assert response.status_code == 200, response.text
+    for active in (await call(served.client, ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS)).json()["operations"]:
+        await wait_ended(served.client, active["id"])
+    entries = (await call(served.client, ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES)).json()["entries"]
+    held = await served.rows("SELECT count(*) FROM records")
+    assert [(e["retryCount"], e["errorMessage"]) for e in entries] == [
+        (1, f"{evil.url} lists {VICTIM}, whose DID document names {home.url} as its PDS")
+    ]
+    assert held == [(0,)]

@@ -11,8 +11,8 @@ repository did not verify since the listing began is gone upstream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from chive_admin._generated.models.com.atproto.sync import list_repos as lex_list_repos
 from chive_admin.aio import run_bounded
-from chive_admin.auth.identity import IdentityError
 from chive_admin.backfill import job_types
 from chive_admin.backfill.context import AnyContext, JobContext
 from chive_admin.backfill.handover import head_of, resync_if_moved
@@ -30,7 +29,7 @@ from chive_admin.backfill.job import Checkpoint, Job, JobFailed, JobParams, Refu
 from chive_admin.backfill.jobs.did_sync import DidSyncParams
 from chive_admin.clock import now_stamp
 from chive_admin.ingest import listing
-from chive_admin.ingest.discovery import Hosted, Pacer, Resolution, Stale, resolve_all
+from chive_admin.ingest.discovery import Hosted, Pacer, Resolution, Stale, resolve_all, resolve_one
 from chive_admin.ingest.fetch import RepoContents, chive_collections
 from chive_admin.ingest.hosting import hosting_status, is_hosted
 from chive_admin.ingest.retry_record import retry_record
@@ -216,6 +215,15 @@ def _error_text(exc: UpstreamError) -> str:
     return str(exc)[:500]
 
 
+class NotHome(Exception):
+    """The DID document of a repository a host listed does not name that host (or cannot be had): nothing the host
+    says of the repository is its owner's word."""
+
+    def __init__(self, outcome: Resolution, host: str) -> None:
+        super().__init__(_away_text(outcome, host))
+        self.outcome = outcome
+
+
 class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
     kind = job_types.PDS_SCAN
     params_model = PdsScanParams
@@ -263,13 +271,16 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
         else:
             concurrency *= REPOS_PER_SLOT
         after = ""
+        pacer = Pacer()
         while True:
             async with ctx.db.read() as conn:
                 pending = await work_items.page(conn, ctx.op_id, "pending", after=after, limit=FETCH_PAGE)
             if not pending:
                 return
             after = pending[-1][0]
-            await run_bounded(pending, lambda item: self._repo(ctx, item[0], RepoWork.from_json(item[1])), concurrency)
+            await run_bounded(
+                pending, lambda item: self._repo(ctx, item[0], RepoWork.from_json(item[1]), pacer), concurrency
+            )
 
     async def _discover_relay(
         self, ctx: JobContext[PdsScanCheckpoint], params: PdsScanParams, at: RelayDiscovering
@@ -329,11 +340,16 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
         self, ctx: JobContext[PdsScanCheckpoint], host: str, at: Discovering, *, alone: bool
     ) -> Discovering:
         """Add the repositories of ``host`` to the work list, page by page from ``at``; the next host's checkpoint."""
+        pacer = Pacer()
         try:
             async for page in ctx.services.upstream.iter_repo_pages(host, cursor=at.cursor):
                 at = at.after_page(page)
+                # an inactive repository is marked and hidden on its own PDS's word only
+                inactive = [repo.did for repo in page.repos if repo.active is False]
+                outcomes = await resolve_all(ctx.services.identities, inactive, pacer, concurrency=RESOLVE_CONCURRENCY)
+                homed = {o.did for o in outcomes if isinstance(o, Hosted) and o.pds == host}
                 async with ctx.batch() as conn:
-                    await _add_repos(ctx, conn, host, page)
+                    await _add_repos(ctx, conn, host, page, homed)
                     ctx.checkpoint = at
         except UpstreamError as exc:
             return await self._host_failed(ctx, host, exc, at, alone=alone)
@@ -363,49 +379,61 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
             raise JobFailed("pds_unreachable", f"cannot list the repositories of {host}: {_error_text(exc)}", context)
         return at.next_host()
 
-    async def _repo(self, ctx: AnyContext, did: str, work: RepoWork) -> None:
+    async def _repo(self, ctx: AnyContext, did: str, work: RepoWork, pacer: Pacer) -> None:
         """One discovered repository, its position kept in the work list; failures are dead-lettered."""
-        try:
-            work = await self._sync_repo(ctx, did, work, track=True)
-        except UpstreamError as exc:
-            status = await hosting_status(ctx.services.upstream, work.pds, did, exc)
-            if status is not None and not is_hosted(status):
-                async with ctx.batch() as conn:  # gone between listing and fetching: mirror that, it is no failure
-                    await _mark_gone(conn, did, work.pds, status)
-                    await work_items.update(conn, ctx.op_id, did, state="skipped", info=work.to_json())
-                    ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
-                return
-            async with ctx.batch() as conn:
-                await ctx.dead_letter(
-                    conn,
-                    error_type="repo_fetch_failed",
-                    message=_error_text(exc),
-                    context={"did": did, "pds": work.pds, "status": exc.status, "upstreamError": exc.error},
-                    item=RepoItem(did=did, pds=work.pds),
-                )
-                await work_items.update(conn, ctx.op_id, did, state="failed", info=work.to_json())
-                ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
+        async with _checking_home(ctx, did, work.pds, pacer) as home:
+            try:
+                work = await self._sync_repo(ctx, did, work, home, track=True)
+            except NotHome as away:
+                async with ctx.batch() as conn:
+                    await _note_away(ctx, conn, away.outcome)
+            except UpstreamError as exc:
+                await self._repo_failed(ctx, did, work, home, exc)
 
-    async def _sync_repo(self, ctx: AnyContext, did: str, work: RepoWork, *, track: bool) -> RepoWork:
-        """List every indexed collection of ``did`` from its PDS and mirror it; with ``track``, the position is
-        committed with each batch so a resumed scan continues where it stopped."""
-        # the handle is verified while the records are listed: its DID document and handle lookups are round trips
-        # of their own, to other hosts
-        handle = asyncio.ensure_future(_verified_handle(ctx, did))
+    async def _repo_failed(
+        self, ctx: AnyContext, did: str, work: RepoWork, home: asyncio.Future[str | None], exc: UpstreamError
+    ) -> None:
+        """A repository whose listing failed: mirrored as gone if its PDS says so, else dead-lettered; neither when
+        the host is not its PDS, whose word on it counts for nothing."""
         try:
-            before = await head_of(ctx, did)
-            listed = work.listing or await _describe(ctx.services.upstream, work.pds, did)
-            last = RepoContents(did=did)
-            while listed.next < len(listed.collections):
-                final = listed.next == len(listed.collections) - 1
-                listed, last = await self._list_collection(ctx, did, work.pds, listed, track=track, hold_last=final)
-                listed = listed.next_collection()
-            work = RepoWork(work.pds, listed)
-            verified = await handle
-        finally:
-            if not handle.done():
-                handle.cancel()
-                await asyncio.wait([handle])
+            await home
+        except NotHome as away:
+            async with ctx.batch() as conn:
+                await _note_away(ctx, conn, away.outcome)
+            return
+        status = await hosting_status(ctx.services.upstream, work.pds, did, exc)
+        if status is not None and not is_hosted(status):
+            async with ctx.batch() as conn:  # gone between listing and fetching: mirror that, it is no failure
+                await _mark_gone(conn, did, work.pds, status)
+                await work_items.update(conn, ctx.op_id, did, state="skipped", info=work.to_json())
+                ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
+            return
+        async with ctx.batch() as conn:
+            await ctx.dead_letter(
+                conn,
+                error_type="repo_fetch_failed",
+                message=_error_text(exc),
+                context={"did": did, "pds": work.pds, "status": exc.status, "upstreamError": exc.error},
+                item=RepoItem(did=did, pds=work.pds),
+            )
+            await work_items.update(conn, ctx.op_id, did, state="failed", info=work.to_json())
+            ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
+
+    async def _sync_repo(
+        self, ctx: AnyContext, did: str, work: RepoWork, home: asyncio.Future[str | None], *, track: bool
+    ) -> RepoWork:
+        """List every indexed collection of ``did`` from its PDS and mirror it, nothing written before ``home`` says
+        the host is its PDS (:class:`NotHome` if not); with ``track``, the position is committed with each batch so
+        a resumed scan continues where it stopped."""
+        before = await head_of(ctx, did)
+        listed = work.listing or await _describe(ctx.services.upstream, work.pds, did)
+        last = RepoContents(did=did)
+        while listed.next < len(listed.collections):
+            final = listed.next == len(listed.collections) - 1
+            listed, last = await self._list_collection(ctx, did, work.pds, listed, home, track=track, hold_last=final)
+            listed = listed.next_collection()
+        work = RepoWork(work.pds, listed)
+        verified = await home
         async with ctx.batch() as conn:
             # the last batch of records commits with the end of the repository: one transaction less for each
             await _write_records(ctx, conn, last, work.pds)
@@ -422,7 +450,15 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
         return work
 
     async def _list_collection(
-        self, ctx: AnyContext, did: str, pds: str, listed: RepoListing, *, track: bool, hold_last: bool
+        self,
+        ctx: AnyContext,
+        did: str,
+        pds: str,
+        listed: RepoListing,
+        home: asyncio.Future[str | None],
+        *,
+        track: bool,
+        hold_last: bool,
     ) -> tuple[RepoListing, RepoContents]:
         """Mirror the collection ``listed`` is at from its position on, at least ``BATCH_RECORDS`` records (or the
         rest) a transaction; the listing once it is done, and the records not written yet: with ``hold_last``, the
@@ -437,11 +473,13 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
                 pending += batch.parts
                 if batch.position.done or _size(pending) < BATCH_RECORDS:
                     continue
+                await home
                 await self._commit_records(ctx, did, pds, listed, _merged(did, pending), track=track)
                 pending = []
         rest = _merged(did, pending)
         if hold_last:
             return listed, rest
+        await home
         await self._commit_records(ctx, did, pds, listed, rest, track=track)
         return listed, RepoContents(did=did)
 
@@ -478,14 +516,21 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
             raise RetryFailed(f"not a pds-scan item: {item!r}"[:200])
 
     async def _retry_repo(self, ctx: AnyContext, item: RepoItem) -> None:
-        try:
-            await self._sync_repo(ctx, item.did, RepoWork(item.pds), track=False)
-        except UpstreamError as exc:
-            status = await hosting_status(ctx.services.upstream, item.pds, item.did, exc)
-            if status is None or is_hosted(status):
-                raise
-            async with ctx.batch() as conn:
-                await _mark_gone(conn, item.did, item.pds, status)
+        async with _checking_home(ctx, item.did, item.pds, Pacer()) as home:
+            try:
+                await self._sync_repo(ctx, item.did, RepoWork(item.pds), home, track=False)
+            except NotHome as away:
+                raise RetryFailed(str(away)) from None
+            except UpstreamError as exc:
+                try:
+                    await home
+                except NotHome as away:
+                    raise RetryFailed(str(away)) from None
+                status = await hosting_status(ctx.services.upstream, item.pds, item.did, exc)
+                if status is None or is_hosted(status):
+                    raise
+                async with ctx.batch() as conn:
+                    await _mark_gone(conn, item.did, item.pds, status)
 
 
 def _page_contents(did: str, collection: str, records: list[listing.Record]) -> RepoContents:
@@ -534,19 +579,34 @@ async def _note_resolutions(ctx: AnyContext, conn: Conn, outcomes: list[Resoluti
             await work_items.update(conn, ctx.op_id, outcome.did, state="pending", info=RepoWork(outcome.pds).to_json())
             ctx.count("resolved")
             continue
-        if isinstance(outcome, Stale):
-            await work_items.update(conn, ctx.op_id, outcome.did, state="skipped", info={"stale": outcome.reason})
-            ctx.count(f"stale_{outcome.reason}")
-        else:
-            await ctx.dead_letter(
-                conn,
-                error_type="did_unresolved",
-                message=outcome.detail,
-                context={"did": outcome.did, "identityError": outcome.code},
-                item=DidItem(did=outcome.did),
-            )
-            await work_items.update(conn, ctx.op_id, outcome.did, state="failed", info={"unresolved": outcome.code})
-        ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
+        await _note_away(ctx, conn, outcome)
+
+
+async def _note_away(ctx: AnyContext, conn: Conn, outcome: Resolution) -> None:
+    """A repository not fetched from the host that has it in the work list, inside a batch: skipped (counted) when
+    its DID lives elsewhere or nowhere, dead-lettered (retried as a did-sync) when its directory could not be asked."""
+    if isinstance(outcome, Hosted):
+        await work_items.update(conn, ctx.op_id, outcome.did, state="skipped", info={"elsewhere": outcome.pds})
+        ctx.count("hosted_elsewhere")
+    elif isinstance(outcome, Stale):
+        await work_items.update(conn, ctx.op_id, outcome.did, state="skipped", info={"stale": outcome.reason})
+        ctx.count(f"stale_{outcome.reason}")
+    else:
+        await ctx.dead_letter(
+            conn,
+            error_type="did_unresolved",
+            message=outcome.detail,
+            context={"did": outcome.did, "identityError": outcome.code},
+            item=DidItem(did=outcome.did),
+        )
+        await work_items.update(conn, ctx.op_id, outcome.did, state="failed", info={"unresolved": outcome.code})
+    ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
+
+
+def _away_text(outcome: Resolution, host: str) -> str:
+    if isinstance(outcome, Hosted):
+        return f"{host} lists {outcome.did}, whose DID document names {outcome.pds} as its PDS"
+    return f"{host} lists {outcome.did}, which cannot be seen to live there: {outcome.detail}"[:500]
 
 
 async def _hosts(ctx: AnyContext, params: PdsScanParams) -> list[str]:
@@ -557,16 +617,22 @@ async def _hosts(ctx: AnyContext, params: PdsScanParams) -> list[str]:
         return await index.known_pds_urls(conn)
 
 
-async def _add_repos(ctx: AnyContext, conn: Conn, host: str, page: lex_list_repos.Output) -> None:
-    """One page of a host's repositories: the active ones join the work list, the others are marked and hidden."""
+async def _add_repos(ctx: AnyContext, conn: Conn, host: str, page: lex_list_repos.Output, homed: set[str]) -> None:
+    """One page of a host's repositories: the active ones join the work list, the inactive ones whose DID document
+    names the host (``homed``) are marked and hidden, the others are counted and left alone."""
     now = now_stamp()
     await index.ensure_pds(conn, host, now)
     active = [(r.did, RepoWork(host).to_json()) for r in page.repos if r.active is not False]
     ctx.progress.total_repos = (ctx.progress.total_repos or 0) + await work_items.add(conn, ctx.op_id, active)
     for repo in page.repos:
-        if repo.active is False:  # counted, its records hidden, nothing fetched
-            await index.upsert_repo(conn, repo.did, now, pds_url=host, status=repo.status or "inactive")
-            await index.set_repo_hidden(conn, repo.did, True)
+        if repo.active is not False:
+            continue
+        if repo.did not in homed:
+            ctx.count("inactive_elsewhere")
+            continue
+        # counted, its records hidden, nothing fetched
+        await index.upsert_repo(conn, repo.did, now, pds_url=host, status=repo.status or "inactive")
+        await index.set_repo_hidden(conn, repo.did, True)
 
 
 async def _describe(client: AtprotoClient, pds: str, did: str) -> RepoListing:
@@ -577,14 +643,33 @@ async def _describe(client: AtprotoClient, pds: str, did: str) -> RepoListing:
     return RepoListing(handle=description.handle, collections=tuple(indexed), next=0, since=now_stamp())
 
 
-async def _verified_handle(ctx: AnyContext, did: str) -> str | index.KeepHandle | None:
-    """The handle of ``did``'s DID document if it verifies (describeRepo's is the PDS's word, not checked); the
-    stored one is kept when the document cannot be had."""
+@asynccontextmanager
+async def _checking_home(
+    ctx: AnyContext, did: str, host: str, pacer: Pacer
+) -> AsyncIterator[asyncio.Future[str | None]]:
+    """The check that ``did``'s DID document names ``host`` as its PDS, begun at once (its lookups are round trips
+    to other hosts, made while the records are listed) and awaited before anything of the repository is written.
+
+    A host's listRepos is its word alone, and listRecords answers are not signed: without this, any PDS could list
+    someone else's DID and have its records indexed, or call it deactivated and have them hidden."""
+    home = asyncio.ensure_future(_home(ctx, did, host, pacer))
     try:
-        identity = await ctx.services.identities.resolve(did)
-    except IdentityError:
-        return index.KEEP_HANDLE
-    return await ctx.services.handles.verified(did, identity.handle)
+        yield home
+    finally:
+        if not home.done():
+            home.cancel()
+            await asyncio.wait([home])
+        elif not home.cancelled():
+            home.exception()  # retrieved: a repository that failed before its check was awaited already said why
+
+
+async def _home(ctx: AnyContext, did: str, host: str, pacer: Pacer) -> str | None:
+    """``did``'s handle, verified (describeRepo's is the PDS's word, not checked), once its DID document names
+    ``host`` as its PDS; :class:`NotHome` if it does not, or cannot be had."""
+    outcome = await resolve_one(ctx.services.identities, did, pacer)
+    if not isinstance(outcome, Hosted) or outcome.pds != host:
+        raise NotHome(outcome, host)
+    return await ctx.services.handles.verified(did, outcome.handle)
 
 
 async def _mark_gone(conn: Conn, did: str, pds: str, status: str) -> None:
