@@ -26,8 +26,8 @@ pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
-async def client(db_target: DbTarget, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(db=db_target, allow_private_network=True)
+async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(db=db_target, plc_url=testnet.plc_url, allow_private_network=True)
     async with served_app(settings) as c:
         yield c
 

@@ -5,12 +5,13 @@ connections than that."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from faults.proxy import FaultConfig, FaultProxy
 from interop.ops import run_op, served_app
+from support.plc_view import plc_view
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
@@ -24,20 +25,15 @@ pytestmark = pytest.mark.interop
 LIMIT = 2
 
 
-@pytest.fixture
-async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        db=db_target,
-        plc_url=testnet.plc_url,
-        allow_private_network=True,
-        upstream_concurrency=LIMIT,
-    )
+@asynccontextmanager
+async def scanning(db_target: DbTarget, plc_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(db=db_target, plc_url=plc_url, allow_private_network=True, upstream_concurrency=LIMIT)
     async with served_app(settings) as c:
         yield c
 
 
 async def test_a_scan_uses_the_host_limit_and_never_exceeds_it(
-    testnet: Testnet, pds2: PdsClient, client: httpx.AsyncClient
+    db_target: DbTarget, testnet: Testnet, pds2: PdsClient
 ) -> None:
     for i in range(4):
         account = pds2.create_account(prefix=f"conc{i}")
@@ -47,7 +43,12 @@ async def test_a_scan_uses_the_host_limit_and_never_exceeds_it(
             800,
             factory=lambda n: records.review_comment(eprint_uri="at://did:plc:x/a.b.c/d", text=f"c{n}"),
         )
-    async with FaultProxy(testnet.pds2_url, FaultConfig(rate=0.0)) as proxy:
+    # the accounts' documents name the proxy: a scan writes only what a DID's own PDS says of it
+    async with (
+        FaultProxy(testnet.pds2_url, FaultConfig(rate=0.0)) as proxy,
+        plc_view(testnet.plc_url, testnet.pds2_url, proxy.url) as plc,
+        scanning(db_target, plc.url) as client,
+    ):
         op = await run_op(client, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": proxy.url}, limit=300)
         stats = proxy.stats()
     assert op["status"] == "completed", op

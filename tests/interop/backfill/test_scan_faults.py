@@ -5,13 +5,14 @@ server keeps answering throughout."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from faults.proxy import Fault, FaultConfig, FaultProxy
 from interop.ops import expected_index, served_app
 from support.api import Operation, call, started, wait_ended
+from support.plc_view import plc_view
 
 from chive_admin._generated import ids
 from chive_admin.settings import Settings
@@ -34,16 +35,18 @@ FAULTS = FaultConfig(
 )
 
 
-@pytest.fixture
-async def client(db_target: DbTarget, tmp_path: Path, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def scanning(db_target: DbTarget, plc_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        db=db_target,
-        plc_url=testnet.plc_url,
-        allow_private_network=True,
-        upstream_timeout=2.0,
-        upstream_attempts=10,
+        db=db_target, plc_url=plc_url, allow_private_network=True, upstream_timeout=2.0, upstream_attempts=10
     )
     async with served_app(settings) as c:
+        yield c
+
+
+@pytest.fixture
+async def client(db_target: DbTarget, testnet: Testnet) -> AsyncIterator[httpx.AsyncClient]:
+    async with scanning(db_target, testnet.plc_url) as c:
         yield c
 
 
@@ -54,28 +57,27 @@ async def scan(client: httpx.AsyncClient, url: str, limit: float) -> Operation:
     )
 
 
-async def test_scan_completes_through_30_percent_faults(
-    testnet: Testnet, pds2: PdsClient, client: httpx.AsyncClient
-) -> None:
+async def test_scan_completes_through_30_percent_faults(db_target: DbTarget, testnet: Testnet, pds2: PdsClient) -> None:
     account = pds2.create_account(prefix="faulty")
     pds2.bulk_create(
         account, records.COMMENT, 2000, factory=lambda i: records.review_comment(eprint_uri="at://did:plc:x/a.b.c/d")
     )
-    async with FaultProxy(testnet.pds2_url, FAULTS) as proxy:
+    # the accounts' documents name the proxy: a scan writes only what a DID's own PDS says of it
+    async with (
+        FaultProxy(testnet.pds2_url, FAULTS) as proxy,
+        plc_view(testnet.plc_url, testnet.pds2_url, proxy.url) as plc,
+        scanning(db_target, plc.url) as client,
+    ):
         op = await scan(client, proxy.url, limit=300)
         stats = proxy.stats()
+        dead = (await call(client, ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES)).json()["entries"]
+        async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
+            indexed = {(r[0], r[1]) for r in await conn.fetchall("SELECT uri, cid FROM records WHERE hidden = 0")}
     assert op["status"] in ("completed", "partial"), op
-    assert op.get("recordsFailed", 0) == len(  # only records invalid upstream, never a fetch that gave up
-        [
-            1
-            for d in (await call(client, ids.PUB_CHIVE_ADMIN_LIST_DLQ_ENTRIES)).json()["entries"]
-            if d["errorType"] == "invalid_record"
-        ]
-    )
+    # only records invalid upstream, never a fetch that gave up
+    assert op.get("recordsFailed", 0) == len([1 for d in dead if d["errorType"] == "invalid_record"])
     assert stats.faulted >= 5
     assert stats.faulted / stats.calls >= 0.15  # the seeded schedule really did fault a good share of calls
-    async with client.app.state.services.db.read() as conn:  # type: ignore[attr-defined]
-        indexed = {(r[0], r[1]) for r in await conn.fetchall("SELECT uri, cid FROM records WHERE hidden = 0")}
     assert indexed == expected_index(pds2)
 
 

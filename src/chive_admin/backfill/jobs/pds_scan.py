@@ -383,7 +383,7 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
         """One discovered repository, its position kept in the work list; failures are dead-lettered."""
         async with _checking_home(ctx, did, work.pds, pacer) as home:
             try:
-                work = await self._sync_repo(ctx, did, work, home, track=True)
+                await self._sync_repo(ctx, did, work, home, track=True)
             except NotHome as away:
                 async with ctx.batch() as conn:
                     await _note_away(ctx, conn, away.outcome)
