@@ -627,7 +627,7 @@ async def _add_repos(ctx: AnyContext, conn: Conn, host: str, page: lex_list_repo
     for repo in page.repos:
         if repo.active is not False:
             continue
-        if repo.did not in homed:
+        if repo.did not in homed:  # elsewhere, gone, or its directory out of reach: not this host's to mark
             ctx.count("inactive_elsewhere")
             continue
         # counted, its records hidden, nothing fetched
