@@ -63,7 +63,7 @@ def test_calls_answer_503_while_the_database_is_down_and_the_op_resumes_after(tm
         # listing, with records to write, when the database goes away
         expected = fill(pds, "restart", repos=100, per_repo=40)
         pds.delays[ids.COM_ATPROTO_REPO_LIST_RECORDS] = PAGE_SECONDS
-        server = fleet.start()
+        server = fleet.start("--plc-url", pds.url)  # the scripted PDS is its repositories' directory too
         with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as client:
             op_id = started(call(client, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": pds.url}, headers=admin))
         wait_row(db, op_id, lambda row: row.records_processed >= 100, within=60, what="progress")

@@ -25,7 +25,8 @@ def test_sigkill_of_the_holder_hands_the_op_to_the_other_process(fleet: Fleet, a
         # listing when its holder is killed, not already at its end
         expected = fill(pds, "failover", repos=100, per_repo=40)
         pds.delays[ids.COM_ATPROTO_REPO_LIST_RECORDS] = PAGE_SECONDS
-        a, b = fleet.start(), fleet.start()
+        # the scripted PDS is its repositories' directory too
+        a, b = fleet.start("--plc-url", pds.url), fleet.start("--plc-url", pds.url)
         with httpx.Client(base_url=a.url, timeout=30) as on_a:
             op_id = started(call(on_a, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, {"pdsUrl": pds.url}, headers=admin))
         before = wait_row(fleet.db, op_id, lambda row: row.records_processed >= KILL_AFTER, within=60, what="progress")

@@ -19,6 +19,7 @@ def test_two_ops_triggered_on_one_process_are_worked_by_both(fleet: Fleet, admin
     with scripted_pds() as scanned, scripted_pds() as synced:
         expected = fill(scanned, "scanned", repos=6, per_repo=30) | fill(synced, "synced", repos=1, per_repo=40)
         sync_did = next(iter(synced.repos))
+        synced.also_directory_of(scanned)  # one directory for both: a scan writes what a DID's own PDS says
         for pds in (scanned, synced):
             pds.delays[ids.COM_ATPROTO_REPO_LIST_RECORDS] = PAGE_SECONDS
         a = fleet.start("--plc-url", synced.url)

@@ -98,6 +98,11 @@ class ScriptedPds:
         """The DID document the PLC directory serves: this PDS, and the key repository exports are signed with."""
         return did_document(did, self.repo(did).handle, self.url)
 
+    def also_directory_of(self, other: ScriptedPds) -> None:
+        """This PDS's PLC directory serves the documents of ``other``'s repositories too (each naming ``other``)."""
+        for did in other.repos:
+            self.overrides[f"/{did}"] = _json(other.document(did))
+
     def answer(self, request: Request) -> Answer:
         nsid = request.url.path.removeprefix("/xrpc/")
         self.seen.append(nsid)
