@@ -381,17 +381,17 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
 
     async def _repo(self, ctx: AnyContext, did: str, work: RepoWork, pacer: Pacer) -> None:
         """One discovered repository, its position kept in the work list; failures are dead-lettered."""
-        async with _checking_home(ctx, did, work.pds, pacer) as home:
+        async with _checking_home(ctx, did, work.pds, pacer) as check:
             try:
-                await self._sync_repo(ctx, did, work, home, track=True)
+                await self._sync_repo(ctx, did, work, check, track=True)
             except NotHome as away:
                 async with ctx.batch() as conn:
                     await _note_away(ctx, conn, away.outcome)
             except UpstreamError as exc:
-                await self._repo_failed(ctx, did, work, home, exc)
+                await self._repo_failed(ctx, did, work, check.home, exc)
 
     async def _repo_failed(
-        self, ctx: AnyContext, did: str, work: RepoWork, home: asyncio.Future[str | None], exc: UpstreamError
+        self, ctx: AnyContext, did: str, work: RepoWork, home: asyncio.Future[Hosted], exc: UpstreamError
     ) -> None:
         """A repository whose listing failed: mirrored as gone if its PDS says so, else dead-lettered; neither when
         the host is not its PDS, whose word on it counts for nothing."""
@@ -419,10 +419,8 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
             await work_items.update(conn, ctx.op_id, did, state="failed", info=work.to_json())
             ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
 
-    async def _sync_repo(
-        self, ctx: AnyContext, did: str, work: RepoWork, home: asyncio.Future[str | None], *, track: bool
-    ) -> RepoWork:
-        """List every indexed collection of ``did`` from its PDS and mirror it, nothing written before ``home`` says
+    async def _sync_repo(self, ctx: AnyContext, did: str, work: RepoWork, check: HomeCheck, *, track: bool) -> RepoWork:
+        """List every indexed collection of ``did`` from its PDS and mirror it, nothing written before ``check`` says
         the host is its PDS (:class:`NotHome` if not); with ``track``, the position is committed with each batch so
         a resumed scan continues where it stopped."""
         before = await head_of(ctx, did)
@@ -430,10 +428,12 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
         last = RepoContents(did=did)
         while listed.next < len(listed.collections):
             final = listed.next == len(listed.collections) - 1
-            listed, last = await self._list_collection(ctx, did, work.pds, listed, home, track=track, hold_last=final)
+            listed, last = await self._list_collection(
+                ctx, did, work.pds, listed, check.home, track=track, hold_last=final
+            )
             listed = listed.next_collection()
         work = RepoWork(work.pds, listed)
-        verified = await home
+        verified = await check.handle
         async with ctx.batch() as conn:
             # the last batch of records commits with the end of the repository: one transaction less for each
             await _write_records(ctx, conn, last, work.pds)
@@ -455,7 +455,7 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
         did: str,
         pds: str,
         listed: RepoListing,
-        home: asyncio.Future[str | None],
+        home: asyncio.Future[Hosted],
         *,
         track: bool,
         hold_last: bool,
@@ -516,14 +516,14 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
             raise RetryFailed(f"not a pds-scan item: {item!r}"[:200])
 
     async def _retry_repo(self, ctx: AnyContext, item: RepoItem) -> None:
-        async with _checking_home(ctx, item.did, item.pds, Pacer()) as home:
+        async with _checking_home(ctx, item.did, item.pds, Pacer()) as check:
             try:
-                await self._sync_repo(ctx, item.did, RepoWork(item.pds), home, track=False)
+                await self._sync_repo(ctx, item.did, RepoWork(item.pds), check, track=False)
             except NotHome as away:
                 raise RetryFailed(str(away)) from None
             except UpstreamError as exc:
                 try:
-                    await home
+                    await check.home
                 except NotHome as away:
                     raise RetryFailed(str(away)) from None
                 status = await hosting_status(ctx.services.upstream, item.pds, item.did, exc)
@@ -643,33 +643,45 @@ async def _describe(client: AtprotoClient, pds: str, did: str) -> RepoListing:
     return RepoListing(handle=description.handle, collections=tuple(indexed), next=0, since=now_stamp())
 
 
+@dataclass(frozen=True)
+class HomeCheck:
+    """What a listed repository's DID document says, looked up while its records are listed (round trips to other
+    hosts): ``home``, that it names the listing host as its PDS (awaited before anything of the repository is
+    written), then ``handle``, its handle verified (describeRepo's is the PDS's word; needed only with its end)."""
+
+    home: asyncio.Future[Hosted]
+    handle: asyncio.Future[str | None]
+
+
 @asynccontextmanager
-async def _checking_home(
-    ctx: AnyContext, did: str, host: str, pacer: Pacer
-) -> AsyncIterator[asyncio.Future[str | None]]:
-    """The check that ``did``'s DID document names ``host`` as its PDS, begun at once (its lookups are round trips
-    to other hosts, made while the records are listed) and awaited before anything of the repository is written.
+async def _checking_home(ctx: AnyContext, did: str, host: str, pacer: Pacer) -> AsyncIterator[HomeCheck]:
+    """The checks of ``did`` listed by ``host``, begun at once and stopped at the end of the block.
 
-    A host's listRepos is its word alone, and listRecords answers are not signed: without this, any PDS could list
-    someone else's DID and have its records indexed, or call it deactivated and have them hidden."""
+    A host's listRepos is its word alone, and listRecords answers are not signed: without the check, any PDS could
+    list someone else's DID and have its records indexed, or call it deactivated and have them hidden."""
     home = asyncio.ensure_future(_home(ctx, did, host, pacer))
+    handle = asyncio.ensure_future(_verified_handle(ctx, did, home))
     try:
-        yield home
+        yield HomeCheck(home, handle)
     finally:
-        if not home.done():
-            home.cancel()
-            await asyncio.wait([home])
-        elif not home.cancelled():
-            home.exception()  # retrieved: a repository that failed before its check was awaited already said why
+        for task in (handle, home):
+            if not task.done():
+                task.cancel()
+                await asyncio.wait([task])
+            elif not task.cancelled():
+                task.exception()  # retrieved: a repository that failed before its check was awaited said why
 
 
-async def _home(ctx: AnyContext, did: str, host: str, pacer: Pacer) -> str | None:
-    """``did``'s handle, verified (describeRepo's is the PDS's word, not checked), once its DID document names
-    ``host`` as its PDS; :class:`NotHome` if it does not, or cannot be had."""
+async def _home(ctx: AnyContext, did: str, host: str, pacer: Pacer) -> Hosted:
+    """``did``'s DID document, if it names ``host`` as its PDS; :class:`NotHome` if not, or if it cannot be had."""
     outcome = await resolve_one(ctx.services.identities, did, pacer)
     if not isinstance(outcome, Hosted) or outcome.pds != host:
         raise NotHome(outcome, host)
-    return await ctx.services.handles.verified(did, outcome.handle)
+    return outcome
+
+
+async def _verified_handle(ctx: AnyContext, did: str, home: asyncio.Future[Hosted]) -> str | None:
+    return await ctx.services.handles.verified(did, (await home).handle)
 
 
 async def _mark_gone(conn: Conn, did: str, pds: str, status: str) -> None:
