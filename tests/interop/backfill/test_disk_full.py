@@ -4,7 +4,10 @@ rolls back and the op waits in the queue with ``errorCode: storage_full``; the s
 (``PRAGMA integrity_check``); and once space returns the same op resumes on its own and completes with an index
 equal to upstream, no record written twice.
 
-The disk is a real tmpfs of 16 MB (mounting needs root, as in CI) filled with a ballast file.
+The disk is a real tmpfs of 64 MB (mounting needs root, as in CI) filled with a ballast file. Its size is the room
+the resumed scan has once the ballast goes: the scan indexes every repository of the session's second PDS (some
+9,000 records by the time this test runs in the whole suite), and 16 MB filled up again with them now and then (the
+op then rightly waited for space until the test gave up).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "disk"
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True, text=True, check=False
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         unavailable(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
