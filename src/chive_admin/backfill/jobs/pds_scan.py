@@ -473,23 +473,30 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
                 pending += batch.parts
                 if batch.position.done or _size(pending) < BATCH_RECORDS:
                     continue
-                await home
-                await self._commit_records(ctx, did, pds, listed, _merged(did, pending), track=track)
+                await self._commit_records(ctx, did, pds, listed, _merged(did, pending), home, track=track)
                 pending = []
         rest = _merged(did, pending)
         if hold_last:
             return listed, rest
-        await home
-        await self._commit_records(ctx, did, pds, listed, rest, track=track)
+        await self._commit_records(ctx, did, pds, listed, rest, home, track=track)
         return listed, RepoContents(did=did)
 
     @staticmethod
     async def _commit_records(
-        ctx: AnyContext, did: str, pds: str, listed: RepoListing, contents: RepoContents, *, track: bool
+        ctx: AnyContext,
+        did: str,
+        pds: str,
+        listed: RepoListing,
+        contents: RepoContents,
+        home: asyncio.Future[Hosted],
+        *,
+        track: bool,
     ) -> None:
-        """Write a batch of records with the listing's position after them."""
+        """Write a batch of records with the listing's position after them, once ``home`` says the host is the
+        repository's PDS."""
         if not contents.records and not contents.invalid:
             return  # the empty last page, or one the other end had listed: nothing to commit
+        await home
         async with ctx.batch() as conn:
             await _write_records(ctx, conn, contents, pds)
             if track:
