@@ -548,3 +548,30 @@ async def test_a_live_lease_is_taken_only_by_a_process_that_owns_the_database(db
         assert (after[live.id].status, after[live.id].lease_owner) == ("queued", None)
     else:
         assert (after[live.id].status, after[live.id].lease_owner) == ("running", "peer/0")
+
+
+async def test_a_claim_rolled_back_by_a_full_disk_says_nothing_was_requeued(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with db.write() as conn:
+        dead = await new_op(conn, "did-sync", {"did": "did:plc:dead"}, claimed_by="gone/0", lease_until=PAST)
+    engine = Engine(db, build_registry(BUILTIN_JOBS, ()), engine_config(workers=0))
+    claim_next = ops.claim_next
+
+    async def full(*args: Any, **kwargs: Any) -> ops.Operation | None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(ops, "claim_next", full)
+    with caplog.at_level("WARNING", logger="chive_admin.backfill.engine"), pytest.raises(sqlite3.OperationalError):
+        await engine._claim("here/0")
+    assert "requeued" not in caplog.text
+    async with db.read() as conn:
+        kept = await ops.get(conn, dead.id)
+    assert kept is not None
+    assert (kept.status, kept.lease_owner) == ("running", "gone/0")
+    # with room again the same claim requeues it, says so, and takes it
+    monkeypatch.setattr(ops, "claim_next", claim_next)
+    claimed = await engine._claim("here/0")
+    assert claimed is not None
+    assert claimed.id == dead.id
+    assert "requeued 1 operation(s) whose lease expired; 0 cancelled" in caplog.text

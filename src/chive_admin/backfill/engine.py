@@ -248,8 +248,7 @@ class Engine:
             try:
                 async with self._state_write() as conn:
                     stale, cancelled = await ops.requeue_expired(conn, now_stamp())
-                if stale or cancelled:
-                    log.warning("requeued %d operation(s) whose lease expired; %d cancelled", stale, cancelled)
+                if _log_requeued(stale, cancelled):
                     self._wake.set()
                 if elapsed >= self.config.prune_every_seconds:
                     elapsed = 0.0
@@ -264,21 +263,24 @@ class Engine:
             # an op whose lease ran out (its process died, on a shared database) is taken over by the next idle
             # worker's poll, not at the next maintenance round
             stale, cancelled = await ops.requeue_expired(conn, now)
-            if stale or cancelled:
-                log.warning("requeued %d operation(s) whose lease expired; %d cancelled", stale, cancelled)
-            for op_id in await ops.fail_exhausted(conn, self.config.max_attempts, now):
-                log.error(
-                    "operation %s failed: too many attempts",
-                    op_id,
-                    extra={"op_id": op_id, "status": "failed", "error_code": "too_many_attempts"},
-                )
-            return await ops.claim_next(
+            exhausted = await ops.fail_exhausted(conn, self.config.max_attempts, now)
+            claimed = await ops.claim_next(
                 conn,
                 types=self.registry.runnable,
                 owner=owner,
                 lease_until=stamp_in(self.config.lease_seconds),
                 now=now,
             )
+        # said once committed: a claim rolled back (a full disk) requeued and failed nothing, and would say so again
+        # at every poll until there is room
+        _log_requeued(stale, cancelled)
+        for op_id in exhausted:
+            log.error(
+                "operation %s failed: too many attempts",
+                op_id,
+                extra={"op_id": op_id, "status": "failed", "error_code": "too_many_attempts"},
+            )
+        return claimed
 
     async def _idle(self, seconds: float) -> None:
         # not cleared here but before each claim: a trigger committed while a claim ran must still wake this worker
@@ -495,6 +497,13 @@ class Engine:
         async with self._state_write() as conn:
             if await ops.release(conn, op_id, owner, now_stamp()):
                 log.info("operation %s released for the next start", op_id, extra={"op_id": op_id, "status": "queued"})
+
+
+def _log_requeued(stale: int, cancelled: int) -> bool:
+    """Say what a committed requeue of expired leases did; whether it did anything."""
+    if stale or cancelled:
+        log.warning("requeued %d operation(s) whose lease expired; %d cancelled", stale, cancelled)
+    return bool(stale or cancelled)
 
 
 def _trouble(exc: BaseException) -> str:
