@@ -7,8 +7,6 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Itera
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 
-import orjson
-
 from chive_admin.aio import iterate_in_thread
 from chive_admin.ingest.export_readers import ExportReaders
 from chive_admin.lex.data_model import NotInDataModel
@@ -186,8 +184,7 @@ def _contents(did: str, rev: str, rows: list[RecordRow], size: int) -> RepoConte
     records, invalid = part.records, part.invalid
     for collection, rkey, cid, text, problem in rows:
         if text is not None:
-            value = orjson.loads(text)  # kept beside the JSON for what is derived from a record (search documents)
-            records.append(IndexedRecord(f"at://{did}/{collection}/{rkey}", did, collection, rkey, cid, value, text))
+            records.append(IndexedRecord(f"at://{did}/{collection}/{rkey}", did, collection, rkey, cid, text))
         elif problem is not None:
             invalid.append(InvalidRecord(f"at://{did}/{collection}/{rkey}", problem))
         else:

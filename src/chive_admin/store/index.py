@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import orjson
+
 from chive_admin._generated import ids
 from chive_admin.lex.data_model import record_json
 from chive_admin.store.sql import Conn, Dialect, any_of
@@ -59,9 +61,16 @@ class IndexedRecord(NamedTuple):
     collection: str
     rkey: str
     cid: str
-    value: dict[str, Any]
-    #: ``value`` as stored (:func:`~chive_admin.lex.data_model.record_json`), made once, where the record is checked
+    #: the value as stored (:func:`~chive_admin.lex.data_model.record_json`), made once, where the record is checked.
+    #: Only the text is kept: a backfill holds thousands of records in flight, and their values as trees of dicts
+    #: and lists were most of what the garbage collector's passes walked, on the event loop (an eprint's value, the
+    #: one that is needed again, for its search document, is parsed again: :attr:`value`)
     json: str
+
+    @property
+    def value(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = orjson.loads(self.json)
+        return parsed
 
     @classmethod
     def from_parts(
@@ -69,7 +78,7 @@ class IndexedRecord(NamedTuple):
     ) -> IndexedRecord:
         """The record, with ``json`` as its stored form when the caller has made it already."""
         uri = f"at://{did}/{collection}/{rkey}"
-        return cls(uri, did, collection, rkey, cid, value, record_json(value) if json is None else json)
+        return cls(uri, did, collection, rkey, cid, record_json(value) if json is None else json)
 
 
 @dataclass(frozen=True)
