@@ -3,6 +3,8 @@ and ``/xrpc/_health`` answers anyone."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import gc
 import threading
 import weakref
@@ -12,9 +14,11 @@ from conftest import AppFactory, running_client
 from support.admin_api import ADMIN, refusal, serving
 from support.auth import FixedTokens
 
-from chive_admin import __version__
+from chive_admin import __version__, api_first
 from chive_admin._generated import ids
+from chive_admin._generated.models.pub.chive.admin import list_pdses
 from chive_admin.handlers import HANDLERS
+from chive_admin.handlers.call import Call
 from chive_admin.server.app import create_app
 from chive_admin.settings import Settings
 from chive_admin.store.db import DatabaseLockedByOtherProcess
@@ -111,3 +115,27 @@ async def test_an_app_does_not_freeze_the_heap_unless_asked(settings: Settings) 
     frozen_before = gc.get_freeze_count()
     async with serving(create_app(settings, authenticator=FixedTokens())):
         assert gc.get_freeze_count() == frozen_before
+
+
+async def test_backfill_steps_wait_while_a_request_is_answered(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api_first, "HOLD", 60.0)  # only the request's end releases the step here
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(call: Call[list_pdses.Params, None]) -> list_pdses.Output:
+        entered.set()
+        await release.wait()
+        return list_pdses.Output(stats=list_pdses.PdsStats(total=0, items=[]))
+
+    app = make_app(authenticator=FixedTokens(), handlers={ids.PUB_CHIVE_ADMIN_LIST_PDSES: slow})
+    async with serving(app) as api:
+        request = asyncio.create_task(api.client.get(f"/xrpc/{ids.PUB_CHIVE_ADMIN_LIST_PDSES}", headers=ADMIN))
+        await asyncio.wait_for(entered.wait(), 30)
+        step = asyncio.create_task(api_first.api_first(), context=contextvars.Context())  # as a job's worker
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not step.done()
+        release.set()
+        assert (await request).status_code == 200
+        await asyncio.wait_for(step, 30)

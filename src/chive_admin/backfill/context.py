@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
 
+from chive_admin.api_first import api_first
 from chive_admin.backfill.items import Item, RecordItem
 from chive_admin.clock import now_stamp
 from chive_admin.ingest.fetch import InvalidRecord
@@ -92,7 +93,9 @@ class JobContext(Generic[C]):
         """One write transaction holding the batch's data, counters and checkpoint: all of it commits, or none.
 
         After the commit, a cancel request or a shutdown raises ``Stop`` so the job returns at this checkpoint.
+        A batch begins once no request is being answered (:func:`~chive_admin.api_first.api_first`).
         """
+        await api_first()
         async with self._batch_lock:
             try:
                 async with self.db.write() as conn:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import chive_admin
+from chive_admin.api_first import api_first
 from chive_admin.repo.car import RepoVerificationError
 from chive_admin.repo.reader_process import HEADER, frame
 from chive_admin.repo.rows import RecordRow
@@ -110,6 +111,7 @@ class ExportSession:
         """The parts in order; the next is read by the reader while the caller works on this one."""
         self._reader.send(("next",))
         while True:
+            await api_first()  # unpickling a part of rows is CPU work on the loop: requests first
             reply = _reply(await self._reader.receive())
             if reply[0] == "end":
                 return

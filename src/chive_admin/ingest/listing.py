@@ -38,6 +38,7 @@ from pydantic.dataclasses import dataclass
 
 from chive_admin._generated.models.com.atproto.repo import list_records as lex_list_records
 from chive_admin.aio import END, End, next_or_end, prefetched
+from chive_admin.api_first import api_first
 from chive_admin.upstream.atproto import AtprotoClient
 from chive_admin.upstream.errors import UpstreamError
 
@@ -272,6 +273,7 @@ async def batches(
         try:
             async with aclosing(collection_pages(client, pds, did, collection, position)) as pages:
                 async for records, after in pages:
+                    await api_first()  # preparing a page is a millisecond or two of the loop: requests first
                     await buffer.put((prepare(records), len(records), after))
         except Exception as exc:  # handed to the reader, raised after the pages before it
             await buffer.put(exc)

@@ -11,12 +11,15 @@ from contextlib import asynccontextmanager
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chive_admin import __version__
 from chive_admin._generated.catalog import ROUTES
+from chive_admin.api_first import answering
 from chive_admin.auth.api_keys import ApiKeyStore
 from chive_admin.auth.audit import AuditLog
 from chive_admin.auth.authenticator import AdminAuthenticator
@@ -78,6 +81,20 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error outside the XRPC router", exc_info=exc)
     return error_response(XRPCError.internal())
+
+
+class AnswerFirst:
+    """Counts the HTTP requests being answered, for :mod:`chive_admin.api_first`: backfill steps wait while any is."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with answering():
+            await self.app(scope, receive, send)
 
 
 def settle_heap() -> None:
@@ -221,5 +238,6 @@ def create_app(
             ),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
+        middleware=[Middleware(AnswerFirst)],
         lifespan=lifespan,
     )

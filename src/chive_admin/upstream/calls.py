@@ -24,6 +24,7 @@ from typing import IO, Any, TypeVar
 import httpx
 
 from chive_admin import untrusted_json
+from chive_admin.api_first import api_first
 from chive_admin.settings import DEFAULT_UPSTREAM_ATTEMPTS, DEFAULT_UPSTREAM_DEADLINE
 from chive_admin.upstream.errors import (
     BadResponse,
@@ -251,6 +252,7 @@ class XrpcCaller:
                 body = await self._read(response, host, self.retry.max_json_bytes)
             if media != "application/json":
                 raise BadResponse(host, f"{nsid} answered {media or 'no content type'}, not JSON")
+            await api_first()  # decoding a page of records is a millisecond or more of the loop: requests first
             try:
                 return untrusted_json.loads(body)
             except ValueError:
