@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
+import weakref
 
 import pytest
 
@@ -63,3 +65,18 @@ async def test_a_requests_own_work_is_never_held(monkeypatch: pytest.MonkeyPatch
         task = asyncio.create_task(request())
         assert await settled(task)
         assert own.is_set()
+
+
+def test_a_gate_goes_with_its_loop() -> None:
+    async def answer() -> None:
+        with answering():
+            pass
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(answer())
+    assert loop in api_first._gates
+    loop.close()
+    gone = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert gone() is None

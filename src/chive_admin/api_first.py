@@ -26,8 +26,8 @@ HOLD = 0.02
 
 
 class _Gate:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    # no reference to its loop: the loop is the weak key it is kept under, and would never be freed
+    def __init__(self) -> None:
         self.in_flight = 0
         self.idle = asyncio.Event()
         self.idle.set()
@@ -52,7 +52,7 @@ def _gate() -> _Gate:
     loop = asyncio.get_running_loop()
     gate = _gates.get(loop)
     if gate is None:
-        gate = _gates[loop] = _Gate(loop)
+        gate = _gates[loop] = _Gate()
     return gate
 
 
@@ -72,11 +72,12 @@ def answering() -> Iterator[None]:
 async def api_first() -> None:
     """Before a slice of backfill work: wait while requests are being answered (at most :data:`HOLD`). Called
     while answering a request (an upstream call of its own, say), it returns at once."""
-    gate = _gates.get(asyncio.get_running_loop())
-    if gate is None or not gate.in_flight or _answering.get() or gate.loop.time() < gate.open_until:
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None or not gate.in_flight or _answering.get() or loop.time() < gate.open_until:
         return
     try:
         async with asyncio.timeout(HOLD):
             await gate.idle.wait()
     except TimeoutError:
-        gate.open_until = gate.loop.time() + HOLD
+        gate.open_until = loop.time() + HOLD
