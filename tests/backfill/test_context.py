@@ -177,6 +177,48 @@ async def test_only_declared_stages_are_reported(db: Database) -> None:
     assert (await stored(db)).progress.stage == "writing"
 
 
+async def test_a_quick_step_commits_its_stage_with_the_next_batch(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    async with ctx.in_stage("listing", shown_after=60):
+        await asyncio.sleep(0)
+    assert (await stored(db)).progress.stage is None  # no transaction of its own
+    async with ctx.batch():
+        pass
+    assert (await stored(db)).progress.stage == "listing"
+
+
+async def test_a_long_step_shows_its_stage_while_it_runs(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    async with ctx.in_stage("listing", shown_after=0.01):
+        for _ in range(500):  # until the stage is committed (a failure would wait the whole loop)
+            if (await stored(db)).progress.stage == "listing":
+                break
+            await asyncio.sleep(0.01)
+        assert (await stored(db)).progress.stage == "listing"
+
+
+async def test_a_stop_met_by_the_stage_commit_is_met_again_by_the_next_batch(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    async with db.write() as conn:
+        assert (await ops.request_cancel(conn, "01CTX", T0))[0] is ops.CancelResult.REQUESTED
+    async with ctx.in_stage("listing", shown_after=0):
+        await asyncio.sleep(0.05)  # the stage's commit runs and meets the cancel request: the step goes on
+    assert (await stored(db)).progress.stage == "listing"
+    ctx.checkpoint = {"seen": []}
+    with pytest.raises(CancelRequested):
+        await write_item(ctx, 1)
+    assert await items(db) == [1]  # committed, then stopped
+
+
+async def test_a_failed_step_leaves_no_commit_running(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    with pytest.raises(RuntimeError, match="download failed"):
+        async with ctx.in_stage("listing", shown_after=0.01):
+            raise RuntimeError("download failed")
+    await asyncio.sleep(0.05)
+    assert (await stored(db)).progress.stage is None
+
+
 async def test_dead_letters_are_parked_in_the_batch_and_counted_as_failed(db: Database) -> None:
     ctx = context(db, await claimed(db))
     bad = [InvalidRecord("at://did:plc:a/pub.chive.review.comment/3k1", "body: wrong type")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
@@ -40,6 +40,10 @@ class LeaseLost(Stop):
 
 
 C = TypeVar("C")
+
+#: how long a step of :meth:`JobContext.in_stage` runs before its stage is committed on its own (what a dashboard
+#: polling every second or two would miss anyway)
+STAGE_SHOWN_AFTER = 0.5
 
 
 class JobContext(Generic[C]):
@@ -123,6 +127,32 @@ class JobContext(Generic[C]):
         """Commit the current stage, counters and checkpoint on their own (e.g. when a stage starts)."""
         async with self.batch():
             pass
+
+    @asynccontextmanager
+    async def in_stage(self, name: str, *, shown_after: float = STAGE_SHOWN_AFTER) -> AsyncIterator[None]:
+        """Enter stage ``name`` for a step that may be quick or slow (one download): it is committed on its own
+        only once the step has lasted ``shown_after`` seconds, else with the next batch. A small repository's sync
+        then costs one write transaction less; a long download still shows what the op is waiting on.
+
+        The step is never interrupted by that commit, and leaving the block never raises what the commit met: a
+        cancel request, a lost lease or a shutdown is in the database or the engine, where the next batch meets it
+        again (so the step's resources are handed on or closed by the caller as usual)."""
+        self.stage(name)
+        began = asyncio.Event()
+
+        async def show() -> None:
+            await asyncio.sleep(shown_after)
+            began.set()
+            with suppress(Exception):
+                await self.save()
+
+        showing = asyncio.ensure_future(show())
+        try:
+            yield
+        finally:
+            if not began.is_set():
+                showing.cancel()
+            await asyncio.wait([showing])
 
     async def dead_letter(
         self,

@@ -97,17 +97,16 @@ class DidSync(Job[DidSyncParams, None]):
             raise JobFailed("no_signing_key", f"{did} has no #atproto verification key", {"did": did})
         pds = registry_key(identity.pds)
 
-        ctx.stage("fetching_repo")
-        await ctx.save()
         client = ctx.services.upstream
         try:
             try:
-                try:
-                    stream = await stream_by_export(
-                        client, pds, did, identity.signing_key, prefix=self.scope, readers=ctx.services.readers
-                    )
-                except MethodNotImplemented:
-                    stream = await stream_by_listing(client, pds, did, prefix=self.scope)
+                async with ctx.in_stage("fetching_repo"):
+                    try:
+                        stream = await stream_by_export(
+                            client, pds, did, identity.signing_key, prefix=self.scope, readers=ctx.services.readers
+                        )
+                    except MethodNotImplemented:
+                        stream = await stream_by_listing(client, pds, did, prefix=self.scope)
                 ctx.stage("writing_records")
                 async with aclosing(stream):
                     await self._write(ctx, did, pds, handle, stream)
