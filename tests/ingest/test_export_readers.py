@@ -70,6 +70,23 @@ async def test_a_session_reads_every_part_and_the_reader_is_kept_for_the_next(
     assert pids(readers) == {pid}
 
 
+@pytest.mark.parametrize(("count", "sent", "parts"), [(5, ["open"], [5]), (20, ["open", "next", "next"], [10, 10])])
+async def test_a_session_read_to_its_end_needs_no_close(
+    readers: ExportReaders, tmp_path: Path, count: int, sent: list[str], parts: list[int]
+) -> None:
+    car = build_car({f"{COMMENT}/{i:04d}": {"$type": COMMENT, "i": i} for i in range(count)})
+    (tmp_path / "export.car").write_bytes(car)
+    await readers.warm()
+    (reader,) = readers._idle
+    requests: list[str] = []
+    send = reader.send
+    reader.send = lambda message: (requests.append(str(message[0])), send(message))[1]  # type: ignore[method-assign]
+    assert [len(rows) for rows in await read_all(readers, tmp_path / "export.car")] == parts
+    assert requests == sent  # a small export is one round trip
+    assert readers._idle == [reader]
+    assert await reader.ask(("next",)) == ("failed", "no export is open")  # between sessions
+
+
 async def test_a_refused_export_raises_its_check_and_the_reader_is_kept(readers: ExportReaders, path: Path) -> None:
     await readers.warm()
     (pid,) = pids(readers)

@@ -24,19 +24,35 @@ def export(tmp_path: Path, count: int) -> tuple[Path, bytes]:
     return path, car
 
 
-def test_a_session_opens_reads_every_part_in_order_then_ends(tmp_path: Path) -> None:
+def test_a_session_opens_with_its_first_part_and_closes_with_its_last(tmp_path: Path) -> None:
     path, car = export(tmp_path, 25)
     repo = open_verified(io.BytesIO(car), did=DID, signing_key=KEY.did_key)
-    expected = list(record_rows(repo, "pub.chive.", 10))
+    first, *rest = list(record_rows(repo, "pub.chive.", 10))
     session = Session()
 
     opened = session.handle(("open", str(path), DID, KEY.did_key, "pub.chive.", 10))
-    # the rev and data root a did-sync records as the repository's head
-    assert opened == ("opened", "3kabcdefghi22", repo.commit_cid, repo.data_cid)
-    parts = [session.handle(("next",)) for _ in range(3)]
-    assert parts == [("rows", rows) for rows in expected]
+    # the rev and data root a did-sync records as the repository's head, and the first part: a small export is
+    # read in one round trip
+    assert opened == ("opened", "3kabcdefghi22", repo.commit_cid, repo.data_cid, first)
+    assert [session.handle(("next",)) for _ in rest] == [("rows", rows) for rows in rest]
+    # the part of 5 was the last: the session closed with it
+    assert session.handle(("next",)) == ("failed", "no export is open")
+
+
+def test_a_walk_of_whole_parts_ends_with_end(tmp_path: Path) -> None:
+    path, _ = export(tmp_path, 20)
+    session = Session()
+    assert len(session.handle(("open", str(path), DID, KEY.did_key, "pub.chive.", 10))[4]) == 10
+    assert session.handle(("next",))[0] == "rows"
     assert session.handle(("next",)) == ("end",)
+    assert session.handle(("next",)) == ("failed", "no export is open")
     assert session.handle(("close",)) == ("closed",)
+
+
+def test_an_export_with_nothing_under_the_prefix_opens_ended(tmp_path: Path) -> None:
+    path, _ = export(tmp_path, 3)
+    session = Session()
+    assert session.handle(("open", str(path), DID, KEY.did_key, "pub.chive.graph.", 10))[4] == []
     assert session.handle(("next",)) == ("failed", "no export is open")
 
 
@@ -58,7 +74,7 @@ def test_what_no_check_foresaw_answers_failed_with_its_traceback(tmp_path: Path)
 
 def test_the_process_answers_over_its_pipes_and_exits_at_the_end_of_its_input(tmp_path: Path) -> None:
     path, _ = export(tmp_path, 3)
-    requests = [("ping",), ("open", str(path), DID, KEY.did_key, "pub.chive.", 2), ("next",), ("next",), ("next",)]
+    requests = [("ping",), ("open", str(path), DID, KEY.did_key, "pub.chive.", 2), ("next",), ("close",)]
     done = subprocess.run(
         [sys.executable, "-m", "chive_admin.repo.reader_process"],
         input=b"".join(frame(r) for r in requests),
@@ -71,6 +87,6 @@ def test_the_process_answers_over_its_pipes_and_exits_at_the_end_of_its_input(tm
     out = io.BytesIO(done.stdout)
     while (reply := read_message(out)) is not None:
         replies.append(reply)
-    assert [r[0] for r in replies] == ["pong", "opened", "rows", "rows", "end"]
-    assert [len(r[1]) for r in replies[2:4]] == [2, 1]
+    assert [r[0] for r in replies] == ["pong", "opened", "rows", "closed"]
+    assert [len(replies[1][4]), len(replies[2][1])] == [2, 1]
     assert len(done.stdout) == sum(len(frame(r)) for r in replies)  # nothing but replies on stdout

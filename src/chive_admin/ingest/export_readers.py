@@ -101,22 +101,33 @@ def _reply(reply: Any) -> Any:
 class ExportSession:
     """One export open in a reader: its commit's ``rev`` and MST root, then its rows a part at a time."""
 
-    def __init__(self, reader: _Reader, rev: str, commit_cid: str, data_cid: str) -> None:
+    def __init__(self, reader: _Reader, opened: Any, size: int) -> None:
         self._reader = reader
-        self.rev = rev
-        self.commit_cid = commit_cid
-        self.data_cid = data_cid
+        self._size = size
+        _, self.rev, self.commit_cid, self.data_cid, self._first = opened
+        #: the walk has ended, so the reader has closed the session itself and is between sessions
+        self.ended = False
 
     async def parts(self) -> AsyncGenerator[list[RecordRow], None]:
         """The parts in order; the next is read by the reader while the caller works on this one."""
-        self._reader.send(("next",))
+        rows: list[RecordRow] = self._first
+        self._first = []
         while True:
+            last = len(rows) < self._size
+            if not last:
+                self._reader.send(("next",))
+            else:
+                self.ended = True
+            if rows or last:
+                yield rows
+            if last:
+                return
             await api_first()  # unpickling a part of rows is CPU work on the loop: requests first
             reply = _reply(await self._reader.receive())
             if reply[0] == "end":
+                self.ended = True
                 return
-            self._reader.send(("next",))
-            yield reply[1]
+            rows = reply[1]
 
 
 class ExportReaders:
@@ -148,25 +159,28 @@ class ExportReaders:
         self, path: str, *, did: str, signing_key: str, prefix: str, size: int
     ) -> AsyncIterator[ExportSession]:
         """Open the export at ``path`` in a reader: indexed, its commit verified for ``did`` against
-        ``signing_key`` (:class:`RepoVerificationError` if not), and its records under ``prefix`` ready to read."""
+        ``signing_key`` (:class:`RepoVerificationError` if not, or if its first part's walk meets a broken tree),
+        and its records under ``prefix`` ready to read, the first part read already."""
         if self._closed:
             raise ReaderFailed("the export readers are shut down")
         async with self._slots:
             reader = await self._checkout()
             self._busy.add(reader)
+            opened: ExportSession | None = None
             clean = False
             try:
                 try:
-                    opened = _reply(await reader.ask(("open", path, did, signing_key, prefix, size)))
-                    yield ExportSession(reader, opened[1], opened[2], opened[3])
+                    reply = _reply(await reader.ask(("open", path, did, signing_key, prefix, size)))
+                    opened = ExportSession(reader, reply, size)
+                    yield opened
                 except ReaderFailed:
                     raise
                 except Exception:
                     # a refused export, or the caller's own error (a cancel request at a checkpoint): the reader
                     # is sound, so it is kept. A cancelled task (BaseException) kills it: its reply is unknown.
-                    clean = await self._settle(reader)
+                    clean = await self._settle(reader, opened)
                     raise
-                clean = await self._settle(reader)
+                clean = await self._settle(reader, opened)
             finally:
                 self._busy.discard(reader)
                 if clean and not self._closed:
@@ -184,9 +198,11 @@ class ExportReaders:
             log.warning("export reader (pid %s) exited while idle (%s)", reader.process.pid, reader.process.returncode)
         return await _Reader.start()
 
-    async def _settle(self, reader: _Reader) -> bool:
-        """Close the session; whether the reader is back between sessions. A session that ended early has a part
-        requested: its answer comes before the close's."""
+    async def _settle(self, reader: _Reader, session: ExportSession | None) -> bool:
+        """Close the session; whether the reader is back between sessions. One read to its end is closed already;
+        one left early has a part requested: its answer comes before the close's."""
+        if session is not None and session.ended:
+            return True
         reader.send(("close",))
         while (reply := await reader.receive())[0] != "closed":
             if reply[0] not in ("rows", "end", "refused"):

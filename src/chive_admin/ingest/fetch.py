@@ -130,8 +130,8 @@ async def stream_by_export(
     for it.
 
     Signature and commit checks happen before this returns; a broken tree or a missing block is found while
-    reading and raised from ``parts`` (every record handed out before it is in a block whose hash and path from
-    the signed root were checked, so it is the owner's record).
+    reading and raised from ``parts``, or from this when a reader meets it in the first part (every record handed
+    out before it is in a block whose hash and path from the signed root were checked, so it is the owner's record).
     """
     async with AsyncExitStack() as stack:
         spool = stack.enter_context(await client.get_repo(pds, did))
@@ -142,22 +142,9 @@ async def stream_by_export(
             rev, data_cid = session.rev, session.data_cid
 
             async def parts() -> AsyncGenerator[RepoContents, None]:
-                # the next part is sorted (and its JSON parsed) while the consumer writes this one: the write's
-                # commit waits on the disk without the GIL
-                ahead: asyncio.Future[RepoContents] | None = None
-                try:
-                    async with aclosing(session.parts()) as read:
-                        async for rows in read:
-                            # a part short of ``size`` ends the walk
-                            checked = asyncio.ensure_future(asyncio.to_thread(_contents, did, rev, rows, size))
-                            if ahead is not None:
-                                yield await ahead
-                            ahead = checked
-                    if ahead is not None:
-                        yield await ahead
-                finally:
-                    if ahead is not None and not ahead.done():
-                        await asyncio.wait([ahead])
+                async with aclosing(session.parts()) as read:
+                    async for rows in read:
+                        yield _contents(did, rev, rows, size)
 
         else:
             # parsing and hashing a large CAR is CPU work: keep it off the event loop

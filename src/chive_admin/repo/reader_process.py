@@ -8,10 +8,14 @@ takes down this process, not the server. It imports the reader and the record le
 Messages are length-prefixed pickles, one reply per request, in order (the parent is this module's only caller,
 over a pipe it made):
 
-- ``("open", path, did, signing_key, prefix, size)`` → ``("opened", rev, commit_cid, data_cid)`` or ``("refused", code,
-  message)``: the export at ``path`` is indexed and its commit verified; a session replaces the one before.
-- ``("next",)`` → ``("rows", [RecordRow, ...])`` (at most ``size``), ``("end",)``, or ``("refused", code, message)``
-  when the walk meets a broken tree or a missing or forged block.
+- ``("open", path, did, signing_key, prefix, size)`` → ``("opened", rev, commit_cid, data_cid, [RecordRow, ...])`` or
+  ``("refused", code, message)``: the export at ``path`` is indexed, its commit verified and its first part read (a
+  small export in one round trip); a session replaces the one before.
+- ``("next",)`` → ``("rows", [RecordRow, ...])``, ``("end",)``, or ``("refused", code, message)`` when the walk meets a
+  broken tree or a missing or forged block.
+
+A part holds ``size`` rows until the last; a part shorter than ``size`` (or ``end``) is the last, and the session is
+closed with it: the reader is between sessions without a ``close``.
 - ``("close",)`` → ``("closed",)``.
 - ``("ping",)`` → ``("pong",)``: the reader has imported what it needs and is waiting.
 
@@ -58,19 +62,29 @@ class Session:
     def __init__(self) -> None:
         self._repo: VerifiedRepo | None = None
         self._rows: Iterator[list[RecordRow]] | None = None
+        self._size = 0
 
     def open(self, path: str, did: str, signing_key: str, prefix: str, size: int) -> tuple[object, ...]:
         self.close()
         with open(path, "rb") as file:  # a mapping or the bytes read outlive the file
-            self._repo = open_verified(file, did=did, signing_key=signing_key)
-        self._rows = record_rows(self._repo, prefix, size)
-        return ("opened", self._repo.rev, self._repo.commit_cid, self._repo.data_cid)
+            self._repo = repo = open_verified(file, did=did, signing_key=signing_key)
+        self._rows = record_rows(repo, prefix, size)
+        self._size = size
+        return ("opened", repo.rev, repo.commit_cid, repo.data_cid, self._walk() or [])
 
     def next(self) -> tuple[object, ...]:
         if self._rows is None:
             return ("failed", "no export is open")
-        rows = next(self._rows, None)
+        rows = self._walk()
         return ("end",) if rows is None else ("rows", rows)
+
+    def _walk(self) -> list[RecordRow] | None:
+        """The next part; the session ends with the last."""
+        assert self._rows is not None
+        rows = next(self._rows, None)
+        if rows is None or len(rows) < self._size:
+            self.close()
+        return rows
 
     def close(self) -> None:
         self._rows = None
