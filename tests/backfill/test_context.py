@@ -4,6 +4,7 @@ of them, and says after its commit when the job must stop (cancel, shutdown, a l
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -48,7 +49,9 @@ class Numbered(Item):
     n: int
 
 
-def context(db: Database, op: ops.Operation, *, stopping: bool = False) -> JobContext[dict[str, Any]]:
+def context(
+    db: Database, op: ops.Operation, *, stopping: bool = False, on_end: Callable[[], None] = lambda: None
+) -> JobContext[dict[str, Any]]:
     return JobContext(
         op,
         owner=OWNER,
@@ -57,6 +60,7 @@ def context(db: Database, op: ops.Operation, *, stopping: bool = False) -> JobCo
         checkpoints=TypeAdapter(dict[str, Any]),
         stages=("listing", "writing"),
         stopping=lambda: stopping,
+        on_end=on_end,
     )
 
 
@@ -175,6 +179,50 @@ async def test_only_declared_stages_are_reported(db: Database) -> None:
     ctx.stage("writing")
     await ctx.save()
     assert (await stored(db)).progress.stage == "writing"
+
+
+@pytest.mark.parametrize(("failed", "status"), [(0, "completed"), (1, "partial")])
+async def test_a_last_batch_ends_the_op_in_its_own_transaction(db: Database, failed: int, status: str) -> None:
+    ended: list[int] = []
+    ctx = context(db, await claimed(db), on_end=lambda: ended.append(1))
+    async with ctx.batch(last=True) as conn:
+        await conn.execute("INSERT INTO items (n) VALUES (1)")
+        ctx.progress.records_processed = 1
+        ctx.progress.records_failed = failed
+    op = await stored(db)
+    assert (op.status, op.progress.records_processed, op.lease_owner, op.completed_at is not None) == (
+        status,
+        1,
+        None,
+        True,
+    )
+    assert ctx.ended == op
+    assert ended == [1]  # the engine drops what it kept of the op's state
+    with pytest.raises(RuntimeError, match="has ended"):
+        async with ctx.batch():
+            pass
+
+
+async def test_a_last_batch_after_a_cancel_request_ends_the_op_cancelled(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+    async with db.write() as conn:
+        assert (await ops.request_cancel(conn, "01CTX", T0))[0] is ops.CancelResult.REQUESTED
+    async with ctx.batch(last=True):  # no CancelRequested: the op has ended, there is nothing to stop
+        pass
+    assert (await stored(db)).status == "cancelled"
+
+
+async def test_a_failed_last_batch_ends_nothing(db: Database) -> None:
+    ctx = context(db, await claimed(db))
+
+    async def fail_half_way() -> None:
+        async with ctx.batch(last=True) as conn:
+            await conn.execute("INSERT INTO items (n) VALUES (1)")
+            raise RuntimeError("half way")
+
+    with pytest.raises(RuntimeError, match="half way"):
+        await fail_half_way()
+    assert ((await stored(db)).status, await items(db), ctx.ended) == ("running", [], None)
 
 
 async def test_a_quick_step_commits_its_stage_with_the_next_batch(db: Database) -> None:

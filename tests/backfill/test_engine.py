@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -116,6 +117,21 @@ async def test_an_operation_runs_to_completed_with_every_item_once(
     assert [o["id"] for o in history.json()["operations"]] == [op["id"]]
     active = await server.client.get(xrpc(ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS), headers=ADMIN)
     assert active.json() == {"operations": []}
+
+
+@pytest.mark.parametrize(("dlq_every", "status"), [("", "completed"), ("7", "partial")])
+async def test_a_job_whose_last_batch_ends_it_is_ended_once(
+    server: Server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, dlq_every: str, status: str
+) -> None:
+    monkeypatch.setenv("TEST_JOB_ITEMS", "30")
+    monkeypatch.setenv("TEST_JOB_LAST_BATCH", "1")
+    monkeypatch.setenv("TEST_JOB_DLQ_EVERY", dlq_every)
+    caplog.set_level(logging.INFO, logger="chive_admin.backfill.engine")
+    op = await server.wait((await server.trigger(type="testCount"))["id"])
+    assert (op["status"], op["recordsProcessed"] + op.get("recordsFailed", 0)) == (status, 30)
+    assert await server.items(op["id"]) == [n for n in range(30) if not dlq_every or n % int(dlq_every)]
+    ends = [r.getMessage() for r in caplog.records if "ended" in r.getMessage() or "its end" in r.getMessage()]
+    assert ends == [f"operation {op['id']} ended {status}"]
 
 
 async def test_dead_lettered_items_make_it_partial(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,8 @@ Its behaviour comes from env vars so a subprocess server can be steered too:
 ``TEST_JOB_ITEMS`` (default 100), ``TEST_JOB_DELAY`` seconds per batch (default 0), ``TEST_JOB_DLQ_EVERY`` (every
 n-th item dead-lettered), ``TEST_JOB_FAIL_AT`` / ``TEST_JOB_CRASH_AT`` (item at which it fails cleanly / raises),
 ``TEST_JOB_TEXT`` (appended to every message it writes: hostile text for the CLI's tests), ``TEST_JOB_UNIT=repos``
-(the items count as repositories, and the op has no record total).
+(the items count as repositories, and the op has no record total), ``TEST_JOB_LAST_BATCH`` (its last batch ends the
+op: ``ctx.batch(last=True)``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class CountItems(Job[CountParams, int]):
         )
         text = os.environ.get("TEST_JOB_TEXT", "")
         as_repos = os.environ.get("TEST_JOB_UNIT") == "repos"
+        ends_in_a_batch = bool(os.environ.get("TEST_JOB_LAST_BATCH"))
         ctx.stage("counting")
         if as_repos:
             ctx.progress.total_repos = total
@@ -78,7 +80,7 @@ class CountItems(Job[CountParams, int]):
             items = range(first, min(first + params.batch_size, total))
             if delay:
                 await asyncio.sleep(delay)
-            async with ctx.batch() as conn:
+            async with ctx.batch(last=ends_in_a_batch and items.stop == total) as conn:
                 await items_table(conn)
                 for item in items:
                     if fail_at is not None and item == fail_at:

@@ -60,8 +60,10 @@ class JobContext(Generic[C]):
         stages: tuple[str, ...],
         stopping: Callable[[], bool],
         prepared: Prepared | None = None,
+        on_end: Callable[[], None] = lambda: None,
     ) -> None:
-        """Raises pydantic's ``ValidationError`` when the stored checkpoint is not a ``C``."""
+        """Raises pydantic's ``ValidationError`` when the stored checkpoint is not a ``C``. ``on_end`` is called
+        when a last batch ends the op (committed or not), as the engine's own state writes do."""
         self.op_id = op.id
         self.op_type = op.type
         self.owner = owner
@@ -77,6 +79,9 @@ class JobContext(Generic[C]):
         self.progress = op.progress.copy()
         self._stages = stages
         self._stopping = stopping
+        self._on_end = on_end
+        #: the op as its last batch ended it (``batch(last=True)``); ``None`` while it runs
+        self.ended: ops.Operation | None = None
         self._committed = self._snapshot()
         #: one batch of this op at a time: its counters and checkpoint describe what the batches before it
         #: committed. SQLite's single writer did it implicitly; PostgreSQL commits transactions in parallel, so the
@@ -93,26 +98,45 @@ class JobContext(Generic[C]):
         self.progress.stage = name
 
     @asynccontextmanager
-    async def batch(self) -> AsyncIterator[Conn]:
+    async def batch(self, *, last: bool = False) -> AsyncIterator[Conn]:
         """One write transaction holding the batch's data, counters and checkpoint: all of it commits, or none.
 
         After the commit, a cancel request or a shutdown raises ``Stop`` so the job returns at this checkpoint.
         A batch begins once no request is being answered (:func:`~chive_admin.api_first.api_first`).
+
+        ``last``: the job's final batch, which also ends the op (``completed``, ``partial`` when records failed,
+        ``cancelled`` when a cancel was requested meanwhile), so ending costs no transaction of its own (a small
+        repository's sync is a handful of them); the job returns right after it (:attr:`ended`).
         """
+        if self.ended is not None:
+            raise RuntimeError(f"operation {self.op_id} has ended: its last batch was committed")
         await api_first()
+        ended: ops.Operation | None = None
         async with self._batch_lock:
             try:
                 async with self.db.write() as conn:
                     yield conn
+                    now = now_stamp()
                     status = await ops.save_progress(
-                        conn, self.op_id, self.owner, self.progress, now_stamp(), self._stored_checkpoint()
+                        conn, self.op_id, self.owner, self.progress, now, self._stored_checkpoint()
                     )
                     if status is None:
                         raise LeaseLost(f"operation {self.op_id} is no longer held by this worker")
+                    if last:
+                        outcome = ops.Outcome.PARTIAL if self.progress.records_failed else ops.Outcome.COMPLETED
+                        finished = await ops.finish(conn, self.op_id, self.owner, outcome, now)
+                        assert finished, "held, as save_progress just found in this transaction"
+                        ended = await ops.get(conn, self.op_id)
             except BaseException:
                 self._restore(self._committed)  # after a failed batch, state must describe what is committed
                 raise
+            finally:
+                if last:
+                    self._on_end()
             self._committed = self._snapshot()
+        if ended is not None:
+            self.ended = ended
+            return
         if status == "cancelling":
             raise CancelRequested(self.op_id)
         if self._stopping():

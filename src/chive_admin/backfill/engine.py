@@ -342,6 +342,7 @@ class Engine:
                 stages=job_class.stages,
                 stopping=lambda: self._stopping,
                 prepared=self.lookahead.take(op.id),
+                on_end=lambda: self.on_change(),
             )
         except ValidationError:  # not what this job stores: our own fault, so the op says no more than that
             log.exception("operation %s (%s): its checkpoint cannot be read", op.id, op.type)
@@ -376,8 +377,11 @@ class Engine:
             log.exception("operation %s (%s) crashed", op.id, op.type)
             await self._failed_internally(op.id, owner, f"unexpected {type(exc).__name__} in the {op.type} job")
         else:
-            outcome = ops.Outcome.PARTIAL if ctx.progress.records_failed else ops.Outcome.COMPLETED
-            await self._finish(op.id, owner, outcome, ctx=ctx)
+            if ctx.ended is not None:  # its last batch ended it
+                _log_ended(ctx.ended)
+            else:
+                outcome = ops.Outcome.PARTIAL if ctx.progress.records_failed else ops.Outcome.COMPLETED
+                await self._finish(op.id, owner, outcome, ctx=ctx)
         finally:
             self._running.pop(op.id, None)
             self._cancel_requested.discard(op.id)
@@ -440,9 +444,7 @@ class Engine:
 
         ended = await self._persist(op_id, "recording its end", write)
         if ended:
-            log.info(
-                "operation %s ended %s%s", op_id, outcome.value, f" ({code})" if code else "", extra=op_fields(ended)
-            )
+            _log_ended(ended)
         else:
             log.warning("operation %s: could not record its end (%s); it is no longer held here", op_id, outcome.value)
 
@@ -508,6 +510,11 @@ def _log_requeued(stale: int, cancelled: int) -> bool:
 
 def _trouble(exc: BaseException) -> str:
     return "storage is full" if is_storage_full(exc) else "the database cannot be reached"
+
+
+def _log_ended(op: ops.Operation) -> None:
+    code = f" ({op.error_code})" if op.error_code else ""
+    log.info("operation %s ended %s%s", op.id, op.status, code, extra=op_fields(op))
 
 
 def op_fields(op: ops.Operation) -> dict[str, Any]:

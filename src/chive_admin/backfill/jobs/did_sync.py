@@ -134,7 +134,8 @@ class DidSync(Job[DidSyncParams, None]):
         stream: RepoStream,
     ) -> None:
         """Write the parts as they are read (each its own batch), then delete what the repository no longer holds,
-        in the last part's batch when the stream says which is last (a small repository: one transaction).
+        in the last part's batch when the stream says which is last (a small repository: one transaction, which
+        ends the op too).
 
         A resumed sync re-applies the whole export: counts start again, and rewriting is idempotent by (uri, cid).
         """
@@ -146,7 +147,7 @@ class DidSync(Job[DidSyncParams, None]):
         async for part in stream.parts:  # both streams hold only the collections within ``scope``
             if not part.records and not part.invalid and not part.last:
                 continue
-            async with ctx.batch() as conn:
+            async with ctx.batch(last=part.last) as conn:
                 if not registered:  # with the first records: a sync that stops midway leaves none of an unknown host
                     await index.upsert_repo(conn, did, now_stamp(), handle=handle, pds_url=pds, status="active")
                     registered = True
@@ -159,7 +160,7 @@ class DidSync(Job[DidSyncParams, None]):
                 if part.last:
                     await self._end(ctx, conn, did, pds, handle, stream, since)
                     return
-        async with ctx.batch() as conn:
+        async with ctx.batch(last=True) as conn:
             await self._end(ctx, conn, did, pds, handle, stream, since)
 
     async def _end(
@@ -199,7 +200,7 @@ class DidSync(Job[DidSyncParams, None]):
         await retry_record(ctx.services.upstream, ctx, item.uri, item.pds)
 
     async def _not_hosted(self, ctx: JobContext[None], did: str, pds: str, status: str) -> None:
-        async with ctx.batch() as conn:
+        async with ctx.batch(last=True) as conn:
             await index.upsert_repo(conn, did, now_stamp(), pds_url=pds, status=status)
             await index.set_repo_hidden(conn, did, True)
             ctx.count("hidden", len(await index.record_cids(conn, did)))
