@@ -119,19 +119,34 @@ async def test_an_operation_runs_to_completed_with_every_item_once(
     assert active.json() == {"operations": []}
 
 
-@pytest.mark.parametrize(("dlq_every", "status"), [("", "completed"), ("7", "partial")])
+@pytest.mark.parametrize(
+    ("dlq_every", "raise_after", "status"), [("", "", "completed"), ("7", "", "partial"), ("", "1", "completed")]
+)
 async def test_a_job_whose_last_batch_ends_it_is_ended_once(
-    server: Server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, dlq_every: str, status: str
+    server: Server,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    dlq_every: str,
+    raise_after: str,
+    status: str,
 ) -> None:
     monkeypatch.setenv("TEST_JOB_ITEMS", "30")
     monkeypatch.setenv("TEST_JOB_LAST_BATCH", "1")
     monkeypatch.setenv("TEST_JOB_DLQ_EVERY", dlq_every)
+    # what a job raises after its last batch (closing an export, say) does not undo the end committed
+    monkeypatch.setenv("TEST_JOB_RAISE_AFTER_END", raise_after)
     caplog.set_level(logging.INFO, logger="chive_admin.backfill.engine")
     op = await server.wait((await server.trigger(type="testCount"))["id"])
     assert (op["status"], op["recordsProcessed"] + op.get("recordsFailed", 0)) == (status, 30)
     assert await server.items(op["id"]) == [n for n in range(30) if not dlq_every or n % int(dlq_every)]
-    ends = [r.getMessage() for r in caplog.records if "ended" in r.getMessage() or "its end" in r.getMessage()]
+    ends = [
+        m for r in caplog.records if (m := r.getMessage()).startswith(f"operation {op['id']} ended") or "its end" in m
+    ]
     assert ends == [f"operation {op['id']} ended {status}"]
+    raised = [r.getMessage() for r in caplog.records if "after its last batch" in r.getMessage()]
+    assert raised == (
+        [f"operation {op['id']}: its job raised RuntimeError after its last batch ended it"] * bool(raise_after)
+    )
 
 
 async def test_dead_lettered_items_make_it_partial(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ Its behaviour comes from env vars so a subprocess server can be steered too:
 n-th item dead-lettered), ``TEST_JOB_FAIL_AT`` / ``TEST_JOB_CRASH_AT`` (item at which it fails cleanly / raises),
 ``TEST_JOB_TEXT`` (appended to every message it writes: hostile text for the CLI's tests), ``TEST_JOB_UNIT=repos``
 (the items count as repositories, and the op has no record total), ``TEST_JOB_LAST_BATCH`` (its last batch ends the
-op: ``ctx.batch(last=True)``).
+op: ``ctx.batch(last=True)``; with ``TEST_JOB_RAISE_AFTER_END`` it raises after that).
 """
 
 from __future__ import annotations
@@ -104,6 +104,8 @@ class CountItems(Job[CountParams, int]):
                     if as_repos:
                         ctx.progress.processed_repos = (ctx.progress.processed_repos or 0) + 1
                 ctx.checkpoint = items.stop
+        if ends_in_a_batch and os.environ.get("TEST_JOB_RAISE_AFTER_END"):
+            raise RuntimeError("closing something after the end")
 
     async def retry_item(self, ctx: AnyContext, item: Item) -> None:
         assert isinstance(item, CountItem)

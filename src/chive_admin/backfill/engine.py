@@ -353,7 +353,7 @@ class Engine:
         self._running[op.id] = job_task
         heart = asyncio.create_task(self._heartbeat(op.id, owner, job_task))
         try:
-            await job_task
+            await _past_its_end(job_task, ctx)
         except CancelRequested:
             await self._cancelled(job, ctx, owner)
         except ShuttingDown:
@@ -510,6 +510,18 @@ def _log_requeued(stale: int, cancelled: int) -> bool:
 
 def _trouble(exc: BaseException) -> str:
     return "storage is full" if is_storage_full(exc) else "the database cannot be reached"
+
+
+async def _past_its_end(job_task: asyncio.Task[None], ctx: AnyContext) -> None:
+    """Await the job; once its last batch has ended the op, what it raises while it returns (closing an export, a
+    cancel that came too late) changes nothing committed, so it is logged, not handled as the op's outcome."""
+    try:
+        await job_task
+    except BaseException as exc:
+        current = asyncio.current_task()
+        if ctx.ended is None or (current is not None and current.cancelling()):
+            raise
+        log.warning("operation %s: its job raised %s after its last batch ended it", ctx.op_id, type(exc).__name__)
 
 
 def _log_ended(op: ops.Operation) -> None:
