@@ -6,7 +6,10 @@
 * did-sync (verified CAR) of the 5,000-record repo vs a raw getRepo download — goal ≥ 80 % (≥ 90 % with the PDS
   ``--rtt-ms`` away); with ``--full`` the same for a repo of 50,000 records;
 * a batch of 50 did-syncs (the 50 × 100 repos, at the engine's concurrency) vs the same 50 exports fetched raw
-  over as many connections — goal ≥ 90 %;
+  over as many connections — goal ≥ 90 %; beside it, the CPU an op took of the server, its export readers and the
+  testnet (which also answers the PLC lookups and handle checks a did-sync makes), and how busy the cores were
+  (:mod:`bench.cpu`): on loopback the PDS shares the cores, so a batch near 100 % busy is as fast as this machine
+  allows;
 * with ``--full``: peak RSS of the server process during a pds-scan of 100,000 records (goal < 150 MB).
 
 The PDS is a single Node process on the same (2-core) machine, so on loopback no client can go much faster than it
@@ -46,6 +49,7 @@ from urllib.parse import SplitResult, urlsplit
 import httpx
 
 from bench import backends
+from bench.cpu import CpuMeter, CpuSplit, cpu_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -247,8 +251,11 @@ def routed(ports: dict[int, str]) -> Iterator[None]:
         app_module.upstream_http = made  # type: ignore[attr-defined]
 
 
-async def timed_ops(settings: Settings, nsid: str, bodies: list[dict[str, Any]]) -> tuple[float, list[dict[str, Any]]]:
-    """Seconds from triggering an op of each of ``bodies`` at once until every one has ended, and the ops."""
+async def timed_ops(
+    settings: Settings, nsid: str, bodies: list[dict[str, Any]], cpu: CpuMeter | None = None
+) -> tuple[float, list[dict[str, Any]]]:
+    """Seconds from triggering an op of each of ``bodies`` at once until every one has ended, and the ops; ``cpu``
+    measures the same window."""
     # the default engine: a trigger wakes a worker at once, and no idle worker claims 100×/s beside the job
     app = create_app(settings, authenticator=FixedTokens())
     async with app.router.lifespan_context(app):
@@ -268,6 +275,8 @@ async def timed_ops(settings: Settings, nsid: str, bodies: list[dict[str, Any]])
 
             engine.on_change = changed_and_noted
             started = time.perf_counter()
+            if cpu is not None:
+                cpu.begin(started)
             op_ids = []
             for body in bodies:
                 op_ids.append((await client.post(f"/xrpc/{nsid}", json=body, headers=ADMIN)).json()["operationId"])
@@ -285,6 +294,8 @@ async def timed_ops(settings: Settings, nsid: str, bodies: list[dict[str, Any]])
                 if waiting:
                     await changed.wait()
             seconds = time.perf_counter() - started
+            if cpu is not None:
+                cpu.end(started + seconds)
             ops = []
             for op_id in op_ids:
                 status = f"/xrpc/{ids.PUB_CHIVE_ADMIN_GET_BACKFILL_STATUS}"
@@ -304,26 +315,61 @@ def settings_for(dbs: backends.Databases, net: Testnet, name: str) -> Settings:
 class DidSyncRows:
     """The did-sync rows: one repo of 5k (and 50k) records, and a batch of 50, each beside its raw download."""
 
-    def __init__(self, repeat: int, settings: Callable[[], Settings], rows: list[tuple[str, str, str, str, str]]):
+    def __init__(
+        self,
+        repeat: int,
+        settings: Callable[[], Settings],
+        rows: list[tuple[str, str, str, str, str]],
+        testnet_pid: int,
+    ):
         self.repeat = repeat
         self.settings = settings
         self.rows = rows
+        self.testnet_pid = testnet_pid
 
-    def row(self, name: str, raw: Callable[[], float], dids: list[str], baseline: str, goal: str) -> None:
-        """Time did-syncs of ``dids`` triggered at once against ``raw``, and add their row."""
-        raw_seconds = median(self.repeat, raw)
+    def row(
+        self, name: str, raw: Callable[[], float], dids: list[str], baseline: str, goal: str, cpu: bool = False
+    ) -> None:
+        """Time did-syncs of ``dids`` triggered at once against ``raw``, and add their row; with ``cpu``, a row of
+        where the cores went in the median run, per op, beside the testnet's CPU for the raw downloads."""
+        raw_cpu: list[tuple[float, float]] = []
+
+        def raw_once() -> float:
+            before = cpu_seconds(self.testnet_pid)
+            seconds = raw()
+            raw_cpu.append((seconds, cpu_seconds(self.testnet_pid) - before))
+            return seconds
+
+        raw_seconds = median(self.repeat, raw_once)
+        splits: list[CpuSplit] = []
 
         def synced() -> float:
             bodies = [{"did": did} for did in dids]
-            seconds, ops = asyncio.run(timed_ops(self.settings(), ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, bodies))
+            meter = CpuMeter(self.testnet_pid)
+            seconds, ops = asyncio.run(timed_ops(self.settings(), ids.PUB_CHIVE_ADMIN_TRIGGER_DID_SYNC, bodies, meter))
             if {op["status"] for op in ops} != {"completed"}:
                 raise RuntimeError(f"bench did-syncs ended {sorted({op['status'] for op in ops})}")
+            assert meter.split is not None
+            splits.append(meter.split)
             return seconds
 
         ours = median(self.repeat, synced)
         self.rows.append(
             (name, f"{ours:.2f} s", f"{raw_seconds:.2f} s ({baseline})", f"{raw_seconds / ours:.0%}", goal)
         )
+        if cpu:
+            split = sorted(splits, key=lambda s: s.seconds)[len(splits) // 2]
+            _, raw_testnet = sorted(raw_cpu)[len(raw_cpu) // 2]
+            per_op = 1000 / len(dids)
+            self.rows.append(
+                (
+                    "  CPU an op: server + readers, testnet",
+                    f"{split.server * per_op:.1f} + {split.readers * per_op:.1f} ms, {split.testnet * per_op:.1f} ms",
+                    f"testnet {raw_testnet * per_op:.1f} ms (raw)",
+                    f"{split.busy():.0%} of the cores busy",
+                    "",
+                )
+            )
 
     def measure(self, label: str, one_url: str, many_url: str, big: str, huge: str | None, many: list[str]) -> None:
         goal = ">= 90%" if label else ">= 80%"
@@ -343,6 +389,7 @@ class DidSyncRows:
             many,
             f"raw getRepo, {workers} at once",
             ">= 90%",
+            cpu=True,
         )
 
 
@@ -433,7 +480,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
         if with_scans:
             scans("", net.pds_url, net.pds2_url)
 
-        syncs = DidSyncRows(args.repeat, lambda: settings_for(dbs, net, f"run{next(runs)}"), rows)
+        syncs = DidSyncRows(args.repeat, lambda: settings_for(dbs, net, f"run{next(runs)}"), rows, net.pid)
         huge_did = None
         if args.full and with_syncs:
             huge = pds.create_account(prefix="benchsync50k")

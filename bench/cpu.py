@@ -1,0 +1,79 @@
+"""Where the cores went during a measured window: CPU seconds of the server (this process, every thread), its
+export readers, and the testnet's Node process (the PDSes and the PLC directory), read from ``/proc`` (Linux).
+
+A ratio to a raw download says how fast; this says whether the machine had anything left. On two cores shared with
+the PDS, a run that used nearly all of both is CPU-bound: no arrangement of the same work makes it faster here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK")
+#: what a reader process runs (:mod:`chive_admin.repo.reader_process`)
+_READER = b"chive_admin.repo.reader_process"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` so far, all its threads; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def readers_of(pid: int) -> list[int]:
+    """The export reader processes ``pid`` started."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            try:
+                if _READER in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(child)
+            except OSError:
+                continue
+    return found
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """CPU seconds of each side over one window, and the window's wall seconds."""
+
+    server: float
+    readers: float
+    testnet: float
+    seconds: float
+
+    def busy(self) -> float:
+        """The share of the machine's cores the three used over the window."""
+        return (self.server + self.readers + self.testnet) / (self.seconds * (os.cpu_count() or 1))
+
+
+class CpuMeter:
+    """Call :meth:`begin` and :meth:`end` around a window (while the readers run: they exit at shutdown)."""
+
+    def __init__(self, testnet_pid: int) -> None:
+        self.testnet_pid = testnet_pid
+        self.split: CpuSplit | None = None
+        self._start: tuple[float, float, float, float] | None = None
+
+    def _now(self, wall: float) -> tuple[float, float, float, float]:
+        me = os.getpid()
+        readers = sum(cpu_seconds(pid) for pid in readers_of(me))
+        return cpu_seconds(me), readers, cpu_seconds(self.testnet_pid), wall
+
+    def begin(self, wall: float) -> None:
+        self._start = self._now(wall)
+
+    def end(self, wall: float) -> None:
+        assert self._start is not None, "begin() first"
+        server, readers, testnet, began = self._start
+        now = self._now(wall)
+        self.split = CpuSplit(now[0] - server, now[1] - readers, now[2] - testnet, now[3] - began)

@@ -1,0 +1,71 @@
+"""The bench's CPU accounting reads real processes: this one, a real export reader, and a child that spins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from bench.cpu import CpuMeter, cpu_seconds, readers_of
+from chive_admin.ingest.export_readers import ExportReaders
+
+
+def spin(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_a_process_cpu_grows_with_its_work_and_a_gone_one_reads_zero() -> None:
+    before = cpu_seconds(os.getpid())
+    spin(0.2)
+    assert cpu_seconds(os.getpid()) - before >= 0.15
+    assert cpu_seconds(2**22 + 1) == 0.0  # above the kernel's default pid_max: no such process
+
+
+async def test_the_readers_of_a_server_are_its_reader_processes_only() -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    readers = ExportReaders(1)
+    try:
+        await readers.warm()
+        (reader,) = readers._idle
+        assert readers_of(os.getpid()) == [reader.process.pid]  # not the other child
+    finally:
+        await readers.close()
+        other.kill()
+        other.wait()
+
+
+#: waits for a line, spins 0.3 s of its own CPU, says so, then waits to be killed (read while still there)
+SPINNER = """
+import sys, time
+print("ready", flush=True)
+sys.stdin.readline()
+end = time.process_time() + 0.3
+while time.process_time() < end:
+    pass
+print("spun", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_meter_splits_a_window_between_the_server_and_the_testnet() -> None:
+    child = subprocess.Popen([sys.executable, "-c", SPINNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdin is not None
+    assert child.stdout is not None
+    try:
+        assert child.stdout.readline() == "ready\n"
+        meter = CpuMeter(child.pid)
+        meter.begin(time.perf_counter())
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        spin(0.2)
+        assert child.stdout.readline() == "spun\n"
+        meter.end(time.perf_counter())
+    finally:
+        child.kill()
+        child.wait()
+    assert meter.split is not None
+    assert (meter.split.server >= 0.15, meter.split.testnet >= 0.25, meter.split.readers) == (True, True, 0.0)
+    assert 0 < meter.split.busy() <= 1.0
