@@ -13,11 +13,11 @@ over a pipe it made):
   small export in one round trip); a session replaces the one before.
 - ``("next",)`` → ``("rows", [RecordRow, ...])``, ``("end",)``, or ``("refused", code, message)`` when the walk meets a
   broken tree or a missing or forged block.
+- ``("close",)`` → ``("closed",)``.
+- ``("ping",)`` → ``("pong",)``: the reader has imported what it needs and is waiting.
 
 A part holds ``size`` rows until the last; a part shorter than ``size`` (or ``end``) is the last, and the session is
 closed with it: the reader is between sessions without a ``close``.
-- ``("close",)`` → ``("closed",)``.
-- ``("ping",)`` → ``("pong",)``: the reader has imported what it needs and is waiting.
 
 Anything else that goes wrong answers ``("failed", description)`` and ends the session. End of input ends the
 process: the parent closed the pipe or died. SIGINT and SIGTERM are ignored (see :func:`main`).
