@@ -162,11 +162,12 @@ class JobContext(Generic[C]):
         cancel request, a lost lease or a shutdown is in the database or the engine, where the next batch meets it
         again (so the step's resources are handed on or closed by the caller as usual)."""
         self.stage(name)
-        began = asyncio.Event()
+        saving = False
 
         async def show() -> None:
+            nonlocal saving
             await asyncio.sleep(shown_after)
-            began.set()
+            saving = True
             with suppress(Exception):
                 await self.save()
 
@@ -174,7 +175,7 @@ class JobContext(Generic[C]):
         try:
             yield
         finally:
-            if not began.is_set():
+            if not saving:  # still waiting: nothing to save; a commit under way is let finish
                 showing.cancel()
             await asyncio.wait([showing])
 
