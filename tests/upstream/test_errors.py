@@ -111,6 +111,7 @@ CODES = {
     "DeadlineExceeded": "upstream_deadline_exceeded",
     "BadResponse": "upstream_bad_response",
     "TooLarge": "upstream_too_large",
+    "AnswerChanged": "upstream_answer_changed",
     "RefusedContent": "upstream_refused_content",
     "HostUnhealthy": "host_unhealthy",
 }

@@ -17,9 +17,9 @@ import logging
 import os
 import pickle
 import sys
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import chive_admin
 from chive_admin.api_first import api_first
@@ -35,6 +35,47 @@ _PACKAGE_ROOT = str(Path(chive_admin.__file__).resolve().parent.parent)
 
 class ReaderFailed(RuntimeError):
     """The reader process failed on an export (its description is logged, not shown) or died."""
+
+
+#: a growing file is announced to its reader at most once per this many new bytes (and at its end): a reader
+#: waiting for a block waits at most this much longer, and a large export is not thousands of messages
+ANNOUNCE_EVERY = 64 * 1024
+
+
+class GrowingFile:
+    """A file still being written (an export as it downloads), read meanwhile by a session that is told as it grows.
+
+    The writer calls :meth:`grew` as bytes reach the disk, then :meth:`done` or :meth:`broke`: a session reading a
+    file that broke off has its reader killed (it may be waiting for bytes that will never come)."""
+
+    def __init__(self) -> None:
+        #: the file, once it is on disk
+        self.file: IO[bytes] | None = None
+        self.size = 0
+        self.whole = False
+        self.broken = False
+        self._told = 0
+        self._listener: Callable[[str, int], None] | None = None
+
+    def grew(self, size: int) -> None:
+        self.size = size
+        if self._listener is not None and size - self._told >= ANNOUNCE_EVERY:
+            self._told = size
+            self._listener("grew", size)
+
+    def done(self) -> None:
+        self.whole = True
+        if self._listener is not None:
+            self._listener("done", self.size)
+
+    def broke(self) -> None:
+        self.broken = True
+        if self._listener is not None:
+            self._listener("broke", self.size)
+
+    def listen(self, listener: Callable[[str, int], None] | None) -> None:
+        self._listener = listener
+        self._told = self.size
 
 
 class _Reader:
@@ -156,11 +197,14 @@ class ExportReaders:
 
     @contextlib.asynccontextmanager
     async def session(
-        self, path: str, *, did: str, signing_key: str, prefix: str, size: int
+        self, path: str, *, did: str, signing_key: str, prefix: str, size: int, growing: GrowingFile | None = None
     ) -> AsyncIterator[ExportSession]:
         """Open the export at ``path`` in a reader: indexed, its commit verified for ``did`` against
         ``signing_key`` (:class:`RepoVerificationError` if not, or if its first part's walk meets a broken tree),
-        and its records under ``prefix`` ready to read, the first part read already."""
+        and its records under ``prefix`` ready to read, the first part read already.
+
+        ``growing``: the file is still being written; the reader follows it (a session left before the file is
+        whole costs the reader, which may be waiting for it: it is killed)."""
         if self._closed:
             raise ReaderFailed("the export readers are shut down")
         async with self._slots:
@@ -170,7 +214,15 @@ class ExportReaders:
             clean = False
             try:
                 try:
-                    reply = _reply(await reader.ask(("open", path, did, signing_key, prefix, size)))
+                    if growing is not None and growing.broken:
+                        raise ReaderFailed("the export broke off before it was read")
+                    written = None if growing is None or growing.whole else growing.size
+                    if written is not None:
+                        assert growing is not None
+                        growing.listen(
+                            lambda what, size: reader.kill() if what == "broke" else reader.send((what, size))
+                        )
+                    reply = _reply(await reader.ask(("open", path, did, signing_key, prefix, size, written)))
                     opened = ExportSession(reader, reply, size)
                     yield opened
                 except ReaderFailed:
@@ -178,10 +230,12 @@ class ExportReaders:
                 except Exception:
                     # a refused export, or the caller's own error (a cancel request at a checkpoint): the reader
                     # is sound, so it is kept. A cancelled task (BaseException) kills it: its reply is unknown.
-                    clean = await self._settle(reader, opened)
+                    clean = await self._settle(reader, opened, growing)
                     raise
-                clean = await self._settle(reader, opened)
+                clean = await self._settle(reader, opened, growing)
             finally:
+                if growing is not None:
+                    growing.listen(None)
                 self._busy.discard(reader)
                 if clean and not self._closed:
                     self._idle.append(reader)
@@ -198,11 +252,14 @@ class ExportReaders:
             log.warning("export reader (pid %s) exited while idle (%s)", reader.process.pid, reader.process.returncode)
         return await _Reader.start()
 
-    async def _settle(self, reader: _Reader, session: ExportSession | None) -> bool:
+    async def _settle(self, reader: _Reader, session: ExportSession | None, growing: GrowingFile | None) -> bool:
         """Close the session; whether the reader is back between sessions. One read to its end is closed already;
-        one left early has a part requested: its answer comes before the close's."""
+        one left early has a part requested: its answer comes before the close's. One left while its file is still
+        growing is not closed: the reader may be waiting for the file, not for a request."""
         if session is not None and session.ended:
             return True
+        if growing is not None and not growing.whole:
+            return False
         reader.send(("close",))
         while (reply := await reader.receive())[0] != "closed":
             if reply[0] not in ("rows", "end", "refused"):

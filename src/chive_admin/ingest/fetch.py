@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
-from contextlib import AsyncExitStack, aclosing
+from contextlib import AsyncExitStack, aclosing, contextmanager
 from dataclasses import dataclass, field
+from typing import IO
 
 from chive_admin.aio import iterate_in_thread
-from chive_admin.ingest.export_readers import ExportReaders
+from chive_admin.ingest.export_readers import ExportReaders, GrowingFile, ReaderFailed
 from chive_admin.lex.data_model import NotInDataModel
 from chive_admin.lex.formats import is_record_key
 from chive_admin.repo.car import open_verified
@@ -129,24 +130,39 @@ async def stream_by_export(
     part is read while the consumer writes this one), else on a worker thread, each part read when the consumer asks
     for it.
 
+    A reader reads the export while it downloads, its walk following the bytes as they reach the disk (the reference
+    PDS writes a record's block near the MST nodes above it), so writing the first parts overlaps the download; the
+    last part comes once the whole export is on disk and checked.
+
     Signature and commit checks happen before this returns; a broken tree or a missing block is found while
     reading and raised from ``parts``, or from this when a reader meets it in the first part (every record handed
     out before it is in a block whose hash and path from the signed root were checked, so it is the owner's record).
+    A download that breaks off raises its own failure, from here or from ``parts``.
     """
     async with AsyncExitStack() as stack:
-        spool = stack.enter_context(await client.get_repo(pds, did))
         if readers is not None:
-            session = await stack.enter_async_context(
-                readers.session(spool.name, did=did, signing_key=signing_key, prefix=prefix, size=size)
-            )
+            growing = GrowingFile()
+            download = await _downloading(client, pds, did, growing)
+            stack.push_async_callback(_stop, download)
+            if download.done():
+                download.result()  # a download that failed before any of it was read raises here
+            assert growing.file is not None
+            with _download_first(download):
+                session = await stack.enter_async_context(
+                    readers.session(
+                        growing.file.name, did=did, signing_key=signing_key, prefix=prefix, size=size, growing=growing
+                    )
+                )
             rev, data_cid = session.rev, session.data_cid
 
             async def parts() -> AsyncGenerator[RepoContents, None]:
-                async with aclosing(session.parts()) as read:
-                    async for rows in read:
-                        yield _contents(did, rev, rows, size)
+                with _download_first(download):
+                    async with aclosing(session.parts()) as read:
+                        async for rows in read:
+                            yield _contents(did, rev, rows, size)
 
         else:
+            spool = stack.enter_context(await client.get_repo(pds, did))
             # parsing and hashing a large CAR is CPU work: keep it off the event loop
             repo = await asyncio.to_thread(open_verified, spool, did=did, signing_key=signing_key)
             stack.callback(repo.close)
@@ -162,6 +178,57 @@ async def stream_by_export(
 
         return RepoStream(did, None, rev, parts(), stack.pop_all().aclose, data_cid)
     raise AssertionError("unreachable")  # mypy: the exit stack does not swallow exceptions
+
+
+async def _downloading(client: AtprotoClient, pds: str, did: str, growing: GrowingFile) -> asyncio.Task[IO[bytes]]:
+    """getRepo on a task of its own, telling ``growing`` as the export reaches the disk; returns once the first
+    checked bytes are there (the file may be read) or the download ended, whichever is first."""
+    started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def progress(spool: IO[bytes], size: int) -> None:
+        if not started.done():
+            growing.file = spool
+            started.set_result(None)
+        growing.grew(size)
+
+    async def download() -> IO[bytes]:
+        try:
+            spool = await client.get_repo(pds, did, progress=progress)
+        except BaseException:
+            growing.broke()
+            raise
+        growing.file = spool
+        growing.done()
+        return spool
+
+    task = asyncio.create_task(download())
+    try:
+        await asyncio.wait((task, started), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        await _stop(task)
+        raise
+    return task
+
+
+async def _stop(download: asyncio.Task[IO[bytes]]) -> None:
+    """End ``download`` if it is still running; close (so delete) the file of one that ended well."""
+    download.cancel()
+    await asyncio.wait((download,))
+    if not download.cancelled() and download.exception() is None:
+        download.result().close()
+
+
+@contextmanager
+def _download_first(download: asyncio.Task[IO[bytes]]) -> Iterator[None]:
+    """A reader that failed because its export's download broke off (it is killed then: it may be waiting for bytes
+    that will never come): the download's own failure is the one to report."""
+    try:
+        yield
+    except ReaderFailed:
+        failure = download.exception() if download.done() and not download.cancelled() else None
+        if failure is not None:
+            raise failure from None
+        raise
 
 
 def _contents(did: str, rev: str, rows: list[RecordRow], size: int) -> RepoContents:

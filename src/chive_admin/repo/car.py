@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 from bisect import bisect_left
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
 import libipld
 from cbrrr import CID, decode_dag_cbor, encode_dag_cbor
 
-from chive_admin.repo.blocks import BadBlock, BadCar, CarBlocks, TooManyBlocks
+from chive_admin.repo.blocks import BadBlock, BadCar, CarBlocks, Grow, TooManyBlocks
 from chive_admin.repo.signature import verify_signature
 
 #: the longest MST key the repository spec allows (``collection/rkey``)
@@ -51,14 +52,25 @@ class VerifiedRepo:
     def close(self) -> None:
         self._store.close()
 
+    def finish(self) -> None:
+        """Wait for the rest of an export still being written, checking every section of it (see ``grow`` of
+        :func:`open_verified`)."""
+        with _refusing():
+            self._store.finish()
+
     def records(self, prefix: str) -> Iterator[RepoRecord]:
-        """Every record whose ``collection/rkey`` key starts with ``prefix``, in key order.
+        """Every record whose ``collection/rkey`` key starts with ``prefix``: in key order, or, from an export
+        still being written, in the order its records can be proven as their blocks arrive.
 
         A record block that is not a DAG-CBOR map comes with ``value=None`` and the reason in ``problem``: it was
         signed by the repository's owner, so it is an invalid record (dead-lettered), not a broken export.
         """
         store = self._store
-        for key, cid in self.keys_in_range(prefix, prefix + "\uffff"):
+        high = prefix + "\uffff"
+        walk = (
+            _in_order(store, self._data, prefix, high) if store.whole else _as_provable(store, self._data, prefix, high)
+        )
+        for key, cid in walk:
             collection, _, rkey = key.partition("/")
             block = _block(store, cid, "the block of record", key)
             text = encode_cid(cid)
@@ -103,12 +115,35 @@ class _Node(NamedTuple):
     subtrees: list[CID | None]
 
 
+def _refusal(exc: BadCar | BadBlock) -> RepoVerificationError:
+    if isinstance(exc, TooManyBlocks):
+        return RepoVerificationError("too_many_blocks", f"not indexed: {exc}")
+    if isinstance(exc, BadBlock):
+        return RepoVerificationError("bad_block", str(exc))
+    return RepoVerificationError("bad_car", f"not a readable repository CAR: {exc}")
+
+
+@contextmanager
+def _refusing() -> Iterator[None]:
+    """A CAR found unreadable or too large as it is read (one still being written is indexed as it arrives)."""
+    try:
+        yield
+    except (BadCar, BadBlock) as exc:
+        raise _refusal(exc) from None
+
+
 def _block(store: CarBlocks, cid: bytes, what: str, of: str = "") -> bytes:
     """The block ``cid``; a missing or forged one fails the export, naming ``what`` (``of`` what) it was."""
     try:
         return store.get(cid)
+    except (
+        TooManyBlocks
+    ) as exc:  # a growing CAR is indexed as the walk meets it (not through ``_refusing``: a hot path)
+        raise RepoVerificationError("too_many_blocks", f"not indexed: {exc}") from None
     except BadBlock as exc:
         raise RepoVerificationError("bad_block", str(exc)) from None
+    except BadCar as exc:
+        raise RepoVerificationError("bad_car", f"not a readable repository CAR: {exc}") from None
     except KeyError:
         # the message (and the CID in base32, costly) is made only here: a walk reads thousands of blocks
         named = f"{what} {of}" if of else what
@@ -143,6 +178,56 @@ def _in_order(store: CarBlocks, root: CID, low: str, high: str) -> Iterator[tupl
         yield key, bytes(node.vals[i])
         stack.append((node, i + 1))
         pending = node.subtrees[i + 1]
+
+
+def _as_provable(store: CarBlocks, root: CID, low: str, high: str) -> Iterator[tuple[str, bytes]]:
+    """What :func:`_in_order` yields, in the order the blocks of a growing CAR make each record provable (its block
+    and every node on its path from the root are there), waiting for the CAR to grow when nothing more is.
+
+    The reference PDS writes an export's records newest first, the reverse of key order: a walk in key order would
+    wait for the whole export. Order across nodes is checked by place instead: a subtree's keys must lie between the
+    keys on either side of it in its parent, which for a tree whose nodes are each in order is the same check.
+    """
+    # what is still to come: a node's CID → the bounds (low, high) of each place it holds; a record's → its keys
+    wanted: dict[bytes, list[tuple[str, str | None] | str]] = {}
+    store.wanted = wanted
+    ready: list[tuple[CID, str, str | None]] = [(root, "", None)]
+    while True:
+        while ready:
+            cid, above, below = ready.pop()
+            node = _node(store, cid)
+            keys = node.keys
+            if keys and (keys[0] <= above or (below is not None and keys[-1] >= below)):
+                raise RepoVerificationError("bad_mst", f"MST node {cid.encode()} holds keys out of its place")
+            for i, subtree in enumerate(node.subtrees):
+                # the subtree left of keys[i] (right of the last key when i == len(keys)), and keys[i] itself
+                left = keys[i - 1] if i else above
+                right = keys[i] if i < len(keys) else below
+                if subtree is not None and left < high and (right is None or right > low):
+                    if store.has(bytes(subtree)):
+                        ready.append((subtree, left, right))
+                    else:
+                        wanted.setdefault(bytes(subtree), []).append((left, right))
+                if right is not None and i < len(keys) and low <= right < high:
+                    value = bytes(node.vals[i])
+                    if store.has(value):
+                        yield right, value
+                    else:
+                        wanted.setdefault(value, []).append(right)
+        if not wanted:
+            return
+        if store.whole:
+            missing, [place, *_] = next(iter(wanted.items()))
+            what, of = ("the block of record", place) if isinstance(place, str) else ("MST node", "")
+            _block(store, missing, what, of)  # raises: it is not in the CAR
+        store.wait()
+        for cid_bytes in store.arrived:
+            for place in wanted.pop(cid_bytes, ()):
+                if isinstance(place, str):
+                    yield place, cid_bytes
+                else:
+                    ready.append((CID(cid_bytes), *place))
+        store.arrived.clear()
 
 
 def _node(store: CarBlocks, cid: CID) -> _Node:
@@ -198,20 +283,22 @@ def encode_cid(cid: bytes) -> str:
     return str(libipld.encode_cid(cid))
 
 
-def open_verified(file: IO[bytes], *, did: str, signing_key: str) -> VerifiedRepo:
+def open_verified(
+    file: IO[bytes], *, did: str, signing_key: str, grow: Grow | None = None, size: int = 0
+) -> VerifiedRepo:
     """Open a CAR export and check its commit: for ``did``, signed by ``signing_key`` (a ``did:key``).
 
+    ``grow``: the export is still being written, ``size`` bytes of it so far (:class:`CarBlocks`): blocks are
+    waited for as they are needed, and :meth:`VerifiedRepo.finish` waits for the rest; ``file`` must stay open.
     The repository holds the file's contents (or a mapping of them) until it is closed."""
-    try:
-        store = CarBlocks(file)
-    except TooManyBlocks as exc:
-        raise RepoVerificationError("too_many_blocks", f"not indexed: {exc}") from None
-    except BadCar as exc:
-        raise RepoVerificationError("bad_car", f"not a readable repository CAR: {exc}") from None
+    with _refusing():
+        store = CarBlocks(file, grow=grow, size=size)
     try:
         try:
             commit = decode_dag_cbor(store.get(bytes(store.root)))
-        except (KeyError, ValueError) as exc:  # BadBlock is a ValueError
+        except TooManyBlocks as exc:
+            raise RepoVerificationError("too_many_blocks", f"not indexed: {exc}") from None
+        except (KeyError, ValueError) as exc:  # BadBlock and BadCar are ValueErrors
             raise RepoVerificationError("bad_car", f"not a readable repository CAR: {exc}") from None
         return _checked_commit(store, commit, did=did, signing_key=signing_key)
     except BaseException:

@@ -8,16 +8,20 @@ takes down this process, not the server. It imports the reader and the record le
 Messages are length-prefixed pickles, one reply per request, in order (the parent is this module's only caller,
 over a pipe it made):
 
-- ``("open", path, did, signing_key, prefix, size)`` → ``("opened", rev, commit_cid, data_cid, [RecordRow, ...])`` or
-  ``("refused", code, message)``: the export at ``path`` is indexed, its commit verified and its first part read (a
-  small export in one round trip); a session replaces the one before.
+- ``("open", path, did, signing_key, prefix, size, written)`` → ``("opened", rev, commit_cid, data_cid, [RecordRow,
+  ...])`` or ``("refused", code, message)``: the export at ``path`` is indexed, its commit verified and its first part
+  read (a small export in one round trip); a session replaces the one before. ``written`` is ``None`` when the file
+  is whole, else the bytes of it on disk so far: it is still being downloaded, and the parent announces more with
+  ``("grew", n)`` and its end with ``("done", n)`` (``n`` bytes on disk), which are not answered. The walk follows
+  the download, waiting for a block that has not arrived yet.
 - ``("next",)`` → ``("rows", [RecordRow, ...])``, ``("end",)``, or ``("refused", code, message)`` when the walk meets a
   broken tree or a missing or forged block.
 - ``("close",)`` → ``("closed",)``.
 - ``("ping",)`` → ``("pong",)``: the reader has imported what it needs and is waiting.
 
 A part holds ``size`` rows until the last; a part shorter than ``size`` (or ``end``) is the last, and the session is
-closed with it: the reader is between sessions without a ``close``.
+closed with it: the reader is between sessions without a ``close``. The last part comes once the whole file is on
+disk and every section of it is checked, as a whole file's are when it is opened.
 
 Anything else that goes wrong answers ``("failed", description)`` and ends the session. End of input ends the
 process: the parent closed the pipe or died. SIGINT and SIGTERM are ignored (see :func:`main`).
@@ -57,20 +61,56 @@ def frame(message: object) -> bytes:
 
 
 class Session:
-    """One export being read: its verified repository and the walk's position."""
+    """One export being read: its verified repository and the walk's position; ``requests`` is where the
+    announcements of a growing file are waited for."""
 
-    def __init__(self) -> None:
+    def __init__(self, requests: IO[bytes] | None = None) -> None:
+        self._requests = requests
         self._repo: VerifiedRepo | None = None
         self._rows: Iterator[list[RecordRow]] | None = None
         self._size = 0
+        #: the file of an export still being written (its mapping is renewed as it grows)
+        self._file: IO[bytes] | None = None
+        self._on_disk = 0
+        self._whole = True
+        self._given = 0
 
-    def open(self, path: str, did: str, signing_key: str, prefix: str, size: int) -> tuple[object, ...]:
+    def open(
+        self, path: str, did: str, signing_key: str, prefix: str, size: int, written: int | None = None
+    ) -> tuple[object, ...]:
         self.close()
-        with open(path, "rb") as file:  # a mapping or the bytes read outlive the file
-            self._repo = repo = open_verified(file, did=did, signing_key=signing_key)
+        if written is None:
+            with open(path, "rb") as file:  # a mapping or the bytes read outlive the file
+                self._repo = open_verified(file, did=did, signing_key=signing_key)
+        else:
+            self._file = open(path, "rb")  # noqa: SIM115 - closed with the session
+            self._on_disk, self._whole, self._given = written, False, written
+            self._repo = open_verified(self._file, did=did, signing_key=signing_key, grow=self._grow, size=written)
+        repo = self._repo
         self._rows = record_rows(repo, prefix, size)
         self._size = size
         return ("opened", repo.rev, repo.commit_cid, repo.data_cid, self._walk() or [])
+
+    def note(self, message: Any) -> bool:
+        """Take in an announcement of a growing file (one after its session ended is dropped); whether it was one."""
+        if message[0] not in ("grew", "done"):
+            return False
+        if self._file is not None:
+            self._on_disk = max(self._on_disk, message[1])
+            self._whole = message[0] == "done"
+        return True
+
+    def _grow(self) -> tuple[int, bool]:
+        """Wait for the parent to announce more of the file."""
+        assert self._requests is not None
+        while self._on_disk <= self._given and not self._whole:
+            message = read_message(self._requests)
+            if message is None:
+                raise EOFError("the server closed the reader's input")
+            if not self.note(message):
+                raise RuntimeError(f"{message[0]!r} came while the export was still being written")
+        self._given = self._on_disk
+        return self._on_disk, self._whole
 
     def next(self) -> tuple[object, ...]:
         if self._rows is None:
@@ -79,10 +119,12 @@ class Session:
         return ("end",) if rows is None else ("rows", rows)
 
     def _walk(self) -> list[RecordRow] | None:
-        """The next part; the session ends with the last."""
+        """The next part; the session ends with the last, once the whole file is checked."""
         assert self._rows is not None
+        assert self._repo is not None
         rows = next(self._rows, None)
         if rows is None or len(rows) < self._size:
+            self._repo.finish()
             self.close()
         return rows
 
@@ -91,9 +133,15 @@ class Session:
         if self._repo is not None:
             self._repo.close()
             self._repo = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
-    def handle(self, message: Any) -> tuple[object, ...]:
+    def handle(self, message: Any) -> tuple[object, ...] | None:
+        """The reply to ``message``; ``None`` for an announcement, which has none."""
         try:
+            if self.note(message):
+                return None
             if message[0] == "open":
                 return self.open(*message[1:])
             if message[0] == "next":
@@ -121,11 +169,12 @@ def main() -> None:
     os.nice(NICENESS)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout is the reply channel: a stray print must not corrupt it
-    session = Session()
+    session = Session(requests)
     try:
         while (message := read_message(requests)) is not None:
-            replies.write(frame(session.handle(message)))
-            replies.flush()
+            if (reply := session.handle(message)) is not None:
+                replies.write(frame(reply))
+                replies.flush()
     except BrokenPipeError:  # the parent is gone
         pass
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import IO, Any, TypeVar
 
 from pydantic import ValidationError
@@ -176,12 +176,19 @@ class AtprotoClient:
         nsid = ids.COM_ATPROTO_SYNC_GET_REPO_STATUS
         return checked(lex_get_repo_status.Output, await self.caller.query_json(pds, nsid, {"did": did}), pds, nsid)
 
-    async def get_repo(self, pds: str, did: str, *, max_bytes: int = MAX_REPO_BYTES) -> IO[bytes]:
+    async def get_repo(
+        self,
+        pds: str,
+        did: str,
+        *,
+        max_bytes: int = MAX_REPO_BYTES,
+        progress: Callable[[IO[bytes], int], None] | None = None,
+    ) -> IO[bytes]:
         """The repository export (CAR) in a named temporary file (a reader process opens it by name); the caller
-        closes it, which deletes it."""
+        closes it, which deletes it. ``progress``: the file may be read as it arrives (see ``query_file``)."""
         nsid = ids.COM_ATPROTO_SYNC_GET_REPO
         spool, _ = await self.caller.query_file(
-            pds, nsid, {"did": did}, max_bytes=max_bytes, check=car_header_problem, on_disk=True
+            pds, nsid, {"did": did}, max_bytes=max_bytes, check=car_header_problem, on_disk=True, progress=progress
         )
         return spool
 

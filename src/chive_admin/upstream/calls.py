@@ -12,6 +12,7 @@ the deadline, plus the backoffs and 429 waits between them, each capped.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -27,6 +28,7 @@ from chive_admin import untrusted_json
 from chive_admin.api_first import api_first
 from chive_admin.settings import DEFAULT_UPSTREAM_ATTEMPTS, DEFAULT_UPSTREAM_DEADLINE
 from chive_admin.upstream.errors import (
+    AnswerChanged,
     BadResponse,
     DeadlineExceeded,
     RateLimited,
@@ -269,6 +271,7 @@ class XrpcCaller:
         max_bytes: int,
         check: Callable[[bytes], str | None] | None = None,
         on_disk: bool = False,
+        progress: Callable[[IO[bytes], int], None] | None = None,
     ) -> tuple[IO[bytes], str | None]:
         """A query whose answer is bytes (a CAR, a blob), spooled to a temporary file so a large answer never
         sits in memory whole; returns the file (positioned at 0; the caller closes it) and the content type.
@@ -278,15 +281,24 @@ class XrpcCaller:
         read (a decompression bomb of zeros is refused after its first piece) and not retried (a proxy's HTML page
         under a 200 would come again). ``on_disk``: the file is a named one on disk whatever its size (another
         process will read it by name). The request's deadline grows while the answer arrives at
-        ``export_min_rate``."""
+        ``export_min_rate``.
+
+        ``progress(file, n)`` (with ``on_disk``): the file may be read as it arrives. Once its first bytes passed
+        ``check``, it is told after each piece is written and flushed that ``n`` bytes of it are on disk. Those bytes
+        stay: an attempt after a break must answer them again (they are compared, not rewritten) and then goes on
+        from where the last one broke off; one that answers other bytes (the repository changed meanwhile) is
+        ``AnswerChanged``, not retried."""
         host = host_key(service)
+        kept: IO[bytes] | None = None  # the file whose bytes were handed on, kept across attempts
 
         async def once() -> tuple[IO[bytes], str | None]:
-            spool: IO[bytes] = (
+            nonlocal kept
+            spool: IO[bytes] = kept or (
                 tempfile.NamedTemporaryFile(prefix="chive-admin-", suffix=".download")  # noqa: SIM115
                 if on_disk
                 else tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115
             )
+            on_file = spool.tell()  # what an earlier attempt handed on: this one must answer the same first
             try:
                 async with self._stream(service, nsid, params, min_rate=self.retry.export_min_rate) as response:
                     declared = response.headers.get("content-length")
@@ -303,24 +315,48 @@ class XrpcCaller:
                             if len(head) == CHECKED_BYTES:
                                 _refuse_if(check, head, host, nsid)
                                 head = None
+                        if size - len(chunk) < on_file:
+                            chunk = _same_again(spool, chunk, size, on_file, host, nsid)
                         spool.write(chunk)
+                        if progress is not None and head is None and size > on_file:
+                            spool.flush()
+                            kept = spool
+                            progress(spool, size)
+                    if size < on_file:
+                        raise AnswerChanged(host, f"{nsid} answered fewer bytes when asked again after a break")
                     if declared is not None and declared.isdigit() and int(declared) != size:
                         raise BadResponse(host, f"{nsid} answer truncated ({size} of {declared} bytes)")
                     if head is not None:  # a whole answer shorter than the bytes checked
                         _refuse_if(check, head, host, nsid)
                     media = response.headers.get("content-type")
             except BaseException:
-                spool.close()
+                if kept is None:
+                    spool.close()
                 raise
             spool.seek(0)
             return spool, media
 
         # an abandoned export is cut, not drained: its answer is a stream of up to ``max_bytes``
-        return await self._attempts(service, once, drain=False)
+        try:
+            return await self._attempts(service, once, drain=False)
+        except BaseException:
+            if kept is not None:
+                kept.close()
+            raise
 
 
 #: the first bytes of a file answer that ``query_file``'s ``check`` is given
 CHECKED_BYTES = 64
+
+
+def _same_again(spool: IO[bytes], chunk: bytes, size: int, on_file: int, host: str, nsid: str) -> bytes:
+    """The part of ``chunk`` (ending at byte ``size`` of the answer) past the ``on_file`` bytes an earlier attempt
+    wrote, once the part before is found the same as theirs."""
+    start = size - len(chunk)
+    before = os.pread(spool.fileno(), min(size, on_file) - start, start)
+    if chunk[: len(before)] != before:
+        raise AnswerChanged(host, f"{nsid} answered other bytes when asked again after a break")
+    return chunk[len(before) :]
 
 
 def _refuse_if(check: Callable[[bytes], str | None] | None, head: bytes, host: str, nsid: str) -> None:

@@ -119,6 +119,17 @@ class TooLarge(BadResponse):
         return False
 
 
+class AnswerChanged(BadResponse):
+    """An answer read as it arrived broke off, and the same request, sent again, answered other bytes (the
+    repository changed meanwhile): what was read of the first cannot be continued, so it is not retried."""
+
+    code = "upstream_answer_changed"
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
 class RefusedContent(BadResponse):
     """A 2xx answer refused for what it holds (not the CAR asked for, an encoding not asked for or broken): the same
     request would bring the same answer, so it is not retried."""
