@@ -16,7 +16,7 @@ import pytest
 from support.cars import DID, KEY, build_car
 from support.jwts import SigningKey
 
-from chive_admin.ingest.export_readers import ExportReaders, ReaderFailed
+from chive_admin.ingest.export_readers import ExportReaders, GrowingFile, ReaderFailed
 from chive_admin.repo.car import RepoVerificationError
 from chive_admin.repo.reader_process import NICENESS
 from chive_admin.repo.rows import RecordRow
@@ -244,3 +244,54 @@ async def test_a_reader_yields_the_cpu_to_the_server(readers: ExportReaders) -> 
     await readers.warm()
     (pid,) = pids(readers)
     assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + NICENESS
+
+
+async def read_growing(readers: ExportReaders, tmp_path: Path, *, until: float = 1.0) -> list[RecordRow]:
+    """An export of 2,000 records read while it is written 4 KiB at a time, announced as a download announces it;
+    the writing breaks off at the share ``until`` of it."""
+    car = build_car({f"{COMMENT}/{i:04d}": {"$type": COMMENT, "i": i} for i in range(2000)})
+    path = tmp_path / "export.car"
+    path.write_bytes(car[:4096])
+    growing = GrowingFile()
+    growing.grew(4096)
+
+    async def write() -> None:
+        for at in range(4096, len(car), 4096):
+            if at >= until * len(car):
+                growing.broke()
+                return
+            with path.open("ab") as out:
+                out.write(car[at : at + 4096])
+            growing.grew(min(len(car), at + 4096))
+            await asyncio.sleep(0)
+        growing.done()
+
+    writing = asyncio.create_task(write())
+    try:
+        async with readers.session(
+            str(path), did=DID, signing_key=KEY.did_key, prefix="pub.chive.", size=500, growing=growing
+        ) as session:
+            return [row async for part in session.parts() for row in part]
+    finally:
+        await writing
+
+
+async def test_a_growing_export_is_read_as_it_is_written_and_the_reader_is_kept(
+    readers: ExportReaders, tmp_path: Path
+) -> None:
+    await readers.warm()
+    (pid,) = pids(readers)
+    rows = await read_growing(readers, tmp_path)
+    assert sorted(row[1] for row in rows) == [f"{i:04d}" for i in range(2000)]
+    assert pids(readers) == {pid}  # read to its end: the reader is between sessions
+
+
+async def test_a_growing_export_that_breaks_off_fails_its_session_and_costs_the_reader(
+    readers: ExportReaders, tmp_path: Path
+) -> None:
+    await readers.warm()
+    (pid,) = pids(readers)
+    with pytest.raises(ReaderFailed):
+        await read_growing(readers, tmp_path, until=0.5)
+    assert gone(pid)  # it was waiting for bytes that will never come
+    assert pids(readers) == set()

@@ -3,8 +3,12 @@ nodes and records, and the commit checks. (tests/interop/repo/test_car.py reads 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import random
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from atmst.blockstore import MemoryBlockStore
@@ -181,3 +185,114 @@ def test_an_exact_lookup_needs_only_the_path_to_its_key() -> None:
         assert repo.cid_at(inner) == bytes(block_cid(encode_dag_cbor({"n": keys.index(inner)})))
     finally:
         repo.close()
+
+
+def sections(car: bytes) -> tuple[bytes, list[bytes]]:
+    """A CAR's header (with its length) and its sections (each with its length), as written."""
+    length, at = blocks._varint(car, 0)
+    head, at = car[: at + length], at + length
+    out = []
+    while at < len(car):
+        length, start = blocks._varint(car, at)
+        out.append(car[at : start + length])
+        at = start + length
+    return head, out
+
+
+@contextlib.contextmanager
+def growing(car: bytes, step: int) -> Iterator[tuple[VerifiedRepo, list[int]]]:
+    """``car`` opened while it is written ``step`` bytes at a time (each wait of the reader writes the next step);
+    the sizes it was told are recorded."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "growing.car"
+        written = min(step, len(car))
+        path.write_bytes(car[:written])
+        told: list[int] = []
+
+        def grow() -> tuple[int, bool]:
+            nonlocal written
+            with path.open("ab") as out:
+                out.write(car[written : written + step])
+            written = min(len(car), written + step)
+            told.append(written)
+            return written, written == len(car)
+
+        with path.open("rb") as file:  # open while it grows: each wait maps it again
+            repo = open_verified(file, did=DID, signing_key=KEY.did_key, grow=grow, size=written)
+            try:
+                yield repo, told
+            finally:
+                repo.close()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sets(st.tuples(keys, st.integers(0, 10**6)), max_size=200), st.randoms(), st.integers(1, 4000))
+def test_a_growing_export_gives_the_same_records_in_any_block_order(
+    entries: set[tuple[str, int]], rnd: random.Random, step: int
+) -> None:
+    records = {f"{collection}/{rkey:07d}": {"i": rkey} for collection, rkey in entries}
+    car = build_car(records)
+    head, parts = sections(car)
+    rnd.shuffle(parts)  # a PDS may send the blocks in any order (the reference one: records newest first)
+    shuffled = head + b"".join(parts)
+    with growing(shuffled, step) as (repo, told):
+        got = sorted(repo.records(PREFIX))
+        repo.finish()
+    assert got == sorted(opened(car).records(PREFIX))
+    assert told == sorted(told)
+    assert not told or told[-1] == len(shuffled)
+
+
+def test_a_growing_export_hands_out_records_as_their_blocks_arrive() -> None:
+    records = {f"pub.chive.review.comment/{i:04d}": {"i": i} for i in range(300)}
+    car = build_car(records)
+    head, parts = sections(car)
+    newest_first = head + b"".join(reversed(parts))  # the order the reference PDS sends
+    with growing(newest_first, 1024) as (repo, told):
+        walk = repo.records(PREFIX)
+        next(walk)
+        assert told[-1] < len(newest_first) // 2  # the first record came with less than half of the export
+        assert len(list(walk)) == 299
+
+
+def test_a_subtree_holding_keys_outside_its_place_fails_a_growing_walk() -> None:
+    record = encode_dag_cbor({"ok": True})
+    value = block_cid(record)
+    child = encode_dag_cbor({"l": None, "e": [{"k": b"pub.chive.x/z", "p": 0, "t": None, "v": value}]})
+    # the left subtree of key m holds z: each node is in order, the tree is not
+    root = {"l": block_cid(child), "e": [{"k": b"pub.chive.x/m", "p": 0, "t": None, "v": value}]}
+    car = build_car(
+        {}, root_node=root, tamper=lambda state: state.update({bytes(block_cid(child)): child, bytes(value): record})
+    )
+    with pytest.raises(RepoVerificationError) as whole:
+        list(opened(car).records(PREFIX))
+    with growing(car, 64) as (repo, _), pytest.raises(RepoVerificationError) as grown:
+        list(repo.records(PREFIX))
+    assert whole.value.code == grown.value.code == "bad_mst"
+
+
+def test_a_growing_export_missing_a_node_or_cut_short_fails_once_it_has_ended() -> None:
+    records = {f"pub.chive.review.comment/{i:04d}": {"i": i} for i in range(200)}
+
+    def drop_a_subtree(state: dict[bytes, bytes]) -> None:
+        commit = next(decode_dag_cbor(data) for data in state.values() if b"sig" in data)
+        root = decode_dag_cbor(state[bytes(commit["data"])])
+        del state[bytes(root["l"] or next(e["t"] for e in root["e"] if e["t"] is not None))]
+
+    with (
+        growing(build_car(records, tamper=drop_a_subtree), 512) as (repo, told),
+        pytest.raises(RepoVerificationError) as missing,
+    ):
+        list(repo.records(PREFIX))
+    assert missing.value.code == "missing_block"
+    assert told[-1] == len(build_car(records, tamper=drop_a_subtree))  # waited for the end before saying so
+    car = build_car(records)
+
+    def read_cut() -> None:
+        with growing(car[:-10], 512) as (repo, _):
+            list(repo.records(PREFIX))
+            repo.finish()
+
+    with pytest.raises(RepoVerificationError) as cut:
+        read_cut()
+    assert cut.value.code == "bad_car"

@@ -90,3 +90,41 @@ def test_the_process_answers_over_its_pipes_and_exits_at_the_end_of_its_input(tm
     assert [r[0] for r in replies] == ["pong", "opened", "rows", "closed"]
     assert [len(replies[1][4]), len(replies[2][1])] == [2, 1]
     assert len(done.stdout) == sum(len(frame(r)) for r in replies)  # nothing but replies on stdout
+
+
+def read_growing(session: Session, path: Path, written: int) -> list[object]:
+    replies = [session.handle(("open", str(path), DID, KEY.did_key, "pub.chive.", 10, written))]
+    while (reply := replies[-1]) is not None and reply[0] in ("opened", "rows") and len(reply[-1]) == 10:
+        replies.append(session.handle(("next",)))
+    return replies
+
+
+def test_a_growing_export_is_read_as_far_as_it_is_announced_and_ends_once_it_is_whole(tmp_path: Path) -> None:
+    path, car = export(tmp_path, 25)
+    whole = [
+        row
+        for rows in record_rows(open_verified(io.BytesIO(car), did=DID, signing_key=KEY.did_key), "pub.chive.", 10)
+        for row in rows
+    ]
+    # the file is all on disk, but the session may read only what was announced (the rest could be half-written)
+    announcements = io.BytesIO(
+        frame(("grew", len(car) // 2)) + frame(("grew", len(car) - 1)) + frame(("done", len(car)))
+    )
+    session = Session(announcements)
+    replies = read_growing(session, path, 100)
+    assert replies[0] is not None
+    assert replies[0][0] == "opened"
+    assert sorted(row for reply in replies if reply is not None for row in reply[-1]) == sorted(whole)
+    assert announcements.read() == b""  # the last part came after the end was announced
+    assert session.handle(("next",)) == ("failed", "no export is open")
+    assert session.handle(("grew", 10)) is None  # an announcement has no answer, even one for a session gone
+
+
+def test_a_growing_export_whose_announcements_stop_fails_its_request(tmp_path: Path) -> None:
+    path, car = export(tmp_path, 25)
+    session = Session(io.BytesIO(frame(("grew", len(car) // 2)) + frame(("next",))))
+    reply = session.handle(("open", str(path), DID, KEY.did_key, "pub.chive.", 10, 100))
+    assert reply is not None
+    assert reply[0] == "failed"
+    assert "'next' came while the export was still being written" in str(reply[1])
+    assert Session(io.BytesIO()).handle(("open", str(path), DID, KEY.did_key, "pub.chive.", 10, 100))[0] == "failed"  # type: ignore[index]

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from typing import IO
 
 import httpx
 import pytest
@@ -346,3 +348,56 @@ async def test_a_429_asking_for_more_than_the_policy_sits_out_is_raised_at_once(
     script.answers.clear()
     script.push(j({"error": "RateLimitExceeded"}, 429, **{"retry-after": "0.05"}), j({"repos": []}))
     assert await caller.query_json(url, ids.COM_ATPROTO_SYNC_LIST_REPOS, {}) == {"repos": []}
+
+
+async def test_a_file_read_as_it_arrives_goes_on_where_it_broke_off(
+    server: tuple[str, Script], caller: XrpcCaller
+) -> None:
+    url, script = server
+    body = bytes(range(256)) * 1024  # 256 KiB
+    car = {"content-type": "application/octet-stream"}
+    # the first attempt breaks off after 100 KB were handed on; the second answers them again, then the rest
+    script.push(Answer(200, body, car, truncate_at=100_000), Answer(200, body, car, drip=0.0, drip_bytes=32 * 1024))
+    seen: list[int] = []
+    files: set[int] = set()
+
+    def progress(file: IO[bytes], size: int) -> None:
+        with open(file.name, "rb") as reader:  # what another process reading it by name sees
+            assert reader.read() == body[:size]
+        seen.append(size)
+        files.add(id(file))
+
+    spool, _ = await caller.query_file(
+        url, ids.COM_ATPROTO_SYNC_GET_REPO, {"did": DID}, max_bytes=len(body), on_disk=True, progress=progress
+    )
+    with spool:
+        assert spool.read() == body
+    assert len(script.seen) == 2
+    assert len(files) == 1  # one file, grown across both attempts
+    assert seen == sorted(seen)
+    assert seen[-1] == len(body)
+    assert any(size <= 100_000 for size in seen)  # bytes were handed on before the break
+
+
+async def test_a_file_that_answers_other_bytes_after_a_break_is_not_continued(
+    server: tuple[str, Script], caller: XrpcCaller
+) -> None:
+    url, script = server
+    body = bytes(range(256)) * 1024
+    changed = body[:50_000] + b"\xff" + body[50_001:]
+    car = {"content-type": "application/octet-stream"}
+    script.push(Answer(200, body, car, truncate_at=100_000), Answer(200, changed, car), Answer(200, body, car))
+    names: list[str] = []
+
+    def progress(file: IO[bytes], size: int) -> None:
+        names.append(file.name)
+
+    with pytest.raises(errors.AnswerChanged) as info:
+        await caller.query_file(
+            url, ids.COM_ATPROTO_SYNC_GET_REPO, {"did": DID}, max_bytes=len(body), on_disk=True, progress=progress
+        )
+    assert info.value.code == "upstream_answer_changed"
+    assert not info.value.retryable
+    assert len(script.seen) == 2  # not asked a third time
+    assert names
+    assert not os.path.exists(names[0])  # the file is deleted with the failure
