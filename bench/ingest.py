@@ -15,7 +15,9 @@
 The PDS is a single Node process on the same (2-core) machine, so on loopback no client can go much faster than it
 serves: the 50-repo row also prints the ceiling, the same listings fetched by 4 raw client processes at once. With
 ``--rtt-ms``, both scans and the did-syncs are measured again through a relay adding that round-trip time to every
-request (a PDS at network distance, where concurrency and read-ahead pay), raw baselines included. A did-sync
+request (a PDS at network distance, where concurrency and read-ahead pay), raw baselines included; the relay sends
+as a TCP sender in slow start does (:mod:`bench.latency_relay`), so a large export takes the round trips it takes
+at that distance instead of arriving at loopback speed. A did-sync
 follows the DID document to the PDS itself: the bench routes the server's calls to the PDS through the relay
 (:func:`routed`, bench only). Each figure is the median of ``--repeat`` runs (a fresh database each), a scan's runs
 alternating with its baseline's (the machine's load changes under both alike). ``--db-backend postgresql`` runs the
