@@ -70,3 +70,14 @@ async def test_a_record_outside_the_data_model_does_not_fail_its_batch(tmp_path:
     assert result.inserted == 1
     kept = contents.records[0]
     assert [(uri, json.loads(value)) for uri, value in stored] == [(kept.uri, kept.value)]
+
+
+def test_an_unknown_collection_is_noted_once_in_whatever_order_its_records_come() -> None:
+    # an export read as it downloads gives records in the order their blocks arrive: collections interleave
+    contents = RepoContents(did="did:plc:x", unknown_collections=["pub.chive.future.a"])
+    part = RepoContents(did="did:plc:x")
+    for collection in ["pub.chive.future.b", "pub.chive.future.a", "pub.chive.future.b", "pub.chive.future.c"] * 3:
+        part.add_unknown(collection)
+    contents.extend(part)
+    assert part.unknown_collections == ["pub.chive.future.b", "pub.chive.future.a", "pub.chive.future.c"]
+    assert contents.unknown_collections == ["pub.chive.future.a", "pub.chive.future.b", "pub.chive.future.c"]

@@ -38,6 +38,10 @@ class RepoContents:
     unknown_collections: list[str] = field(default_factory=list)
     #: a stream's part known to be its last (a consumer may commit it with the end); a last part may not say so
     last: bool = False
+    _unknown: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._unknown.update(self.unknown_collections)
 
     def add(
         self, collection: str, rkey: str, cid: str, value: object, problem: str | None = None, json: str | None = None
@@ -64,11 +68,11 @@ class RepoContents:
             self.add_unknown(collection)
 
     def add_unknown(self, collection: str) -> None:
-        """Note a collection no lexicon of ours describes, met in key order.
-
-        In key order a collection's keys are together, so comparing with the last one is enough (a membership test
-        would be quadratic in a repository of many made-up collections)."""
-        if not self.unknown_collections or self.unknown_collections[-1] != collection:
+        """Note a collection no lexicon of ours describes, once (a set, not the list, answers whether it was: a
+        repository may hold many made-up collections, and an export read as it downloads gives its records in the
+        order their blocks arrive, not with each collection's keys together)."""
+        if collection not in self._unknown:
+            self._unknown.add(collection)
             self.unknown_collections.append(collection)
 
 
@@ -130,9 +134,9 @@ async def stream_by_export(
     part is read while the consumer writes this one), else on a worker thread, each part read when the consumer asks
     for it.
 
-    A reader reads the export while it downloads, its walk following the bytes as they reach the disk (the reference
-    PDS writes a record's block near the MST nodes above it), so writing the first parts overlaps the download; the
-    last part comes once the whole export is on disk and checked.
+    A reader reads the export while it downloads, each record handed on once its block and every MST node above it
+    have reached the disk (in the order they arrive, not key order), so writing the first parts overlaps the
+    download; the last part comes once the whole export is on disk and checked.
 
     Signature and commit checks happen before this returns; a broken tree or a missing block is found while
     reading and raised from ``parts``, or from this when a reader meets it in the first part (every record handed
