@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import stat
@@ -20,7 +21,7 @@ from chive_admin.store.db import (
 )
 from chive_admin.store.db import bundled_migrations as bundled
 from chive_admin.store.sql import Dialect
-from chive_admin.store.sqlite_db import split_statements
+from chive_admin.store.sqlite_db import WRITER_NICENESS, split_statements
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -142,3 +143,29 @@ def test_storage_full_is_recognised() -> None:
     assert is_storage_full(sqlite3.OperationalError("database or disk is full"))
     assert not is_storage_full(sqlite3.OperationalError("database is locked"))
     assert not is_storage_full(OSError(28, "No space left on device"))  # SQLite reports it as SQLITE_FULL
+
+
+def niceness_of_threads() -> list[int]:
+    """The niceness of each thread of this process (a Linux thread has its own)."""
+    values = []
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(FileNotFoundError), open(f"/proc/self/task/{tid}/stat") as stat_file:
+            values.append(int(stat_file.read().rsplit(")", 1)[1].split()[16]))
+    return values
+
+
+async def test_the_writer_thread_is_nicer_than_the_server_and_the_readers_are_not(tmp_path: Path) -> None:
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    before = niceness_of_threads().count(base + WRITER_NICENESS)  # another test's database may be open still
+    database = await Database.open(tmp_path / "t.db", readers=2)
+    try:
+        # the writer's thread, only: the event loop's thread and the readers' stay as the server is
+        assert niceness_of_threads().count(base + WRITER_NICENESS) == before + 1
+        assert os.getpriority(os.PRIO_PROCESS, 0) == base
+        async with database.write() as conn:
+            await conn.execute("CREATE TABLE t (x)")
+            await conn.execute("INSERT INTO t VALUES (1)")
+        async with database.read() as conn:
+            assert [tuple(r) for r in await conn.fetchall("SELECT x FROM t")] == [(1,)]
+    finally:
+        await database.close()
