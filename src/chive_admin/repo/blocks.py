@@ -146,7 +146,7 @@ class CarBlocks:
             old.close()
 
     def _more(self) -> None:
-        """Wait for more of a growing file, and index the sections it completes."""
+        """Wait for more of a growing file and map it (:meth:`wait` indexes it too; the header is read unindexed)."""
         assert self._grow is not None
         size, self._complete = self._grow()
         self._remap(size)

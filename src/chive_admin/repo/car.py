@@ -136,14 +136,8 @@ def _block(store: CarBlocks, cid: bytes, what: str, of: str = "") -> bytes:
     """The block ``cid``; a missing or forged one fails the export, naming ``what`` (``of`` what) it was."""
     try:
         return store.get(cid)
-    except (
-        TooManyBlocks
-    ) as exc:  # a growing CAR is indexed as the walk meets it (not through ``_refusing``: a hot path)
-        raise RepoVerificationError("too_many_blocks", f"not indexed: {exc}") from None
-    except BadBlock as exc:
-        raise RepoVerificationError("bad_block", str(exc)) from None
-    except BadCar as exc:
-        raise RepoVerificationError("bad_car", f"not a readable repository CAR: {exc}") from None
+    except (BadCar, BadBlock) as exc:  # a growing CAR is indexed as the walk meets it (``_refusing`` costs a call)
+        raise _refusal(exc) from None
     except KeyError:
         # the message (and the CID in base32, costly) is made only here: a walk reads thousands of blocks
         named = f"{what} {of}" if of else what
@@ -297,7 +291,7 @@ def open_verified(
         try:
             commit = decode_dag_cbor(store.get(bytes(store.root)))
         except TooManyBlocks as exc:
-            raise RepoVerificationError("too_many_blocks", f"not indexed: {exc}") from None
+            raise _refusal(exc) from None
         except (KeyError, ValueError) as exc:  # BadBlock and BadCar are ValueErrors
             raise RepoVerificationError("bad_car", f"not a readable repository CAR: {exc}") from None
         return _checked_commit(store, commit, did=did, signing_key=signing_key)
