@@ -13,7 +13,10 @@
 * with ``--full``: peak RSS of the server process during a pds-scan of 100,000 records (goal < 150 MB).
 
 The PDS is a single Node process on the same (2-core) machine, so on loopback no client can go much faster than it
-serves: the 50-repo row also prints the ceiling, the same listings fetched by 4 raw client processes at once. With
+serves: the 50-repo row also prints the ceiling, the same listings fetched by 4 raw client processes at once, and
+what the protocol alone costs a scan (:func:`raw_scan_calls`: besides the listings, listRepos, each repository's
+describeRepo and its DID document, raw, with nothing written; the testnet's PLC directory shares the PDS's Node
+process, so on loopback those lookups take the PDS's core too). With
 ``--rtt-ms``, both scans and the did-syncs are measured again through a relay adding that round-trip time to every
 request (a PDS at network distance, where concurrency and read-ahead pay), raw baselines included; the relay sends
 as a TCP sender in slow start does (:mod:`bench.latency_relay`), so a large export takes the round trips it takes
@@ -78,6 +81,8 @@ def comment(i: int) -> dict[str, Any]:
 
 
 LIST_RECORDS = "/xrpc/com.atproto.repo.listRecords"
+LIST_REPOS = "/xrpc/com.atproto.sync.listRepos"
+DESCRIBE_REPO = "/xrpc/com.atproto.repo.describeRepo"
 
 
 def page_params(did: str, cursor: str | None) -> dict[str, str | int | None]:
@@ -124,6 +129,46 @@ def raw_listing_connections(pds: str, dids: list[str], connections: int) -> floa
             return time.perf_counter() - started
 
     return asyncio.run(listings())
+
+
+def raw_scan_calls(pds: str, plc: str, connections: int) -> float:
+    """Every call a pds-scan of ``pds`` must make, raw and with nothing written: its listRepos pages, then for each
+    repository (``connections`` at once, over as many connections to each host) the DID document from the PLC
+    directory (the check that the repository lives there) beside describeRepo (which collections to list), then the
+    listing. What the protocol costs a scan, beside what the bare listings cost."""
+
+    async def calls() -> float:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        async with (
+            httpx.AsyncClient(base_url=pds, timeout=30, limits=limits) as http,
+            httpx.AsyncClient(base_url=plc, timeout=30, limits=limits) as directory,
+        ):
+            started = time.perf_counter()
+            dids: list[str] = []
+            cursor: str | None = None
+            while True:
+                page = (await http.get(LIST_REPOS, params={"limit": 1000, "cursor": cursor})).json()
+                dids += [repo["did"] for repo in page["repos"]]
+                cursor = page.get("cursor")
+                if not cursor or not page["repos"]:
+                    break
+            todo = iter(dids)
+
+            async def worker() -> None:
+                for did in todo:
+                    document = asyncio.ensure_future(directory.get(f"/{did}"))
+                    (await http.get(DESCRIBE_REPO, params={"repo": did})).raise_for_status()
+                    cursor: str | None = None
+                    while True:
+                        cursor = next_cursor((await http.get(LIST_RECORDS, params=page_params(did, cursor))).json())
+                        if cursor is None:
+                            break
+                    (await document).raise_for_status()
+
+            await asyncio.gather(*(worker() for _ in range(connections)))
+            return time.perf_counter() - started
+
+    return asyncio.run(calls())
 
 
 def raw_listing_concurrent(
@@ -453,10 +498,11 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
             dids = [a.did for a in many]
             connections = DEFAULT_UPSTREAM_CONCURRENCY  # the per-host bound of the scan's requests
             scan_many = {"pdsUrl": net.pds2_url}
-            raw_many, ceiling, seconds_many = alternating(
+            raw_many, ceiling, own_calls, seconds_many = alternating(
                 args.repeat,
                 lambda: raw_listing_connections(many_url, dids, connections),
                 lambda: raw_listing_concurrent(many_url, dids),
+                lambda: raw_scan_calls(many_url, net.plc_url, connections),
                 lambda: op_seconds(dbs, net, ids.PUB_CHIVE_ADMIN_TRIGGER_PDS_SCAN, scan_many, 5000),
             )
             rows.append(
@@ -474,6 +520,15 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[tuple[str, str, st
                     f"{seconds_many:.2f} s",
                     f"{ceiling:.2f} s (4 raw processes at once)",
                     f"{ceiling / seconds_many:.0%}",
+                    "",
+                )
+            )
+            rows.append(
+                (
+                    f"  the same, against the scan's own calls{label}",
+                    f"{seconds_many:.2f} s",
+                    f"{own_calls:.2f} s (raw, {connections} connections)",
+                    f"{own_calls / seconds_many:.0%}",
                     "",
                 )
             )

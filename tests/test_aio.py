@@ -200,6 +200,23 @@ async def test_run_bounded_keeps_at_most_limit_running_and_does_every_item() -> 
     assert peak == 3
 
 
+async def test_run_bounded_starts_the_next_item_as_soon_as_one_ends() -> None:
+    # the first item ends only once every other one has run beside it: items in waves of ``limit`` would deadlock
+    others_done = asyncio.Event()
+    done: list[int] = []
+
+    async def work(item: int) -> None:
+        if item == 0:
+            await others_done.wait()
+        done.append(item)
+        if len(done) == 5:
+            others_done.set()
+
+    async with asyncio.timeout(30):  # a deadlock fails, it does not hang the suite
+        await run_bounded(range(6), work, limit=2)
+    assert done == [1, 2, 3, 4, 5, 0]
+
+
 async def test_run_bounded_raises_the_first_error_as_is_and_cancels_the_rest() -> None:
     cancelled: list[int] = []
 

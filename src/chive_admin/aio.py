@@ -75,7 +75,10 @@ async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], 
                 pending.add(asyncio.create_task(work(item)))  # type: ignore[arg-type]
             if not pending:
                 return
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            # FIRST_COMPLETED, not FIRST_EXCEPTION: that one waits for every task when none fails, so the items ran
+            # in waves of ``limit``, each wave as long as its slowest item (a scan's slots idled while a few repos
+            # finished)
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 exc = task.exception()
                 if exc is not None:
