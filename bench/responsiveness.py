@@ -45,7 +45,7 @@ import httpx
 from bench import backends
 from bench.baseline import bare_app
 from bench.harness import Row, Served, drive, free_port, grid
-from bench.stalls import StallProbe, Stalls, favoured
+from bench.stalls import StallProbe, Stalls, favoured, quantile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -95,10 +95,7 @@ class Latencies:
     stalls: Stalls | None = None
 
     def quantile(self, q: float) -> float:
-        if not self.ms:
-            return float("nan")
-        ordered = sorted(self.ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        return quantile(self.ms, q)
 
     def figures(self) -> dict[str, float]:
         return {
@@ -357,14 +354,6 @@ def _ms(value: float) -> str:
     return f"{value:.1f} ms"
 
 
-def _late(latencies: Latencies, q: float) -> float:
-    """The ``q`` quantile of how late the client sent (ms)."""
-    if not latencies.late_ms:
-        return float("nan")
-    ordered = sorted(latencies.late_ms)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def _stalled(runs: list[Run], phase: str) -> tuple[float, float]:
     """The median over ``runs`` of the machine's p99.9 and largest stall in ``phase`` (ms)."""
     seen = [s for s in (getattr(run, phase).stalls for run in runs) if s is not None]
@@ -393,8 +382,8 @@ def rows_for(runs: list[Run], bare_rate: float, label: str = "") -> list[Row]:
                 GOALS.get(figure, ""),
             )
         )
-    late = [statistics.median(_late(r.ingest, q) for r in runs) for q in (0.99, 1.0)]
-    late_idle = [statistics.median(_late(r.idle, q) for r in runs) for q in (0.99, 1.0)]
+    late = [statistics.median(quantile(r.ingest.late_ms, q) for r in runs) for q in (0.99, 1.0)]
+    late_idle = [statistics.median(quantile(r.idle.late_ms, q) for r in runs) for q in (0.99, 1.0)]
     queued = statistics.median(r.ingest.server_runqueue / r.ingest.seconds for r in runs)
     queued_idle = statistics.median(r.idle.server_runqueue / r.idle.seconds for r in runs)
     stalled, stalled_idle = _stalled(runs, "ingest"), _stalled(runs, "idle")

@@ -67,6 +67,14 @@ class StallProbe:
             self.result = Stalls(**json.loads(out))
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (the largest for 1.0); NaN when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def favour() -> bool:
     """Niceness -20 for this thread (Linux: a thread has its own), if permitted."""
     try:
@@ -104,12 +112,7 @@ def main() -> None:
         now = time.perf_counter()
         over.append((now - before - STEP) * 1000)
         before = now
-    over.sort()
-    answer = Stalls(
-        max_ms=over[-1] if over else float("nan"),
-        p999_ms=over[min(len(over) - 1, int(0.999 * len(over)))] if over else float("nan"),
-        favoured=favoured,
-    )
+    answer = Stalls(max_ms=quantile(over, 1.0), p999_ms=quantile(over, 0.999), favoured=favoured)
     print(json.dumps(answer.__dict__), flush=True)
 
 
