@@ -107,6 +107,15 @@ def raw_listing(pds: str, dids: list[str]) -> float:
     return time.perf_counter() - started
 
 
+async def list_repo(http: httpx.AsyncClient, did: str) -> None:
+    """Every page of ``did``'s listing, one after the other (as :func:`raw_listing` reads each repo)."""
+    cursor: str | None = None
+    while True:
+        cursor = next_cursor((await http.get(LIST_RECORDS, params=page_params(did, cursor))).json())
+        if cursor is None:
+            return
+
+
 def raw_listing_connections(pds: str, dids: list[str], connections: int) -> float:
     """The same listings as :func:`raw_listing`, ``connections`` of them at once over as many connections, from one
     process (as the server is): each repo's pages in order, the next repo taken by whichever connection is free."""
@@ -118,11 +127,7 @@ def raw_listing_connections(pds: str, dids: list[str], connections: int) -> floa
 
             async def worker() -> None:
                 for did in todo:
-                    cursor: str | None = None
-                    while True:
-                        cursor = next_cursor((await http.get(LIST_RECORDS, params=page_params(did, cursor))).json())
-                        if cursor is None:
-                            break
+                    await list_repo(http, did)
 
             started = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(connections)))
@@ -158,11 +163,7 @@ def raw_scan_calls(pds: str, plc: str, connections: int) -> float:
                 for did in todo:
                     document = asyncio.ensure_future(directory.get(f"/{did}"))
                     (await http.get(DESCRIBE_REPO, params={"repo": did})).raise_for_status()
-                    cursor: str | None = None
-                    while True:
-                        cursor = next_cursor((await http.get(LIST_RECORDS, params=page_params(did, cursor))).json())
-                        if cursor is None:
-                            break
+                    await list_repo(http, did)
                     (await document).raise_for_status()
 
             await asyncio.gather(*(worker() for _ in range(connections)))
