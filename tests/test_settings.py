@@ -79,7 +79,7 @@ CASES = {
 #: the whole-number settings and their ranges, both ends included
 RANGES = {
     "port": (1, 65535),
-    "workers": (1, 64),
+    "workers": (0, 64),
     "lease_seconds": (3, 600),
     "retention_days": (1, 36500),
     "max_queued_ops": (1, 1_000_000),

@@ -387,7 +387,12 @@ class Settings:
         choice(DISCOVERY_MODES),
         "how a pds-scan without pdsUrl finds repositories: relay (--relay-url), or pds (every PDS the registry knows)",
     )
-    workers: int = setting(DEFAULT_WORKERS, whole(1, 64), "backfill operations run at once")
+    workers: int = setting(
+        DEFAULT_WORKERS,
+        whole(0, 64),
+        "backfill operations run at once; 0 (PostgreSQL only): this process answers the API and runs no ingest (no"
+        " operations, no firehose), leaving it to the processes beside it",
+    )
     #: how long a claim holds without a heartbeat: on a shared database, how soon another process takes the op
     #: of one that died
     lease_seconds: float = setting(

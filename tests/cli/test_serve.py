@@ -105,6 +105,8 @@ def refused_at_start(
         (["--plc-url", "ftp://plc"], {}, "--plc-url: 'ftp://plc' is not an http(s) URL"),
         (["--port", "99999"], {}, "--port: 99999 is out of range"),
         (["--workers", "many"], {}, "--workers: 'many' is not a whole number"),
+        # an API-only process needs processes beside it that run the work: only PostgreSQL can be shared
+        (["--workers", "0"], {}, "--workers 0: an SQLite database is worked by the one process that owns it"),
         (["--db", "/nonexistent-dir/x.db"], {}, "--db: directory /nonexistent-dir does not exist"),
         (["--db", "/proc/chive.db"], {}, "--db"),
         ([], {"CHIVE_ADMIN_ADMIN_DIDS": "did:plc:ok,bad"}, "CHIVE_ADMIN_ADMIN_DIDS: 'bad' is not a valid DID"),

@@ -197,6 +197,11 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 def run(settings: Settings) -> int:
     """Serve until stopped; ``SettingsError`` (one line, exit 2) when the port or the database cannot be had."""
+    if settings.workers == 0 and isinstance(settings.db, Path):
+        raise SettingsError(
+            "--workers 0: an SQLite database is worked by the one process that owns it, so its operations would never"
+            " run; give at least one worker, or a PostgreSQL --db shared with processes that run them"
+        )
     sockets = listen(settings.host, settings.port)
     try:
         lock: OwnerLock | None = None

@@ -186,13 +186,16 @@ def create_app(
         app.state.services = services
         live_task: asyncio.Task[None] | None = None
         try:
-            if settings.export_readers:
+            # a process without workers (``--workers 0``) answers the API only: no ingest here, not even the live
+            # sources', whose leases the processes beside it take
+            ingests = config.workers > 0
+            if settings.export_readers and ingests:
                 services.readers = ExportReaders(settings.export_readers)
                 await services.readers.warm()
             services.audit.start()
             services.engagement.start()
             await engine.start(services)
-            if settings.firehose_url or settings.firehose_pdses:
+            if (settings.firehose_url or settings.firehose_pdses) and ingests:
                 live = LiveConfig(
                     relay=settings.firehose_url,
                     pdses=settings.firehose_pdses,
