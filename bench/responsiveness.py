@@ -14,11 +14,16 @@ did-sync of a big repository plus a pds-scan, in the same run; and a closed-loop
 * A closed loop of ``--clients`` (200) connections back to back, idle: at 2 cores this measures queueing, so its
   throughput is printed beside the bare Starlette route's (``bench/baseline.py``) rather than its p99.
 
+With ``--split`` (PostgreSQL) the client calls a process started with ``--workers 0`` while a second process runs
+the operations; ``--worker-nice`` and ``--api-nice`` start them under ``nice -n``: the shape the README gives
+operators whose ingest fills the machine.
+
 With ``--against SRC`` (another checkout's ``src``) each run is made with that code's server too, alternately, on
 the same testnet and repositories, and both are printed (medians of ``--repeat`` runs). ``--full`` is the goal's
 size: a 100,000-record did-sync and a 20,000-record pds-scan.
 
     python -m bench.responsiveness [--full] [--repeat N] [--against SRC] [--db-backend sqlite|postgresql|both]
+        [--split [--worker-nice N] [--api-nice N]]
 
 Needs the Node testnet (``scripts/install-testnet.sh``). It prints; it never asserts.
 """
@@ -192,18 +197,24 @@ class Setup:
     rate: float
     seconds: float
     clients: int
+    #: the API served by a process of its own (``--workers 0``) beside one that runs the operations (PostgreSQL)
+    split: bool = False
+    #: the niceness of that second process, and of the API's (what ``nice -n`` gives them)
+    worker_nice: int = 0
+    api_nice: int = 0
 
 
 class Server:
     """``chive-admin serve`` in a child process, with ``src`` first on its path."""
 
-    def __init__(self, src: Path, db: DbTarget, plc_url: str) -> None:
+    def __init__(self, src: Path, db: DbTarget, plc_url: str, workers: int | None = None, nice: int = 0) -> None:
         self.src, self.port = src, free_port()
         self.db = db.url if isinstance(db, PostgresUrl) else str(db)
         # first on the path, before what the caller's PYTHONPATH adds (a profiler's sitecustomize, say)
         self.env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (str(src), os.environ.get("PYTHONPATH")))))
         self.process = subprocess.Popen(
             [
+                *(("nice", "-n", str(nice)) if nice else ()),
                 *_CLI,
                 "serve",
                 "--db",
@@ -217,6 +228,7 @@ class Server:
                 ADMIN,
                 "--log-level",
                 "warning",
+                *(() if workers is None else ("--workers", str(workers))),
             ],
             env=self.env,
         )
@@ -265,12 +277,16 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(src: Path, db: DbTarget, plc_url: str) -> Iterator[Server]:
-    server = Server(src, db, plc_url)
-    try:
+def serving(
+    src: Path, db: DbTarget, plc_url: str, split: bool = False, worker_nice: int = 0, api_nice: int = 0
+) -> Iterator[Server]:
+    """The server the client calls; with ``split``, an API-only one (``--workers 0``) beside one that works."""
+    with contextlib.ExitStack() as stack:
+        if split:
+            stack.callback(Server(src, db, plc_url, nice=worker_nice).stop)
+        server = Server(src, db, plc_url, workers=0 if split else None, nice=api_nice)
+        stack.callback(server.stop)
         yield server
-    finally:
-        server.stop()
 
 
 @dataclass(frozen=True)
@@ -338,7 +354,9 @@ async def _loads(server: Server, setup: Setup) -> tuple[Latencies, Latencies, fl
 
 
 def one_run(src: Path, dbs: backends.Databases, setup: Setup) -> Run:
-    with serving(src, dbs.new("responsive"), setup.net.plc_url) as server:
+    with serving(
+        src, dbs.new("responsive"), setup.net.plc_url, setup.split, setup.worker_nice, setup.api_nice
+    ) as server:
         # for py-spy or a profiler to attach to
         print(f"  server pid {server.process.pid} ({src})", flush=True)
         # the client stands for dashboards on other machines: favoured over everything here (where permitted), so
@@ -442,10 +460,19 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
     parser.add_argument("--clients", type=int, default=200, help="of the closed loop")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--against", type=Path, help="another checkout's src: its server is measured alternately")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="PostgreSQL: the API answered by a process with --workers 0, the operations run by a second process",
+    )
+    parser.add_argument("--worker-nice", type=int, default=0, help="with --split: the working process's niceness")
+    parser.add_argument("--api-nice", type=int, default=0, help="the niceness of the process the client calls")
     backends.add_option(parser)
     args = parser.parse_args(argv)
     if args.db_backend == backends.BOTH:
         parser.error("--db-backend both is for main(), which runs this once per backend")
+    if args.split and args.db_backend != backends.POSTGRESQL:
+        parser.error("--split needs --db-backend postgresql: an SQLite database has one process")
     big_records = args.records or (100_000 if args.full else 10_000)
     scan_repos = args.scan_repos or (20 if args.full else 10)
     scan_records = args.scan_records or (1000 if args.full else 500)
@@ -465,7 +492,9 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
             )
             (big,) = accounts(pds, "respbig", 1, big_records)
             accounts(pds2, "respscan", scan_repos, scan_records)
-        setup = Setup(net, big, net.pds2_url, args.rate, args.seconds, args.clients)
+        setup = Setup(
+            net, big, net.pds2_url, args.rate, args.seconds, args.clients, args.split, args.worker_nice, args.api_nice
+        )
         with Served(bare_app) as bare:
             bare_rate = drive(bare.url + "/json", concurrency=args.clients, seconds=min(args.seconds, 5.0)).rate
         ours: list[Run] = []
@@ -481,7 +510,9 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
         print(ab_table(ours, theirs))
     title = (
         f"getBackfillStatus at {args.rate:g}/s open loop, idle and during a {big_records:,}-record did-sync and a"
-        f" {scan_repos * scan_records:,}-record pds-scan, on {args.db_backend} (medians of {args.repeat})"
+        f" {scan_repos * scan_records:,}-record pds-scan, on {args.db_backend}"
+        f"{f', the API in a process of its own (the other at nice {args.worker_nice})' if args.split else ''}"
+        f" (medians of {args.repeat})"
     )
     return title, rows
 
