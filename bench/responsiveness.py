@@ -512,7 +512,7 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
         f"getBackfillStatus at {args.rate:g}/s open loop, idle and during a {big_records:,}-record did-sync and a"
         f" {scan_repos * scan_records:,}-record pds-scan, on {args.db_backend}"
         f"{f', the API in a process of its own (the other at nice {args.worker_nice})' if args.split else ''}"
-        f" (medians of {args.repeat})"
+        f"{f', the API at nice {args.api_nice}' if args.api_nice else ''} (medians of {args.repeat})"
     )
     return title, rows
 
