@@ -7,6 +7,7 @@ the PDS, a run that used nearly all of both is CPU-bound: no arrangement of the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,23 @@ def cpu_seconds(pid: int) -> float:
     except (OSError, IndexError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def renice(pid: int, niceness: int) -> None:
+    """Set every thread of process ``pid`` to ``niceness``, and its scheduling group when it has one of its own.
+
+    Linux keeps a niceness per thread, and setting a process's sets only its first thread (a Node process's worker
+    threads would keep theirs). With the kernel's autogroups on (``kernel.sched_autogroup_enabled``, the default on
+    most distributions) each session is one group, the groups share the cores by their own niceness, and a thread's
+    counts only against its own group's threads: a process that leads its own session (the testnet, started so that
+    it can be killed with its children) is reniced as a group too. A process of the caller's session is not, since
+    that group is the caller's as well."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+    group = Path(f"/proc/{pid}/autogroup")
+    if os.getsid(pid) == pid and os.getsid(0) != pid and group.exists():
+        group.write_text(f"{niceness}\n")
 
 
 def readers_of(pid: int) -> list[int]:

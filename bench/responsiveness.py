@@ -16,14 +16,16 @@ did-sync of a big repository plus a pds-scan, in the same run; and a closed-loop
 
 With ``--split`` (PostgreSQL) the client calls a process started with ``--workers 0`` while a second process runs
 the operations; ``--worker-nice`` and ``--api-nice`` start them under ``nice -n``: the shape the README gives
-operators whose ingest fills the machine.
+operators whose ingest fills the machine. ``--pds-nice`` renices the testnet (both PDSes and the PLC directory, one
+Node process) once it is seeded: in production the PDSes are other machines, and here the one serving a 100k-record
+export takes a core at the server's own priority.
 
 With ``--against SRC`` (another checkout's ``src``) each run is made with that code's server too, alternately, on
 the same testnet and repositories, and both are printed (medians of ``--repeat`` runs). ``--full`` is the goal's
 size: a 100,000-record did-sync and a 20,000-record pds-scan.
 
     python -m bench.responsiveness [--full] [--repeat N] [--against SRC] [--db-backend sqlite|postgresql|both]
-        [--split [--worker-nice N] [--api-nice N]]
+        [--split [--worker-nice N] [--api-nice N]] [--pds-nice N]
 
 Needs the Node testnet (``scripts/install-testnet.sh``). It prints; it never asserts.
 """
@@ -49,6 +51,7 @@ import httpx
 
 from bench import backends
 from bench.baseline import bare_app
+from bench.cpu import renice
 from bench.harness import Row, Served, drive, free_port, grid
 from bench.stalls import StallProbe, Stalls, favoured, quantile
 
@@ -467,6 +470,12 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
     )
     parser.add_argument("--worker-nice", type=int, default=0, help="with --split: the working process's niceness")
     parser.add_argument("--api-nice", type=int, default=0, help="the niceness of the process the client calls")
+    parser.add_argument(
+        "--pds-nice",
+        type=int,
+        default=0,
+        help="the testnet's niceness once seeded: a PDS on another machine takes none of the server's cores",
+    )
     backends.add_option(parser)
     args = parser.parse_args(argv)
     if args.db_backend == backends.BOTH:
@@ -492,6 +501,8 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
             )
             (big,) = accounts(pds, "respbig", 1, big_records)
             accounts(pds2, "respscan", scan_repos, scan_records)
+        if args.pds_nice:
+            renice(net.pid, args.pds_nice)
         setup = Setup(
             net, big, net.pds2_url, args.rate, args.seconds, args.clients, args.split, args.worker_nice, args.api_nice
         )
@@ -512,7 +523,8 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
         f"getBackfillStatus at {args.rate:g}/s open loop, idle and during a {big_records:,}-record did-sync and a"
         f" {scan_repos * scan_records:,}-record pds-scan, on {args.db_backend}"
         f"{f', the API in a process of its own (the other at nice {args.worker_nice})' if args.split else ''}"
-        f"{f', the API at nice {args.api_nice}' if args.api_nice else ''} (medians of {args.repeat})"
+        f"{f', the API at nice {args.api_nice}' if args.api_nice else ''}"
+        f"{f', the testnet at nice {args.pds_nice}' if args.pds_nice else ''} (medians of {args.repeat})"
     )
     return title, rows
 

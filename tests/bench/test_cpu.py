@@ -6,8 +6,9 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from bench.cpu import CpuMeter, cpu_seconds, readers_of
+from bench.cpu import CpuMeter, cpu_seconds, readers_of, renice
 from chive_admin.ingest.export_readers import ExportReaders
 
 
@@ -69,3 +70,38 @@ def test_a_meter_splits_a_window_between_the_server_and_the_testnet() -> None:
     assert meter.split is not None
     assert (meter.split.server >= 0.15, meter.split.testnet >= 0.25, meter.split.readers) == (True, True, 0.0)
     assert 0 < meter.split.busy() <= 1.0
+
+
+def test_renice_sets_every_thread_of_a_process() -> None:
+    # a child with a second thread: both must end at the niceness asked for, not only the first
+    script = "import threading, time; threading.Thread(target=time.sleep, args=(30,)).start(); print(1, flush=True)"
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline()
+        tasks = [int(t) for t in os.listdir(f"/proc/{child.pid}/task")]
+        assert len(tasks) >= 2
+        renice(child.pid, 7)
+        assert {os.getpriority(os.PRIO_PROCESS, t) for t in tasks} == {7}
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_renice_sets_the_group_of_a_process_leading_its_own_session_not_the_callers() -> None:
+    group = Path("/proc/self/autogroup")
+    ours = group.read_text()
+    script = "import time; print(1, flush=True); time.sleep(30)"
+    alone = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, start_new_session=True)
+    beside = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        for child in (alone, beside):
+            assert child.stdout is not None
+            assert child.stdout.readline()
+            renice(child.pid, 5)
+        assert Path(f"/proc/{alone.pid}/autogroup").read_text().split()[-1] == "5"
+        assert group.read_text() == ours  # the caller's own group (the one ``beside`` shares) is left alone
+    finally:
+        for child in (alone, beside):
+            child.kill()
+            child.wait()
