@@ -280,14 +280,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(
-    src: Path, db: DbTarget, plc_url: str, split: bool = False, worker_nice: int = 0, api_nice: int = 0
-) -> Iterator[Server]:
-    """The server the client calls; with ``split``, an API-only one (``--workers 0``) beside one that works."""
+def serving(src: Path, db: DbTarget, setup: Setup) -> Iterator[Server]:
+    """The server the client calls; with ``setup.split``, an API-only one (``--workers 0``) beside one that works."""
+    plc_url = setup.net.plc_url
     with contextlib.ExitStack() as stack:
-        if split:
-            stack.callback(Server(src, db, plc_url, nice=worker_nice).stop)
-        server = Server(src, db, plc_url, workers=0 if split else None, nice=api_nice)
+        if setup.split:
+            stack.callback(Server(src, db, plc_url, nice=setup.worker_nice).stop)
+        server = Server(src, db, plc_url, workers=0 if setup.split else None, nice=setup.api_nice)
         stack.callback(server.stop)
         yield server
 
@@ -357,9 +356,7 @@ async def _loads(server: Server, setup: Setup) -> tuple[Latencies, Latencies, fl
 
 
 def one_run(src: Path, dbs: backends.Databases, setup: Setup) -> Run:
-    with serving(
-        src, dbs.new("responsive"), setup.net.plc_url, setup.split, setup.worker_nice, setup.api_nice
-    ) as server:
+    with serving(src, dbs.new("responsive"), setup) as server:
         # for py-spy or a profiler to attach to
         print(f"  server pid {server.process.pid} ({src})", flush=True)
         # the client stands for dashboards on other machines: favoured over everything here (where permitted), so
