@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,20 +44,34 @@ def renice(pid: int, niceness: int) -> None:
         group.write_text(f"{niceness}\n")
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += map(int, (task / "children").read_text().split())
+    return found
+
+
+def pin(pid: int, cpus: Collection[int]) -> None:
+    """Keep process ``pid``, every thread of it and every process under it to ``cpus``.
+
+    An affinity is per thread, like a niceness; a thread or process made later inherits its maker's, so a PostgreSQL
+    backend forked after this stays where its postmaster is, and a Node worker thread where its process is."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), cpus)
+    for child in _children(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            pin(child, cpus)
+
+
 def readers_of(pid: int) -> list[int]:
     """The export reader processes ``pid`` started."""
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            try:
-                if _READER in Path(f"/proc/{child}/cmdline").read_bytes():
-                    found.append(child)
-            except OSError:
-                continue
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            if _READER in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
     return found
 
 

@@ -16,7 +16,9 @@ did-sync of a big repository plus a pds-scan, in the same run; and a closed-loop
 
 With ``--split`` (PostgreSQL) the client calls a process started with ``--workers 0`` while a second process runs
 the operations; ``--worker-nice`` and ``--api-nice`` start them under ``nice -n``: the shape the README gives
-operators whose ingest fills the machine. ``--pds-nice`` renices the testnet (both PDSes and the PLC directory, one
+operators whose ingest fills the machine, and ``--api-cpus 0`` keeps the API's process to core 0 and every other
+process of the run (the working one and its readers, the testnet, PostgreSQL) to the other cores, as the README
+advises them. ``--pds-nice`` renices the testnet (both PDSes and the PLC directory, one
 Node process) once it is seeded: in production the PDSes are other machines, and here the one serving a 100k-record
 export takes a core at the server's own priority.
 
@@ -25,7 +27,7 @@ the same testnet and repositories, and both are printed (medians of ``--repeat``
 size: a 100,000-record did-sync and a 20,000-record pds-scan.
 
     python -m bench.responsiveness [--full] [--repeat N] [--against SRC] [--db-backend sqlite|postgresql|both]
-        [--split [--worker-nice N] [--api-nice N]] [--pds-nice N]
+        [--split [--worker-nice N] [--api-nice N] [--api-cpus LIST]] [--pds-nice N]
 
 Needs the Node testnet (``scripts/install-testnet.sh``). It prints; it never asserts.
 """
@@ -51,7 +53,7 @@ import httpx
 
 from bench import backends
 from bench.baseline import bare_app
-from bench.cpu import renice
+from bench.cpu import pin, renice
 from bench.harness import Row, Served, drive, free_port, grid
 from bench.stalls import StallProbe, Stalls, favoured, quantile
 
@@ -205,12 +207,27 @@ class Setup:
     #: the niceness of that second process, and of the API's (what ``nice -n`` gives them)
     worker_nice: int = 0
     api_nice: int = 0
+    #: with ``split``: the cores the API's process is kept to, every other process of the run to the rest (none: all
+    #: of them anywhere)
+    api_cpus: frozenset[int] = frozenset()
+
+    @property
+    def ingest_cpus(self) -> frozenset[int]:
+        return frozenset(os.sched_getaffinity(0) - self.api_cpus)
 
 
 class Server:
     """``chive-admin serve`` in a child process, with ``src`` first on its path."""
 
-    def __init__(self, src: Path, db: DbTarget, plc_url: str, workers: int | None = None, nice: int = 0) -> None:
+    def __init__(
+        self,
+        src: Path,
+        db: DbTarget,
+        plc_url: str,
+        workers: int | None = None,
+        nice: int = 0,
+        cpus: frozenset[int] = frozenset(),
+    ) -> None:
         self.src, self.port = src, free_port()
         self.db = db.url if isinstance(db, PostgresUrl) else str(db)
         # first on the path, before what the caller's PYTHONPATH adds (a profiler's sitecustomize, say)
@@ -235,6 +252,8 @@ class Server:
             ],
             env=self.env,
         )
+        if cpus:
+            pin(self.process.pid, cpus)  # before it starts its export readers, which keep to its cores
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -285,8 +304,9 @@ def serving(src: Path, db: DbTarget, setup: Setup) -> Iterator[Server]:
     plc_url = setup.net.plc_url
     with contextlib.ExitStack() as stack:
         if setup.split:
-            stack.callback(Server(src, db, plc_url, nice=setup.worker_nice).stop)
-        server = Server(src, db, plc_url, workers=0 if setup.split else None, nice=setup.api_nice)
+            worker_cpus = setup.ingest_cpus if setup.api_cpus else frozenset()
+            stack.callback(Server(src, db, plc_url, nice=setup.worker_nice, cpus=worker_cpus).stop)
+        server = Server(src, db, plc_url, workers=0 if setup.split else None, nice=setup.api_nice, cpus=setup.api_cpus)
         stack.callback(server.stop)
         yield server
 
@@ -449,6 +469,17 @@ def rows_for(runs: list[Run], bare_rate: float, label: str = "") -> list[Row]:
     return rows
 
 
+def _cpu_list(text: str) -> frozenset[int]:
+    try:
+        return frozenset(int(cpu) for cpu in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of core numbers: {text!r}") from None
+
+
+def _cpus(cpus: frozenset[int]) -> str:
+    return ",".join(map(str, sorted(cpus)))
+
+
 def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="the goal's size: 100k-record did-sync, 20k pds-scan")
@@ -473,12 +504,23 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
         default=0,
         help="the testnet's niceness once seeded: a PDS on another machine takes none of the server's cores",
     )
+    parser.add_argument(
+        "--api-cpus",
+        type=_cpu_list,
+        default=frozenset(),
+        help="with --split: keep the API's process to these cores (0 or 0,1) and the rest of the run (the working"
+        " process, its readers, the testnet, PostgreSQL) to the others",
+    )
     backends.add_option(parser)
     args = parser.parse_args(argv)
     if args.db_backend == backends.BOTH:
         parser.error("--db-backend both is for main(), which runs this once per backend")
     if args.split and args.db_backend != backends.POSTGRESQL:
         parser.error("--split needs --db-backend postgresql: an SQLite database has one process")
+    if args.api_cpus and not args.split:
+        parser.error("--api-cpus needs --split: it gives the API's process cores the working one does not use")
+    if args.api_cpus and not args.api_cpus < os.sched_getaffinity(0):
+        parser.error(f"--api-cpus must leave a core for the rest, of the cores {sorted(os.sched_getaffinity(0))}")
     big_records = args.records or (100_000 if args.full else 10_000)
     scan_repos = args.scan_repos or (20 if args.full else 10)
     scan_records = args.scan_records or (1000 if args.full else 500)
@@ -501,8 +543,23 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
         if args.pds_nice:
             renice(net.pid, args.pds_nice)
         setup = Setup(
-            net, big, net.pds2_url, args.rate, args.seconds, args.clients, args.split, args.worker_nice, args.api_nice
+            net,
+            big,
+            net.pds2_url,
+            args.rate,
+            args.seconds,
+            args.clients,
+            args.split,
+            args.worker_nice,
+            args.api_nice,
+            args.api_cpus,
         )
+        if args.api_cpus:
+            pin(net.pid, setup.ingest_cpus)
+            assert dbs.cluster is not None  # --split is PostgreSQL's
+            postmaster = dbs.cluster.postmaster_pid()
+            assert postmaster is not None
+            pin(postmaster, setup.ingest_cpus)
         with Served(bare_app) as bare:
             bare_rate = drive(bare.url + "/json", concurrency=args.clients, seconds=min(args.seconds, 5.0)).rate
         ours: list[Run] = []
@@ -521,7 +578,9 @@ def measure(argv: list[str] | None = None) -> tuple[str, list[Row]]:
         f" {scan_repos * scan_records:,}-record pds-scan, on {args.db_backend}"
         f"{f', the API in a process of its own (the other at nice {args.worker_nice})' if args.split else ''}"
         f"{f', the API at nice {args.api_nice}' if args.api_nice else ''}"
-        f"{f', the testnet at nice {args.pds_nice}' if args.pds_nice else ''} (medians of {args.repeat})"
+        f"{f', the testnet at nice {args.pds_nice}' if args.pds_nice else ''}"
+        f"{f', the API on cores {_cpus(args.api_cpus)}, all else on the rest' if args.api_cpus else ''}"
+        f" (medians of {args.repeat})"
     )
     return title, rows
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench.cpu import CpuMeter, cpu_seconds, readers_of, renice
+from bench.cpu import CpuMeter, cpu_seconds, pin, readers_of, renice
 from chive_admin.ingest.export_readers import ExportReaders
 
 
@@ -105,3 +106,33 @@ def test_renice_sets_the_group_of_a_process_leading_its_own_session_not_the_call
         for child in (alone, beside):
             child.kill()
             child.wait()
+
+
+#: a child with a second thread and a child of its own (a grandchild), both up before it prints its pid
+FAMILY = """
+import subprocess, sys, threading, time
+threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+print(grandchild.pid, flush=True)
+time.sleep(30)
+"""
+
+
+def test_pin_keeps_every_thread_and_every_process_under_it_to_the_cores() -> None:
+    cores = sorted(os.sched_getaffinity(0))
+    child = subprocess.Popen([sys.executable, "-c", FAMILY], stdout=subprocess.PIPE, text=True)
+    grandchild = 0
+    try:
+        assert child.stdout is not None
+        grandchild = int(child.stdout.readline())
+        tasks = [int(t) for pid in (child.pid, grandchild) for t in os.listdir(f"/proc/{pid}/task")]
+        assert len(tasks) >= 3
+        pin(child.pid, {cores[-1]})
+        assert {frozenset(os.sched_getaffinity(t)) for t in tasks} == {frozenset({cores[-1]})}
+        assert os.sched_getaffinity(0) == set(cores)  # the caller is left where it was
+    finally:
+        child.kill()
+        child.wait()
+        if grandchild:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(grandchild, 9)
