@@ -36,19 +36,23 @@ def renice(pid: int, niceness: int) -> None:
     counts only against its own group's threads: a process that leads its own session (the testnet, started so that
     it can be killed with its children) is reniced as a group too. A process of the caller's session is not, since
     that group is the caller's as well."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for thread in _threads(pid):
         with contextlib.suppress(ProcessLookupError):
-            os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+            os.setpriority(os.PRIO_PROCESS, thread, niceness)
     group = Path(f"/proc/{pid}/autogroup")
     if os.getsid(pid) == pid and os.getsid(0) != pid and group.exists():
         group.write_text(f"{niceness}\n")
 
 
+def _threads(pid: int) -> list[int]:
+    return [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+
+
 def _children(pid: int) -> list[int]:
     found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for thread in _threads(pid):
         with contextlib.suppress(OSError):
-            found += map(int, (task / "children").read_text().split())
+            found += map(int, Path(f"/proc/{pid}/task/{thread}/children").read_text().split())
     return found
 
 
@@ -57,9 +61,9 @@ def pin(pid: int, cpus: Collection[int]) -> None:
 
     An affinity is per thread, like a niceness; a thread or process made later inherits its maker's, so a PostgreSQL
     backend forked after this stays where its postmaster is, and a Node worker thread where its process is."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for thread in _threads(pid):
         with contextlib.suppress(ProcessLookupError):
-            os.sched_setaffinity(int(task.name), cpus)
+            os.sched_setaffinity(thread, cpus)
     for child in _children(pid):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             pin(child, cpus)

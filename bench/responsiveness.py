@@ -213,7 +213,8 @@ class Setup:
 
     @property
     def ingest_cpus(self) -> frozenset[int]:
-        return frozenset(os.sched_getaffinity(0) - self.api_cpus)
+        """The cores every process but the API's is kept to; none (anywhere) when the API's is not kept."""
+        return frozenset(os.sched_getaffinity(0) - self.api_cpus) if self.api_cpus else frozenset()
 
 
 class Server:
@@ -304,8 +305,7 @@ def serving(src: Path, db: DbTarget, setup: Setup) -> Iterator[Server]:
     plc_url = setup.net.plc_url
     with contextlib.ExitStack() as stack:
         if setup.split:
-            worker_cpus = setup.ingest_cpus if setup.api_cpus else frozenset()
-            stack.callback(Server(src, db, plc_url, nice=setup.worker_nice, cpus=worker_cpus).stop)
+            stack.callback(Server(src, db, plc_url, nice=setup.worker_nice, cpus=setup.ingest_cpus).stop)
         server = Server(src, db, plc_url, workers=0 if setup.split else None, nice=setup.api_nice, cpus=setup.api_cpus)
         stack.callback(server.stop)
         yield server
