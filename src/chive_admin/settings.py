@@ -440,7 +440,8 @@ class Settings:
     export_readers: int = setting(
         DEFAULT_EXPORT_READERS,
         whole(0, 64),
-        "processes that read repository exports (did-sync); 0 reads them on a thread of the server",
+        "processes that read repository exports (did-sync), beside one more that checks listing pages (pds-scan); 0:"
+        " exports are read on a thread of the server, pages checked on its event loop",
         shown="one per core beyond the first, 1-4",
     )
     #: an extension point; the engine's own tests use it. Not deduplicated: a plugin named twice is refused by

@@ -16,7 +16,8 @@ import pytest
 from support.cars import DID, KEY, build_car
 from support.jwts import SigningKey
 
-from chive_admin.ingest.export_readers import ExportReaders, GrowingFile, ReaderFailed
+from chive_admin.ingest.export_readers import ExportReaders, GrowingFile
+from chive_admin.ingest.reader_processes import ReaderFailed
 from chive_admin.repo.car import RepoVerificationError
 from chive_admin.repo.reader_process import NICENESS
 from chive_admin.repo.rows import RecordRow

@@ -30,6 +30,7 @@ from chive_admin.ingest.listing import (
     collection_pages,
     rkey,
 )
+from chive_admin.upstream.atproto import PageDecoder
 from chive_admin.upstream.errors import ServerError
 
 DID = "did:plc:listlistlistlistlistlistl"
@@ -47,8 +48,15 @@ class FakePds:
         self.random = random.Random(seed)
         self.calls: list[tuple[str | None, bool]] = []
 
-    async def iter_record_pages(
-        self, pds: str, did: str, collection: str, *, cursor: str | None = None, reverse: bool = False
+    async def iter_checked_pages(
+        self,
+        pds: str,
+        did: str,
+        collection: str,
+        decode: PageDecoder[Record],
+        *,
+        cursor: str | None = None,
+        reverse: bool = False,
     ) -> AsyncIterator[Page]:
         while True:
             self.calls.append((cursor, reverse))
@@ -63,8 +71,8 @@ class FakePds:
                 ordered = [k for k in ordered if (k < cursor if descending else k > cursor)]
             chunk = ordered[:PAGE_SIZE]
             records = [{"uri": f"at://{DID}/{COLLECTION}/{k}", "cid": CID, "value": {}} for k in chunk]
-            page = Page.model_validate({"records": records, "cursor": chunk[-1] if chunk else None})
-            yield page
+            body = json.dumps({"records": records, "cursor": chunk[-1] if chunk else None}).encode()
+            yield await decode(body, collection)
             if not chunk:
                 return
             cursor = chunk[-1]

@@ -1,8 +1,10 @@
-"""The export reader process's side: a session's requests and replies, and the process over real pipes."""
+"""The reader process's side: an export session's requests and replies, listing pages, and the process over real
+pipes."""
 
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +14,10 @@ from support.jwts import SigningKey
 
 from chive_admin.repo.car import open_verified
 from chive_admin.repo.reader_process import Session, frame, read_message
-from chive_admin.repo.rows import record_rows
+from chive_admin.repo.rows import page_rows, record_rows
 
 COMMENT = "pub.chive.review.comment"
+CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
 
 
 def export(tmp_path: Path, count: int) -> tuple[Path, bytes]:
@@ -128,3 +131,24 @@ def test_a_growing_export_whose_announcements_stop_fails_its_request(tmp_path: P
     assert reply[0] == "failed"
     assert "'next' came while the export was still being written" in str(reply[1])
     assert Session(io.BytesIO()).handle(("open", str(path), DID, KEY.did_key, "pub.chive.", 10, 100))[0] == "failed"  # type: ignore[index]
+
+
+def test_a_listing_page_is_answered_with_its_rows_or_what_is_wrong_with_it_and_leaves_a_session_open(
+    tmp_path: Path,
+) -> None:
+    path, _ = export(tmp_path, 25)
+    session = Session()
+    session.handle(("open", str(path), DID, KEY.did_key, "pub.chive.", 10))
+    record = {"uri": f"at://{DID}/{COMMENT}/3kabc", "cid": CID, "value": {"$type": COMMENT}}
+    body = json.dumps({"records": [record], "cursor": "3kabc"}).encode()
+
+    assert session.handle(("page", body, COMMENT)) == ("page", *page_rows(body, COMMENT))
+    assert session.handle(("page", b"{", COMMENT))[0] == "not-json"
+    off = session.handle(("page", b'{"records": [{"uri": "nope"}]}', COMMENT))
+    assert off[0] == "off-lexicon"
+    assert off[1].startswith("Invalid answer: records[0].uri: ")  # described field by field, not a traceback
+    failed = session.handle(("page", None, COMMENT))  # what no check foresaw: a bug's traceback
+    assert failed[0] == "failed"
+    assert "Traceback" in str(failed[1])
+    # the export's session went on as if no page had come
+    assert session.handle(("next",))[0] == "rows"

@@ -1,17 +1,23 @@
-"""record_rows: an export's records as checked (collection, rkey, cid, json, problem) rows, in parts."""
+"""record_rows and page_rows: an export's records, in parts, and a listing page's, as checked (collection, rkey,
+cid, json, problem) rows."""
 
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import orjson
+import pytest
 from cbrrr import encode_dag_cbor
+from pydantic import ValidationError
 from support.cars import DID, KEY, block_cid, build_car
 
+from chive_admin.ingest.fetch import RepoContents
 from chive_admin.lex.data_model import record_json
 from chive_admin.repo.car import open_verified
-from chive_admin.repo.rows import record_rows
+from chive_admin.repo.rows import page_rows, record_rows
+from chive_admin.untrusted_json import NotJson
 from testnet import records as lexicon_records
 
 COMMENT = lexicon_records.COMMENT
@@ -95,3 +101,79 @@ def test_an_empty_range_yields_no_part() -> None:
     car = build_car({"app.bsky.feed.post/x": {"text": "not ours"}})
     repo = open_verified(io.BytesIO(car), did=DID, signing_key=KEY.did_key)
     assert list(record_rows(repo, "pub.chive.", 500)) == []
+
+
+def listing(records: list[dict[str, Any]], cursor: str | None = "next") -> bytes:
+    """A listRecords answer's body (with the standard library: orjson refuses integers beyond 64 bits)."""
+    return json.dumps({"records": records, "cursor": cursor}).encode()
+
+
+def listed(rkey: str, value: object) -> dict[str, Any]:
+    return {"uri": f"at://{DID}/{COMMENT}/{rkey}", "cid": CID, "value": value}
+
+
+CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
+LONG_KEY = "k" * 600
+
+
+def test_a_listing_page_is_decoded_into_its_cursor_and_checked_rows_in_its_order() -> None:
+    good, other = comment(), comment(z=1)
+    body = listing(
+        [
+            listed("3kz", good),
+            listed("3ky", comment(schemaRevision="1")),  # a string where the lexicon says integer
+            listed("3kx", {**comment(), "$type": lexicon_records.SUBMISSION}),
+            listed(LONG_KEY, comment()),  # an AT-URI may hold it; a record key is at most 512 characters
+            listed("3kw", {**comment(), "n": 2**64}),  # beyond the data model: orjson refuses it
+            listed("3kv", other),
+        ]
+    )
+
+    cursor, rows = page_rows(body, COMMENT)
+
+    assert cursor == "next"
+    assert [row[1] for row in rows] == ["3kz", "3ky", "3kx", LONG_KEY, "3kw", "3kv"]  # the PDS's order, kept
+    assert rows[0] == (COMMENT, "3kz", CID, record_json(good), None)
+    assert rows[5] == (COMMENT, "3kv", CID, record_json(other), None)
+    problems = [problem or "" for _, _, _, text, problem in rows[1:5] if text is None]
+    assert len(problems) == 4
+    assert "schemaRevision" in problems[0]
+    assert problems[1] == f"$type is {lexicon_records.SUBMISSION!r}, expected {COMMENT}"
+    assert problems[2] == f"{LONG_KEY[:100]!r} is not a valid record key"
+    assert "not in the atproto data model" in problems[3]
+
+
+def test_a_listing_page_checks_as_the_listing_path_checked_each_record_before() -> None:
+    # the rows are what RepoContents.add makes of the same records, valid and invalid alike
+    values: list[object] = [comment(), comment(schemaRevision="1"), {"$type": COMMENT}, comment(n=2**64)]
+    _, rows = page_rows(listing([listed(f"3k{i}", v) for i, v in enumerate(values)]), COMMENT)
+    one_by_one = RepoContents(did=DID)
+    for i, value in enumerate(values):
+        one_by_one.add(COMMENT, f"3k{i}", CID, value)
+    from_rows = RepoContents(did=DID)
+    from_rows.add_rows(rows)
+    assert (from_rows.records, from_rows.invalid) == (one_by_one.records, one_by_one.invalid)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{", b'{"records": [NaN]}', b"\xff", b"[" * 5000 + b"]" * 5000],
+    ids=["truncated", "nan", "not utf-8", "too deep"],
+)
+def test_a_listing_body_that_is_not_json_is_not_json(body: bytes) -> None:
+    with pytest.raises(NotJson):
+        page_rows(body, COMMENT)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"cursor": "x"},  # no records
+        {"records": [{"uri": "not an at-uri", "cid": CID, "value": {}}]},
+        {"records": [{"uri": f"at://{DID}/{COMMENT}/3k", "cid": CID, "value": [1]}]},  # a value that is no object
+        {"records": "many"},
+    ],
+)
+def test_a_listing_body_that_is_not_the_lexicons_answer_fails_validation(answer: object) -> None:
+    with pytest.raises(ValidationError):
+        page_rows(orjson.dumps(answer), COMMENT)

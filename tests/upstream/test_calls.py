@@ -18,6 +18,7 @@ from support.metrics import ByteCount
 from support.scripted import Answer, Script, scripted_server
 
 from chive_admin._generated import ids
+from chive_admin.ingest.page_checker import PageChecker, check_here
 from chive_admin.upstream import errors
 from chive_admin.upstream.atproto import AtprotoClient, InvalidAnswer, car_header_problem
 from chive_admin.upstream.calls import RetryPolicy, XrpcCaller, rate_limit_wait
@@ -26,6 +27,7 @@ from chive_admin.upstream.hosts import HostLimits, HostPolicy, host_key
 
 FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, default_429_wait=0.05, max_429_wait=0.2)
 DID = "did:plc:upstream00000000000000000"
+CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
 
 
 def j(data: object, status: int = 200, **headers: str) -> Answer:
@@ -190,6 +192,31 @@ async def test_answers_are_checked_against_the_lexicon(server: tuple[str, Script
     script.push(j({"cursor": "c1", "records": []}))
     pages = [page async for page in client.iter_record_pages(url, DID, ids.PUB_CHIVE_REVIEW_COMMENT)]
     assert len(pages) == 1  # an empty page ends the listing even if a cursor comes back
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["on the loop", "in a reader"])
+async def test_a_page_decoded_elsewhere_is_retried_when_not_json_and_refused_when_not_the_lexicons(
+    server: tuple[str, Script], caller: XrpcCaller, in_process: bool
+) -> None:
+    url, script = server
+    client = AtprotoClient(caller)
+    checker = PageChecker()
+    decode = check_here if in_process else checker.check
+    record = {"uri": f"at://{DID}/{ids.PUB_CHIVE_REVIEW_COMMENT}/3kabc", "cid": CID, "value": {"x": 1}}
+    try:
+        # a truncated answer is tried again, as any answer that is not JSON
+        script.push(Answer(200, b'{"records": [', {"content-type": "application/json"}), j({"records": [record]}))
+        page = await client.list_checked_records(url, DID, ids.PUB_CHIVE_REVIEW_COMMENT, decode)
+        assert (page.cursor, [row[1] for row in page.records]) == (None, ["3kabc"])
+        assert len(script.seen) == 2
+        # JSON that is not the lexicon's answer is refused at once
+        script.push(j({"records": [{**record, "uri": "nope"}]}), j({"records": []}))
+        with pytest.raises(InvalidAnswer, match=r"listRecords: Invalid answer: records\[0\]\.uri"):
+            await client.list_checked_records(url, DID, ids.PUB_CHIVE_REVIEW_COMMENT, decode, reverse=True)
+        assert len(script.seen) == 3
+        assert "reverse=true" in str(script.seen[-1])
+    finally:
+        await checker.close()
 
 
 async def _started(script: Script, count: int) -> None:

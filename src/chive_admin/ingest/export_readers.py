@@ -14,28 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import pickle
-import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from pathlib import Path
 from typing import IO, Any
 
-import chive_admin
 from chive_admin.api_first import api_first
+from chive_admin.ingest.page_checker import PageChecker
+from chive_admin.ingest.reader_processes import ReaderFailed, ReaderProcess
 from chive_admin.repo.car import RepoVerificationError
-from chive_admin.repo.reader_process import HEADER, frame
 from chive_admin.repo.rows import RecordRow
 
 log = logging.getLogger(__name__)
-
-#: the directory that holds this package, put first on the readers' path so they run this very code
-_PACKAGE_ROOT = str(Path(chive_admin.__file__).resolve().parent.parent)
-
-
-class ReaderFailed(RuntimeError):
-    """The reader process failed on an export (its description is logged, not shown) or died."""
-
 
 #: a growing file is announced to its reader at most once per this many new bytes (and at its end): a reader
 #: waiting for a block waits at most this much longer, and a large export is not thousands of messages
@@ -78,56 +66,6 @@ class GrowingFile:
         self._told = self.size
 
 
-class _Reader:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    @classmethod
-    async def start(cls) -> _Reader:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "chive_admin.repo.reader_process",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        return cls(process)
-
-    def send(self, message: object) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(frame(message))
-
-    async def receive(self) -> Any:
-        assert self.process.stdout is not None
-        try:
-            (length,) = HEADER.unpack(await self.process.stdout.readexactly(HEADER.size))
-            return pickle.loads(await self.process.stdout.readexactly(length))  # noqa: S301 - our own child
-        except (asyncio.IncompleteReadError, ConnectionError):
-            raise ReaderFailed(f"the export reader (pid {self.process.pid}) exited") from None
-
-    async def ask(self, message: object) -> Any:
-        self.send(message)
-        return await self.receive()
-
-    async def stop(self) -> None:
-        """Close its input (it exits at the end of input); kill it if it does not."""
-        if self.process.returncode is None:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-            try:
-                await asyncio.wait_for(self.process.wait(), 5)
-            except TimeoutError:
-                self.kill()
-                await self.process.wait()
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-
-
 def _reply(reply: Any) -> Any:
     """``reply`` when it is not a failure; a refusal is the export's fault, anything else the reader's."""
     if reply[0] == "refused":
@@ -142,7 +80,7 @@ def _reply(reply: Any) -> Any:
 class ExportSession:
     """One export open in a reader: its commit's ``rev`` and MST root, then its rows a part at a time."""
 
-    def __init__(self, reader: _Reader, opened: Any, size: int) -> None:
+    def __init__(self, reader: ReaderProcess, opened: Any, size: int) -> None:
         self._reader = reader
         self._size = size
         _, self.rev, self.commit_cid, self.data_cid, self._first = opened
@@ -176,15 +114,19 @@ class ExportReaders:
 
     def __init__(self, size: int) -> None:
         self.size = size
+        #: listing pages are checked in a reader of their own (:mod:`chive_admin.ingest.page_checker`)
+        self.pages = PageChecker()
         self._slots = asyncio.Semaphore(size)
-        self._idle: list[_Reader] = []
-        self._busy: set[_Reader] = set()
+        self._idle: list[ReaderProcess] = []
+        self._busy: set[ReaderProcess] = set()
         self._closed = False
 
     async def warm(self) -> None:
         """Start the readers now, and wait until they are ready, rather than at the first export (a server's first
-        sync would wait for one, and share the CPU with its start)."""
-        started = await asyncio.gather(*(_Reader.start() for _ in range(self.size - len(self._idle) - len(self._busy))))
+        sync would wait for one, and share the CPU with its start); the page checker's too."""
+        await self.pages.warm()
+        missing = self.size - len(self._idle) - len(self._busy)
+        started = await asyncio.gather(*(ReaderProcess.start() for _ in range(missing)))
         try:
             for reader in started:
                 if (await reader.ask(("ping",)))[0] != "pong":
@@ -243,16 +185,16 @@ class ExportReaders:
                     reader.kill()
                     await reader.process.wait()
 
-    async def _checkout(self) -> _Reader:
+    async def _checkout(self) -> ReaderProcess:
         """An idle reader that is still running (one may have been killed meanwhile: the OOM killer), or a new one."""
         while self._idle:
             reader = self._idle.pop()
             if reader.process.returncode is None:
                 return reader
             log.warning("export reader (pid %s) exited while idle (%s)", reader.process.pid, reader.process.returncode)
-        return await _Reader.start()
+        return await ReaderProcess.start()
 
-    async def _settle(self, reader: _Reader, session: ExportSession | None, growing: GrowingFile | None) -> bool:
+    async def _settle(self, reader: ReaderProcess, session: ExportSession | None, growing: GrowingFile | None) -> bool:
         """Close the session; whether the reader is back between sessions. One read to its end is closed already;
         one left early has a part requested: its answer comes before the close's. One left while its file is still
         growing is not closed: the reader may be waiting for the file, not for a request."""
@@ -267,6 +209,7 @@ class ExportReaders:
         return True
 
     async def close(self) -> None:
+        await self.pages.close()
         self._closed = True
         readers, self._idle = self._idle, []
         for reader in self._busy:

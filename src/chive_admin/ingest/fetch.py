@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from chive_admin.aio import iterate_in_thread
-from chive_admin.ingest.export_readers import ExportReaders, GrowingFile, ReaderFailed
+from chive_admin.ingest.export_readers import ExportReaders, GrowingFile
+from chive_admin.ingest.reader_processes import ReaderFailed
 from chive_admin.lex.data_model import NotInDataModel
 from chive_admin.lex.formats import is_record_key
 from chive_admin.repo.car import open_verified
@@ -59,6 +60,17 @@ class RepoContents:
                 problem = str(exc)
         uri = f"at://{self.did}/{collection}/{rkey}"
         self.invalid.append(InvalidRecord(uri, problem or "record is not a JSON object"))
+
+    def add_rows(self, rows: Iterable[RecordRow]) -> None:
+        """Sort checked rows (:mod:`chive_admin.repo.rows`) in: they were validated where they were read."""
+        did, records, invalid = self.did, self.records, self.invalid
+        for collection, rkey, cid, text, problem in rows:
+            if text is not None:
+                records.append(IndexedRecord(f"at://{did}/{collection}/{rkey}", did, collection, rkey, cid, text))
+            elif problem is not None:
+                invalid.append(InvalidRecord(f"at://{did}/{collection}/{rkey}", problem))
+            else:
+                self.add_unknown(collection)
 
     def extend(self, part: RepoContents) -> None:
         """Take in ``part``'s records, invalid records and unknown collections, after this one's."""
@@ -236,17 +248,9 @@ def _download_first(download: asyncio.Task[IO[bytes]]) -> Iterator[None]:
 
 
 def _contents(did: str, rev: str, rows: list[RecordRow], size: int) -> RepoContents:
-    """Sort checked rows (:mod:`chive_admin.repo.rows`) into a part: they were validated where they were read. The
-    walk gives ``size`` rows a part until its last, so a shorter part is the last."""
+    """A part of checked rows. The walk gives ``size`` rows a part until its last, so a shorter part is the last."""
     part = RepoContents(did=did, rev=rev, last=len(rows) < size)
-    records, invalid = part.records, part.invalid
-    for collection, rkey, cid, text, problem in rows:
-        if text is not None:
-            records.append(IndexedRecord(f"at://{did}/{collection}/{rkey}", did, collection, rkey, cid, text))
-        elif problem is not None:
-            invalid.append(InvalidRecord(f"at://{did}/{collection}/{rkey}", problem))
-        else:
-            part.add_unknown(collection)
+    part.add_rows(rows)
     return part
 
 

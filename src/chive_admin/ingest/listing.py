@@ -15,10 +15,13 @@ handed out once.
 The position (both cursors, both edges, the second listing's state) is a small frozen value, stored as JSON with the
 records by the caller, so a resumed scan continues both listings where they were.
 
+Pages arrive decoded and checked (each record against its lexicon) by the decoder the caller gives: a reader
+process (:mod:`chive_admin.ingest.page_checker`), so the event loop only reads answers and sorts rows.
+
 :func:`batches` keeps both listings reading while the caller writes: a task pulls the pages into a small buffer
-(each page prepared, e.g. checked against its lexicon, as it arrives: one page of work on the event loop at a time)
-and the caller takes whatever has arrived as one batch, with the position after its last page. The PDS always has
-the next page to serve, and the caller commits once for several pages.
+(each page prepared by the caller's function as it arrives) and the caller takes whatever has arrived as one
+batch, with the position after its last page. The PDS always has the next page to serve, and the caller commits
+once for several pages.
 """
 
 from __future__ import annotations
@@ -36,14 +39,16 @@ from pydantic import ConfigDict, TypeAdapter
 from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
-from chive_admin._generated.models.com.atproto.repo import list_records as lex_list_records
 from chive_admin.aio import END, End, next_or_end, prefetched
-from chive_admin.api_first import api_first
-from chive_admin.upstream.atproto import AtprotoClient
+from chive_admin.ingest.page_checker import check_here
+from chive_admin.repo.rows import RecordRow
+from chive_admin.upstream.atproto import AtprotoClient, CheckedPage, PageDecoder
 from chive_admin.upstream.errors import UpstreamError
 
-Page = lex_list_records.Output
-Record = lex_list_records.RecordDef
+#: a page as the listing reads it: decoded and checked by the decoder it is given (a reader process, or
+#: :func:`~chive_admin.ingest.page_checker.check_here`), its records as checked rows
+Page = CheckedPage[RecordRow]
+Record = RecordRow
 P = TypeVar("P")
 
 #: the page size the listing asks for (``AtprotoClient.list_records``' default, the lexicon's maximum)
@@ -101,17 +106,24 @@ START = Position()
 
 
 def rkey(record: Record) -> str:
-    return record.uri.rpartition("/")[2]
+    return record[1]
 
 
 async def collection_pages(
-    client: AtprotoClient, pds: str, did: str, collection: str, position: Position = START
+    client: AtprotoClient,
+    pds: str,
+    did: str,
+    collection: str,
+    position: Position = START,
+    *,
+    decode: PageDecoder[Record] = check_here,
 ) -> AsyncGenerator[tuple[list[Record], Position], None]:
-    """``(records, position)`` for each page read: the records not handed out before, and the position to commit
-    with them. Ends when the collection has been listed whole. Use it under ``contextlib.aclosing``."""
+    """``(records, position)`` for each page read (each decoded by ``decode``): the records not handed out before,
+    and the position to commit with them. Ends when the collection has been listed whole. Use it under
+    ``contextlib.aclosing``."""
     if position.done:  # committed as listed whole, then stopped before the caller moved on
         return
-    listings = _Listings(client, pds, did, collection, position)
+    listings = _Listings(client, pds, did, collection, position, decode)
     try:
         while (step := await listings.next_page()) is not None:
             yield step
@@ -122,9 +134,17 @@ async def collection_pages(
 class _Listings:
     """Both listings of one collection, the pages each has asked for, and the position they have reached."""
 
-    def __init__(self, client: AtprotoClient, pds: str, did: str, collection: str, position: Position) -> None:
+    def __init__(
+        self,
+        client: AtprotoClient,
+        pds: str,
+        did: str,
+        collection: str,
+        position: Position,
+        decode: PageDecoder[Record],
+    ) -> None:
         self.position = position
-        self._pages = partial(client.iter_record_pages, pds, did, collection)
+        self._pages = partial(client.iter_checked_pages, pds, did, collection, decode)
         self._down = prefetched(self._pages(cursor=position.cursor))
         self._up = self._open_up() if position.up is Upward.RUNNING else None
         #: the page each listing waits for ("down", "up")
@@ -261,6 +281,7 @@ async def batches(
     prepare: Callable[[list[Record]], P],
     position: Position = START,
     *,
+    decode: PageDecoder[Record] = check_here,
     ahead: int = PAGES_AHEAD,
 ) -> AsyncGenerator[Batch[P], None]:
     """:func:`collection_pages` read ahead by a task, up to ``ahead`` pages: each batch is every page that has
@@ -271,9 +292,8 @@ async def batches(
 
     async def pump() -> None:
         try:
-            async with aclosing(collection_pages(client, pds, did, collection, position)) as pages:
+            async with aclosing(collection_pages(client, pds, did, collection, position, decode=decode)) as pages:
                 async for records, after in pages:
-                    await api_first()  # preparing a page is a millisecond or two of the loop: requests first
                     await buffer.put((prepare(records), len(records), after))
         except Exception as exc:  # handed to the reader, raised after the pages before it
             await buffer.put(exc)

@@ -18,6 +18,10 @@ over a pipe it made):
   broken tree or a missing or forged block.
 - ``("close",)`` → ``("closed",)``.
 - ``("ping",)`` → ``("pong",)``: the reader has imported what it needs and is waiting.
+- ``("page", body, collection)`` → ``("page", cursor, [RecordRow, ...])``, ``("not-json", description)`` or
+  ``("off-lexicon", description)``: a listRecords answer's body decoded and checked
+  (:func:`~chive_admin.repo.rows.page_rows`). It needs no session and leaves any session as it was, so pages can be
+  sent one after another without waiting, their replies coming in the same order.
 
 A part holds ``size`` rows until the last; a part shorter than ``size`` (or ``end``) is the last, and the session is
 closed with it: the reader is between sessions without a ``close``. The last part comes once the whole file is on
@@ -38,8 +42,12 @@ import traceback
 from collections.abc import Iterator
 from typing import IO, Any
 
+from pydantic import ValidationError
+
+from chive_admin.lex.validation import describe
 from chive_admin.repo.car import RepoVerificationError, VerifiedRepo, open_verified
-from chive_admin.repo.rows import RecordRow, record_rows
+from chive_admin.repo.rows import RecordRow, page_rows, record_rows
+from chive_admin.untrusted_json import NotJson
 
 HEADER = struct.Struct(">I")
 #: added to the reader's niceness: where the server's event loop and a reader want the same core, the loop (every
@@ -139,6 +147,8 @@ class Session:
 
     def handle(self, message: Any) -> tuple[object, ...] | None:
         """The reply to ``message``; ``None`` for an announcement, which has none."""
+        if message[0] == "page":
+            return page(*message[1:])
         try:
             if self.note(message):
                 return None
@@ -158,6 +168,18 @@ class Session:
         except Exception:  # a bug, or an export no check foresaw: the parent fails the sync with this
             self.close()
             return ("failed", traceback.format_exc(limit=8))
+
+
+def page(body: bytes, collection: str) -> tuple[object, ...]:
+    """The reply to a listing page: its rows, or what is wrong with it."""
+    try:
+        return ("page", *page_rows(body, collection))
+    except NotJson as exc:
+        return ("not-json", str(exc))
+    except ValidationError as exc:
+        return ("off-lexicon", describe(exc, what="answer"))
+    except Exception:  # a bug: the parent fails the listing with this
+        return ("failed", traceback.format_exc(limit=8))
 
 
 def main() -> None:

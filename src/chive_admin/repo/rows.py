@@ -1,4 +1,4 @@
-"""A verified export's records as checked rows: the form they cross a process boundary in.
+"""Records as checked rows, the form they cross a process boundary in: a verified export's, and a listing page's.
 
 A row is ``(collection, rkey, cid, json, problem)``:
 
@@ -9,13 +9,17 @@ A row is ``(collection, rkey, cid, json, problem)``:
 
 Checking happens here, where the record is decoded, so in a reader process it runs beside the server's writes
 instead of taking turns with them on the server's GIL. Rows are tuples of strings, so a part of 500 pickles in
-about a millisecond; the decoded dicts took ten times as long.
+about a millisecond; the decoded dicts took ten times as long. A listRecords page is decoded here too (its JSON, its
+lexicon, each record's): the server's loop then only reads the answer and hands on the rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+from chive_admin import untrusted_json
+from chive_admin._generated.models.com.atproto.repo import list_records as lex_list_records
 from chive_admin.lex.data_model import NotInDataModel, record_json
 from chive_admin.lex.formats import is_record_key
 from chive_admin.repo.car import RepoRecord, VerifiedRepo
@@ -37,12 +41,16 @@ def record_rows(repo: VerifiedRepo, prefix: str, size: int) -> Iterator[list[Rec
 
 
 def checked_row(record: RepoRecord) -> RecordRow:
-    collection, rkey, cid = record.collection, record.rkey, record.cid
+    collection, rkey, cid, value, problem = record
     if not is_indexed(collection):
         return (collection, rkey, cid, None, None)
-    value = record.value
     if value is None:  # the block is not a map
-        return (collection, rkey, cid, None, record.problem or "record is not a map")
+        return (collection, rkey, cid, None, problem or "record is not a map")
+    return _checked(collection, rkey, cid, value)
+
+
+def _checked(collection: str, rkey: str, cid: str, value: dict[str, Any]) -> RecordRow:
+    """The row of a record of a collection we index (``record_problem`` names any other one)."""
     problem = None if is_record_key(rkey) else f"{rkey[:100]!r} is not a valid record key"
     problem = problem or record_problem(collection, value)
     if problem is None:
@@ -51,3 +59,10 @@ def checked_row(record: RepoRecord) -> RecordRow:
         except NotInDataModel as exc:
             problem = str(exc)
     return (collection, rkey, cid, None, problem)
+
+
+def page_rows(body: bytes, collection: str) -> tuple[str | None, list[RecordRow]]:
+    """A listRecords answer's cursor and its records of ``collection`` as checked rows: ``untrusted_json.NotJson``
+    when it is not JSON, pydantic's ``ValidationError`` when it is not the lexicon's answer."""
+    page = lex_list_records.Output.model_validate(untrusted_json.loads(body), strict=True, by_alias=True, by_name=False)
+    return page.cursor, [_checked(collection, r.uri.rpartition("/")[2], r.cid, r.value) for r in page.records]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
-from typing import IO, Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import IO, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -22,6 +23,7 @@ from chive_admin.upstream.errors import BadResponse
 from chive_admin.upstream.hosts import host_key
 
 M = TypeVar("M", bound=LexModel)
+R = TypeVar("R")
 
 #: a repository export bigger than this is refused (the largest real repos are a few hundred MB)
 MAX_REPO_BYTES = 2 * 1024 * 1024 * 1024
@@ -72,11 +74,53 @@ class CursorLog:
         self._seen.add(digest)
 
 
+class CheckedPage(NamedTuple, Generic[R]):
+    """A listRecords page decoded and checked by the caller's decoder: its cursor and its records in the decoder's
+    form (the listing's order is the PDS's, kept)."""
+
+    cursor: str | None
+    records: list[R]
+
+
+class PageRefused(Exception):
+    """Raised by a page decoder: the answer is JSON but not the lexicon's, or cannot be checked (the message says
+    why); the call fails with ``InvalidAnswer``, not tried again."""
+
+
+#: decodes and checks a listRecords answer's body for a collection: ``ValueError`` when it is not JSON,
+#: ``PageRefused`` when it is not the lexicon's answer
+PageDecoder = Callable[[bytes, str], Awaitable[CheckedPage[R]]]
+
+
+class _Paged(Protocol):
+    @property
+    def cursor(self) -> str | None: ...
+
+    @property
+    def records(self) -> Any: ...
+
+
+P = TypeVar("P", bound=_Paged)
+
+
 def checked(model: type[M], data: Any, service: str, nsid: str) -> M:
     try:
         return model.model_validate(data, strict=True, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise InvalidAnswer(host_key(service), f"{nsid}: {describe(exc, what='answer')}") from None
+
+
+async def _following(pds: str, cursor: str | None, fetch: Callable[..., Awaitable[P]]) -> AsyncIterator[P]:
+    """Every page of a listRecords listing, ``fetch(cursor=...)`` following the cursor until it is absent, repeats
+    the one it came with, or a page is empty; a cursor that names any earlier page is a ``CursorLoop``."""
+    seen = CursorLog(pds, ids.COM_ATPROTO_REPO_LIST_RECORDS, cursor)
+    while True:
+        page = await fetch(cursor=cursor)
+        yield page
+        if not page.cursor or page.cursor == cursor or not page.records:
+            return
+        seen.follow(page.cursor)
+        cursor = page.cursor
 
 
 def car_header_problem(head: bytes) -> str | None:
@@ -158,14 +202,52 @@ class AtprotoClient:
         self, pds: str, did: str, collection: str, *, cursor: str | None = None, reverse: bool = False
     ) -> AsyncIterator[lex_list_records.Output]:
         """Every page, as :meth:`iter_repo_pages` (an empty page ends it too)."""
-        seen = CursorLog(pds, ids.COM_ATPROTO_REPO_LIST_RECORDS, cursor)
-        while True:
-            page = await self.list_records(pds, did, collection, cursor=cursor, reverse=reverse)
+        async for page in _following(pds, cursor, partial(self.list_records, pds, did, collection, reverse=reverse)):
             yield page
-            if not page.cursor or page.cursor == cursor or not page.records:
-                return
-            seen.follow(page.cursor)
-            cursor = page.cursor
+
+    async def list_checked_records(
+        self,
+        pds: str,
+        did: str,
+        collection: str,
+        decode: PageDecoder[R],
+        *,
+        cursor: str | None = None,
+        reverse: bool = False,
+    ) -> CheckedPage[R]:
+        """:meth:`list_records`, the page decoded and checked by ``decode`` (in another process, say) instead of
+        here, so the answer is never a tree of models on this loop."""
+        nsid = ids.COM_ATPROTO_REPO_LIST_RECORDS
+        params: dict[str, str | int | bool | None] = {
+            "repo": did,
+            "collection": collection,
+            "limit": 100,
+            "cursor": cursor,
+            "reverse": reverse or None,
+        }
+
+        async def decoded(body: bytes) -> CheckedPage[R]:
+            try:
+                return await decode(body, collection)
+            except PageRefused as exc:
+                raise InvalidAnswer(host_key(pds), f"{nsid}: {exc}") from None
+
+        return await self.caller.query_decoded(pds, nsid, params, decoded)
+
+    async def iter_checked_pages(
+        self,
+        pds: str,
+        did: str,
+        collection: str,
+        decode: PageDecoder[R],
+        *,
+        cursor: str | None = None,
+        reverse: bool = False,
+    ) -> AsyncIterator[CheckedPage[R]]:
+        """:meth:`iter_record_pages` with each page decoded by ``decode`` (:meth:`list_checked_records`)."""
+        fetch = partial(self.list_checked_records, pds, did, collection, decode, reverse=reverse)
+        async for page in _following(pds, cursor, fetch):
+            yield page
 
     async def get_record(self, pds: str, did: str, collection: str, rkey: str) -> lex_get_record.Output:
         nsid = ids.COM_ATPROTO_REPO_GET_RECORD

@@ -106,6 +106,11 @@ def _params(params: Mapping[str, ParamValue | None]) -> dict[str, str]:
     return out
 
 
+async def _decoded_here(body: bytes) -> Any:
+    await api_first()  # decoding a page of records is a millisecond or more of the loop: requests first
+    return untrusted_json.loads(body)
+
+
 class XrpcCaller:
     def __init__(
         self,
@@ -246,17 +251,28 @@ class XrpcCaller:
 
     async def query_json(self, service: str, nsid: str, params: Mapping[str, ParamValue | None]) -> Any:
         """A query whose answer is JSON; returns the decoded object."""
+        return await self.query_decoded(service, nsid, params, _decoded_here)
+
+    async def query_decoded(
+        self,
+        service: str,
+        nsid: str,
+        params: Mapping[str, ParamValue | None],
+        decode: Callable[[bytes], Awaitable[T]],
+    ) -> T:
+        """A query whose answer is JSON, its body turned into the result by ``decode`` (which may hand it to another
+        process); a ``ValueError`` from it means the body is not JSON, which is a ``BadResponse`` like any answer that
+        is not what the method promises (and, like one, tried again)."""
         host = host_key(service)
 
-        async def once() -> Any:
+        async def once() -> T:
             async with self._stream(service, nsid, params) as response:
                 media = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 body = await self._read(response, host, self.retry.max_json_bytes)
             if media != "application/json":
                 raise BadResponse(host, f"{nsid} answered {media or 'no content type'}, not JSON")
-            await api_first()  # decoding a page of records is a millisecond or more of the loop: requests first
             try:
-                return untrusted_json.loads(body)
+                return await decode(body)
             except ValueError:
                 raise BadResponse(host, f"{nsid} answered invalid JSON") from None
 

@@ -18,9 +18,9 @@ from chive_admin.backfill.context import AnyContext, JobContext
 from chive_admin.backfill.items import Item, RecordItem
 from chive_admin.backfill.job import Job, JobFailed, JobParams, JobServices, RetryFailed
 from chive_admin.clock import now_stamp
-from chive_admin.ingest.export_readers import ReaderFailed
 from chive_admin.ingest.fetch import RepoStream, stream_by_export, stream_by_listing
 from chive_admin.ingest.hosting import hosting_status, is_hosted
+from chive_admin.ingest.reader_processes import ReaderFailed
 from chive_admin.ingest.retry_record import retry_record
 from chive_admin.ingest.write import apply_records, remove_records
 from chive_admin.lex.formats import validate_did

@@ -32,6 +32,7 @@ from chive_admin.ingest import listing
 from chive_admin.ingest.discovery import Hosted, Pacer, Resolution, Stale, resolve_all, resolve_one
 from chive_admin.ingest.fetch import RepoContents, chive_collections
 from chive_admin.ingest.hosting import hosting_status, is_hosted
+from chive_admin.ingest.page_checker import check_here
 from chive_admin.ingest.retry_record import retry_record
 from chive_admin.ingest.write import apply_records, remove_records
 from chive_admin.repo.validate import INDEXED, is_indexed
@@ -464,9 +465,11 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
         rest) a transaction; the listing once it is done, and the records not written yet: with ``hold_last``, the
         last batch is left for the caller to write."""
         collection = listed.collections[listed.next]
-        prepare = partial(_page_contents, did, collection)
+        prepare = partial(_page_contents, did)
+        readers = ctx.services.readers
+        decode = check_here if readers is None else readers.pages.check
         pending: list[RepoContents] = []
-        read = listing.batches(ctx.services.upstream, pds, did, collection, prepare, listed.position)
+        read = listing.batches(ctx.services.upstream, pds, did, collection, prepare, listed.position, decode=decode)
         async with aclosing(read):
             async for batch in read:
                 listed = listed.model_copy(update={"position": batch.position})
@@ -540,11 +543,10 @@ class PdsScan(Job[PdsScanParams, PdsScanCheckpoint]):
                     await _mark_gone(conn, item.did, item.pds, status)
 
 
-def _page_contents(did: str, collection: str, records: list[listing.Record]) -> RepoContents:
-    """One page of a listing, each record checked against its lexicon (as the page arrives)."""
+def _page_contents(did: str, records: list[listing.Record]) -> RepoContents:
+    """One page of a listing, its records checked already (where the page was decoded)."""
     contents = RepoContents(did=did)
-    for record in records:
-        contents.add(collection, listing.rkey(record), record.cid, record.value)
+    contents.add_rows(records)
     return contents
 
 
