@@ -70,7 +70,7 @@ def pin(pid: int, cpus: Collection[int]) -> None:
 
 
 def readers_of(pid: int) -> list[int]:
-    """The export reader processes ``pid`` started."""
+    """The reader processes ``pid`` started: its export readers and the one that checks listing pages."""
     found = []
     for child in _children(pid):
         with contextlib.suppress(OSError):
