@@ -42,7 +42,7 @@ from pydantic.dataclasses import dataclass
 from chive_admin.aio import END, End, next_or_end, prefetched
 from chive_admin.ingest.page_checker import check_here
 from chive_admin.repo.rows import RecordRow
-from chive_admin.upstream.atproto import AtprotoClient, CheckedPage, PageDecoder
+from chive_admin.upstream.atproto import LIST_LIMIT, AtprotoClient, CheckedPage, PageDecoder
 from chive_admin.upstream.errors import UpstreamError
 
 #: a page as the listing reads it: decoded and checked by the decoder it is given (a reader process, or
@@ -51,8 +51,8 @@ Page = CheckedPage[RecordRow]
 Record = RecordRow
 P = TypeVar("P")
 
-#: the page size the listing asks for (``AtprotoClient.list_records``' default, the lexicon's maximum)
-PAGE_SIZE = 100
+#: the page size the listing asks for
+PAGE_SIZE = LIST_LIMIT
 #: full pages the first listing returns before the second one starts: a collection of a page or two is not worth it
 FULL_PAGES_BEFORE_SECOND = 2
 #: pages :func:`batches` holds read ahead of its caller (what a batch can hold at most): enough for both listings to

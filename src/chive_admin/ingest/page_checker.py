@@ -21,12 +21,10 @@ import logging
 from collections import deque
 from typing import Any
 
-from pydantic import ValidationError
-
 from chive_admin.api_first import api_first
 from chive_admin.ingest.reader_processes import ReaderFailed, ReaderProcess
-from chive_admin.lex.validation import describe
-from chive_admin.repo.rows import RecordRow, page_rows
+from chive_admin.repo.reader_process import page
+from chive_admin.repo.rows import RecordRow
 from chive_admin.upstream.atproto import CheckedPage, PageRefused
 
 log = logging.getLogger(__name__)
@@ -112,14 +110,7 @@ class PageChecker:
                 if strikes > 1:
                     raise PageRefused("the page could not be checked: it ended the process checking it twice") from None
                 continue
-            if reply[0] == "page":
-                return CheckedPage(reply[1], reply[2])
-            if reply[0] == "not-json":
-                raise ValueError(reply[1])
-            if reply[0] == "off-lexicon":
-                raise PageRefused(reply[1])
-            log.error("page checker failed: %s", reply[1])
-            raise PageRefused("the page could not be checked")
+            return _page_of(reply)
 
     async def _running(self) -> _Line:
         """The line to the reader, a new one when there is none or it has failed."""
@@ -139,14 +130,23 @@ class PageChecker:
             self._closed = True
             line, self._line = self._line, None
         if line is not None:
-            line.reader.kill()
-            await line.stop()
+            await line.stop()  # its pump, cancelled, kills the reader
 
 
 async def check_here(body: bytes, collection: str) -> CheckedPage[RecordRow]:
-    """:meth:`PageChecker.check` on this loop, for a server without reader processes (``--export-readers 0``)."""
+    """:meth:`PageChecker.check` on this loop, for a server without reader processes (``--export-readers 0``): the
+    reader's own answer to the page, taken as a reader's is."""
     await api_first()  # a page of records is a millisecond or more of the loop: requests first
-    try:
-        return CheckedPage(*page_rows(body, collection))
-    except ValidationError as exc:
-        raise PageRefused(describe(exc, what="answer")) from None
+    return _page_of(page(body, collection))
+
+
+def _page_of(reply: Any) -> CheckedPage[RecordRow]:
+    """The page a reader answered (:func:`chive_admin.repo.reader_process.page`), or what it said is wrong."""
+    if reply[0] == "page":
+        return CheckedPage(reply[1], reply[2])
+    if reply[0] == "not-json":
+        raise ValueError(reply[1])
+    if reply[0] == "off-lexicon":
+        raise PageRefused(reply[1])
+    log.error("page checker failed: %s", reply[1])
+    raise PageRefused("the page could not be checked")

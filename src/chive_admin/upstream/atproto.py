@@ -30,6 +30,8 @@ MAX_REPO_BYTES = 2 * 1024 * 1024 * 1024
 #: pages a listing may take before we stop trusting its cursor (a server that never ends its cursor); it bounds the
 #: cursors a listing remembers too (16 bytes each)
 MAX_PAGES = 100_000
+#: records a listRecords page is asked for: the lexicon's maximum
+LIST_LIMIT = 100
 
 
 class InvalidAnswer(BadResponse):
@@ -110,6 +112,19 @@ def checked(model: type[M], data: Any, service: str, nsid: str) -> M:
         raise InvalidAnswer(host_key(service), f"{nsid}: {describe(exc, what='answer')}") from None
 
 
+def _listing(
+    did: str, collection: str, cursor: str | None, limit: int, reverse: bool
+) -> dict[str, str | int | bool | None]:
+    """listRecords' parameters (``reverse`` sent only when asked for)."""
+    return {
+        "repo": did,
+        "collection": collection,
+        "limit": limit,
+        "cursor": cursor,
+        "reverse": True if reverse else None,
+    }
+
+
 async def _following(pds: str, cursor: str | None, fetch: Callable[..., Awaitable[P]]) -> AsyncIterator[P]:
     """Every page of a listRecords listing, ``fetch(cursor=...)`` following the cursor until it is absent, repeats
     the one it came with, or a page is empty; a cursor that names any earlier page is a ``CursorLoop``."""
@@ -184,18 +199,11 @@ class AtprotoClient:
         collection: str,
         *,
         cursor: str | None = None,
-        limit: int = 100,
+        limit: int = LIST_LIMIT,
         reverse: bool = False,
     ) -> lex_list_records.Output:
         nsid = ids.COM_ATPROTO_REPO_LIST_RECORDS
-        params: dict[str, str | int | bool | None] = {
-            "repo": did,
-            "collection": collection,
-            "limit": limit,
-            "cursor": cursor,
-            "reverse": True if reverse else None,
-        }
-        data = await self.caller.query_json(pds, nsid, params)
+        data = await self.caller.query_json(pds, nsid, _listing(did, collection, cursor, limit, reverse))
         return checked(lex_list_records.Output, data, pds, nsid)
 
     async def iter_record_pages(
@@ -218,13 +226,7 @@ class AtprotoClient:
         """:meth:`list_records`, the page decoded and checked by ``decode`` (in another process, say) instead of
         here, so the answer is never a tree of models on this loop."""
         nsid = ids.COM_ATPROTO_REPO_LIST_RECORDS
-        params: dict[str, str | int | bool | None] = {
-            "repo": did,
-            "collection": collection,
-            "limit": 100,
-            "cursor": cursor,
-            "reverse": reverse or None,
-        }
+        params = _listing(did, collection, cursor, LIST_LIMIT, reverse)
 
         async def decoded(body: bytes) -> CheckedPage[R]:
             try:
