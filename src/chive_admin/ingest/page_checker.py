@@ -130,7 +130,8 @@ class PageChecker:
             self._closed = True
             line, self._line = self._line, None
         if line is not None:
-            await line.stop()  # its pump, cancelled, kills the reader
+            line.reader.kill()  # its pump may not have started, and so would not kill it when cancelled
+            await line.stop()
 
 
 async def check_here(body: bytes, collection: str) -> CheckedPage[RecordRow]:
